@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs a command with the project's pinned toolchain first on PATH (.tools/), the local Pulumi
+# backend and the dev stack's passphrase. Everything the project starts goes through here, so
+# the machine's own Node/Pulumi/nats-server never leak in.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CIM_NATS_ROOT="$ROOT"
+export PATH="$ROOT/.tools/bin:$ROOT/.tools/node/bin:$ROOT/node_modules/.bin:$PATH"
+export PULUMI_HOME="${PULUMI_HOME:-$ROOT/.tools/pulumi-home}"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$ROOT/.pulumi-state}"
+# The dev stack's secrets are encrypted with this well-known passphrase: dev holds only
+# throwaway loopback keys. Prod stacks must set their own PULUMI_CONFIG_PASSPHRASE.
+export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-cim-nats-dev}"
+exec "$@"

@@ -1,0 +1,146 @@
+/**
+ * Deploys the rendered NixOS configuration to every host over SSH with @pulumi/command. Per host:
+ *   `${name}-<host>-stage`         remote.Command: private staging dir (0700)
+ *   `${name}-<host>-copy-<file>`   remote.CopyToRemote: each rendered file into the staging dir
+ *   `${name}-<host>-switch`        remote.Command: install files with their modes, `nixos-rebuild
+ *                                  switch`, wait for /healthz; triggers = the host's content hash
+ * The switch re-runs only when that host's files change, and hub members switch one at a time
+ * (each waits for the previous one's health check) so the R3 cluster keeps quorum.
+ */
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, ConfigIssue, Topology } from "../topology/types";
+import { contentTrigger, HostFiles, RenderedFile } from "./files";
+import { hostDeployment } from "./host-deployment";
+import { rebuildOrder } from "./rebuild-order";
+import { DEFAULT_DEPLOY_OPTIONS, DeployOptions, stagedPath, SWITCH_CREATE, SWITCH_UPDATE } from "./scripts";
+
+/** How the deploy reaches the containers. */
+export interface DeployConnection {
+  /** SSH user. Default "root". */
+  readonly user?: string;
+  /** SSH port. Default 22. */
+  readonly port?: number;
+  /** Private key (made secret here). Unset: the SSH agent at `agentSocketPath`/`SSH_AUTH_SOCK`. */
+  readonly privateKey?: pulumi.Input<string>;
+  readonly agentSocketPath?: pulumi.Input<string>;
+  /** Dial attempts before giving up; fresh containers need a moment for sshd. Default 20. */
+  readonly dialErrorLimit?: number;
+  /** Seconds per dial attempt. Default 15. */
+  readonly perDialTimeout?: number;
+}
+
+export interface NixosDeploymentArgs {
+  /** The validated topology. Every host gets a deployment. */
+  readonly topology: Topology;
+  /** The rendered files of every host (renderers' output); content may be a secret Output. */
+  readonly hosts: readonly HostFiles<pulumi.Input<string>>[];
+  readonly connection: DeployConnection;
+  /** Host name → what its deployment waits for first (its container). Default: nothing. */
+  readonly dependsOn?: Readonly<Record<string, pulumi.Input<pulumi.Resource>>>;
+  /** Staging dir, rebuild command, health timeout. Defaults: DEFAULT_DEPLOY_OPTIONS. */
+  readonly options?: Partial<DeployOptions>;
+}
+
+export class NixosDeployment extends pulumi.ComponentResource {
+  /** Host name → its switch command (what a later step can depend on). */
+  public readonly switches!: Readonly<Record<string, command.remote.Command>>;
+  /** Host name → content hash of its files (`sha256:<hex>`); public, see files.ts. */
+  public readonly contentHashes!: Readonly<Record<string, pulumi.Output<string>>>;
+
+  constructor(name: string, args: NixosDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("cim-nats:deploy:NixosDeployment", name, {}, opts);
+    const result = createDeployment(this, name, args);
+    this.switches = result.switches;
+    this.contentHashes = result.contentHashes;
+    this.registerOutputs({ contentHashes: this.contentHashes });
+  }
+}
+
+function createDeployment(parent: NixosDeployment, name: string, args: NixosDeploymentArgs) {
+  const options: DeployOptions = { ...DEFAULT_DEPLOY_OPTIONS, ...args.options };
+  const filesByHost = hostFilesByName(args.topology, args.hosts);
+  const connection = (address: string): command.types.input.remote.ConnectionArgs => ({
+    host: address,
+    user: args.connection.user ?? "root",
+    port: args.connection.port ?? 22,
+    ...(args.connection.privateKey !== undefined ? { privateKey: pulumi.secret(args.connection.privateKey) } : {}),
+    ...(args.connection.agentSocketPath !== undefined ? { agentSocketPath: args.connection.agentSocketPath } : {}),
+    dialErrorLimit: args.connection.dialErrorLimit ?? 20,
+    perDialTimeout: args.connection.perDialTimeout ?? 15,
+  });
+
+  // Every host's plan first, so invalid files fail the deployment before any resource exists.
+  // Paths, modes and scripts are known now; only the contents may be Outputs.
+  const plans = rebuildOrder(args.topology).map((step) => {
+    const host = args.topology.hosts.find((h) => h.name === step.host)!;
+    const files = filesByHost.get(host.name)!;
+    return { step, host, files, plan: hostDeployment(host, files.map((f) => ({ ...f, content: "" })), options) };
+  });
+
+  const switches: Record<string, command.remote.Command> = {};
+  const contentHashes: Record<string, pulumi.Output<string>> = {};
+  for (const { step, host, files, plan } of plans) {
+    const conn = connection(host.address);
+    const prefix = `${name}-${host.name}`;
+    const hostDeps = args.dependsOn?.[host.name] !== undefined ? [args.dependsOn[host.name]] : [];
+
+    const stage = new command.remote.Command(
+      `${prefix}-stage`,
+      { connection: conn, create: plan.stageCommand, addPreviousOutputInEnv: false },
+      { parent, dependsOn: hostDeps },
+    );
+    const copies = plan.files.map((staged) => {
+      const file = files.find((f) => f.path === staged.path)!;
+      const content = staged.secret ? pulumi.secret(file.content) : pulumi.output(file.content);
+      return new command.remote.CopyToRemote(
+        `${prefix}-copy-${staged.stagingName}`,
+        { connection: conn, source: content.apply((c) => new pulumi.asset.StringAsset(c)), remotePath: stagedPath(staged, options) },
+        { parent, dependsOn: [stage] },
+      );
+    });
+
+    const trigger = pulumi
+      .all(files.map((f) => f.content))
+      .apply((contents) => contentTrigger(files.map((f, i): RenderedFile => ({ ...f, content: contents[i] }))));
+    // Hashes of secrets reveal nothing (files.ts): unsecret so the preview shows what changed.
+    const contentHash = pulumi.unsecret(trigger.apply((t) => t.contentHash));
+    const fileHashes = pulumi.unsecret(trigger.apply((t) => t.fileHashes));
+    const previous = step.after !== undefined ? [switches[step.after]] : [];
+
+    switches[host.name] = new command.remote.Command(
+      `${prefix}-switch`,
+      {
+        connection: conn,
+        create: SWITCH_CREATE,
+        update: SWITCH_UPDATE,
+        stdin: plan.switchScript,
+        triggers: [contentHash, fileHashes],
+        addPreviousOutputInEnv: false,
+      },
+      { parent, dependsOn: [...copies, ...previous] },
+    );
+    contentHashes[host.name] = contentHash;
+  }
+  return { switches, contentHashes };
+}
+
+/** Indexes the files by host; every topology host needs files, and no others may have any. */
+function hostFilesByName(
+  topology: Topology,
+  hosts: readonly HostFiles<pulumi.Input<string>>[],
+): Map<string, readonly RenderedFile<pulumi.Input<string>>[]> {
+  const issues: ConfigIssue[] = [];
+  const known = topology.hosts.map((h) => h.name);
+  const byName = new Map<string, readonly RenderedFile<pulumi.Input<string>>[]>();
+  hosts.forEach((h, i) => {
+    if (!known.includes(h.host)) issues.push({ propertyPath: `deploy.hosts[${i}].host`, reason: `unknown host '${h.host}': the topology has ${known.join(", ")}` });
+    else if (byName.has(h.host)) issues.push({ propertyPath: `deploy.hosts[${i}].host`, reason: `host '${h.host}' has two file sets: merge them` });
+    else byName.set(h.host, h.files);
+  });
+  for (const name of known) {
+    if (!byName.has(name)) issues.push({ propertyPath: "deploy.hosts", reason: `host '${name}' has no rendered files: render its NixOS module, host file and credentials` });
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return byName;
+}

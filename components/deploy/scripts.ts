@@ -1,0 +1,99 @@
+/**
+ * The shell a deployment runs on a container, as strings. Pure. Two scripts: `stageDirCommand`
+ * makes the private staging dir the copies land in; `switchScript` installs the staged files
+ * with their modes, runs `nixos-rebuild switch` and waits until every server on the host answers
+ * `/healthz`. Nothing secret is ever in a script: files are referenced by path only.
+ */
+import { ServerInstance } from "../topology/types";
+import { StagedFile } from "./files";
+
+/** Deployment settings shared by every host. */
+export type DeployOptions = {
+  /**
+   * Directory on the target the files are copied into before `install` places them with their
+   * modes. Private (0700) because the copy itself cannot set a mode. Default "/var/lib/cim-nats/.deploy".
+   */
+  readonly stagingDir: string;
+  /** What applies the configuration. Default "nixos-rebuild switch". */
+  readonly rebuildCommand: string;
+  /** Seconds to wait for each server on the host to answer /healthz after the switch. Default 300. */
+  readonly healthTimeoutSeconds: number;
+};
+
+export const DEFAULT_DEPLOY_OPTIONS: DeployOptions = {
+  stagingDir: "/var/lib/cim-nats/.deploy",
+  rebuildCommand: "nixos-rebuild switch",
+  healthTimeoutSeconds: 300,
+};
+
+/** Single-quotes a word for POSIX shells. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Creates the staging dir, private to root. */
+export function stageDirCommand(options: DeployOptions): string {
+  return `install -d -m 0700 ${shellQuote(options.stagingDir)}`;
+}
+
+/** Where a file is copied to before the switch installs it. */
+export function stagedPath(file: StagedFile, options: DeployOptions): string {
+  return `${options.stagingDir}/${file.stagingName}`;
+}
+
+function parentDir(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
+}
+
+/** How the switch command is run: `create` on a host's first deploy, `update` on every later one. */
+export const SWITCH_CREATE = "bash -s -- create";
+export const SWITCH_UPDATE = "bash -s -- update";
+
+/**
+ * The switch script of one host (stdin of `bash -s -- create|update`). Wrapped in a function so
+ * bash parses it whole before running: nothing it starts can swallow the rest from stdin.
+ *
+ * Which health check depends on the run. A host's first deploy waits for
+ * `/healthz?js-server-only=true` (server up, JetStream on): a lone new hub member cannot pass the
+ * full check before its peers exist, and the members are created one after another. Every later
+ * run (a rolling rebuild) waits for the full `/healthz`: the member is current with the meta
+ * leader and its streams, so the next member may restart without losing quorum.
+ */
+export function switchScript(
+  host: string,
+  files: readonly StagedFile[],
+  instances: readonly Pick<ServerInstance, "serverName" | "address" | "monitoringPort">[],
+  options: DeployOptions,
+): string {
+  const secretDirs = [...new Set(files.filter((f) => f.secret).map((f) => parentDir(f.path)))].sort();
+  const lines = [
+    `# cim-nats: deploy host ${host}: install its rendered files, switch NixOS, wait for /healthz.`,
+    `case "\${1:-update}" in create) HEALTHZ='/healthz?js-server-only=true' ;; *) HEALTHZ='/healthz' ;; esac`,
+    // bash's /dev/tcp, not curl: a minimal NixOS has no curl. stderr first, so a refused connect is quiet.
+    "healthz() { # address port: true when the server answers 200",
+    "  local status=''",
+    `  { printf 'GET %s HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n' "$HEALTHZ" "$1" >&3; IFS= read -r -t 5 status <&3; } 2>/dev/null 3<>"/dev/tcp/$1/$2" || return 1`,
+    `  [[ $status == "HTTP/1."?" 200"* ]]`,
+    "}",
+    "wait_healthy() { # server address port",
+    `  local deadline=$((SECONDS + ${options.healthTimeoutSeconds}))`,
+    `  until healthz "$2" "$3"; do`,
+    `    if ((SECONDS >= deadline)); then echo "cim-nats: $1 did not answer http://$2:$3$HEALTHZ within ${options.healthTimeoutSeconds}s" >&2; return 1; fi`,
+    "    sleep 1",
+    "  done",
+    `  echo "cim-nats: $1 healthy (http://$2:$3$HEALTHZ)"`,
+    "}",
+    "deploy() {",
+    "  set -euo pipefail",
+    // Secret dirs are private before a secret lands in them; install -D would make them 0755.
+    ...secretDirs.map((d) => `  install -d -m 0700 ${shellQuote(d)}`),
+    ...files.map((f) => `  install -D -m ${f.mode} ${shellQuote(stagedPath(f, options))} ${shellQuote(f.path)}`),
+    `  ${options.rebuildCommand}`,
+    ...instances.map((i) => `  wait_healthy ${shellQuote(i.serverName)} ${shellQuote(i.address)} ${i.monitoringPort}`),
+    `  echo "cim-nats: ${host} deployed"`,
+    "}",
+    "deploy </dev/null",
+    "",
+  ];
+  return lines.join("\n");
+}

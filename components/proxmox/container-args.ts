@@ -1,0 +1,108 @@
+/**
+ * Host → the exact inputs of its `proxmoxve.ContainerLegacy` (@muhlba91/pulumi-proxmoxve 8.6.0),
+ * as plain data. Pure: the component hands this object to the resource unchanged (except the
+ * template id, which becomes the download resource's output when the stack downloads it).
+ * Field names are the provider's; docs/prod.md explains the choice of ContainerLegacy.
+ */
+import { Host } from "../topology/types";
+import { ProxmoxSpec, TemplateSource } from "./config";
+
+/** The subset of ContainerLegacyArgs cim-nats sets, with concrete values. */
+export type ContainerArgs = {
+  nodeName: string;
+  vmId: number;
+  description: string;
+  /** Lower-case, sorted and unique: Proxmox normalizes tags that way and would otherwise show a diff forever. */
+  tags: string[];
+  /** Container root is mapped to an unprivileged host uid. */
+  unprivileged: boolean;
+  /** `nesting`: NixOS's systemd needs it for its own namespaces (units fail to start without it). */
+  features: { nesting: boolean };
+  operatingSystem: { templateFileId: string; type: "nixos" };
+  cpu: { cores: number };
+  memory: { dedicated: number; swap: number };
+  /** Root disk size in GiB on the stack's datastore. */
+  disk: { datastoreId: string; size: number };
+  /** The JetStream data volume; `backup` so vzdump covers leaf R1 streams (their only copy). */
+  mountPoints: { volume: string; size: string; path: string; backup: boolean }[];
+  networkInterfaces: { name: string; bridge: string }[];
+  initialization: {
+    hostname: string;
+    ipConfigs: { ipv4: { address: string; gateway: string } }[];
+    dns?: { servers: string[] };
+    userAccount: { keys: string[] };
+  };
+  startOnBoot: boolean;
+  started: boolean;
+};
+
+/** The `proxmoxve.download.File` inputs for a downloaded template (content type `vztmpl`). */
+export type TemplateDownloadArgs = {
+  nodeName: string;
+  contentType: "vztmpl";
+  datastoreId: string;
+  url: string;
+  fileName: string;
+  checksum?: string;
+  checksumAlgorithm?: string;
+  /** Keep a template that containers were created from, even if the upstream file changes size. */
+  overwrite: boolean;
+};
+
+/** The file id a container's `operatingSystem.templateFileId` refers to. */
+export function templateFileId(source: TemplateSource): string {
+  return source.kind === "file" ? source.fileId : `${source.datastore}:vztmpl/${source.fileName}`;
+}
+
+/** Download inputs for a node's template, or undefined when the template is an existing file. */
+export function templateDownloadArgs(node: string, source: TemplateSource): TemplateDownloadArgs | undefined {
+  if (source.kind === "file") return undefined;
+  return {
+    nodeName: node,
+    contentType: "vztmpl",
+    datastoreId: source.datastore,
+    url: source.url,
+    fileName: source.fileName,
+    ...(source.checksum !== undefined ? { checksum: source.checksum } : {}),
+    ...(source.checksumAlgorithm !== undefined ? { checksumAlgorithm: source.checksumAlgorithm } : {}),
+    overwrite: false,
+  };
+}
+
+/** Proxmox tags of a host's container: project, stack, roles and the host's own tags. */
+export function containerTags(host: Host, stack: string): string[] {
+  const all = ["cim-nats", stack, ...host.roles, ...host.tags].map((t) => t.toLowerCase());
+  return [...new Set(all)].sort();
+}
+
+/** The exact container inputs for one host. `stack` is the topology name (prod). */
+export function containerArgs(host: Host, stack: string, spec: ProxmoxSpec): ContainerArgs {
+  const net = spec.networks[host.network];
+  const template = spec.templates[host.node];
+  if (!net || !template) {
+    // parseProxmox rejects both; reaching here means the spec was not built by it.
+    throw new Error(`host '${host.name}': no ${net ? `template for node '${host.node}'` : `network '${host.network}'`} in the Proxmox spec; build it with parseProxmox`);
+  }
+  return {
+    nodeName: host.node,
+    vmId: host.vmid,
+    description: `cim-nats ${stack}: ${host.instances.map((i) => i.serverName).join(", ")} (managed by Pulumi)`,
+    tags: containerTags(host, stack),
+    unprivileged: true,
+    features: { nesting: true },
+    operatingSystem: { templateFileId: templateFileId(template), type: "nixos" },
+    cpu: { cores: host.resources.cores },
+    memory: { dedicated: host.resources.memoryMiB, swap: host.resources.swapMiB },
+    disk: { datastoreId: spec.datastore, size: host.resources.rootDiskGiB },
+    mountPoints: [{ volume: spec.datastore, size: `${host.resources.dataDiskGiB}G`, path: spec.dataMountPath, backup: true }],
+    networkInterfaces: [{ name: "eth0", bridge: net.bridge }],
+    initialization: {
+      hostname: host.name,
+      ipConfigs: [{ ipv4: { address: `${host.address}/${net.prefixLength}`, gateway: net.gateway } }],
+      ...(net.dns.length > 0 ? { dns: { servers: [...net.dns] } } : {}),
+      userAccount: { keys: [...spec.ssh.authorizedKeys] },
+    },
+    startOnBoot: true,
+    started: true,
+  };
+}

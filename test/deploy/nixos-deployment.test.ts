@@ -1,0 +1,201 @@
+/**
+ * The prod deployment under Pulumi's mocks: the exact inputs of every command, which resources
+ * wait for which (container → stage → copies → switch, hub members chained), content triggers
+ * that change for exactly the host whose files changed, and secrets that stay secret.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { NixosDeployment } from "../../components/deploy/nixos-deployment";
+import { deployConnection } from "../../components/proxmox/deploy-connection";
+import { ProxmoxInventory } from "../../components/proxmox/inventory";
+import { ConfigError } from "../../components/topology/types";
+import { prodFixture } from "../proxmox/fixtures";
+import { installMocks, MockRecorder, registered, secretInput, valueOf } from "../proxmox/mocks";
+import { credsPath, HOST_PATH, MODULE_PATH, prodFiles } from "./prod-files";
+
+const HOSTS = ["nats-1", "nats-2", "nats-3", "cimstor"] as const;
+const ADDRESS = { "nats-1": "10.0.0.41", "nats-2": "10.0.0.42", "nats-3": "10.0.0.43", cimstor: "172.16.0.2" } as const;
+const STAGE = "/var/lib/cim-nats/.deploy";
+
+/** The switch script of nats-1 in prod, literally: what `pulumi preview` shows as its stdin. */
+const NATS_1_SCRIPT = `# cim-nats: deploy host nats-1: install its rendered files, switch NixOS, wait for /healthz.
+case "\${1:-update}" in create) HEALTHZ='/healthz?js-server-only=true' ;; *) HEALTHZ='/healthz' ;; esac
+healthz() { # address port: true when the server answers 200
+  local status=''
+  { printf 'GET %s HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n' "$HEALTHZ" "$1" >&3; IFS= read -r -t 5 status <&3; } 2>/dev/null 3<>"/dev/tcp/$1/$2" || return 1
+  [[ $status == "HTTP/1."?" 200"* ]]
+}
+wait_healthy() { # server address port
+  local deadline=$((SECONDS + 300))
+  until healthz "$2" "$3"; do
+    if ((SECONDS >= deadline)); then echo "cim-nats: $1 did not answer http://$2:$3$HEALTHZ within 300s" >&2; return 1; fi
+    sleep 1
+  done
+  echo "cim-nats: $1 healthy (http://$2:$3$HEALTHZ)"
+}
+deploy() {
+  set -euo pipefail
+  install -d -m 0700 /var/lib/cim-nats/secrets
+  install -D -m 0644 /var/lib/cim-nats/.deploy/etc-nixos-cim-nats-host.nix /etc/nixos/cim-nats/host.nix
+  install -D -m 0644 /var/lib/cim-nats/.deploy/etc-nixos-cim-nats-modules-cim-nats.nix /etc/nixos/cim-nats/modules/cim-nats.nix
+  install -D -m 0600 /var/lib/cim-nats/.deploy/var-lib-cim-nats-secrets-nats-1-leaf.creds /var/lib/cim-nats/secrets/nats-1-leaf.creds
+  nixos-rebuild switch
+  wait_healthy nats-1 10.0.0.41 8222
+  wait_healthy nats-1-hub 10.0.0.41 8223
+  echo "cim-nats: nats-1 deployed"
+}
+deploy </dev/null
+`;
+
+describe("NixosDeployment of the prod stack (mocked)", () => {
+  let mocks: MockRecorder;
+  let base: NixosDeployment;
+  let changed: NixosDeployment;
+  const fixture = prodFixture();
+  const connection = (host: keyof typeof ADDRESS) =>
+    secretInput({ host: ADDRESS[host], user: "root", port: 22, privateKey: fixture.key.privateKey, dialErrorLimit: 20, perDialTimeout: 15 });
+
+  beforeAll(async () => {
+    mocks = await installMocks("prod");
+    const inventory = new ProxmoxInventory("prod", { topology: fixture.topology, spec: fixture.spec });
+    const dependsOn = Object.fromEntries(Object.entries(inventory.containers).map(([h, c]) => [h, c.container]));
+    const args = { topology: fixture.topology, connection: deployConnection(fixture.spec), dependsOn };
+    base = new NixosDeployment("deploy", { ...args, hosts: prodFiles(fixture.topology) });
+    // Same stack, one host's rendered host file changed.
+    changed = new NixosDeployment("changed", { ...args, hosts: prodFiles(fixture.topology, { "nats-2": "# rebuilt\n" }) });
+    await registered([...Object.values(base.switches), ...Object.values(changed.switches)]);
+  });
+
+  const deployOf = (prefix: string) => mocks.registered.filter((r) => r.name.startsWith(`${prefix}-`) && r.type.startsWith("command:"));
+
+  it("declares stage, one copy per file and a switch per host, named after host and file", () => {
+    // Registration order is asynchronous: compare as sets.
+    expect(deployOf("deploy").map((r) => `${r.type.split(":").pop()} ${r.name}`).sort()).toEqual(
+      HOSTS.flatMap((h) => [
+        `Command deploy-${h}-stage`,
+        `CopyToRemote deploy-${h}-copy-etc-nixos-cim-nats-host.nix`,
+        `CopyToRemote deploy-${h}-copy-etc-nixos-cim-nats-modules-cim-nats.nix`,
+        `CopyToRemote deploy-${h}-copy-var-lib-cim-nats-secrets-${h}-leaf.creds`,
+        `Command deploy-${h}-switch`,
+      ]).sort(),
+    );
+  });
+
+  it.each(HOSTS)("%s: the stage command makes the private staging dir, after the container exists", (host) => {
+    const stage = mocks.byName(`deploy-${host}-stage`);
+    expect(stage.inputs).toEqual({ connection: connection(host), create: `install -d -m 0700 ${STAGE}`, addPreviousOutputInEnv: false });
+    expect(stage.dependencies).toEqual([mocks.urnOf(`${host}-container`)]);
+  });
+
+  it.each(HOSTS)("%s: each file is copied into the staging dir; the creds copy is secret", async (host) => {
+    const copies = mocks.registered.filter((r) => r.name.startsWith(`deploy-${host}-copy-`));
+    const seen = await Promise.all(
+      copies.map(async (c) => {
+        const secret = c.inputs.source.value !== undefined;
+        const asset = secret ? c.inputs.source.value : c.inputs.source;
+        return { remotePath: c.inputs.remotePath, secret, text: await asset.text, connection: c.inputs.connection, deps: c.dependencies };
+      }),
+    );
+    const deps = [mocks.urnOf(`deploy-${host}-stage`)];
+    expect(seen).toEqual([
+      { remotePath: `${STAGE}/etc-nixos-cim-nats-host.nix`, secret: false, text: `# ${host}\n{ ... }: { imports = [ ./modules/cim-nats.nix ]; }\n`, connection: connection(host), deps },
+      { remotePath: `${STAGE}/etc-nixos-cim-nats-modules-cim-nats.nix`, secret: false, text: "{ config, lib, pkgs, ... }: { }\n", connection: connection(host), deps },
+      {
+        remotePath: `${STAGE}/var-lib-cim-nats-secrets-${host}-leaf.creds`,
+        secret: true,
+        text: `-----BEGIN NATS USER JWT-----\neyJ0eXAi.${host}\n------END NATS USER JWT------\n`,
+        connection: connection(host),
+        deps,
+      },
+    ]);
+  });
+
+  it("nats-1's switch: exact inputs, the script literally", async () => {
+    const sw = mocks.byName("deploy-nats-1-switch");
+    const trigger = await valueOf(base.contentHashes["nats-1"]);
+    expect(sw.inputs).toEqual({
+      connection: connection("nats-1"),
+      create: "bash -s -- create",
+      update: "bash -s -- update",
+      stdin: NATS_1_SCRIPT,
+      triggers: [trigger, { [HOST_PATH]: expect.stringMatching(/^sha256:[0-9a-f]{16}$/), [MODULE_PATH]: expect.stringMatching(/^sha256:[0-9a-f]{16}$/), [credsPath("nats-1")]: expect.stringMatching(/^sha256:[0-9a-f]{16}$/) }],
+      addPreviousOutputInEnv: false,
+    });
+    expect(trigger).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it.each(HOSTS)("%s: the switch waits for each server on the host, and nothing secret is in it", (host) => {
+    const sw = mocks.byName(`deploy-${host}-switch`);
+    const waits = sw.inputs.stdin.split("\n").filter((l: string) => l.startsWith("  wait_healthy "));
+    const expected = host === "cimstor" ? ["  wait_healthy cimstor 172.16.0.2 8222"] : [`  wait_healthy ${host} ${ADDRESS[host]} 8222`, `  wait_healthy ${host}-hub ${ADDRESS[host]} 8223`];
+    expect(waits).toEqual(expected);
+    expect(sw.inputs.stdin).not.toContain("NATS USER JWT");
+    // Triggers are plain (not secret), so the preview shows which file changed.
+    expect(sw.inputs.triggers[0]).toMatch(/^sha256:/);
+  });
+
+  it("hub members switch one at a time; the storage leaf does not wait", () => {
+    const switchDeps = (host: string) =>
+      mocks.byName(`deploy-${host}-switch`).dependencies.filter((u: string) => u.includes("::deploy-") && u.endsWith("-switch"));
+    expect(switchDeps("nats-1")).toEqual([]);
+    expect(switchDeps("nats-2")).toEqual([mocks.urnOf("deploy-nats-1-switch")]);
+    expect(switchDeps("nats-3")).toEqual([mocks.urnOf("deploy-nats-2-switch")]);
+    expect(switchDeps("cimstor")).toEqual([]);
+  });
+
+  it.each(HOSTS)("%s: the switch runs after all of its host's copies", (host) => {
+    const copies = mocks.registered.filter((r) => r.name.startsWith(`deploy-${host}-copy-`)).map((r) => mocks.urnOf(r.name));
+    const deps = mocks.byName(`deploy-${host}-switch`).dependencies;
+    expect(copies).toHaveLength(3);
+    for (const c of copies) expect(deps).toContain(c);
+  });
+
+  it("a change to nats-2's rendered config changes only nats-2's trigger", async () => {
+    const triggers = (prefix: string) => Object.fromEntries(HOSTS.map((h) => [h, mocks.byName(`${prefix}-${h}-switch`).inputs.triggers]));
+    const before = triggers("deploy");
+    const after = triggers("changed");
+    expect(HOSTS.filter((h) => JSON.stringify(before[h]) !== JSON.stringify(after[h]))).toEqual(["nats-2"]);
+    // And the preview names the file that changed.
+    expect(after["nats-2"][1][HOST_PATH]).not.toBe(before["nats-2"][1][HOST_PATH]);
+    expect(after["nats-2"][1][MODULE_PATH]).toBe(before["nats-2"][1][MODULE_PATH]);
+    expect(await valueOf(changed.contentHashes["nats-2"])).toBe(after["nats-2"][0]);
+  });
+
+  it("exposes each host's content hash as a plain output", async () => {
+    for (const h of HOSTS) {
+      expect(await pulumi.isSecret(base.contentHashes[h])).toBe(false);
+      expect(await valueOf(base.contentHashes[h])).toBe(mocks.byName(`deploy-${h}-switch`).inputs.triggers[0]);
+    }
+  });
+});
+
+describe("NixosDeployment bad input (mocked)", () => {
+  const fixture = prodFixture();
+  let mocks: MockRecorder;
+  beforeAll(async () => {
+    mocks = await installMocks("prod");
+  });
+
+  it.each([
+    ["a host without files", (files: ReturnType<typeof prodFiles>) => files.filter((f) => f.host !== "cimstor"), "deploy.hosts", /host 'cimstor' has no rendered files/],
+    ["files for an unknown host", (files: ReturnType<typeof prodFiles>) => [...files, { host: "nats-9", files: files[0].files }], "deploy.hosts[4].host", /unknown host 'nats-9'/],
+    ["a host twice", (files: ReturnType<typeof prodFiles>) => [...files, files[0]], "deploy.hosts[4].host", /host 'nats-1' has two file sets/],
+    [
+      "a world-readable secret",
+      (files: ReturnType<typeof prodFiles>) => files.map((f) => (f.host === "nats-2" ? { ...f, files: f.files.map((x) => (x.secret ? { ...x, mode: "0644" } : x)) } : f)),
+      "deploy.nats-2.files[2].mode",
+      /secret file '\/var\/lib\/cim-nats\/secrets\/nats-2-leaf.creds' has mode 0644/,
+    ],
+  ])("%s: ConfigError before any resource", async (_name, change, propertyPath, reason) => {
+    let error: unknown;
+    try {
+      new NixosDeployment(`bad-${propertyPath}`, { topology: fixture.topology, hosts: change(prodFiles(fixture.topology)), connection: {} });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues).toContainEqual({ propertyPath, reason: expect.stringMatching(reason) });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(mocks.registered.filter((r) => r.type.startsWith("command:") && r.name.startsWith("bad-"))).toEqual([]);
+  });
+});

@@ -1,0 +1,31 @@
+/** The prod stack's topology and Proxmox settings as the tests use them, with throwaway secrets. */
+import { parseProxmox } from "../../components/proxmox/parse";
+import { ProxmoxSecrets, ProxmoxSpec } from "../../components/proxmox/config";
+import { parseTopology } from "../../components/topology/parse";
+import { Topology } from "../../components/topology/types";
+import { readStackConfig } from "../support/stack-config";
+import { generateOpenSshKey, TestSshKey } from "./ssh-key";
+
+export const TEST_API_TOKEN = "pulumi@pve!deploy=3f1c2a9e-6b7d-4e21-9a0b-5c8d7e6f1a2b";
+
+export type ProdFixture = {
+  readonly topology: Topology;
+  readonly rawProxmox: Record<string, unknown>;
+  readonly key: TestSshKey;
+  readonly secrets: ProxmoxSecrets;
+  readonly spec: ProxmoxSpec;
+};
+
+/** Deep copy of plain YAML data, for tests that change it. */
+export function clone<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
+export function prodFixture(): ProdFixture {
+  const config = readStackConfig("prod");
+  const topology = parseTopology(config.topology, { name: "prod" });
+  const rawProxmox = clone(config.proxmox) as Record<string, unknown>;
+  const key = generateOpenSshKey("deploy@cim-nats");
+  const secrets = { apiToken: TEST_API_TOKEN, sshPrivateKey: key.privateKey };
+  return { topology, rawProxmox, key, secrets, spec: parseProxmox(rawProxmox, topology, secrets) };
+}

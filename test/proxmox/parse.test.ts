@@ -1,0 +1,200 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ProxmoxSecrets } from "../../components/proxmox/config";
+import { parseProxmox } from "../../components/proxmox/parse";
+import { openSshPublicKey } from "../../components/proxmox/ssh-public-key";
+import { parseTopology } from "../../components/topology/parse";
+import { ConfigError, Topology } from "../../components/topology/types";
+import { readStackConfig } from "../support/stack-config";
+import { clone, prodFixture, TEST_API_TOKEN } from "./fixtures";
+import { generateOpenSshKey } from "./ssh-key";
+
+type Raw = Record<string, any>;
+
+/** Runs parseProxmox on the prod config after `change`, returning the ConfigError's issues. */
+function issuesAfter(change: (c: { proxmox: Raw; topology: Raw; secrets: { -readonly [K in keyof ProxmoxSecrets]: ProxmoxSecrets[K] } }) => { topology?: (t: Topology) => Topology } | void) {
+  const config = readStackConfig("prod");
+  const c = { proxmox: clone(config.proxmox) as Raw, topology: clone(config.topology) as Raw, secrets: { ...prodFixture().secrets } };
+  const result = change(c);
+  let topology = parseTopology(c.topology, { name: "prod" });
+  if (result && result.topology) topology = result.topology(topology);
+  try {
+    parseProxmox(c.proxmox, topology, c.secrets);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return { error: e as ConfigError, issues: (e as ConfigError).issues };
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("parseProxmox on the prod stack config", () => {
+  it("yields the exact spec, with the deploy key's public half as authorized key", () => {
+    const { spec, key } = prodFixture();
+    expect(spec).toEqual({
+      endpoint: "https://10.0.0.11:8006/",
+      apiToken: TEST_API_TOKEN,
+      insecure: false,
+      nodes: ["pve1", "pve2", "pve3"],
+      templates: {
+        pve1: { kind: "file", fileId: "local:vztmpl/nixos-25.11-x86_64-linux.tar.xz" },
+        pve2: { kind: "file", fileId: "local:vztmpl/nixos-25.11-x86_64-linux.tar.xz" },
+        pve3: { kind: "file", fileId: "local:vztmpl/nixos-25.11-x86_64-linux.tar.xz" },
+      },
+      datastore: "local-lvm",
+      networks: {
+        default: { name: "default", cidr: "10.0.0.0/24", prefixLength: 24, gateway: "10.0.0.1", bridge: "vmbr0", dns: ["10.0.0.1"] },
+        storage: { name: "storage", cidr: "172.16.0.0/24", prefixLength: 24, gateway: "172.16.0.1", bridge: "vmbr1", dns: ["10.0.0.1"] },
+      },
+      ssh: {
+        username: "root",
+        agent: false,
+        privateKey: key.privateKey,
+        authorizedKeys: [key.publicKey.split(" ").slice(0, 2).join(" ")],
+        containerUser: "root",
+        containerPort: 22,
+        nodes: [],
+      },
+      dataMountPath: "/var/lib/cim-nats",
+    });
+    expect(Object.isFrozen(spec.networks.default)).toBe(true);
+  });
+
+  it("keeps configured authorized keys and adds the derived one once", () => {
+    const { rawProxmox, topology, secrets, key } = prodFixture();
+    const other = generateOpenSshKey("ops@laptop").publicKey;
+    const withKeys = { ...rawProxmox, ssh: { username: "root", authorizedKeys: [other, key.publicKey] } };
+    expect(parseProxmox(withKeys, topology, secrets).ssh.authorizedKeys).toEqual([other, key.publicKey]);
+  });
+
+  it("accepts a downloaded template per node", () => {
+    const { rawProxmox, topology, secrets } = prodFixture();
+    const url = "https://hydra.example/nixos-image-lxc-proxmox-25.11-x86_64-linux.tar.xz";
+    const templates = { pve1: { url, checksum: "ab12", checksumAlgorithm: "sha256" }, pve2: { url, datastore: "tmpl" }, pve3: "local:vztmpl/x.tar.xz" };
+    const spec = parseProxmox({ ...rawProxmox, templates }, topology, secrets);
+    expect(spec.templates).toEqual({
+      pve1: { kind: "download", url, fileName: "nixos-image-lxc-proxmox-25.11-x86_64-linux.tar.xz", datastore: "local", checksum: "ab12", checksumAlgorithm: "sha256" },
+      pve2: { kind: "download", url, fileName: "nixos-image-lxc-proxmox-25.11-x86_64-linux.tar.xz", datastore: "tmpl" },
+      pve3: { kind: "file", fileId: "local:vztmpl/x.tar.xz" },
+    });
+  });
+
+  it("works with the SSH agent and explicit keys instead of a private key", () => {
+    const { rawProxmox, topology, key } = prodFixture();
+    const spec = parseProxmox({ ...rawProxmox, ssh: { agent: true, authorizedKeys: [key.publicKey] } }, topology, { apiToken: TEST_API_TOKEN });
+    expect(spec.ssh).toEqual({ username: "root", agent: true, authorizedKeys: [key.publicKey], containerUser: "root", containerPort: 22, nodes: [] });
+  });
+});
+
+describe("bad Proxmox config: one ConfigError naming field, value and fix", () => {
+  it.each([
+    ["missing endpoint", (c: Raw) => void delete c.proxmox.endpoint, "proxmox.endpoint", /is required: the Proxmox API URL/],
+    ["endpoint not a URL", (c: Raw) => void (c.proxmox.endpoint = "10.0.0.11:8006"), "proxmox.endpoint", /'10.0.0.11:8006' is not an http\(s\) URL/],
+    ["missing API token", (c: Raw) => void delete c.secrets.apiToken, "proxmoxApiToken", /missing: .*pulumi config set --secret cim-nats:proxmoxApiToken/],
+    ["API token in the wrong form", (c: Raw) => void (c.secrets.apiToken = "hunter2-not-a-token"), "proxmoxApiToken", /is not of the form USER@REALM!TOKENID=SECRET/],
+    ["API token in plaintext YAML", (c: Raw) => void (c.proxmox.apiToken = "x@pve!t=y"), "proxmox.apiToken", /never go in plaintext YAML.*cim-nats:proxmoxApiToken/],
+    ["SSH key in plaintext YAML", (c: Raw) => void (c.proxmox.ssh.privateKey = "-----BEGIN"), "proxmox.ssh.privateKey", /never go in plaintext YAML.*cim-nats:sshPrivateKey/],
+    ["missing SSH key", (c: Raw) => void delete c.secrets.sshPrivateKey, "sshPrivateKey", /missing: the key the deploy and the provider log in with/],
+    ["SSH key that is no key", (c: Raw) => void (c.secrets.sshPrivateKey = "ssh-ed25519 AAAA"), "sshPrivateKey", /is not a private key/],
+    ["host on an unknown node", (c: Raw) => void (c.topology.hosts[1].node = "pve9"), "topology.hosts[1].node", /host 'nats-2' is on Proxmox node 'pve9', which is not in proxmox.nodes \(pve1, pve2, pve3\)/],
+    ["template missing for a node", (c: Raw) => void delete c.proxmox.templates.pve3, "proxmox.templates.pve3", /no template for node 'pve3', which hosts nats-3/],
+    ["template for an unknown node", (c: Raw) => void (c.proxmox.templates.pve7 = "local:vztmpl/a.tar.xz"), "proxmox.templates.pve7", /unknown node 'pve7'/],
+    ["template not a vztmpl id", (c: Raw) => void (c.proxmox.templates.pve1 = "local:iso/nixos.iso"), "proxmox.templates.pve1", /'local:iso\/nixos.iso' is not a container template file id/],
+    ["download checksum without algorithm", (c: Raw) => void (c.proxmox.templates.pve1 = { url: "https://x/t.tar.xz", checksum: "ab" }), "proxmox.templates.pve1", /checksum and checksumAlgorithm go together/],
+    ["address outside its network", (c: Raw) => void (c.topology.hosts[0].address = "10.0.1.41"), "topology.hosts[0].address", /10.0.1.41 of host 'nats-1' is outside network 'default' \(10.0.0.0\/24\)/],
+    ["storage host on the default network", (c: Raw) => void delete c.topology.hosts[3].network, "topology.hosts[3].address", /172.16.0.2 of host 'cimstor' is outside network 'default'/],
+    ["address is the gateway", (c: Raw) => void (c.topology.hosts[0].address = "10.0.0.1"), "topology.hosts[0].address", /is the gateway of network 'default'/],
+    ["address is the broadcast", (c: Raw) => void (c.topology.hosts[0].address = "10.0.0.255"), "topology.hosts[0].address", /is the broadcast address of 10.0.0.0\/24/],
+    ["unknown network", (c: Raw) => void (c.topology.hosts[3].network = "san"), "topology.hosts[3].network", /network 'san', which is not in proxmox.networks \(default, storage\)/],
+    ["gateway outside the subnet", (c: Raw) => void (c.proxmox.networks.storage.gateway = "172.16.1.1"), "proxmox.networks.storage.gateway", /gateway 172.16.1.1 is outside 172.16.0.0\/24/],
+    ["cidr with host bits", (c: Raw) => void (c.proxmox.networks.default.cidr = "10.0.0.5/24"), "proxmox.networks.default.cidr", /has host bits set: the subnet is 10.0.0.0\/24/],
+    ["missing bridge", (c: Raw) => void delete c.proxmox.networks.default.bridge, "proxmox.networks.default.bridge", /is required: the Proxmox bridge/],
+    ["missing datastore", (c: Raw) => void delete c.proxmox.datastore, "proxmox.datastore", /is required/],
+    ["no nodes", (c: Raw) => void (c.proxmox.nodes = []), "proxmox.nodes", /is required: the Proxmox node names/],
+    ["node listed twice", (c: Raw) => void c.proxmox.nodes.push("pve1"), "proxmox.nodes[3]", /node 'pve1' is listed twice/],
+    ["unknown field", (c: Raw) => void (c.proxmox.datastor = "x"), "proxmox.datastor", /unknown field 'datastor'/],
+    ["insecure not a boolean", (c: Raw) => void (c.proxmox.insecure = "yes"), "proxmox.insecure", /must be true or false/],
+    ["store dir outside the data volume", (c: Raw) => void (c.topology.dataDir = "/srv/nats"), "proxmox.dataMountPath", /JetStream store '\/srv\/nats\/nats-1' of server 'nats-1' is not under the data volume \/var\/lib\/cim-nats/],
+  ])("%s", (_name, change, propertyPath, reason) => {
+    const { issues } = issuesAfter((c) => change(c as unknown as Raw));
+    expect(issues).toContainEqual({ propertyPath, reason: expect.stringMatching(reason) });
+  });
+
+  it("vmid clash (a topology not built by parseTopology)", () => {
+    const { issues } = issuesAfter(() => ({
+      topology: (t) => ({ ...t, hosts: t.hosts.map((h) => (h.name === "nats-3" ? { ...h, vmid: 201 } : h)) }),
+    }));
+    expect(issues).toEqual([
+      { propertyPath: "topology.hosts[2].vmid", reason: "duplicate vmid 201 (also topology.hosts[0] 'nats-1'): each container needs its own Proxmox VM id: pick an unused one" },
+    ]);
+  });
+
+  it("vmid clash wording matches parseTopology's", () => {
+    const config = readStackConfig("prod");
+    const t = clone(config.topology) as Raw;
+    t.hosts[2].vmid = 201;
+    expect(() => parseTopology(t, { name: "prod" })).toThrow(
+      "topology.hosts[2].vmid: duplicate vmid 201 (also topology.hosts[0] 'nats-1'): each container needs its own Proxmox VM id: pick an unused one",
+    );
+  });
+
+  it("collects every problem at once", () => {
+    const { issues } = issuesAfter((c) => {
+      delete c.proxmox.endpoint;
+      delete c.secrets.apiToken;
+      c.topology.hosts[1].node = "pve9";
+      delete c.proxmox.templates.pve3;
+      c.topology.hosts[0].address = "10.0.1.41";
+    });
+    expect(issues.map((i) => i.propertyPath)).toEqual([
+      "proxmox.endpoint",
+      "proxmoxApiToken",
+      "topology.hosts[0].address",
+      "topology.hosts[1].node",
+      "proxmox.templates.pve3",
+    ]);
+  });
+
+  it("never echoes a secret value in an error", () => {
+    const token = "root@pam!ci=SUPERSECRETVALUE extra";
+    const { error } = issuesAfter((c) => {
+      c.secrets.apiToken = token;
+      c.secrets.sshPrivateKey = "PRIVATEKEYMATERIAL";
+    });
+    expect(error.message).not.toContain("SUPERSECRETVALUE");
+    expect(error.message).not.toContain("PRIVATEKEYMATERIAL");
+  });
+
+  it("missing proxmox section", () => {
+    const { topology, secrets } = prodFixture();
+    expect(() => parseProxmox(undefined, topology, secrets)).toThrow(/proxmox: missing: set `cim-nats:proxmox`/);
+  });
+});
+
+describe("openSshPublicKey", () => {
+  it("matches `ssh-keygen -y` for a key ssh-keygen generated", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cim-h5-key-"));
+    try {
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "c", "-f", join(dir, "k")]);
+      const fromTool = execFileSync("ssh-keygen", ["-y", "-f", join(dir, "k")], { encoding: "utf8" }).trim().split(" ").slice(0, 2).join(" ");
+      expect(openSshPublicKey(readFileSync(join(dir, "k"), "utf8"))).toBe(fromTool);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("is undefined for PEM keys, which carry no public blob", () => {
+    const pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIBq=\n-----END PRIVATE KEY-----\n";
+    expect(openSshPublicKey(pem)).toBeUndefined();
+    expect(openSshPublicKey("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----")).toBeUndefined();
+  });
+
+  it("asks for authorizedKeys when the key's public half cannot be derived", () => {
+    const { issues } = issuesAfter((c) => {
+      c.secrets.sshPrivateKey = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIBq=\n-----END PRIVATE KEY-----\n";
+    });
+    expect(issues).toEqual([{ propertyPath: "proxmox.ssh.authorizedKeys", reason: expect.stringMatching(/not in OpenSSH format/) }]);
+  });
+});

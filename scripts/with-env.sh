@@ -9,6 +9,12 @@ export PATH="$ROOT/.tools/bin:$ROOT/.tools/node/bin:$ROOT/node_modules/.bin:$PAT
 export PULUMI_HOME="${PULUMI_HOME:-$ROOT/.tools/pulumi-home}"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+# Plugins (the nodejs language host, pulumi-resource-pulumi-nodejs for dynamic providers, provider
+# plugins built by setup) are found on PATH as "ambient" plugins: that must not be switched off.
+unset PULUMI_IGNORE_AMBIENT_PLUGINS
+if [ ! -x "$ROOT/.tools/node/bin/node" ] || [ ! -x "$ROOT/.tools/bin/pulumi" ]; then
+  echo "with-env.sh: warning: the pinned toolchain is missing from $ROOT/.tools: run 'npm run setup'" >&2
+fi
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$ROOT/.pulumi-state}"
 # The dev stack's secrets are encrypted with this well-known passphrase: dev holds only
 # throwaway loopback keys. Prod stacks must set their own PULUMI_CONFIG_PASSPHRASE.

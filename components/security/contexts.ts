@@ -1,0 +1,111 @@
+/**
+ * NATS CLI contexts (`nats context save` JSON, natscli v0.5): one per leaf and one for the hub, so
+ * `nats --context nats-1 stream ls` works. A context names a creds file by path and never holds
+ * a seed itself (natscli's `user_seed` stays empty).
+ */
+import type { Topology } from "../topology/types";
+
+/** The fields natscli writes for a context, in its order. */
+export type NatsContextFile = {
+  readonly description: string;
+  /** Comma-separated server URLs. */
+  readonly url: string;
+  readonly socks_proxy: string;
+  readonly token: string;
+  readonly user: string;
+  readonly password: string;
+  /** Path of the creds file on the machine running `nats`. */
+  readonly creds: string;
+  readonly nkey: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+  readonly nsc: string;
+  readonly jetstream_domain: string;
+  readonly jetstream_api_prefix: string;
+  readonly jetstream_event_prefix: string;
+  readonly inbox_prefix: string;
+  readonly user_jwt: string;
+  readonly user_seed: string;
+  readonly color_scheme: string;
+  readonly tls_first: boolean;
+  readonly windows_cert_store: string;
+  readonly windows_cert_match_by: string;
+  readonly windows_cert_match: string;
+  readonly windows_ca_certs_match: null;
+};
+
+/** The name of the hub's context; leaves' contexts are named after their server. */
+export const HUB_CONTEXT = "hub";
+/** The hub's context as the system account (`nats server ls`, `nats server report jetstream`). */
+export const HUB_SYSTEM_CONTEXT = "hub-system";
+
+/** One context's JSON text, as `nats context save --server ... --creds ... --js-domain ...` writes it. */
+export function natsContext(fields: {
+  readonly description: string;
+  readonly urls: readonly string[];
+  readonly credsPath: string;
+  readonly jetstreamDomain: string;
+}): string {
+  const context: NatsContextFile = {
+    description: fields.description,
+    url: fields.urls.join(","),
+    socks_proxy: "",
+    token: "",
+    user: "",
+    password: "",
+    creds: fields.credsPath,
+    nkey: "",
+    cert: "",
+    key: "",
+    ca: "",
+    nsc: "",
+    jetstream_domain: fields.jetstreamDomain,
+    jetstream_api_prefix: "",
+    jetstream_event_prefix: "",
+    inbox_prefix: "",
+    user_jwt: "",
+    user_seed: "",
+    color_scheme: "",
+    tls_first: false,
+    windows_cert_store: "",
+    windows_cert_match_by: "",
+    windows_cert_match: "",
+    windows_ca_certs_match: null,
+  };
+  return JSON.stringify(context, null, 2) + "\n";
+}
+
+/**
+ * Context name → JSON text: one per leaf (its client URL and JetStream domain) and `hub` (every
+ * member's client URL, domain of the hub), all with the creds file at `credsPath` (the JetStream
+ * admin's); with `systemCredsPath`, also `hub-system` for the server commands.
+ */
+export function natsContexts(topology: Topology, credsPath: string, systemCredsPath?: string): Readonly<Record<string, string>> {
+  const contexts: Record<string, string> = {};
+  for (const leaf of topology.leaves) {
+    contexts[leaf.serverName] = natsContext({
+      description: `cim-nats ${topology.name}: leaf ${leaf.serverName} (JetStream domain ${leaf.jetstreamDomain})`,
+      urls: [`nats://${leaf.address}:${leaf.clientPort}`],
+      credsPath,
+      jetstreamDomain: leaf.jetstreamDomain,
+    });
+  }
+  if (topology.hub.members.length > 0) {
+    contexts[HUB_CONTEXT] = natsContext({
+      description: `cim-nats ${topology.name}: hub cluster ${topology.hub.name} (JetStream domain ${topology.hub.jetstreamDomain})`,
+      urls: topology.hub.members.map((m) => `nats://${m.address}:${m.clientPort}`),
+      credsPath,
+      jetstreamDomain: topology.hub.jetstreamDomain,
+    });
+    if (systemCredsPath !== undefined) {
+      contexts[HUB_SYSTEM_CONTEXT] = natsContext({
+        description: `cim-nats ${topology.name}: hub cluster ${topology.hub.name} as the system account`,
+        urls: topology.hub.members.map((m) => `nats://${m.address}:${m.clientPort}`),
+        credsPath: systemCredsPath,
+        jetstreamDomain: "",
+      });
+    }
+  }
+  return contexts;
+}

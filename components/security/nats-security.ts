@@ -1,0 +1,199 @@
+/**
+ * `NatsSecurity`: the declared operator, accounts and users as Pulumi resources — an NKey per
+ * identity (generated once, seed secret) and an IssuedJwt per identity (re-issued only when its
+ * claims change) — and what the rest of the stack needs from them: the ServerSecurity the
+ * renderers take, creds per user, leaf-link creds per leaf, `nats` contexts.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { ServerSecurity } from "../render/server-security";
+import { ConfigError, Topology } from "../topology/types";
+import { accountClaims, operatorClaims, userClaims } from "./claims";
+import { natsContexts } from "./contexts";
+import { credsFileName, credsText } from "./creds";
+import { IssuedJwt } from "./jwt";
+import { NKey } from "./nkey";
+import { parseSecurity } from "./parse";
+import { buildServerSecurity, IssuedIdentities } from "./server-security";
+import { JETSTREAM_ADMIN_USER, SecuritySpec, SYSTEM_MONITOR_USER } from "./types";
+
+/** Default directory of the leaf-link creds file on each leaf's machine. */
+export const DEFAULT_LEAF_CREDENTIALS_DIR = "/var/lib/cim-nats/secrets";
+
+export interface NatsSecurityArgs {
+  /** The validated declaration: `parseSecurity(config, topology)` (or `securitySpecOrInputError`). */
+  readonly spec: SecuritySpec;
+  /** The validated topology: contexts need its leaves' and hub members' client URLs. */
+  readonly topology: Topology;
+  /**
+   * Directory on each leaf's machine where its leaf-link creds file lives (mode 0600, outside
+   * the Nix store); rendered into `leafnodes.remotes[].credentials`. Default
+   * "/var/lib/cim-nats/secrets".
+   */
+  readonly leafCredentialsDir?: string;
+  /**
+   * Directory where `nats` users keep the JetStream admin and system monitor creds files
+   * (`<dir>/jetstream-admin.creds`, `<dir>/sys-monitor.creds`); the contexts point there.
+   * Default "~/.config/cim-nats/<topology name>" (natscli expands `~`).
+   */
+  readonly contextCredentialsDir?: string;
+}
+
+/** Public keys of every identity: safe to show, handy for `nats account info` and audits. */
+export type SecurityPublicKeys = {
+  readonly operator: string;
+  readonly accounts: Readonly<Record<string, string>>;
+  readonly users: Readonly<Record<string, string>>;
+};
+
+/** What createNatsSecurity returns: the component copies these onto itself. */
+export type NatsSecurityOutputs = {
+  readonly serverSecurity: pulumi.Output<ServerSecurity>;
+  readonly userCreds: pulumi.Output<Readonly<Record<string, string>>>;
+  readonly leafLinkCreds: pulumi.Output<Readonly<Record<string, string>>>;
+  readonly jetstreamAdminCreds: pulumi.Output<string>;
+  readonly natsContexts: pulumi.Output<Readonly<Record<string, string>>>;
+  readonly publicKeys: pulumi.Output<SecurityPublicKeys>;
+};
+
+/** Operator, accounts and users of one stack as keys, JWTs, creds and contexts. */
+export class NatsSecurity extends pulumi.ComponentResource {
+  /** Operator JWT, system account, resolver preload, leaf links: public material for the renderers. */
+  declare public readonly serverSecurity: pulumi.Output<ServerSecurity>;
+  /** User name → `.creds` text, every user (declared and derived). Secret. */
+  declare public readonly userCreds: pulumi.Output<Readonly<Record<string, string>>>;
+  /** Leaf server name → its leaf-link `.creds` text. Secret. */
+  declare public readonly leafLinkCreds: pulumi.Output<Readonly<Record<string, string>>>;
+  /** `.creds` text of `jetstream-admin` (the JetStream providers connect with it). Secret. */
+  declare public readonly jetstreamAdminCreds: pulumi.Output<string>;
+  /**
+   * Context name (leaf server names, `hub`, `hub-system`) → `nats context` JSON. Secret, though
+   * it holds only a creds path, never a seed.
+   */
+  declare public readonly natsContexts: pulumi.Output<Readonly<Record<string, string>>>;
+  /** Public keys of operator, accounts and users. Not secret. */
+  declare public readonly publicKeys: pulumi.Output<SecurityPublicKeys>;
+
+  constructor(name: string, args: NatsSecurityArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("cim-nats:security:NatsSecurity", name, {}, opts);
+    const out = createNatsSecurity(name, args, this);
+    this.serverSecurity = out.serverSecurity;
+    this.userCreds = out.userCreds;
+    this.leafLinkCreds = out.leafLinkCreds;
+    this.jetstreamAdminCreds = out.jetstreamAdminCreds;
+    this.natsContexts = out.natsContexts;
+    this.publicKeys = out.publicKeys;
+    this.registerOutputs({ ...out });
+  }
+}
+
+/** The children of a NatsSecurity and what it exposes. */
+export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent: pulumi.Resource): NatsSecurityOutputs {
+  const { spec, topology } = args;
+  const opts = { parent };
+
+  const operatorKey = new NKey(`${name}-operator-key`, { kind: "operator" }, opts);
+  const accountKeys = Object.fromEntries(
+    spec.accounts.map((a) => [a.name, new NKey(`${name}-account-${a.name}-key`, { kind: "account" }, opts)]),
+  );
+  const userKeys = Object.fromEntries(spec.users.map((u) => [u.name, new NKey(`${name}-user-${u.name}-key`, { kind: "user" }, opts)]));
+
+  const operatorJwt = new IssuedJwt(
+    `${name}-operator-jwt`,
+    {
+      kind: "operator",
+      name: spec.operator,
+      subjectPublicKey: operatorKey.publicKey,
+      signerSeed: operatorKey.seed,
+      claims: accountKeys[spec.systemAccount].publicKey.apply(operatorClaims),
+    },
+    opts,
+  );
+  const accountJwts = Object.fromEntries(
+    spec.accounts.map((a) => [
+      a.name,
+      new IssuedJwt(
+        `${name}-account-${a.name}-jwt`,
+        {
+          kind: "account",
+          name: a.name,
+          subjectPublicKey: accountKeys[a.name].publicKey,
+          signerSeed: operatorKey.seed,
+          claims: accountClaims(a),
+          issuedUsers: Object.fromEntries(spec.users.filter((u) => u.account === a.name).map((u) => [u.name, userKeys[u.name].publicKey])),
+        },
+        opts,
+      ),
+    ]),
+  );
+  const userJwts = Object.fromEntries(
+    spec.users.map((u) => [
+      u.name,
+      new IssuedJwt(
+        `${name}-user-${u.name}-jwt`,
+        {
+          kind: "user",
+          name: u.name,
+          subjectPublicKey: userKeys[u.name].publicKey,
+          signerSeed: accountKeys[u.account].seed,
+          claims: userClaims(u),
+        },
+        opts,
+      ),
+    ]),
+  );
+
+  // JWTs and public keys are public: drop any secrecy inherited from the signing seed.
+  const issued: pulumi.Output<IssuedIdentities> = pulumi.unsecret(
+    pulumi.output({
+      operatorJwt: operatorJwt.jwt,
+      accounts: Object.fromEntries(
+        spec.accounts.map((a) => [a.name, { publicKey: accountKeys[a.name].publicKey, jwt: accountJwts[a.name].jwt }]),
+      ),
+    }),
+  );
+  const serverSecurity = issued.apply((i) => buildServerSecurity(spec, i, args.leafCredentialsDir ?? DEFAULT_LEAF_CREDENTIALS_DIR));
+
+  const userCreds = pulumi.secret(
+    pulumi.all(
+      Object.fromEntries(
+        spec.users.map((u) => [u.name, pulumi.all([userJwts[u.name].jwt, userKeys[u.name].seed]).apply(([jwt, seed]) => credsText(jwt, seed))]),
+      ),
+    ),
+  );
+  const leafLinkCreds = pulumi.secret(
+    userCreds.apply((creds) => Object.fromEntries(Object.entries(spec.leafLinks).map(([leaf, user]) => [leaf, creds[user]]))),
+  );
+  const jetstreamAdminCreds = pulumi.secret(userCreds.apply((creds) => creds[JETSTREAM_ADMIN_USER]));
+  const contextDir = (args.contextCredentialsDir ?? `~/.config/cim-nats/${topology.name}`).replace(/\/+$/, "");
+  const contexts = pulumi.secret(
+    pulumi.output(
+      natsContexts(topology, `${contextDir}/${credsFileName(JETSTREAM_ADMIN_USER)}`, `${contextDir}/${credsFileName(SYSTEM_MONITOR_USER)}`),
+    ),
+  );
+
+  const publicKeys: pulumi.Output<SecurityPublicKeys> = pulumi.unsecret(
+    pulumi.output({
+      operator: operatorKey.publicKey,
+      accounts: Object.fromEntries(spec.accounts.map((a) => [a.name, accountKeys[a.name].publicKey])),
+      users: Object.fromEntries(spec.users.map((u) => [u.name, userKeys[u.name].publicKey])),
+    }),
+  );
+
+  return { serverSecurity, userCreds, leafLinkCreds, jetstreamAdminCreds, natsContexts: contexts, publicKeys };
+}
+
+/**
+ * parseSecurity for the Pulumi edge: a ConfigError becomes the InputPropertiesError Pulumi shows
+ * at preview, one entry per problem with its path.
+ */
+export function securitySpecOrInputError(raw: unknown, topology: Topology): SecuritySpec {
+  try {
+    return parseSecurity(raw, topology);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new pulumi.InputPropertiesError({
+      message: err.message,
+      errors: err.issues.map((i) => ({ propertyPath: i.propertyPath, reason: i.reason })),
+    });
+  }
+}

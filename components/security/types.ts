@@ -1,0 +1,108 @@
+/**
+ * NATS security as data: the validated operator, accounts and users a stack declares in
+ * `cim-nats:security`, plus the users the topology implies (one leaf-link user per leaf, the
+ * JetStream admin, the system monitor). Produced only by `parseSecurity` (parse.ts). Plain
+ * readonly data: no keys, no JWTs, no Pulumi — those live at the edge (nats-security.ts).
+ */
+
+/** Why a user exists: declared by a service owner, or implied by the topology. */
+export const UserRole = {
+  /** Declared in `security.users` (a domain service). */
+  Service: "service",
+  /** Binds one leaf's application account to the hub's over the leafnode link. */
+  LeafLink: "leaf-link",
+  /** Full access to the application account: what the JetStream providers and `nats` contexts use. */
+  JetStreamAdmin: "jetstream-admin",
+  /** Full access to the system account: `nats server ls/report` and monitoring. */
+  SystemMonitor: "system-monitor",
+} as const;
+export type UserRole = (typeof UserRole)[keyof typeof UserRole];
+
+/** Names of the users the topology implies; declared users may not take them. */
+export const JETSTREAM_ADMIN_USER = "jetstream-admin";
+export const SYSTEM_MONITOR_USER = "sys-monitor";
+/** Derived leaf-link user of a leaf server: `leaf-nats-1`. */
+export const leafLinkUserName = (leafServerName: string): string => `leaf-${leafServerName}`;
+
+/**
+ * Account-wide JetStream limits, in bytes and counts as the account JWT carries them
+ * (`limits.mem_storage`, `disk_storage`, `streams`, `consumer`); -1 is unlimited.
+ */
+export type AccountJetStreamLimits = {
+  /** Bytes of memory storage; from `maxMemory` ("256M"). */
+  readonly memoryBytes: number;
+  /** Bytes of file storage; from `maxFile` ("2G"). */
+  readonly fileBytes: number;
+  /** Streams; from `maxStreams`. Default -1. */
+  readonly streams: number;
+  /** Consumers; from `maxConsumers`. Default -1. */
+  readonly consumers: number;
+};
+
+export type AccountSpec = {
+  /** Account name (JWT `name`); a subject token. */
+  readonly name: string;
+  /** The system account (`SYS`): no JetStream, server events and monitoring. */
+  readonly system: boolean;
+  /** JetStream limits; undefined: JetStream disabled for this account. */
+  readonly jetstream?: AccountJetStreamLimits;
+};
+
+/**
+ * Subjects a user may (allow) or may not (deny) use. Both empty: everything is allowed — the
+ * same meaning nats-server gives a user without permissions.
+ */
+export type SubjectRule = {
+  readonly allow: readonly string[];
+  readonly deny: readonly string[];
+};
+
+/**
+ * Response permissions: the user may publish to the reply subject of a request it received,
+ * even outside `publish.allow`. The JWT's `resp`.
+ */
+export type ResponsePermission = {
+  /** Replies allowed per request. Default 1. */
+  readonly max: number;
+  /** How long a reply subject stays allowed, in milliseconds; 0: server default (2 minutes). */
+  readonly ttlMs: number;
+};
+
+/** nats-server connection types a user may connect with (JWT `allowed_connection_types`). */
+export type ConnectionType = "STANDARD" | "WEBSOCKET" | "LEAFNODE" | "LEAFNODE_WS" | "MQTT" | "MQTT_WS" | "IN_PROCESS";
+
+export type UserSpec = {
+  /** User name (JWT `name`, creds file name); letters, digits, '-' and '_'. */
+  readonly name: string;
+  /** Name of the account that issues this user. */
+  readonly account: string;
+  readonly role: UserRole;
+  readonly publish: SubjectRule;
+  /** Includes `_INBOX.>` when the user was declared with `requestReply: true`. */
+  readonly subscribe: SubjectRule;
+  /** Undefined: no response permissions. */
+  readonly responses?: ResponsePermission;
+  /** Leaf-link users: the leaf server whose `remotes` use these credentials. */
+  readonly leafLink?: string;
+  /** Empty: any connection type. Leaf-link users: LEAFNODE only, so their creds can't serve a client. */
+  readonly connectionTypes: readonly ConnectionType[];
+};
+
+/** The whole validated security declaration. */
+export type SecuritySpec = {
+  /** Operator name (`COWBOY_AI`). */
+  readonly operator: string;
+  /** Name of the system account (`SYS`); also present in `accounts` with `system: true`. */
+  readonly systemAccount: string;
+  /**
+   * The account leaves bind over their leafnode links and the JetStream admin lives in
+   * (`PLATFORM`). Default: the only non-system account.
+   */
+  readonly applicationAccount: string;
+  /** Every account, system account included, in declaration order (system account last). */
+  readonly accounts: readonly AccountSpec[];
+  /** Declared users first (config order), then the derived ones. Names are unique. */
+  readonly users: readonly UserSpec[];
+  /** Leaf server name → name of its leaf-link user; one per topology leaf. */
+  readonly leafLinks: Readonly<Record<string, string>>;
+};

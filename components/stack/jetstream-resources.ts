@@ -1,0 +1,87 @@
+/**
+ * The declared JetStream state as resources: one per stream, aggregate, bucket, entry and
+ * consumer in each JetStream domain it lives in. Both substrates use this; they differ only in
+ * what the resources wait for (local processes, or the NixOS deployments).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { AggregateStream } from "../jetstream/aggregate-stream";
+import { Consumer } from "../jetstream/consumer";
+import { KvBucket } from "../jetstream/kv";
+import { KvEntry } from "../jetstream/kv-entry";
+import { locationTarget, type Location } from "../jetstream/locations";
+import { ObjectStore } from "../jetstream/object-store";
+import type { JetStreamSpec } from "../jetstream/spec";
+import { Stream } from "../jetstream/stream";
+import type { ConnectionTarget } from "../jetstream/types";
+import type { JetStreamNames } from "../deploy/outputs";
+import type { Topology } from "../topology/types";
+
+export type JetStreamResourcesArgs = {
+  readonly topology: Topology;
+  readonly spec: JetStreamSpec;
+  /** Credentials the providers connect with (the jetstream-admin user's creds). Secret. */
+  readonly creds: pulumi.Output<string>;
+  /** What every resource waits for: the servers being up. */
+  readonly dependsOn: pulumi.Input<pulumi.Resource>[];
+};
+
+/** Resource name suffix for a location: the leaf domain, or `hub`. */
+const where = (l: Location) => l.domain;
+
+export function declareJetStream(parent: pulumi.Resource, args: JetStreamResourcesArgs) {
+  const { topology, spec } = args;
+  const target = (l: Location): pulumi.Output<ConnectionTarget> =>
+    pulumi.secret(args.creds.apply((creds) => locationTarget(l, topology, { creds })));
+  const opts = { parent, dependsOn: args.dependsOn };
+
+  const streams = new Map<string, Stream | AggregateStream>();
+  for (const s of spec.streams) {
+    const r = new Stream(`stream-${s.config.name}-${where(s.location)}`, { ...s.config, target: target(s.location) }, opts);
+    streams.set(`${s.location.domain}/${s.config.name}`, r);
+  }
+  for (const a of spec.aggregates) {
+    const r = new AggregateStream(
+      `aggregate-${a.config.name}`,
+      { target: target(a.location), leafStream: a.leafStream, topology, config: { ...a.config, sources: undefined } },
+      { ...opts, dependsOn: [...args.dependsOn, ...[...streams.values()]] },
+    );
+    streams.set(`${a.location.domain}/${a.config.name}`, r);
+  }
+  const kv = spec.kv.map((k) => {
+    const bucket = new KvBucket(`kv-${k.config.bucket}-${where(k.location)}`, { ...k.config, target: target(k.location) }, opts);
+    const entries = Object.entries(k.entries).map(
+      ([key, value]) =>
+        new KvEntry(`kv-${k.config.bucket}-${where(k.location)}-${key}`, { target: target(k.location), bucket: k.config.bucket, key, value }, { parent, dependsOn: [bucket] }),
+    );
+    return { bucket, entries };
+  });
+  const objects = spec.objects.map(
+    (o) => new ObjectStore(`objects-${o.config.bucket}-${where(o.location)}`, { ...o.config, target: target(o.location) }, opts),
+  );
+  const consumers = spec.consumers.map((c) => {
+    const stream = streams.get(`${c.location.domain}/${c.stream}`);
+    return new Consumer(
+      `consumer-${c.stream}-${c.config.name}-${where(c.location)}`,
+      { ...c.config, stream: c.stream, target: target(c.location) },
+      { parent, dependsOn: stream ? [stream] : args.dependsOn },
+    );
+  });
+  return { streams, kv, objects, consumers };
+}
+
+/** Names and domains of what the spec declares: the `jetstream` stack output. */
+export function jetstreamNames(spec: JetStreamSpec): JetStreamNames {
+  const group = (items: readonly { name: string; domain: string }[]) => {
+    const m = new Map<string, string[]>();
+    for (const i of items) m.set(i.name, [...(m.get(i.name) ?? []), i.domain]);
+    return [...m].map(([name, domains]) => ({ name, domains }));
+  };
+  return {
+    streams: group([
+      ...spec.streams.map((s) => ({ name: s.config.name, domain: s.location.domain })),
+      ...spec.aggregates.map((a) => ({ name: a.config.name, domain: a.location.domain })),
+    ]),
+    kv: group(spec.kv.map((k) => ({ name: k.config.bucket, domain: k.location.domain }))),
+    objects: group(spec.objects.map((o) => ({ name: o.config.bucket, domain: o.location.domain }))),
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * The Pulumi program, both substrates: stack config → validated model → security, servers
+ * (local processes or Proxmox containers + NixOS), JetStream state, and the stack outputs.
+ * Thin: every decision lives in the pure core; this only hands its data to resources.
+ */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { NixosDeployment } from "../deploy/nixos-deployment";
+import { nixosHostFiles } from "../deploy/nixos-files";
+import { stackOutputs } from "../deploy/outputs";
+import { secretStackOutputs } from "../deploy/secret-outputs";
+import { LocalTopology, localServerFilePath } from "../local/local-topology";
+import { deployConnection } from "../proxmox/deploy-connection";
+import { ProxmoxInventory } from "../proxmox/inventory";
+import { readProxmoxConfig } from "../proxmox/stack-config";
+import { renderServerConfig } from "../render/nats-server-config";
+import { renderNixosHost } from "../render/nixos-host";
+import type { ServerSecurity } from "../render/server-security";
+import { DEFAULT_LEAF_CREDENTIALS_DIR, NatsSecurity } from "../security/nats-security";
+import { leafLinkCredentialsPath } from "../security/server-security";
+import { withDataDir } from "../topology/rebase";
+import { ConfigError, type Topology } from "../topology/types";
+import { declareJetStream, jetstreamNames } from "./jetstream-resources";
+import { loadStackModel, Substrate, type StackModel } from "./stack-model";
+
+/** Reads and validates the stack config; a config problem ends the run with every problem listed, no stack trace. */
+function model(config: pulumi.Config, stack: string): StackModel {
+  const proxmox = readProxmoxConfig(config);
+  try {
+    return loadStackModel(
+      stack,
+      {
+        substrate: config.get("substrate"),
+        topology: config.getObject("topology"),
+        jetstream: config.getObject("jetstream"),
+        security: config.getObject("security"),
+        proxmox: proxmox.raw,
+      },
+      proxmox.secrets,
+    );
+  } catch (e) {
+    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+    throw e;
+  }
+}
+
+/** Leaf-link creds live beside each local leaf's config, so the rendered path points there. */
+function localLeafLinks(topology: Topology, security: ServerSecurity): ServerSecurity {
+  const leafLinks = Object.fromEntries(
+    Object.entries(security.leafLinks).map(([leaf, link]) => {
+      const instance = topology.leaves.find((l) => l.serverName === leaf)!;
+      return [leaf, { ...link, credentialsPath: localServerFilePath(instance, "leaf-link.creds") }];
+    }),
+  );
+  return { ...security, leafLinks };
+}
+
+export function program(): Record<string, unknown> {
+  const config = new pulumi.Config("cim-nats");
+  const stack = pulumi.getStack();
+  const m = model(config, stack);
+  const root = new pulumi.ComponentResource("cim-nats:index:Backbone", stack);
+
+  let topology = m.topology;
+  let servers: pulumi.Resource[];
+  const security = new NatsSecurity("security", { spec: m.security, topology }, { parent: root });
+
+  if (m.substrate === Substrate.Local) {
+    // Dev: data under the project (or wherever topology.dataDir points), absolute for the processes.
+    const dataDir = path.resolve(String((config.getObject<{ dataDir?: string }>("topology") ?? {}).dataDir ?? `.cim-dev/${stack}`));
+    topology = withDataDir(topology, dataDir);
+    const t = topology;
+    const serverSecurity = security.serverSecurity.apply((s) => localLeafLinks(t, s));
+    const local = new LocalTopology(
+      "servers",
+      {
+        topology: t,
+        renderConfig: (serverName) => serverSecurity.apply((s) => renderServerConfig(t, serverName, s)),
+        files: Object.fromEntries(
+          t.leaves.map((l) => [l.serverName, security.leafLinkCreds.apply((c) => ({ "leaf-link.creds": c[l.serverName] }))]),
+        ),
+      },
+      { parent: root },
+    );
+    servers = [local];
+  } else {
+    const spec = m.proxmox!;
+    const inventory = new ProxmoxInventory(stack, { topology, spec }, { parent: root });
+    const moduleText = readFileSync(path.join(__dirname, "..", "..", "nix", "modules", "cim-nats.nix"), "utf8");
+    const t = topology;
+    const hosts = t.hosts.map((h) => {
+      const leaf = h.instances.find((i) => i.kind === "leaf");
+      const hostText = security.serverSecurity.apply((s) => renderNixosHost(t, h.name, s));
+      const credentials: Record<string, pulumi.Output<string>> = {};
+      if (leaf) {
+        // The same path the rendered leafnode remote points at; known at preview, so the plan shows it.
+        const p = leafLinkCredentialsPath(DEFAULT_LEAF_CREDENTIALS_DIR, m.security.leafLinks[leaf.serverName]);
+        credentials[p] = pulumi.secret(security.leafLinkCreds.apply((c) => c[leaf.serverName]));
+      }
+      return { host: h.name, files: nixosHostFiles<pulumi.Input<string>>({ moduleText, hostText, credentials }) };
+    });
+    const deployment = new NixosDeployment(
+      "deploy",
+      {
+        topology: t,
+        hosts,
+        connection: deployConnection(spec),
+        dependsOn: Object.fromEntries(Object.entries(inventory.containers).map(([host, c]) => [host, c])),
+      },
+      { parent: root },
+    );
+    servers = Object.values(deployment.switches);
+  }
+
+  declareJetStream(root, { topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, dependsOn: servers });
+
+  const outputs = stackOutputs(topology, jetstreamNames(m.jetstream));
+  const secrets = secretStackOutputs(security.userCreds, security.natsContexts, Object.values(m.security.leafLinks));
+  return {
+    stack: outputs.stack,
+    substrate: m.substrate,
+    leaves: outputs.leaves,
+    hub: outputs.hub,
+    jetstream: outputs.jetstream,
+    publicKeys: security.publicKeys,
+    creds: secrets.creds,
+    natsContexts: secrets.natsContexts,
+    jetstreamAdminCreds: security.jetstreamAdminCreds,
+  };
+}

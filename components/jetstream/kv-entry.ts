@@ -1,0 +1,155 @@
+/**
+ * One KV entry as a Pulumi resource, for declared metadata like
+ * `PERSON_METADATA domain.name = "Person Domain"`. Put on create/update, the latest revision
+ * on read (a delete or purge marker counts as gone), a delete marker on delete.
+ *
+ * Id: `kv-entry:<domain>/<bucket>/<key>`.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { headers } from "@nats-io/nats-core";
+import { isNotFound, jsApi, JsErrCode, JetStreamApiError } from "./api";
+import { containsUnknown } from "./canonical";
+import { jetStreamConnection } from "./connection-pool";
+import { bucketNameReason, KV_STREAM_PREFIX } from "./kv";
+import { dynamicProvider } from "./provider-loader";
+import { formatId, parseId } from "./resource-id";
+import { targetChange, targetFailures, type InputFailure } from "./stream";
+import type { ConnectionTarget } from "./types";
+
+export type KvEntryArgs = {
+  readonly target: ConnectionTarget;
+  readonly bucket: string;
+  readonly key: string;
+  /** UTF-8 value. Wrap it in pulumi.secret when it is one. */
+  readonly value: string;
+};
+export type KvEntryOutputs = KvEntryArgs & {
+  /** The entry's revision (stream sequence) as last written or read. */
+  readonly revision: number;
+};
+
+/** Why `key` is not a KV key, or "" (the KV clients' rule). */
+export function kvKeyReason(key: string): string {
+  if (!key) return "key cannot be empty";
+  if (!/^[-/=.\w]+$/.test(key)) return `key ('${key}') may contain only letters, digits and - / _ = .`;
+  if (key.startsWith(".") || key.endsWith(".")) return `key ('${key}') cannot start or end with '.'`;
+  if (key.startsWith("_kv")) return `key ('${key}') cannot start with '_kv' (reserved)`;
+  return "";
+}
+
+export function kvEntryInputFailures(input: Record<string, unknown>): InputFailure[] {
+  const f: InputFailure[] = [];
+  for (const k of Object.keys(input)) if (!["target", "bucket", "key", "value", "__provider"].includes(k)) f.push({ property: k, reason: `unknown KV entry setting '${k}'; known: target, bucket, key, value` });
+  if (typeof input.bucket === "string" && bucketNameReason(input.bucket)) f.push({ property: "bucket", reason: bucketNameReason(input.bucket) });
+  if (typeof input.key === "string" && kvKeyReason(input.key)) f.push({ property: "key", reason: kvKeyReason(input.key) });
+  if (input.value !== undefined && !containsUnknown(input.value) && typeof input.value !== "string") f.push({ property: "value", reason: "value must be a string" });
+  return f;
+}
+
+const describe = (a: { target: ConnectionTarget; bucket: string; key: string }) => `kv entry ${a.target.domain ? `${a.target.domain}/` : ""}${a.bucket}/${a.key}`;
+
+export function kvEntryId(domain: string | undefined, bucket: string, key: string): string {
+  return formatId("kv-entry", domain, bucket, key);
+}
+
+/** Puts `value` under `key`; returns the revision. */
+export async function putKvEntry(target: ConnectionTarget, bucket: string, key: string, value: string): Promise<number> {
+  const conn = await jetStreamConnection(target);
+  const what = describe({ target, bucket, key });
+  const reply = await conn.nc.request(`$KV.${bucket}.${key}`, new TextEncoder().encode(value), { timeout: 10_000 }).catch((e: Error) => {
+    throw new Error(`${what}: put failed: ${e.message}; check that the bucket exists in domain '${target.domain ?? ""}' and the credentials may publish to $KV.${bucket}.>`);
+  });
+  const ack = JSON.parse(new TextDecoder().decode(reply.data)) as { seq?: number; error?: { code: number; err_code: number; description: string } };
+  if (ack.error) throw new JetStreamApiError(ack.error.code, ack.error.err_code, ack.error.description, what, `$KV.${bucket}.${key}`);
+  return ack.seq ?? 0;
+}
+
+/** The entry's latest value and revision, or undefined when absent, deleted or purged. */
+export async function getKvEntry(target: ConnectionTarget, bucket: string, key: string): Promise<{ value: string; revision: number } | undefined> {
+  const conn = await jetStreamConnection(target);
+  let r: { message: { seq: number; data?: string; hdrs?: string } };
+  try {
+    r = await jsApi(conn, `STREAM.MSG.GET.${KV_STREAM_PREFIX}${bucket}`, { last_by_subj: `$KV.${bucket}.${key}` }, describe({ target, bucket, key }));
+  } catch (e) {
+    if (isNotFound(e) || (e instanceof JetStreamApiError && e.errCode === JsErrCode.NoMessageFound)) return undefined;
+    throw e;
+  }
+  const hdrs = r.message.hdrs ? Buffer.from(r.message.hdrs, "base64").toString("utf8") : "";
+  if (/^KV-Operation:\s*(DEL|PURGE)\s*$/im.test(hdrs)) return undefined;
+  return { value: Buffer.from(r.message.data ?? "", "base64").toString("utf8"), revision: r.message.seq };
+}
+
+/** Leaves a delete marker for `key` (what `kv del` does); history stays per the bucket's limit. */
+export async function deleteKvEntryMarker(target: ConnectionTarget, bucket: string, key: string): Promise<void> {
+  const conn = await jetStreamConnection(target);
+  const h = headers();
+  h.set("KV-Operation", "DEL");
+  try {
+    const reply = await conn.nc.request(`$KV.${bucket}.${key}`, new Uint8Array(0), { timeout: 10_000, headers: h });
+    const ack = JSON.parse(new TextDecoder().decode(reply.data)) as { error?: { code: number; err_code: number; description: string } };
+    if (ack.error) throw new JetStreamApiError(ack.error.code, ack.error.err_code, ack.error.description, describe({ target, bucket, key }), `$KV.${bucket}.${key}`);
+  } catch (e) {
+    // The bucket itself is gone (no responders): nothing left to delete.
+    if (/no responders/i.test((e as Error).message)) return;
+    throw e;
+  }
+}
+
+export async function checkKvEntry(_olds: unknown, news: KvEntryArgs): Promise<pulumi.dynamic.CheckResult> {
+  const input = news as unknown as Record<string, unknown>;
+  return { inputs: news, failures: [...targetFailures(input.target), ...kvEntryInputFailures(input)] };
+}
+
+export async function diffKvEntry(_id: string, olds: KvEntryOutputs, news: KvEntryArgs): Promise<pulumi.dynamic.DiffResult> {
+  const replaces: string[] = (["bucket", "key"] as const).filter((k) => olds[k] !== news[k]);
+  const t = targetChange(olds.target, news.target);
+  if (t === "replace") replaces.push("target");
+  const changes = replaces.length > 0 || t !== "none" || olds.value !== news.value;
+  return { changes, replaces };
+}
+
+export async function createKvEntry(args: KvEntryArgs): Promise<{ id: string; outs: KvEntryOutputs }> {
+  const revision = await putKvEntry(args.target, args.bucket, args.key, args.value);
+  return { id: kvEntryId(args.target.domain, args.bucket, args.key), outs: { target: args.target, bucket: args.bucket, key: args.key, value: args.value, revision } };
+}
+
+export async function readKvEntry(id: string, props?: Partial<KvEntryOutputs> | KvEntryArgs): Promise<pulumi.dynamic.ReadResult<KvEntryOutputs>> {
+  const { domain, names } = parseId("kv-entry", id);
+  const target = props?.target;
+  if (!target) throw new Error(`cannot read ${id}: no target; give the resource its target when importing`);
+  if ((target.domain ?? "") !== (domain ?? "")) throw new Error(`cannot read ${id}: its domain '${domain ?? ""}' differs from target.domain '${target.domain ?? ""}'`);
+  const [bucket, key] = names;
+  const e = await getKvEntry(target, bucket, key);
+  if (!e) return {};
+  return { id, props: { target, bucket, key, value: e.value, revision: e.revision } };
+}
+
+export async function updateKvEntry(_id: string, olds: KvEntryOutputs, news: KvEntryArgs): Promise<{ outs: KvEntryOutputs }> {
+  const revision = olds.value === news.value ? olds.revision : await putKvEntry(news.target, news.bucket, news.key, news.value);
+  return { outs: { target: news.target, bucket: news.bucket, key: news.key, value: news.value, revision } };
+}
+
+export async function deleteKvEntry(_id: string, props: KvEntryOutputs): Promise<void> {
+  await deleteKvEntryMarker(props.target, props.bucket, props.key);
+}
+
+export const kvEntryProvider = dynamicProvider(__filename, {
+  check: "checkKvEntry",
+  diff: "diffKvEntry",
+  create: "createKvEntry",
+  read: "readKvEntry",
+  update: "updateKvEntry",
+  delete: "deleteKvEntry",
+});
+
+export type KvEntryResourceArgs = { [K in keyof KvEntryArgs]: pulumi.Input<KvEntryArgs[K]> };
+
+/** One KV entry. Import with `{ import: "kv-entry:<domain>/<bucket>/<key>" }`. */
+export class KvEntry extends pulumi.dynamic.Resource {
+  public readonly value!: pulumi.Output<string>;
+  public readonly revision!: pulumi.Output<number>;
+
+  constructor(name: string, args: KvEntryResourceArgs, opts?: pulumi.CustomResourceOptions) {
+    super(kvEntryProvider, name, { revision: undefined, ...args }, { ...opts, additionalSecretOutputs: ["target", ...(opts?.additionalSecretOutputs ?? [])] }, "jetstream", "KvEntry");
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * `cim-nats:jetstream` (streams, kv, objects, consumers, in the shape operators write) →
+ * concrete, validated resources per JetStream domain. Pure: no I/O, no Pulumi.
+ *
+ * The config's names are mapped to the wire names here, once (`replicas` → `num_replicas`,
+ * `allow_rollup` → `allow_rollup_hdrs`); durations stay strings until the resources normalize
+ * them. Every problem is collected and thrown as one ConfigError.
+ */
+import { ConfigError, type ConfigIssue, type Topology } from "../topology/types";
+import { subjectsOverlap } from "../subjects";
+import { aggregateSources, type AggregatedStream } from "./aggregate";
+import { consumerInputFailures } from "./consumer";
+import { kvKeyReason } from "./kv-entry";
+import { KV_STREAM_PREFIX, kvInputFailures } from "./kv";
+import { atIssues, resolveAt, type At, type Location } from "./locations";
+import { OBJECT_STREAM_PREFIX, objectStoreInputFailures } from "./object-store";
+import { streamInputFailures, type InputFailure } from "./stream";
+import { CONSUMER_DURATION_KEYS, STREAM_DURATION_KEYS, type ConsumerInput, type KvInput, type ObjectStoreInput, type StreamInput } from "./types";
+
+/** A stream in one domain. */
+export type StreamSpec = {
+  readonly at: At;
+  readonly location: Location;
+  /** Wire-named stream config. */
+  readonly config: StreamInput;
+};
+
+/** The hub aggregate of a leaf-level stream. */
+export type AggregateSpec = {
+  readonly location: Location;
+  readonly leafStream: AggregatedStream;
+  /** Wire-named config, sources filled in from the topology, no subjects. */
+  readonly config: StreamInput;
+};
+
+export type KvSpec = {
+  readonly at: At;
+  readonly location: Location;
+  readonly config: KvInput;
+  /** Entries to put: key → value. */
+  readonly entries: Readonly<Record<string, string>>;
+};
+
+export type ObjectStoreSpec = {
+  readonly at: At;
+  readonly location: Location;
+  readonly config: ObjectStoreInput;
+};
+
+export type ConsumerSpec = {
+  readonly at: At;
+  readonly location: Location;
+  readonly stream: string;
+  /** Wire-named consumer config; `name` is the durable name. */
+  readonly config: ConsumerInput;
+};
+
+/** Everything the stack declares, expanded per JetStream domain. */
+export type JetStreamSpec = {
+  readonly streams: readonly StreamSpec[];
+  readonly aggregates: readonly AggregateSpec[];
+  readonly kv: readonly KvSpec[];
+  readonly objects: readonly ObjectStoreSpec[];
+  readonly consumers: readonly ConsumerSpec[];
+};
+
+type Raw = Record<string, unknown>;
+const isObject = (v: unknown): v is Raw => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Config names → wire names. */
+const STREAM_ALIASES: Readonly<Record<string, string>> = { replicas: "num_replicas", allow_rollup: "allow_rollup_hdrs" };
+const CONSUMER_ALIASES: Readonly<Record<string, string>> = { replicas: "num_replicas" };
+
+/** Renames aliased keys; returns the wire object and wire → config name for messages. */
+function toWire(raw: Raw, aliases: Readonly<Record<string, string>>, drop: readonly string[]): { wire: Raw; names: Record<string, string> } {
+  const wire: Raw = {};
+  const names: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (drop.includes(k)) continue;
+    const w = aliases[k] ?? k;
+    wire[w] = v;
+    names[w] = k;
+  }
+  return { wire, names };
+}
+
+/** InputFailures (wire property names) → ConfigIssues under `path` with the user's names. */
+function issuesFrom(failures: readonly InputFailure[], path: string, names: Record<string, string>): ConfigIssue[] {
+  return failures.map((f) => {
+    const [head, ...rest] = f.property.split(/(?=[.[])/);
+    return { propertyPath: `${path}.${[names[head] ?? head, ...rest].join("")}`, reason: f.reason };
+  });
+}
+
+/** YAML durations must carry a unit: a bare 3600 would be read as nanoseconds. */
+function durationNumberIssues(wire: Raw, keys: readonly string[], path: string, names: Record<string, string>): ConfigIssue[] {
+  return keys
+    .filter((k) => typeof wire[k] === "number" && wire[k] !== 0)
+    .map((k) => ({ propertyPath: `${path}.${names[k] ?? k}`, reason: `${names[k] ?? k}: ${String(wire[k])} has no unit; write a duration string like "720h" or "30s"` }));
+}
+
+function list(raw: Raw, key: string, issues: ConfigIssue[]): Raw[] {
+  const v = raw[key];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) {
+    issues.push({ propertyPath: `jetstream.${key}`, reason: `must be a list of ${key} declarations` });
+    return [];
+  }
+  return v.map((x, i) => {
+    if (isObject(x)) return x;
+    issues.push({ propertyPath: `jetstream.${key}[${i}]`, reason: "must be a mapping" });
+    return {};
+  });
+}
+
+/** Parses and validates `cim-nats:jetstream` against the topology; throws ConfigError. */
+export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec {
+  const issues: ConfigIssue[] = [];
+  if (raw === undefined || raw === null) return { streams: [], aggregates: [], kv: [], objects: [], consumers: [] };
+  if (!isObject(raw)) throw new ConfigError([{ propertyPath: "jetstream", reason: "must be a mapping with streams, kv, objects and consumers lists" }]);
+  for (const k of Object.keys(raw)) {
+    if (!["streams", "kv", "objects", "consumers"].includes(k)) issues.push({ propertyPath: `jetstream.${k}`, reason: `unknown key '${k}'; known: streams, kv, objects, consumers` });
+  }
+  const hubServers = topology.hub.members.length;
+  /** One issue per declaration when its replicas exceed the servers of a domain it lands in. */
+  const replicaIssue = (replicas: unknown, locations: readonly Location[], path: string): ConfigIssue[] => {
+    const short = locations.filter((l) => typeof replicas === "number" && replicas > l.serverNames.length);
+    if (!short.length) return [];
+    const leaf = short.filter((l) => l.level === "leaf");
+    const reason = leaf.length
+      ? `replicas ${String(replicas)} > 1 server in leaf domain${leaf.length > 1 ? "s" : ""} ${leaf.map((l) => `'${l.domain}'`).join(", ")}: leaf domains have one server, use replicas: 1`
+      : `replicas ${String(replicas)} > ${hubServers} hub member${hubServers === 1 ? "" : "s"} in domain '${short[0].domain}': use at most ${hubServers}`;
+    return [{ propertyPath: path, reason }];
+  };
+
+  const streams: StreamSpec[] = [];
+  const aggregates: AggregateSpec[] = [];
+  list(raw, "streams", issues).forEach((s, i) => {
+    const path = `jetstream.streams[${i}]`;
+    const { wire, names } = toWire(s, STREAM_ALIASES, ["at", "aggregate"]);
+    issues.push(...issuesFrom(streamInputFailures(wire), path, names), ...durationNumberIssues(wire, STREAM_DURATION_KEYS, path, names));
+    const ai = atIssues(s.at, `${path}.at`, topology);
+    issues.push(...ai);
+    if (ai.length) return;
+    const at = s.at as At;
+    const locations = resolveAt(at, topology);
+    issues.push(...replicaIssue(wire.num_replicas, locations, `${path}.${names.num_replicas ?? "replicas"}`));
+    for (const location of locations) streams.push({ at, location, config: wire as StreamInput });
+    if (s.aggregate === undefined) return;
+    const ap = `${path}.aggregate`;
+    if (!isObject(s.aggregate)) {
+      issues.push({ propertyPath: ap, reason: "must be a mapping: { name, replicas, storage, max_age, … }" });
+      return;
+    }
+    if (at === "hub") {
+      issues.push({ propertyPath: ap, reason: "only a leaf-level stream (at: leaves or hosts) can be aggregated at the hub; this one is at: hub" });
+      return;
+    }
+    for (const k of ["subjects", "sources", "mirror"]) {
+      if (s.aggregate[k] !== undefined) {
+        issues.push({
+          propertyPath: `${ap}.${k}`,
+          reason: `an aggregate has no ${k}: its sources are the leaf streams, derived from the topology; a hub stream on the leaf subjects would capture leaf publications twice. Remove ${k}`,
+        });
+      }
+    }
+    const ag = toWire(s.aggregate, STREAM_ALIASES, ["subjects", "sources", "mirror"]);
+    issues.push(...issuesFrom(streamInputFailures(ag.wire), ap, ag.names), ...durationNumberIssues(ag.wire, STREAM_DURATION_KEYS, ap, ag.names));
+    if (!topology.hub.members.length) {
+      issues.push({ propertyPath: ap, reason: "the topology has no hub members to hold the aggregate: give hosts the `hub` role" });
+      return;
+    }
+    const [location] = resolveAt("hub", topology);
+    issues.push(...replicaIssue(ag.wire.num_replicas, [location], `${ap}.${ag.names.num_replicas ?? "replicas"}`));
+    const leafStream: AggregatedStream = { name: String(s.name), at };
+    aggregates.push({ location, leafStream, config: { ...(ag.wire as StreamInput), sources: aggregateSources(leafStream, topology) } });
+  });
+
+  const kv: KvSpec[] = [];
+  list(raw, "kv", issues).forEach((b, i) => {
+    const path = `jetstream.kv[${i}]`;
+    const { wire, names } = toWire(b, {}, ["at", "entries"]);
+    issues.push(...issuesFrom(kvInputFailures(wire), path, names), ...durationNumberIssues(wire, ["ttl", "limit_marker_ttl"], path, names));
+    const entries: Record<string, string> = {};
+    if (b.entries !== undefined) {
+      if (!isObject(b.entries)) issues.push({ propertyPath: `${path}.entries`, reason: "must be a mapping of key → value" });
+      else {
+        for (const [k, v] of Object.entries(b.entries)) {
+          const r = kvKeyReason(k);
+          if (r) issues.push({ propertyPath: `${path}.entries.${k}`, reason: r });
+          if (typeof v !== "string") issues.push({ propertyPath: `${path}.entries.${k}`, reason: `value must be a string; quote it ("${String(v)}")` });
+          else entries[k] = v;
+        }
+      }
+    }
+    const ai = atIssues(b.at, `${path}.at`, topology);
+    issues.push(...ai);
+    if (ai.length) return;
+    const locations = resolveAt(b.at as At, topology);
+    issues.push(...replicaIssue(wire.replicas, locations, `${path}.replicas`));
+    for (const location of locations) kv.push({ at: b.at as At, location, config: wire as KvInput, entries });
+  });
+
+  const objects: ObjectStoreSpec[] = [];
+  list(raw, "objects", issues).forEach((o, i) => {
+    const path = `jetstream.objects[${i}]`;
+    const { wire, names } = toWire(o, {}, ["at"]);
+    issues.push(...issuesFrom(objectStoreInputFailures(wire), path, names), ...durationNumberIssues(wire, ["ttl"], path, names));
+    const ai = atIssues(o.at, `${path}.at`, topology);
+    issues.push(...ai);
+    if (ai.length) return;
+    const locations = resolveAt(o.at as At, topology);
+    issues.push(...replicaIssue(wire.replicas, locations, `${path}.replicas`));
+    for (const location of locations) objects.push({ at: o.at as At, location, config: wire as ObjectStoreInput });
+  });
+
+  // Which domains hold which stream names, for consumers and duplicate checks.
+  const streamDomains = new Map<string, { at: At; domains: Set<string> }>();
+  for (const s of streams) {
+    const e = streamDomains.get(s.config.name) ?? { at: s.at, domains: new Set<string>() };
+    e.domains.add(s.location.domain);
+    streamDomains.set(s.config.name, e);
+  }
+  for (const a of aggregates) {
+    const e = streamDomains.get(String(a.config.name)) ?? { at: "hub" as At, domains: new Set<string>() };
+    e.domains.add(a.location.domain);
+    streamDomains.set(String(a.config.name), e);
+  }
+
+  const consumers: ConsumerSpec[] = [];
+  list(raw, "consumers", issues).forEach((c, i) => {
+    const path = `jetstream.consumers[${i}]`;
+    const { wire, names } = toWire(c, CONSUMER_ALIASES, ["at", "stream"]);
+    issues.push(...issuesFrom(consumerInputFailures(wire), path, names), ...durationNumberIssues(wire, CONSUMER_DURATION_KEYS, path, names));
+    const streamName = c.stream;
+    const known = typeof streamName === "string" ? streamDomains.get(streamName) : undefined;
+    if (!known) {
+      issues.push({
+        propertyPath: `${path}.stream`,
+        reason: `unknown stream '${String(streamName)}'; declared streams: ${[...streamDomains.keys()].join(", ") || "none"}. Declare it under jetstream.streams (or as an aggregate) or fix the name`,
+      });
+      return;
+    }
+    const at = (c.at ?? known.at) as At;
+    const ai = atIssues(at, `${path}.at`, topology);
+    issues.push(...ai);
+    if (ai.length) return;
+    for (const location of resolveAt(at, topology)) {
+      if (!known.domains.has(location.domain)) {
+        issues.push({ propertyPath: `${path}.at`, reason: `stream '${streamName}' does not exist in domain '${location.domain}' (it lives in ${[...known.domains].join(", ")}); change at or the stream's at` });
+        continue;
+      }
+      consumers.push({ at, location, stream: streamName as string, config: wire as ConsumerInput });
+    }
+  });
+
+  issues.push(...domainConflicts(streams, aggregates, kv, objects, consumers));
+  if (issues.length) throw new ConfigError(issues);
+  return { streams, aggregates, kv, objects, consumers };
+}
+
+/** The subjects a stream captures: the declared ones, else its name (unless it is sourced). */
+function streamSubjects(c: StreamInput): readonly string[] {
+  if (c.subjects?.length) return c.subjects;
+  return c.mirror || c.sources?.length ? [] : [c.name];
+}
+
+/** One JetStream stream name and its subjects in a domain, for conflict checks. */
+type Occupant = { readonly domain: string; readonly streamName: string; readonly subjects: readonly string[]; readonly what: string };
+
+/** Duplicate stream names and overlapping subjects between streams of one domain (one account). */
+function domainConflicts(
+  streams: readonly StreamSpec[],
+  aggregates: readonly AggregateSpec[],
+  kv: readonly KvSpec[],
+  objects: readonly ObjectStoreSpec[],
+  consumers: readonly ConsumerSpec[],
+): ConfigIssue[] {
+  const occupants: Occupant[] = [
+    ...streams.map((s) => ({ domain: s.location.domain, streamName: s.config.name, subjects: streamSubjects(s.config), what: `stream ${s.config.name}` })),
+    ...aggregates.map((a) => ({ domain: a.location.domain, streamName: String(a.config.name), subjects: [], what: `aggregate ${String(a.config.name)}` })),
+    ...kv.map((b) => ({ domain: b.location.domain, streamName: KV_STREAM_PREFIX + b.config.bucket, subjects: [`$KV.${b.config.bucket}.>`], what: `kv bucket ${b.config.bucket}` })),
+    ...objects.map((o) => ({ domain: o.location.domain, streamName: OBJECT_STREAM_PREFIX + o.config.bucket, subjects: [`$O.${o.config.bucket}.C.>`, `$O.${o.config.bucket}.M.>`], what: `object bucket ${o.config.bucket}` })),
+  ];
+  const issues: ConfigIssue[] = [];
+  const reported = new Set<string>();
+  const report = (path: string, reason: string) => {
+    if (reported.has(path + reason)) return;
+    reported.add(path + reason);
+    issues.push({ propertyPath: path, reason });
+  };
+  for (let i = 0; i < occupants.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const a = occupants[j];
+      const b = occupants[i];
+      if (a.domain !== b.domain) continue;
+      if (a.streamName === b.streamName) {
+        report("jetstream", `${b.what} and ${a.what} are both the stream '${b.streamName}' in domain '${b.domain}': rename one`);
+      }
+      for (const x of b.subjects) {
+        for (const y of a.subjects) {
+          if (subjectsOverlap(x, y)) {
+            report("jetstream", `${b.what} subject '${x}' overlaps ${a.what} subject '${y}' in domain '${b.domain}': the server refuses overlapping streams in one account; narrow one of them`);
+          }
+        }
+      }
+    }
+  }
+  const seen = new Set<string>();
+  for (const c of consumers) {
+    const key = `${c.location.domain}/${c.stream}/${c.config.durable_name ?? c.config.name}`;
+    if (seen.has(key)) report("jetstream.consumers", `consumer '${c.config.durable_name ?? c.config.name}' on stream '${c.stream}' is declared twice in domain '${c.location.domain}'`);
+    seen.add(key);
+  }
+  return issues;
+}
+
+/**
+ * Subjects the leaves must deny importing over their leafnode links so leaf stores stay local:
+ * those of stores declared at several leaves (`at: leaves` or two or more hosts) — streams,
+ * KV buckets (`$KV.<bucket>.>`) and object buckets (`$O.<bucket>.>`). Without it every leaf's
+ * copy also captures the other leaves' messages through the hub. A store at exactly one host
+ * is the one store for its subjects and stays reachable from everywhere, so it is left out.
+ */
+export function leafLocalSubjects(spec: JetStreamSpec): string[] {
+  const local = (at: At) => at === "leaves" || (Array.isArray(at) && at.length > 1);
+  const out: string[] = [];
+  const add = (s: string) => {
+    if (!out.includes(s)) out.push(s);
+  };
+  for (const s of spec.streams) if (s.location.level === "leaf" && local(s.at)) streamSubjects(s.config).forEach(add);
+  for (const b of spec.kv) if (b.location.level === "leaf" && local(b.at)) add(`$KV.${b.config.bucket}.>`);
+  for (const o of spec.objects) if (o.location.level === "leaf" && local(o.at)) add(`$O.${o.config.bucket}.>`);
+  return out;
+}

@@ -23,6 +23,8 @@ export type JetStreamResourcesArgs = {
   readonly creds: pulumi.Output<string>;
   /** What every resource waits for: the servers being up. */
   readonly dependsOn: pulumi.Input<pulumi.Resource>[];
+  /** Let delete/replace drop streams and buckets that hold data (`cim-nats:allowDataLoss`). Default false. */
+  readonly allowDataLoss?: boolean;
 };
 
 /** Resource name suffix for a location: the leaf domain, or `hub`. */
@@ -33,22 +35,23 @@ export function declareJetStream(parent: pulumi.Resource, args: JetStreamResourc
   const target = (l: Location): pulumi.Output<ConnectionTarget> =>
     pulumi.secret(args.creds.apply((creds) => locationTarget(l, topology, { creds })));
   const opts = { parent, dependsOn: args.dependsOn };
+  const allowDataLoss = args.allowDataLoss ?? false;
 
   const streams = new Map<string, Stream | AggregateStream>();
   for (const s of spec.streams) {
-    const r = new Stream(`stream-${s.config.name}-${where(s.location)}`, { ...s.config, target: target(s.location) }, opts);
+    const r = new Stream(`stream-${s.config.name}-${where(s.location)}`, { ...s.config, target: target(s.location), allowDataLoss }, opts);
     streams.set(`${s.location.domain}/${s.config.name}`, r);
   }
   for (const a of spec.aggregates) {
     const r = new AggregateStream(
       `aggregate-${a.config.name}`,
-      { target: target(a.location), leafStream: a.leafStream, topology, config: { ...a.config, sources: undefined } },
+      { target: target(a.location), leafStream: a.leafStream, topology, config: { ...a.config, sources: undefined }, allowDataLoss },
       { ...opts, dependsOn: [...args.dependsOn, ...[...streams.values()]] },
     );
     streams.set(`${a.location.domain}/${a.config.name}`, r);
   }
   const kv = spec.kv.map((k) => {
-    const bucket = new KvBucket(`kv-${k.config.bucket}-${where(k.location)}`, { ...k.config, target: target(k.location) }, opts);
+    const bucket = new KvBucket(`kv-${k.config.bucket}-${where(k.location)}`, { ...k.config, target: target(k.location), allowDataLoss }, opts);
     const entries = Object.entries(k.entries).map(
       ([key, value]) =>
         new KvEntry(`kv-${k.config.bucket}-${where(k.location)}-${key}`, { target: target(k.location), bucket: k.config.bucket, key, value }, { parent, dependsOn: [bucket] }),
@@ -56,7 +59,7 @@ export function declareJetStream(parent: pulumi.Resource, args: JetStreamResourc
     return { bucket, entries };
   });
   const objects = spec.objects.map(
-    (o) => new ObjectStore(`objects-${o.config.bucket}-${where(o.location)}`, { ...o.config, target: target(o.location) }, opts),
+    (o) => new ObjectStore(`objects-${o.config.bucket}-${where(o.location)}`, { ...o.config, target: target(o.location), allowDataLoss }, opts),
   );
   const consumers = spec.consumers.map((c) => {
     const stream = streams.get(`${c.location.domain}/${c.stream}`);

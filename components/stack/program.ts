@@ -113,7 +113,9 @@ export function program(): Record<string, unknown> {
     servers = Object.values(deployment.switches);
   }
 
-  declareJetStream(root, { topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, dependsOn: servers });
+  // Streams and buckets holding data survive delete/replace unless the stack opts in (dev does).
+  const allowDataLoss = config.getBoolean("allowDataLoss") ?? false;
+  declareJetStream(root, { topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, dependsOn: servers, allowDataLoss });
 
   const outputs = stackOutputs(topology, jetstreamNames(m.jetstream));
   const secrets = secretStackOutputs(security.userCreds, security.natsContexts, Object.values(m.security.leafLinks));

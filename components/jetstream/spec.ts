@@ -25,6 +25,9 @@ export type StreamSpec = {
   readonly config: StreamInput;
 };
 
+/** What an aggregate republishes by default: every sourced event on its original subject. */
+export const AGGREGATE_REPUBLISH = { src: ">", dest: ">" } as const;
+
 /** The hub aggregate of a leaf-level stream. */
 export type AggregateSpec = {
   readonly location: Location;
@@ -165,6 +168,12 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
       }
     }
     const ag = toWire(s.aggregate, STREAM_ALIASES, ["subjects", "sources", "mirror"]);
+    // Leaf deny_imports keep leaf stores local but, on nats-server 2.15, also stop those subjects
+    // crossing leafnode links towards the hub. Hub subscribers see leaf events through the
+    // aggregate instead: it republishes each sourced event on its own subject, once, once stored.
+    // `republish: false` opts out; an explicit republish block replaces the default.
+    if (ag.wire.republish === false) delete ag.wire.republish;
+    else if (ag.wire.republish === undefined) ag.wire.republish = { ...AGGREGATE_REPUBLISH };
     issues.push(...issuesFrom(streamInputFailures(ag.wire), ap, ag.names), ...durationNumberIssues(ag.wire, STREAM_DURATION_KEYS, ap, ag.names));
     if (!topology.hub.members.length) {
       issues.push({ propertyPath: ap, reason: "the topology has no hub members to hold the aggregate: give hosts the `hub` role" });

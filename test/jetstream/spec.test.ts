@@ -33,7 +33,7 @@ describe("the reference set (Pulumi.dev.yaml)", () => {
     expect(pe[0].config).toEqual({ name: "PERSON_EVENTS", subjects: ["person.events.>"], storage: "file", retention: "limits", max_age: "720h", num_replicas: 1 });
   });
 
-  it("aggregates them at the hub as CLUSTER_PERSON_EVENTS: R3, 2160h, no subjects, one source per leaf", () => {
+  it("aggregates them at the hub as CLUSTER_PERSON_EVENTS: R3, 2160h, no subjects, one source per leaf, republished", () => {
     expect(spec.aggregates).toHaveLength(1);
     const a = spec.aggregates[0];
     expect(a.location).toEqual({ level: "hub", domain: "hub", serverNames: ["nats-1-hub", "nats-2-hub", "nats-3-hub"] });
@@ -42,9 +42,20 @@ describe("the reference set (Pulumi.dev.yaml)", () => {
       num_replicas: 3,
       storage: "file",
       max_age: "2160h",
+      republish: { src: ">", dest: ">" },
       sources: ["nats-1", "nats-2", "nats-3", "cimstor"].map((d) => ({ name: "PERSON_EVENTS", external: { api: `$JS.${d}.API` } })),
     });
     expect(a.config.subjects).toBeUndefined();
+  });
+
+  it.each([
+    [false, undefined],
+    [{ src: "person.events.>", dest: "hub.person.events.>" }, { src: "person.events.>", dest: "hub.person.events.>" }],
+  ])("aggregate republish %j → %j", (given, want) => {
+    const raw = structuredClone(readStackConfig("dev").jetstream) as any;
+    raw.streams[0].aggregate.republish = given;
+    const a = parseJetStream(raw, devTopology).aggregates[0];
+    expect(a.config.republish).toEqual(want);
   });
 
   it("declares the KV buckets, object buckets and the hub consumer where they belong", () => {

@@ -1,0 +1,5 @@
+export * from "./nats-conf";
+export * from "./nats-server-config";
+export * from "./nixos-host";
+export * from "./server-security";
+export * from "./to-nix";

@@ -1,0 +1,344 @@
+# cim-nats: nats-server instances of the CIM NATS backbone, in nixpkgs service style.
+#
+# A host runs one or more instances of one definition: the leaf server and/or the hub member
+# (`services.cim-nats.instances.leaf`, `.hub`). The generated per-host file (rendered by
+# components/render/nixos-host.ts) sets each instance's typed options and its `settings`, the
+# nats-server config tree the TypeScript renderer produces and the tests validate.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+
+let
+  inherit (lib)
+    attrValues
+    concatMap
+    filterAttrs
+    hasPrefix
+    literalExpression
+    mapAttrs'
+    mapAttrsToList
+    mkDefault
+    mkEnableOption
+    mkIf
+    mkMerge
+    mkOption
+    mkPackageOption
+    nameValuePair
+    optional
+    removePrefix
+    types
+    unique
+    ;
+
+  cfg = config.services.cim-nats;
+
+  format = pkgs.formats.json { };
+
+  unitName = name: "cim-nats-${name}";
+
+  enabledInstances = filterAttrs (_: inst: inst.enable) cfg.instances;
+
+  # systemd copies LoadCredential files here, readable only by the unit's user.
+  leafnodeCredentialTarget = name: "/run/credentials/${unitName name}.service/leafnode.creds";
+
+  # The settings as written to the store: the leafnode remotes point at the systemd credential,
+  # so the secret itself never enters the Nix store.
+  finalSettings =
+    name: inst:
+    if inst.leafnodeCredentialsFile == null then
+      inst.settings
+    else
+      inst.settings
+      // {
+        leafnodes = (inst.settings.leafnodes or { }) // {
+          remotes = map (remote: remote // { credentials = leafnodeCredentialTarget name; }) (
+            inst.settings.leafnodes.remotes or [ ]
+          );
+        };
+      };
+
+  # A bad config fails `nixos-rebuild`, not the running service. `-t` neither binds ports nor
+  # opens the store dir or creds, so it runs in the build sandbox.
+  configFile =
+    name: inst:
+    let
+      unvalidated = format.generate "cim-nats-${name}.json" (finalSettings name inst);
+    in
+    if inst.validateConfig then
+      pkgs.runCommand "cim-nats-${name}-validated.json" { nativeBuildInputs = [ inst.package ]; } ''
+        nats-server -t -c ${unvalidated}
+        ln -s ${unvalidated} $out
+      ''
+    else
+      unvalidated;
+
+  listenerPorts =
+    inst:
+    [
+      inst.port
+      inst.monitorPort
+    ]
+    ++ optional (inst.clusterPort != null) inst.clusterPort
+    ++ optional (inst.leafnodePort != null) inst.leafnodePort;
+
+  instanceModule =
+    { name, config, ... }:
+    {
+      options = {
+        enable = mkEnableOption "this nats-server instance" // {
+          default = true;
+        };
+
+        package = mkPackageOption pkgs "nats-server" { };
+
+        serverName = mkOption {
+          type = types.str;
+          default = name;
+          example = "nats-1-hub";
+          description = ''
+            `server_name` of this instance; unique within the whole topology (a leaf is named after
+            its host, a hub member `<host>-hub`).
+          '';
+        };
+
+        host = mkOption {
+          type = types.str;
+          default = "0.0.0.0";
+          example = "10.0.0.41";
+          description = "Address every listener of this instance (client, monitoring, routes, leafnodes) binds.";
+        };
+
+        port = mkOption {
+          type = types.port;
+          default = 4222;
+          description = "Client port.";
+        };
+
+        monitorPort = mkOption {
+          type = types.port;
+          default = 8222;
+          description = "HTTP monitoring port (`/healthz`, `/varz`, `/jsz`, ...).";
+        };
+
+        clusterPort = mkOption {
+          type = types.nullOr types.port;
+          default = null;
+          example = 6222;
+          description = "Route port of a hub member (`cluster.listen`); `null` for a leaf.";
+        };
+
+        leafnodePort = mkOption {
+          type = types.nullOr types.port;
+          default = null;
+          example = 7422;
+          description = "Leafnode listener port of a hub member (`leafnodes.listen`); `null` for a leaf.";
+        };
+
+        dataDir = mkOption {
+          type = types.str;
+          default = "/var/lib/cim-nats/${name}";
+          description = ''
+            JetStream store directory (`jetstream.store_dir`). Under /var/lib it is a systemd
+            StateDirectory; elsewhere a tmpfiles rule creates it.
+          '';
+        };
+
+        leafnodeCredentialsFile = mkOption {
+          # A string, not a path: a path would be copied into the world-readable Nix store.
+          type = types.nullOr types.str;
+          default = null;
+          example = "/var/lib/cim-nats/secrets/leaf.creds";
+          description = ''
+            Leaf-link `.creds` file on the target (root-owned, 0600), read at service start through
+            systemd `LoadCredential` and used as `credentials` of every leafnode remote. Never
+            copied into the Nix store.
+          '';
+        };
+
+        openFirewall = mkOption {
+          type = types.bool;
+          default = false;
+          description = "Open this instance's client, monitoring, route and leafnode ports in the firewall.";
+        };
+
+        validateConfig = mkOption {
+          type = types.bool;
+          default = true;
+          description = "Check the generated config with `nats-server -t` at build time.";
+        };
+
+        settings = mkOption {
+          type = format.type;
+          default = { };
+          example = literalExpression ''
+            {
+              jetstream = { domain = "nats-1"; max_mem = "256M"; max_file = "10G"; };
+              leafnodes.remotes = [ { urls = [ "nats-leaf://10.0.0.41:7422" ]; } ];
+            }
+          '';
+          description = ''
+            nats-server configuration as data (JSON), keys spelled as nats-server spells them; the
+            typed options above are merged into it with default priority. The escape hatch for
+            anything without an option. See <https://docs.nats.io/running-a-nats-service/configuration>.
+          '';
+        };
+      };
+
+      config.settings = mkMerge [
+        {
+          server_name = mkDefault config.serverName;
+          listen = mkDefault "${config.host}:${toString config.port}";
+          http = mkDefault "${config.host}:${toString config.monitorPort}";
+          jetstream.store_dir = mkDefault config.dataDir;
+        }
+        (mkIf (config.clusterPort != null) {
+          cluster.listen = mkDefault "${config.host}:${toString config.clusterPort}";
+        })
+        (mkIf (config.leafnodePort != null) {
+          leafnodes.listen = mkDefault "${config.host}:${toString config.leafnodePort}";
+        })
+      ];
+    };
+in
+{
+  options.services.cim-nats = {
+    enable = mkEnableOption "the cim-nats nats-server instances";
+
+    user = mkOption {
+      type = types.str;
+      default = "cim-nats";
+      description = "User every instance runs as.";
+    };
+
+    group = mkOption {
+      type = types.str;
+      default = "cim-nats";
+      description = "Group every instance runs as.";
+    };
+
+    instances = mkOption {
+      type = types.attrsOf (types.submodule instanceModule);
+      default = { };
+      example = literalExpression ''
+        {
+          leaf = { serverName = "nats-1"; host = "10.0.0.41"; openFirewall = true; };
+          hub = { serverName = "nats-1-hub"; host = "10.0.0.41"; port = 4223; monitorPort = 8223;
+                  clusterPort = 6222; leafnodePort = 7422; openFirewall = true; };
+        }
+      '';
+      description = "nats-server instances on this host, each its own systemd unit `cim-nats-<name>`.";
+    };
+  };
+
+  config = mkIf cfg.enable {
+    assertions =
+      let
+        ports = concatMap listenerPorts (attrValues enabledInstances);
+      in
+      [
+        {
+          assertion = ports == unique ports;
+          message = "services.cim-nats.instances: two listeners share a port (${toString ports}); give each instance its own ports.";
+        }
+      ]
+      ++ mapAttrsToList (name: inst: {
+        assertion = hasPrefix "/" inst.dataDir;
+        message = "services.cim-nats.instances.${name}.dataDir is '${inst.dataDir}'; give an absolute path (e.g. /var/lib/cim-nats/${inst.serverName}).";
+      }) enabledInstances
+      ++ mapAttrsToList (name: inst: {
+        assertion = inst.leafnodeCredentialsFile == null || (inst.settings.leafnodes.remotes or [ ]) != [ ];
+        message = "services.cim-nats.instances.${name}.leafnodeCredentialsFile is set but settings.leafnodes.remotes is empty; only a leaf uses leaf-link credentials.";
+      }) enabledInstances;
+
+    systemd.services = mapAttrs' (
+      name: inst:
+      nameValuePair (unitName name) {
+        description = "cim-nats ${name} (nats-server ${inst.serverName})";
+        wantedBy = [ "multi-user.target" ];
+        wants = [ "network-online.target" ];
+        after = [ "network-online.target" ];
+
+        serviceConfig = mkMerge [
+          (mkIf (hasPrefix "/var/lib/" inst.dataDir) {
+            StateDirectory = removePrefix "/var/lib/" inst.dataDir;
+            StateDirectoryMode = "0750";
+          })
+          (mkIf (inst.leafnodeCredentialsFile != null) {
+            LoadCredential = [ "leafnode.creds:${inst.leafnodeCredentialsFile}" ];
+          })
+          {
+            Type = "simple";
+            ExecStart = "${inst.package}/bin/nats-server -c ${configFile name inst}";
+            ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
+            # SIGTERM: nats-server flushes JetStream and closes client connections cleanly.
+            KillSignal = "SIGTERM";
+            Restart = "on-failure";
+            RestartSec = "2s";
+
+            User = cfg.user;
+            Group = cfg.group;
+
+            # Hardening, as nixpkgs' services.nats.
+            CapabilityBoundingSet = "";
+            # JetStream holds two descriptors per stream, plus one per client connection.
+            LimitNOFILE = 800000;
+            LockPersonality = true;
+            MemoryDenyWriteExecute = true;
+            NoNewPrivileges = true;
+            PrivateDevices = true;
+            PrivateTmp = true;
+            PrivateUsers = true;
+            ProcSubset = "pid";
+            ProtectClock = true;
+            ProtectControlGroups = true;
+            ProtectHome = true;
+            ProtectHostname = true;
+            ProtectKernelLogs = true;
+            ProtectKernelModules = true;
+            ProtectKernelTunables = true;
+            ProtectProc = "invisible";
+            # The whole file system is read-only except the store dir.
+            ProtectSystem = "strict";
+            ReadWritePaths = [ inst.dataDir ];
+            RestrictAddressFamilies = [
+              "AF_INET"
+              "AF_INET6"
+            ];
+            RestrictNamespaces = true;
+            RestrictRealtime = true;
+            RestrictSUIDSGID = true;
+            SystemCallArchitectures = "native";
+            SystemCallFilter = [
+              "@system-service"
+              "~@privileged"
+              "~@resources"
+            ];
+            # Store files readable by the service user only.
+            UMask = "0077";
+          }
+        ];
+      }
+    ) enabledInstances;
+
+    systemd.tmpfiles.rules = concatMap (
+      inst: optional (!hasPrefix "/var/lib/" inst.dataDir) "d ${inst.dataDir} 0750 ${cfg.user} ${cfg.group} - -"
+    ) (attrValues enabledInstances);
+
+    networking.firewall.allowedTCPPorts = concatMap (inst: if inst.openFirewall then listenerPorts inst else [ ]) (
+      attrValues enabledInstances
+    );
+
+    users.users = mkIf (cfg.user == "cim-nats") {
+      cim-nats = {
+        description = "cim-nats nats-server user";
+        isSystemUser = true;
+        group = cfg.group;
+      };
+    };
+
+    users.groups = mkIf (cfg.group == "cim-nats") { cim-nats = { }; };
+  };
+}

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { serverConfigTree } from "../../components/render/nats-server-config";
+import { nixosInstanceOptions, renderNixosHost, withoutRemoteCredentials } from "../../components/render/nixos-host";
+import { instanceByName } from "../../components/topology/endpoints";
+import { stackTopology } from "./stack-topology";
+import { testSecurity } from "./test-security";
+
+describe("renderNixosHost", () => {
+  const prod = stackTopology("prod");
+
+  it("imports the module, names the host and enables one instance per server on it", () => {
+    const text = renderNixosHost(prod, "nats-1");
+    expect(text).toContain("imports = [ ./modules/cim-nats.nix ];");
+    expect(text).toContain('networking.hostName = "nats-1";');
+    expect(text).toMatch(/instances = \{\n\s+leaf = \{[\s\S]+\n\s+hub = \{/);
+    expect(renderNixosHost(prod, "cimstor")).not.toContain("hub = {");
+  });
+
+  it.each([
+    ["nats-1", { serverName: "nats-1", host: "10.0.0.41", port: 4222, monitorPort: 8222, dataDir: "/var/lib/cim-nats/nats-1" }],
+    [
+      "nats-2-hub",
+      { serverName: "nats-2-hub", host: "10.0.0.42", port: 4223, monitorPort: 8223, dataDir: "/var/lib/cim-nats/nats-2-hub", clusterPort: 6222, leafnodePort: 7422 },
+    ],
+    ["cimstor", { serverName: "cimstor", host: "172.16.0.2", port: 4222, monitorPort: 8222, dataDir: "/var/lib/cim-nats/cimstor" }],
+  ])("sets %s's typed options from the topology and settings from the config tree", (server, typed) => {
+    const options = nixosInstanceOptions(prod, instanceByName(prod, server));
+    expect(options).toMatchObject({ ...typed, openFirewall: true });
+    expect(options.settings).toEqual(serverConfigTree(prod, server));
+    expect(options.leafnodeCredentialsFile).toBeUndefined();
+  });
+
+  it("in operator mode moves the leaf-link creds path to leafnodeCredentialsFile and never inlines a seed", async () => {
+    const { security, files } = await testSecurity(prod, "/var/lib/cim-nats/secrets");
+    const leaf = nixosInstanceOptions(prod, instanceByName(prod, "nats-1"), security);
+    expect(leaf.leafnodeCredentialsFile).toBe("/var/lib/cim-nats/secrets/leaf-nats-1.creds");
+    expect(leaf.settings).toEqual(withoutRemoteCredentials(serverConfigTree(prod, "nats-1", security)));
+    expect(JSON.stringify(leaf.settings)).not.toContain("credentials");
+    const hub = nixosInstanceOptions(prod, instanceByName(prod, "nats-1-hub"), security);
+    expect(hub.settings).toEqual(serverConfigTree(prod, "nats-1-hub", security));
+    const text = renderNixosHost(prod, "nats-1", security);
+    expect(text).toContain(`operator = "${security.operatorJwt}";`);
+    for (const creds of Object.values(files)) expect(text).not.toContain(/SU[A-Z2-7]{56}/.exec(creds)![0]);
+    expect(text).not.toMatch(/S[OAU][A-Z2-7]{56}/);
+  });
+
+  it("names the unknown host and the known ones", () => {
+    expect(() => renderNixosHost(prod, "nats-9")).toThrow("unknown host 'nats-9' in topology 'prod': known hosts are nats-1, nats-2, nats-3, cimstor");
+  });
+
+  it.each(["/etc/nixos/cim-nats.nix", "modules/cim-nats.nix", "./x.nix ]; evil = [", "./module.txt"])(
+    "refuses module path %j",
+    (modulePath) => {
+      expect(() => renderNixosHost(prod, "nats-1", undefined, { modulePath })).toThrow(`modulePath '${modulePath}' must be a relative path`);
+    },
+  );
+});

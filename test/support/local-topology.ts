@@ -1,0 +1,223 @@
+/**
+ * A whole topology as real local nats-server processes, for tests: every instance rendered into
+ * a temp dir, started, and waited for until it is healthy and its routes and leafnode links are
+ * up. `stop()` kills them all and removes the dir; so does process exit, as a last resort.
+ *
+ * Tests must pass a topology rebased onto their own loopback block (rebaseAddresses), since
+ * other test files run at the same time.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { startNatsServer, stopNatsServer, waitHealthy } from "../../components/local/nats-process";
+import { renderServerConfig } from "../../components/render/nats-server-config";
+import type { ServerSecurity } from "../../components/render/server-security";
+import { instanceEndpoints } from "../../components/topology/endpoints";
+import { withDataDir } from "../../components/topology/rebase";
+import type { ServerInstance, Topology } from "../../components/topology/types";
+
+export type StartTopologyOptions = {
+  /** Operator mode. Relative `leafLinks[*].credentialsPath` values are resolved against the temp dir. */
+  readonly security?: ServerSecurity;
+  /** Extra files (e.g. creds), path relative to the temp dir → content; written 0600 before any server starts. */
+  readonly files?: Readonly<Record<string, string>>;
+  /** How long to wait for health, routes and leafnode links. Default 60 s. */
+  readonly timeoutMs?: number;
+};
+
+/** What `reload` may change before it signals the servers. */
+export type TopologyUpdate = {
+  /** New security (e.g. an account JWT added to the resolver preload). */
+  readonly security?: ServerSecurity;
+  /** Files to (over)write in the temp dir, as in StartTopologyOptions.files. */
+  readonly files?: Readonly<Record<string, string>>;
+};
+
+export type RunningTopology = {
+  /** The topology as running: store dirs re-rooted under `dir`. */
+  readonly topology: Topology;
+  /** `nats://address:clientPort` of a server. */
+  clientUrl(serverName: string): string;
+  /** `http://address:monitoringPort` of a server. */
+  monitoringUrl(serverName: string): string;
+  /** Temp dir holding configs (`<server>.conf`), logs (`<server>.log`), store dirs and extra files. */
+  readonly dir: string;
+  /** Stops every server and removes `dir`. Idempotent. */
+  stop(): Promise<void>;
+  /**
+   * Re-renders the config of one server (default: all), applies `update` first, sends SIGHUP and
+   * waits until the server has loaded the new config and is healthy again.
+   */
+  reload(serverName?: string, update?: TopologyUpdate): Promise<void>;
+};
+
+/** Servers and dirs still alive in this process; killed and removed on exit if a test forgot. */
+const live = new Map<string, number[]>();
+process.once("exit", () => {
+  for (const [dir, pids] of live) {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function instancesOf(topology: Topology): ServerInstance[] {
+  // Hub members first, so leaves find a listener on their first attempt.
+  const all = topology.hosts.flatMap((h) => h.instances);
+  return [...all.filter((i) => i.kind === "hub"), ...all.filter((i) => i.kind === "leaf")];
+}
+
+function writeFiles(dir: string, files: Readonly<Record<string, string>>): void {
+  for (const [rel, content] of Object.entries(files)) {
+    const target = path.resolve(dir, rel);
+    if (path.isAbsolute(rel) || !target.startsWith(dir + path.sep)) {
+      throw new Error(`files key '${rel}' must be a path inside the topology dir (relative, no '..')`);
+    }
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.writeFileSync(target, content, { mode: 0o600 });
+  }
+}
+
+function resolveSecurity(dir: string, security: ServerSecurity | undefined): ServerSecurity | undefined {
+  if (!security) return undefined;
+  const leafLinks = Object.fromEntries(
+    Object.entries(security.leafLinks).map(([server, link]) => [
+      server,
+      { ...link, credentialsPath: path.resolve(dir, link.credentialsPath) },
+    ]),
+  );
+  return { ...security, leafLinks };
+}
+
+function logTail(logPath: string, lines = 15): string {
+  try {
+    return fs.readFileSync(logPath, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return (await res.json()) as T;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` (which returns "" when satisfied, else what is missing) until it passes. */
+async function waitFor(what: string, timeoutMs: number, check: () => Promise<string>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let missing = "";
+  for (;;) {
+    try {
+      missing = await check();
+    } catch (err) {
+      missing = (err as Error).message;
+    }
+    if (missing === "") return;
+    if (Date.now() >= deadline) throw new Error(`${what} not reached within ${timeoutMs} ms: ${missing}`);
+    await sleep(100);
+  }
+}
+
+/** "" when every hub member routes to every other member (/routez), else what is missing. */
+async function missingRoutes(topology: Topology, monitoringUrl: (s: string) => string): Promise<string> {
+  const problems: string[] = [];
+  for (const member of topology.hub.members) {
+    const routez = await getJson<{ routes?: { remote_name?: string }[] }>(`${monitoringUrl(member.serverName)}/routez`);
+    const peers = new Set((routez.routes ?? []).map((r) => r.remote_name));
+    const absent = topology.hub.members.filter((m) => m.serverName !== member.serverName && !peers.has(m.serverName));
+    if (absent.length > 0) problems.push(`${member.serverName} has no route to ${absent.map((m) => m.serverName).join(", ")}`);
+  }
+  return problems.join("; ");
+}
+
+/** "" when every leaf has its leafnode link up (/leafz), else what is missing. */
+async function missingLeafLinks(topology: Topology, monitoringUrl: (s: string) => string): Promise<string> {
+  const problems: string[] = [];
+  for (const leaf of topology.leaves) {
+    const leafz = await getJson<{ leafnodes?: number }>(`${monitoringUrl(leaf.serverName)}/leafz`);
+    if (!leafz.leafnodes) problems.push(`${leaf.serverName} has no leafnode connection`);
+  }
+  return problems.join("; ");
+}
+
+/** Starts every server of `topology` as a local process and waits until the mesh is up. */
+export async function startTopology(topology: Topology, options: StartTopologyOptions = {}): Promise<RunningTopology> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `cim-nats-${topology.name}-`)));
+  const running = withDataDir(topology, path.join(dir, "jetstream"));
+  const instances = instancesOf(running);
+  const byName = new Map(instances.map((i) => [i.serverName, i]));
+  const pids = new Map<string, number>();
+  live.set(dir, []);
+  let security = resolveSecurity(dir, options.security);
+
+  const instance = (serverName: string): ServerInstance => {
+    const found = byName.get(serverName);
+    if (!found) throw new Error(`no server '${serverName}' in the running topology; known: ${[...byName.keys()].join(", ")}`);
+    return found;
+  };
+  const clientUrl = (s: string) => instanceEndpoints(instance(s)).clientUrl;
+  const monitoringUrl = (s: string) => instanceEndpoints(instance(s)).monitoringUrl;
+  const configPath = (s: string) => path.join(dir, `${s}.conf`);
+  const logPath = (s: string) => path.join(dir, `${s}.log`);
+  const writeConfig = (s: string) => fs.writeFileSync(configPath(s), renderServerConfig(running, s, security), { mode: 0o600 });
+  const logs = () => instances.map((i) => `--- ${i.serverName}.log ---\n${logTail(logPath(i.serverName))}`).join("\n");
+
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await Promise.all([...pids.values()].map((pid) => stopNatsServer(pid, 10_000)));
+    fs.rmSync(dir, { recursive: true, force: true });
+    live.delete(dir);
+  };
+
+  try {
+    if (options.files) writeFiles(dir, options.files);
+    for (const i of instances) writeConfig(i.serverName);
+    for (const i of instances) {
+      const { pid } = await startNatsServer({ configPath: configPath(i.serverName), logPath: logPath(i.serverName) });
+      pids.set(i.serverName, pid);
+      live.get(dir)!.push(pid);
+    }
+    await Promise.all(instances.map((i) => waitHealthy(monitoringUrl(i.serverName), timeoutMs, pids.get(i.serverName))));
+    await waitFor("full hub route mesh", timeoutMs, () => missingRoutes(running, monitoringUrl));
+    await waitFor("leafnode links", timeoutMs, () => missingLeafLinks(running, monitoringUrl));
+  } catch (err) {
+    const message = `${(err as Error).message}\n${logs()}`;
+    await stop();
+    throw new Error(`startTopology('${topology.name}') failed: ${message}`);
+  }
+
+  const reload = async (serverName?: string, update: TopologyUpdate = {}): Promise<void> => {
+    if (stopped) throw new Error("reload after stop()");
+    if (update.files) writeFiles(dir, update.files);
+    if (update.security) security = resolveSecurity(dir, update.security);
+    const targets = serverName ? [instance(serverName)] : instances;
+    for (const t of targets) {
+      const url = `${monitoringUrl(t.serverName)}/varz`;
+      const before = (await getJson<{ config_load_time: string }>(url)).config_load_time;
+      writeConfig(t.serverName);
+      process.kill(pids.get(t.serverName)!, "SIGHUP");
+      try {
+        await waitFor(`config reload of ${t.serverName}`, 10_000, async () => {
+          const now = (await getJson<{ config_load_time: string }>(url)).config_load_time;
+          return now !== before ? "" : "config_load_time unchanged (a rejected config keeps the old one)";
+        });
+        await waitHealthy(monitoringUrl(t.serverName), timeoutMs, pids.get(t.serverName));
+      } catch (err) {
+        throw new Error(`${(err as Error).message}\n--- ${t.serverName}.log ---\n${logTail(logPath(t.serverName))}`);
+      }
+    }
+  };
+
+  return { topology: running, clientUrl, monitoringUrl, dir, stop, reload };
+}

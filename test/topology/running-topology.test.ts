@@ -10,6 +10,8 @@ import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { credsAuthenticator, type Msg, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { aggregateSources } from "../../components/jetstream/aggregate";
+import { AGGREGATE_REPUBLISH } from "../../components/jetstream/spec";
 import { parseTopology } from "../../components/topology/parse";
 import { rebaseAddresses, withLeafDenyImports } from "../../components/topology/rebase";
 import type { Topology } from "../../components/topology/types";
@@ -165,6 +167,41 @@ describe("the dev topology running as real nats-server processes", () => {
   it("leaf streams capture only their own leaf's events", async () => {
     const counts = await leafStreamCounts(client);
     expect(counts).toEqual({ "nats-1": 1, "nats-3": 1 });
+  });
+
+  it("hub subscribers see a leaf's event once, through the aggregate's republish; nats-3 still does not", async () => {
+    // The leaf streams exist (previous test). The hub aggregate sources them and republishes
+    // what it stores: that is how events reach hub core subscribers despite deny_imports.
+    const hub = await client("nats-1-hub");
+    const jsm = await jetstreamManager(hub);
+    const leafStream = { name: "PERSON_EVENTS", at: ["nats-1", "nats-3"] as const };
+    await jsm.streams.add({
+      name: "CLUSTER_PERSON_EVENTS",
+      storage: StorageType.File,
+      num_replicas: 3,
+      sources: aggregateSources({ name: leafStream.name, at: [...leafStream.at] }, topology) as any,
+      republish: { ...AGGREGATE_REPUBLISH },
+    });
+    const subs = await Promise.all(["nats-1-hub", "nats-2-hub", "nats-3-hub"].map(async (s) => {
+      const nc = await client(s);
+      const got = collect(nc.subscribe("*.events.>"));
+      await nc.flush();
+      return got;
+    }));
+    const at3 = await client("nats-3");
+    const events3 = collect(at3.subscribe("person.events.>"));
+    await at3.flush();
+    const at1 = await client("nats-1");
+    at1.publish("person.events.updated", "republished-1");
+    await at1.flush();
+    const deadline = Date.now() + 10_000;
+    while (!subs.every((got) => got.includes("republished-1")) && Date.now() < deadline) await sleep(100);
+    await sleep(1_000); // a duplicate would arrive within this
+    for (const got of subs) expect(got.filter((m) => m === "republished-1")).toHaveLength(1);
+    expect(events3).not.toContain("republished-1");
+    // The backlog (one event per leaf from the previous test) was republished as it was sourced,
+    // before these subscribers existed; the aggregate holds all three exactly once.
+    expect((await jsm.streams.info("CLUSTER_PERSON_EVENTS")).state.messages).toBe(3);
   });
 });
 

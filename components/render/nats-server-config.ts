@@ -80,7 +80,9 @@ export function serverConfigTree(topology: Topology, serverName: string, securit
   };
   switch (instance.kind) {
     case "hub":
-      tree.cluster = renderHubCluster(topology, instance);
+      // A lone hub member is a standalone JetStream server: nats-server exits at start when a
+      // clustered JetStream has no routes to anyone.
+      if (topology.hub.members.length > 1) tree.cluster = renderHubCluster(topology, instance);
       tree.leafnodes = { listen: `${instance.address}:${requiredPort(instance, instance.leafnodePort, "leafnodePort")}` };
       break;
     case "leaf":

@@ -1,0 +1,77 @@
+/**
+ * `LocalNatsServer`: one nats-server process of the dev stack as a Pulumi dynamic resource.
+ *
+ * Pulumi serializes a dynamic provider as a closure and runs it in its own process
+ * (pulumi-resource-pulumi-nodejs); whatever the methods capture is serialized with them, which
+ * breaks on module objects (pulumi/pulumi#10480) and silently empties a captured Set or Map.
+ * So the provider is the shared small-closure loader: each method captures only the path of
+ * local-server-crud.ts and loads it at call time (tsx's hook), the same code tests call.
+ */
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { dynamicProvider } from "../jetstream/provider-loader";
+
+export const localServerProvider: pulumi.dynamic.ResourceProvider = dynamicProvider(path.join(__dirname, `local-server-crud${path.extname(__filename)}`), {
+  check: "checkLocalServerProvider",
+  diff: "diffLocalServerProvider",
+  create: "createLocalServerProvider",
+  read: "readLocalServerProvider",
+  update: "updateLocalServerProvider",
+  delete: "deleteLocalServerProvider",
+});
+
+/** Inputs of a LocalNatsServer. */
+export type LocalNatsServerArgs = {
+  /** `server_name`; the last segment of `dataDir`. Changing it replaces the server. */
+  readonly serverName: pulumi.Input<string>;
+  /** Rendered nats-server config (may be secret). Changing it restarts the server in place. */
+  readonly configText: pulumi.Input<string>;
+  /** Absolute folder `.cim-dev/<stack>/<serverName>` for config, log, creds and store. Changing it replaces the server. */
+  readonly dataDir: pulumi.Input<string>;
+  /** `http://<address>:<monitoring port>`, polled for /healthz. */
+  readonly monitoringUrl: pulumi.Input<string>;
+  /** nats-server binary. Default: the pinned `.tools/bin/nats-server`. */
+  readonly binary?: pulumi.Input<string>;
+  /** Extra files (relative path → content, e.g. leaf-link creds), written 0600. Default none. Kept secret. */
+  readonly files?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Seconds create/update wait for /healthz. Default 60. */
+  readonly healthTimeoutSeconds?: pulumi.Input<number>;
+};
+
+/** One local nats-server process, started, restarted and stopped by the stack. */
+export class LocalNatsServer extends pulumi.dynamic.Resource {
+  // `declare`, not `!`: with target ES2022 a class field is re-initialized to undefined after
+  // super() returns, wiping the outputs the CustomResource constructor just set.
+  declare public readonly serverName: pulumi.Output<string>;
+  declare public readonly dataDir: pulumi.Output<string>;
+  declare public readonly monitoringUrl: pulumi.Output<string>;
+  declare public readonly configPath: pulumi.Output<string>;
+  declare public readonly logPath: pulumi.Output<string>;
+  /** Pid of the running process (stop it only through the stack). */
+  declare public readonly pid: pulumi.Output<number>;
+  /** Whether the process was serving this config when last read. */
+  declare public readonly running: pulumi.Output<boolean>;
+  declare public readonly configHash: pulumi.Output<string>;
+
+  constructor(name: string, args: LocalNatsServerArgs, opts?: pulumi.CustomResourceOptions) {
+    const files = args.files === undefined ? undefined : pulumi.secret(args.files);
+    super(
+      localServerProvider,
+      name,
+      {
+        ...args,
+        files,
+        pid: undefined,
+        running: undefined,
+        configPath: undefined,
+        logPath: undefined,
+        configHash: undefined,
+        filesHash: undefined,
+        fileNames: undefined,
+      },
+      { ...opts, additionalSecretOutputs: ["configText", "files", ...(opts?.additionalSecretOutputs ?? [])] },
+      "cim-nats",
+      "LocalNatsServer",
+    );
+  }
+}

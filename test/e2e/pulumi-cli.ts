@@ -1,0 +1,99 @@
+/**
+ * Runs the real Pulumi CLI (the pinned `.tools/bin/pulumi`) for tests and benchmarks, against a
+ * throwaway file backend, so nothing touches the developer's `.pulumi-state/` or dev stack.
+ */
+import { spawn } from "node:child_process";
+import * as path from "node:path";
+
+export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+
+export type PulumiRun = {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Wall time of the command, in ms. */
+  readonly ms: number;
+};
+
+export type PulumiContext = {
+  /** The project directory (holds Pulumi.yaml). */
+  readonly cwd: string;
+  /** Environment for every command: toolchain PATH, file backend, passphrase. */
+  readonly env: NodeJS.ProcessEnv;
+};
+
+/**
+ * The environment scripts/with-env.sh sets, but with its own state backend and passphrase:
+ * the pinned toolchain first on PATH, no update checks, no plugin downloads.
+ */
+export function pulumiEnv(backendDir: string, overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const tools = [path.join(PROJECT_ROOT, ".tools", "bin"), path.join(PROJECT_ROOT, ".tools", "node", "bin"), path.join(PROJECT_ROOT, "node_modules", ".bin")];
+  return {
+    ...process.env,
+    PATH: [...tools, process.env.PATH ?? ""].join(":"),
+    PULUMI_HOME: process.env.PULUMI_HOME ?? path.join(PROJECT_ROOT, ".tools", "pulumi-home"),
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    PULUMI_BACKEND_URL: `file://${backendDir}`,
+    PULUMI_CONFIG_PASSPHRASE: "cim-nats-test",
+    NO_COLOR: "1",
+    ...overrides,
+  };
+}
+
+/** Runs `pulumi <args>`; rejects on a non-zero exit unless `allowFailure`, with the output's tail. */
+export function runPulumi(
+  context: PulumiContext,
+  args: readonly string[],
+  options: { readonly allowFailure?: boolean; readonly timeoutMs?: number } = {},
+): Promise<PulumiRun> {
+  const started = Date.now();
+  const timeoutMs = options.timeoutMs ?? 300_000;
+  return new Promise((resolve, reject) => {
+    const child = spawn("pulumi", ["--non-interactive", "--color", "never", ...args], {
+      cwd: context.cwd,
+      env: context.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      reject(new Error(`could not run pulumi ${args.join(" ")}: ${err.message}`));
+    });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      const run = { code: code ?? -1, stdout, stderr, ms: Date.now() - started };
+      if (run.code === 0 || options.allowFailure) return resolve(run);
+      const tail = `${stdout}\n${stderr}`.trim().split("\n").slice(-60).join("\n");
+      reject(new Error(`pulumi ${args.join(" ")} exited ${code ?? signal} after ${run.ms} ms:\n${tail}`));
+    });
+  });
+}
+
+/** `pulumi stack output --json --show-secrets`, parsed. */
+export async function stackOutputs(context: PulumiContext, stack: string): Promise<Record<string, unknown>> {
+  const run = await runPulumi(context, ["stack", "output", "--json", "--show-secrets", "-s", stack]);
+  return JSON.parse(run.stdout) as Record<string, unknown>;
+}
+
+const PRESENT: Readonly<Record<string, string>> = { created: "create", updated: "update", deleted: "delete", replaced: "replace" };
+
+/** The `Resources:` summary counts of an up/preview/refresh/destroy output, e.g. { update: 5, unchanged: 2 } (past tense folded: "updated" → update). */
+export function resourceSummary(output: string): Record<string, number> {
+  const at = output.lastIndexOf("Resources:");
+  if (at < 0) return {};
+  const counts: Record<string, number> = {};
+  for (const line of output.slice(at).split("\n").slice(1)) {
+    const m = /^\s*[-+~]?\s*(\d+) (to )?(create|created|update|updated|delete|deleted|replace|replaced|unchanged|errored)/.exec(line);
+    if (!m) {
+      if (line.trim() === "") continue;
+      break;
+    }
+    counts[PRESENT[m[3]] ?? m[3]] = Number(m[1]);
+  }
+  return counts;
+}

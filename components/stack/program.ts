@@ -64,15 +64,18 @@ export function program(): Record<string, unknown> {
 
   let topology = m.topology;
   let servers: pulumi.Resource[];
-  const security = new NatsSecurity("security", { spec: m.security, topology }, { parent: root });
+  const local = m.substrate === Substrate.Local;
+  // Dev: data under the project (or wherever topology.dataDir points), absolute for the processes.
+  const dataDir = path.resolve(String((config.getObject<{ dataDir?: string }>("topology") ?? {}).dataDir ?? `.cim-dev/${stack}`));
+  // Dev contexts point at the creds scripts/dev-try-it.sh writes under .cim-dev/<stack>/clients.
+  const contextCredentialsDir = local ? path.join(dataDir, "clients") : undefined;
+  const security = new NatsSecurity("security", { spec: m.security, topology, ...(contextCredentialsDir ? { contextCredentialsDir } : {}) }, { parent: root });
 
-  if (m.substrate === Substrate.Local) {
-    // Dev: data under the project (or wherever topology.dataDir points), absolute for the processes.
-    const dataDir = path.resolve(String((config.getObject<{ dataDir?: string }>("topology") ?? {}).dataDir ?? `.cim-dev/${stack}`));
+  if (local) {
     topology = withDataDir(topology, dataDir);
     const t = topology;
     const serverSecurity = security.serverSecurity.apply((s) => localLeafLinks(t, s));
-    const local = new LocalTopology(
+    const localServers = new LocalTopology(
       "servers",
       {
         topology: t,
@@ -83,7 +86,7 @@ export function program(): Record<string, unknown> {
       },
       { parent: root },
     );
-    servers = [local];
+    servers = [localServers];
   } else {
     const spec = m.proxmox!;
     const inventory = new ProxmoxInventory(stack, { topology, spec }, { parent: root });

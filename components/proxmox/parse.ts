@@ -19,6 +19,7 @@ import {
 } from "./config";
 import { inSubnet, ipv4ToNumber, isSubnetEdge, parseCidr } from "./ipv4";
 import { openSshPublicKey } from "./ssh-public-key";
+import { type At, type Raw, isObject, optString, requiredString } from "../topology/config-fields";
 
 const ROOT = "proxmox";
 const TOP_KEYS = ["endpoint", "insecure", "nodes", "templates", "datastore", "networks", "ssh", "dataMountPath"];
@@ -35,9 +36,6 @@ const PLAINTEXT_SECRETS: Readonly<Record<string, string>> = {
 const API_TOKEN = /^[^@\s]+@[^!\s]+![^=\s]+=\S+$/;
 const FILE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*:vztmpl\/\S+$/;
 const NODE_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
-
-type Raw = Record<string, unknown>;
-type At = (propertyPath: string, reason: string) => void;
 
 /** Parses and validates the Proxmox settings against the topology; throws ConfigError listing every problem. */
 export function parseProxmox(raw: unknown, topology: Topology, secrets: ProxmoxSecrets): ProxmoxSpec {
@@ -325,33 +323,12 @@ function isUnder(dir: string, base: string): boolean {
   return dir === b || dir.startsWith(`${b}/`);
 }
 
-function isObject(v: unknown): v is Raw {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 function unknownKeys(v: Raw, allowed: readonly string[], path: string, at: At): void {
   for (const k of Object.keys(v)) {
     if (allowed.includes(k) || k in PLAINTEXT_SECRETS) continue;
     const near = allowed.find((a) => a.toLowerCase() === k.toLowerCase());
     at(`${path}.${k}`, `unknown field '${k}'${near ? ` (did you mean '${near}'?)` : ""}: allowed are ${allowed.join(", ")}`);
   }
-}
-
-function requiredString(v: unknown, path: string, what: string, at: At): string {
-  if (typeof v !== "string" || v.length === 0) {
-    at(path, `is required: ${what}; got ${JSON.stringify(v)}`);
-    return "";
-  }
-  return v;
-}
-
-function optString(v: unknown, path: string, dflt: string, at: At): string {
-  if (v === undefined || v === null) return dflt;
-  if (typeof v !== "string" || v.length === 0) {
-    at(path, `must be a non-empty string, got ${JSON.stringify(v)}`);
-    return dflt;
-  }
-  return v;
 }
 
 function absolutePath(v: unknown, path: string, dflt: string, at: At): string {

@@ -20,6 +20,7 @@ import {
   UserSpec,
 } from "./types";
 import { parseByteSize, parseDurationMs } from "./units";
+import { type At, isObject, objOrEmpty, unknownKeys } from "../topology/config-fields";
 
 /** What a request/reply client subscribes to for its replies (nats.js and natscli default prefix). */
 export const INBOX_SUBJECTS = "_INBOX.>";
@@ -38,9 +39,6 @@ const RULE_KEYS = ["allow", "deny"];
 const DEFAULT_SYSTEM_ACCOUNT = "SYS";
 /** User names become creds file names and context references. */
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-
-type Raw = Record<string, unknown>;
-type At = (path: string, reason: string) => void;
 
 /**
  * Parses and validates `cim-nats:security` against the topology (leaf-link users need leaves);
@@ -384,24 +382,3 @@ function bool(v: unknown, path: string, at: At): boolean {
   return v;
 }
 
-function isObject(v: unknown): v is Raw {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function objOrEmpty(v: unknown, path: string, at: At): Raw {
-  if (v === undefined || v === null) return {};
-  if (!isObject(v)) {
-    at(path, `must be an object, got ${JSON.stringify(v)}`);
-    return {};
-  }
-  return v;
-}
-
-function unknownKeys(v: Raw, allowed: readonly string[], path: string, at: At): void {
-  for (const k of Object.keys(v)) {
-    if (!allowed.includes(k)) {
-      const near = allowed.find((a) => a.toLowerCase() === k.toLowerCase());
-      at(`${path}.${k}`, `unknown field '${k}'${near ? ` (did you mean '${near}'?)` : ""}: allowed are ${allowed.join(", ")}`);
-    }
-  }
-}

@@ -16,6 +16,7 @@ import {
   Topology,
 } from "./types";
 import { deepFreeze } from "./freeze";
+import { type At, isObject, objOrEmpty, unknownKeys, optString, requiredString } from "./config-fields";
 
 /** Defaults (DESIGN.md "Two tiers"). */
 export const DEFAULT_LEAF_PORTS: LeafPorts = { client: 4222, monitoring: 8222 };
@@ -30,8 +31,6 @@ export const DEFAULT_HUB_REPLICAS = 3;
 const HOST_KEYS = ["name", "vmid", "node", "address", "network", "roles", "resources", "tags", "leafDomain", "ports"];
 const TOP_KEYS = ["hosts", "hub", "leaf", "dataDir"];
 const RESOURCE_KEYS = ["cores", "memoryMiB", "swapMiB", "rootDiskGiB", "dataDiskGiB"];
-
-type Raw = Record<string, unknown>;
 
 export type ParseTopologyOptions = {
   /** Topology name (the stack), used in tags and paths. Default "cim". */
@@ -165,47 +164,6 @@ export function parseTopology(raw: unknown, options: ParseTopologyOptions = {}):
     leaves,
     leafDenyImports: [...(options.leafDenyImports ?? [])],
   });
-}
-
-type At = (path: string, reason: string) => void;
-
-function isObject(v: unknown): v is Raw {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function objOrEmpty(v: unknown, path: string, at: At): Raw {
-  if (v === undefined || v === null) return {};
-  if (!isObject(v)) {
-    at(path, `must be an object, got ${JSON.stringify(v)}`);
-    return {};
-  }
-  return v;
-}
-
-function unknownKeys(v: Raw, allowed: readonly string[], path: string, at: At): void {
-  for (const k of Object.keys(v)) {
-    if (!allowed.includes(k)) {
-      const near = allowed.find((a) => a.toLowerCase() === k.toLowerCase());
-      at(`${path}.${k}`, `unknown field '${k}'${near ? ` (did you mean '${near}'?)` : ""}: allowed are ${allowed.join(", ")}`);
-    }
-  }
-}
-
-function optString(v: unknown, path: string, dflt: string, at: At): string {
-  if (v === undefined || v === null) return dflt;
-  if (typeof v !== "string" || v.length === 0) {
-    at(path, `must be a non-empty string, got ${JSON.stringify(v)}`);
-    return dflt;
-  }
-  return v;
-}
-
-function requiredString(v: unknown, path: string, what: string, at: At): string {
-  if (typeof v !== "string" || v.length === 0) {
-    at(path, `is required: ${what}; got ${JSON.stringify(v)}`);
-    return "";
-  }
-  return v;
 }
 
 function token(v: unknown, path: string, dflt: string, what: string, at: At): string {

@@ -24,6 +24,9 @@ import { ConfigError, type Topology } from "../topology/types";
 import { declareJetStream, jetstreamNames } from "./jetstream-resources";
 import { loadStackModel, Substrate, type StackModel } from "./stack-model";
 
+/** The dev stack's passphrase (scripts/with-env.sh): fine for loopback-only throwaway keys, never for prod. */
+export const DEV_PASSPHRASE = "cim-nats-dev";
+
 /** Reads and validates the stack config; a config problem ends the run with every problem listed, no stack trace. */
 function model(config: pulumi.Config, stack: string): StackModel {
   const proxmox = readProxmoxConfig(config);
@@ -60,6 +63,15 @@ export function program(): Record<string, unknown> {
   const config = new pulumi.Config("cim-nats");
   const stack = pulumi.getStack();
   const m = model(config, stack);
+  // scripts/with-env.sh defaults the passphrase to the dev stack's well-known one; a stack with
+  // real machines must not keep its secrets (Proxmox token, SSH key, NATS seeds) under it.
+  if (m.substrate !== Substrate.Local && process.env.PULUMI_CONFIG_PASSPHRASE === DEV_PASSPHRASE) {
+    throw new pulumi.RunError(
+      `stack '${stack}' runs on real machines but its secrets use the dev stack's well-known passphrase: ` +
+        "set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to your own, and re-key any secrets already set " +
+        "with `pulumi stack change-secrets-provider passphrase -s " + stack + "`",
+    );
+  }
   const root = new pulumi.ComponentResource("cim-nats:index:Backbone", stack);
 
   let topology = m.topology;

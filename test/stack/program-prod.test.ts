@@ -1,0 +1,138 @@
+/**
+ * The whole prod program (index.ts → components/stack/program.ts) under Pulumi's mocks: what
+ * `pulumi up -s prod` would declare, from Pulumi.prod.yaml alone. NKeys and JWTs are made by
+ * their real provider functions inside the mock, so creds and rendered configs are real.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { issuedJwtProvider } from "../../components/security/jwt";
+import { nkeyProvider } from "../../components/security/nkey";
+import { generateOpenSshKey } from "../proxmox/ssh-key";
+import { readStackConfig } from "../support/stack-config";
+
+type Registered = { type: string; name: string; inputs: Record<string, any> };
+const registered: Registered[] = [];
+let outputs: Record<string, any>;
+
+/** Unwraps Pulumi's secret envelope as the mock monitor sees it. */
+const plain = (v: any): any => (v && typeof v === "object" && "4dabf18193072939515e22adb298388d" in v ? v.value : v);
+
+beforeAll(async () => {
+  const prod = readStackConfig("prod");
+  const key = generateOpenSshKey();
+  pulumi.runtime.setAllConfig(
+    {
+      "cim-nats:substrate": "proxmox",
+      "cim-nats:topology": JSON.stringify(prod.topology),
+      "cim-nats:jetstream": JSON.stringify(prod.jetstream),
+      "cim-nats:security": JSON.stringify(prod.security),
+      "cim-nats:proxmox": JSON.stringify(prod.proxmox),
+      "cim-nats:proxmoxApiToken": "root@pam!pulumi=00000000-0000-0000-0000-000000000000",
+      "cim-nats:sshPrivateKey": key.privateKey,
+    },
+    ["cim-nats:proxmoxApiToken", "cim-nats:sshPrivateKey"],
+  );
+  await pulumi.runtime.setMocks(
+    {
+      newResource: async (args) => {
+        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+        if (args.type.endsWith(":NKey")) {
+          const { id, outs } = await nkeyProvider.create(args.inputs as any);
+          return { id, state: outs };
+        }
+        if (args.type.endsWith(":IssuedJwt")) {
+          const ins = Object.fromEntries(Object.entries(args.inputs).map(([k, v]) => [k, plain(v)]));
+          const { id, outs } = await issuedJwtProvider.create(ins as any);
+          return { id, state: outs };
+        }
+        return { id: `${args.name}-id`, state: args.inputs };
+      },
+      call: (args) => args.inputs,
+    },
+    "cim-nats",
+    "prod",
+    false,
+  );
+  const saved = process.env.PULUMI_CONFIG_PASSPHRASE;
+  process.env.PULUMI_CONFIG_PASSPHRASE = "a-prod-passphrase";
+  try {
+    const { program } = await import("../../components/stack/program");
+    const out = program();
+    outputs = Object.fromEntries(
+      await Promise.all(Object.entries(out).map(async ([k, v]) => [k, await new Promise((r) => pulumi.output(v as any).apply(r))])),
+    );
+  } finally {
+    if (saved === undefined) delete process.env.PULUMI_CONFIG_PASSPHRASE;
+    else process.env.PULUMI_CONFIG_PASSPHRASE = saved;
+  }
+  // Let the remaining registrations (children created inside applies) arrive.
+  await new Promise((r) => setTimeout(r, 500));
+});
+
+const ofType = (suffix: string) => registered.filter((r) => r.type.endsWith(suffix));
+
+describe("pulumi up -s prod, as declared", () => {
+  it("one NixOS LXC container per host on its node", () => {
+    const containers = ofType(":ContainerLegacy");
+    expect(containers.map((c) => [c.inputs.vmId, c.inputs.nodeName]).sort()).toEqual([
+      [201, "pve1"], [202, "pve2"], [203, "pve3"], [204, "pve1"],
+    ]);
+  });
+
+  it("deploys configuration.nix, the module, the host file and 0600 leaf-link creds to every host", () => {
+    const copies = ofType(":CopyToRemote");
+    const forHost = (h: string) => copies.filter((c) => c.name.includes(`-${h}-`));
+    for (const h of ["nats-1", "nats-2", "nats-3", "cimstor"]) expect(forHost(h).length).toBe(4);
+    const switches = ofType(":Command").filter((c) => c.name.endsWith("-switch"));
+    expect(switches).toHaveLength(4);
+    const script = JSON.stringify(switches.find((s) => s.name.includes("nats-2"))!.inputs);
+    expect(script).toContain("/var/lib/cim-nats/secrets/leaf-nats-2.creds");
+    expect(script).toContain("0600");
+    expect(script).toContain("nixos-rebuild switch");
+  });
+
+  it("declares the reference JetStream set against the prod addresses, with the admin creds as a secret", () => {
+    const streams = ofType(":Stream");
+    const pe = streams.filter((s) => plain(s.inputs.name) === "PERSON_EVENTS");
+    expect(pe.map((s) => plain(s.inputs.target).servers).sort()).toEqual([
+      ["nats://10.0.0.41:4222"], ["nats://10.0.0.42:4222"], ["nats://10.0.0.43:4222"], ["nats://172.16.0.2:4222"],
+    ]);
+    const agg = streams.find((s) => plain(s.inputs.name) === "CLUSTER_PERSON_EVENTS")!;
+    expect(plain(agg.inputs.target).servers).toEqual(["nats://10.0.0.41:4223", "nats://10.0.0.42:4223", "nats://10.0.0.43:4223"]);
+    expect(agg.inputs.subjects ?? []).toEqual([]);
+    expect(agg.inputs.sources.map((s: any) => s.external.api)).toEqual(["$JS.nats-1.API", "$JS.nats-2.API", "$JS.nats-3.API", "$JS.cimstor.API"]);
+    expect(agg.inputs.republish).toEqual({ src: ">", dest: ">" });
+    expect(agg.inputs.target).toHaveProperty("4dabf18193072939515e22adb298388d"); // secret envelope
+    expect(plain(agg.inputs.target).credentials.creds).toMatch(/BEGIN NATS USER JWT/);
+    expect(ofType(":KvBucket").map((k) => `${plain(k.inputs.bucket)}@${plain(k.inputs.target).domain}`).sort()).toEqual([
+      "CLUSTER_METADATA@hub", "PERSON_METADATA@cimstor", "PERSON_METADATA@nats-1", "PERSON_METADATA@nats-2", "PERSON_METADATA@nats-3",
+    ]);
+    expect(ofType(":ObjectStore").some((o) => plain(o.inputs.bucket) === "CLUSTER_OBJECTS" && plain(o.inputs.target).domain === "cimstor")).toBe(true);
+    // Prod keeps the data-loss guard.
+    expect([...streams, ...ofType(":KvBucket"), ...ofType(":ObjectStore")].every((r) => !plain(r.inputs.allowDataLoss))).toBe(true);
+  });
+
+  it("exports the endpoints in the documented shape", () => {
+    expect(outputs.substrate).toBe("proxmox");
+    expect(outputs.leaves["nats-2"]).toEqual({ host: "nats-2", clientUrl: "nats://10.0.0.42:4222", monitoringUrl: "http://10.0.0.42:8222", jetstreamDomain: "nats-2" });
+    expect(outputs.hub.leafnodeUrls).toEqual(["nats-leaf://10.0.0.41:7422", "nats-leaf://10.0.0.42:7422", "nats-leaf://10.0.0.43:7422"]);
+    expect(outputs.jetstream.streams.CLUSTER_PERSON_EVENTS).toEqual(["hub"]);
+    expect(Object.keys(outputs.creds).sort()).toEqual(["jetstream-admin", "pattern-service", "person-service", "projection-service", "sys-monitor"]);
+  });
+});
+
+describe("secrets of a real-machine stack", () => {
+  it("refuses the dev stack's well-known passphrase before declaring anything", async () => {
+    const { program, DEV_PASSPHRASE } = await import("../../components/stack/program");
+    const saved = process.env.PULUMI_CONFIG_PASSPHRASE;
+    process.env.PULUMI_CONFIG_PASSPHRASE = DEV_PASSPHRASE;
+    const before = registered.length;
+    try {
+      expect(() => program()).toThrow(/well-known passphrase.*PULUMI_CONFIG_PASSPHRASE.*change-secrets-provider/);
+      expect(registered.length).toBe(before);
+    } finally {
+      if (saved === undefined) delete process.env.PULUMI_CONFIG_PASSPHRASE;
+      else process.env.PULUMI_CONFIG_PASSPHRASE = saved;
+    }
+  });
+});

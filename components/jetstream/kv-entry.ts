@@ -52,13 +52,31 @@ export function kvEntryId(domain: string | undefined, bucket: string, key: strin
   return formatId("kv-entry", domain, bucket, key);
 }
 
+/** How long a put keeps retrying "no responders" (interest still propagating in a cluster). */
+const NO_RESPONDERS_GRACE_MS = 5_000;
+
 /** Puts `value` under `key`; returns the revision. */
 export async function putKvEntry(target: ConnectionTarget, bucket: string, key: string, value: string): Promise<number> {
   const conn = await jetStreamConnection(target);
   const what = describe({ target, bucket, key });
-  const reply = await conn.nc.request(`$KV.${bucket}.${key}`, new TextEncoder().encode(value), { timeout: 10_000 }).catch((e: Error) => {
-    throw new Error(`${what}: put failed: ${e.message}; check that the bucket exists in domain '${target.domain ?? ""}' and the credentials may publish to $KV.${bucket}.>`);
-  });
+  const data = new TextEncoder().encode(value);
+  // Right after a bucket is created in a cluster, the server this connection uses may not have
+  // learned the stream's subject interest yet ("no responders"): retry that briefly.
+  const deadline = Date.now() + NO_RESPONDERS_GRACE_MS;
+  let reply;
+  for (;;) {
+    try {
+      reply = await conn.nc.request(`$KV.${bucket}.${key}`, data, { timeout: 10_000 });
+      break;
+    } catch (e) {
+      const message = (e as Error).message;
+      if (/no responders/i.test(message) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      throw new Error(`${what}: put failed: ${message}; check that the bucket exists in domain '${target.domain ?? ""}' and the credentials may publish to $KV.${bucket}.>`);
+    }
+  }
   const ack = JSON.parse(new TextDecoder().decode(reply.data)) as { seq?: number; error?: { code: number; err_code: number; description: string } };
   if (ack.error) throw new JetStreamApiError(ack.error.code, ack.error.err_code, ack.error.description, what, `$KV.${bucket}.${key}`);
   return ack.seq ?? 0;

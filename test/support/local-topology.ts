@@ -49,6 +49,10 @@ export type RunningTopology = {
    * waits until the server has loaded the new config and is healthy again.
    */
   reload(serverName?: string, update?: TopologyUpdate): Promise<void>;
+  /** Stops one server (its store stays), e.g. to cut leaves off the hub. */
+  stopServer(serverName: string): Promise<void>;
+  /** Starts a stopped server again from its config and store; waits until it is healthy. */
+  startServer(serverName: string): Promise<void>;
 };
 
 /** Servers and dirs still alive in this process; killed and removed on exit if a test forgot. */
@@ -219,5 +223,19 @@ export async function startTopology(topology: Topology, options: StartTopologyOp
     }
   };
 
-  return { topology: running, clientUrl, monitoringUrl, dir, stop, reload };
+  const stopServer = async (serverName: string): Promise<void> => {
+    const pid = pids.get(instance(serverName).serverName);
+    if (pid === undefined) return;
+    await stopNatsServer(pid, 10_000);
+    pids.delete(serverName);
+  };
+  const startServer = async (serverName: string): Promise<void> => {
+    if (stopped) throw new Error("startServer after stop()");
+    if (pids.has(serverName)) return;
+    const { pid } = await startNatsServer({ configPath: configPath(instance(serverName).serverName), logPath: logPath(serverName) });
+    pids.set(serverName, pid);
+    live.get(dir)!.push(pid);
+  };
+
+  return { topology: running, clientUrl, monitoringUrl, dir, stop, reload, stopServer, startServer };
 }

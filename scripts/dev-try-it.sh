@@ -27,6 +27,13 @@ eval "$(pulumi stack output --json --show-secrets -s "$STACK" --non-interactive 
       fs.writeFileSync(file, text, { mode: 0o600 });
       fs.chmodSync(file, 0o600);
     }
+    // nats contexts (one per leaf, hub, hub-system) point at the creds above; natscli reads
+    // them from $XDG_CONFIG_HOME/nats/context, so they live beside the creds, not in ~/.config.
+    const ctxDir = path.join(dir, "nats", "context");
+    fs.mkdirSync(ctxDir, { recursive: true, mode: 0o700 });
+    for (const [name, json] of Object.entries(out.natsContexts || {})) {
+      fs.writeFileSync(path.join(ctxDir, `${name}.json`), json, { mode: 0o600 });
+    }
     // Prefer a leaf that shares its host with a hub member (nats-1 in dev): the typical service host.
     const hubHosts = ((out.hub || {}).clientUrls || []).map((u) => new URL(u).hostname);
     const leaves = Object.entries(out.leaves || {});
@@ -48,6 +55,9 @@ cat <<TRY
 
   # 3. read a KV value at the leaf
   nats --server $LEAF_URL --creds $REL/jetstream-admin.creds kv get PERSON_METADATA domain.name --raw
+
+  # or use the generated contexts (one per leaf, hub, hub-system):
+  XDG_CONFIG_HOME=$REL nats --context $LEAF_NAME stream ls
 
   (scripts/with-env.sh puts the pinned nats CLI on PATH: prefix each with 'bash scripts/with-env.sh'.
    Tear down with: npm run dev:down)

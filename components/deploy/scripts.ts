@@ -76,7 +76,8 @@ export function switchScript(
     `  [[ $status == "HTTP/1."?" 200"* ]]`,
     "}",
     "wait_healthy() { # server address port",
-    `  local deadline=$((SECONDS + ${options.healthTimeoutSeconds}))`,
+    // bash's SECONDS ticks in whole seconds: +1 so the wait is never shorter than the timeout.
+    `  local deadline=$((SECONDS + ${options.healthTimeoutSeconds} + 1))`,
     `  until healthz "$2" "$3"; do`,
     `    if ((SECONDS >= deadline)); then echo "cim-nats: $1 did not answer http://$2:$3$HEALTHZ within ${options.healthTimeoutSeconds}s" >&2; return 1; fi`,
     "    sleep 1",

@@ -26,7 +26,7 @@ healthz() { # address port: true when the server answers 200
   [[ $status == "HTTP/1."?" 200"* ]]
 }
 wait_healthy() { # server address port
-  local deadline=$((SECONDS + 300))
+  local deadline=$((SECONDS + 300 + 1))
   until healthz "$2" "$3"; do
     if ((SECONDS >= deadline)); then echo "cim-nats: $1 did not answer http://$2:$3$HEALTHZ within 300s" >&2; return 1; fi
     sleep 1

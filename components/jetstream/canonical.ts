@@ -65,3 +65,8 @@ export function changedKeys<T extends object>(current: T, desired: T): (keyof T)
   const keys = new Set([...Object.keys(current), ...Object.keys(desired)] as (keyof T)[]);
   return [...keys].filter((k) => !deepEqual(current[k], desired[k]));
 }
+
+/** A resource's inputs without Pulumi's `__provider` and without values unknown at preview: what validators check. */
+export function knownInputs(input: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(input).filter(([k, v]) => k !== "__provider" && !containsUnknown(v)));
+}

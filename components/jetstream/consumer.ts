@@ -10,10 +10,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { isNotFound, jsApi } from "./api";
-import { changedKeys, compact, containsUnknown, deepEqual, userMetadata } from "./canonical";
+import { changedKeys, compact, containsUnknown, deepEqual, knownInputs, userMetadata } from "./canonical";
 import { jetStreamConnection } from "./connection-pool";
 import { dynamicProvider } from "./provider-loader";
-import { formatId, parseId } from "./resource-id";
+import { formatId, parseIdForRead } from "./resource-id";
 import { targetChange, targetFailures, type InputFailure } from "./stream";
 import {
   AckPolicy,
@@ -204,7 +204,7 @@ const outputs = (cfg: ConsumerConfig, a: { target: ConnectionTarget; stream: str
 
 export async function checkConsumer(_olds: unknown, news: ConsumerArgs): Promise<pulumi.dynamic.CheckResult> {
   const input = news as unknown as Record<string, unknown>;
-  const cfg = Object.fromEntries(Object.entries(input).filter(([k, v]) => k !== "__provider" && !containsUnknown(v)));
+  const cfg = knownInputs(input);
   const failures = [...targetFailures(input.target), ...consumerInputFailures(cfg, ["target", "stream", "adopt"])];
   if (typeof input.stream === "string" && nameReason(input.stream, "stream name")) failures.push({ property: "stream", reason: nameReason(input.stream, "stream name") });
   return { inputs: news, failures };
@@ -243,10 +243,7 @@ export async function createConsumer(args: ConsumerArgs): Promise<{ id: string; 
 }
 
 export async function readConsumer(id: string, props?: Partial<ConsumerOutputs> | ConsumerArgs): Promise<pulumi.dynamic.ReadResult<ConsumerOutputs>> {
-  const { domain, names } = parseId("consumer", id);
-  const target = props?.target;
-  if (!target) throw new Error(`cannot read ${id}: no target; give the resource its target (servers, credentials, domain) when importing`);
-  if ((target.domain ?? "") !== (domain ?? "")) throw new Error(`cannot read ${id}: its domain '${domain ?? ""}' differs from target.domain '${target.domain ?? ""}'`);
+  const { names, target } = parseIdForRead("consumer", id, props?.target);
   const [stream, name] = names;
   const info = await consumerInfo(target, stream, name);
   if (!info) return {};

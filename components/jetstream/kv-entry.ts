@@ -12,7 +12,7 @@ import { containsUnknown } from "./canonical";
 import { jetStreamConnection } from "./connection-pool";
 import { bucketNameReason, KV_STREAM_PREFIX } from "./kv";
 import { dynamicProvider } from "./provider-loader";
-import { formatId, parseId } from "./resource-id";
+import { formatId, parseIdForRead } from "./resource-id";
 import { targetChange, targetFailures, type InputFailure } from "./stream";
 import type { ConnectionTarget } from "./types";
 
@@ -132,10 +132,7 @@ export async function createKvEntry(args: KvEntryArgs): Promise<{ id: string; ou
 }
 
 export async function readKvEntry(id: string, props?: Partial<KvEntryOutputs> | KvEntryArgs): Promise<pulumi.dynamic.ReadResult<KvEntryOutputs>> {
-  const { domain, names } = parseId("kv-entry", id);
-  const target = props?.target;
-  if (!target) throw new Error(`cannot read ${id}: no target; give the resource its target when importing`);
-  if ((target.domain ?? "") !== (domain ?? "")) throw new Error(`cannot read ${id}: its domain '${domain ?? ""}' differs from target.domain '${target.domain ?? ""}'`);
+  const { names, target } = parseIdForRead("kv-entry", id, props?.target);
   const [bucket, key] = names;
   const e = await getKvEntry(target, bucket, key);
   if (!e) return {};

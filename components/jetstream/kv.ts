@@ -10,9 +10,9 @@
  * Id: `kv:<domain>/<bucket>`.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { changedKeys, compact, containsUnknown, deepEqual, userMetadata } from "./canonical";
+import { changedKeys, compact, containsUnknown, deepEqual, knownInputs, userMetadata } from "./canonical";
 import { dynamicProvider } from "./provider-loader";
-import { formatId, parseId } from "./resource-id";
+import { formatId, parseIdForRead } from "./resource-id";
 import {
   adoptStream,
   createStreamFromConfig,
@@ -218,7 +218,7 @@ export function kvId(domain: string | undefined, bucket: string): string {
 
 export async function checkKv(_olds: unknown, news: KvArgs): Promise<pulumi.dynamic.CheckResult> {
   const input = news as unknown as Record<string, unknown>;
-  const cfg = Object.fromEntries(Object.entries(input).filter(([k, v]) => k !== "__provider" && !containsUnknown(v)));
+  const cfg = knownInputs(input);
   return { inputs: news, failures: [...targetFailures(input.target), ...kvInputFailures(cfg, ["target", "allowDataLoss", "adopt"])] };
 }
 
@@ -255,10 +255,7 @@ export async function createKv(args: KvArgs): Promise<{ id: string; outs: KvOutp
 }
 
 export async function readKv(id: string, props?: Partial<KvOutputs> | KvArgs): Promise<pulumi.dynamic.ReadResult<KvOutputs>> {
-  const { domain, names } = parseId("kv", id);
-  const target = props?.target;
-  if (!target) throw new Error(`cannot read ${id}: no target; give the resource its target (servers, credentials, domain) when importing`);
-  if ((target.domain ?? "") !== (domain ?? "")) throw new Error(`cannot read ${id}: its domain '${domain ?? ""}' differs from target.domain '${target.domain ?? ""}'`);
+  const { names, target } = parseIdForRead("kv", id, props?.target);
   const info = await streamInfo(target, KV_STREAM_PREFIX + names[0]);
   if (!info) return {};
   return { id, props: outputs(kvConfigFromStream(normalizeStreamConfig(info.config)), { target, allowDataLoss: props?.allowDataLoss }) };

@@ -6,10 +6,10 @@
  * Id: `object-store:<domain>/<bucket>`.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { changedKeys, compact, containsUnknown, deepEqual, userMetadata } from "./canonical";
+import { changedKeys, compact, containsUnknown, deepEqual, knownInputs, userMetadata } from "./canonical";
 import { bucketNameReason } from "./kv";
 import { dynamicProvider } from "./provider-loader";
-import { formatId, parseId } from "./resource-id";
+import { formatId, parseIdForRead } from "./resource-id";
 import {
   adoptStream,
   createStreamFromConfig,
@@ -127,7 +127,7 @@ export function objectStoreId(domain: string | undefined, bucket: string): strin
 
 export async function checkObjectStore(_olds: unknown, news: ObjectStoreArgs): Promise<pulumi.dynamic.CheckResult> {
   const input = news as unknown as Record<string, unknown>;
-  const cfg = Object.fromEntries(Object.entries(input).filter(([k, v]) => k !== "__provider" && !containsUnknown(v)));
+  const cfg = knownInputs(input);
   return { inputs: news, failures: [...targetFailures(input.target), ...objectStoreInputFailures(cfg, ["target", "allowDataLoss", "adopt"])] };
 }
 
@@ -159,10 +159,7 @@ export async function createObjectStore(args: ObjectStoreArgs): Promise<{ id: st
 }
 
 export async function readObjectStore(id: string, props?: Partial<ObjectStoreOutputs> | ObjectStoreArgs): Promise<pulumi.dynamic.ReadResult<ObjectStoreOutputs>> {
-  const { domain, names } = parseId("object-store", id);
-  const target = props?.target;
-  if (!target) throw new Error(`cannot read ${id}: no target; give the resource its target (servers, credentials, domain) when importing`);
-  if ((target.domain ?? "") !== (domain ?? "")) throw new Error(`cannot read ${id}: its domain '${domain ?? ""}' differs from target.domain '${target.domain ?? ""}'`);
+  const { names, target } = parseIdForRead("object-store", id, props?.target);
   const info = await streamInfo(target, OBJECT_STREAM_PREFIX + names[0]);
   if (!info) return {};
   return { id, props: outputs(objectStoreConfigFromStream(normalizeStreamConfig(info.config)), { target, allowDataLoss: props?.allowDataLoss }) };

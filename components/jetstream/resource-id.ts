@@ -38,3 +38,16 @@ export function parseId(kind: ResourceKind, id: string): { domain?: string; name
   });
   return { domain: segs[0] || undefined, names };
 }
+
+/**
+ * What a `read` by id needs: the id's names, and the target from the resource's props (a read
+ * cannot guess servers or credentials), whose domain must be the id's.
+ */
+export function parseIdForRead<T>(kind: ResourceKind, id: string, target: T & { readonly domain?: string } | undefined): { names: string[]; target: T } {
+  const { domain, names } = parseId(kind, id);
+  if (!target) throw new Error(`cannot read ${id}: no target; give the resource its target (servers, credentials, domain) when importing`);
+  if ((target.domain ?? "") !== (domain ?? "")) {
+    throw new Error(`cannot read ${id}: its domain '${domain ?? ""}' differs from target.domain '${target.domain ?? ""}'; use the id ${formatId(kind, target.domain, ...names)}`);
+  }
+  return { names, target };
+}

@@ -12,11 +12,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { jsApi, isNotFound } from "./api";
-import { changedKeys, compact, containsUnknown, deepEqual, userMetadata } from "./canonical";
+import { changedKeys, compact, containsUnknown, deepEqual, knownInputs, userMetadata } from "./canonical";
 import { jetStreamConnection } from "./connection-pool";
 import { approveReplacement, consumeApproval, dataLossAllowed, DataLossError } from "./data-loss";
 import { dynamicProvider } from "./provider-loader";
-import { formatId, parseId } from "./resource-id";
+import { formatId, parseIdForRead } from "./resource-id";
 import {
   Compression,
   Discard,
@@ -390,7 +390,7 @@ export function targetChange(olds: ConnectionTarget | undefined, news: Connectio
 /** Pulumi `check`: input problems, each with its property path. */
 export async function checkStream(_olds: unknown, news: StreamArgs): Promise<pulumi.dynamic.CheckResult> {
   const input = news as unknown as Record<string, unknown>;
-  const cfg = Object.fromEntries(Object.entries(input).filter(([k, v]) => k !== "__provider" && !containsUnknown(v)));
+  const cfg = knownInputs(input);
   const failures = [...targetFailures(input.target), ...streamInputFailures(cfg, RESOURCE_KEYS)];
   return { inputs: news, failures };
 }
@@ -432,10 +432,7 @@ export async function createStream(args: StreamArgs): Promise<{ id: string; outs
  * For import, `props` are the program's inputs and must carry `target`.
  */
 export async function readStream(id: string, props?: Partial<StreamOutputs> | StreamArgs): Promise<pulumi.dynamic.ReadResult<StreamOutputs>> {
-  const { domain, names } = parseId("stream", id);
-  const target = props?.target;
-  if (!target) throw new Error(`cannot read ${id}: no target; give the resource its target (servers, credentials, domain) when importing`);
-  if ((target.domain ?? "") !== (domain ?? "")) throw new Error(`cannot read ${id}: its domain '${domain ?? ""}' differs from target.domain '${target.domain ?? ""}'; use the id stream:${target.domain ?? ""}/${names[0]}`);
+  const { names, target } = parseIdForRead("stream", id, props?.target);
   const info = await streamInfo(target, names[0]);
   if (!info) return {};
   return { id, props: outputs(normalizeStreamConfig(info.config), { target, allowDataLoss: props?.allowDataLoss }) };

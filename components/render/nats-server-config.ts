@@ -77,6 +77,9 @@ export function serverConfigTree(topology: Topology, serverName: string, securit
       max_mem: instance.jetstream.maxMemory,
       max_file: instance.jetstream.maxFile,
     },
+    // Stops are lame duck (SIGUSR2): clients move to other servers before this one exits.
+    lame_duck_duration: `${topology.lameDuck.durationSeconds}s`,
+    lame_duck_grace_period: `${topology.lameDuck.gracePeriodSeconds}s`,
   };
   switch (instance.kind) {
     case "hub":

@@ -10,6 +10,7 @@ import {
   HostResources,
   HubPorts,
   JetStreamLimits,
+  LameDuck,
   LeafPorts,
   Role,
   ServerInstance,
@@ -27,9 +28,13 @@ export const DEFAULT_DATA_DIR = "/var/lib/cim-nats";
 export const DEFAULT_HUB_CLUSTER = "cim-hub";
 export const DEFAULT_HUB_DOMAIN = "hub";
 export const DEFAULT_HUB_REPLICAS = 3;
+/** Lame duck duration of every server; the dev stack sets a short one (Pulumi.dev.yaml). */
+export const DEFAULT_LAME_DUCK_SECONDS = 30;
+/** Upper bound of the default grace period (nats-server's own default is 10 s). */
+export const DEFAULT_LAME_DUCK_GRACE_SECONDS = 10;
 
 const HOST_KEYS = ["name", "vmid", "node", "address", "network", "roles", "resources", "tags", "leafDomain", "ports"];
-const TOP_KEYS = ["hosts", "hub", "leaf", "dataDir"];
+const TOP_KEYS = ["hosts", "hub", "leaf", "dataDir", "lameDuck"];
 const RESOURCE_KEYS = ["cores", "memoryMiB", "swapMiB", "rootDiskGiB", "dataDiskGiB"];
 
 export type ParseTopologyOptions = {
@@ -63,6 +68,7 @@ export function parseTopology(raw: unknown, options: ParseTopologyOptions = {}):
   const leafPorts = ports(leafRaw.ports, `${root}.leaf.ports`, DEFAULT_LEAF_PORTS, at);
   const hubJs = limits(hubRaw.jetstream, `${root}.hub.jetstream`, DEFAULT_HUB_JETSTREAM, at);
   const leafJs = limits(leafRaw.jetstream, `${root}.leaf.jetstream`, DEFAULT_LEAF_JETSTREAM, at);
+  const lameDuck = parseLameDuck(raw.lameDuck, `${root}.lameDuck`, at);
 
   if (!Array.isArray(raw.hosts) || raw.hosts.length === 0) {
     at(`${root}.hosts`, "needs at least one host: a list of { name, vmid, node, address, roles }");
@@ -163,7 +169,28 @@ export function parseTopology(raw: unknown, options: ParseTopologyOptions = {}):
     hub: { name: hubCluster, jetstreamDomain: hubDomain, replicas: hubReplicas, members },
     leaves,
     leafDenyImports: [...(options.leafDenyImports ?? [])],
+    lameDuck,
   });
+}
+
+/** `lameDuck: { durationSeconds, gracePeriodSeconds }`: seconds (fractions allowed), grace below duration. */
+function parseLameDuck(v: unknown, path: string, at: At): LameDuck {
+  const r = objOrEmpty(v, path, at);
+  unknownKeys(r, ["durationSeconds", "gracePeriodSeconds"], path, at);
+  const seconds = (x: unknown, key: string, dflt: number): number => {
+    if (x === undefined || x === null) return dflt;
+    if (typeof x !== "number" || !Number.isFinite(x) || x <= 0 || x > 3600) {
+      at(`${path}.${key}`, `${JSON.stringify(x)} is not a number of seconds in (0, 3600], e.g. 30`);
+      return dflt;
+    }
+    return x;
+  };
+  const durationSeconds = seconds(r.durationSeconds, "durationSeconds", DEFAULT_LAME_DUCK_SECONDS);
+  const gracePeriodSeconds = seconds(r.gracePeriodSeconds, "gracePeriodSeconds", Math.min(DEFAULT_LAME_DUCK_GRACE_SECONDS, durationSeconds / 2));
+  if (gracePeriodSeconds >= durationSeconds) {
+    at(`${path}.gracePeriodSeconds`, `grace period ${gracePeriodSeconds}s must be below the duration ${durationSeconds}s (nats-server refuses to start otherwise): lower it or leave it out`);
+  }
+  return { durationSeconds, gracePeriodSeconds };
 }
 
 function token(v: unknown, path: string, dflt: string, what: string, at: At): string {

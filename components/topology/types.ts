@@ -101,6 +101,18 @@ export type HubCluster = {
   readonly members: readonly ServerInstance[];
 };
 
+/**
+ * How a server stops: lame duck mode (SIGUSR2) stops accepting clients, waits the grace period,
+ * then closes existing clients spread over the rest of the duration, and exits. Stops must allow
+ * more than `durationSeconds` before they kill (prod: systemd `TimeoutStopSec`).
+ */
+export type LameDuck = {
+  /** `lame_duck_duration` in seconds. Default 30 (stack config `topology.lameDuck.durationSeconds`). */
+  readonly durationSeconds: number;
+  /** `lame_duck_grace_period` in seconds, below the duration. Default min(10, duration / 2). */
+  readonly gracePeriodSeconds: number;
+};
+
 /** The whole validated topology. */
 export type Topology = {
   /** Stack-level name used in tags and paths (e.g. "prod", "dev"). */
@@ -115,6 +127,8 @@ export type Topology = {
    * Derived from the declared leaf-level streams, KV and object buckets.
    */
   readonly leafDenyImports: readonly string[];
+  /** Lame duck stop of every server (rendered `lame_duck_duration`, `lame_duck_grace_period`). */
+  readonly lameDuck: LameDuck;
 };
 
 /** One problem in the stack config: where, and what to do about it. */

@@ -12,23 +12,24 @@ export type HostDeployment = {
   readonly address: string;
   /** Files sorted by path, with their staging names. */
   readonly files: readonly StagedFile[];
-  /** Re-run the switch exactly when this changes. */
+  /** Changes exactly when a file does; written into the switch script, so the switch re-runs (as an update) exactly then. */
   readonly trigger: ContentTrigger;
   /** Creates the private staging dir. */
   readonly stageCommand: string;
-  /** Installs the files, switches NixOS, waits for /healthz (run with `bash -s`). */
+  /** Installs the files, switches NixOS, waits for /healthz (run with `bash -s`); carries the trigger's hashes. */
   readonly switchScript: string;
 };
 
 /** The deployment of one host from its rendered files. Throws ConfigError for invalid files. */
 export function hostDeployment(host: Host, files: readonly RenderedFile[], options: DeployOptions): HostDeployment {
   const staged = stagedFiles(host.name, files);
+  const trigger = contentTrigger(files);
   return {
     host: host.name,
     address: host.address,
     files: staged,
-    trigger: contentTrigger(files),
+    trigger,
     stageCommand: stageDirCommand(options),
-    switchScript: switchScript(host.name, staged, host.instances, options),
+    switchScript: switchScript(host.name, staged, host.instances, options, trigger),
   };
 }

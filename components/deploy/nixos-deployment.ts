@@ -3,14 +3,17 @@
  *   `${name}-<host>-stage`         remote.Command: private staging dir (0700)
  *   `${name}-<host>-copy-<file>`   remote.CopyToRemote: each rendered file into the staging dir
  *   `${name}-<host>-switch`        remote.Command: install files with their modes, `nixos-rebuild
- *                                  switch`, wait for /healthz; triggers = the host's content hash
- * The switch re-runs only when that host's files change, and hub members switch one at a time
- * (each waits for the previous one's health check) so the R3 cluster keeps quorum.
+ *                                  switch`, wait for /healthz; its script carries the host's
+ *                                  content hashes
+ * The switch re-runs only when that host's files change, and then as an *update* (the script's
+ * full /healthz wait: the member is JetStream-current before the next one starts), never as a
+ * replacement: no `triggers`, which @pulumi/command marks replaceOnChanges. Hub members switch one
+ * at a time (each waits for the previous one's health check) so the R3 cluster keeps quorum.
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, ConfigIssue, Topology } from "../topology/types";
-import { contentTrigger, HostFiles, RenderedFile } from "./files";
+import { HostFiles, RenderedFile } from "./files";
 import { hostDeployment } from "./host-deployment";
 import { rebuildOrder } from "./rebuild-order";
 import { DEFAULT_DEPLOY_OPTIONS, DeployOptions, stagedPath, SWITCH_CREATE, SWITCH_UPDATE } from "./scripts";
@@ -100,12 +103,14 @@ function createDeployment(parent: NixosDeployment, name: string, args: NixosDepl
       );
     });
 
-    const trigger = pulumi
+    // The whole plan again once the contents are known: its script embeds the content hashes.
+    // Hashes of secrets reveal nothing (files.ts), and nothing else secret is in the script:
+    // unsecret, so the preview shows which file changed.
+    const known = pulumi
       .all(files.map((f) => f.content))
-      .apply((contents) => contentTrigger(files.map((f, i): RenderedFile => ({ ...f, content: contents[i] }))));
-    // Hashes of secrets reveal nothing (files.ts): unsecret so the preview shows what changed.
-    const contentHash = pulumi.unsecret(trigger.apply((t) => t.contentHash));
-    const fileHashes = pulumi.unsecret(trigger.apply((t) => t.fileHashes));
+      .apply((contents) => hostDeployment(host, files.map((f, i): RenderedFile => ({ ...f, content: contents[i] })), options));
+    const contentHash = pulumi.unsecret(known.apply((d) => d.trigger.contentHash));
+    const script = pulumi.unsecret(known.apply((d) => d.switchScript));
     const previous = step.after !== undefined ? [switches[step.after]] : [];
 
     switches[host.name] = new command.remote.Command(
@@ -114,8 +119,7 @@ function createDeployment(parent: NixosDeployment, name: string, args: NixosDepl
         connection: conn,
         create: SWITCH_CREATE,
         update: SWITCH_UPDATE,
-        stdin: plan.switchScript,
-        triggers: [contentHash, fileHashes],
+        stdin: script,
         addPreviousOutputInEnv: false,
       },
       { parent, dependsOn: [...copies, ...previous] },

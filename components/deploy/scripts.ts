@@ -5,7 +5,7 @@
  * `/healthz`. Nothing secret is ever in a script: files are referenced by path only.
  */
 import { ServerInstance } from "../topology/types";
-import { StagedFile } from "./files";
+import { ContentTrigger, StagedFile } from "./files";
 
 /** Deployment settings shared by every host. */
 export type DeployOptions = {
@@ -45,7 +45,13 @@ function parentDir(path: string): string {
   return path.slice(0, path.lastIndexOf("/")) || "/";
 }
 
-/** How the switch command is run: `create` on a host's first deploy, `update` on every later one. */
+/**
+ * How the switch command is run: `create` on a host's first deploy, `update` on every later one.
+ * The provider runs `update` when any input changes without forcing a replacement; the script
+ * (stdin) carries the host's content hashes, so a changed file changes the script and takes
+ * that path. (`triggers` would not: @pulumi/command marks it replaceOnChanges, and a replaced
+ * command runs `create`.)
+ */
 export const SWITCH_CREATE = "bash -s -- create";
 export const SWITCH_UPDATE = "bash -s -- update";
 
@@ -64,10 +70,17 @@ export function switchScript(
   files: readonly StagedFile[],
   instances: readonly Pick<ServerInstance, "serverName" | "address" | "monitoringPort">[],
   options: DeployOptions,
+  content: ContentTrigger,
 ): string {
   const secretDirs = [...new Set(files.filter((f) => f.secret).map((f) => parentDir(f.path)))].sort();
   const lines = [
     `# cim-nats: deploy host ${host}: install its rendered files, switch NixOS, wait for /healthz.`,
+    // The content identity: a changed file changes these lines, so the preview names the file
+    // and the provider runs this script's update path. Hashes of secrets reveal nothing (files.ts).
+    `# content ${content.contentHash}`,
+    ...Object.keys(content.fileHashes)
+      .sort()
+      .map((path) => `#   ${content.fileHashes[path]} ${path}`),
     `case "\${1:-update}" in create) HEALTHZ='/healthz?js-server-only=true' ;; *) HEALTHZ='/healthz' ;; esac`,
     // bash's /dev/tcp, not curl: a minimal NixOS has no curl. stderr first, so a refused connect is quiet.
     "healthz() { # address port: true when the server answers 200",

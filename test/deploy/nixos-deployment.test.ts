@@ -1,7 +1,9 @@
 /**
  * The prod deployment under Pulumi's mocks: the exact inputs of every command, which resources
- * wait for which (container → stage → copies → switch, hub members chained), content triggers
- * that change for exactly the host whose files changed, and secrets that stay secret.
+ * wait for which (container → stage → copies → switch, hub members chained), a switch whose
+ * script changes for exactly the host whose files changed, and secrets that stay secret. What a
+ * change plans (update or replace) is read off the SDK's own registration (engine-plan.ts), so a
+ * `triggers`-style replacement cannot hide behind the test.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -11,41 +13,12 @@ import { ProxmoxInventory } from "../../components/proxmox/inventory";
 import { ConfigError } from "../../components/topology/types";
 import { prodFixture } from "../proxmox/fixtures";
 import { installMocks, MockRecorder, registered, secretInput, valueOf } from "../proxmox/mocks";
+import { commandRun, plannedOperation } from "./engine-plan";
 import { credsPath, HOST_PATH, MODULE_PATH, prodFiles } from "./prod-files";
 
 const HOSTS = ["nats-1", "nats-2", "nats-3", "cimstor"] as const;
 const ADDRESS = { "nats-1": "10.0.0.41", "nats-2": "10.0.0.42", "nats-3": "10.0.0.43", cimstor: "172.16.0.2" } as const;
 const STAGE = "/var/lib/cim-nats/.deploy";
-
-/** The switch script of nats-1 in prod, literally: what `pulumi preview` shows as its stdin. */
-const NATS_1_SCRIPT = `# cim-nats: deploy host nats-1: install its rendered files, switch NixOS, wait for /healthz.
-case "\${1:-update}" in create) HEALTHZ='/healthz?js-server-only=true' ;; *) HEALTHZ='/healthz' ;; esac
-healthz() { # address port: true when the server answers 200
-  local status=''
-  { printf 'GET %s HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n' "$HEALTHZ" "$1" >&3; IFS= read -r -t 5 status <&3; } 2>/dev/null 3<>"/dev/tcp/$1/$2" || return 1
-  [[ $status == "HTTP/1."?" 200"* ]]
-}
-wait_healthy() { # server address port
-  local deadline=$((SECONDS + 300 + 1))
-  until healthz "$2" "$3"; do
-    if ((SECONDS >= deadline)); then echo "cim-nats: $1 did not answer http://$2:$3$HEALTHZ within 300s" >&2; return 1; fi
-    sleep 1
-  done
-  echo "cim-nats: $1 healthy (http://$2:$3$HEALTHZ)"
-}
-deploy() {
-  set -euo pipefail
-  install -d -m 0700 /var/lib/cim-nats/secrets
-  install -D -m 0644 /var/lib/cim-nats/.deploy/etc-nixos-cim-nats-host.nix /etc/nixos/cim-nats/host.nix
-  install -D -m 0644 /var/lib/cim-nats/.deploy/etc-nixos-cim-nats-modules-cim-nats.nix /etc/nixos/cim-nats/modules/cim-nats.nix
-  install -D -m 0600 /var/lib/cim-nats/.deploy/var-lib-cim-nats-secrets-nats-1-leaf.creds /var/lib/cim-nats/secrets/nats-1-leaf.creds
-  nixos-rebuild switch
-  wait_healthy nats-1 10.0.0.41 8222
-  wait_healthy nats-1-hub 10.0.0.41 8223
-  echo "cim-nats: nats-1 deployed"
-}
-deploy </dev/null
-`;
 
 describe("NixosDeployment of the prod stack (mocked)", () => {
   let mocks: MockRecorder;
@@ -110,18 +83,40 @@ describe("NixosDeployment of the prod stack (mocked)", () => {
     ]);
   });
 
-  it("nats-1's switch: exact inputs, the script literally", async () => {
+  it("nats-1's switch: exact inputs; no triggers, so nothing forces a replacement", async () => {
     const sw = mocks.byName("deploy-nats-1-switch");
-    const trigger = await valueOf(base.contentHashes["nats-1"]);
     expect(sw.inputs).toEqual({
       connection: connection("nats-1"),
       create: "bash -s -- create",
       update: "bash -s -- update",
-      stdin: NATS_1_SCRIPT,
-      triggers: [trigger, { [HOST_PATH]: expect.stringMatching(/^sha256:[0-9a-f]{16}$/), [MODULE_PATH]: expect.stringMatching(/^sha256:[0-9a-f]{16}$/), [credsPath("nats-1")]: expect.stringMatching(/^sha256:[0-9a-f]{16}$/) }],
+      stdin: expect.any(String),
       addPreviousOutputInEnv: false,
     });
-    expect(trigger).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // What @pulumi/command adds on its own; none of the switch's inputs falls under it.
+    expect(sw.options.replaceOnChanges).toEqual(["triggers[*]"]);
+    expect(await valueOf(base.contentHashes["nats-1"])).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it("nats-1's script installs each staged file with its mode, switches, then waits for both servers", () => {
+    const lines: string[] = mocks.byName("deploy-nats-1-switch").inputs.stdin.split("\n");
+    const body = lines.slice(lines.indexOf("deploy() {") + 1, lines.indexOf("}", lines.indexOf("deploy() {")));
+    expect(body).toEqual([
+      "  set -euo pipefail",
+      "  install -d -m 0700 /var/lib/cim-nats/secrets",
+      `  install -D -m 0644 ${STAGE}/etc-nixos-cim-nats-host.nix ${HOST_PATH}`,
+      `  install -D -m 0644 ${STAGE}/etc-nixos-cim-nats-modules-cim-nats.nix ${MODULE_PATH}`,
+      `  install -D -m 0600 ${STAGE}/var-lib-cim-nats-secrets-nats-1-leaf.creds ${credsPath("nats-1")}`,
+      "  nixos-rebuild switch",
+      "  wait_healthy nats-1 10.0.0.41 8222",
+      "  wait_healthy nats-1-hub 10.0.0.41 8223",
+      '  echo "cim-nats: nats-1 deployed"',
+    ]);
+  });
+
+  it.each(HOSTS)("%s: the script names its content hash and each file's hash", async (host) => {
+    const stdin: string = mocks.byName(`deploy-${host}-switch`).inputs.stdin;
+    expect(stdin).toContain(`\n# content ${await valueOf(base.contentHashes[host])}\n`);
+    for (const path of [HOST_PATH, MODULE_PATH, credsPath(host)]) expect(stdin).toMatch(new RegExp(`\n#   sha256:[0-9a-f]{16} ${path}\n`));
   });
 
   it.each(HOSTS)("%s: the switch waits for each server on the host, and nothing secret is in it", (host) => {
@@ -130,8 +125,8 @@ describe("NixosDeployment of the prod stack (mocked)", () => {
     const expected = host === "cimstor" ? ["  wait_healthy cimstor 172.16.0.2 8222"] : [`  wait_healthy ${host} ${ADDRESS[host]} 8222`, `  wait_healthy ${host}-hub ${ADDRESS[host]} 8223`];
     expect(waits).toEqual(expected);
     expect(sw.inputs.stdin).not.toContain("NATS USER JWT");
-    // Triggers are plain (not secret), so the preview shows which file changed.
-    expect(sw.inputs.triggers[0]).toMatch(/^sha256:/);
+    // The script is plain (not secret), so the preview shows which file changed.
+    expect(typeof sw.inputs.stdin).toBe("string");
   });
 
   it("hub members switch one at a time; the storage leaf does not wait", () => {
@@ -150,21 +145,32 @@ describe("NixosDeployment of the prod stack (mocked)", () => {
     for (const c of copies) expect(deps).toContain(c);
   });
 
-  it("a change to nats-2's rendered config changes only nats-2's trigger", async () => {
-    const triggers = (prefix: string) => Object.fromEntries(HOSTS.map((h) => [h, mocks.byName(`${prefix}-${h}-switch`).inputs.triggers]));
-    const before = triggers("deploy");
-    const after = triggers("changed");
-    expect(HOSTS.filter((h) => JSON.stringify(before[h]) !== JSON.stringify(after[h]))).toEqual(["nats-2"]);
-    // And the preview names the file that changed.
-    expect(after["nats-2"][1][HOST_PATH]).not.toBe(before["nats-2"][1][HOST_PATH]);
-    expect(after["nats-2"][1][MODULE_PATH]).toBe(before["nats-2"][1][MODULE_PATH]);
-    expect(await valueOf(changed.contentHashes["nats-2"])).toBe(after["nats-2"][0]);
+  it("a change to nats-2's host file plans an update of nats-2's copy and switch only, which runs the switch's update path", async () => {
+    const plans = await Promise.all(
+      deployOf("deploy").map(async (r) => {
+        const after = mocks.byName(r.name.replace(/^deploy-/, "changed-"));
+        const op = await plannedOperation(r, after);
+        return [after.name, op, commandRun(op, after.inputs)] as const;
+      }),
+    );
+    expect(plans.filter(([, op]) => op !== "same").sort()).toEqual([
+      ["changed-nats-2-copy-etc-nixos-cim-nats-host.nix", "update", undefined],
+      ["changed-nats-2-switch", "update", "bash -s -- update"],
+    ]);
+  });
+
+  it("the changed script says which file changed", async () => {
+    const fileLines = (name: string) => mocks.byName(name).inputs.stdin.split("\n").filter((l: string) => l.startsWith("#   "));
+    const before = fileLines("deploy-nats-2-switch");
+    const after = fileLines("changed-nats-2-switch");
+    expect(after.filter((l: string) => !before.includes(l))).toEqual([expect.stringMatching(new RegExp(`^#   sha256:[0-9a-f]{16} ${HOST_PATH}$`))]);
+    expect(await valueOf(changed.contentHashes["nats-2"])).not.toBe(await valueOf(base.contentHashes["nats-2"]));
   });
 
   it("exposes each host's content hash as a plain output", async () => {
     for (const h of HOSTS) {
       expect(await pulumi.isSecret(base.contentHashes[h])).toBe(false);
-      expect(await valueOf(base.contentHashes[h])).toBe(mocks.byName(`deploy-${h}-switch`).inputs.triggers[0]);
+      expect(mocks.byName(`deploy-${h}-switch`).inputs.stdin).toContain(`# content ${await valueOf(base.contentHashes[h])}\n`);
     }
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Runs the @pulumi/command resources a program declared (as recorded by the mocks) against a
- * real SSH host, the way the command provider would: a Command runs `create` (or `update` when
- * it already ran) with `stdin` over an SSH session; a CopyToRemote writes its text asset to
+ * real SSH host, the way the command provider would: a Command runs the script its planned
+ * operation selects (engine-plan.ts `commandRun`: `create` when created or replaced, `update`
+ * when updated) with `stdin` over an SSH session; a CopyToRemote writes its text asset to
  * `remotePath` over SFTP, creating the file with default permissions like the provider's Go
  * SFTP client. Resources start as soon as everything they depend on has finished, so ordering
  * comes only from the declared dependencies, as in the engine. Stand-in for
@@ -11,6 +12,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Registered } from "../proxmox/mocks";
+import { commandRun, PlannedOperation } from "./engine-plan";
 
 export type ReplayStep = {
   readonly name: string;
@@ -36,13 +38,14 @@ function run(cmd: string, args: readonly string[], stdin: string): Promise<{ std
 
 /**
  * Replays `resources` (Command and CopyToRemote only); `urnOf` maps names to the URNs the
- * dependency lists use; `mode` picks `create` or `update` for Commands.
+ * dependency lists use; `operationOf` is what the engine planned for each (engine-plan.ts), never
+ * a choice of the test.
  */
 export async function replay(
   resources: readonly Registered[],
   urnOf: (name: string) => string,
   sshOptions: readonly string[],
-  mode: "create" | "update",
+  operationOf: (r: Registered) => PlannedOperation,
 ): Promise<ReplayStep[]> {
   const steps: ReplayStep[] = [];
   const uploads = mkdtempSync("/tmp/cim-h5-upload-");
@@ -55,7 +58,8 @@ export async function replay(
       const startedAt = Date.now();
       let stdout = "";
       if (r.type === "command:remote:Command") {
-        const command = mode === "update" && r.inputs.update ? r.inputs.update : r.inputs.create;
+        const command = commandRun(operationOf(r), r.inputs);
+        if (command === undefined) throw new Error(`${r.name}: nothing to run for a resource that did not change`);
         stdout = (await run("ssh", [...target, `${conn.user}@${conn.host}`, command], r.inputs.stdin ?? "")).stdout;
       } else if (r.type === "command:remote:CopyToRemote") {
         const local = join(uploads, r.name);

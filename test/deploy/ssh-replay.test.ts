@@ -1,10 +1,11 @@
 /**
  * The prod deployment's commands run for real over SSH against a local test host (Debian's sshd
- * on 127.0.5.x, one address per prod host), with `nixos-rebuild` replaced by a recorder that
+ * on 127.0.30.x, one address per prod host), with `nixos-rebuild` replaced by a recorder that
  * (re)starts the host's real nats-servers from the configs just deployed (rendered by
  * renderServerConfig). Proves: files land with their modes; the switch waits for /healthz; hub
  * members rebuild one at a time; a changed host file re-runs that host's switch only, as a
- * rolling update that waits for the full /healthz of a member rejoining its cluster.
+ * rolling update that waits for the full /healthz of a member rejoining its cluster. Create or
+ * update is what the engine plans from the SDK's registration (engine-plan.ts), not the test's pick.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -20,16 +21,17 @@ import { Topology } from "../../components/topology/types";
 import { freePort } from "../local/free-port";
 import { installMocks, MockRecorder, Registered, registered } from "../proxmox/mocks";
 import { readStackConfig } from "../support/stack-config";
+import { plannedOperation, PlannedOperation } from "./engine-plan";
 import { replay, ReplayStep } from "./replay";
 import { SSHD, SshHost, startSshHost } from "./ssh-host";
 
-const PREFIX = "127.0.5";
+const PREFIX = "127.0.30";
 const hasSshd = existsSync(SSHD);
 if (!hasSshd) console.warn(`ssh-replay: skipped: ${SSHD} is missing (apt-get install openssh-server)`);
 
 const mode = (p: string) => (statSync(p).mode & 0o777).toString(8).padStart(4, "0");
 
-/** Prod topology on 127.0.5.x with free ports and stores under `dir`. */
+/** Prod topology on 127.0.30.x with free ports and stores under `dir`. */
 async function testTopology(dir: string): Promise<Topology> {
   const raw = JSON.parse(JSON.stringify(readStackConfig("prod").topology));
   const p = () => freePort(`${PREFIX}.1`);
@@ -117,7 +119,7 @@ describe.skipIf(!hasSshd)("prod deployment replayed over real SSH", () => {
     const bin = recorder(dir, root);
     ssh = await startSshHost(join(dir, "sshd"), [`${PREFIX}.1`, ...topology.hosts.map((h) => h.address)], await freePort(`${PREFIX}.1`), bin);
     const resources = await declare();
-    firstSteps = await replay(resources, (n) => mocks.urnOf(n), ssh.sshOptions, "create");
+    firstSteps = await replay(resources, (n) => mocks.urnOf(n), ssh.sshOptions, () => "create");
   }, 180_000);
 
   afterAll(async () => {
@@ -174,24 +176,17 @@ describe.skipIf(!hasSshd)("prod deployment replayed over real SSH", () => {
   });
 
   it("a change to nats-2's host file re-runs only nats-2's copy and switch, as a rolling update", async () => {
-    // What the engine compares: every input, with asset texts resolved.
-    const resolved = async (rs: Registered[]) =>
-      new Map(
-        await Promise.all(
-          rs.map(async (r) => {
-            const source = r.inputs.source ? await (r.inputs.source.value ?? r.inputs.source).text : undefined;
-            return [r.name, JSON.stringify({ ...r.inputs, source })] as const;
-          }),
-        ),
-      );
-    const before = await resolved(await declare());
+    const before = new Map((await declare()).map((r) => [r.name, r]));
     const afterResources = await declare({ "nats-2": "# changed\n" });
-    const after = await resolved(afterResources);
-    const changed = afterResources.filter((r) => after.get(r.name) !== before.get(r.name));
-    expect(changed.map((r) => r.name).sort()).toEqual(["ssh-nats-2-copy-" + `${root}/${PREFIX}.42/etc/nixos/cim-nats/host.nix`.slice(1).split("/").join("-"), "ssh-nats-2-switch"].sort());
+    const planned = new Map<string, PlannedOperation>();
+    for (const r of afterResources) planned.set(r.name, await plannedOperation(before.get(r.name), r));
+    const changed = afterResources.filter((r) => planned.get(r.name) !== "same");
+    expect(changed.map((r) => `${planned.get(r.name)} ${r.name}`).sort()).toEqual(
+      [`update ssh-nats-2-copy-${`${root}/${PREFIX}.42/etc/nixos/cim-nats/host.nix`.slice(1).split("/").join("-")}`, "update ssh-nats-2-switch"].sort(),
+    );
 
     const logBefore = rebuildLog(dir).length;
-    const steps = await replay(changed, (n) => mocks.urnOf(n), ssh.sshOptions, "update");
+    const steps = await replay(changed, (n) => mocks.urnOf(n), ssh.sshOptions, (r) => planned.get(r.name)!);
     const newLines = rebuildLog(dir).slice(logBefore);
     expect(newLines.map((l) => `${l.event} ${l.address}`)).toEqual([`start ${PREFIX}.42`, `end ${PREFIX}.42`]);
     expect(readFileSync(`${root}/${PREFIX}.42/etc/nixos/cim-nats/host.nix`, "utf8")).toBe("# nats-2\n# changed\n");

@@ -9,12 +9,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RenderedFile, stagedFiles } from "../../components/deploy/files";
+import { contentTrigger, RenderedFile, stagedFiles } from "../../components/deploy/files";
 import { DEFAULT_DEPLOY_OPTIONS, DeployOptions, stageDirCommand, stagedPath, switchScript } from "../../components/deploy/scripts";
 import { natsServerBinary } from "../../components/local/nats-process";
 import { freePort } from "../local/free-port";
 
-const ADDRESS = "127.0.5.20";
+const ADDRESS = "127.0.30.20";
 const mode = (p: string) => (statSync(p).mode & 0o777).toString(8).padStart(4, "0");
 
 describe("switchScript under bash", () => {
@@ -41,7 +41,7 @@ describe("switchScript under bash", () => {
     const stage = spawnSync("bash", ["-c", stageDirCommand(options)], { encoding: "utf8" });
     expect(stage.status).toBe(0);
     for (const f of staged) writeFileSync(stagedPath(f, options), files.find((x) => x.path === f.path)!.content, { mode: 0o644 });
-    const script = switchScript(name, staged, [{ serverName: `${name}-leaf`, address: ADDRESS, monitoringPort }], options);
+    const script = switchScript(name, staged, [{ serverName: `${name}-leaf`, address: ADDRESS, monitoringPort }], options, contentTrigger(files));
     const started = Date.now();
     const run = spawnSync("bash", ["-s", "--", mode], { input: script, encoding: "utf8", timeout: 60_000 });
     return { ...run, seconds: (Date.now() - started) / 1000 };

@@ -15,6 +15,18 @@ export type Registered = {
   readonly parent: string;
   /** URNs from `dependsOn` (and from Output inputs). */
   readonly dependencies: readonly string[];
+  /**
+   * Resource options as the SDK sent them: `replaceOnChanges` includes what an SDK adds on its
+   * own (@pulumi/command's Command adds `triggers[*]`), so a test reads the real semantics.
+   */
+  readonly options: RegisteredOptions;
+};
+
+export type RegisteredOptions = {
+  readonly replaceOnChanges: readonly string[];
+  readonly ignoreChanges: readonly string[];
+  readonly protect: boolean;
+  readonly retainOnDelete: boolean;
 };
 
 export type MockRecorder = {
@@ -28,7 +40,7 @@ export type MockRecorder = {
 
 export async function installMocks(stack = "prod"): Promise<MockRecorder> {
   const registered: Registered[] = [];
-  const requests = new Map<string, { parent: string; dependencies: string[] }>();
+  const requests = new Map<string, { parent: string; dependencies: string[]; options: RegisteredOptions }>();
   const urns = new Map<string, string>();
   await pulumi.runtime.setMocks(
     {
@@ -41,6 +53,7 @@ export async function installMocks(stack = "prod"): Promise<MockRecorder> {
           ...(args.provider ? { provider: args.provider } : {}),
           parent: req?.parent ?? "",
           dependencies: req?.dependencies ?? [],
+          options: req?.options ?? { replaceOnChanges: [], ignoreChanges: [], protect: false, retainOnDelete: false },
         });
         return { id: `${args.name}-id`, state: args.inputs };
       },
@@ -53,7 +66,16 @@ export async function installMocks(stack = "prod"): Promise<MockRecorder> {
   const monitor = pulumi.runtime.getMonitor() as any;
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req: any, callback: any) => {
-    requests.set(`${req.getType()}::${req.getName()}`, { parent: req.getParent(), dependencies: req.getDependenciesList() });
+    requests.set(`${req.getType()}::${req.getName()}`, {
+      parent: req.getParent(),
+      dependencies: req.getDependenciesList(),
+      options: {
+        replaceOnChanges: req.getReplaceonchangesList(),
+        ignoreChanges: req.getIgnorechangesList(),
+        protect: req.getProtect() === true,
+        retainOnDelete: req.getRetainondelete() === true,
+      },
+    });
     return register(req, (err: unknown, response: any) => {
       if (response) urns.set(req.getName(), response.getUrn());
       callback(err, response);

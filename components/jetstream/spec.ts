@@ -95,6 +95,28 @@ function issuesFrom(failures: readonly InputFailure[], path: string, names: Reco
   });
 }
 
+/**
+ * Size and count limits: a whole number, or -1 for unlimited (where the server knows -1). The
+ * server silently turns any other negative into -1 (`max_bytes: -5` was stored as unlimited), so
+ * a typo would lift a limit without a word; refuse it at preview instead.
+ */
+const STREAM_LIMIT_KEYS = ["max_consumers", "max_msgs", "max_bytes", "max_msgs_per_subject", "max_msg_size"] as const;
+const KV_LIMIT_KEYS = ["max_value_size", "max_bytes"] as const;
+const OBJECT_LIMIT_KEYS = ["max_bytes"] as const;
+const CONSUMER_LIMIT_KEYS = { max_deliver: -1, max_ack_pending: -1, max_waiting: 0, max_batch: 0, max_bytes: 0 } as const;
+
+function limitIssues(wire: Raw, keys: Readonly<Record<string, number>> | readonly string[], path: string, names: Record<string, string>): ConfigIssue[] {
+  const floors: Record<string, number> = Array.isArray(keys) ? Object.fromEntries(keys.map((k) => [k, -1])) : (keys as Record<string, number>);
+  return Object.entries(floors)
+    .filter(([k, floor]) => wire[k] !== undefined && !(typeof wire[k] === "number" && Number.isSafeInteger(wire[k]) && (wire[k] as number) >= floor))
+    .map(([k, floor]) => ({
+      propertyPath: `${path}.${names[k] ?? k}`,
+      reason:
+        `${names[k] ?? k}: ${JSON.stringify(wire[k])} is not a limit: write a whole number ≥ ${floor === -1 ? "0, or -1 for unlimited" : floor}` +
+        (typeof wire[k] === "number" && (wire[k] as number) < -1 ? " (the server would silently store -1, unlimited)" : ""),
+    }));
+}
+
 /** YAML durations must carry a unit: a bare 3600 would be read as nanoseconds. */
 function durationNumberIssues(wire: Raw, keys: readonly string[], path: string, names: Record<string, string>): ConfigIssue[] {
   return keys
@@ -142,6 +164,7 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
     const path = `jetstream.streams[${i}]`;
     const { wire, names } = toWire(s, STREAM_ALIASES, ["at", "aggregate"]);
     issues.push(...issuesFrom(streamInputFailures(wire), path, names), ...durationNumberIssues(wire, STREAM_DURATION_KEYS, path, names));
+    issues.push(...limitIssues(wire, STREAM_LIMIT_KEYS, path, names));
     const ai = atIssues(s.at, `${path}.at`, topology);
     issues.push(...ai);
     if (ai.length) return;
@@ -175,6 +198,7 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
     if (ag.wire.republish === false) delete ag.wire.republish;
     else if (ag.wire.republish === undefined) ag.wire.republish = { ...AGGREGATE_REPUBLISH };
     issues.push(...issuesFrom(streamInputFailures(ag.wire), ap, ag.names), ...durationNumberIssues(ag.wire, STREAM_DURATION_KEYS, ap, ag.names));
+    issues.push(...limitIssues(ag.wire, STREAM_LIMIT_KEYS, ap, ag.names));
     if (!topology.hub.members.length) {
       issues.push({ propertyPath: ap, reason: "the topology has no hub members to hold the aggregate: give hosts the `hub` role" });
       return;
@@ -190,6 +214,7 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
     const path = `jetstream.kv[${i}]`;
     const { wire, names } = toWire(b, {}, ["at", "entries"]);
     issues.push(...issuesFrom(kvInputFailures(wire), path, names), ...durationNumberIssues(wire, ["ttl", "limit_marker_ttl"], path, names));
+    issues.push(...limitIssues(wire, KV_LIMIT_KEYS, path, names));
     const entries: Record<string, string> = {};
     if (b.entries !== undefined) {
       if (!isObject(b.entries)) issues.push({ propertyPath: `${path}.entries`, reason: "must be a mapping of key → value" });
@@ -215,6 +240,7 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
     const path = `jetstream.objects[${i}]`;
     const { wire, names } = toWire(o, {}, ["at"]);
     issues.push(...issuesFrom(objectStoreInputFailures(wire), path, names), ...durationNumberIssues(wire, ["ttl"], path, names));
+    issues.push(...limitIssues(wire, OBJECT_LIMIT_KEYS, path, names));
     const ai = atIssues(o.at, `${path}.at`, topology);
     issues.push(...ai);
     if (ai.length) return;
@@ -223,15 +249,17 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
     for (const location of locations) objects.push({ at: o.at as At, location, config: wire as ObjectStoreInput });
   });
 
-  // Which domains hold which stream names, for consumers and duplicate checks.
-  const streamDomains = new Map<string, { at: At; domains: Set<string> }>();
+  // Which domains hold which stream names and which subjects they can hold, for consumers and
+  // duplicate checks. An aggregate holds its leaf stream's subjects (sources keep subjects).
+  const streamDomains = new Map<string, { at: At; domains: Set<string>; subjects: readonly string[] }>();
   for (const s of streams) {
-    const e = streamDomains.get(s.config.name) ?? { at: s.at, domains: new Set<string>() };
+    const e = streamDomains.get(s.config.name) ?? { at: s.at, domains: new Set<string>(), subjects: streamSubjects(s.config) };
     e.domains.add(s.location.domain);
     streamDomains.set(s.config.name, e);
   }
   for (const a of aggregates) {
-    const e = streamDomains.get(String(a.config.name)) ?? { at: "hub" as At, domains: new Set<string>() };
+    const leaf = streams.find((s) => s.config.name === a.leafStream.name);
+    const e = streamDomains.get(String(a.config.name)) ?? { at: "hub" as At, domains: new Set<string>(), subjects: leaf ? streamSubjects(leaf.config) : [] };
     e.domains.add(a.location.domain);
     streamDomains.set(String(a.config.name), e);
   }
@@ -241,6 +269,7 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
     const path = `jetstream.consumers[${i}]`;
     const { wire, names } = toWire(c, CONSUMER_ALIASES, ["at", "stream"]);
     issues.push(...issuesFrom(consumerInputFailures(wire), path, names), ...durationNumberIssues(wire, CONSUMER_DURATION_KEYS, path, names));
+    issues.push(...limitIssues(wire, CONSUMER_LIMIT_KEYS, path, names));
     const streamName = c.stream;
     const known = typeof streamName === "string" ? streamDomains.get(streamName) : undefined;
     if (!known) {
@@ -249,6 +278,22 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
         reason: `unknown stream '${String(streamName)}'; declared streams: ${[...streamDomains.keys()].join(", ") || "none"}. Declare it under jetstream.streams (or as an aggregate) or fix the name`,
       });
       return;
+    }
+    // A filter no subject of the stream can match selects nothing, forever: the server accepts it.
+    const filters = [
+      ...(typeof wire.filter_subject === "string" ? [{ key: "filter_subject", subject: wire.filter_subject }] : []),
+      ...(Array.isArray(wire.filter_subjects) ? wire.filter_subjects.map((f, n) => ({ key: `filter_subjects[${n}]`, subject: String(f) })) : []),
+    ];
+    const transformed = [...streams, ...aggregates].some((s) => s.config.name === streamName && (s.config.subject_transform || s.config.sources?.some((x) => x.subject_transforms?.length)));
+    if (known.subjects.length && !transformed) {
+      for (const f of filters) {
+        if (!known.subjects.some((s) => subjectsOverlap(s, f.subject))) {
+          issues.push({
+            propertyPath: `${path}.${f.key}`,
+            reason: `filter '${f.subject}' matches no subject stream '${streamName}' can hold (${known.subjects.join(", ")}): the consumer would never deliver anything; use a filter within those subjects`,
+          });
+        }
+      }
     }
     const at = (c.at ?? known.at) as At;
     const ai = atIssues(at, `${path}.at`, topology);

@@ -1,9 +1,13 @@
 /**
  * NATS CLI contexts (`nats context save` JSON, natscli v0.5): one per leaf and one for the hub, so
- * `nats --context nats-1 stream ls` works. A context names a creds file by path and never holds
- * a seed itself (natscli's `user_seed` stays empty).
+ * `nats --context nats-1 stream ls` works, and one per service and place it connects
+ * (`person-service@nats-1`, `projection-service@hub`) with its creds, JetStream domain and inbox
+ * prefix, so `nats --context person-service@nats-1 pub --jetstream …` works with no flags. A
+ * context names a creds file by path and never holds a seed itself (`user_seed` stays empty).
  */
 import type { Topology } from "../topology/types";
+import { credsFileName } from "./creds";
+import type { UserSpec } from "./types";
 
 /** The fields natscli writes for a context, in its order. */
 export type NatsContextFile = {
@@ -46,6 +50,8 @@ export function natsContext(fields: {
   readonly urls: readonly string[];
   readonly credsPath: string;
   readonly jetstreamDomain: string;
+  /** Prefix of the client's reply subjects; "" is natscli's default `_INBOX`. */
+  readonly inboxPrefix?: string;
 }): string {
   const context: NatsContextFile = {
     description: fields.description,
@@ -63,7 +69,7 @@ export function natsContext(fields: {
     jetstream_domain: fields.jetstreamDomain,
     jetstream_api_prefix: "",
     jetstream_event_prefix: "",
-    inbox_prefix: "",
+    inbox_prefix: fields.inboxPrefix ?? "",
     user_jwt: "",
     user_seed: "",
     color_scheme: "",
@@ -81,7 +87,12 @@ export function natsContext(fields: {
  * member's client URL, domain of the hub), all with the creds file at `credsPath` (the JetStream
  * admin's); with `systemCredsPath`, also `hub-system` for the server commands.
  */
-export function natsContexts(topology: Topology, credsPath: string, systemCredsPath?: string): Readonly<Record<string, string>> {
+export function natsContexts(
+  topology: Topology,
+  credsPath: string,
+  systemCredsPath?: string,
+  services?: { readonly users: readonly UserSpec[]; readonly credsDir: string },
+): Readonly<Record<string, string>> {
   const contexts: Record<string, string> = {};
   for (const leaf of topology.leaves) {
     contexts[leaf.serverName] = natsContext({
@@ -104,6 +115,34 @@ export function natsContexts(topology: Topology, credsPath: string, systemCredsP
         urls: topology.hub.members.map((m) => `nats://${m.address}:${m.clientPort}`),
         credsPath: systemCredsPath,
         jetstreamDomain: "",
+      });
+    }
+  }
+  if (services) Object.assign(contexts, serviceContexts(topology, services.users, services.credsDir));
+  return contexts;
+}
+
+/** The context name of a service at a place: `person-service@nats-1`, `projection-service@hub`. */
+export const serviceContextName = (user: string, place: string): string => `${user}@${place}`;
+
+/**
+ * One context per service user and place it connects to (its `at`): `<user>@<leaf>` with that
+ * leaf's URL and domain, `<user>@hub` with every member's URL and the hub domain; each with the
+ * user's creds file (`<credsDir>/<user>.creds`) and inbox prefix. Users without `at` get none.
+ */
+export function serviceContexts(topology: Topology, users: readonly UserSpec[], credsDir: string): Readonly<Record<string, string>> {
+  const contexts: Record<string, string> = {};
+  const dir = credsDir.replace(/\/+$/, "");
+  for (const u of users) {
+    for (const place of u.places ?? []) {
+      const leaf = topology.leaves.find((l) => l.serverName === place.name);
+      const urls = place.level === "hub" ? topology.hub.members.map((m) => `nats://${m.address}:${m.clientPort}`) : leaf ? [`nats://${leaf.address}:${leaf.clientPort}`] : [];
+      contexts[serviceContextName(u.name, place.name)] = natsContext({
+        description: `cim-nats ${topology.name}: ${u.name} at ${place.level === "hub" ? `hub cluster ${topology.hub.name}` : `leaf ${place.name}`} (JetStream domain ${place.domain})`,
+        urls,
+        credsPath: `${dir}/${credsFileName(u.name)}`,
+        jetstreamDomain: place.domain,
+        inboxPrefix: u.inboxPrefix ?? "",
       });
     }
   }

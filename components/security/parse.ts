@@ -21,14 +21,23 @@ import {
 } from "./types";
 import { parseByteSize, parseDurationMs } from "./units";
 import { type At, isObject, objOrEmpty, unknownKeys } from "../topology/config-fields";
+import type { JetStreamSpec } from "../jetstream/spec";
+import { atIssues, resolveAt, type At as Place } from "../jetstream/locations";
+import { subjectCovers } from "../subjects/subject";
+import { deriveServicePermissions, inboxesCollide, inboxPrefixReason, serviceInboxPrefix, SHARED_INBOX_PREFIX } from "./bindings";
+import type { Grant, ServiceBindings, ServicePlace } from "./types";
 
-/** What a request/reply client subscribes to for its replies (nats.js and natscli default prefix). */
+/** The shared reply inbox of nats.js and natscli: never granted to a service (it would read every reply). */
 export const INBOX_SUBJECTS = "_INBOX.>";
+/** No JetStream declarations: what bindings are checked against when the caller passes none. */
+const NO_JETSTREAM: JetStreamSpec = { streams: [], aggregates: [], kv: [], objects: [], consumers: [] };
 
 const TOP_KEYS = ["operator", "systemAccount", "applicationAccount", "accounts", "users"];
 const ACCOUNT_KEYS = ["name", "jetstream"];
 const ACCOUNT_JS_KEYS = ["maxMemory", "maxFile", "maxStreams", "maxConsumers"];
-const USER_KEYS = ["name", "account", "publish", "subscribe", "allowResponses", "requestReply", "leafLink", "connectionTypes"];
+const BINDING_KEYS = ["publishes", "consumes", "subscribes", "serves", "reads", "writes"];
+const USER_KEYS = ["name", "account", "at", "inboxPrefix", ...BINDING_KEYS, "publish", "subscribe", "allowResponses", "requestReply", "leafLink", "connectionTypes"];
+const BUCKET_KEYS = ["kv", "objects"];
 const CONNECTION_TYPES: readonly ConnectionType[] = ["STANDARD", "WEBSOCKET", "LEAFNODE", "LEAFNODE_WS", "MQTT", "MQTT_WS", "IN_PROCESS"];
 /**
  * Connection types of users that don't say: clients only, so a service's creds cannot link a
@@ -41,10 +50,12 @@ const DEFAULT_SYSTEM_ACCOUNT = "SYS";
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /**
- * Parses and validates `cim-nats:security` against the topology (leaf-link users need leaves);
- * throws ConfigError listing every problem.
+ * Parses and validates `cim-nats:security` against the topology (leaf-link users need leaves)
+ * and the JetStream declarations service bindings name (bindings.ts derives their
+ * permissions); throws ConfigError listing every problem. `jetstream` null: that section is
+ * itself invalid, so binding names are not checked (its own issues say why).
  */
-export function parseSecurity(raw: unknown, topology: Topology): SecuritySpec {
+export function parseSecurity(raw: unknown, topology: Topology, jetstream: JetStreamSpec | null = NO_JETSTREAM): SecuritySpec {
   const issues: ConfigIssue[] = [];
   const at: At = (propertyPath, reason) => issues.push({ propertyPath, reason });
   const root = "security";
@@ -62,7 +73,7 @@ export function parseSecurity(raw: unknown, topology: Topology): SecuritySpec {
   const allAccounts: AccountSpec[] = [...accounts, { name: systemAccount, system: true }];
 
   const parsed = parseUsers(raw.users, `${root}.users`, allAccounts, topology, at);
-  const declared = parsed.map((p) => p.user);
+  const declared = deriveBindings(parsed, jetstream, `${root}.users`, at);
   const leafLinks = leafLinkUsers(parsed, topology, applicationAccount, `${root}.users`, at);
   const derived: UserSpec[] = [
     ...leafLinks.derived,
@@ -153,7 +164,7 @@ function pickApplicationAccount(v: unknown, path: string, accounts: readonly Acc
 }
 
 /** A declared user and its index in `security.users` (for issue paths). */
-type DeclaredUser = { readonly user: UserSpec; readonly index: number };
+type DeclaredUser = { readonly user: UserSpec; readonly index: number; readonly explicitInbox: boolean };
 
 function parseUsers(v: unknown, path: string, accounts: readonly AccountSpec[], topology: Topology, at: At): DeclaredUser[] {
   if (v === undefined || v === null) return [];
@@ -180,23 +191,36 @@ function parseUsers(v: unknown, path: string, accounts: readonly AccountSpec[], 
     const publish = subjectRule(u.publish, `${p}.publish`, at);
     const subscribe = subjectRule(u.subscribe, `${p}.subscribe`, at);
     const requestReply = bool(u.requestReply, `${p}.requestReply`, at);
+    const explicitInbox = u.inboxPrefix !== undefined;
+    const inboxPrefix = explicitInbox ? inboxPrefixOf(u.inboxPrefix, `${p}.inboxPrefix`, at) : serviceInboxPrefix(name);
+    const bindings = serviceBindings(u, p, at);
+    const places = u.at === undefined ? undefined : servicePlaces(u.at, `${p}.at`, topology, at);
+    if (bindings && u.at === undefined) at(`${p}.at`, `is required with bindings (${BINDING_KEYS.filter((k) => u[k] !== undefined).join(", ")}): say where '${name}' connects — leaves, hub, or a list of hosts`);
     const responses = responsePermission(u.allowResponses, `${p}.allowResponses`, at);
     const leafLink = u.leafLink === undefined ? undefined : leafName(u.leafLink, `${p}.leafLink`, topology, at);
     const connectionTypes = connectionTypeList(u.connectionTypes, `${p}.connectionTypes`, leafLink === undefined ? DEFAULT_CONNECTION_TYPES : ["LEAFNODE"], at);
     if (leafLink !== undefined && known?.system) {
       at(`${p}.account`, `leaf-link user '${name}' is in the system account '${account}': leaves bind an application account; use ${accounts.filter((a) => !a.system).map((a) => a.name).join(", ")}`);
     }
+    if (leafLink !== undefined && (bindings || u.at !== undefined || explicitInbox)) {
+      at(`${p}.leafLink`, `leaf-link user '${name}' links a leaf; it connects nowhere as a service: remove at, inboxPrefix and the bindings, or remove leafLink`);
+    }
+    const service = leafLink === undefined;
     const user: UserSpec = {
       name,
       account,
-      role: leafLink === undefined ? UserRole.Service : UserRole.LeafLink,
+      role: service ? UserRole.Service : UserRole.LeafLink,
       publish,
-      subscribe: requestReply ? withInbox(subscribe) : subscribe,
+      subscribe: requestReply && service ? withInbox(subscribe, inboxPrefix) : subscribe,
       ...(responses ? { responses } : {}),
       ...(leafLink === undefined ? {} : { leafLink }),
       connectionTypes,
+      ...(service ? { inboxPrefix } : {}),
+      ...(service && places ? { places } : {}),
+      ...(service && bindings ? { bindings } : {}),
+      grants: [],
     };
-    out.push({ user, index: i });
+    out.push({ user, index: i, explicitInbox });
   });
   return out;
 }
@@ -240,7 +264,134 @@ function leafLinkUsers(
 }
 
 function fullAccessUser(name: string, account: string, role: UserRole): UserSpec {
-  return { name, account, role, publish: { allow: [], deny: [] }, subscribe: { allow: [], deny: [] }, connectionTypes: DEFAULT_CONNECTION_TYPES };
+  return { name, account, role, publish: { allow: [], deny: [] }, subscribe: { allow: [], deny: [] }, connectionTypes: DEFAULT_CONNECTION_TYPES, grants: [] };
+}
+
+/**
+ * Bound users get their derived permissions (added to any plain allow lists); then the checks
+ * across users: inboxes that collide or that another user may read, and a durable consumer
+ * bound to two users (refused: a pull consumer hands each message to one puller, so each
+ * service would silently see only part of the stream; give each its own consumer).
+ */
+function deriveBindings(parsed: readonly DeclaredUser[], jetstream: JetStreamSpec | null, path: string, at: At): UserSpec[] {
+  const consumerUsers = new Map<string, { user: string; index: number }[]>();
+  const users = parsed.map(({ user, index }) => {
+    if (!user.bindings || !user.places || jetstream === null) return user;
+    const d = deriveServicePermissions({
+      user: user.name,
+      inboxPrefix: user.inboxPrefix!,
+      places: user.places,
+      bindings: user.bindings,
+      jetstream,
+      path: `${path}[${index}]`,
+      at,
+    });
+    for (const key of new Set(d.consumers)) consumerUsers.set(key, [...(consumerUsers.get(key) ?? []), { user: user.name, index }]);
+    const merged: UserSpec = {
+      ...user,
+      publish: { allow: union(user.publish.allow, d.publish), deny: user.publish.deny },
+      subscribe: { allow: union(user.subscribe.allow, d.subscribe), deny: user.subscribe.deny },
+      ...(d.responds && !user.responses ? { responses: { max: 1, ttlMs: 0 } } : {}),
+      grants: d.grants as Grant[],
+    };
+    return merged;
+  });
+  for (const [key, bound] of consumerUsers) {
+    if (bound.length < 2) continue;
+    const [domain, stream, consumer] = key.split("/");
+    at(
+      `${path}[${bound[1].index}].consumes`,
+      `consumer '${consumer}' on ${stream} (domain ${domain}) is bound to users ${bound.map((b) => `'${b.user}'`).join(" and ")}: a durable pull consumer gives each message to one puller, so each service would silently get only part of the stream. ` +
+        `Declare one consumer per service under jetstream.consumers (instances of one service share its user, and its consumer)`,
+    );
+  }
+  inboxChecks(parsed, users, path, at);
+  return users;
+}
+
+function inboxChecks(parsed: readonly DeclaredUser[], users: readonly UserSpec[], path: string, at: At): void {
+  const services = parsed.map((p, n) => ({ ...p, user: users[n] })).filter((p) => p.user.inboxPrefix !== undefined);
+  for (const [n, a] of services.entries()) {
+    for (const b of services.slice(0, n)) {
+      // Same name: already reported as a duplicate user.
+      if (a.user.name !== b.user.name && a.user.inboxPrefix && b.user.inboxPrefix && inboxesCollide(a.user.inboxPrefix, b.user.inboxPrefix)) {
+        at(
+          `${path}[${a.index}].inboxPrefix`,
+          `inbox prefix '${a.user.inboxPrefix}' of '${a.user.name}' collides with '${b.user.inboxPrefix}' of '${b.user.name}': each could read the other's replies; give each user its own (default _INBOX_<user>)`,
+        );
+      }
+    }
+  }
+  // A plain subscribe allow that covers another user's inbox (or the shared one) reads its replies.
+  for (const a of services) {
+    a.user.subscribe.allow.forEach((subject) => {
+      const first = subject.split(".")[0];
+      if (first === SHARED_INBOX_PREFIX) {
+        at(`${path}[${a.index}].subscribe.allow`, `'${subject}' is the shared inbox every client replies on by default: '${a.user.name}' could read every service's replies. Remove it; bound users get their own inbox ('${a.user.inboxPrefix}.>'), others use requestReply: true`);
+        return;
+      }
+      for (const b of services) {
+        if (b === a || !b.user.inboxPrefix) continue;
+        if (first === b.user.inboxPrefix || subjectCovers(subject, `${b.user.inboxPrefix}.reply`)) {
+          at(`${path}[${a.index}].subscribe.allow`, `'${subject}' covers the inbox of '${b.user.name}' ('${b.user.inboxPrefix}.>'): '${a.user.name}' could read its replies; narrow it, or add '${b.user.inboxPrefix}.>' to subscribe.deny`);
+        }
+      }
+    });
+  }
+}
+
+/** The bindings of a user, or undefined when it declares none. */
+function serviceBindings(u: Record<string, unknown>, p: string, at: At): ServiceBindings | undefined {
+  if (!BINDING_KEYS.some((k) => u[k] !== undefined)) return undefined;
+  const names = (key: string): string[] => {
+    const v = u[key];
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== "string" || x.length === 0)) {
+      at(`${p}.${key}`, `must be a list of names, e.g. [PERSON_EVENTS]; got ${JSON.stringify(v)}`);
+      return [];
+    }
+    return [...new Set(v as string[])];
+  };
+  const buckets = (key: "reads" | "writes") => {
+    const r = objOrEmpty(u[key], `${p}.${key}`, at);
+    unknownKeys(r, BUCKET_KEYS, `${p}.${key}`, at);
+    const list = (k: string) => {
+      const v = r[k];
+      if (v === undefined || v === null) return [];
+      if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
+        at(`${p}.${key}.${k}`, `must be a list of bucket names, e.g. [PERSON_METADATA]; got ${JSON.stringify(v)}`);
+        return [];
+      }
+      return [...new Set(v as string[])];
+    };
+    return { kv: list("kv"), objects: list("objects") };
+  };
+  return {
+    publishes: names("publishes"),
+    consumes: names("consumes"),
+    subscribes: subjects(u.subscribes, `${p}.subscribes`, at),
+    serves: subjects(u.serves, `${p}.serves`, at),
+    reads: buckets("reads"),
+    writes: buckets("writes"),
+  };
+}
+
+/** `at` of a service: where it connects, as leaves and/or the hub. */
+function servicePlaces(v: unknown, path: string, topology: Topology, at: At): ServicePlace[] {
+  const issues = atIssues(v, path, topology);
+  for (const i of issues) at(i.propertyPath, i.reason);
+  if (issues.length) return [];
+  return resolveAt(v as Place, topology).map((l) => ({ level: l.level, name: l.level === "hub" ? "hub" : l.serverNames[0], domain: l.domain }));
+}
+
+function inboxPrefixOf(v: unknown, path: string, at: At): string {
+  const reason = typeof v === "string" ? inboxPrefixReason(v) : `must be a string such as _INBOX_person-service, got ${JSON.stringify(v)}`;
+  if (reason) at(path, reason);
+  return typeof v === "string" ? v : "";
+}
+
+function union(a: readonly string[], b: readonly string[]): string[] {
+  return [...new Set([...a, ...b])];
 }
 
 function connectionTypeList(v: unknown, path: string, dflt: readonly ConnectionType[], at: At): readonly ConnectionType[] {
@@ -288,10 +439,11 @@ function jetStreamFitsLeaves(accounts: readonly AccountSpec[], topology: Topolog
   }
 }
 
-/** A request/reply client receives replies on `_INBOX.>`; with no allow list it can already. */
-function withInbox(rule: SubjectRule): SubjectRule {
-  if (rule.allow.length === 0 || rule.allow.includes(INBOX_SUBJECTS)) return rule;
-  return { allow: [...rule.allow, INBOX_SUBJECTS], deny: rule.deny };
+/** A request/reply client receives replies on its own inbox; with no allow list it can already. */
+function withInbox(rule: SubjectRule, inboxPrefix: string): SubjectRule {
+  const inbox = `${inboxPrefix}.>`;
+  if (rule.allow.length === 0 || rule.allow.includes(inbox)) return rule;
+  return { allow: [...rule.allow, inbox], deny: rule.deny };
 }
 
 function subjectRule(v: unknown, path: string, at: At): SubjectRule {

@@ -86,6 +86,54 @@ export type UserSpec = {
   readonly leafLink?: string;
   /** Empty: any connection type. Leaf-link users: LEAFNODE only, so their creds can't serve a client. */
   readonly connectionTypes: readonly ConnectionType[];
+  /**
+   * Service users: the prefix of its reply subjects (`_INBOX_person-service`); the client must
+   * connect with it (nats.js `inboxPrefix`, the context's `inbox_prefix`). Default
+   * `_INBOX_<name>`. Undefined for the derived full-access users.
+   */
+  readonly inboxPrefix?: string;
+  /** Where a service connects (its `at`), resolved; undefined when it did not say. */
+  readonly places?: readonly ServicePlace[];
+  /** What the service declared it does, when it used bindings. */
+  readonly bindings?: ServiceBindings;
+  /** Every permission the bindings derived, each with why: the docs tables and reviews read these. */
+  readonly grants: readonly Grant[];
+};
+
+/** One server (a leaf) or the hub cluster a service connects to. */
+export type ServicePlace = {
+  readonly level: "leaf" | "hub";
+  /** Context suffix: the leaf's server name, or `hub`. */
+  readonly name: string;
+  /** JetStream domain of that place. */
+  readonly domain: string;
+};
+
+/**
+ * What a service does, in this stack's terms (`security.users[].publishes` …); the permissions
+ * are derived from these (bindings.ts). Names refer to `cim-nats:jetstream` declarations.
+ */
+export type ServiceBindings = {
+  /** Streams it writes to with acknowledgements (their subjects). */
+  readonly publishes: readonly string[];
+  /** Durable consumers it pulls and acks: `name` or `STREAM/name`. */
+  readonly consumes: readonly string[];
+  /** Core subjects it subscribes to. */
+  readonly subscribes: readonly string[];
+  /** Subjects it answers requests on (subscribe + response permission). */
+  readonly serves: readonly string[];
+  /** KV and object buckets it reads (get, watch). */
+  readonly reads: { readonly kv: readonly string[]; readonly objects: readonly string[] };
+  /** KV and object buckets it writes (put, delete). */
+  readonly writes: { readonly kv: readonly string[]; readonly objects: readonly string[] };
+};
+
+/** One derived permission and the binding it comes from. */
+export type Grant = {
+  readonly op: "pub" | "sub";
+  readonly subject: string;
+  /** `publishes PERSON_EVENTS`, `inbox`, `consumes person-projection @hub` … */
+  readonly why: string;
 };
 
 /** The whole validated security declaration. */

@@ -60,7 +60,9 @@ export function loadStackModel(stack: string, config: StackConfig, proxmoxSecret
 
   const jetstream = collect(() => parseJetStream(config.jetstream, bare));
   const topology = withLeafDenyImports(bare, jetstream ? leafLocalSubjects(jetstream) : []);
-  const security = collect(() => parseSecurity(config.security, topology));
+  // Service bindings name streams, consumers and buckets: checked against the parsed JetStream
+  // section (null when that section is itself invalid: its own issues are reported instead).
+  const security = collect(() => parseSecurity(config.security, topology, jetstream ?? null));
   const proxmox = substrate === Substrate.Proxmox ? collect(() => parseProxmox(config.proxmox, topology, proxmoxSecrets)) : undefined;
 
   if (issues.length > 0 || !jetstream || !security) throw new ConfigError(issues);

@@ -74,6 +74,17 @@ describe("the reference set (Pulumi.dev.yaml)", () => {
         stream: "CLUSTER_PERSON_EVENTS",
         config: { name: "person-projection", ack_policy: "explicit", deliver_policy: "all", filter_subjects: ["person.events.>"] },
       },
+      {
+        at: "hub",
+        location: expect.objectContaining({ domain: "hub" }),
+        stream: "CLUSTER_PERSON_EVENTS",
+        config: { name: "pattern-detection", ack_policy: "explicit", deliver_policy: "all", filter_subjects: ["person.events.>"] },
+      },
+    ]);
+    // The seed's cluster-level outputs: R3 streams at the hub.
+    expect(spec.streams.filter((s) => s.location.level === "hub").map((s) => [s.config.name, s.config.subjects, s.config.num_replicas])).toEqual([
+      ["PERSON_PROJECTIONS", ["person.projections.>"], 3],
+      ["PATTERNS", ["patterns.>"], 3],
     ]);
   });
 
@@ -94,7 +105,10 @@ describe("the reference set (Pulumi.dev.yaml)", () => {
   it("parses the prod stack's reference set the same way", () => {
     const prod = readStackConfig("prod");
     const p = parseJetStream(prod.jetstream, parseTopology(prod.topology, { name: "prod" }));
-    expect(p.streams).toHaveLength(4);
+    expect(p.streams.map((s) => `${s.config.name}@${s.location.domain}`)).toEqual([
+      "PERSON_EVENTS@nats-1", "PERSON_EVENTS@nats-2", "PERSON_EVENTS@nats-3", "PERSON_EVENTS@cimstor", "PERSON_PROJECTIONS@hub", "PATTERNS@hub",
+    ]);
+    expect(p.consumers.map((c) => c.config.name)).toEqual(["person-projection", "pattern-detection"]);
     expect(p.aggregates[0].config.sources).toHaveLength(4);
     expect(leafLocalSubjects(p)).toEqual(["person.events.>", "$KV.PERSON_METADATA.>", "$O.PERSON_OBJECTS.>"]);
   });
@@ -139,6 +153,23 @@ describe("validation", () => {
     ["a consumer on an unknown stream", { ...stream({}), consumers: [{ name: "c", stream: "NOPE" }] }, "jetstream.consumers[0].stream", /unknown stream 'NOPE'; declared streams: S/],
     ["a consumer where its stream is not", { ...stream({}), consumers: [{ name: "c", stream: "S", at: "hub" }] }, "jetstream.consumers[0].at", /does not exist in domain 'hub'/],
     ["a bad consumer setting", { ...stream({}), consumers: [{ name: "c", stream: "S", ack_policy: "maybe" }] }, "jetstream.consumers[0].ack_policy", /must be one of/],
+    ["a negative size other than -1 (the server stores -1)", stream({ max_bytes: -5 }), "jetstream.streams[0].max_bytes", /-5 is not a limit.*-1 for unlimited.*silently store -1/],
+    ["a fractional count", stream({ max_msgs: 1.5 }), "jetstream.streams[0].max_msgs", /1.5 is not a limit/],
+    ["a negative bucket size", { kv: [{ bucket: "B", at: "hub", max_bytes: -2 }] }, "jetstream.kv[0].max_bytes", /-2 is not a limit/],
+    ["a negative aggregate size", stream({ aggregate: { name: "AGG", max_bytes: -5 } }), "jetstream.streams[0].aggregate.max_bytes", /-5 is not a limit/],
+    ["a negative consumer max_batch", { ...stream({}), consumers: [{ name: "c", stream: "S", max_batch: -1 }] }, "jetstream.consumers[0].max_batch", /≥ 0/],
+    [
+      "a consumer filter the stream can never hold",
+      { ...stream({}), consumers: [{ name: "c", stream: "S", filter_subjects: ["s.x", "billing.>"] }] },
+      "jetstream.consumers[0].filter_subjects[1]",
+      /filter 'billing.>' matches no subject stream 'S' can hold \(s.>\)/,
+    ],
+    [
+      "a filter on an aggregate outside its leaf stream's subjects",
+      { ...stream({ aggregate: { name: "AGG" } }), consumers: [{ name: "c", stream: "AGG", filter_subject: "t.>" }] },
+      "jetstream.consumers[0].filter_subject",
+      /matches no subject stream 'AGG' can hold \(s.>\)/,
+    ],
     ["a KV entry that is not a string", { kv: [{ bucket: "B", at: "hub", entries: { n: 5 } }] }, "jetstream.kv[0].entries.n", /must be a string/],
     ["a bad KV key", { kv: [{ bucket: "B", at: "hub", entries: { ".x": "v" } }] }, "jetstream.kv[0].entries..x", /cannot start or end/],
     ["KV replicas at a leaf", { kv: [{ bucket: "B", at: "leaves", replicas: 3 }] }, "jetstream.kv[0].replicas", /leaf domains have one server/],

@@ -3,7 +3,8 @@
  * (leaf-link users, JetStream admin, system monitor), and every bad input named by its path.
  */
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CONNECTION_TYPES, INBOX_SUBJECTS, parseSecurity } from "../../components/security/parse";
+import { parseJetStream } from "../../components/jetstream/spec";
+import { DEFAULT_CONNECTION_TYPES, parseSecurity } from "../../components/security/parse";
 import { JETSTREAM_ADMIN_USER, SYSTEM_MONITOR_USER, UserRole } from "../../components/security/types";
 import { parseTopology } from "../../components/topology/parse";
 import { readStackConfig } from "../support/stack-config";
@@ -48,6 +49,8 @@ describe("parseSecurity: what the config declares", () => {
       subscribe: { allow: ["person.commands.>"], deny: [] },
       responses: { max: 1, ttlMs: 0 },
       connectionTypes: ["STANDARD", "WEBSOCKET"],
+      inboxPrefix: "_INBOX_person-service",
+      grants: [],
     });
     expect(spec.users.find((u) => u.name === "projection-service")!.responses).toBeUndefined();
   });
@@ -69,8 +72,9 @@ describe("parseSecurity: what the config declares", () => {
   });
 
   it.each([
-    ["requestReply adds the reply inbox to subscribe.allow", { requestReply: true }, ["person.commands.>", INBOX_SUBJECTS]],
-    ["requestReply keeps an inbox already allowed", { requestReply: true, subscribe: { allow: ["_INBOX.>", "x.>"] } }, ["_INBOX.>", "x.>"]],
+    ["requestReply adds the user's own inbox (never _INBOX.>)", { requestReply: true }, ["person.commands.>", "_INBOX_person-service.>"]],
+    ["requestReply takes a declared inbox prefix", { requestReply: true, inboxPrefix: "_INBOX_people" }, ["person.commands.>", "_INBOX_people.>"]],
+    ["requestReply keeps an inbox already allowed", { requestReply: true, subscribe: { allow: ["_INBOX_person-service.>", "x.>"] } }, ["_INBOX_person-service.>", "x.>"]],
     ["requestReply adds nothing when subscribe has no allow list (all allowed)", { requestReply: true, subscribe: { deny: ["secret.>"] } }, []],
   ])("%s", (_what, change, allow) => {
     const raw = base();
@@ -209,11 +213,12 @@ describe("parseSecurity: bad input is named by its path", () => {
 
   it("parses the dev stack's users and accounts (account limits fitted to the leaves)", () => {
     const raw = readStackConfig("dev").security as Record<string, any>;
+    const jetstream = parseJetStream(readStackConfig("dev").jetstream, topology);
     // Pulumi.dev.yaml declared PLATFORM 256M/2G against 64M/1G leaves; nothing else may be wrong.
-    const issues = configIssues(() => parseSecurity(raw, topology));
+    const issues = configIssues(() => parseSecurity(raw, topology, jetstream));
     expect(issues.filter((i) => !/^security\.accounts\[0\]\.jetstream\.max(Memory|File)$/.test(i.propertyPath))).toEqual([]);
     const fitted = { ...raw, accounts: [{ ...raw.accounts[0], jetstream: { ...raw.accounts[0].jetstream, maxMemory: "64M", maxFile: "1G" } }] };
-    expect(parseSecurity(fitted, topology).users.map((u) => u.name)).toEqual([
+    expect(parseSecurity(fitted, topology, jetstream).users.map((u) => u.name)).toEqual([
       "person-service",
       "projection-service",
       "pattern-service",

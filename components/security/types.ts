@@ -96,8 +96,8 @@ export type UserSpec = {
   readonly places?: readonly ServicePlace[];
   /** What the service declared it does, when it used bindings. */
   readonly bindings?: ServiceBindings;
-  /** Every permission the bindings derived, each with why: the docs tables and reviews read these. */
-  readonly grants: readonly Grant[];
+  /** Every permission the bindings derived, each with why: the docs tables and reviews read these. Empty or absent without bindings. */
+  readonly grants?: readonly Grant[];
 };
 
 /** One server (a leaf) or the hub cluster a service connects to. */

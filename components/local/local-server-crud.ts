@@ -3,26 +3,38 @@
  * server's folder and process, called by the LocalNatsServer dynamic provider and directly by
  * tests. Node built-ins and sibling files only (see local-server.ts for why).
  *
- * - create writes the config and extra files, starts nats-server detached, waits for /healthz
- *   and records the pid;
- * - a changed config, file set, binary or monitoring URL restarts the server in place (stop by
- *   pid, start, wait healthy): the folder and its JetStream store stay;
- * - read/diff ask /proc whether the recorded pid is still a nats-server serving this config, so
- *   a dead server shows as drift and the next `up` starts it again;
- * - delete stops the server by its own pid and removes its folder.
+ * - create writes the config, the extra files and a new store id marker, starts nats-server
+ *   detached, waits for /healthz (or only `js-server-only` for a hub member that cannot have a
+ *   meta leader yet) and records the pid;
+ * - update compares the config on disk with the new text (components/render/reload-rules.ts):
+ *   a reloadable change rewrites the config and sends SIGHUP (same pid, verified through /varz
+ *   config_load_time; a refused reload falls back to a restart and says so in the server's log);
+ *   a restart-only change, a changed binary or monitoring URL, a dead process or a wiped store
+ *   restarts the server in place (lame duck stop, start, wait until healthy and, for a hub
+ *   member, JetStream-current); the folder and its JetStream store stay;
+ * - read/diff ask /proc whether the recorded pid is still a nats-server serving this config, and
+ *   the store dir whether its id marker is still there, so a dead server or a wiped store shows
+ *   as drift and the next `up` repairs it;
+ * - delete stops the server (lame duck) by its own pid and removes its folder.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { startNatsServer, stopNatsServer, waitHealthy } from "./nats-process";
+import { classifyConfigChange } from "../render/reload-rules";
+import { readRenderedConf } from "./conf-reader";
+import { type HealthCheck, reloadNatsServer, startNatsServer, stopNatsServer, waitHealthy, waitJetStreamCurrent } from "./nats-process";
 import { isServingConfig } from "./process-identity";
 import { dataDirReason, extraFileReason, logTail, readPidFile, removeServerDir, serverPaths, writeServerFiles } from "./server-dir";
+import { storeIdOnDisk, writeNewStoreId } from "./store-identity";
 
 /** What one local server is made of (the provider's inputs, after Pulumi resolved them). */
 export type LocalServerInputs = {
   /** `server_name`; also the last segment of `dataDir`. Changing it replaces the server. */
   readonly serverName: string;
-  /** nats-server config text (secret when it embeds secrets). Changing it restarts the server. */
+  /**
+   * nats-server config text (secret when it embeds secrets). A change nats-server can reload is
+   * applied by SIGHUP; a restart-only change restarts the server (reload-rules.ts).
+   */
   readonly configText: string;
   /**
    * Absolute folder of this server (`.cim-dev/<stack>/<serverName>`): config, log, pid file,
@@ -38,6 +50,22 @@ export type LocalServerInputs = {
   readonly files?: Readonly<Record<string, string>>;
   /** How long create/update wait for /healthz. Default 60 s. Changing it alone changes nothing. */
   readonly healthTimeoutSeconds?: number;
+  /**
+   * What create waits for: "full" /healthz (default), or "js-server-only" for a hub member that
+   * starts before a quorum of its peers (a lone member answers 503 until a meta leader exists).
+   * Updates always wait for the full check (and, clustered, for JetStream to be current).
+   */
+  readonly createHealthCheck?: HealthCheck;
+  /**
+   * Seconds a lame duck stop (SIGUSR2) may take before SIGKILL: above the config's
+   * `lame_duck_duration`. Default 40. Changing it alone changes nothing.
+   */
+  readonly stopTimeoutSeconds?: number;
+  /**
+   * Filled by check from the store dir (the id marker found there; absent when the store is
+   * gone), so preview knows the id that an unchanged store keeps. Not set by callers.
+   */
+  readonly storeId?: string;
 };
 
 /** What the stack records about a running local server. Holds no secret: contents are hashed. */
@@ -59,6 +87,16 @@ export type LocalServerState = {
   readonly filesHash: string;
   /** Names of the extra files, so an update removes the ones no longer declared. */
   readonly fileNames: readonly string[];
+  /**
+   * Identity of the JetStream store: a random id kept in `<store_dir>/cim-store-id`, new when
+   * the store is created or found wiped. Streams and buckets take it as an input so they are
+   * declared again on a new store. Absent in states recorded before it existed.
+   */
+  readonly storeId?: string;
+  /** What the last create/update did: "created", "reloaded: …", "restarted: …", "files: …" or "none". */
+  readonly lastChange?: string;
+  /** Seconds a lame duck stop may take before SIGKILL (the inputs' value, so delete knows it). */
+  readonly stopTimeoutSeconds?: number;
 };
 
 export type CheckFailure = { readonly property: string; readonly reason: string };
@@ -73,7 +111,7 @@ export type LocalServerDiff = {
 };
 
 export const DEFAULT_HEALTH_TIMEOUT_SECONDS = 60;
-const STOP_TIMEOUT_MS = 10_000;
+export const DEFAULT_STOP_TIMEOUT_SECONDS = 40;
 const ID_PREFIX = "local-server:";
 
 /** `local-server:<dataDir>`: the folder is what makes a local server unique on the machine. */
@@ -118,6 +156,14 @@ export function checkLocalServer(inputs: LocalServerInputs): CheckFailure[] {
   if (t !== undefined && !(typeof t === "number" && t > 0 && t <= 600)) {
     fail("healthTimeoutSeconds", `health timeout ${t} must be a number of seconds in (0, 600]`);
   }
+  const st = inputs.stopTimeoutSeconds;
+  if (st !== undefined && !(typeof st === "number" && st > 0 && st <= 3700)) {
+    fail("stopTimeoutSeconds", `stop timeout ${st} must be a number of seconds in (0, 3700], above the lame duck duration`);
+  }
+  const hc = inputs.createHealthCheck;
+  if (hc !== undefined && hc !== "full" && hc !== "js-server-only") {
+    fail("createHealthCheck", `create health check '${String(hc)}' must be "full" or "js-server-only"`);
+  }
   return failures;
 }
 
@@ -143,11 +189,43 @@ function candidatePids(state: Pick<LocalServerState, "pid" | "dataDir">): number
   return [...new Set([state.pid, fromFile].filter((p): p is number => p !== undefined && p > 0))];
 }
 
-/** Stops every process that is a nats-server serving this folder's config; others are left alone. */
-async function stopOwnServer(state: Pick<LocalServerState, "pid" | "dataDir">): Promise<void> {
+function stopTimeoutMs(inputs: Pick<LocalServerInputs, "stopTimeoutSeconds">): number {
+  return (inputs.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS) * 1000;
+}
+
+/** Stops (lame duck) every process that is a nats-server serving this folder's config; others are left alone. */
+async function stopOwnServer(state: Pick<LocalServerState, "pid" | "dataDir">, timeoutMs: number): Promise<void> {
   const { configPath } = serverPaths(state.dataDir);
   for (const pid of candidatePids(state)) {
-    if (isServingConfig(pid, configPath)) await stopNatsServer(pid, STOP_TIMEOUT_MS);
+    if (isServingConfig(pid, configPath)) await stopNatsServer(pid, timeoutMs, { signal: "SIGUSR2" });
+  }
+}
+
+/** The pid of our server serving this folder's config now, if any. */
+function livePid(state: Pick<LocalServerState, "pid" | "dataDir">): number | undefined {
+  const { configPath } = serverPaths(state.dataDir);
+  return candidatePids(state).find((pid) => isServingConfig(pid, configPath));
+}
+
+/** Whether a config runs clustered JetStream (a hub member), read from the text when it can be. */
+function isClustered(configText: string): boolean {
+  const tree = readRenderedConf(configText);
+  return tree ? tree.cluster !== undefined && tree.jetstream !== undefined : /^\s*cluster\s*[:={]/m.test(configText);
+}
+
+/** After a (re)start or reload: healthy, and for a hub member JetStream-current, before the next member goes. */
+async function waitReady(inputs: LocalServerInputs, pid: number, check: HealthCheck): Promise<void> {
+  const timeoutMs = (inputs.healthTimeoutSeconds ?? DEFAULT_HEALTH_TIMEOUT_SECONDS) * 1000;
+  if (check === "full" && isClustered(inputs.configText)) await waitJetStreamCurrent(inputs.monitoringUrl, timeoutMs, pid);
+  else await waitHealthy(inputs.monitoringUrl, timeoutMs, pid, check);
+}
+
+/** A line in the server's own log, so whoever reads it sees what the stack did and why. */
+function noteInLog(logPath: string, line: string): void {
+  try {
+    fs.appendFileSync(logPath, `[cim-nats] ${new Date().toISOString()} ${line}\n`);
+  } catch {
+    // the log is a courtesy; a missing folder shows up elsewhere
   }
 }
 
@@ -161,8 +239,11 @@ async function answers(monitoringUrl: string): Promise<boolean> {
   }
 }
 
-/** Writes the folder, starts the server and waits until it is healthy; stops it again on failure. */
-async function startServer(inputs: LocalServerInputs): Promise<LocalServerState> {
+/**
+ * Writes the folder, starts the server and waits until it is ready (`check`); stops it again on
+ * failure. Keeps `storeId` when given (the store is still there), else writes a new marker.
+ */
+async function startServer(inputs: LocalServerInputs, check: HealthCheck, storeId: string | undefined, lastChange: string): Promise<LocalServerState> {
   const files = inputs.files ?? {};
   const paths = writeServerFiles(inputs.dataDir, inputs.configText, files);
   if (await answers(inputs.monitoringUrl)) {
@@ -172,18 +253,18 @@ async function startServer(inputs: LocalServerInputs): Promise<LocalServerState>
     );
   }
   fs.rmSync(paths.pidPath, { force: true });
+  const id = storeId ?? writeNewStoreId(inputs.configText, inputs.dataDir);
   const { pid } = await startNatsServer({
     configPath: paths.configPath,
     logPath: paths.logPath,
     pidPath: paths.pidPath,
     ...(inputs.binary !== undefined ? { binary: inputs.binary } : {}),
   });
-  const timeoutMs = (inputs.healthTimeoutSeconds ?? DEFAULT_HEALTH_TIMEOUT_SECONDS) * 1000;
   try {
-    await waitHealthy(inputs.monitoringUrl, timeoutMs, pid);
+    await waitReady(inputs, pid, check);
     if (!isServingConfig(pid, paths.configPath)) throw new Error(`nats-server pid ${pid} exited after answering /healthz`);
   } catch (err) {
-    await stopNatsServer(pid, STOP_TIMEOUT_MS);
+    await stopNatsServer(pid, stopTimeoutMs(inputs), { signal: "SIGUSR2" });
     throw new Error(
       `nats-server '${inputs.serverName}' did not become healthy: ${(err as Error).message}\n` +
         `config: ${paths.configPath}\nlog (${paths.logPath}):\n${logTail(paths.logPath)}`,
@@ -201,23 +282,47 @@ async function startServer(inputs: LocalServerInputs): Promise<LocalServerState>
     configHash: sha256(inputs.configText),
     filesHash: filesHash(files),
     fileNames: Object.keys(files).sort(),
+    storeId: id,
+    lastChange,
+    ...(inputs.stopTimeoutSeconds !== undefined ? { stopTimeoutSeconds: inputs.stopTimeoutSeconds } : {}),
   };
 }
 
 /** Starts a new server (a stray of our own from a lost state, found by its pid file, is stopped first). */
 export async function createLocalServer(inputs: LocalServerInputs): Promise<{ id: string; outs: LocalServerState }> {
-  await stopOwnServer({ pid: 0, dataDir: inputs.dataDir });
-  return { id: localServerId(inputs.dataDir), outs: await startServer(inputs) };
+  await stopOwnServer({ pid: 0, dataDir: inputs.dataDir }, stopTimeoutMs(inputs));
+  return { id: localServerId(inputs.dataDir), outs: await startServer(inputs, inputs.createHealthCheck ?? "full", undefined, "created") };
 }
 
-/** The recorded state with `running` as /proc sees it now. A restarted-by-hand server is adopted by its pid file. */
+/**
+ * The recorded state with `running` as /proc sees it now, and `storeId` as the store dir says
+ * (absent when the store was wiped). A restarted-by-hand server is adopted by its pid file.
+ */
 export function readLocalServer(id: string, state: LocalServerState): { id: string; props: LocalServerState } {
   parseLocalServerId(id);
-  const live = candidatePids(state).find((pid) => isServingConfig(pid, state.configPath));
-  return { id, props: { ...state, pid: live ?? state.pid, running: live !== undefined } };
+  const live = livePid(state);
+  const props: LocalServerState = { ...state, pid: live ?? state.pid, running: live !== undefined };
+  if (state.storeId === undefined) return { id, props };
+  const onDisk = configOnDisk(state);
+  const storeId = onDisk === undefined ? undefined : storeIdOnDisk(onDisk, state.dataDir);
+  const { storeId: _recorded, ...rest } = props;
+  return { id, props: storeId === undefined ? rest : { ...rest, storeId } };
 }
 
-/** What changed between the recorded state and new inputs, including a server that is no longer running. */
+function configOnDisk(state: Pick<LocalServerState, "configPath">): string | undefined {
+  try {
+    return fs.readFileSync(state.configPath, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the recorded store is gone (marker missing or different, or the JetStream folder deleted). */
+function storeDrifted(state: LocalServerState, configText: string): boolean {
+  return state.storeId !== undefined && storeIdOnDisk(configText, state.dataDir) !== state.storeId;
+}
+
+/** What changed between the recorded state and new inputs, including a server that is no longer running or a wiped store. */
 export function diffLocalServer(state: LocalServerState, inputs: LocalServerInputs): LocalServerDiff {
   const replaces = (["serverName", "dataDir"] as const).filter((k) => state[k] !== inputs[k]);
   const changed: string[] = [...replaces];
@@ -225,24 +330,112 @@ export function diffLocalServer(state: LocalServerState, inputs: LocalServerInpu
   if (state.filesHash !== filesHash(inputs.files ?? {})) changed.push("files");
   if (state.monitoringUrl !== inputs.monitoringUrl) changed.push("monitoringUrl");
   if (state.binary !== inputs.binary) changed.push("binary");
-  if (!candidatePids(state).some((pid) => isServingConfig(pid, state.configPath))) changed.push("running");
+  if (storeDrifted(state, inputs.configText)) changed.push("storeId");
+  if (livePid(state) === undefined) changed.push("running");
   // Same address and ports: the old server must be gone before its replacement can listen.
   return { changes: changed.length > 0, replaces, deleteBeforeReplace: replaces.length > 0, changed };
 }
 
-/** Restarts the server in place with the new inputs; its folder (and JetStream store) stays. */
-export async function updateLocalServer(state: LocalServerState, inputs: LocalServerInputs): Promise<LocalServerState> {
-  await stopOwnServer(state);
+/** How an update applies new inputs to a running server. */
+export type LocalServerUpdatePlan = {
+  /** "none": nothing to do; "files": rewrite extra files only; "reload": SIGHUP; "restart": stop and start. */
+  readonly action: "none" | "files" | "reload" | "restart";
+  /** Why, one line each (reload-rules' reasons for a config change). */
+  readonly because: readonly string[];
+};
+
+/**
+ * Reload or restart? Compares the config on disk (what the server runs) with the new text by
+ * reload-rules; a text that cannot be read back (not rendered by formatNatsConf) restarts.
+ */
+export function planLocalServerUpdate(state: LocalServerState, inputs: LocalServerInputs): LocalServerUpdatePlan {
+  const restart: string[] = [];
+  if (livePid(state) === undefined) restart.push("the server is not running");
+  if (state.monitoringUrl !== inputs.monitoringUrl) restart.push(`monitoring URL ${state.monitoringUrl} -> ${inputs.monitoringUrl}`);
+  if (state.binary !== inputs.binary) restart.push("another nats-server binary");
+  const running = configOnDisk(state);
+  if (storeDrifted(state, running ?? inputs.configText)) restart.push("the JetStream store was wiped or replaced (store id marker gone)");
+  const configChanged = state.configHash !== sha256(inputs.configText) || running === undefined || sha256(running) !== state.configHash;
+  const reload: string[] = [];
+  if (configChanged) {
+    const oldTree = running === undefined ? undefined : readRenderedConf(running);
+    const newTree = readRenderedConf(inputs.configText);
+    if (!oldTree || !newTree) restart.push("the config on disk or the new config is not one the stack renders, so it cannot be classified");
+    else {
+      const change = classifyConfigChange(oldTree, newTree);
+      restart.push(...change.restartBecause);
+      reload.push(...change.reloadBecause);
+    }
+  }
+  if (restart.length > 0) return { action: "restart", because: restart };
+  if (reload.length > 0) return { action: "reload", because: reload };
+  if (state.filesHash !== filesHash(inputs.files ?? {})) return { action: "files", because: ["extra files changed"] };
+  return { action: "none", because: [] };
+}
+
+/** Writes the extra files and removes the ones no longer declared. */
+function replaceExtraFiles(state: LocalServerState, inputs: LocalServerInputs): void {
   const keep = new Set(Object.keys(inputs.files ?? {}));
   for (const name of state.fileNames ?? []) {
     if (!keep.has(name) && !extraFileReason(name)) fs.rmSync(path.join(state.dataDir, name), { force: true });
   }
-  return startServer(inputs);
+  writeServerFiles(inputs.dataDir, inputs.configText, inputs.files ?? {});
 }
 
-/** Stops the server (only if its pid is still our nats-server) and removes its folder. */
+/**
+ * Applies new inputs in place: SIGHUP for a reloadable config change (pid kept, verified by
+ * /varz config_load_time; a refused reload restarts instead), a lame duck restart for anything
+ * else (waiting until healthy and, for a hub member, JetStream-current). The folder and its
+ * JetStream store stay; a wiped store gets a new id.
+ */
+export async function updateLocalServer(state: LocalServerState, inputs: LocalServerInputs): Promise<LocalServerState> {
+  const plan = planLocalServerUpdate(state, inputs);
+  const paths = serverPaths(inputs.dataDir);
+  const keptStoreId = state.storeId !== undefined && !storeDrifted(state, configOnDisk(state) ?? inputs.configText) ? state.storeId : undefined;
+  const why = plan.because.join("; ");
+  const recorded = (lastChange: string, pid: number): LocalServerState => ({
+    ...state,
+    ...(inputs.binary !== undefined ? { binary: inputs.binary } : {}),
+    pid,
+    running: true,
+    configHash: sha256(inputs.configText),
+    filesHash: filesHash(inputs.files ?? {}),
+    fileNames: Object.keys(inputs.files ?? {}).sort(),
+    // A state from before store ids gets its first marker now.
+    storeId: keptStoreId ?? storeIdOnDisk(inputs.configText, inputs.dataDir) ?? writeNewStoreId(inputs.configText, inputs.dataDir),
+    lastChange,
+    ...(inputs.stopTimeoutSeconds !== undefined ? { stopTimeoutSeconds: inputs.stopTimeoutSeconds } : {}),
+  });
+  if (plan.action === "none" || plan.action === "files") {
+    replaceExtraFiles(state, inputs);
+    return recorded(plan.action === "files" ? "files: extra files rewritten, no signal needed" : "none", livePid(state)!);
+  }
+  let restartWhy = why;
+  if (plan.action === "reload") {
+    const pid = livePid(state)!;
+    replaceExtraFiles(state, inputs);
+    noteInLog(paths.logPath, `reloading (SIGHUP pid ${pid}): ${why}`);
+    const outcome = await reloadNatsServer(pid, inputs.monitoringUrl, paths.logPath, 15_000);
+    if (outcome.applied) {
+      await waitReady(inputs, pid, "full");
+      return recorded(`reloaded: ${why}`, pid);
+    }
+    restartWhy = `nats-server refused the reload (${outcome.reason}), so restarting instead`;
+    noteInLog(paths.logPath, restartWhy);
+  } else {
+    noteInLog(paths.logPath, `restarting (lame duck stop, then start): ${why}`);
+  }
+  await stopOwnServer(state, stopTimeoutMs(inputs));
+  const keep = new Set(Object.keys(inputs.files ?? {}));
+  for (const name of state.fileNames ?? []) {
+    if (!keep.has(name) && !extraFileReason(name)) fs.rmSync(path.join(state.dataDir, name), { force: true });
+  }
+  return startServer(inputs, "full", keptStoreId, `restarted: ${restartWhy}`);
+}
+
+/** Stops the server with lame duck (only if its pid is still our nats-server) and removes its folder. */
 export async function deleteLocalServer(state: LocalServerState): Promise<void> {
-  await stopOwnServer(state);
+  await stopOwnServer(state, stopTimeoutMs(state));
   removeServerDir(state.dataDir, state.serverName);
 }
 
@@ -251,7 +444,12 @@ export async function deleteLocalServer(state: LocalServerState): Promise<void> 
 // these by name, so they take and return exactly what pulumi.dynamic.ResourceProvider does.
 
 export async function checkLocalServerProvider(_olds: unknown, news: LocalServerInputs): Promise<{ inputs: LocalServerInputs; failures: CheckFailure[] }> {
-  return { inputs: news, failures: checkLocalServer(news) };
+  const failures = checkLocalServer(news);
+  if (failures.length > 0) return { inputs: news, failures };
+  // The store's id as it is now: preview then shows an unchanged store's id as known.
+  const { storeId: _given, ...rest } = news;
+  const storeId = storeIdOnDisk(news.configText, news.dataDir);
+  return { inputs: storeId === undefined ? rest : { ...rest, storeId }, failures };
 }
 
 export async function diffLocalServerProvider(_id: string, state: LocalServerState, news: LocalServerInputs) {

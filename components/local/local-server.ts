@@ -24,7 +24,10 @@ export const localServerProvider: pulumi.dynamic.ResourceProvider = dynamicProvi
 export type LocalNatsServerArgs = {
   /** `server_name`; the last segment of `dataDir`. Changing it replaces the server. */
   readonly serverName: pulumi.Input<string>;
-  /** Rendered nats-server config (may be secret). Changing it restarts the server in place. */
+  /**
+   * Rendered nats-server config (may be secret). A change nats-server can reload is applied by
+   * SIGHUP (same pid); a restart-only change restarts the server in place (reload-rules.ts).
+   */
   readonly configText: pulumi.Input<string>;
   /** Absolute folder `.cim-dev/<stack>/<serverName>` for config, log, creds and store. Changing it replaces the server. */
   readonly dataDir: pulumi.Input<string>;
@@ -36,6 +39,13 @@ export type LocalNatsServerArgs = {
   readonly files?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** Seconds create/update wait for /healthz. Default 60. */
   readonly healthTimeoutSeconds?: pulumi.Input<number>;
+  /**
+   * What create waits for: "full" /healthz (default) or "js-server-only" (a hub member created
+   * before a quorum of its peers runs). Updates always wait for full health and JetStream-current.
+   */
+  readonly createHealthCheck?: pulumi.Input<"full" | "js-server-only">;
+  /** Seconds a lame duck stop (SIGUSR2) may take before SIGKILL; above `lame_duck_duration`. Default 40. */
+  readonly stopTimeoutSeconds?: pulumi.Input<number>;
 };
 
 /** One local nats-server process, started, restarted and stopped by the stack. */
@@ -52,6 +62,14 @@ export class LocalNatsServer extends pulumi.dynamic.Resource {
   /** Whether the process was serving this config when last read. */
   declare public readonly running: pulumi.Output<boolean>;
   declare public readonly configHash: pulumi.Output<string>;
+  /**
+   * Identity of the JetStream store (random id in `<store_dir>/cim-store-id`); new when the store
+   * was wiped or replaced. Streams and buckets on this server take it as an input, so they are
+   * declared again on a new store.
+   */
+  declare public readonly storeId: pulumi.Output<string>;
+  /** What the last create/update did and why (e.g. "reloaded: cluster.routes …"). */
+  declare public readonly lastChange: pulumi.Output<string>;
 
   constructor(name: string, args: LocalNatsServerArgs, opts?: pulumi.CustomResourceOptions) {
     const files = args.files === undefined ? undefined : pulumi.secret(args.files);
@@ -68,6 +86,8 @@ export class LocalNatsServer extends pulumi.dynamic.Resource {
         configHash: undefined,
         filesHash: undefined,
         fileNames: undefined,
+        storeId: undefined,
+        lastChange: undefined,
       },
       { ...opts, additionalSecretOutputs: ["configText", "files", ...(opts?.additionalSecretOutputs ?? [])] },
       "cim-nats",

@@ -1,8 +1,12 @@
 /**
  * The local substrate: every instance of the topology (leaf servers and hub members) as a
  * LocalNatsServer on its loopback address, each in its own folder under the stack's data dir.
- * Servers start in parallel: hub members need each other for a JetStream meta leader before
- * /healthz answers 200, and leaves keep retrying their leafnode remotes until the hub listens.
+ * Hub members form a chain (each depends on the one before), so a restart-only change rolls
+ * through them one at a time, each healthy and JetStream-current before the next stops; on
+ * create, every member but the last waits only for `/healthz?js-server-only=true` (a lone
+ * member has no meta leader yet) and the last one for the full check, which needs the quorum.
+ * Leaves are independent of each other and change in parallel; they keep retrying their
+ * leafnode remotes until the hub listens. Stops are lame duck (SIGUSR2).
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -30,6 +34,8 @@ export type LocalTopologyArgs = {
   readonly binary?: pulumi.Input<string>;
   /** Seconds each server may take to answer /healthz after a (re)start. Default 60. */
   readonly healthTimeoutSeconds?: number;
+  /** Seconds a lame duck stop may take before SIGKILL. Default: the topology's lame duck duration + 10. */
+  readonly stopTimeoutSeconds?: number;
 };
 
 /** Where LocalTopology writes a server's extra file `relpath` (its `files` entry): inside the server folder. */
@@ -67,16 +73,18 @@ export class LocalTopology extends pulumi.ComponentResource {
   public readonly pids!: pulumi.Output<Record<string, number>>;
   /** Server name → its folder (config, log, creds, JetStream store). */
   public readonly dataDirs!: Readonly<Record<string, string>>;
+  /** Server name → identity of its JetStream store (new when the store was wiped). */
+  public readonly storeIds!: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: LocalTopologyArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cim-nats:local:LocalTopology", name, {}, opts);
     const created = createLocalTopology(name, args, this);
     Object.assign(this, created);
-    this.registerOutputs({ pids: created.pids, dataDirs: created.dataDirs });
+    this.registerOutputs({ pids: created.pids, dataDirs: created.dataDirs, storeIds: created.storeIds });
   }
 }
 
-type LocalTopologyResult = Pick<LocalTopology, "servers" | "pids" | "dataDirs">;
+type LocalTopologyResult = Pick<LocalTopology, "servers" | "pids" | "dataDirs" | "storeIds">;
 
 function createLocalTopology(name: string, args: LocalTopologyArgs, parent: pulumi.Resource): LocalTopologyResult {
   const issues = localTopologyIssues(args);
@@ -88,9 +96,14 @@ function createLocalTopology(name: string, args: LocalTopologyArgs, parent: pulu
   }
   const servers: Record<string, LocalNatsServer> = {};
   const dataDirs: Record<string, string> = {};
+  const members = args.topology.hub.members;
+  const stopTimeoutSeconds = args.stopTimeoutSeconds ?? args.topology.lameDuck.durationSeconds + 10;
+  let previousMember: LocalNatsServer | undefined;
   for (const instance of instancesOf(args.topology)) {
     const s = instance.serverName;
-    servers[s] = new LocalNatsServer(
+    const memberIndex = members.findIndex((m) => m.serverName === s);
+    const isMember = memberIndex >= 0;
+    const server = new LocalNatsServer(
       `${name}-${s}`,
       {
         serverName: s,
@@ -98,15 +111,23 @@ function createLocalTopology(name: string, args: LocalTopologyArgs, parent: pulu
         dataDir: path.normalize(instance.storeDir),
         monitoringUrl: instanceEndpoints(instance).monitoringUrl,
         healthTimeoutSeconds: args.healthTimeoutSeconds ?? DEFAULT_HEALTH_TIMEOUT_SECONDS,
+        stopTimeoutSeconds,
+        // Only the last member can see a meta leader when it is created (the others are up by then).
+        createHealthCheck: isMember && memberIndex < members.length - 1 ? "js-server-only" : "full",
         ...(args.binary !== undefined ? { binary: args.binary } : {}),
         ...(args.files?.[s] !== undefined ? { files: args.files[s] } : {}),
       },
-      { parent },
+      { parent, ...(isMember && previousMember ? { dependsOn: [previousMember] } : {}) },
     );
+    if (isMember) previousMember = server;
+    servers[s] = server;
     dataDirs[s] = instance.storeDir;
   }
   const pids = pulumi
     .all(Object.fromEntries(Object.entries(servers).map(([s, r]) => [s, r.pid])))
     .apply((p) => ({ ...p }) as Record<string, number>);
-  return { servers, pids, dataDirs };
+  const storeIds = pulumi
+    .all(Object.fromEntries(Object.entries(servers).map(([s, r]) => [s, r.storeId])))
+    .apply((p) => ({ ...p }) as Record<string, string>);
+  return { servers, pids, dataDirs, storeIds };
 }

@@ -104,14 +104,25 @@ async function waitExited(pid: number, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
+/** How stopNatsServer asks the server to go. */
+export type StopOptions = {
+  /**
+   * `SIGUSR2`: lame duck mode — stop accepting clients, move JetStream leaders away, close clients
+   * over `lame_duck_duration`, exit; what the stack's servers get (local-server-crud.ts).
+   * `SIGTERM` (default, for tests' throwaway servers): exit now.
+   */
+  readonly signal?: "SIGUSR2" | "SIGTERM";
+};
+
 /**
- * Stops a nats-server: SIGTERM, then SIGKILL after `timeoutMs`, and waits for it to be gone.
- * Already gone is success. A pid that now belongs to another program (reused) is left alone.
+ * Stops a nats-server: SIGTERM, or lame duck with `{ signal: "SIGUSR2" }`, then SIGKILL after
+ * `timeoutMs` (for lame duck, more than the config's `lame_duck_duration`), and waits for it to be gone. Already gone is
+ * success. A pid that now belongs to another program (reused) is left alone.
  */
-export async function stopNatsServer(pid: number, timeoutMs = 10_000): Promise<void> {
+export async function stopNatsServer(pid: number, timeoutMs = 10_000, options: StopOptions = {}): Promise<void> {
   if (!isProcessRunning(pid) || !isNatsServer(pid)) return;
   try {
-    process.kill(pid, "SIGTERM");
+    process.kill(pid, options.signal ?? "SIGTERM");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ESRCH") return;
     throw err;
@@ -124,16 +135,23 @@ export async function stopNatsServer(pid: number, timeoutMs = 10_000): Promise<v
     throw err;
   }
   if (!(await waitExited(pid, 5_000))) {
-    throw new Error(`nats-server pid ${pid} still running after SIGTERM and SIGKILL`);
+    throw new Error(`nats-server pid ${pid} still running after ${options.signal ?? "SIGTERM"} and SIGKILL`);
   }
 }
 
+/** Which /healthz a wait asks for. */
+export type HealthCheck =
+  /** Full /healthz: for a clustered member a JetStream meta leader and every asset current. */
+  | "full"
+  /** `/healthz?js-server-only=true`: the server accepts connections and JetStream runs (a lone new hub member). */
+  | "js-server-only";
+
 /**
- * Waits until `<monitoringUrl>/healthz` answers 200 (for a hub member that includes having a
- * JetStream meta leader). With `pid`, fails fast when the process has exited meanwhile.
+ * Waits until `<monitoringUrl>/healthz` answers 200 (full by default: for a hub member that
+ * includes having a JetStream meta leader). With `pid`, fails fast when the process has exited.
  */
-export async function waitHealthy(monitoringUrl: string, timeoutMs: number, pid?: number): Promise<void> {
-  const url = `${monitoringUrl.replace(/\/+$/, "")}/healthz`;
+export async function waitHealthy(monitoringUrl: string, timeoutMs: number, pid?: number, check: HealthCheck = "full"): Promise<void> {
+  const url = `${monitoringUrl.replace(/\/+$/, "")}/healthz${check === "js-server-only" ? "?js-server-only=true" : ""}`;
   const deadline = Date.now() + timeoutMs;
   let last = "no answer yet";
   for (;;) {
@@ -150,5 +168,100 @@ export async function waitHealthy(monitoringUrl: string, timeoutMs: number, pid?
     }
     if (Date.now() >= deadline) throw new Error(`${url} not healthy within ${timeoutMs} ms (last: ${last})`);
     await sleep(100);
+  }
+}
+
+/** The parts of /jsz a rolling restart looks at. */
+type Jsz = { readonly meta_cluster?: { readonly leader?: string; readonly pending?: number; readonly cluster_size?: number } };
+
+/**
+ * Waits until a clustered JetStream server is current: full /healthz (meta leader known, every
+ * stream and consumer it hosts caught up) and its own /jsz names a meta leader with nothing
+ * pending. A rolling restart waits for this before it takes down the next member.
+ */
+export async function waitJetStreamCurrent(monitoringUrl: string, timeoutMs: number, pid?: number): Promise<void> {
+  const started = Date.now();
+  await waitHealthy(monitoringUrl, timeoutMs, pid, "full");
+  const url = `${monitoringUrl.replace(/\/+$/, "")}/jsz`;
+  const deadline = started + timeoutMs;
+  let last = "no answer yet";
+  for (;;) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      const jsz = (await res.json()) as Jsz;
+      const meta = jsz.meta_cluster;
+      if (!meta) return; // not clustered: /healthz said it all
+      if (meta.leader && (meta.pending ?? 0) === 0) return;
+      last = `meta leader '${meta.leader ?? ""}', ${meta.pending ?? 0} pending`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (Date.now() >= deadline) throw new Error(`${url}: JetStream not current within ${timeoutMs} ms (last: ${last})`);
+    await sleep(100);
+  }
+}
+
+/** What a SIGHUP did. */
+export type ReloadOutcome =
+  /** nats-server applied the new config (`/varz` config_load_time advanced). */
+  | { readonly applied: true }
+  /** It kept the old config; `reason` is its log line (e.g. "config reload not supported for ServerName ..."). */
+  | { readonly applied: false; readonly reason: string };
+
+type Varz = { readonly config_load_time?: string };
+
+async function configLoadTime(monitoringUrl: string): Promise<string | undefined> {
+  try {
+    const res = await fetch(`${monitoringUrl.replace(/\/+$/, "")}/varz`, { signal: AbortSignal.timeout(1_000) });
+    return ((await res.json()) as Varz).config_load_time;
+  } catch {
+    return undefined;
+  }
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+function readFrom(file: string, offset: number): string {
+  try {
+    const fd = fs.openSync(file, "r");
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (size <= offset) return "";
+      const buf = Buffer.alloc(size - offset);
+      fs.readSync(fd, buf, 0, buf.length, offset);
+      return buf.toString("utf8");
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Asks a running nats-server to reload its config file (SIGHUP) and waits for the verdict:
+ * applied when `/varz` config_load_time advances, refused when its log (`logPath`, appended by
+ * the server) says "Failed to reload server configuration". The pid stays the same either way.
+ */
+export async function reloadNatsServer(pid: number, monitoringUrl: string, logPath: string, timeoutMs = 10_000): Promise<ReloadOutcome> {
+  const before = await configLoadTime(monitoringUrl);
+  if (before === undefined) return { applied: false, reason: `${monitoringUrl}/varz does not answer, so a reload cannot be verified` };
+  const offset = fileSize(logPath);
+  process.kill(pid, "SIGHUP");
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const failed = /Failed to reload server configuration: ?(.*)/.exec(readFrom(logPath, offset));
+    if (failed) return { applied: false, reason: failed[1].trim() };
+    const now = await configLoadTime(monitoringUrl);
+    if (now !== undefined && now !== before) return { applied: true };
+    if (!isProcessRunning(pid)) return { applied: false, reason: `nats-server pid ${pid} exited after SIGHUP` };
+    if (Date.now() >= deadline) return { applied: false, reason: `no reload seen within ${timeoutMs} ms (config_load_time still ${before})` };
+    await sleep(50);
   }
 }

@@ -31,7 +31,7 @@ export function serverPaths(dataDir: string): ServerPaths {
  * File names the provider itself owns: an extra file must not overwrite them. An array, not a
  * Set: Pulumi's closure serializer copies a Set as an empty object (its entries are lost).
  */
-const RESERVED_NAMES: readonly string[] = ["nats.conf", "nats.log", "nats.pid", "jetstream"];
+const RESERVED_NAMES: readonly string[] = ["nats.conf", "nats.log", "nats.pid", "jetstream", "cim-store-id"];
 
 /**
  * Why `dataDir` cannot be a server folder ("" when it can). It must be absolute and end in the

@@ -85,6 +85,14 @@ export type ProxmoxSpec = {
    * it, or streams would fill the root disk. Default "/var/lib/cim-nats".
    */
   readonly dataMountPath: string;
+  /**
+   * Guard the containers against deletion: Pulumi's `protect` (a `destroy` or a removed host
+   * fails until it is lifted) and Proxmox's own `protection` flag (the API refuses to remove the
+   * container or its disks, whoever asks). A leaf's data volume holds the only copy of its R1
+   * streams. Default true; set `cim-nats:proxmox.protect: false` before deliberately removing a
+   * host (docs/prod.md).
+   */
+  readonly protect: boolean;
 };
 
 /** The secret config values parseProxmox reads (plaintext here; secret everywhere else). */

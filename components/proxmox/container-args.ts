@@ -34,7 +34,21 @@ export type ContainerArgs = {
   };
   startOnBoot: boolean;
   started: boolean;
+  /** Proxmox's protection flag: the API refuses to remove the container or its disks. */
+  protection: boolean;
 };
+
+/**
+ * Input paths of the container that the Proxmox provider can only change by replacing the
+ * container (force-new in its schema) and that change in routine operation. Pulumi ignores
+ * changes to them once the container exists, so a key rotation or a template bump never destroys
+ * a container (and the only copy of a leaf's R1 streams on its data volume):
+ * - the deploy key is installed at creation only; afterwards the NixOS config
+ *   (`/etc/nixos/cim-nats/access.nix`, deploy/nixos-files.ts) owns root's authorized keys;
+ * - a new template applies to containers created from then on; existing ones upgrade through
+ *   their NixOS configuration, not by re-imaging.
+ */
+export const CONTAINER_IGNORE_CHANGES = ["initialization.userAccount.keys", "operatingSystem.templateFileId"] as const;
 
 /** The `proxmoxve.download.File` inputs for a downloaded template (content type `vztmpl`). */
 export type TemplateDownloadArgs = {
@@ -104,5 +118,6 @@ export function containerArgs(host: Host, stack: string, spec: ProxmoxSpec): Con
     },
     startOnBoot: true,
     started: true,
+    protection: spec.protect,
   };
 }

@@ -8,7 +8,7 @@ import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import { Host } from "../topology/types";
 import { ProxmoxSpec } from "./config";
-import { containerArgs } from "./container-args";
+import { CONTAINER_IGNORE_CHANGES, containerArgs } from "./container-args";
 
 export interface NatsContainerArgs {
   /** The host this container runs, from the validated topology. */
@@ -51,7 +51,13 @@ function createNatsContainer(parent: NatsContainer, name: string, args: NatsCont
     ...plain,
     operatingSystem: { ...plain.operatingSystem, templateFileId: args.templateFileId ?? plain.operatingSystem.templateFileId },
   };
-  const container = new proxmoxve.ContainerLegacy(`${name}-container`, inputs, { parent });
+  // protect: a destroy or a removed host fails instead of deleting a container (and its data
+  // volume); ignoreChanges: routine edits never force a replacement (CONTAINER_IGNORE_CHANGES).
+  const container = new proxmoxve.ContainerLegacy(`${name}-container`, inputs, {
+    parent,
+    protect: args.spec.protect,
+    ignoreChanges: [...CONTAINER_IGNORE_CHANGES],
+  });
   return {
     container,
     vmId: pulumi.output(plain.vmId),

@@ -22,7 +22,7 @@ import { openSshPublicKey } from "./ssh-public-key";
 import { type At, type Raw, isObject, optString, requiredString } from "../topology/config-fields";
 
 const ROOT = "proxmox";
-const TOP_KEYS = ["endpoint", "insecure", "nodes", "templates", "datastore", "networks", "ssh", "dataMountPath"];
+const TOP_KEYS = ["endpoint", "insecure", "nodes", "templates", "datastore", "networks", "ssh", "dataMountPath", "protect"];
 const NETWORK_KEYS = ["cidr", "gateway", "bridge", "dns"];
 const SSH_KEYS = ["username", "agent", "authorizedKeys", "containerUser", "containerPort", "nodes"];
 const DOWNLOAD_KEYS = ["url", "fileName", "datastore", "checksum", "checksumAlgorithm"];
@@ -59,11 +59,12 @@ export function parseProxmox(raw: unknown, topology: Topology, secrets: ProxmoxS
   const networks = parseNetworks(raw.networks, at);
   const ssh = parseSsh(raw.ssh, secrets.sshPrivateKey, at);
   const dataMountPath = absolutePath(raw.dataMountPath, `${ROOT}.dataMountPath`, DEFAULT_DATA_MOUNT_PATH, at);
+  const protect = bool(raw.protect, `${ROOT}.protect`, true, at);
 
   checkHosts(topology, { nodes, templates, networks, dataMountPath }, at);
 
   if (issues.length > 0) throw new ConfigError(issues);
-  return deepFreeze({ endpoint, apiToken, insecure, nodes, templates, datastore, networks, ssh, dataMountPath });
+  return deepFreeze({ endpoint, apiToken, insecure, nodes, templates, datastore, networks, ssh, dataMountPath, protect });
 }
 
 function parseEndpoint(v: unknown, at: At): string {

@@ -19,7 +19,7 @@ import { parseTopology } from "../../components/topology/parse";
 import { rebaseAddresses, withDataDir } from "../../components/topology/rebase";
 import { Topology } from "../../components/topology/types";
 import { freePort } from "../local/free-port";
-import { installMocks, MockRecorder, Registered, registered } from "../proxmox/mocks";
+import { installMocks, MockRecorder, registered } from "../proxmox/mocks";
 import { readStackConfig } from "../support/stack-config";
 import { plannedOperation, PlannedOperation } from "./engine-plan";
 import { replay, ReplayStep } from "./replay";

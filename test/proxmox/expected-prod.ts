@@ -50,6 +50,7 @@ export function expectedProdContainers(authorizedKey: string): Record<string, Re
         },
         startOnBoot: true,
         started: true,
+        protection: true,
       },
     ]),
   );

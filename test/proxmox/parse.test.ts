@@ -58,6 +58,7 @@ describe("parseProxmox on the prod stack config", () => {
         nodes: [],
       },
       dataMountPath: "/var/lib/cim-nats",
+      protect: true,
     });
     expect(Object.isFrozen(spec.networks.default)).toBe(true);
   });

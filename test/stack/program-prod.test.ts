@@ -79,10 +79,18 @@ describe("pulumi up -s prod, as declared", () => {
     ]);
   });
 
-  it("deploys configuration.nix, the module, the host file and 0600 leaf-link creds to every host", () => {
+  it("deploys configuration.nix, the module, the host file, the SSH access and 0600 leaf-link creds to every host", () => {
     const copies = ofType(":CopyToRemote");
     const forHost = (h: string) => copies.filter((c) => c.name.includes(`-${h}-`));
-    for (const h of ["nats-1", "nats-2", "nats-3", "cimstor"]) expect(forHost(h).length).toBe(4);
+    for (const h of ["nats-1", "nats-2", "nats-3", "cimstor"]) {
+      expect(forHost(h).map((c) => c.inputs.remotePath.split("/").pop()).sort()).toEqual([
+        "etc-nixos-cim-nats-access.nix",
+        "etc-nixos-cim-nats-host.nix",
+        "etc-nixos-cim-nats-modules-cim-nats.nix",
+        "etc-nixos-configuration.nix",
+        `var-lib-cim-nats-secrets-leaf-${h}.creds`,
+      ]);
+    }
     const switches = ofType(":Command").filter((c) => c.name.endsWith("-switch"));
     expect(switches).toHaveLength(4);
     const script = JSON.stringify(switches.find((s) => s.name.includes("nats-2"))!.inputs);

@@ -19,8 +19,7 @@ export function operatorClaims(systemAccountPublicKey: string): Claims {
 }
 
 /**
- * Account claims without revocations (the account JWT resource adds those from its issued-user
- * state). Every limit is written out: nats-server reads an omitted limit as 0, and `conn: 0`
+ * Account claims without signing keys (withSigningKeys adds its users' keys). Every limit is written out: nats-server reads an omitted limit as 0, and `conn: 0`
  * would refuse every connection.
  */
 export function accountClaims(account: AccountSpec): Claims {
@@ -42,6 +41,11 @@ export function accountClaims(account: AccountSpec): Claims {
       consumer: js ? js.consumers : 0,
     },
   };
+}
+
+/** Account claims listing `keys` (public account signing keys, one per user) in a stable order. */
+export function withSigningKeys(claims: Claims, keys: readonly string[]): Claims {
+  return { ...claims, signing_keys: [...keys].sort() };
 }
 
 /** User claims: permissions, response permissions, connection types; no size limits. */

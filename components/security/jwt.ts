@@ -1,13 +1,14 @@
 /**
  * `IssuedJwt`: an operator, account or user JWT signed by its issuer's seed. Re-issued only when
- * what it says changes — name, issuer, claims, or (accounts) the set of users it issued — never
- * because encoding again would give a new `iat`/`jti`; so a no-change `pulumi up` stays
- * no-change.
+ * what it says changes — name, signer, claims — never because encoding again would give a new
+ * `iat`/`jti`; so a no-change `pulumi up` stays no-change.
  *
- * Revoking: an account JWT remembers the public keys of the users it issued (`issuedUsers`, in
- * its state). When a user disappears from the config, its key leaves that set and the account
- * JWT is re-issued with `revocations[<user key>] = now`: servers that load the new account JWT
- * refuse the removed user's creds (issued before that time) and disconnect it.
+ * Removing a user: every user JWT is signed by a signing key of its own (`issuerAccount` set),
+ * and the account JWT lists the signing keys of exactly the users declared now. A removed
+ * user's signing key leaves that list, so servers that load the new account JWT refuse its creds
+ * and close its connections (measured on nats-server 2.15.2 with a SIGHUP reload). A user whose
+ * key comes back (a refused removal, then a revert) is valid again: nothing sticky to forget,
+ * and the account JWT is a function of the config alone — which keeps `pulumi preview` exact.
  *
  * The provider is serialized as a closure (DESIGN.md, pulumi/pulumi#10480): its methods use only
  * the plain functions of this file and `require` their packages inside.
@@ -18,21 +19,21 @@ import type { Claims } from "./claims";
 export const JwtKind = { Operator: "operator", Account: "account", User: "user" } as const;
 export type JwtKind = (typeof JwtKind)[keyof typeof JwtKind];
 
-/** Public key → unix seconds: that user's JWTs issued at or before then are refused. */
-export type Revocations = Readonly<Record<string, number>>;
-
 export type IssuedJwtInputs = {
   readonly kind: JwtKind;
   /** JWT `name`. */
   readonly name: string;
   /** Public key of the identity the JWT describes (`sub`). */
   readonly subjectPublicKey: string;
-  /** Seed that signs: the operator's (operator and account JWTs) or the account's (user JWTs). Secret. */
+  /**
+   * Seed that signs: the operator's (operator and account JWTs), or the user's own signing key
+   * (user JWTs; an account signing key listed in the account JWT). Secret.
+   */
   readonly signerSeed: string;
-  /** The `nats` claims (claims.ts), without revocations. */
+  /** Users: public key of the account the signing key belongs to (`issuer_account`). */
+  readonly issuerAccount?: string;
+  /** The `nats` claims (claims.ts); an account's include its users' `signing_keys`. */
   readonly claims: Claims;
-  /** Accounts: user name → public key of every user this account issues now. */
-  readonly issuedUsers?: Readonly<Record<string, string>>;
 };
 
 export type IssuedJwtOutputs = {
@@ -41,31 +42,11 @@ export type IssuedJwtOutputs = {
   readonly subjectPublicKey: string;
   /** Public key of the signer (`iss`). */
   readonly issuerPublicKey: string;
+  /** Users: the account public key (`issuer_account`); "" otherwise. */
+  readonly issuerAccount: string;
   readonly claims: Claims;
-  /** Accounts: user name → public key of every user issued and not revoked; {} otherwise. */
-  readonly issuedUsers: Readonly<Record<string, string>>;
-  /** Accounts: every revoked user key; {} otherwise. */
-  readonly revocations: Revocations;
   readonly jwt: string;
 };
-
-/**
- * Revocations after an account's issued users changed: every key issued before and not now is
- * revoked at `nowSeconds`; earlier revocations stay (the removed user's creds file is a valid,
- * non-expiring JWT for as long as it exists somewhere).
- */
-export function nextRevocations(
-  previous: Revocations,
-  previouslyIssued: readonly string[],
-  nowIssued: readonly string[],
-  nowSeconds: number,
-): Revocations {
-  const next: Record<string, number> = { ...previous };
-  for (const key of previouslyIssued) {
-    if (!nowIssued.includes(key)) next[key] = nowSeconds;
-  }
-  return next;
-}
 
 /** JSON with sorted object keys: equal claims compare equal whatever order they were built in. */
 export function canonicalJson(value: unknown): string {
@@ -96,8 +77,8 @@ function issuerOrUnknown(seed: string): string {
   }
 }
 
-/** Signs the JWT of `inputs` with `revocations` (accounts only). */
-async function encodeJwt(inputs: IssuedJwtInputs, revocations: Revocations): Promise<string> {
+/** Signs the JWT of `inputs`. */
+async function encodeJwt(inputs: IssuedJwtInputs): Promise<string> {
   const jwt = require("@nats-io/jwt");
   const nkeys = require("@nats-io/nkeys");
   // The encoders add `type`/`version` to the object they get: hand them a copy.
@@ -111,10 +92,10 @@ async function encodeJwt(inputs: IssuedJwtInputs, revocations: Revocations): Pro
         }
         return await jwt.encodeOperator(inputs.name, signer, claims);
       case "account":
-        if (Object.keys(revocations).length > 0) claims.revocations = { ...revocations };
         return await jwt.encodeAccount(inputs.name, inputs.subjectPublicKey, claims, { signer });
       case "user":
-        return await jwt.encodeUser(inputs.name, inputs.subjectPublicKey, signer, claims);
+        if (!inputs.issuerAccount) return await jwt.encodeUser(inputs.name, inputs.subjectPublicKey, signer, claims);
+        return await jwt.encodeUser(inputs.name, inputs.subjectPublicKey, inputs.issuerAccount, claims, { signer });
       default:
         throw new Error(`cannot issue a JWT of kind ${JSON.stringify(inputs.kind)}: use operator, account or user`);
     }
@@ -125,33 +106,23 @@ async function encodeJwt(inputs: IssuedJwtInputs, revocations: Revocations): Pro
 
 /** The outputs for `inputs`, re-signing only when the JWT's content differs from `previous`. */
 async function issue(inputs: IssuedJwtInputs, previous: IssuedJwtOutputs | undefined): Promise<IssuedJwtOutputs> {
-  const issuedUsers = inputs.kind === "account" ? { ...(inputs.issuedUsers ?? {}) } : {};
-  const revocations =
-    inputs.kind === "account"
-      ? nextRevocations(
-          previous?.revocations ?? {},
-          Object.values(previous?.issuedUsers ?? {}),
-          Object.values(issuedUsers),
-          Math.floor(Date.now() / 1000),
-        )
-      : {};
   const issuerPublicKey = publicKeyOf(inputs.signerSeed);
+  const issuerAccount = inputs.kind === "user" ? (inputs.issuerAccount ?? "") : "";
   const same =
     previous !== undefined &&
     previous.name === inputs.name &&
     previous.subjectPublicKey === inputs.subjectPublicKey &&
     previous.issuerPublicKey === issuerPublicKey &&
-    canonicalJson(previous.claims) === canonicalJson(inputs.claims) &&
-    canonicalJson(previous.revocations) === canonicalJson(revocations);
+    (previous.issuerAccount ?? "") === issuerAccount &&
+    canonicalJson(previous.claims) === canonicalJson(inputs.claims);
   return {
     kind: inputs.kind,
     name: inputs.name,
     subjectPublicKey: inputs.subjectPublicKey,
     issuerPublicKey,
+    issuerAccount,
     claims: inputs.claims,
-    issuedUsers,
-    revocations,
-    jwt: same ? previous.jwt : await encodeJwt(inputs, revocations),
+    jwt: same ? previous.jwt : await encodeJwt(inputs),
   };
 }
 
@@ -169,9 +140,8 @@ export const issuedJwtProvider: pulumi.dynamic.ResourceProvider<IssuedJwtInputs,
     const changed: string[] = [];
     if (olds.name !== news.name) changed.push("name");
     if (olds.issuerPublicKey !== issuerOrUnknown(news.signerSeed)) changed.push("signerSeed");
+    if ((olds.issuerAccount ?? "") !== (news.kind === "user" ? (news.issuerAccount ?? "") : "")) changed.push("issuerAccount");
     if (canonicalJson(olds.claims) !== canonicalJson(news.claims)) changed.push("claims");
-    const nowIssued = news.kind === "account" ? (news.issuedUsers ?? {}) : {};
-    if (canonicalJson(olds.issuedUsers) !== canonicalJson(nowIssued)) changed.push("issuedUsers");
     return { changes: changed.length > 0 };
   },
 
@@ -185,7 +155,7 @@ export const issuedJwtProvider: pulumi.dynamic.ResourceProvider<IssuedJwtInputs,
   },
 
   async delete() {
-    // Nothing to undo: a removed user's JWT is revoked by its account's update.
+    // Nothing to undo: a removed user's signing key leaves its account's JWT.
   },
 };
 
@@ -196,25 +166,24 @@ export type IssuedJwtArgs = {
   readonly name: pulumi.Input<string>;
   /** Public key of the identity described; changing it replaces the resource. */
   readonly subjectPublicKey: pulumi.Input<string>;
-  /** The issuer's seed (a secret Output of an NKey). */
+  /** The issuer's seed (a secret Output of an NKey): the operator's, or the user's signing key. */
   readonly signerSeed: pulumi.Input<string>;
+  /** Users signed by a signing key: the account's public key. */
+  readonly issuerAccount?: pulumi.Input<string>;
   /** The `nats` claims from claims.ts. */
   readonly claims: pulumi.Input<Claims>;
-  /** Accounts only: user name → public key of every user the account issues now. Default {}. */
-  readonly issuedUsers?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 };
 
 /** A JWT re-issued only when its content changes. `jwt` is public. */
 export class IssuedJwt extends pulumi.dynamic.Resource {
   declare public readonly issuerPublicKey: pulumi.Output<string>;
-  declare public readonly revocations: pulumi.Output<Revocations>;
   declare public readonly jwt: pulumi.Output<string>;
 
   constructor(name: string, args: IssuedJwtArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       issuedJwtProvider,
       name,
-      { ...args, issuedUsers: args.issuedUsers ?? {}, issuerPublicKey: undefined, revocations: undefined, jwt: undefined },
+      { ...args, issuerAccount: args.issuerAccount ?? "", issuerPublicKey: undefined, jwt: undefined },
       opts,
       "cim-nats",
       "IssuedJwt",

@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ServerSecurity } from "../render/server-security";
 import { ConfigError, Topology } from "../topology/types";
-import { accountClaims, operatorClaims, userClaims } from "./claims";
+import { accountClaims, operatorClaims, userClaims, withSigningKeys } from "./claims";
 import { natsContexts } from "./contexts";
 import { credsFileName, credsText } from "./creds";
 import { IssuedJwt } from "./jwt";
@@ -49,7 +49,7 @@ export type SecurityPublicKeys = {
 export type NatsSecurityOutputs = {
   readonly serverSecurity: pulumi.Output<ServerSecurity>;
   readonly userCreds: pulumi.Output<Readonly<Record<string, string>>>;
-  readonly leafLinkCreds: pulumi.Output<Readonly<Record<string, string>>>;
+  readonly leafLinkCreds: Readonly<Record<string, pulumi.Output<string>>>;
   readonly jetstreamAdminCreds: pulumi.Output<string>;
   readonly natsContexts: pulumi.Output<Readonly<Record<string, string>>>;
   readonly publicKeys: pulumi.Output<SecurityPublicKeys>;
@@ -61,8 +61,8 @@ export class NatsSecurity extends pulumi.ComponentResource {
   declare public readonly serverSecurity: pulumi.Output<ServerSecurity>;
   /** User name → `.creds` text, every user (declared and derived). Secret. */
   declare public readonly userCreds: pulumi.Output<Readonly<Record<string, string>>>;
-  /** Leaf server name → its leaf-link `.creds` text. Secret. */
-  declare public readonly leafLinkCreds: pulumi.Output<Readonly<Record<string, string>>>;
+  /** Leaf server name → its leaf-link `.creds` text (one Output each, so leaves change independently). Secret. */
+  declare public readonly leafLinkCreds: Readonly<Record<string, pulumi.Output<string>>>;
   /** `.creds` text of `jetstream-admin` (the JetStream providers connect with it). Secret. */
   declare public readonly jetstreamAdminCreds: pulumi.Output<string>;
   /**
@@ -82,7 +82,7 @@ export class NatsSecurity extends pulumi.ComponentResource {
     this.jetstreamAdminCreds = out.jetstreamAdminCreds;
     this.natsContexts = out.natsContexts;
     this.publicKeys = out.publicKeys;
-    this.registerOutputs({ ...out });
+    this.registerOutputs({ ...out, leafLinkCreds: pulumi.secret(pulumi.all(out.leafLinkCreds)) });
   }
 }
 
@@ -96,6 +96,11 @@ export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent:
     spec.accounts.map((a) => [a.name, new NKey(`${name}-account-${a.name}-key`, { kind: "account" }, opts)]),
   );
   const userKeys = Object.fromEntries(spec.users.map((u) => [u.name, new NKey(`${name}-user-${u.name}-key`, { kind: "user" }, opts)]));
+  // One account signing key per user: the account JWT lists exactly the declared users' keys, so
+  // removing a user (dropping its key) refuses its creds, and adding it back accepts them again.
+  const signingKeys = Object.fromEntries(
+    spec.users.map((u) => [u.name, new NKey(`${name}-user-${u.name}-signing-key`, { kind: "account" }, opts)]),
+  );
 
   const operatorJwt = new IssuedJwt(
     `${name}-operator-jwt`,
@@ -109,21 +114,20 @@ export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent:
     opts,
   );
   const accountJwts = Object.fromEntries(
-    spec.accounts.map((a) => [
-      a.name,
-      new IssuedJwt(
-        `${name}-account-${a.name}-jwt`,
-        {
-          kind: "account",
-          name: a.name,
-          subjectPublicKey: accountKeys[a.name].publicKey,
-          signerSeed: operatorKey.seed,
-          claims: accountClaims(a),
-          issuedUsers: Object.fromEntries(spec.users.filter((u) => u.account === a.name).map((u) => [u.name, userKeys[u.name].publicKey])),
-        },
-        opts,
-      ),
-    ]),
+    spec.accounts.map((a) => {
+      const users = spec.users.filter((u) => u.account === a.name);
+      const claims = pulumi
+        .all(users.map((u) => signingKeys[u.name].publicKey))
+        .apply((keys) => withSigningKeys(accountClaims(a), keys));
+      return [
+        a.name,
+        new IssuedJwt(
+          `${name}-account-${a.name}-jwt`,
+          { kind: "account", name: a.name, subjectPublicKey: accountKeys[a.name].publicKey, signerSeed: operatorKey.seed, claims },
+          opts,
+        ),
+      ];
+    }),
   );
   const userJwts = Object.fromEntries(
     spec.users.map((u) => [
@@ -134,7 +138,8 @@ export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent:
           kind: "user",
           name: u.name,
           subjectPublicKey: userKeys[u.name].publicKey,
-          signerSeed: accountKeys[u.account].seed,
+          signerSeed: signingKeys[u.name].seed,
+          issuerAccount: accountKeys[u.account].publicKey,
           claims: userClaims(u),
         },
         opts,
@@ -153,24 +158,18 @@ export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent:
   );
   const serverSecurity = issued.apply((i) => buildServerSecurity(spec, i, args.leafCredentialsDir ?? DEFAULT_LEAF_CREDENTIALS_DIR));
 
-  const userCreds = pulumi.secret(
-    pulumi.all(
-      Object.fromEntries(
-        spec.users.map((u) => [u.name, pulumi.all([userJwts[u.name].jwt, userKeys[u.name].seed]).apply(([jwt, seed]) => credsText(jwt, seed))]),
-      ),
-    ),
+  // Each user's creds depend on that user's JWT and seed only: a change to one user leaves every
+  // other creds value (and what consumes it: JetStream targets, leaf-link files) known at preview.
+  const credsOf: Record<string, pulumi.Output<string>> = Object.fromEntries(
+    spec.users.map((u) => [u.name, pulumi.secret(pulumi.all([userJwts[u.name].jwt, userKeys[u.name].seed]).apply(([jwt, seed]) => credsText(jwt, seed)))]),
   );
-  const leafLinkCreds = pulumi.secret(
-    userCreds.apply((creds) => Object.fromEntries(Object.entries(spec.leafLinks).map(([leaf, user]) => [leaf, creds[user]]))),
-  );
-  const jetstreamAdminCreds = pulumi.secret(userCreds.apply((creds) => creds[JETSTREAM_ADMIN_USER]));
+  const userCreds = pulumi.secret(pulumi.all(credsOf));
+  const leafLinkCreds = Object.fromEntries(Object.entries(spec.leafLinks).map(([leaf, user]) => [leaf, credsOf[user]]));
+  const jetstreamAdminCreds = credsOf[JETSTREAM_ADMIN_USER];
   const contextDir = (args.contextCredentialsDir ?? `~/.config/cim-nats/${topology.name}`).replace(/\/+$/, "");
   const contexts = pulumi.secret(
     pulumi.output(
-      natsContexts(topology, `${contextDir}/${credsFileName(JETSTREAM_ADMIN_USER)}`, `${contextDir}/${credsFileName(SYSTEM_MONITOR_USER)}`, {
-        users: spec.users,
-        credsDir: contextDir,
-      }),
+      natsContexts(topology, `${contextDir}/${credsFileName(JETSTREAM_ADMIN_USER)}`, `${contextDir}/${credsFileName(SYSTEM_MONITOR_USER)}`),
     ),
   );
 

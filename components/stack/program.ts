@@ -11,7 +11,7 @@ import { nixosHostFiles } from "../deploy/nixos-files";
 import { stackOutputs } from "../deploy/outputs";
 import { secretStackOutputs } from "../deploy/secret-outputs";
 import { LocalTopology, localServerFilePath } from "../local/local-topology";
-import { deployAccess, deployConnection } from "../proxmox/deploy-connection";
+import { deployConnection } from "../proxmox/deploy-connection";
 import { ProxmoxInventory } from "../proxmox/inventory";
 import { readProxmoxConfig } from "../proxmox/stack-config";
 import { renderServerConfig } from "../render/nats-server-config";
@@ -93,7 +93,7 @@ export function program(): Record<string, unknown> {
         topology: t,
         renderConfig: (serverName) => serverSecurity.apply((s) => renderServerConfig(t, serverName, s)),
         files: Object.fromEntries(
-          t.leaves.map((l) => [l.serverName, security.leafLinkCreds.apply((c) => ({ "leaf-link.creds": c[l.serverName] }))]),
+          t.leaves.map((l) => [l.serverName, { "leaf-link.creds": security.leafLinkCreds[l.serverName] }]),
         ),
       },
       { parent: root },
@@ -111,9 +111,9 @@ export function program(): Record<string, unknown> {
       if (leaf) {
         // The same path the rendered leafnode remote points at; known at preview, so the plan shows it.
         const p = leafLinkCredentialsPath(DEFAULT_LEAF_CREDENTIALS_DIR, m.security.leafLinks[leaf.serverName]);
-        credentials[p] = pulumi.secret(security.leafLinkCreds.apply((c) => c[leaf.serverName]));
+        credentials[p] = security.leafLinkCreds[leaf.serverName];
       }
-      return { host: h.name, files: nixosHostFiles<pulumi.Input<string>>({ moduleText, hostText, credentials, access: deployAccess(spec) }) };
+      return { host: h.name, files: nixosHostFiles<pulumi.Input<string>>({ moduleText, hostText, credentials }) };
     });
     const deployment = new NixosDeployment(
       "deploy",

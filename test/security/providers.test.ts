@@ -1,12 +1,12 @@
 /**
  * The NKey and IssuedJwt provider functions, called directly (as the Pulumi engine would):
- * keys are made once, JWTs are re-signed only when what they say changes, and a user removed
- * from an account lands in that account's revocations.
+ * keys are made once, JWTs are re-signed only when what they say changes, and an account lists
+ * exactly its users' signing keys (removing a user drops its key; putting it back restores it).
  */
 import { decode, type Account, type Operator, type User } from "@nats-io/jwt";
 import { describe, expect, it } from "vitest";
-import { accountClaims, operatorClaims, userClaims } from "../../components/security/claims";
-import { canonicalJson, IssuedJwtInputs, IssuedJwtOutputs, issuedJwtProvider, nextRevocations } from "../../components/security/jwt";
+import { accountClaims, operatorClaims, userClaims, withSigningKeys } from "../../components/security/claims";
+import { canonicalJson, IssuedJwtInputs, IssuedJwtOutputs, issuedJwtProvider } from "../../components/security/jwt";
 import { NKeyOutputs, nkeyProvider } from "../../components/security/nkey";
 import type { UserSpec } from "../../components/security/types";
 
@@ -59,7 +59,6 @@ describe("issuedJwtProvider", () => {
       subjectPublicKey: acc.publicKey,
       signerSeed: op.seed,
       claims: accountClaims({ name: "PLATFORM", system: false }),
-      issuedUsers: { "person-service": usr.publicKey },
     });
     const user = await create({ kind: "user", name: "person-service", subjectPublicKey: usr.publicKey, signerSeed: acc.seed, claims: userClaims(person) });
 
@@ -107,52 +106,40 @@ describe("issuedJwtProvider", () => {
     });
   });
 
-  describe("accounts and revocation", () => {
+  describe("accounts list their users' signing keys", () => {
     const setup = async () => {
-      const [op, acc, alice, bob] = [await key("operator"), await key("account"), await key("user"), await key("user")];
-      const inputs: IssuedJwtInputs = {
-        kind: "account",
-        name: "PLATFORM",
-        subjectPublicKey: acc.publicKey,
-        signerSeed: op.seed,
-        claims: accountClaims({ name: "PLATFORM", system: false }),
-        issuedUsers: { alice: alice.publicKey },
-      };
-      return { alice, bob, inputs, outs: await create(inputs) };
+      const [op, acc, alice, bob] = [await key("operator"), await key("account"), await key("account"), await key("account")];
+      const claims = (keys: string[]) => withSigningKeys(accountClaims({ name: "PLATFORM", system: false }), keys);
+      const inputs: IssuedJwtInputs = { kind: "account", name: "PLATFORM", subjectPublicKey: acc.publicKey, signerSeed: op.seed, claims: claims([alice.publicKey]) };
+      return { acc, alice, bob, claims, inputs, outs: await create(inputs) };
     };
 
-    it("a new user changes the issued set but keeps the account JWT as it was", async () => {
-      const { alice, bob, inputs, outs } = await setup();
-      const news = { ...inputs, issuedUsers: { alice: alice.publicKey, bob: bob.publicKey } };
+    it("a new user's signing key re-signs the account JWT with that key listed", async () => {
+      const { alice, bob, claims, inputs, outs } = await setup();
+      const news = { ...inputs, claims: claims([bob.publicKey, alice.publicKey]) };
       expect(await diff(outs, news)).toEqual({ changes: true });
       const next = await update(outs, news);
-      expect(next.jwt).toBe(outs.jwt);
-      expect(next.issuedUsers).toEqual({ alice: alice.publicKey, bob: bob.publicKey });
-      expect(next.revocations).toEqual({});
+      expect(next.jwt).not.toBe(outs.jwt);
+      expect(decode<Account>(next.jwt).nats.signing_keys).toEqual([alice.publicKey, bob.publicKey].sort());
     });
 
-    it("a removed user is revoked in a re-signed account JWT; the revocation stays", async () => {
-      const { alice, bob, inputs, outs } = await setup();
-      const withBob = await update(outs, { ...inputs, issuedUsers: { alice: alice.publicKey, bob: bob.publicKey } });
-      const before = Math.floor(Date.now() / 1000);
-      const withoutAlice = await update(withBob, { ...inputs, issuedUsers: { bob: bob.publicKey } });
-      expect(withoutAlice.jwt).not.toBe(withBob.jwt);
-      expect(Object.keys(withoutAlice.revocations)).toEqual([alice.publicKey]);
-      expect(withoutAlice.revocations[alice.publicKey]).toBeGreaterThanOrEqual(before);
-      expect(decode<Account>(withoutAlice.jwt).nats.revocations).toEqual(withoutAlice.revocations);
-      // A later, unrelated change keeps the revocation.
-      const later = await update(withoutAlice, { ...inputs, claims: accountClaims({ name: "PLATFORM", system: false, jetstream: { memoryBytes: 1, fileBytes: 1, streams: 1, consumers: 1 } }), issuedUsers: { bob: bob.publicKey } });
-      expect(decode<Account>(later.jwt).nats.revocations).toEqual(withoutAlice.revocations);
-      expect(await diff(later, { ...inputs, claims: later.claims, issuedUsers: { bob: bob.publicKey } })).toEqual({ changes: false });
+    it("removing a user and putting it back gives the original claims again: nothing stays revoked", async () => {
+      const { alice, bob, claims, inputs, outs } = await setup();
+      const both = await update(outs, { ...inputs, claims: claims([alice.publicKey, bob.publicKey]) });
+      const withoutAlice = await update(both, { ...inputs, claims: claims([bob.publicKey]) });
+      expect(decode<Account>(withoutAlice.jwt).nats.signing_keys).toEqual([bob.publicKey]);
+      const back = await update(withoutAlice, { ...inputs, claims: claims([alice.publicKey, bob.publicKey]) });
+      expect(back.claims).toEqual(both.claims);
+      expect(decode<Account>(back.jwt).nats.revocations).toBeUndefined();
+      expect(await diff(back, { ...inputs, claims: claims([bob.publicKey, alice.publicKey]) })).toEqual({ changes: false });
     });
-  });
 
-  it.each([
-    [{}, ["a", "b"], ["a"], { b: 100 }],
-    [{ x: 5 }, ["a"], ["a"], { x: 5 }],
-    [{ b: 5 }, ["a", "b"], ["a"], { b: 100 }],
-    [{}, [], ["a"], {}],
-  ])("nextRevocations(%j, %j → %j) = %j", (previous, before, now, expected) => {
-    expect(nextRevocations(previous, before, now, 100)).toEqual(expected);
+    it("a user JWT signed by its signing key names the account as issuer_account", async () => {
+      const { acc, alice } = await setup();
+      const user = await key("user");
+      const outs = await create({ kind: "user", name: "alice", subjectPublicKey: user.publicKey, signerSeed: alice.seed, issuerAccount: acc.publicKey, claims: {} });
+      const claims = decode<{ issuer_account?: string }>(outs.jwt);
+      expect([claims.iss, claims.nats.issuer_account]).toEqual([alice.publicKey, acc.publicKey]);
+    });
   });
 });

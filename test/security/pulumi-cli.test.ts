@@ -2,8 +2,8 @@
  * NatsSecurity under the real Pulumi CLI (.tools/bin/pulumi, file backend in a temp dir): a
  * throwaway project using this repo's node_modules runs the component on the dev stack's
  * security config. Proves the dynamic providers serialize and run, that a second `up` changes
- * nothing, that seeds stay secret (stack output and state), that removing a user revokes it
- * through one account update, and that bad config fails the preview naming the field.
+ * nothing, that seeds stay secret (stack output and state), that removing a user drops its
+ * signing key through one account update, and that bad config fails the preview naming the field.
  */
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
@@ -29,6 +29,7 @@ const security: RawSecurity = {
 
 const PROGRAM = `
 import * as fs from "node:fs";
+import * as pulumi from "@pulumi/pulumi";
 import { load } from "js-yaml";
 import { NatsSecurity, securitySpecOrInputError } from ${JSON.stringify(path.join(PROJECT_ROOT, "components", "security"))};
 import { parseTopology } from ${JSON.stringify(path.join(PROJECT_ROOT, "components", "topology", "parse"))};
@@ -40,7 +41,7 @@ const security = new NatsSecurity("nats", { spec, topology, leafCredentialsDir: 
 
 export const serverSecurity = security.serverSecurity;
 export const userCreds = security.userCreds;
-export const leafLinkCreds = security.leafLinkCreds;
+export const leafLinkCreds = pulumi.secret(pulumi.all(security.leafLinkCreds));
 export const jetstreamAdminCreds = security.jetstreamAdminCreds;
 export const natsContexts = security.natsContexts;
 export const publicKeys = security.publicKeys;
@@ -135,21 +136,25 @@ describe.skipIf(!hasPulumi)("NatsSecurity under the Pulumi CLI", () => {
     expect(shown.userCreds["person-service"].match(SEEDS)).toHaveLength(1);
   }, 120_000);
 
-  it("removing a user updates only its account's JWT, which now revokes the user's key", async () => {
+  it("removing a user updates only its account's JWT, which no longer lists the user's signing key", async () => {
     const before = await stateResources();
-    const removedKey = (before.resources.find((r) => r.urn.endsWith("nats-user-pattern-service-key"))!.outputs as { publicKey: string }).publicKey;
+    const removedKey = (before.resources.find((r) => r.urn.endsWith("nats-user-pattern-service-signing-key"))!.outputs as { publicKey: string }).publicKey;
+    const accountBefore = before.resources.find((r) => r.urn.endsWith("nats-account-PLATFORM-jwt"))!.outputs as { jwt: string };
+    const keysBefore = decode<Account>(accountBefore.jwt).nats.signing_keys as string[];
+    expect(keysBefore).toContain(removedKey);
     writeSecurity({ ...security, users: security.users.filter((u) => u.name !== "pattern-service") });
 
     const preview = await pulumi(["preview", "--diff"]);
-    expect(summary(preview.out)).toMatchObject({ update: 1, delete: 2 });
-    expect(preview.out).toMatch(/nats-account-PLATFORM-jwt|issuedUsers/);
+    expect(summary(preview.out)).toMatchObject({ update: 1, delete: 3 });
+    expect(preview.out).toMatch(/nats-account-PLATFORM-jwt/);
     const up = await pulumi(["up", "--yes", "--skip-preview"]);
-    expect(summary(up.out)).toMatchObject({ updated: 1, deleted: 2 });
+    expect(summary(up.out)).toMatchObject({ updated: 1, deleted: 3 });
 
     const after = await stateResources();
-    const account = after.resources.find((r) => r.urn.endsWith("nats-account-PLATFORM-jwt"))!.outputs as { jwt: string; revocations: Record<string, number> };
-    expect(Object.keys(account.revocations)).toEqual([removedKey]);
-    expect(decode<Account>(account.jwt).nats.revocations).toEqual(account.revocations);
+    const account = after.resources.find((r) => r.urn.endsWith("nats-account-PLATFORM-jwt"))!.outputs as { jwt: string };
+    const keys = decode<Account>(account.jwt).nats.signing_keys as string[];
+    expect(keys).not.toContain(removedKey);
+    expect(keys.sort()).toEqual(keysBefore.filter((k) => k !== removedKey).sort());
     await pulumi(["preview", "--expect-no-changes"]);
   }, 180_000);
 

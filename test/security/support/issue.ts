@@ -4,7 +4,7 @@
  * forget what is gone). Lets real-server tests run the exact code the stack runs, including a
  * re-issue after a user is removed.
  */
-import { accountClaims, operatorClaims, userClaims } from "../../../components/security/claims";
+import { accountClaims, operatorClaims, userClaims, withSigningKeys } from "../../../components/security/claims";
 import { credsText } from "../../../components/security/creds";
 import { IssuedJwtInputs, IssuedJwtOutputs, issuedJwtProvider } from "../../../components/security/jwt";
 import { NKeyKind, NKeyOutputs, nkeyProvider } from "../../../components/security/nkey";
@@ -14,7 +14,7 @@ import type { ServerSecurity } from "../../../components/render/server-security"
 
 export type TestIssue = {
   readonly spec: SecuritySpec;
-  /** `operator`, `account:<name>`, `user:<name>` → key (seed included). */
+  /** `operator`, `account:<name>`, `user:<name>`, `signing:<user>` → key (seed included). */
   readonly keys: Readonly<Record<string, NKeyOutputs>>;
   /** Same ids → issued JWT state. */
   readonly jwts: Readonly<Record<string, IssuedJwtOutputs>>;
@@ -54,6 +54,7 @@ export async function issueForTest(spec: SecuritySpec, previous?: TestIssue): Pr
   keys.operator = await key("operator", "operator", previous);
   for (const a of spec.accounts) keys[`account:${a.name}`] = await key(`account:${a.name}`, "account", previous);
   for (const u of spec.users) keys[`user:${u.name}`] = await key(`user:${u.name}`, "user", previous);
+  for (const u of spec.users) keys[`signing:${u.name}`] = await key(`signing:${u.name}`, "account", previous);
 
   jwts.operator = await jwt(
     "operator",
@@ -75,8 +76,10 @@ export async function issueForTest(spec: SecuritySpec, previous?: TestIssue): Pr
         name: a.name,
         subjectPublicKey: keys[`account:${a.name}`].publicKey,
         signerSeed: keys.operator.seed,
-        claims: accountClaims(a),
-        issuedUsers: Object.fromEntries(spec.users.filter((u) => u.account === a.name).map((u) => [u.name, keys[`user:${u.name}`].publicKey])),
+        claims: withSigningKeys(
+          accountClaims(a),
+          spec.users.filter((u) => u.account === a.name).map((u) => keys[`signing:${u.name}`].publicKey),
+        ),
       },
       previous,
       encoded,
@@ -87,7 +90,14 @@ export async function issueForTest(spec: SecuritySpec, previous?: TestIssue): Pr
     const id = `user:${u.name}`;
     jwts[id] = await jwt(
       id,
-      { kind: "user", name: u.name, subjectPublicKey: keys[id].publicKey, signerSeed: keys[`account:${u.account}`].seed, claims: userClaims(u) },
+      {
+        kind: "user",
+        name: u.name,
+        subjectPublicKey: keys[id].publicKey,
+        signerSeed: keys[`signing:${u.name}`].seed,
+        issuerAccount: keys[`account:${u.account}`].publicKey,
+        claims: userClaims(u),
+      },
       previous,
       encoded,
     );

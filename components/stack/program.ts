@@ -11,7 +11,7 @@ import { nixosHostFiles } from "../deploy/nixos-files";
 import { stackOutputs } from "../deploy/outputs";
 import { secretStackOutputs } from "../deploy/secret-outputs";
 import { LocalTopology, localServerFilePath } from "../local/local-topology";
-import { deployConnection } from "../proxmox/deploy-connection";
+import { deployAccess, deployConnection } from "../proxmox/deploy-connection";
 import { ProxmoxInventory } from "../proxmox/inventory";
 import { readProxmoxConfig } from "../proxmox/stack-config";
 import { renderServerConfig } from "../render/nats-server-config";
@@ -113,7 +113,7 @@ export function program(): Record<string, unknown> {
         const p = leafLinkCredentialsPath(DEFAULT_LEAF_CREDENTIALS_DIR, m.security.leafLinks[leaf.serverName]);
         credentials[p] = security.leafLinkCreds[leaf.serverName];
       }
-      return { host: h.name, files: nixosHostFiles<pulumi.Input<string>>({ moduleText, hostText, credentials }) };
+      return { host: h.name, files: nixosHostFiles<pulumi.Input<string>>({ moduleText, hostText, credentials, access: deployAccess(spec) }) };
     });
     const deployment = new NixosDeployment(
       "deploy",

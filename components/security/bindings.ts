@@ -4,16 +4,17 @@
  * subjects it subscribes to or serves, where it connects); this derives the exact subjects its
  * user JWT allows, each with the binding it comes from. Pure: no I/O, no Pulumi.
  *
- * Subjects per binding (API = `$JS.API` and `$JS.<domain>.API` when the resource is in the
- * domain of the place the service connects to, `$JS.<domain>.API` when it lives in one other
- * domain the links reach):
+ * Subjects per binding (API = `$JS.API` when the resource is in the domain of the place the
+ * service connects to — the server maps `$JS.<own domain>.API` onto it before checking — and
+ * `$JS.<domain>.API` when it lives in one other domain the links reach):
  * - publishes STREAM    pub the stream's subjects; acks come back on the inbox.
  * - consumes CONSUMER   pub API.CONSUMER.INFO.<stream>.<c>, API.CONSUMER.MSG.NEXT.<stream>.<c>,
  *                       `$JS.ACK.<stream>.<c>.>` (ack subjects carry no domain).
- * - reads kv B          pub API.STREAM.INFO.KV_B, API.DIRECT.GET.KV_B.> (get), API.CONSUMER.CREATE.KV_B.>
+ * - reads kv B          pub API.STREAM.INFO.KV_B, API.DIRECT.GET.KV_B.> and API.STREAM.MSG.GET.KV_B (get),
+ *                       API.CONSUMER.CREATE.KV_B.>
  *                       and `$JS.FC.KV_B.>` (watch: an ordered consumer delivering to the inbox).
  * - writes kv B         pub API.STREAM.INFO.KV_B, `$KV.B.>` (put, delete, purge are publishes).
- * - reads objects B     pub API.STREAM.INFO.OBJ_B, API.DIRECT.GET.OBJ_B.>, API.CONSUMER.CREATE.OBJ_B.>,
+ * - reads objects B     pub API.STREAM.INFO.OBJ_B, API.DIRECT.GET.OBJ_B.>, API.STREAM.MSG.GET.OBJ_B, API.CONSUMER.CREATE.OBJ_B.>,
  *                       API.CONSUMER.MSG.NEXT.OBJ_B.*, API.CONSUMER.DELETE.OBJ_B.*, `$JS.FC.OBJ_B.>`.
  * - writes objects B    pub API.STREAM.INFO.OBJ_B, `$O.B.>`, API.STREAM.PURGE.OBJ_B (replacing an object).
  * - any of the three    pub API.INFO (nats.js' jetstreamManager and natscli ask it first).
@@ -79,7 +80,10 @@ export function deriveServicePermissions(args: {
     const out: string[] = [];
     for (const place of places) {
       if (r.domains.has(place.domain)) {
-        out.push("$JS.API", `$JS.${place.domain}.API`);
+        // A server maps its own domain's `$JS.<domain>.API.>` to `$JS.API.>` before it checks
+        // permissions (measured on 2.15.2: the violation names `$JS.API…`), so one grant serves
+        // clients with and without the domain, and another leaf's copy stays out of reach.
+        out.push("$JS.API");
       } else if (r.domains.size === 1 && !r.leafLocal) {
         out.push(`$JS.${[...r.domains][0]}.API`);
       } else {
@@ -183,7 +187,10 @@ export function deriveServicePermissions(args: {
         const stream = kind === "kv" ? `KV_${name}` : `OBJ_${name}`;
         api(prefixes, `STREAM.INFO.${stream}`, why);
         if (mode === "reads") {
+          // Direct get where the client uses it (natscli, nats.go); nats.js `Kvm.open` binds without
+          // asking the stream and gets through STREAM.MSG.GET. Both read the same bucket only.
           api(prefixes, `DIRECT.GET.${stream}.>`, why);
+          api(prefixes, `STREAM.MSG.GET.${stream}`, why);
           api(prefixes, `CONSUMER.CREATE.${stream}.>`, why);
           if (kind === "objects") {
             api(prefixes, `CONSUMER.MSG.NEXT.${stream}.*`, why);

@@ -1,0 +1,321 @@
+/**
+ * The seed's reference services do their jobs with exactly what the stack generates, on the dev
+ * topology (4 leaves, 3 hub members) in operator mode as real nats-server processes on
+ * 127.0.50.x: permissions derived from Pulumi.dev.yaml's bindings, keys and JWTs from the real
+ * provider functions, JetStream state created from the dev config by the provider functions,
+ * clients in nats.js (@nats-io v3) and the pinned natscli through the generated contexts.
+ * Then the denials, each checked on the real server.
+ */
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { credsAuthenticator, type NatsConnection, PermissionViolationError } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { closeJetStreamConnections } from "../../components/jetstream/connection-pool";
+import { createConsumer } from "../../components/jetstream/consumer";
+import { createKv } from "../../components/jetstream/kv";
+import { createKvEntry } from "../../components/jetstream/kv-entry";
+import { locationTarget } from "../../components/jetstream/locations";
+import { leafLocalSubjects, parseJetStream, type JetStreamSpec } from "../../components/jetstream/spec";
+import { createStream } from "../../components/jetstream/stream";
+import { natsContexts, serviceContextName } from "../../components/security/contexts";
+import { credsFileName } from "../../components/security/creds";
+import { parseSecurity } from "../../components/security/parse";
+import { JETSTREAM_ADMIN_USER, type SecuritySpec, SYSTEM_MONITOR_USER } from "../../components/security/types";
+import { parseTopology } from "../../components/topology/parse";
+import { rebaseAddresses } from "../../components/topology/rebase";
+import type { Topology } from "../../components/topology/types";
+import { startTopology, type RunningTopology } from "../support/local-topology";
+import { PROJECT_ROOT, readStackConfig } from "../support/stack-config";
+import { issueForTest, leafLinkFiles, testServerSecurity, type TestIssue } from "./support/issue";
+
+const run = promisify(execFile);
+const NATS_CLI = path.join(PROJECT_ROOT, ".tools", "bin", "nats");
+const EVENTS_PER_LEAF = 100;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+const config = readStackConfig("dev");
+type RawSecurity = { accounts: { name: string; jetstream?: Record<string, unknown> }[] } & Record<string, unknown>;
+/**
+ * nats-server 2.15.2 refuses a lame_duck_duration under 30 s (Pulumi.dev.yaml has 3 s: every
+ * dev server exits at start); this test takes the server's minimum.
+ */
+const rawTopology = { ...(config.topology as Record<string, unknown>), lameDuck: { durationSeconds: 30, gracePeriodSeconds: 10 } };
+const bare = rebaseAddresses(parseTopology(rawTopology, { name: "services" }), "127.0.50");
+const jetstreamSpec: JetStreamSpec = parseJetStream(config.jetstream, bare);
+const topology: Topology = rebaseAddresses(parseTopology(rawTopology, { name: "services", leafDenyImports: leafLocalSubjects(jetstreamSpec) }), "127.0.50");
+const raw = config.security as RawSecurity;
+/** PLATFORM's limits fitted to the dev leaves (see operator-mode.test.ts); the bindings as declared. */
+const spec: SecuritySpec = parseSecurity(
+  { ...raw, accounts: raw.accounts.map((a) => (a.name === "PLATFORM" ? { ...a, jetstream: { ...a.jetstream, maxMemory: "32M", maxFile: "512M" } } : a)) },
+  topology,
+  jetstreamSpec,
+);
+const user = (name: string) => spec.users.find((u) => u.name === name)!;
+const hubServer = topology.hub.members[0].serverName;
+
+let issue: TestIssue;
+let rt: RunningTopology;
+let secretsDir: string;
+const connections: NatsConnection[] = [];
+const serverErrors = new Map<NatsConnection, Error[]>();
+
+/** Connects as `name` with its issued creds and its own inbox prefix, as a service would. */
+async function connectAs(name: string, serverName: string | string[]): Promise<NatsConnection> {
+  const servers = (Array.isArray(serverName) ? serverName : [serverName]).map((s) => rt.clientUrl(s));
+  const inboxPrefix = user(name).inboxPrefix;
+  const nc = await connect({
+    servers,
+    authenticator: credsAuthenticator(new TextEncoder().encode(issue.creds[name])),
+    name,
+    maxReconnectAttempts: 0,
+    ...(inboxPrefix ? { inboxPrefix } : {}),
+  });
+  connections.push(nc);
+  const errors: Error[] = [];
+  serverErrors.set(nc, errors);
+  void (async () => {
+    for await (const s of nc.status()) if (s.type === "error") errors.push(s.error);
+  })();
+  return nc;
+}
+
+/** The permissions violation the server reports while or shortly after `action` runs. */
+async function violationDuring(nc: NatsConnection, action: () => Promise<unknown>, waitMs = 2_000): Promise<PermissionViolationError | undefined> {
+  const errors = serverErrors.get(nc)!;
+  const before = errors.length;
+  await action().catch(() => undefined);
+  const deadline = Date.now() + waitMs;
+  while (errors.length === before && Date.now() < deadline) await sleep(25);
+  const e = errors[before];
+  return e instanceof PermissionViolationError ? e : undefined;
+}
+
+async function eventually<T>(what: string, read: () => Promise<T>, accept: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    try {
+      last = await read();
+      if (accept(last)) return last;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`${what} not reached in ${timeoutMs} ms; last ${JSON.stringify(last)}`);
+    await sleep(200);
+  }
+}
+
+/** Everything Pulumi.dev.yaml declares, created by the provider functions as jetstream-admin. */
+async function createDeclaredJetStream(): Promise<void> {
+  const target = (l: Parameters<typeof locationTarget>[0]) => {
+    const t = locationTarget(l, rt.topology, { creds: issue.creds[JETSTREAM_ADMIN_USER] });
+    return { ...t, servers: l.serverNames.map((s) => rt.clientUrl(s)) };
+  };
+  for (const s of jetstreamSpec.streams) await createStream({ ...s.config, target: target(s.location) });
+  for (const a of jetstreamSpec.aggregates) await createStream({ ...a.config, target: target(a.location) });
+  for (const k of jetstreamSpec.kv) {
+    await createKv({ ...k.config, target: target(k.location) });
+    for (const [key, value] of Object.entries(k.entries)) await createKvEntry({ target: target(k.location), bucket: k.config.bucket, key, value });
+  }
+  for (const c of jetstreamSpec.consumers) await createConsumer({ ...c.config, stream: c.stream, target: target(c.location) } as Parameters<typeof createConsumer>[0]);
+}
+
+beforeAll(async () => {
+  secretsDir = fs.mkdtempSync(path.join(os.tmpdir(), "cim-nats-services-"));
+  fs.chmodSync(secretsDir, 0o700);
+  issue = await issueForTest(spec);
+  rt = await startTopology(topology, { security: testServerSecurity(issue), files: leafLinkFiles(issue), timeoutMs: 90_000 });
+  await createDeclaredJetStream();
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
+  await closeJetStreamConnections();
+  await rt?.stop();
+  if (secretsDir) fs.rmSync(secretsDir, { recursive: true, force: true });
+});
+
+/** Pulls `count` messages from a durable consumer, acking each (double ack: the server confirms). */
+async function pullAll(js: JetStreamClient, stream: string, consumer: string, count: number): Promise<{ subject: string; data: string }[]> {
+  const c = await js.consumers.get(stream, consumer);
+  const out: { subject: string; data: string }[] = [];
+  while (out.length < count) {
+    const batch = await c.fetch({ max_messages: Math.min(50, count - out.length), expires: 2_000 });
+    for await (const m of batch) {
+      out.push({ subject: m.subject, data: m.string() });
+      await m.ackAck();
+    }
+  }
+  return out;
+}
+
+describe("the reference services do their seed workflows with the generated permissions", () => {
+  it("person-service writes 100 events with acks at each leaf, each stored in that leaf's PERSON_EVENTS", async () => {
+    for (const leaf of topology.leaves) {
+      const nc = await connectAs("person-service", leaf.serverName);
+      const js = jetstream(nc);
+      for (let i = 0; i < EVENTS_PER_LEAF; i++) {
+        const ack = await js.publish(`person.events.created`, JSON.stringify({ id: `${leaf.serverName}-${i}` }), { msgID: `${leaf.serverName}-${i}` });
+        expect([ack.stream, ack.domain, ack.duplicate]).toEqual(["PERSON_EVENTS", leaf.jetstreamDomain, false]);
+      }
+    }
+    const admin = await jetstreamManager(await connectAs(JETSTREAM_ADMIN_USER, hubServer), { domain: "hub" });
+    await eventually("the aggregate holds every leaf's events", () => admin.streams.info("CLUSTER_PERSON_EVENTS"), (i) => i.state.messages === topology.leaves.length * EVENTS_PER_LEAF);
+  });
+
+  it("person-service reads its domain metadata from the leaf it is connected to", async () => {
+    for (const leaf of topology.leaves) {
+      const nc = await connectAs("person-service", leaf.serverName);
+      const kv = await new Kvm(nc).open("PERSON_METADATA");
+      expect((await kv.get("domain.name"))?.string(), leaf.serverName).toBe("Person Domain");
+    }
+  });
+
+  it.each([
+    ["projection-service", "person-projection", "PERSON_PROJECTIONS", (id: string) => `person.projections.${id}`],
+    ["pattern-service", "pattern-detection", "PATTERNS", (id: string) => `patterns.person.${id}`],
+  ] as const)("%s pulls every event exactly once from %s and writes acked outputs to %s", async (service, consumer, outStream, subjectOf) => {
+    const total = topology.leaves.length * EVENTS_PER_LEAF;
+    const nc = await connectAs(service, topology.hub.members.map((m) => m.serverName));
+    const js = jetstream(nc);
+    const events = await pullAll(js, "CLUSTER_PERSON_EVENTS", consumer, total);
+    const ids = events.map((e) => (JSON.parse(e.data) as { id: string }).id);
+    expect(new Set(ids).size).toBe(total);
+    for (const id of ids) {
+      const ack = await js.publish(subjectOf(id), JSON.stringify({ from: id }));
+      expect([ack.stream, ack.domain]).toEqual([outStream, "hub"]);
+    }
+    // Nothing left, nothing pending: every event was delivered and acked once.
+    const info = await (await js.consumers.get("CLUSTER_PERSON_EVENTS", consumer)).info();
+    expect([info.num_pending, info.num_ack_pending, info.num_redelivered, info.delivered.consumer_seq]).toEqual([0, 0, 0, total]);
+    const admin = await jetstreamManager(await connectAs(JETSTREAM_ADMIN_USER, hubServer));
+    expect((await admin.streams.info(outStream)).state.messages).toBe(total);
+  });
+});
+
+describe("natscli through the generated contexts, no flags", () => {
+  let xdg: string;
+  const nats = (context: string, args: string[]) =>
+    run(NATS_CLI, ["--context", context, ...args], { env: { ...process.env, XDG_CONFIG_HOME: xdg, HOME: secretsDir }, timeout: 20_000 });
+
+  beforeAll(() => {
+    xdg = path.join(secretsDir, "xdg");
+    fs.mkdirSync(path.join(xdg, "nats", "context"), { recursive: true });
+    for (const u of spec.users.filter((x) => !x.leafLink)) fs.writeFileSync(path.join(secretsDir, credsFileName(u.name)), issue.creds[u.name], { mode: 0o600 });
+    const contexts = natsContexts(rt.topology, path.join(secretsDir, credsFileName(JETSTREAM_ADMIN_USER)), path.join(secretsDir, credsFileName(SYSTEM_MONITOR_USER)), {
+      users: spec.users,
+      credsDir: secretsDir,
+    });
+    for (const [name, json] of Object.entries(contexts)) fs.writeFileSync(path.join(xdg, "nats", "context", `${name}.json`), json);
+  });
+
+  it("has a context per service and place, plus the admin ones", () => {
+    const names = fs.readdirSync(path.join(xdg, "nats", "context")).map((f) => f.replace(/\.json$/, "")).sort();
+    expect(names).toEqual(
+      [
+        ...topology.leaves.map((l) => l.serverName),
+        "hub",
+        "hub-system",
+        ...topology.leaves.map((l) => serviceContextName("person-service", l.serverName)),
+        serviceContextName("projection-service", "hub"),
+        serviceContextName("pattern-service", "hub"),
+      ].sort(),
+    );
+    const ctx = JSON.parse(fs.readFileSync(path.join(xdg, "nats", "context", "person-service@nats-2.json"), "utf8"));
+    expect([ctx.url, ctx.jetstream_domain, ctx.inbox_prefix, ctx.creds]).toEqual([
+      rt.clientUrl("nats-2"),
+      "nats-2",
+      "_INBOX_person-service",
+      path.join(secretsDir, "person-service.creds"),
+    ]);
+  });
+
+  it("person-service@<leaf> publishes with an ack and reads its metadata; projection-service@hub pulls, acks and writes", async () => {
+    const pub = await nats("person-service@nats-3", ["pub", "--jetstream", "person.events.created", '{"id":"cli-1"}']);
+    expect(`${pub.stdout}${pub.stderr}`).toMatch(/Stored in Stream: PERSON_EVENTS Sequence: \d+/);
+    const meta = await nats("person-service@nats-3", ["kv", "get", "PERSON_METADATA", "domain.name", "--raw"]);
+    expect(meta.stdout.trim()).toBe("Person Domain");
+
+    const admin = await jetstreamManager(await connectAs(JETSTREAM_ADMIN_USER, hubServer));
+    await eventually("the cli event in the aggregate", async () => (await admin.consumers.info("CLUSTER_PERSON_EVENTS", "person-projection")).num_pending, (n) => n === 1);
+    const next = await nats("projection-service@hub", ["consumer", "next", "CLUSTER_PERSON_EVENTS", "person-projection", "--raw"]);
+    expect(next.stdout.trim()).toBe('{"id":"cli-1"}');
+    const ci = await admin.consumers.info("CLUSTER_PERSON_EVENTS", "person-projection");
+    expect([ci.num_pending, ci.num_ack_pending]).toEqual([0, 0]);
+    const out = await nats("projection-service@hub", ["pub", "--jetstream", "person.projections.cli-1", "{}"]);
+    expect(`${out.stdout}${out.stderr}`).toMatch(/Stored in Stream: PERSON_PROJECTIONS/);
+  });
+
+  it("a service context cannot do an admin's job: stream rm is refused by the server", async () => {
+    const err = await nats("projection-service@hub", ["stream", "rm", "PERSON_PROJECTIONS", "-f"]).then(
+      () => undefined,
+      (e: Error & { stderr?: string }) => `${e.message}${e.stderr ?? ""}`,
+    );
+    expect(err).toMatch(/Permissions Violation|permission|timeout|no responders/i);
+    const admin = await jetstreamManager(await connectAs(JETSTREAM_ADMIN_USER, hubServer));
+    expect((await admin.streams.info("PERSON_PROJECTIONS")).config.name).toBe("PERSON_PROJECTIONS");
+  });
+});
+
+describe("denials, each checked on the real server", () => {
+  it.each([
+    ["projection-service", "publish", "$JS.API.CONSUMER.MSG.NEXT.CLUSTER_PERSON_EVENTS.pattern-detection", "read another service's consumer"],
+    // The hub maps its own domain's API prefix onto $JS.API before checking: the violation names that.
+    ["projection-service", "publish", "$JS.hub.API.CONSUMER.INFO.CLUSTER_PERSON_EVENTS.pattern-detection", "look at another service's consumer (domain-prefixed)"],
+    ["person-service", "publish", "$JS.nats-2.API.STREAM.INFO.KV_PERSON_METADATA", "reach another leaf's copy of its bucket"],
+    ["projection-service", "publish", "$JS.ACK.CLUSTER_PERSON_EVENTS.pattern-detection.1.1.1.1.0", "ack another service's messages"],
+    ["projection-service", "publish", "$JS.API.CONSUMER.CREATE.CLUSTER_PERSON_EVENTS", "create its own consumer on the aggregate"],
+    ["projection-service", "subscribe", "_INBOX.>", "read the shared inbox"],
+    ["projection-service", "subscribe", "_INBOX_person-service.>", "read another user's inbox"],
+    ["pattern-service", "subscribe", "_INBOX_projection-service.>", "read another user's inbox"],
+    ["projection-service", "publish", "$JS.API.STREAM.DELETE.PERSON_PROJECTIONS", "delete a stream"],
+    ["projection-service", "publish", "$JS.API.STREAM.UPDATE.PERSON_PROJECTIONS", "edit a stream"],
+    ["projection-service", "publish", "$JS.API.STREAM.PURGE.PERSON_PROJECTIONS", "purge a stream"],
+    ["projection-service", "publish", "$JS.API.CONSUMER.DELETE.CLUSTER_PERSON_EVENTS.person-projection", "delete its own consumer"],
+    ["projection-service", "publish", "$JS.API.STREAM.MSG.GET.CLUSTER_PERSON_EVENTS", "read the aggregate around its consumer"],
+    ["projection-service", "publish", "person.events.created", "publish outside its bindings (forge an event)"],
+    ["projection-service", "publish", "patterns.person.x", "publish outside its bindings (another service's stream)"],
+    ["pattern-service", "publish", "person.projections.x", "publish outside its bindings"],
+    ["person-service", "publish", "person.projections.x", "publish outside its bindings"],
+    ["person-service", "publish", "$KV.PERSON_METADATA.domain.name", "write a bucket it only reads"],
+    ["person-service", "publish", "$JS.API.STREAM.DELETE.PERSON_EVENTS", "delete its own stream"],
+    ["person-service", "subscribe", "person.events.>", "subscribe outside its bindings"],
+  ] as const)("%s may not %s '%s' (%s)", async (service, operation, subject) => {
+    const place = service === "person-service" ? "nats-1" : hubServer;
+    const nc = await connectAs(service, place);
+    let closed: Promise<void | Error> | undefined;
+    const error = await violationDuring(nc, async () => {
+      if (operation === "publish") nc.publish(subject, "{}");
+      else closed = nc.subscribe(subject).closed;
+      await nc.flush();
+    });
+    expect(error, `no violation for ${service} ${operation} ${subject}`).toBeInstanceOf(PermissionViolationError);
+    const reported = subject.replace(/^\$JS\.hub\.API\./, "$JS.API.");
+    expect([error!.operation, error!.subject]).toEqual([operation === "publish" ? "publish" : "subscription", reported]);
+    if (closed) expect(await closed).toBeInstanceOf(PermissionViolationError);
+    expect(nc.isClosed()).toBe(false);
+  });
+
+  it("the denied stream edits changed nothing", async () => {
+    const admin = await jetstreamManager(await connectAs(JETSTREAM_ADMIN_USER, hubServer));
+    const info = await admin.streams.info("PERSON_PROJECTIONS");
+    expect(info.state.messages).toBeGreaterThanOrEqual(topology.leaves.length * EVENTS_PER_LEAF);
+    expect((await admin.consumers.info("CLUSTER_PERSON_EVENTS", "person-projection")).config.ack_policy).toBe(AckPolicy.Explicit);
+  });
+
+  it("a service that connects with the default _INBOX prefix gets no JetStream acks: the stack's prefix is required", async () => {
+    const nc = await connect({
+      servers: rt.clientUrl("nats-1"),
+      authenticator: credsAuthenticator(new TextEncoder().encode(issue.creds["person-service"])),
+      maxReconnectAttempts: 0,
+    });
+    connections.push(nc);
+    await expect(jetstream(nc).publish("person.events.created", "{}", { timeout: 1_500 })).rejects.toThrow(/Permissions Violation for Subscription to "_INBOX/);
+  });
+});

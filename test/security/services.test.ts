@@ -264,7 +264,7 @@ describe("natscli through the generated contexts, no flags", () => {
 });
 
 describe("denials, each checked on the real server", () => {
-  it.each([
+  it.each<[string, "publish" | "subscribe", string, string]>([
     ["projection-service", "publish", "$JS.API.CONSUMER.MSG.NEXT.CLUSTER_PERSON_EVENTS.pattern-detection", "read another service's consumer"],
     // The hub maps its own domain's API prefix onto $JS.API before checking: the violation names that.
     ["projection-service", "publish", "$JS.hub.API.CONSUMER.INFO.CLUSTER_PERSON_EVENTS.pattern-detection", "look at another service's consumer (domain-prefixed)"],
@@ -286,7 +286,7 @@ describe("denials, each checked on the real server", () => {
     ["person-service", "publish", "$KV.PERSON_METADATA.domain.name", "write a bucket it only reads"],
     ["person-service", "publish", "$JS.API.STREAM.DELETE.PERSON_EVENTS", "delete its own stream"],
     ["person-service", "subscribe", "person.events.>", "subscribe outside its bindings"],
-  ] as const)("%s may not %s '%s' (%s)", async (service, operation, subject) => {
+  ])("%s may not %s '%s' (%s)", async (service, operation, subject) => {
     const place = service === "person-service" ? "nats-1" : hubServer;
     const nc = await connectAs(service, place);
     let closed: Promise<void | Error> | undefined;

@@ -6,6 +6,7 @@
 import type { Host, ServerInstance, Topology } from "../topology/types";
 import type { NatsConfTree } from "./nats-conf";
 import { serverConfigTree } from "./nats-server-config";
+import { restartOnlyView } from "./reload-rules";
 import type { ServerSecurity } from "./server-security";
 import { nixString, toNix, type NixValue } from "./to-nix";
 
@@ -54,12 +55,11 @@ export function nixosInstanceOptions(topology: Topology, instance: ServerInstanc
   if (instance.leafnodePort !== undefined) options.leafnodePort = instance.leafnodePort;
   options.openFirewall = true;
   const link = security?.leafLinks[instance.serverName];
-  if (instance.kind === "leaf" && link) {
-    options.leafnodeCredentialsFile = link.credentialsPath;
-    options.settings = withoutRemoteCredentials(tree) as NixValue;
-  } else {
-    options.settings = tree as NixValue;
-  }
+  const settings = instance.kind === "leaf" && link ? withoutRemoteCredentials(tree) : tree;
+  if (instance.kind === "leaf" && link) options.leafnodeCredentialsFile = link.credentialsPath;
+  options.settings = settings as NixValue;
+  // What the unit restarts for; every other settings change is a SIGHUP reload (nix/modules/cim-nats.nix).
+  options.restartSettings = restartOnlyView(settings) as NixValue;
   return options;
 }
 

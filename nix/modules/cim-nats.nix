@@ -4,6 +4,12 @@
 # (`services.cim-nats.instances.leaf`, `.hub`). The generated per-host file (rendered by
 # components/render/nixos-host.ts) sets each instance's typed options and its `settings`, the
 # nats-server config tree the TypeScript renderer produces and the tests validate.
+#
+# Day 2: a unit runs its config from a stable path (/etc/cim-nats/<instance>.json), so a change
+# nats-server applies on SIGHUP (accounts, permissions, routes, ...) only *reloads* the unit
+# (`reloadTriggers`); a change it cannot take restarts it (`restartTriggers` = the restart-only
+# part of the settings, `restartSettings`, classified by components/render/reload-rules.ts).
+# Stops use lame duck mode (SIGUSR2): clients move to other servers before this one exits.
 {
   config,
   lib,
@@ -29,6 +35,7 @@ let
     nameValuePair
     optional
     removePrefix
+    toInt
     types
     unique
     ;
@@ -59,6 +66,46 @@ let
           );
         };
       };
+
+  # Where a unit reads its config: a stable path, so the unit file does not change with the
+  # config and SIGHUP makes nats-server re-read the new one.
+  configPath = name: "/etc/cim-nats/${name}.json";
+
+  # What restarts the unit when it changes: the settings nats-server cannot reload. Without a
+  # classification (`restartSettings = null`) every change restarts, the safe default.
+  restartOnly =
+    name: inst:
+    format.generate "cim-nats-${name}-restart-only.json" (
+      if inst.restartSettings == null then finalSettings name inst else inst.restartSettings
+    );
+
+  # `lame_duck_duration` in seconds ("30s", "2m", "1h" or a number of seconds); nats-server's
+  # own default is 2 minutes.
+  lameDuckSeconds =
+    inst:
+    let
+      d = inst.settings.lame_duck_duration or "2m";
+      m = builtins.match "([0-9]+)(s|m|h)?" (toString d);
+      n = toInt (builtins.head m);
+      unit = builtins.elemAt m 1;
+    in
+    if m == null then
+      throw "services.cim-nats: lame_duck_duration '${toString d}' is not whole seconds, minutes or hours (e.g. \"30s\")"
+    else if unit == "m" then
+      n * 60
+    else if unit == "h" then
+      n * 3600
+    else
+      n;
+
+  # A rotated leaf-link credential must restart the leaf: systemd copies LoadCredential files
+  # only at start. Its hash (which reveals nothing of the key) goes into the unit; read at
+  # evaluation when the deploy has installed the file (impure, as `nixos-rebuild` evaluates).
+  credentialTriggers =
+    inst:
+    optional (
+      inst.leafnodeCredentialsFile != null && builtins.pathExists inst.leafnodeCredentialsFile
+    ) (builtins.hashFile "sha256" inst.leafnodeCredentialsFile);
 
   # A bad config fails `nixos-rebuild`, not the running service. `-t` neither binds ports nor
   # opens the store dir or creds, so it runs in the build sandbox.
@@ -170,6 +217,17 @@ let
           description = "Check the generated config with `nats-server -t` at build time.";
         };
 
+        restartSettings = mkOption {
+          type = types.nullOr format.type;
+          default = null;
+          example = literalExpression ''{ server_name = "nats-1"; listen = "10.0.0.41:4222"; jetstream.domain = "nats-1"; }'';
+          description = ''
+            The part of `settings` nats-server cannot apply on SIGHUP (`restartOnlyView` in
+            components/render/reload-rules.ts). A change to it restarts the unit; any other change
+            to `settings` reloads it (SIGHUP, no dropped connection). `null`: every change restarts.
+          '';
+        };
+
         settings = mkOption {
           type = format.type;
           default = { };
@@ -261,6 +319,11 @@ in
         wants = [ "network-online.target" ];
         after = [ "network-online.target" ];
 
+        # Reload for what SIGHUP applies, restart for the rest (see the top of this file). Not
+        # `reloadIfChanged`: that would reload for restart-only changes too.
+        reloadTriggers = [ (configFile name inst) ];
+        restartTriggers = [ (restartOnly name inst) ] ++ credentialTriggers inst;
+
         serviceConfig = mkMerge [
           (mkIf (hasPrefix "/var/lib/" inst.dataDir) {
             StateDirectory = removePrefix "/var/lib/" inst.dataDir;
@@ -271,10 +334,20 @@ in
           })
           {
             Type = "simple";
-            ExecStart = "${inst.package}/bin/nats-server -c ${configFile name inst}";
+            ExecStart = "${inst.package}/bin/nats-server -c ${configPath name}";
             ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
-            # SIGTERM: nats-server flushes JetStream and closes client connections cleanly.
-            KillSignal = "SIGTERM";
+            # Lame duck: stop accepting clients, move the existing ones away over
+            # lame_duck_duration, then exit; only that main process gets the signal ("mixed"),
+            # the rest of the cgroup is killed once it is gone.
+            KillSignal = "SIGUSR2";
+            KillMode = "mixed";
+            # nats-server may end by the signal itself rather than exit 0.
+            SuccessExitStatus = [
+              0
+              "SIGUSR2"
+            ];
+            # Longer than the lame duck, or systemd would SIGKILL a server still handing clients over.
+            TimeoutStopSec = toString (lameDuckSeconds inst + 30);
             Restart = "on-failure";
             RestartSec = "2s";
 
@@ -321,6 +394,10 @@ in
           }
         ];
       }
+    ) enabledInstances;
+
+    environment.etc = mapAttrs' (
+      name: inst: nameValuePair "cim-nats/${name}.json" { source = configFile name inst; }
     ) enabledInstances;
 
     systemd.tmpfiles.rules = concatMap (

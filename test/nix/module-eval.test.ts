@@ -1,13 +1,19 @@
 /**
- * The cim-nats NixOS module evaluated for every rendered prod host with a small stand-in for
- * nixpkgs' lib and module system (eval-host.nix): the units, firewall ports, state dirs and the
- * exact nats-server config each unit would run, which must pass the real `nats-server -t`.
+ * The cim-nats NixOS module evaluated for every rendered prod host with nixpkgs' real module
+ * system (`lib.evalModules` from the nixpkgs lib snapshot, eval-nixos.nix): the units, firewall
+ * ports, state dirs and the exact nats-server config each unit would run, which must pass the
+ * real `nats-server -t`; which trigger a change touches (reload vs restart, as reload-rules.ts
+ * classifies it); and the lame duck stop.
  */
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { serverConfigTree, type NatsConfTree } from "../../components/render/nats-server-config";
+import { classifyConfigChange, restartOnlyView } from "../../components/render/reload-rules";
+import { parseTopology } from "../../components/topology/parse";
+import { readStackConfig } from "../support/stack-config";
 import { renderNixosHost } from "../../components/render/nixos-host";
 import type { ServerSecurity } from "../../components/render/server-security";
 import { formatNatsConf } from "../../components/render/nats-conf";
@@ -18,9 +24,25 @@ import { testSecurity } from "../render/test-security";
 import { nixEvalJson, nixInstantiate } from "./nix-instantiate";
 
 const ROOT = path.resolve(__dirname, "../..");
-const HARNESS = path.join(__dirname, "eval-host.nix");
+const HARNESS = path.join(__dirname, "eval-nixos.nix");
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "cim-nats-module-"));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+/** nixpkgs' lib: CIM_NATS_NIXPKGS_LIB (a lib dir or the snapshot tarball), default ../shared/nixpkgs-lib. */
+function nixpkgsLib(): string | undefined {
+  const given = process.env.CIM_NATS_NIXPKGS_LIB ?? path.resolve(ROOT, "..", "shared", "nixpkgs-lib");
+  if (!fs.existsSync(given)) return undefined;
+  if (fs.existsSync(path.join(given, "default.nix"))) return given;
+  const tarball = fs.statSync(given).isDirectory() ? fs.readdirSync(given).find((f) => /^nixpkgs-lib-.*\.tar\.gz$/.test(f)) : path.basename(given);
+  if (!tarball) return undefined;
+  const into = path.join(work, "nixpkgs-lib");
+  fs.mkdirSync(into, { recursive: true });
+  const tar = spawnSync("tar", ["xzf", fs.statSync(given).isDirectory() ? path.join(given, tarball) : given, "-C", into], { encoding: "utf8" });
+  if (tar.status !== 0) throw new Error(`cannot extract ${tarball}: ${tar.stderr}`);
+  return path.join(into, "lib");
+}
+const LIB = nixpkgsLib();
+if (!LIB) console.warn("module-eval: skipped: no nixpkgs lib snapshot (set CIM_NATS_NIXPKGS_LIB to a lib dir or ../shared/nixpkgs-lib/nixpkgs-lib-*.tar.gz)");
 
 let fileCount = 0;
 function writeHost(text: string): string {
@@ -31,20 +53,26 @@ function writeHost(text: string): string {
   return path.join(dir, "host.nix");
 }
 
+type Unit = { serviceConfig: Record<string, any>; wantedBy: string[]; reloadTriggers: string[]; restartTriggers: string[]; reloadIfChanged: boolean };
 type Evaluated = {
-  systemd: { services: Record<string, { serviceConfig: Record<string, any>; wantedBy: string[] }>; tmpfiles: { rules: string[] } };
+  systemd: { services: Record<string, Unit>; tmpfiles: { rules: string[] } };
+  environment: { etc: Record<string, { source: string }> };
   networking: { firewall: { allowedTCPPorts: number[] } };
   users: { users: Record<string, { isSystemUser: boolean }> };
   failedAssertions: string[];
 };
 
-function evalHost(hostText: string): Evaluated {
-  return nixEvalJson(`import ${HARNESS} { hostFile = ${writeHost(hostText)}; }`) as Evaluated;
+function evalExpression(hostFile: string): string {
+  return `import ${HARNESS} { lib = import ${LIB}; hostFile = ${hostFile}; }`;
 }
 
-/** The JSON config the stub `formats.json.generate` embedded in ExecStart (between '#' marks). */
-function configOf(execStart: string): NatsConfTree {
-  return JSON.parse(execStart.slice(execStart.indexOf("#") + 1, execStart.indexOf("#", execStart.indexOf("#") + 1)));
+function evalHost(hostText: string): Evaluated {
+  return nixEvalJson(evalExpression(writeHost(hostText))) as Evaluated;
+}
+
+/** The JSON the stub `formats.json.generate` embedded in a store path (between '#' marks). */
+function configOf(storePath: string): NatsConfTree {
+  return JSON.parse(storePath.slice(storePath.indexOf("#") + 1, storePath.indexOf("#", storePath.indexOf("#") + 1)));
 }
 
 /** What the module must write: the tested tree, with leaf creds pointing at the systemd credential. */
@@ -55,7 +83,7 @@ function expectedConfig(topology: Topology, serverName: string, unit: string, se
   return { ...tree, leafnodes: { remotes: tree.leafnodes.remotes.map((r: object) => ({ ...r, credentials })) } };
 }
 
-describe("the cim-nats module evaluated for every prod host", () => {
+describe.skipIf(!LIB)("the cim-nats module evaluated for every prod host", () => {
   const prod = stackTopology("prod");
 
   describe.each([
@@ -74,18 +102,34 @@ describe("the cim-nats module evaluated for every prod host", () => {
         const service = evaluated.systemd.services[unit];
         const sc = service.serviceConfig;
         expect(service.wantedBy).toEqual(["multi-user.target"]);
-        expect(sc.ExecStart).toMatch(/^\/nix\/store\/stub-nats-server\/bin\/nats-server -c \/nix\/store\/stub-cim-nats-\w+-validated\.json\[nats-server -t -c /);
+        // The unit runs a stable path; /etc points it at the validated store file.
+        expect(sc.ExecStart).toBe(`/nix/store/stub-nats-server/bin/nats-server -c /etc/cim-nats/${instance.kind}.json`);
+        const source = evaluated.environment.etc[`cim-nats/${instance.kind}.json`].source;
+        expect(source).toMatch(/^\/nix\/store\/stub-cim-nats-\w+-validated\.json\[nats-server -t -c /);
+        expect(service.reloadTriggers).toEqual([source]);
+        expect(service.reloadIfChanged).toBe(false);
         expect(sc.StateDirectory).toBe(`cim-nats/${instance.serverName}`);
         expect(sc.ReadWritePaths).toEqual([instance.storeDir]);
         expect([sc.User, sc.Group, sc.ProtectSystem, sc.NoNewPrivileges, sc.LimitNOFILE]).toEqual(["cim-nats", "cim-nats", "strict", true, 800000]);
+        expect([sc.ExecReload, sc.KillSignal, sc.KillMode, sc.SuccessExitStatus, sc.TimeoutStopSec]).toEqual([
+          "/nix/store/stub-coreutils/bin/kill -HUP $MAINPID",
+          "SIGUSR2",
+          "mixed",
+          [0, "SIGUSR2"],
+          String(prod.lameDuck.durationSeconds + 30),
+        ]);
         if (operator && instance.kind === "leaf") {
           expect(sc.LoadCredential).toEqual([`leafnode.creds:/var/lib/cim-nats/secrets/leaf-${instance.serverName}.creds`]);
         } else {
           expect(sc.LoadCredential).toBeUndefined();
         }
 
-        const config = configOf(sc.ExecStart);
+        const config = configOf(source);
         expect(config).toEqual(expectedConfig(prod, instance.serverName, unit, security));
+        // Restarted only for what SIGHUP cannot apply.
+        expect(service.restartTriggers).toHaveLength(1);
+        const settings = host.instances.length > 0 ? (evaluated as any).services["cim-nats"].instances[instance.kind].settings : undefined;
+        expect(configOf(service.restartTriggers[0])).toEqual(restartOnlyView(settings));
         const check = checkServerConfig(formatNatsConf(config));
         expect(check.output, unit).toContain("is valid");
       }
@@ -98,7 +142,7 @@ describe("the cim-nats module evaluated for every prod host", () => {
   });
 });
 
-describe("the module's own checks", () => {
+describe.skipIf(!LIB)("the module's own checks", () => {
   const prod = stackTopology("prod");
   const nats1 = renderNixosHost(prod, "nats-1");
 
@@ -123,12 +167,57 @@ describe("the module's own checks", () => {
   });
 
   it.each([
-    ["a misspelt option", nats1.replace("monitorPort = 8222;", "monitorPrt = 8222;"), "no such option 'monitorPrt'"],
-    ["a wrong type", nats1.replace("port = 4222;", 'port = "4222";'), 'services.cim-nats.instances.leaf.port: "4222" is not a port'],
+    ["a misspelt option", nats1.replace("monitorPort = 8222;", "monitorPrt = 8222;"), "The option `services.cim-nats.instances.leaf.monitorPrt' does not exist"],
+    ["a wrong type", nats1.replace("port = 4222;", 'port = "4222";'), "A definition for option `services.cim-nats.instances.leaf.port' is not of type `16 bit unsigned integer"],
   ])("evaluation fails on %s (the check can fail)", (_case, text, message) => {
     const file = writeHost(text);
-    const run = nixInstantiate(["--eval", "--strict", "--json", "-E", `import ${HARNESS} { hostFile = ${file}; }`]);
+    const run = nixInstantiate(["--eval", "--strict", "--json", "-E", evalExpression(file)]);
     expect(run.ok).toBe(false);
     expect(run.stderr).toContain(message);
+  });
+});
+
+/** The prod topology with one stack-config edit. */
+function prodWith(edit: (raw: any) => void): Topology {
+  const raw = JSON.parse(JSON.stringify(readStackConfig("prod").topology));
+  edit(raw);
+  return parseTopology(raw, { name: "prod", leafDenyImports: stackTopology("prod").leafDenyImports });
+}
+
+describe.skipIf(!LIB)("reload or restart: the trigger a change touches", () => {
+  const unitOf = (topology: Topology, kind: "leaf" | "hub") => evalHost(renderNixosHost(topology, "nats-2")).systemd.services[`cim-nats-${kind}`];
+  const prod = stackTopology("prod");
+
+  it.each([
+    // cluster.routes and cluster.name: SIGHUP applies them (reload-rules.ts).
+    ["the hub's cluster name", "hub", "reload", (raw: any): void => void (raw.hub.cluster = "cim-hub-2")],
+    ["a hub member's client port", "hub", "restart", (raw: any): void => void (raw.hub.ports.client = 4333)],
+    ["the leaf's JetStream store limit going down", "leaf", "restart", (raw: any): void => void (raw.leaf.jetstream.maxFile = "5G")],
+    ["the lame duck duration", "leaf", "restart", (raw: any): void => void (raw.lameDuck = { durationSeconds: 45 })],
+  ] as const)("%s: %s unit → %s", (_name, kind, expected, edit) => {
+    const changed = prodWith(edit);
+    const serverName = kind === "hub" ? "nats-2-hub" : "nats-2";
+    // What the renderer's rules say...
+    expect(classifyConfigChange(serverConfigTree(prod, serverName), serverConfigTree(changed, serverName)).kind).toBe(expected);
+    // ...is what the unit does: X-Reload-Triggers changes either way; X-Restart-Triggers only for a restart.
+    const before = unitOf(prod, kind);
+    const after = unitOf(changed, kind);
+    expect(after.reloadTriggers).not.toEqual(before.reloadTriggers);
+    expect(after.restartTriggers.join() !== before.restartTriggers.join()).toBe(expected === "restart");
+    // And the unit file itself (ExecStart) does not change, or NixOS would restart regardless.
+    expect(after.serviceConfig.ExecStart).toBe(before.serviceConfig.ExecStart);
+  });
+
+  it("stop timeout follows the topology's lame duck duration", () => {
+    const unit = unitOf(prodWith((raw) => (raw.lameDuck = { durationSeconds: 90 })), "hub");
+    expect(unit.serviceConfig.TimeoutStopSec).toBe("120");
+    expect(configOf(unit.reloadTriggers[0]).lame_duck_duration).toBe("90s");
+  });
+
+  it("without restartSettings every change restarts (the safe default)", () => {
+    const text = renderNixosHost(prod, "nats-2").replace(/ {8}restartSettings = \{[\s\S]*?\n {8}\};\n/g, "");
+    expect(text).not.toContain("restartSettings");
+    const unit = evalHost(text).systemd.services["cim-nats-leaf"];
+    expect(configOf(unit.restartTriggers[0])).toEqual(configOf(unit.reloadTriggers[0]));
   });
 });

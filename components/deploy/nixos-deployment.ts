@@ -40,7 +40,7 @@ export interface NixosDeploymentArgs {
   readonly hosts: readonly HostFiles<pulumi.Input<string>>[];
   readonly connection: DeployConnection;
   /** Host name → what its deployment waits for first (its container). Default: nothing. */
-  readonly dependsOn?: Readonly<Record<string, pulumi.Input<pulumi.Resource>>>;
+  readonly dependsOn?: Readonly<Record<string, pulumi.Input<pulumi.Resource> | readonly pulumi.Input<pulumi.Resource>[]>>;
   /** Staging dir, rebuild command, health timeout. Defaults: DEFAULT_DEPLOY_OPTIONS. */
   readonly options?: Partial<DeployOptions>;
 }
@@ -86,7 +86,8 @@ function createDeployment(parent: NixosDeployment, name: string, args: NixosDepl
   for (const { step, host, files, plan } of plans) {
     const conn = connection(host.address);
     const prefix = `${name}-${host.name}`;
-    const hostDeps = args.dependsOn?.[host.name] !== undefined ? [args.dependsOn[host.name]] : [];
+    const deps = args.dependsOn?.[host.name];
+    const hostDeps: pulumi.Input<pulumi.Resource>[] = deps === undefined ? [] : Array.isArray(deps) ? [...deps] : [deps as pulumi.Input<pulumi.Resource>];
 
     const stage = new command.remote.Command(
       `${prefix}-stage`,

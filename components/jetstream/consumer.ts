@@ -12,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { isNotFound, jsApi } from "./api";
 import { changedKeys, compact, containsUnknown, deepEqual, knownInputs, userMetadata } from "./canonical";
 import { jetStreamConnection } from "./connection-pool";
+import { isGone } from "./liveness";
 import { dynamicProvider } from "./provider-loader";
 import { formatId, parseIdForRead } from "./resource-id";
 import { targetChange, targetFailures, type InputFailure } from "./stream";
@@ -222,7 +223,8 @@ export async function diffConsumer(_id: string, olds: ConsumerOutputs, news: Con
   if (olds.stream !== news.stream) replaces.push("stream");
   const t = targetChange(olds.target, news.target);
   if (t === "replace") replaces.push("target");
-  const changes = changed.length > 0 || replaces.length > 0 || t !== "none";
+  const changes =
+    changed.length > 0 || replaces.length > 0 || t !== "none" || (await isGone(news.target, () => consumerInfo(news.target, news.stream, desired.durable_name)));
   return { changes, replaces: [...new Set(replaces)], deleteBeforeReplace: true };
 }
 
@@ -253,6 +255,8 @@ export async function readConsumer(id: string, props?: Partial<ConsumerOutputs> 
 export async function updateConsumer(_id: string, olds: ConsumerOutputs, news: ConsumerArgs): Promise<{ outs: ConsumerOutputs }> {
   const current = normalizeConsumerConfig(configOf(olds));
   const desired = normalizeConsumerConfig(configOf(news));
+  // Gone (its server's store was wiped): create it again.
+  if (!(await consumerInfo(news.target, news.stream, desired.durable_name))) return { outs: outputs(await writeConsumer(news.target, news.stream, desired, "create"), news) };
   if (deepEqual(current, desired)) return { outs: outputs(current, news) };
   return { outs: outputs(await writeConsumer(news.target, news.stream, desired, "update"), news) };
 }

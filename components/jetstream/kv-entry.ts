@@ -10,6 +10,7 @@ import { headers } from "@nats-io/nats-core";
 import { isNotFound, jsApi, JsErrCode, JetStreamApiError } from "./api";
 import { containsUnknown } from "./canonical";
 import { jetStreamConnection } from "./connection-pool";
+import { isGone } from "./liveness";
 import { bucketNameReason, KV_STREAM_PREFIX } from "./kv";
 import { dynamicProvider } from "./provider-loader";
 import { formatId, parseIdForRead } from "./resource-id";
@@ -122,7 +123,8 @@ export async function diffKvEntry(_id: string, olds: KvEntryOutputs, news: KvEnt
   const replaces: string[] = (["bucket", "key"] as const).filter((k) => olds[k] !== news[k]);
   const t = targetChange(olds.target, news.target);
   if (t === "replace") replaces.push("target");
-  const changes = replaces.length > 0 || t !== "none" || olds.value !== news.value;
+  const changes =
+    replaces.length > 0 || t !== "none" || olds.value !== news.value || (await isGone(news.target, () => getKvEntry(news.target, news.bucket, news.key)));
   return { changes, replaces };
 }
 
@@ -140,7 +142,9 @@ export async function readKvEntry(id: string, props?: Partial<KvEntryOutputs> | 
 }
 
 export async function updateKvEntry(_id: string, olds: KvEntryOutputs, news: KvEntryArgs): Promise<{ outs: KvEntryOutputs }> {
-  const revision = olds.value === news.value ? olds.revision : await putKvEntry(news.target, news.bucket, news.key, news.value);
+  // Same value, but put again when the entry is gone (its server's store was wiped).
+  const live = olds.value === news.value ? await getKvEntry(news.target, news.bucket, news.key) : undefined;
+  const revision = live ? olds.revision : await putKvEntry(news.target, news.bucket, news.key, news.value);
   return { outs: { target: news.target, bucket: news.bucket, key: news.key, value: news.value, revision } };
 }
 

@@ -11,6 +11,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { changedKeys, compact, containsUnknown, deepEqual, knownInputs, userMetadata } from "./canonical";
+import { isGone } from "./liveness";
 import { dynamicProvider } from "./provider-loader";
 import { formatId, parseIdForRead } from "./resource-id";
 import {
@@ -243,6 +244,7 @@ export async function diffKv(id: string, olds: KvOutputs, news: KvArgs): Promise
     const because = [...Object.values(reasons), ...(t === "replace" ? ["target.domain changed"] : [])].join("; ");
     await guardReplacement(id, olds.target, KV_STREAM_PREFIX + olds.bucket, news.allowDataLoss, because, what);
   }
+  if (changed.length === 0 && (await isGone(news.target, () => streamInfo(news.target, KV_STREAM_PREFIX + news.bucket)))) changed.push("(gone from the server)");
   return { changes: changed.length > 0, replaces, deleteBeforeReplace: true };
 }
 
@@ -264,7 +266,7 @@ export async function readKv(id: string, props?: Partial<KvOutputs> | KvArgs): P
 export async function updateKv(_id: string, olds: KvOutputs, news: KvArgs): Promise<{ outs: KvOutputs }> {
   const current = normalizeKvConfig(configOf(olds));
   const desired = normalizeKvConfig(configOf(news));
-  if (deepEqual(current, desired)) return { outs: outputs(current, news) };
+  if (deepEqual(current, desired) && (await streamInfo(news.target, KV_STREAM_PREFIX + desired.bucket))) return { outs: outputs(current, news) };
   const cfg = await updateStreamFromConfig(news.target, kvStreamConfig(desired));
   return { outs: outputs(kvConfigFromStream(cfg), news) };
 }

@@ -8,6 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { changedKeys, compact, containsUnknown, deepEqual, knownInputs, userMetadata } from "./canonical";
 import { bucketNameReason } from "./kv";
+import { isGone } from "./liveness";
 import { dynamicProvider } from "./provider-loader";
 import { formatId, parseIdForRead } from "./resource-id";
 import {
@@ -147,6 +148,7 @@ export async function diffObjectStore(id: string, olds: ObjectStoreOutputs, news
     const because = replaces.map((k) => `${k} cannot change after creation`).join("; ");
     await guardReplacement(id, olds.target, OBJECT_STREAM_PREFIX + olds.bucket, news.allowDataLoss, because, describe(olds.target, olds.bucket));
   }
+  if (changed.length === 0 && (await isGone(news.target, () => streamInfo(news.target, OBJECT_STREAM_PREFIX + news.bucket)))) changed.push("(gone from the server)");
   return { changes: changed.length > 0, replaces, deleteBeforeReplace: true };
 }
 
@@ -168,7 +170,7 @@ export async function readObjectStore(id: string, props?: Partial<ObjectStoreOut
 export async function updateObjectStore(_id: string, olds: ObjectStoreOutputs, news: ObjectStoreArgs): Promise<{ outs: ObjectStoreOutputs }> {
   const current = normalizeObjectStoreConfig(configOf(olds));
   const desired = normalizeObjectStoreConfig(configOf(news));
-  if (deepEqual(current, desired)) return { outs: outputs(current, news) };
+  if (deepEqual(current, desired) && (await streamInfo(news.target, OBJECT_STREAM_PREFIX + desired.bucket))) return { outs: outputs(current, news) };
   const cfg = await updateStreamFromConfig(news.target, objectStreamConfig(desired));
   return { outs: outputs(objectStoreConfigFromStream(cfg), news) };
 }

@@ -14,6 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { jsApi, isNotFound } from "./api";
 import { changedKeys, compact, containsUnknown, deepEqual, knownInputs, userMetadata } from "./canonical";
 import { jetStreamConnection } from "./connection-pool";
+import { isGone } from "./liveness";
 import { approveReplacement, consumeApproval, dataLossAllowed, DataLossError } from "./data-loss";
 import { dynamicProvider } from "./provider-loader";
 import { formatId, parseIdForRead } from "./resource-id";
@@ -331,7 +332,9 @@ export async function createStreamFromConfig(target: ConnectionTarget, cfg: Stre
 export async function updateStreamFromConfig(target: ConnectionTarget, cfg: StreamConfig): Promise<StreamConfig> {
   const conn = await jetStreamConnection(target);
   const what = describe(target, cfg.name);
-  const live = await jsApi<StreamInfoResponse>(conn, `STREAM.INFO.${cfg.name}`, undefined, what);
+  const live = await streamInfo(target, cfg.name);
+  // Gone (its server's store was wiped): create it again.
+  if (!live) return createStreamFromConfig(target, cfg);
   const body: Record<string, unknown> = { ...live.config, ...streamWireConfig(cfg, live.config) };
   // Keys the desired config leaves unset must not survive from the live config.
   for (const k of ["placement", "mirror", "subject_transform", "republish"] as const) if (cfg[k] === undefined) delete body[k];
@@ -417,6 +420,7 @@ export async function diffStream(id: string, olds: StreamOutputs, news: StreamAr
     const because = [...Object.values(reasons), ...(t === "replace" ? [`target.domain changed (${olds.target.domain ?? ""} → ${news.target.domain ?? ""})`] : [])].join("; ");
     await guardReplacement(id, olds.target, olds.name, news.allowDataLoss, because, what);
   }
+  if (changed.length === 0 && (await isGone(news.target, () => streamInfo(news.target, news.name)))) changed.push("(gone from the server)");
   return { changes: changed.length > 0, replaces, deleteBeforeReplace: true };
 }
 
@@ -442,7 +446,7 @@ export async function readStream(id: string, props?: Partial<StreamOutputs> | St
 export async function updateStream(_id: string, olds: StreamOutputs, news: StreamArgs): Promise<{ outs: StreamOutputs }> {
   const desired = normalizeStreamConfig(configOf(news));
   const current = normalizeStreamConfig(configOf(olds));
-  if (deepEqual(current, desired)) return { outs: outputs(current, news) };
+  if (deepEqual(current, desired) && (await streamInfo(news.target, desired.name))) return { outs: outputs(current, news) };
   const cfg = await updateStreamFromConfig(news.target, desired);
   return { outs: outputs(cfg, news) };
 }

@@ -34,6 +34,12 @@ export type LocalTopologyArgs = {
   readonly binary?: pulumi.Input<string>;
   /** Seconds each server may take to answer /healthz after a (re)start. Default 60. */
   readonly healthTimeoutSeconds?: number;
+  /**
+   * What every server waits for before it is created or changed (e.g. the JetStream removal
+   * guard, whose update deletes removed leaf stores before the servers drop their deny_imports).
+   * Default none.
+   */
+  readonly dependsOn?: readonly pulumi.Input<pulumi.Resource>[];
   /** Seconds a lame duck stop may take before SIGKILL. Default: the topology's lame duck duration + 10. */
   readonly stopTimeoutSeconds?: number;
 };
@@ -117,7 +123,7 @@ function createLocalTopology(name: string, args: LocalTopologyArgs, parent: pulu
         ...(args.binary !== undefined ? { binary: args.binary } : {}),
         ...(args.files?.[s] !== undefined ? { files: args.files[s] } : {}),
       },
-      { parent, ...(isMember && previousMember ? { dependsOn: [previousMember] } : {}) },
+      { parent, dependsOn: [...(args.dependsOn ?? []), ...(isMember && previousMember ? [previousMember] : [])] },
     );
     if (isMember) previousMember = server;
     servers[s] = server;

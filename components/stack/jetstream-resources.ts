@@ -8,8 +8,9 @@ import { AggregateStream } from "../jetstream/aggregate-stream";
 import { Consumer } from "../jetstream/consumer";
 import { KvBucket } from "../jetstream/kv";
 import { KvEntry } from "../jetstream/kv-entry";
-import { locationTarget, type Location } from "../jetstream/locations";
+import { locationTarget, resolveAt, type Location } from "../jetstream/locations";
 import { ObjectStore } from "../jetstream/object-store";
+import { RemovalGuard, type StoreRef } from "../jetstream/removal-guard";
 import type { JetStreamSpec } from "../jetstream/spec";
 import { Stream } from "../jetstream/stream";
 import type { ConnectionTarget } from "../jetstream/types";
@@ -70,6 +71,31 @@ export function declareJetStream(parent: pulumi.Resource, args: JetStreamResourc
     );
   });
   return { streams, kv, objects, consumers };
+}
+
+/** Every declared store in every domain it lives in, as the removal guard tracks them (pure). */
+export function declaredStores(spec: JetStreamSpec): StoreRef[] {
+  return [
+    ...spec.streams.map((s) => ({ kind: "stream" as const, name: s.config.name, domain: s.location.domain, level: s.location.level })),
+    ...spec.aggregates.map((a) => ({ kind: "stream" as const, name: a.config.name, domain: a.location.domain, level: a.location.level })),
+    ...spec.kv.map((k) => ({ kind: "kv" as const, name: k.config.bucket, domain: k.location.domain, level: k.location.level })),
+    ...spec.objects.map((o) => ({ kind: "objects" as const, name: o.config.bucket, domain: o.location.domain, level: o.location.level })),
+  ];
+}
+
+/**
+ * The JetStream removal guard (removal-guard.ts): the servers depend on it, so a removal that
+ * would lose data fails at preview, and removed leaf stores are deleted before any server drops
+ * their subjects from its deny_imports.
+ */
+export function declareRemovalGuard(
+  parent: pulumi.Resource,
+  args: { readonly topology: Topology; readonly spec: JetStreamSpec; readonly creds: pulumi.Output<string>; readonly allowDataLoss: boolean },
+): RemovalGuard {
+  const { topology } = args;
+  const locations: Location[] = [...resolveAt("leaves", topology), ...(topology.hub.members.length > 0 ? resolveAt("hub", topology) : [])];
+  const targets = args.creds.apply((creds) => Object.fromEntries(locations.map((l) => [l.domain, locationTarget(l, topology, { creds })])));
+  return new RemovalGuard("jetstream-removal-guard", { stores: declaredStores(args.spec), targets, allowDataLoss: args.allowDataLoss }, { parent });
 }
 
 /** Names and domains of what the spec declares: the `jetstream` stack output. */

@@ -21,7 +21,7 @@ import { DEFAULT_LEAF_CREDENTIALS_DIR, NatsSecurity } from "../security/nats-sec
 import { leafLinkCredentialsPath } from "../security/server-security";
 import { withDataDir } from "../topology/rebase";
 import { ConfigError, type Topology } from "../topology/types";
-import { declareJetStream, jetstreamNames } from "./jetstream-resources";
+import { declareJetStream, declareRemovalGuard, jetstreamNames } from "./jetstream-resources";
 import { loadStackModel, Substrate, type StackModel } from "./stack-model";
 
 /** The dev stack's passphrase (scripts/with-env.sh): fine for loopback-only throwaway keys, never for prod. */
@@ -82,6 +82,11 @@ export function program(): Record<string, unknown> {
   // Dev contexts point at the creds scripts/dev-try-it.sh writes under .cim-dev/<stack>/clients.
   const contextCredentialsDir = local ? path.join(dataDir, "clients") : undefined;
   const security = new NatsSecurity("security", { spec: m.security, topology, ...(contextCredentialsDir ? { contextCredentialsDir } : {}) }, { parent: root });
+  // Streams and buckets holding data survive delete/replace unless the stack opts in (dev does).
+  const allowDataLoss = config.getBoolean("allowDataLoss") ?? false;
+  // Every server waits for the removal guard: a data-losing removal fails before any server
+  // changes, and removed leaf stores are gone before the leaves drop their deny_imports.
+  const removalGuard = declareRemovalGuard(root, { topology: m.topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, allowDataLoss });
 
   if (local) {
     topology = withDataDir(topology, dataDir);
@@ -95,6 +100,7 @@ export function program(): Record<string, unknown> {
         files: Object.fromEntries(
           t.leaves.map((l) => [l.serverName, { "leaf-link.creds": security.leafLinkCreds[l.serverName] }]),
         ),
+        dependsOn: [removalGuard],
       },
       { parent: root },
     );
@@ -121,15 +127,13 @@ export function program(): Record<string, unknown> {
         topology: t,
         hosts,
         connection: deployConnection(spec),
-        dependsOn: Object.fromEntries(Object.entries(inventory.containers).map(([host, c]) => [host, c])),
+        dependsOn: Object.fromEntries(Object.entries(inventory.containers).map(([host, c]) => [host, [c, removalGuard]])),
       },
       { parent: root },
     );
     servers = Object.values(deployment.switches);
   }
 
-  // Streams and buckets holding data survive delete/replace unless the stack opts in (dev does).
-  const allowDataLoss = config.getBoolean("allowDataLoss") ?? false;
   declareJetStream(root, { topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, dependsOn: servers, allowDataLoss });
 
   const outputs = stackOutputs(topology, jetstreamNames(m.jetstream));

@@ -173,6 +173,9 @@ export function parseTopology(raw: unknown, options: ParseTopologyOptions = {}):
   });
 }
 
+/** nats-server 2.15 refuses a `lame_duck_duration` under 30 s ("minimum is 30 seconds"). */
+const MIN_LAME_DUCK_SECONDS = 30;
+
 /** `lameDuck: { durationSeconds, gracePeriodSeconds }`: seconds (fractions allowed), grace below duration. */
 function parseLameDuck(v: unknown, path: string, at: At): LameDuck {
   const r = objOrEmpty(v, path, at);
@@ -187,7 +190,9 @@ function parseLameDuck(v: unknown, path: string, at: At): LameDuck {
   };
   const durationSeconds = seconds(r.durationSeconds, "durationSeconds", DEFAULT_LAME_DUCK_SECONDS);
   const gracePeriodSeconds = seconds(r.gracePeriodSeconds, "gracePeriodSeconds", Math.min(DEFAULT_LAME_DUCK_GRACE_SECONDS, durationSeconds / 2));
-  if (gracePeriodSeconds >= durationSeconds) {
+  if (durationSeconds < MIN_LAME_DUCK_SECONDS) {
+    at(`${path}.durationSeconds`, `lame duck duration ${durationSeconds}s is below nats-server's minimum of ${MIN_LAME_DUCK_SECONDS}s (it refuses to start): use ${MIN_LAME_DUCK_SECONDS} or more; a server with no clients still stops at once`);
+  } else if (gracePeriodSeconds >= durationSeconds) {
     at(`${path}.gracePeriodSeconds`, `grace period ${gracePeriodSeconds}s must be below the duration ${durationSeconds}s (nats-server refuses to start otherwise): lower it or leave it out`);
   }
   return { durationSeconds, gracePeriodSeconds };

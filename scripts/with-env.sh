@@ -11,13 +11,18 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 # `npm run typecheck` (tsc --noEmit) type-checks; the program itself only needs transpiling (~2 s per run).
 export PULUMI_NODEJS_TRANSPILE_ONLY="${PULUMI_NODEJS_TRANSPILE_ONLY:-true}"
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-# Plugins (the nodejs language host, pulumi-resource-pulumi-nodejs for dynamic providers, provider
-# plugins built by setup) are found on PATH as "ambient" plugins: that must not be switched off.
+# Plugins (the upstream nodejs language host, pulumi-resource-pulumi-nodejs for dynamic providers,
+# pulumi-resource-command and -proxmoxve) are in .tools/bin — built by setup, or symlinks to an
+# installed Pulumi's or plugin's — and found on PATH as "ambient" plugins: that must not be switched off.
 unset PULUMI_IGNORE_AMBIENT_PLUGINS
 if [ ! -x "$ROOT/.tools/node/bin/node" ] || [ ! -x "$ROOT/.tools/bin/pulumi" ]; then
   echo "with-env.sh: warning: the pinned toolchain is missing from $ROOT/.tools: run 'npm run setup'" >&2
 fi
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$ROOT/.pulumi-state}"
+# A file backend's folder must exist before `pulumi login`/`stack select --create` (fresh clone).
+case "$PULUMI_BACKEND_URL" in
+  file://*) mkdir -p "${PULUMI_BACKEND_URL#file://}" ;;
+esac
 # The dev stack's secrets are encrypted with this well-known passphrase: dev holds only
 # throwaway loopback keys. Prod stacks must set their own PULUMI_CONFIG_PASSPHRASE.
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-cim-nats-dev}"

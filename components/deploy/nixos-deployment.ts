@@ -99,7 +99,7 @@ function createDeployment(parent: NixosDeployment, name: string, args: NixosDepl
       const content = staged.secret ? pulumi.secret(file.content) : pulumi.output(file.content);
       return new command.remote.CopyToRemote(
         `${prefix}-copy-${staged.stagingName}`,
-        { connection: conn, source: content.apply((c) => new pulumi.asset.StringAsset(c)), remotePath: stagedPath(staged, options) },
+        { connection: conn, source: copySource(content, staged.path), remotePath: stagedPath(staged, options) },
         { parent, dependsOn: [stage] },
       );
     });
@@ -128,6 +128,30 @@ function createDeployment(parent: NixosDeployment, name: string, args: NixosDepl
     contentHashes[host.name] = contentHash;
   }
   return { switches, contentHashes };
+}
+
+/** What a copy's source holds in a preview whose file content is not known yet. */
+export const PREVIEW_PLACEHOLDER = "# cim-nats: known once the resources this file is rendered from exist (placeholder of a preview)\n";
+
+/**
+ * A copy's source as a real text asset in every run (secret when the content is). The command
+ * provider refuses an unknown asset ("either asset or archive must be set"), which failed every
+ * preview whose contents were not known yet (the creds of users created in the same run). Only a
+ * preview sees unknown contents (`up` resolves every input before it registers a resource): there
+ * the source is a placeholder asset, so the copy plans its create or update and the preview goes
+ * on. `apply`'s second argument (run with unknowns) is the SDK's own way to see one.
+ */
+export function copySource(content: pulumi.Output<string>, path: string): pulumi.Output<pulumi.asset.Asset> {
+  const applyWithUnknowns = content.apply as unknown as (f: (c: string) => pulumi.asset.Asset, runWithUnknowns: boolean) => pulumi.Output<pulumi.asset.Asset>;
+  return applyWithUnknowns.call(
+    content,
+    (c) => {
+      if (c !== undefined && !pulumi.isUnknown(c)) return new pulumi.asset.StringAsset(c);
+      if (!pulumi.runtime.isDryRun()) throw new Error(`${path}: its content is still unknown in an update; nothing may be copied in its place`);
+      return new pulumi.asset.StringAsset(PREVIEW_PLACEHOLDER);
+    },
+    true,
+  );
 }
 
 /** Indexes the files by host; every topology host needs files, and no others may have any. */

@@ -236,3 +236,79 @@ export function inboxPrefixReason(prefix: string): string {
 export function inboxesCollide(a: string, b: string): boolean {
   return subjectsOverlap(`${a}.>`, `${b}.>`);
 }
+
+/**
+ * What the leaf-link user of one leaf may carry, from the leaf's point of view (nats-server reads
+ * a leaf-link JWT's `sub` as what the leaf imports from the hub and `pub` as what it exports,
+ * sends both to the leaf for local enforcement, and reverses them inside the hub):
+ *
+ * imports (sub.allow)
+ * - `$JS.<leaf>.API.>` when an aggregate sources a stream of this leaf: the hub's sourcing
+ *   requests; plus the exact grants other places' services hold on this leaf's domain.
+ * - `$JS.FC.<stream>.>` per sourced stream: flow-control replies to the sourcing consumer.
+ * - for each service at this leaf: what it subscribes to (messages from elsewhere), and its
+ *   inbox when it sends the hub anything that is answered. Not what it serves: requests are
+ *   answered where the service connects (replies to the hub would need every requester's inbox
+ *   on the link, and each new service would re-issue every leaf's link creds).
+ * exports (pub.allow)
+ * - `$JS.S.>` (sourced messages) and `$JSC.R.>` (API replies) when an aggregate sources it.
+ * - for each service at this leaf: what it publishes to places other than this leaf (hub
+ *   streams, remote API prefixes, remote acks and buckets), never its leaf-local stream subjects
+ *   nor `$JS.API` (the leaf's own JetStream).
+ */
+export function leafLinkPermissions(args: {
+  readonly leafServer: string;
+  readonly domain: string;
+  readonly users: readonly {
+    readonly publish: { readonly allow: readonly string[] };
+    readonly subscribe: { readonly allow: readonly string[] };
+    readonly inboxPrefix?: string;
+    readonly places?: readonly ServicePlace[];
+    readonly bindings?: ServiceBindings;
+    readonly responses?: unknown;
+  }[];
+  readonly jetstream: JetStreamSpec;
+}): { readonly publish: string[]; readonly subscribe: string[] } {
+  const { leafServer, domain, users, jetstream: js } = args;
+  // Subjects of leaf-local stores (what the leaves deny importing): never exported either.
+  const leafLocal = [
+    ...js.streams.filter((s) => s.location.level === "leaf" && leafLocalAt(s.at)).flatMap((s) => s.config.subjects ?? []),
+    ...js.kv.filter((k) => k.location.level === "leaf" && leafLocalAt(k.at)).map((k) => `$KV.${k.config.bucket}.>`),
+    ...js.objects.filter((o) => o.location.level === "leaf" && leafLocalAt(o.at)).map((o) => `$O.${o.config.bucket}.>`),
+  ];
+  const pub = new Set<string>();
+  const sub = new Set<string>();
+  const sourced = js.aggregates.filter((a) => a.config.sources?.some((s) => s.external?.api === `$JS.${domain}.API`));
+  if (sourced.length) {
+    sub.add(`$JS.${domain}.API.>`);
+    for (const a of sourced) sub.add(`$JS.FC.${a.leafStream.name}.>`);
+    pub.add("$JS.S.>");
+    pub.add("$JSC.R.>");
+  }
+  const here = users.filter((u) => u.places?.some((p) => p.level === "leaf" && p.name === leafServer));
+  const elsewhere = users.filter((u) => u.places && !u.places.some((p) => p.level === "leaf" && p.name === leafServer));
+  for (const u of elsewhere) for (const s of u.publish.allow) if (s.startsWith(`$JS.${domain}.API.`)) sub.add(s);
+  // Streams in this leaf's domain (KV_/OBJ_ included): their acks and flow control stay local.
+  const streamsHere = new Set([
+    ...js.streams.filter((s) => s.location.domain === domain).map((s) => s.config.name),
+    ...js.kv.filter((k) => k.location.domain === domain).map((k) => `KV_${k.config.bucket}`),
+    ...js.objects.filter((o) => o.location.domain === domain).map((o) => `OBJ_${o.config.bucket}`),
+  ]);
+  const local = (s: string) => {
+    if (s.startsWith("$JS.API.")) return true;
+    const t = s.split(".");
+    if (t[0] === "$JS" && (t[1] === "FC" || t[1] === "ACK") && streamsHere.has(t[2])) return true;
+    return leafLocal.some((l) => subjectsOverlap(l, s));
+  };
+  for (const u of here) {
+    const exported = u.publish.allow.filter((s) => !local(s));
+    for (const s of exported) pub.add(s);
+    // Its inbox only when it sends the hub something that can be answered (acks, API replies).
+    if (u.inboxPrefix && exported.length) sub.add(`${u.inboxPrefix}.>`);
+    // What it subscribes to may come from the hub (one way, no reply needed). What it serves is
+    // answered where it connects: carrying requests in would need every requester's inbox out.
+    const served = u.bindings?.serves ?? [];
+    for (const s of u.subscribe.allow) if (s !== `${u.inboxPrefix}.>` && !served.includes(s)) sub.add(s);
+  }
+  return { publish: [...pub], subscribe: [...sub] };
+}

@@ -24,7 +24,7 @@ import { type At, isObject, objOrEmpty, unknownKeys } from "../topology/config-f
 import type { JetStreamSpec } from "../jetstream/spec";
 import { atIssues, resolveAt, type At as Place } from "../jetstream/locations";
 import { subjectCovers } from "../subjects/subject";
-import { deriveServicePermissions, inboxesCollide, inboxPrefixReason, serviceInboxPrefix, SHARED_INBOX_PREFIX } from "./bindings";
+import { deriveServicePermissions, leafLinkPermissions, inboxesCollide, inboxPrefixReason, serviceInboxPrefix, SHARED_INBOX_PREFIX } from "./bindings";
 import type { Grant, ServiceBindings, ServicePlace } from "./types";
 
 /** The shared reply inbox of nats.js and natscli: never granted to a service (it would read every reply). */
@@ -74,7 +74,7 @@ export function parseSecurity(raw: unknown, topology: Topology, jetstream: JetSt
 
   const parsed = parseUsers(raw.users, `${root}.users`, allAccounts, topology, at);
   const declared = deriveBindings(parsed, jetstream, `${root}.users`, at);
-  const leafLinks = leafLinkUsers(parsed, topology, applicationAccount, `${root}.users`, at);
+  const leafLinks = leafLinkUsers(parsed, topology, applicationAccount, `${root}.users`, at, { users: declared, jetstream });
   const derived: UserSpec[] = [
     ...leafLinks.derived,
     fullAccessUser(JETSTREAM_ADMIN_USER, applicationAccount, UserRole.JetStreamAdmin),
@@ -235,15 +235,25 @@ function leafLinkUsers(
   applicationAccount: string,
   path: string,
   at: At,
+  services: { readonly users: readonly UserSpec[]; readonly jetstream: JetStreamSpec | null },
 ): { derived: UserSpec[]; byLeaf: Record<string, string> } {
   const explicit = declared.filter((d) => d.user.leafLink !== undefined);
   const byLeaf: Record<string, string> = {};
   if (explicit.length === 0) {
-    const derived = topology.leaves.map((leaf) => ({
-      ...fullAccessUser(leafLinkUserName(leaf.serverName), applicationAccount, UserRole.LeafLink),
-      leafLink: leaf.serverName,
-      connectionTypes: ["LEAFNODE" as const],
-    }));
+    // Least privilege on the link (bindings.ts leafLinkPermissions) once every service says where
+    // it connects; a user without `at` could be anywhere, so then the links stay open (as before).
+    const bound = services.jetstream !== null && services.users.every((u) => u.role !== UserRole.Service || u.places !== undefined);
+    const derived = topology.leaves.map((leaf) => {
+      const link = bound
+        ? leafLinkPermissions({ leafServer: leaf.serverName, domain: leaf.jetstreamDomain, users: services.users, jetstream: services.jetstream! })
+        : { publish: [], subscribe: [] };
+      return {
+        ...fullAccessUser(leafLinkUserName(leaf.serverName), applicationAccount, UserRole.LeafLink),
+        ...(bound ? { publish: { allow: link.publish, deny: [] }, subscribe: { allow: link.subscribe, deny: [] } } : {}),
+        leafLink: leaf.serverName,
+        connectionTypes: ["LEAFNODE" as const],
+      };
+    });
     for (const u of derived) byLeaf[u.leafLink] = u.name;
     return { derived, byLeaf };
   }

@@ -50,6 +50,12 @@ const rawSecurity: RawSecurity = {
   accounts: (config.security as RawSecurity).accounts.map((a) =>
     a.name === "PLATFORM" ? { ...a, jetstream: { ...a.jetstream, maxMemory: "32M", maxFile: "512M" } } : a,
   ),
+  // Open leaf links, declared: these tests show how core subjects cross a link. The derived
+  // leaf-link users carry only what the bindings need (test/security/leaf-links.test.ts).
+  users: [
+    ...(config.security as RawSecurity).users,
+    ...parseTopology(config.topology, { name: "dev" }).leaves.map((l) => ({ name: `leaf-${l.serverName}`, account: "PLATFORM", leafLink: l.serverName })),
+  ],
 };
 
 /** The dev topology on this engineer's loopback block. */

@@ -1,0 +1,202 @@
+/**
+ * Least-privilege leaf links, measured on real servers (dev topology in operator mode on
+ * 127.0.51.x): the derived leaf-link users carry only what the bindings need — sourcing into the
+ * aggregate, and what services at a leaf send to or receive from the hub — and a stolen
+ * leaf-link creds file linking a rogue leaf reads nothing else.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startNatsServer, stopNatsServer, waitHealthy } from "../../components/local/nats-process";
+import { closeJetStreamConnections } from "../../components/jetstream/connection-pool";
+import { createKv } from "../../components/jetstream/kv";
+import { createKvEntry } from "../../components/jetstream/kv-entry";
+import { locationTarget } from "../../components/jetstream/locations";
+import { leafLocalSubjects, parseJetStream } from "../../components/jetstream/spec";
+import { createStream } from "../../components/jetstream/stream";
+import { parseSecurity } from "../../components/security/parse";
+import { JETSTREAM_ADMIN_USER, UserRole } from "../../components/security/types";
+import { parseTopology } from "../../components/topology/parse";
+import { rebaseAddresses } from "../../components/topology/rebase";
+import type { Topology } from "../../components/topology/types";
+import { startTopology, type RunningTopology } from "../support/local-topology";
+import { readStackConfig } from "../support/stack-config";
+import { issueForTest, leafLinkFiles, testServerSecurity, type TestIssue } from "./support/issue";
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const config = readStackConfig("dev");
+type Raw = Record<string, any>;
+/** nats-server 2.15.2 refuses a lame_duck_duration under 30 s (see services.test.ts). */
+const rawTopology = { ...(config.topology as Raw), lameDuck: { durationSeconds: 30, gracePeriodSeconds: 10 } };
+const js = parseJetStream(config.jetstream, rebaseAddresses(parseTopology(rawTopology, { name: "links" }), "127.0.51"));
+const topology: Topology = rebaseAddresses(parseTopology(rawTopology, { name: "links", leafDenyImports: leafLocalSubjects(js) }), "127.0.51");
+const raw = config.security as Raw;
+/** The dev services plus one that works across the link: at nats-1, writing a hub stream and reading a hub bucket. */
+const spec = parseSecurity(
+  {
+    ...raw,
+    users: [...raw.users, { name: "edge-service", account: "PLATFORM", at: ["nats-1"], publishes: ["PATTERNS"], reads: { kv: ["CLUSTER_METADATA"] } }],
+  },
+  topology,
+  js,
+);
+const hub = topology.hub.members[0].serverName;
+const EVENTS_PER_LEAF = 20;
+
+let issue: TestIssue;
+let rt: RunningTopology;
+const connections: NatsConnection[] = [];
+
+async function connectAs(name: string, url: string): Promise<NatsConnection> {
+  const inboxPrefix = spec.users.find((u) => u.name === name)?.inboxPrefix;
+  const nc = await connect({
+    servers: url,
+    authenticator: credsAuthenticator(new TextEncoder().encode(issue.creds[name])),
+    maxReconnectAttempts: 0,
+    ...(inboxPrefix ? { inboxPrefix } : {}),
+  });
+  connections.push(nc);
+  return nc;
+}
+
+/** Subjects a subscription on `filter` receives while `publish` runs, after interest had time to spread. */
+async function received(nc: NatsConnection, filter: string, publish: () => Promise<void>): Promise<string[]> {
+  const seen: string[] = [];
+  nc.subscribe(filter, { callback: (_e, m) => void seen.push(m.subject) });
+  await nc.flush();
+  await sleep(500);
+  await publish();
+  await sleep(700);
+  return seen;
+}
+
+beforeAll(async () => {
+  issue = await issueForTest(spec);
+  rt = await startTopology(topology, { security: testServerSecurity(issue), files: leafLinkFiles(issue), timeoutMs: 90_000 });
+  const target = (l: Parameters<typeof locationTarget>[0]) => ({ ...locationTarget(l, rt.topology, { creds: issue.creds[JETSTREAM_ADMIN_USER] }), servers: l.serverNames.map((s) => rt.clientUrl(s)) });
+  for (const s of js.streams) await createStream({ ...s.config, target: target(s.location) });
+  for (const a of js.aggregates) await createStream({ ...a.config, target: target(a.location) });
+  for (const k of js.kv) {
+    await createKv({ ...k.config, target: target(k.location) });
+    for (const [key, value] of Object.entries(k.entries)) await createKvEntry({ target: target(k.location), bucket: k.config.bucket, key, value });
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
+  await closeJetStreamConnections();
+  await rt?.stop();
+});
+
+describe("derived leaf-link users carry only what the bindings need", () => {
+  it("each leaf imports its own JetStream API and the sourcing flow control, and exports sourced messages and API replies; nats-1 also carries edge-service's hub traffic", () => {
+    const links = Object.fromEntries(spec.users.filter((u) => u.role === UserRole.LeafLink).map((u) => [u.leafLink!, { pub: u.publish.allow, sub: u.subscribe.allow }]));
+    expect(links["nats-2"]).toEqual({ pub: ["$JS.S.>", "$JSC.R.>"], sub: ["$JS.nats-2.API.>", "$JS.FC.PERSON_EVENTS.>"] });
+    expect(links["nats-1"]).toEqual({
+      pub: [
+        "$JS.S.>",
+        "$JSC.R.>",
+        "patterns.>",
+        "$JS.hub.API.STREAM.INFO.KV_CLUSTER_METADATA",
+        "$JS.hub.API.DIRECT.GET.KV_CLUSTER_METADATA.>",
+        "$JS.hub.API.STREAM.MSG.GET.KV_CLUSTER_METADATA",
+        "$JS.hub.API.CONSUMER.CREATE.KV_CLUSTER_METADATA.>",
+        "$JS.FC.KV_CLUSTER_METADATA.>",
+        "$JS.hub.API.INFO",
+      ],
+      sub: ["$JS.nats-1.API.>", "$JS.FC.PERSON_EVENTS.>", "_INBOX_edge-service.>"],
+    });
+  });
+
+  it("the aggregate still sources every leaf's events exactly once, and hub subscribers see them (republished)", async () => {
+    const admin = await connectAs(JETSTREAM_ADMIN_USER, rt.clientUrl(hub));
+    const seen = await received(admin, "person.events.>", async () => {
+      for (const leaf of topology.leaves) {
+        const nc = await connectAs("person-service", rt.clientUrl(leaf.serverName));
+        for (let i = 0; i < EVENTS_PER_LEAF; i++) await jetstream(nc).publish("person.events.linked", `${leaf.serverName}-${i}`);
+      }
+      const jsm = await jetstreamManager(admin);
+      for (let t = 0; t < 100 && (await jsm.streams.info("CLUSTER_PERSON_EVENTS")).state.messages < topology.leaves.length * EVENTS_PER_LEAF; t++) await sleep(200);
+    });
+    const jsm = await jetstreamManager(admin);
+    expect((await jsm.streams.info("CLUSTER_PERSON_EVENTS")).state.messages).toBe(topology.leaves.length * EVENTS_PER_LEAF);
+    expect(seen.length).toBe(topology.leaves.length * EVENTS_PER_LEAF);
+  });
+
+  it("a service at a leaf writes a hub stream with acks and reads a hub bucket through the link (edge-service at nats-1)", async () => {
+    const nc = await connectAs("edge-service", rt.clientUrl("nats-1"));
+    const ack = await jetstream(nc).publish("patterns.person.edge", "{}");
+    expect([ack.stream, ack.domain]).toEqual(["PATTERNS", "hub"]);
+    const kv = await new Kvm(jetstream(nc, { domain: "hub" })).open("CLUSTER_METADATA");
+    expect((await kv.get("platform.name"))?.string()).toBe("CIM");
+  });
+
+  it("what breaks, by design: core subjects no binding names stay on their side of the link, both ways", async () => {
+    const hubAdmin = await connectAs(JETSTREAM_ADMIN_USER, rt.clientUrl(hub));
+    const leafAdmin = await connectAs(JETSTREAM_ADMIN_USER, rt.clientUrl("nats-2"));
+    expect(await received(leafAdmin, ">", async () => void hubAdmin.publish("person.notes.down"))).not.toContain("person.notes.down");
+    expect(await received(hubAdmin, "person.notes.>", async () => void leafAdmin.publish("person.notes.up"))).toEqual([]);
+  });
+
+  it("what breaks, by design: the hub's JetStream is not reachable from a leaf except through bindings (the admin manages the hub through the hub context)", async () => {
+    const leafAdmin = await connectAs(JETSTREAM_ADMIN_USER, rt.clientUrl("nats-2"));
+    const jsm = await jetstreamManager(leafAdmin, { domain: "hub", checkAPI: false, timeout: 1_500 });
+    await expect(jsm.streams.info("PATTERNS")).rejects.toThrow(/no responders|timeout/i);
+  });
+});
+
+describe("a stolen leaf-link creds file", () => {
+  it("links a rogue leaf (the creds are valid), which then receives nothing a leaf does not need and reaches nothing at the hub", async () => {
+    // The attacker's own server: no accounts (its clients need no auth), one leafnode remote
+    // to every hub member with the stolen creds: what a thief would write.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cim-nats-rogue-"));
+    fs.writeFileSync(path.join(dir, "leaf.creds"), issue.creds["leaf-nats-1"], { mode: 0o600 });
+    const urls = topology.hub.members.map((m) => `"nats-leaf://${m.address}:${m.leafnodePort}"`).join(", ");
+    fs.writeFileSync(
+      path.join(dir, "leaf.conf"),
+      `server_name: rogue\nlisten: "127.0.51.9:4222"\nhttp: "127.0.51.9:8222"\nleafnodes { remotes: [ { urls: [${urls}], credentials: "${path.join(dir, "leaf.creds")}" } ] }\n`,
+      { mode: 0o600 },
+    );
+    const { pid } = await startNatsServer({ configPath: path.join(dir, "leaf.conf"), logPath: path.join(dir, "leaf.log") });
+    try {
+      const monitoring = "http://127.0.51.9:8222";
+      await waitHealthy(monitoring, 20_000, pid);
+      for (let t = 0; t < 100 && !((await (await fetch(`${monitoring}/leafz`)).json()) as { leafnodes: number }).leafnodes; t++) await sleep(200);
+      expect(((await (await fetch(`${monitoring}/leafz`)).json()) as { leafnodes: number }).leafnodes).toBe(1);
+
+      const thief = await connect({ servers: "nats://127.0.51.9:4222", maxReconnectAttempts: 0 });
+      connections.push(thief);
+      const hubAdmin = await connectAs(JETSTREAM_ADMIN_USER, rt.clientUrl(hub));
+      const projection = await connectAs("projection-service", rt.clientUrl(hub));
+      {
+        const targets = ["patterns.person.x", "person.projections.x", "person.commands.x", "_INBOX_projection-service.x", "$JS.hub.API.INFO", "$JS.nats-2.API.INFO"];
+        const seen = await received(thief, ">", async () => {
+          for (const s of targets) hubAdmin.publish(s, "secret");
+          // Control: a subject the link does carry reaches the thief, so the subscription works.
+          hubAdmin.publish("$JS.FC.PERSON_EVENTS.control", "");
+          await jetstream(projection).publish("person.projections.leak", "{}");
+          await hubAdmin.flush();
+        });
+        expect(seen).toContain("$JS.FC.PERSON_EVENTS.control");
+        expect(seen.filter((s) => !s.startsWith("$JS.nats-1.API.") && !s.startsWith("$JS.FC."))).toEqual([]);
+        // And nothing at the hub answers it: no hub JetStream API, no forged projection.
+        await expect(thief.request("$JS.hub.API.STREAM.DELETE.PATTERNS", "", { timeout: 1_500 })).rejects.toThrow(/no responders|timeout/i);
+        thief.publish("person.projections.forged", "{}");
+        await thief.flush();
+      }
+      await sleep(500);
+      const jsm = await jetstreamManager(hubAdmin);
+      expect((await jsm.streams.info("PATTERNS")).config.name).toBe("PATTERNS");
+      const forged = await jsm.streams.getMessage("PERSON_PROJECTIONS", { last_by_subj: "person.projections.forged" }).catch(() => null);
+      expect(forged).toBeNull();
+    } finally {
+      await stopNatsServer(pid, 10_000);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

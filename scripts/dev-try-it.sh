@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Writes the dev stack's client creds (secret stack outputs) to .cim-dev/<stack>/clients/
-# (0600; `npm run dev:down` removes them) and prints three `nats` commands that show the
-# system working: publish at a leaf, see the event in the hub aggregate, read a KV value.
+# (0600; `npm run dev:down` removes them) with the nats contexts beside them, and prints the
+# `nats` commands that show each reference service doing its job through its own context.
 # Run by dev-up.sh after `pulumi up`; safe to run again.
 #   usage: scripts/dev-try-it.sh [stack]   (default: dev)
 set -euo pipefail
@@ -27,7 +27,8 @@ eval "$(pulumi stack output --json --show-secrets -s "$STACK" --non-interactive 
       fs.writeFileSync(file, text, { mode: 0o600 });
       fs.chmodSync(file, 0o600);
     }
-    // nats contexts (one per leaf, hub, hub-system) point at the creds above; natscli reads
+    // nats contexts (one per leaf, hub, hub-system, and <service>@<place>) point at the creds
+    // above; natscli reads
     // them from $XDG_CONFIG_HOME/nats/context, so they live beside the creds, not in ~/.config.
     const ctxDir = path.join(dir, "nats", "context");
     fs.mkdirSync(ctxDir, { recursive: true, mode: 0o700 });
@@ -45,20 +46,27 @@ REL="${CLIENTS#"$ROOT"/}"
 
 cat <<TRY
 
-==> Try it (creds for: $USERS — in $REL/, mode 0600):
+==> Try it (creds for: $USERS — in $REL/, mode 0600; one nats context per service and place):
 
-  # 1. publish an event at leaf $LEAF_NAME as person-service
-  nats --server $LEAF_URL --creds $REL/person-service.creds pub person.events.created '{"id":"ada","name":"Ada Lovelace"}'
+  # 1. person-service writes an event at leaf $LEAF_NAME and gets the JetStream ack
+  XDG_CONFIG_HOME=$REL nats --context person-service@$LEAF_NAME pub --jetstream person.events.created '{"id":"ada","name":"Ada Lovelace"}'
 
-  # 2. see it in the hub's aggregate stream (sourced from every leaf)
-  nats --server $HUB_URLS --creds $REL/jetstream-admin.creds stream get CLUSTER_PERSON_EVENTS --last-for person.events.created
+  # 2. it reads its domain's metadata at that leaf
+  XDG_CONFIG_HOME=$REL nats --context person-service@$LEAF_NAME kv get PERSON_METADATA domain.name --raw
 
-  # 3. read a KV value at the leaf
-  nats --server $LEAF_URL --creds $REL/jetstream-admin.creds kv get PERSON_METADATA domain.name --raw
+  # 3. projection-service pulls the event from the hub aggregate through its own consumer (and acks it)
+  XDG_CONFIG_HOME=$REL nats --context projection-service@hub consumer next CLUSTER_PERSON_EVENTS person-projection
 
-  # or use the generated contexts (one per leaf, hub, hub-system):
-  XDG_CONFIG_HOME=$REL nats --context $LEAF_NAME stream ls
+  # 4. and writes its projection, acked by PERSON_PROJECTIONS at the hub
+  XDG_CONFIG_HOME=$REL nats --context projection-service@hub pub --jetstream person.projections.ada '{"name":"Ada Lovelace"}'
+
+  # services can do their jobs and nothing else (this one is refused by the server):
+  XDG_CONFIG_HOME=$REL nats --context projection-service@hub stream rm PATTERNS -f
+
+  # admin contexts (jetstream-admin: every leaf, hub; sys-monitor: hub-system):
+  XDG_CONFIG_HOME=$REL nats --context hub stream ls
+  XDG_CONFIG_HOME=$REL nats context ls
 
   (scripts/with-env.sh puts the pinned nats CLI on PATH: prefix each with 'bash scripts/with-env.sh'.
-   Tear down with: npm run dev:down)
+   Permissions per service: docs/security.md. Tear down with: npm run dev:down)
 TRY

@@ -23,7 +23,7 @@
  */
 import type { JetStreamSpec } from "../jetstream/spec";
 import type { At as Place } from "../jetstream/locations";
-import { subjectsOverlap } from "../subjects/subject";
+import { subjectCovers, subjectsOverlap } from "../subjects/subject";
 import type { At } from "../topology/config-fields";
 import type { Grant, ServiceBindings, ServicePlace } from "./types";
 
@@ -244,7 +244,8 @@ export function inboxesCollide(a: string, b: string): boolean {
  *
  * imports (sub.allow)
  * - `$JS.<leaf>.API.>` when an aggregate sources a stream of this leaf: the hub's sourcing
- *   requests; plus the exact grants other places' services hold on this leaf's domain.
+ *   requests; plus the exact grants other places' services hold on this leaf's stores (API
+ *   requests, writes, acks, flow control) — and those services' inboxes go out, for the replies.
  * - `$JS.FC.<stream>.>` per sourced stream: flow-control replies to the sourcing consumer.
  * - for each service at this leaf: what it subscribes to (messages from elsewhere), and its
  *   inbox when it sends the hub anything that is answered. Not what it serves: requests are
@@ -287,7 +288,6 @@ export function leafLinkPermissions(args: {
   }
   const here = users.filter((u) => u.places?.some((p) => p.level === "leaf" && p.name === leafServer));
   const elsewhere = users.filter((u) => u.places && !u.places.some((p) => p.level === "leaf" && p.name === leafServer));
-  for (const u of elsewhere) for (const s of u.publish.allow) if (s.startsWith(`$JS.${domain}.API.`)) sub.add(s);
   // Streams in this leaf's domain (KV_/OBJ_ included): their acks and flow control stay local.
   const streamsHere = new Set([
     ...js.streams.filter((s) => s.location.domain === domain).map((s) => s.config.name),
@@ -300,6 +300,31 @@ export function leafLinkPermissions(args: {
     if (t[0] === "$JS" && (t[1] === "FC" || t[1] === "ACK") && streamsHere.has(t[2])) return true;
     return leafLocal.some((l) => subjectsOverlap(l, s));
   };
+  // Stores in this domain that other places' services reach: their writes and API requests come
+  // in, their acks and replies go back out to those services' inboxes.
+  // (Only the ones at this leaf alone: a leaf-local store's copies are each reached locally.)
+  const sole = <T extends { readonly at: Place; readonly location: { readonly domain: string } }>(x: T) => x.location.domain === domain && !leafLocalAt(x.at);
+  const soleStreams = new Set([
+    ...js.streams.filter(sole).map((s) => s.config.name),
+    ...js.kv.filter(sole).map((k) => `KV_${k.config.bucket}`),
+    ...js.objects.filter(sole).map((o) => `OBJ_${o.config.bucket}`),
+  ]);
+  const storeSubjectsHere = [
+    ...js.streams.filter(sole).flatMap((s) => s.config.subjects ?? []),
+    ...js.kv.filter(sole).map((k) => `$KV.${k.config.bucket}.>`),
+    ...js.objects.filter(sole).map((o) => `$O.${o.config.bucket}.>`),
+  ];
+  const targetsHere = (s: string) => {
+    const t = s.split(".");
+    if (s.startsWith(`$JS.${domain}.API.`)) return true;
+    if (t[0] === "$JS" && (t[1] === "FC" || t[1] === "ACK") && soleStreams.has(t[2])) return true;
+    return !s.startsWith("$JS.") && storeSubjectsHere.some((x) => subjectsOverlap(x, s));
+  };
+  for (const u of elsewhere) {
+    const reaching = u.publish.allow.filter(targetsHere);
+    for (const s of reaching) sub.add(s);
+    if (reaching.length && u.inboxPrefix) pub.add(`${u.inboxPrefix}.>`);
+  }
   for (const u of here) {
     const exported = u.publish.allow.filter((s) => !local(s));
     for (const s of exported) pub.add(s);
@@ -310,5 +335,7 @@ export function leafLinkPermissions(args: {
     const served = u.bindings?.serves ?? [];
     for (const s of u.subscribe.allow) if (s !== `${u.inboxPrefix}.>` && !served.includes(s)) sub.add(s);
   }
-  return { publish: [...pub], subscribe: [...sub] };
+  // Drop what a wider entry already covers (`$JS.<leaf>.API.INFO` under `$JS.<leaf>.API.>`).
+  const compact = (set: Set<string>) => [...set].filter((x) => ![...set].some((y) => y !== x && subjectCovers(y, x)));
+  return { publish: compact(pub), subscribe: compact(sub) };
 }

@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, stopNatsServer, waitHealthy } from "../../components/local/nats-process";
 import { closeJetStreamConnections } from "../../components/jetstream/connection-pool";
 import { createKv } from "../../components/jetstream/kv";
+import { createObjectStore } from "../../components/jetstream/object-store";
+import { Objm } from "@nats-io/obj";
 import { createKvEntry } from "../../components/jetstream/kv-entry";
 import { locationTarget } from "../../components/jetstream/locations";
 import { leafLocalSubjects, parseJetStream } from "../../components/jetstream/spec";
@@ -36,11 +38,21 @@ const rawTopology = { ...(config.topology as Raw), lameDuck: { durationSeconds: 
 const js = parseJetStream(config.jetstream, rebaseAddresses(parseTopology(rawTopology, { name: "links" }), "127.0.51"));
 const topology: Topology = rebaseAddresses(parseTopology(rawTopology, { name: "links", leafDenyImports: leafLocalSubjects(js) }), "127.0.51");
 const raw = config.security as Raw;
-/** The dev services plus one that works across the link: at nats-1, writing a hub stream and reading a hub bucket. */
+/**
+ * The dev services plus one that works across the links: at nats-1, writing a hub stream,
+ * reading a hub bucket, and writing and reading the object bucket that lives at cimstor alone.
+ */
 const spec = parseSecurity(
   {
     ...raw,
-    users: [...raw.users, { name: "edge-service", account: "PLATFORM", at: ["nats-1"], publishes: ["PATTERNS"], reads: { kv: ["CLUSTER_METADATA"] } }],
+    users: [...raw.users, {
+        name: "edge-service",
+        account: "PLATFORM",
+        at: ["nats-1"],
+        publishes: ["PATTERNS"],
+        reads: { kv: ["CLUSTER_METADATA"], objects: ["CLUSTER_OBJECTS"] },
+        writes: { objects: ["CLUSTER_OBJECTS"] },
+      },],
   },
   topology,
   js,
@@ -52,6 +64,9 @@ let issue: TestIssue;
 let rt: RunningTopology;
 const connections: NatsConnection[] = [];
 
+const errorsByConnection = new Map<NatsConnection, string[]>();
+const serverErrorsOf = (nc: NatsConnection) => errorsByConnection.get(nc) ?? [];
+
 async function connectAs(name: string, url: string): Promise<NatsConnection> {
   const inboxPrefix = spec.users.find((u) => u.name === name)?.inboxPrefix;
   const nc = await connect({
@@ -61,6 +76,11 @@ async function connectAs(name: string, url: string): Promise<NatsConnection> {
     ...(inboxPrefix ? { inboxPrefix } : {}),
   });
   connections.push(nc);
+  const errors: string[] = [];
+  errorsByConnection.set(nc, errors);
+  void (async () => {
+    for await (const s of nc.status()) if (s.type === "error") errors.push(s.error.message);
+  })();
   return nc;
 }
 
@@ -81,6 +101,7 @@ beforeAll(async () => {
   const target = (l: Parameters<typeof locationTarget>[0]) => ({ ...locationTarget(l, rt.topology, { creds: issue.creds[JETSTREAM_ADMIN_USER] }), servers: l.serverNames.map((s) => rt.clientUrl(s)) });
   for (const s of js.streams) await createStream({ ...s.config, target: target(s.location) });
   for (const a of js.aggregates) await createStream({ ...a.config, target: target(a.location) });
+  for (const o of js.objects) await createObjectStore({ ...o.config, target: target(o.location) });
   for (const k of js.kv) {
     await createKv({ ...k.config, target: target(k.location) });
     for (const [key, value] of Object.entries(k.entries)) await createKvEntry({ target: target(k.location), bucket: k.config.bucket, key, value });
@@ -94,7 +115,7 @@ afterAll(async () => {
 });
 
 describe("derived leaf-link users carry only what the bindings need", () => {
-  it("each leaf imports its own JetStream API and the sourcing flow control, and exports sourced messages and API replies; nats-1 also carries edge-service's hub traffic", () => {
+  it("each leaf imports its own JetStream API and the sourcing flow control, and exports sourced messages and API replies; nats-1 and cimstor also carry edge-service's traffic", () => {
     const links = Object.fromEntries(spec.users.filter((u) => u.role === UserRole.LeafLink).map((u) => [u.leafLink!, { pub: u.publish.allow, sub: u.subscribe.allow }]));
     expect(links["nats-2"]).toEqual({ pub: ["$JS.S.>", "$JSC.R.>"], sub: ["$JS.nats-2.API.>", "$JS.FC.PERSON_EVENTS.>"] });
     expect(links["nats-1"]).toEqual({
@@ -107,9 +128,24 @@ describe("derived leaf-link users carry only what the bindings need", () => {
         "$JS.hub.API.STREAM.MSG.GET.KV_CLUSTER_METADATA",
         "$JS.hub.API.CONSUMER.CREATE.KV_CLUSTER_METADATA.>",
         "$JS.FC.KV_CLUSTER_METADATA.>",
+        "$JS.cimstor.API.STREAM.INFO.OBJ_CLUSTER_OBJECTS",
+        "$JS.cimstor.API.DIRECT.GET.OBJ_CLUSTER_OBJECTS.>",
+        "$JS.cimstor.API.STREAM.MSG.GET.OBJ_CLUSTER_OBJECTS",
+        "$JS.cimstor.API.CONSUMER.CREATE.OBJ_CLUSTER_OBJECTS.>",
+        "$JS.cimstor.API.CONSUMER.MSG.NEXT.OBJ_CLUSTER_OBJECTS.*",
+        "$JS.cimstor.API.CONSUMER.DELETE.OBJ_CLUSTER_OBJECTS.*",
+        "$JS.FC.OBJ_CLUSTER_OBJECTS.>",
+        "$O.CLUSTER_OBJECTS.>",
+        "$JS.cimstor.API.STREAM.PURGE.OBJ_CLUSTER_OBJECTS",
         "$JS.hub.API.INFO",
+        "$JS.cimstor.API.INFO",
       ],
       sub: ["$JS.nats-1.API.>", "$JS.FC.PERSON_EVENTS.>", "_INBOX_edge-service.>"],
+    });
+    // cimstor holds the bucket edge-service reaches: its writes and flow control come in, replies go out.
+    expect(links.cimstor).toEqual({
+      pub: ["$JS.S.>", "$JSC.R.>", "_INBOX_edge-service.>"],
+      sub: ["$JS.cimstor.API.>", "$JS.FC.PERSON_EVENTS.>", "$JS.FC.OBJ_CLUSTER_OBJECTS.>", "$O.CLUSTER_OBJECTS.>"],
     });
   });
 
@@ -134,6 +170,17 @@ describe("derived leaf-link users carry only what the bindings need", () => {
     expect([ack.stream, ack.domain]).toEqual(["PATTERNS", "hub"]);
     const kv = await new Kvm(jetstream(nc, { domain: "hub" })).open("CLUSTER_METADATA");
     expect((await kv.get("platform.name"))?.string()).toBe("CIM");
+  });
+
+  it("a service at one leaf writes and reads an object bucket at another leaf (edge-service at nats-1, CLUSTER_OBJECTS at cimstor, via the hub)", async () => {
+    const nc = await connectAs("edge-service", rt.clientUrl("nats-1"));
+    const os = await new Objm(jetstream(nc, { domain: "cimstor" })).open("CLUSTER_OBJECTS");
+    const payload = new TextEncoder().encode("x".repeat(300_000));
+    const info = await os.putBlob({ name: "report.bin" }, payload);
+    expect(info.size).toBe(payload.length);
+    await os.putBlob({ name: "report.bin" }, new TextEncoder().encode("replaced"));
+    expect(new TextDecoder().decode((await os.getBlob("report.bin"))!)).toBe("replaced");
+    expect(serverErrorsOf(nc)).toEqual([]);
   });
 
   it("what breaks, by design: core subjects no binding names stay on their side of the link, both ways", async () => {

@@ -177,6 +177,17 @@ describe("the reference services do their seed workflows with the generated perm
     }
   });
 
+  it("person-service watches its domain metadata (an ordered consumer on its inbox)", async () => {
+    const nc = await connectAs("person-service", "nats-2");
+    const kv = await new Kvm(nc).open("PERSON_METADATA");
+    const watch = await kv.watch({ key: "domain.>" });
+    for await (const e of watch) {
+      expect([e.key, e.string()]).toEqual(["domain.name", "Person Domain"]);
+      break;
+    }
+    expect(serverErrors.get(nc)).toEqual([]);
+  });
+
   it.each([
     ["projection-service", "person-projection", "PERSON_PROJECTIONS", (id: string) => `person.projections.${id}`],
     ["pattern-service", "pattern-detection", "PATTERNS", (id: string) => `patterns.person.${id}`],

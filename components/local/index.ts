@@ -6,3 +6,5 @@ export * from "./local-server";
 export * from "./local-topology";
 export * from "./local-files-crud";
 export * from "./local-files";
+export * from "./conf-reader";
+export * from "./store-identity";

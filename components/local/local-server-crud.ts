@@ -418,6 +418,7 @@ export async function updateLocalServer(state: LocalServerState, inputs: LocalSe
     const outcome = await reloadNatsServer(pid, inputs.monitoringUrl, paths.logPath, 15_000);
     if (outcome.applied) {
       await waitReady(inputs, pid, "full");
+      noteInLog(paths.logPath, `reloaded (pid ${pid} kept), healthy${isClustered(inputs.configText) ? " and JetStream-current" : ""}`);
       return recorded(`reloaded: ${why}`, pid);
     }
     restartWhy = `nats-server refused the reload (${outcome.reason}), so restarting instead`;
@@ -430,7 +431,9 @@ export async function updateLocalServer(state: LocalServerState, inputs: LocalSe
   for (const name of state.fileNames ?? []) {
     if (!keep.has(name) && !extraFileReason(name)) fs.rmSync(path.join(state.dataDir, name), { force: true });
   }
-  return startServer(inputs, "full", keptStoreId, `restarted: ${restartWhy}`);
+  const restarted = await startServer(inputs, "full", keptStoreId, `restarted: ${restartWhy}`);
+  noteInLog(paths.logPath, `restarted (pid ${restarted.pid}), healthy${isClustered(inputs.configText) ? " and JetStream-current" : ""}`);
+  return restarted;
 }
 
 /** Stops the server with lame duck (only if its pid is still our nats-server) and removes its folder. */

@@ -143,9 +143,24 @@ describe("LocalTopology under the real Pulumi CLI", () => {
     expect(resourceSummary(up.stdout)).toEqual({ unchanged: 8 });
   }, 120_000);
 
-  it("a config change restarts every server in place", async () => {
+  it("a comment-only config change rewrites the files and signals nothing", async () => {
     const before = await pids();
     await runPulumi(context, ["config", "set", "probe:extra", "# changed by the test", "-s", STACK]);
+
+    const preview = await pulumi("preview (comment change)", ["preview"]);
+    expect(resourceSummary(preview.stdout)).toMatchObject({ update: 5, unchanged: 3 });
+    await pulumi("up (comment change)", ["up", "--yes", "--skip-preview"]);
+
+    expect(await pids()).toEqual(before);
+    for (const server of Object.keys(before)) {
+      const conf = fs.readFileSync(path.join(dir, "project", ".cim-dev", STACK, server, "nats.conf"), "utf8");
+      expect(conf).toContain("# changed by the test");
+    }
+  }, 180_000);
+
+  it("a setting outside the reload table restarts every server in place (hub members one at a time)", async () => {
+    const before = await pids();
+    await runPulumi(context, ["config", "set", "probe:extra", "max_payload: 2097152", "-s", STACK]);
 
     const preview = await pulumi("preview (config change)", ["preview"]);
     expect(resourceSummary(preview.stdout)).toMatchObject({ update: 5, unchanged: 3 });
@@ -155,8 +170,12 @@ describe("LocalTopology under the real Pulumi CLI", () => {
     for (const server of Object.keys(before)) {
       expect(after[server]).not.toBe(before[server]);
       const conf = fs.readFileSync(path.join(dir, "project", ".cim-dev", STACK, server, "nats.conf"), "utf8");
-      expect(conf).toContain("# changed by the test");
+      expect(conf).toContain("max_payload: 2097152");
       expect(isServingConfig(after[server], path.join(dir, "project", ".cim-dev", STACK, server, "nats.conf"))).toBe(true);
+    }
+    // The leaves (p-1, p-2) run the new setting.
+    for (const octet of [21, 22]) {
+      expect((await getJson<{ max_payload: number }>(`http://127.0.6.${octet}:8222/varz`)).max_payload).toBe(2097152);
     }
   }, 180_000);
 

@@ -180,7 +180,7 @@ describe("the reload table matches nats-server 2.15.2", () => {
       expect(await reloadNatsServer(pid, monitoringUrl, logPath, 10_000)).toEqual({ applied: true });
 
       // The live connection of the revoked user is closed by the server, and she cannot come back.
-      const closedWith = await Promise.race([aliceClosed.then((e) => `closed: ${String(e)}`), sleep(5_000).then(() => "still open")]);
+      const closedWith = await Promise.race([aliceClosed.then((e: Error | void) => `closed: ${String(e)}`), sleep(5_000).then(() => "still open")]);
       expect(closedWith).toMatch(/^closed/);
       await expect(as("alice")).rejects.toThrow(/authoriz|revoked/i);
       // Bob is untouched: still connected, and can connect anew.

@@ -1,0 +1,276 @@
+/**
+ * Day-2 changes on the local substrate under the real Pulumi CLI (issue 9, "Reload, not
+ * restart"): a three-member hub (127.0.21.1–3) and one leaf (127.0.21.4) in operator mode, with
+ * an R3 stream at the hub probed (`stream info`) every 100 ms from a client that knows every hub
+ * member. Removing a user (its key revoked in the account JWT) must reload every server with no
+ * pid change and no failed probe; a restart-only change (hub jetstream max_file decreased) must
+ * restart the hub members strictly one after another, each healthy and JetStream-current before
+ * the next stops, with no failed probe.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { killNatsServersUnder } from "../e2e/processes";
+import { PROJECT_ROOT, pulumiEnv, resourceSummary, runPulumi, stackOutputs, type PulumiContext } from "../e2e/pulumi-cli";
+import { reloadSecurity, smallTopology, tempDir, type ReloadSecurity } from "./reload-support";
+
+const STACK = "roll";
+const PREFIX = "127.0.21";
+const HUB = ["r-1-hub", "r-2-hub", "r-3-hub"];
+
+const PROGRAM = `
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parseTopology, withDataDir } from "./components/topology";
+import { renderServerConfig } from "./components/render/nats-server-config";
+import { LocalTopology, localServerFilePath } from "./components/local";
+
+const config = new pulumi.Config("roll");
+const stack = pulumi.getStack();
+const raw = {
+  lameDuck: { durationSeconds: 30, gracePeriodSeconds: 1 },
+  hub: { jetstream: { maxMemory: "32M", maxFile: config.get("hubMaxFile") ?? "1G" } },
+  leaf: { jetstream: { maxMemory: "32M", maxFile: "256M" } },
+  hosts: [
+    { name: "r-1", vmid: 701, node: "n1", address: "${PREFIX}.1", roles: ["hub"] },
+    { name: "r-2", vmid: 702, node: "n2", address: "${PREFIX}.2", roles: ["hub"] },
+    { name: "r-3", vmid: 703, node: "n3", address: "${PREFIX}.3", roles: ["hub"] },
+    { name: "r-4", vmid: 704, node: "n1", address: "${PREFIX}.4", roles: ["leaf"] },
+  ],
+};
+const topology = withDataDir(parseTopology(raw, { name: stack, leafDenyImports: ["person.events.>"] }), path.resolve(".cim-dev", stack));
+const sys = config.require("systemAccount");
+const app = config.require("appAccount");
+const leaf = topology.leaves[0];
+const security = {
+  operatorJwt: config.require("operatorJwt"),
+  systemAccount: sys,
+  resolverPreload: { [sys]: config.require("sysJwt"), [app]: config.require("appJwt") },
+  leafLinks: { [leaf.serverName]: { credentialsPath: localServerFilePath(leaf, "leaf-link.creds"), account: app } },
+};
+const local = new LocalTopology("local", {
+  topology,
+  renderConfig: (s) => pulumi.secret(renderServerConfig(topology, s, security)),
+  files: { [leaf.serverName]: { "leaf-link.creds": config.requireSecret("leafCreds") } },
+});
+export const pids = local.pids;
+export const storeIds = local.storeIds;
+export const lastChanges = pulumi.all(Object.fromEntries(Object.entries(local.servers).map(([s, r]) => [s, r.lastChange])));
+`;
+
+let dir = "";
+let project = "";
+let context: PulumiContext;
+let sec: ReloadSecurity;
+const report: Record<string, unknown> = {};
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const serverDir = (server: string) => path.join(project, ".cim-dev", STACK, server);
+
+async function pulumi(args: string[], allowFailure = false) {
+  return runPulumi(context, [...args, "-s", STACK], { allowFailure });
+}
+
+async function setConfig(key: string, value: string, secret = false): Promise<void> {
+  await runPulumi(context, ["config", "set", ...(secret ? ["--secret"] : []), "-s", STACK, `roll:${key}`, "--", value]);
+}
+
+async function pids(): Promise<Record<string, number>> {
+  return (await stackOutputs(context, STACK)).pids as Record<string, number>;
+}
+
+async function as(user: string, servers: string | string[], reconnect = false): Promise<NatsConnection> {
+  const creds = new TextEncoder().encode(await sec.creds(user));
+  return connect({ servers, authenticator: credsAuthenticator(creds), reconnect, maxReconnectAttempts: -1, reconnectTimeWait: 50, timeout: 2_000 });
+}
+
+const hubUrls = () => [1, 2, 3].map((i) => `nats://${PREFIX}.${i}:4223`);
+
+/** `stream info PROBE` at the hub every 100 ms until stopped; counts what failed and why. */
+function startProbe(nc: NatsConnection) {
+  const result = { probes: 0, failures: 0, errors: [] as string[], slowestMs: 0 };
+  let running = true;
+  const inflight: Promise<void>[] = [];
+  const loop = (async () => {
+    const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+    while (running) {
+      const started = Date.now();
+      inflight.push(
+        jsm.streams
+          .info("PROBE")
+          .then(() => undefined)
+          .catch((err: Error) => {
+            result.failures++;
+            result.errors.push(`${new Date(started).toISOString()} ${err.message}`);
+          })
+          .finally(() => {
+            result.probes++;
+            result.slowestMs = Math.max(result.slowestMs, Date.now() - started);
+          }),
+      );
+      await sleep(100);
+    }
+  })();
+  return {
+    result,
+    async stop() {
+      running = false;
+      await loop;
+      await Promise.all(inflight);
+      return result;
+    },
+  };
+}
+
+/** The stack's own notes in a server's log: ISO time and text of each `[cim-nats]` line. */
+function notes(server: string): { at: number; text: string }[] {
+  const log = fs.readFileSync(path.join(serverDir(server), "nats.log"), "utf8");
+  return [...log.matchAll(/^\[cim-nats\] (\S+) (.*)$/gm)].map((m) => ({ at: Date.parse(m[1]), text: m[2] }));
+}
+
+async function varzStart(octet: number): Promise<number> {
+  const res = await fetch(`http://${PREFIX}.${octet}:8223/varz`, { signal: AbortSignal.timeout(2_000) });
+  return Date.parse(((await res.json()) as { start: string }).start);
+}
+
+beforeAll(async () => {
+  dir = tempDir("cim-rolling-cli-");
+  project = path.join(dir, "project");
+  fs.mkdirSync(path.join(dir, "state"));
+  fs.mkdirSync(project);
+  fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: cim-rolling-probe\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: index.ts\n");
+  fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "cim-rolling-probe", private: true, devDependencies: { typescript: "*" } }));
+  fs.copyFileSync(path.join(PROJECT_ROOT, "tsconfig.json"), path.join(project, "tsconfig.json"));
+  fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(project, "node_modules"));
+  fs.symlinkSync(path.join(PROJECT_ROOT, "components"), path.join(project, "components"));
+  fs.writeFileSync(path.join(project, "index.ts"), PROGRAM);
+  context = { cwd: project, env: pulumiEnv(path.join(dir, "state")) };
+  // Keys as the test's own operator issues them; the program only renders what config holds.
+  const shape = smallTopology({ prefix: PREFIX, hubs: 1 }, path.join(dir, "unused"));
+  sec = await reloadSecurity({ ...shape, leaves: [] }, path.join(dir, "unused"));
+  await pulumi(["stack", "init"]);
+  await setConfig("operatorJwt", sec.operatorJwt);
+  await setConfig("systemAccount", sec.systemAccount);
+  await setConfig("appAccount", sec.appAccount);
+  await setConfig("sysJwt", sec.sysJwt);
+  await setConfig("appJwt", await sec.appJwt());
+  await setConfig("leafCreds", await sec.creds("leaf-r-4"), true);
+});
+
+afterAll(async () => {
+  try {
+    if (context) await pulumi(["destroy", "--yes", "--skip-preview"], true);
+  } finally {
+    killNatsServersUnder(dir);
+    fs.rmSync(dir, { recursive: true, force: true });
+    console.log("rolling-cli report:", JSON.stringify(report, null, 2));
+  }
+});
+
+describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
+  it("up from nothing: hub members created one after another, an R3 stream at the hub", async () => {
+    const started = Date.now();
+    const up = await pulumi(["up", "--yes", "--skip-preview"]);
+    report.upFromNothingMs = Date.now() - started;
+    expect(resourceSummary(up.stdout)).toMatchObject({ create: 6 });
+    const outs = await stackOutputs(context, STACK);
+    const storeIds = outs.storeIds as Record<string, string>;
+    expect(Object.keys(storeIds).sort()).toEqual([...HUB, "r-4"]);
+    for (const [server, id] of Object.entries(storeIds)) {
+      expect(fs.readFileSync(path.join(serverDir(server), "cim-store-id"), "utf8").trim()).toBe(id);
+    }
+    const nc = await as("admin", hubUrls());
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: "PROBE", subjects: ["probe.>"], num_replicas: 3 });
+      const info = await jsm.streams.info("PROBE");
+      expect(info.cluster?.replicas?.length).toBe(2);
+    } finally {
+      await nc.close();
+    }
+  }, 240_000);
+
+  it("removing a user (revocation in the account JWT) reloads every server: same pids, the user refused, zero failed probes", async () => {
+    // alice has a live connection at the hub and at the leaf before the change.
+    const aliceHub = await as("alice", `nats://${PREFIX}.1:4223`);
+    const aliceLeaf = await as("alice", `nats://${PREFIX}.4:4222`);
+    const prober = await as("prober", hubUrls(), true);
+    const before = await pids();
+    await setConfig("appJwt", await sec.appJwt(["alice"]));
+
+    const preview = await pulumi(["preview"]);
+    expect(resourceSummary(preview.stdout)).toMatchObject({ update: 4 });
+    const probe = startProbe(prober);
+    await sleep(500);
+    const up = await pulumi(["up", "--yes", "--skip-preview"]);
+    await sleep(500);
+    const probes = await probe.stop();
+    report.userRemoval = { ...probes, upMs: up.ms };
+    await prober.close();
+
+    expect(resourceSummary(up.stdout)).toMatchObject({ update: 4 });
+    expect(await pids()).toEqual(before);
+    const changes = (await stackOutputs(context, STACK)).lastChanges as Record<string, string>;
+    for (const server of [...HUB, "r-4"]) expect(changes[server]).toMatch(/^reloaded: resolver_preload changed/);
+    // The revoked user: live connections closed, new ones refused, at the hub and at the leaf.
+    await Promise.race([Promise.all([aliceHub.closed(), aliceLeaf.closed()]), sleep(5_000).then(() => Promise.reject(new Error("alice still connected")))]);
+    await expect(as("alice", `nats://${PREFIX}.2:4223`)).rejects.toThrow(/authoriz|revoked/i);
+    await expect(as("alice", `nats://${PREFIX}.4:4222`)).rejects.toThrow(/authoriz|revoked/i);
+    const bob = await as("bob", `nats://${PREFIX}.3:4223`);
+    await bob.close();
+
+    expect(probes.probes).toBeGreaterThan(10);
+    expect(probes.errors).toEqual([]);
+  }, 240_000);
+
+  it("a restart-only change (hub max_file decreased) restarts hub members strictly one after another, zero failed probes", async () => {
+    const prober = await as("prober", hubUrls(), true);
+    const before = await pids();
+    const t0 = Date.now();
+    await setConfig("hubMaxFile", "512M");
+
+    const probe = startProbe(prober);
+    await sleep(500);
+    const up = await pulumi(["up", "--yes", "--skip-preview"]);
+    await sleep(500);
+    const probes = await probe.stop();
+    await prober.close();
+
+    expect(resourceSummary(up.stdout)).toMatchObject({ update: 3, unchanged: 3 });
+    const after = await pids();
+    // Every hub member has a new process; the leaf is untouched.
+    for (const m of HUB) expect(after[m]).not.toBe(before[m]);
+    expect(after["r-4"]).toBe(before["r-4"]);
+
+    // Per member: when the stack began stopping it, when the new process started (its own /varz),
+    // and when it was back healthy and JetStream-current.
+    const windows = await Promise.all(
+      HUB.map(async (m, i) => {
+        const mine = notes(m).filter((n) => n.at >= t0);
+        const stop = mine.find((n) => n.text.startsWith("restarting"));
+        const ready = mine.find((n) => n.text.startsWith("restarted") && n.text.includes("JetStream-current"));
+        expect(stop, `${m}: no restart note`).toBeDefined();
+        expect(ready, `${m}: no ready note`).toBeDefined();
+        return { member: m, stop: stop!.at, start: await varzStart(i + 1), ready: ready!.at };
+      }),
+    );
+    windows.sort((a, b) => a.stop - b.stop);
+    expect(windows.map((w) => w.member)).toEqual(HUB);
+    for (let i = 1; i < windows.length; i++) {
+      // The next member is stopped only after the previous one is back and current.
+      expect(windows[i].stop).toBeGreaterThanOrEqual(windows[i - 1].ready);
+      expect(windows[i].start).toBeGreaterThan(windows[i - 1].ready);
+    }
+    for (const w of windows) expect(w.start).toBeGreaterThanOrEqual(w.stop);
+    report.restartOnly = {
+      ...probes,
+      upMs: up.ms,
+      members: windows.map((w) => ({ member: w.member, downToReadyMs: w.ready - w.stop, startedAfterStopMs: w.start - w.stop })),
+    };
+    expect(probes.probes).toBeGreaterThan(10);
+    expect(probes.errors).toEqual([]);
+  }, 300_000);
+});

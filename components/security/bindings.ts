@@ -247,6 +247,8 @@ export function inboxesCollide(a: string, b: string): boolean {
  *   requests; plus the exact grants other places' services hold on this leaf's stores (API
  *   requests, writes, acks, flow control) — and those services' inboxes go out, for the replies.
  * - `$JS.FC.<stream>.>` per sourced stream: flow-control replies to the sourcing consumer.
+ * Only bindings cross a link: a service's plain publish/subscribe lists work where it connects.
+ *
  * - for each service at this leaf: what it subscribes to (messages from elsewhere), and its
  *   inbox when it sends the hub anything that is answered. Not what it serves: requests are
  *   answered where the service connects (replies to the hub would need every requester's inbox
@@ -261,8 +263,8 @@ export function leafLinkPermissions(args: {
   readonly leafServer: string;
   readonly domain: string;
   readonly users: readonly {
-    readonly publish: { readonly allow: readonly string[] };
-    readonly subscribe: { readonly allow: readonly string[] };
+    /** The derived grants: only what bindings say crosses a link (plain lists stay local). */
+    readonly grants?: readonly Grant[];
     readonly inboxPrefix?: string;
     readonly places?: readonly ServicePlace[];
     readonly bindings?: ServiceBindings;
@@ -271,6 +273,7 @@ export function leafLinkPermissions(args: {
   readonly jetstream: JetStreamSpec;
 }): { readonly publish: string[]; readonly subscribe: string[] } {
   const { leafServer, domain, users, jetstream: js } = args;
+  const pubGrants = (u: (typeof users)[number]) => (u.grants ?? []).filter((g) => g.op === "pub").map((g) => g.subject);
   // Subjects of leaf-local stores (what the leaves deny importing): never exported either.
   const leafLocal = [
     ...js.streams.filter((s) => s.location.level === "leaf" && leafLocalAt(s.at)).flatMap((s) => s.config.subjects ?? []),
@@ -321,19 +324,18 @@ export function leafLinkPermissions(args: {
     return !s.startsWith("$JS.") && storeSubjectsHere.some((x) => subjectsOverlap(x, s));
   };
   for (const u of elsewhere) {
-    const reaching = u.publish.allow.filter(targetsHere);
+    const reaching = pubGrants(u).filter(targetsHere);
     for (const s of reaching) sub.add(s);
     if (reaching.length && u.inboxPrefix) pub.add(`${u.inboxPrefix}.>`);
   }
   for (const u of here) {
-    const exported = u.publish.allow.filter((s) => !local(s));
+    const exported = pubGrants(u).filter((s) => !local(s));
     for (const s of exported) pub.add(s);
     // Its inbox only when it sends the hub something that can be answered (acks, API replies).
     if (u.inboxPrefix && exported.length) sub.add(`${u.inboxPrefix}.>`);
     // What it subscribes to may come from the hub (one way, no reply needed). What it serves is
     // answered where it connects: carrying requests in would need every requester's inbox out.
-    const served = u.bindings?.serves ?? [];
-    for (const s of u.subscribe.allow) if (s !== `${u.inboxPrefix}.>` && !served.includes(s)) sub.add(s);
+    for (const s of u.bindings?.subscribes ?? []) sub.add(s);
   }
   // Drop what a wider entry already covers (`$JS.<leaf>.API.INFO` under `$JS.<leaf>.API.>`).
   const compact = (set: Set<string>) => [...set].filter((x) => ![...set].some((y) => y !== x && subjectCovers(y, x)));

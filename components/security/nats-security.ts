@@ -13,6 +13,7 @@ import { credsFileName, credsText } from "./creds";
 import { IssuedJwt } from "./jwt";
 import { NKey } from "./nkey";
 import { parseSecurity } from "./parse";
+import type { JetStreamSpec } from "../jetstream/spec";
 import { buildServerSecurity, IssuedIdentities } from "./server-security";
 import { JETSTREAM_ADMIN_USER, SecuritySpec, SYSTEM_MONITOR_USER } from "./types";
 
@@ -188,9 +189,9 @@ export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent:
  * parseSecurity for the Pulumi edge: a ConfigError becomes the InputPropertiesError Pulumi shows
  * at preview, one entry per problem with its path.
  */
-export function securitySpecOrInputError(raw: unknown, topology: Topology): SecuritySpec {
+export function securitySpecOrInputError(raw: unknown, topology: Topology, jetstream?: JetStreamSpec): SecuritySpec {
   try {
-    return parseSecurity(raw, topology);
+    return parseSecurity(raw, topology, jetstream);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     throw new pulumi.InputPropertiesError({

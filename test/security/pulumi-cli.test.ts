@@ -33,10 +33,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { load } from "js-yaml";
 import { NatsSecurity, securitySpecOrInputError } from ${JSON.stringify(path.join(PROJECT_ROOT, "components", "security"))};
 import { parseTopology } from ${JSON.stringify(path.join(PROJECT_ROOT, "components", "topology", "parse"))};
+import { parseJetStream } from ${JSON.stringify(path.join(PROJECT_ROOT, "components", "jetstream", "spec"))};
 
 const doc = load(fs.readFileSync(${JSON.stringify(path.join(PROJECT_ROOT, "Pulumi.dev.yaml"))}, "utf8")) as { config: Record<string, unknown> };
 const topology = parseTopology(doc.config["cim-nats:topology"], { name: "cli-test" });
-const spec = securitySpecOrInputError(JSON.parse(fs.readFileSync(__dirname + "/security.json", "utf8")), topology);
+// Service bindings name the dev stack's streams, consumers and buckets.
+const jetstream = parseJetStream(doc.config["cim-nats:jetstream"], topology);
+const spec = securitySpecOrInputError(JSON.parse(fs.readFileSync(__dirname + "/security.json", "utf8")), topology, jetstream);
 const security = new NatsSecurity("nats", { spec, topology, leafCredentialsDir: "/var/lib/cim-nats/secrets" });
 
 export const serverSecurity = security.serverSecurity;
@@ -83,9 +86,10 @@ function summary(out: string): Record<string, number> {
 const hasPulumi = fs.existsSync(PULUMI);
 
 describe.skipIf(!hasPulumi)("NatsSecurity under the Pulumi CLI", () => {
-  // operator + PLATFORM + SYS keys and JWTs, 3 declared + 4 leaf-link + 2 derived users, ×2.
+  // operator + PLATFORM + SYS keys and JWTs, 3 declared + 4 leaf-link + 2 derived users, ×2,
+  // plus one account signing key per user.
   const users = devSecurity.users.length + 4 + 2;
-  const resources = 2 * (1 + 2 + users);
+  const resources = 2 * (1 + 2 + users) + users;
 
   beforeAll(async () => {
     dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "cim-nats-security-pulumi-")));
@@ -168,7 +172,8 @@ describe.skipIf(!hasPulumi)("NatsSecurity under the Pulumi CLI", () => {
     expect(up.out).toMatch(/nats-user-person-service-jwt\s+updated/);
     const state = await stateResources();
     const jwt = (state.resources.find((r) => r.urn.endsWith("nats-user-person-service-jwt"))!.outputs as { jwt: string }).jwt;
-    expect(decode<User>(jwt).nats.pub?.allow).toEqual(["person.events.>", "person.audit.>"]);
+    // The plain list comes first, then what person-service's bindings derive.
+    expect(decode<User>(jwt).nats.pub?.allow?.slice(0, 3)).toEqual(["person.events.>", "person.audit.>", "$JS.API.STREAM.INFO.KV_PERSON_METADATA"]);
   }, 180_000);
 
   it("bad config fails the preview with every problem and its path", async () => {

@@ -237,6 +237,17 @@ describe("classifyConfigChange (pure)", () => {
     expect(parseNatsSize(input)).toBe(bytes);
   });
 
+  it("docs/changes.md has a row for every setting in the table, with its verdict", () => {
+    const doc = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "changes.md"), "utf8");
+    const rows = doc.split("\n").filter((l) => l.startsWith("| `"));
+    for (const [key, rule] of Object.entries(RELOAD_RULES)) {
+      if (key === "leafnodes.remotes[+/-]") continue; // "a remote added or removed"
+      const row = rows.find((r) => r.split("|")[1].includes(`\`${key}\``));
+      expect(row, `docs/changes.md: no row for ${key}`).toBeDefined();
+      expect(row!.split("|")[2]).toContain(rule.change);
+    }
+  });
+
   it("restartOnlyView leaves out what reloads: routes, remotes' urls, resolver_preload", async () => {
     const t = copy(baseLeaf);
     leafRemote(t).urls.pop();

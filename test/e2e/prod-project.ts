@@ -1,0 +1,304 @@
+/**
+ * A throwaway copy of this project for running the real Pulumi CLI on the prod stack offline:
+ * its own file backend, a fresh `prod` stack with placeholder secrets (a made-up API token and a
+ * fresh SSH key), the same Pulumi.prod.yaml (a copy, so a test may change it). Nothing reaches
+ * Proxmox or a container: `preview` plans with the real provider plugins, and a prior state is
+ * written with `pulumi stack import` (priorState below), never by a real `up`.
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { dump, load } from "js-yaml";
+import { generateOpenSshKey } from "../proxmox/ssh-key";
+import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext, type PulumiRun } from "./pulumi-cli";
+
+const SKIPPED = [".git", "node_modules", ".tools", ".cim-dev", ".pulumi-state", "test", "bench", "docs", ".ci"];
+const LINKED = ["node_modules", ".tools"];
+
+/** Placeholder secrets: well-formed, worthless. */
+export const PLACEHOLDER_API_TOKEN = "pulumi@pve!deploy=00000000-0000-0000-0000-000000000000";
+export const PROD_TEST_PASSPHRASE = "cim-nats-prod-preview-test";
+
+/** Provider plugins the prod stack needs, found on PATH (setup builds them into .tools/bin). */
+export const PROD_PLUGINS = ["pulumi-resource-command", "pulumi-resource-proxmoxve"] as const;
+
+/** Why the prod tests cannot run here, or "" when they can. */
+export function missingProdPlugins(): string {
+  const dirs = [path.join(PROJECT_ROOT, ".tools", "bin"), ...(process.env.PATH ?? "").split(":")];
+  const missing = PROD_PLUGINS.filter((p) => !dirs.some((d) => d && fs.existsSync(path.join(d, p))));
+  if (fs.existsSync(path.join(PROJECT_ROOT, ".tools", "bin", "pulumi")) === false) return "the pinned Pulumi CLI is missing from .tools/bin (npm run setup)";
+  return missing.length === 0 ? "" : `provider plugin${missing.length > 1 ? "s" : ""} ${missing.join(", ")} not on PATH (npm run setup builds them from ../shared/plugin-src; see README)`;
+}
+
+export type ProdProject = {
+  readonly dir: string;
+  readonly projectDir: string;
+  readonly context: PulumiContext;
+  /** The deploy key's private half (OpenSSH), as set in `cim-nats:sshPrivateKey`. */
+  readonly sshPrivateKey: string;
+  pulumi(args: readonly string[], allowFailure?: boolean): Promise<PulumiRun>;
+  /** Edits the copy's Pulumi.prod.yaml (`config:` keys, e.g. `cim-nats:topology`); secrets stay as they are. */
+  editConfig(edit: (config: Record<string, any>) => void): void;
+  /** Puts Pulumi.prod.yaml back as it was after the stack was created. */
+  restoreConfig(): void;
+  setSecret(key: string, value: string): Promise<void>;
+  cleanup(): void;
+};
+
+/** Copies the project, creates the `prod` stack on a fresh file backend and sets placeholder secrets. */
+export async function createProdProject(prefix = "cim-nats-prod-"): Promise<ProdProject> {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+  const projectDir = path.join(dir, "project");
+  const stateDir = path.join(dir, "state");
+  fs.mkdirSync(projectDir);
+  fs.mkdirSync(stateDir);
+  for (const entry of fs.readdirSync(PROJECT_ROOT)) {
+    const from = path.join(PROJECT_ROOT, entry);
+    const to = path.join(projectDir, entry);
+    if (LINKED.includes(entry)) fs.symlinkSync(from, to);
+    else if (!SKIPPED.includes(entry)) fs.cpSync(from, to, { recursive: true });
+  }
+  const context: PulumiContext = {
+    cwd: projectDir,
+    env: pulumiEnv(stateDir, { PULUMI_CONFIG_PASSPHRASE: PROD_TEST_PASSPHRASE, CIM_NATS_ROOT: projectDir, PULUMI_NODEJS_TRANSPILE_ONLY: "true" }),
+  };
+  const pulumi = (args: readonly string[], allowFailure = false) => runPulumi(context, [...args, "-s", "prod"], { allowFailure, timeoutMs: 600_000 });
+  const key = generateOpenSshKey("deploy@cim-nats-test");
+  // Through stdin: a value on the command line would show in `ps`, and a key spans lines.
+  const setSecret = (k: string, value: string) => runWithStdin(context, ["config", "set", "--secret", "-s", "prod", k], value);
+  await runPulumi(context, ["stack", "init", "prod"]);
+  await setSecret("cim-nats:proxmoxApiToken", PLACEHOLDER_API_TOKEN);
+  await setSecret("cim-nats:sshPrivateKey", key.privateKey);
+  const yamlPath = path.join(projectDir, "Pulumi.prod.yaml");
+  const createdYaml = fs.readFileSync(yamlPath, "utf8");
+  return {
+    dir,
+    projectDir,
+    context,
+    sshPrivateKey: key.privateKey,
+    pulumi,
+    editConfig: (edit) => {
+      const doc = load(fs.readFileSync(yamlPath, "utf8")) as { config: Record<string, any> };
+      edit(doc.config);
+      fs.writeFileSync(yamlPath, dump(doc, { lineWidth: -1 }));
+    },
+    restoreConfig: () => fs.writeFileSync(yamlPath, createdYaml),
+    setSecret,
+    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** `pulumi <args>` with `input` on stdin (runPulumi closes stdin). */
+function runWithStdin(context: PulumiContext, args: readonly string[], input: string): Promise<void> {
+  const { spawn } = require("node:child_process") as typeof import("node:child_process");
+  return new Promise((resolve, reject) => {
+    const child = spawn("pulumi", ["--non-interactive", ...args], { cwd: context.cwd, env: context.env, stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += String(d)));
+    child.stderr.on("data", (d) => (out += String(d)));
+    child.once("error", reject);
+    child.once("close", (code) => (code === 0 ? resolve() : reject(new Error(`pulumi ${args.join(" ")} exited ${code}: ${out}`))));
+    child.stdin.end(input);
+  });
+}
+
+/** One step of `pulumi preview --json`. */
+export type PreviewStep = {
+  readonly op: string;
+  readonly urn: string;
+  readonly diffReasons?: readonly string[];
+  readonly replaceReasons?: readonly string[];
+  readonly detailedDiff?: Record<string, { kind: string; inputDiff?: boolean }> | null;
+  readonly newState?: { type: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown>; parent?: string; provider?: string; custom?: boolean; id?: string; dependencies?: string[]; propertyDependencies?: Record<string, string[]> };
+};
+
+export type Preview = {
+  readonly steps: readonly PreviewStep[];
+  readonly changeSummary: Record<string, number>;
+  readonly diagnostics: readonly { message: string; severity: string; urn?: string }[];
+  readonly run: PulumiRun;
+};
+
+/** `pulumi preview --json` (optionally with secrets shown), parsed; a failed preview still returns its diagnostics. */
+export async function preview(project: ProdProject, extra: readonly string[] = []): Promise<Preview> {
+  const run = await project.pulumi(["preview", "--json", ...extra], true);
+  let parsed: any;
+  try {
+    parsed = JSON.parse(run.stdout);
+  } catch {
+    throw new Error(`pulumi preview --json printed no JSON (exit ${run.code}):\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-3000)}`);
+  }
+  return { steps: parsed.steps ?? [], changeSummary: parsed.changeSummary ?? {}, diagnostics: parsed.diagnostics ?? [], run };
+}
+
+/** Resource name (last URN segment) of a step. */
+export function nameOf(urn: string): string {
+  return urn.slice(urn.lastIndexOf("::") + 2);
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+const secretPlaintext = (value: unknown) => ({ [SECRET_SIG]: SECRET_VALUE, plaintext: JSON.stringify(value) });
+const fromSecret = (v: any): any => (v && typeof v === "object" && v[SECRET_SIG] === SECRET_VALUE ? JSON.parse(v.plaintext) : v);
+
+/** Drops the bridge's `__defaults` bookkeeping from checked inputs, as the provider's own state does. */
+function withoutDefaults(v: any): any {
+  if (Array.isArray(v)) return v.map(withoutDefaults);
+  if (v && typeof v === "object" && !(SECRET_SIG in v)) {
+    return Object.fromEntries(Object.entries(v).filter(([k]) => k !== "__defaults").map(([k, x]) => [k, withoutDefaults(x)]));
+  }
+  return v;
+}
+
+export type PriorState = {
+  /** Resources written, by type. */
+  readonly counts: Readonly<Record<string, number>>;
+  /** Wall time of the targeted up, the preview and the import, ms. */
+  readonly ms: number;
+};
+
+/**
+ * Writes the state a successful `pulumi up -s prod` would leave, without Proxmox or SSH:
+ * 1. a real, targeted `up` of the security resources (keys and JWTs are made locally), so every
+ *    rendered file is known;
+ * 2. `preview --json`: the real providers' checked inputs of every container and command;
+ * 3. `stack import` of those as created resources (outputs = inputs, the way both providers
+ *    echo them; commands with empty stdout/stderr). Secret inputs the preview masks are put
+ *    back from what the stack itself holds: the deploy connection (address, root, 22, the key,
+ *    20 × 15 s) and each leaf's link creds (the security component's output).
+ * JetStream resources are left out (they need running servers); dependencies on them are dropped.
+ * The resulting state is checked by the caller: an unchanged config must preview no change.
+ */
+export async function writePriorState(project: ProdProject, hostAddresses: Readonly<Record<string, string>>): Promise<PriorState> {
+  const started = Date.now();
+  const root = "urn:pulumi:prod::cim-nats::cim-nats:index:Backbone";
+  await project.pulumi([
+    "up", "--yes", "--skip-preview",
+    "--target", `${root}::prod`,
+    "--target", `${root}$cim-nats:proxmox:Inventory::prod`,
+    "--target", `${root}$cim-nats:deploy:NixosDeployment::deploy`,
+    "--target", `${root}$cim-nats:security:NatsSecurity**`,
+  ]);
+  const planned = await preview(project);
+  if (planned.run.code !== 0) throw new Error(`preview for the prior state failed:\n${planned.diagnostics.map((d) => d.message).join("\n")}`);
+  const exported = JSON.parse((await project.pulumi(["stack", "export", "--show-secrets"])).stdout);
+  const base: any[] = exported.deployment.resources;
+  const security = base.find((r) => r.type === "cim-nats:security:NatsSecurity");
+  const leafLinkCreds: Record<string, string> = fromSecret(security.outputs.leafLinkCreds);
+  // What the program sent: `pulumi config set` from stdin drops the key's trailing newline.
+  const privateKey = (await project.pulumi(["config", "get", "cim-nats:sshPrivateKey"])).stdout.replace(/\n$/, "");
+  const counts: Record<string, number> = {};
+
+  const build = (containerOutputs: Readonly<Record<string, Record<string, unknown>>>) => {
+    const resources = [...base];
+    const kept = (urn: string) => !urn.includes("pulumi-nodejs:dynamic/jetstream:");
+    const known = new Set(resources.map((r) => r.urn));
+    for (const key of Object.keys(counts)) delete counts[key];
+    for (const step of planned.steps) {
+      if (step.op !== "create" || !kept(step.urn) || known.has(step.urn)) continue;
+      const s = step.newState!;
+      const name = nameOf(step.urn);
+      const host = Object.keys(hostAddresses).find((h) => name.startsWith(`deploy-${h}-`));
+      const inputs: Record<string, any> = { ...s.inputs };
+      if (s.type.startsWith("command:remote:")) {
+        // The provider marks the key secret inside the (secret) connection, so the state does too.
+        inputs.connection = secretPlaintext({ dialErrorLimit: 20, host: hostAddresses[host!], perDialTimeout: 15, port: 22, privateKey: secretPlaintext(privateKey), user: "root" });
+        if (inputs.source === "[secret]") {
+          const leaf = Object.keys(leafLinkCreds).find((l) => name.endsWith(`-leaf-${l}.creds`));
+          if (leaf === undefined) throw new Error(`${name}: a secret copy that is no leaf's creds`);
+          const text = leafLinkCreds[leaf];
+          inputs.source = secretPlaintext({ [ASSET_SIG]: ASSET_VALUE, hash: createHash("sha256").update(text).digest("hex"), text });
+        }
+      }
+      if (JSON.stringify(inputs).includes('"[secret]"')) throw new Error(`${name}: a masked secret input the prior state cannot restore`);
+      const container = s.type === CONTAINER_TYPE;
+      const outputs = container
+        ? (containerOutputs[step.urn] ?? { ...withoutDefaults(inputs), id: String(inputs.vmId) })
+        : s.type === "command:remote:Command"
+          ? { ...withoutDefaults(inputs), stdout: "", stderr: "" }
+          : withoutDefaults(inputs);
+      const deps = (s.dependencies ?? []).filter(kept);
+      const propertyDependencies = Object.fromEntries(Object.entries(s.propertyDependencies ?? {}).map(([k, v]) => [k, v.filter(kept)]));
+      const extra = s as any;
+      resources.push({
+        urn: step.urn,
+        custom: s.custom ?? false,
+        ...(s.custom ? { id: container ? String(inputs.vmId) : `${name}-0000` } : {}),
+        type: s.type,
+        inputs,
+        outputs: s.custom ? outputs : {},
+        ...(s.parent ? { parent: s.parent } : {}),
+        ...(extra.protect ? { protect: true } : {}),
+        ...(s.provider ? { provider: s.provider } : {}),
+        ...(deps.length > 0 ? { dependencies: deps } : {}),
+        propertyDependencies,
+        ...(extra.additionalSecretOutputs ? { additionalSecretOutputs: extra.additionalSecretOutputs } : {}),
+        ...(extra.ignoreChanges ? { ignoreChanges: extra.ignoreChanges } : {}),
+        ...(extra.replaceOnChanges ? { replaceOnChanges: extra.replaceOnChanges } : {}),
+      });
+      known.add(step.urn);
+      counts[s.type] = (counts[s.type] ?? 0) + 1;
+    }
+    return { ...exported, deployment: { ...exported.deployment, resources } };
+  };
+  const importState = async (deployment: unknown) => {
+    const file = path.join(project.dir, "prior-state.json");
+    fs.writeFileSync(file, JSON.stringify(deployment), { mode: 0o600 });
+    try {
+      await project.pulumi(["stack", "import", "--file", file]);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  };
+
+  // Round 1: containers with their checked inputs as outputs. The bridged provider then plans
+  // what it would store after a create (defaults and computed attributes): round 2 stores that.
+  await importState(build({}));
+  const planned2 = await preview(project);
+  const containerOutputs: Record<string, Record<string, unknown>> = {};
+  for (const step of planned2.steps) {
+    if (step.newState?.type !== CONTAINER_TYPE || !step.newState.outputs) continue;
+    containerOutputs[step.urn] = afterCreate(step.newState.outputs, step.newState.inputs as Record<string, any>);
+  }
+  await importState(build(containerOutputs));
+  return { counts, ms: Date.now() - started };
+}
+
+const CONTAINER_TYPE = "proxmoxve:index/containerLegacy:ContainerLegacy";
+const ASSET_SIG = SECRET_SIG;
+const ASSET_VALUE = "c44067f5952c0a294b673a41bacd8c17";
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/**
+ * A container's planned state with what Proxmox reports after creating it in place of the
+ * plan's unknowns (ids, MAC, volume paths, addresses), as a `pulumi up` would have stored it.
+ */
+function afterCreate(planned: Record<string, unknown>, inputs: Record<string, any>): Record<string, unknown> {
+  const vmId = inputs.vmId as number;
+  let volume = 0;
+  const fill = (v: any, key: string): any => {
+    if (v === UNKNOWN) {
+      switch (key) {
+        case "id":
+          return String(vmId);
+        case "units":
+          return 1024;
+        case "pathInDatastore":
+          return `vm-${vmId}-disk-${volume++}`;
+        case "macAddress":
+          return `BC:24:11:00:${(vmId % 256).toString(16).padStart(2, "0").toUpperCase()}:01`;
+        case "ipv4":
+        case "ipv6":
+          return {};
+        default:
+          return null;
+      }
+    }
+    if (v === "[secret]") return secretPlaintext(null);
+    if (Array.isArray(v)) return v.map((x) => fill(x, key));
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fill(x, k)]));
+    return v;
+  };
+  return fill(planned, "");
+}

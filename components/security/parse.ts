@@ -240,16 +240,18 @@ function leafLinkUsers(
   const explicit = declared.filter((d) => d.user.leafLink !== undefined);
   const byLeaf: Record<string, string> = {};
   if (explicit.length === 0) {
-    // Least privilege on the link (bindings.ts leafLinkPermissions) once every service says where
-    // it connects; a user without `at` could be anywhere, so then the links stay open (as before).
-    const bound = services.jetstream !== null && services.users.every((u) => u.role !== UserRole.Service || u.places !== undefined);
+    // Least privilege on the link (bindings.ts leafLinkPermissions): only bindings cross it, so
+    // users without bindings change nothing here. Nothing to carry is deny-all (an empty allow
+    // list would mean everything).
+    const bound = services.jetstream !== null;
+    const rule = (allow: readonly string[]): SubjectRule => (allow.length ? { allow, deny: [] } : { allow: [], deny: [">"] });
     const derived = topology.leaves.map((leaf) => {
       const link = bound
         ? leafLinkPermissions({ leafServer: leaf.serverName, domain: leaf.jetstreamDomain, users: services.users, jetstream: services.jetstream! })
         : { publish: [], subscribe: [] };
       return {
         ...fullAccessUser(leafLinkUserName(leaf.serverName), applicationAccount, UserRole.LeafLink),
-        ...(bound ? { publish: { allow: link.publish, deny: [] }, subscribe: { allow: link.subscribe, deny: [] } } : {}),
+        ...(bound ? { publish: rule(link.publish), subscribe: rule(link.subscribe) } : {}),
         leafLink: leaf.serverName,
         connectionTypes: ["LEAFNODE" as const],
       };

@@ -62,7 +62,9 @@ describe("parseSecurity: what the config declares", () => {
       [JETSTREAM_ADMIN_USER, "PLATFORM", UserRole.JetStreamAdmin, "", DEFAULT_CONNECTION_TYPES.join(",")],
       [SYSTEM_MONITOR_USER, "SYS", UserRole.SystemMonitor, "", DEFAULT_CONNECTION_TYPES.join(",")],
     ]);
-    for (const u of derived) expect([u.publish, u.subscribe]).toEqual([{ allow: [], deny: [] }, { allow: [], deny: [] }]);
+    // Leaf links carry only what bindings need (none here, no JetStream declared): deny-all.
+    for (const u of derived.filter((x) => x.role === UserRole.LeafLink)) expect([u.publish, u.subscribe]).toEqual([{ allow: [], deny: [">"] }, { allow: [], deny: [">"] }]);
+    for (const u of derived.filter((x) => x.role !== UserRole.LeafLink)) expect([u.publish, u.subscribe]).toEqual([{ allow: [], deny: [] }, { allow: [], deny: [] }]);
     expect(spec.leafLinks).toEqual(Object.fromEntries(leafNames.map((l) => [l, `leaf-${l}`])));
   });
 

@@ -276,9 +276,9 @@ link_tool() {
 # official installer puts it) is linked, else it is built. The version is injected with -X (a plain
 # `go build` would report v3.0.0-dev...).
 installed_pulumi() {
-  local dir real v
-  local IFS=:
-  for dir in $PATH "$HOME/.pulumi/bin"; do
+  local dir real v dirs
+  IFS=: read -r -a dirs <<<"$PATH"
+  for dir in "${dirs[@]}" "$HOME/.pulumi/bin"; do
     [ -n "$dir" ] && [ -x "$dir/pulumi" ] && [ ! -d "$dir/pulumi" ] || continue
     real="$(cd "$dir" 2>/dev/null && pwd -P)" || continue
     case "$real" in "$TOOLS" | "$TOOLS"/* | "$ROOT/node_modules"/*) continue ;; esac
@@ -466,6 +466,7 @@ provider_plugin() {
   if [ "$key" = none ]; then
     warn "$exe $version: not available: no installed plugin, 'pulumi plugin install' failed ($(last_error "$LOGS/$exe-install.log")), and the source snapshot (${archives[*]}) is not in ${PLUGIN_SRC:-../shared/plugin-src (absent; set CIM_NATS_PLUGIN_SRC)}. Stacks that use the '$name' provider cannot run (the prod tests say so and skip)."
     MISSING_PLUGINS+=("$exe")
+    rm -f "$BIN/$exe" "$STAMPS/$exe"
     return 0
   fi
   local log="$LOGS/$exe.log"
@@ -479,8 +480,9 @@ provider_plugin() {
     SMOKE_NEEDED=1
     say "$exe $version: built from the source snapshot in $(since "$t")"
   else
-    warn "$exe $version: not available: the build from the source snapshot failed after $(since "$t"): $(last_error "$log") (full log: $log). Stacks that use the '$name' provider cannot run."
+    warn "$exe $version: not available: the build from the source snapshot failed after $(since "$t"): $(last_error "$log") (full log: $log). Stacks that use the '$name' provider cannot run (the prod tests say so and skip)."
     MISSING_PLUGINS+=("$exe")
+    rm -f "$BIN/$exe" "$STAMPS/$exe"
   fi
 }
 # build_command DIR OUT VERSION LOG (recipe: ../shared/plugin-src/README.md)

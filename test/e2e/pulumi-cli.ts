@@ -24,7 +24,9 @@ export type PulumiContext = {
 
 /**
  * The environment scripts/with-env.sh sets, but with its own state backend and passphrase:
- * the pinned toolchain first on PATH, no update checks, no plugin downloads.
+ * the pinned toolchain first on PATH (the CLI, the upstream nodejs language host, the dynamic-
+ * provider and provider plugins: all in .tools/bin, found as "ambient" plugins), no update
+ * checks, no plugin downloads.
  */
 export function pulumiEnv(backendDir: string, overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const tools = [path.join(PROJECT_ROOT, ".tools", "bin"), path.join(PROJECT_ROOT, ".tools", "node", "bin"), path.join(PROJECT_ROOT, "node_modules", ".bin")];
@@ -34,6 +36,8 @@ export function pulumiEnv(backendDir: string, overrides: NodeJS.ProcessEnv = {})
     PULUMI_HOME: process.env.PULUMI_HOME ?? path.join(PROJECT_ROOT, ".tools", "pulumi-home"),
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    // The plugins in .tools/bin are ambient (found on PATH): that must not be switched off.
+    PULUMI_IGNORE_AMBIENT_PLUGINS: undefined,
     PULUMI_BACKEND_URL: `file://${backendDir}`,
     PULUMI_CONFIG_PASSPHRASE: "cim-nats-test",
     NO_COLOR: "1",

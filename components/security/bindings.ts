@@ -17,7 +17,8 @@
  * - reads objects B     pub API.STREAM.INFO.OBJ_B, API.DIRECT.GET.OBJ_B.>, API.STREAM.MSG.GET.OBJ_B, API.CONSUMER.CREATE.OBJ_B.>,
  *                       API.CONSUMER.MSG.NEXT.OBJ_B.*, API.CONSUMER.DELETE.OBJ_B.*, `$JS.FC.OBJ_B.>`.
  * - writes objects B    pub API.STREAM.INFO.OBJ_B, `$O.B.>`, API.STREAM.PURGE.OBJ_B (replacing an object).
- * - any of the three    pub API.INFO (nats.js' jetstreamManager and natscli ask it first).
+ * - any bucket binding  pub API.INFO (nats.js `Kvm`/`Objm` open through jetstreamManager, which asks
+ *                       it first; consumers and publishes need none — measured with nats.js and natscli).
  * - subscribes S        sub S.       serves S: sub S plus response permission (one reply).
  * - always              sub `<inboxPrefix>.>`: its own replies, never `_INBOX.>`.
  */
@@ -72,8 +73,8 @@ export function deriveServicePermissions(args: {
     if (!grants.some((g) => g.op === op && g.subject === subject)) grants.push({ op, subject, why });
   };
   const consumers: string[] = [];
-  let usesApi = false;
-  const apiPrefixes = new Set<string>();
+  /** API prefixes of bucket bindings: nats.js `Kvm`/`Objm` open through `jetstreamManager()`, which asks `INFO` first. */
+  const infoPrefixes = new Set<string>();
 
   /** The API prefixes through which `place` reaches `r`, or an issue. */
   const prefixesFor = (r: Resource, field: string, value: string): string[] => {
@@ -97,11 +98,7 @@ export function deriveServicePermissions(args: {
     return [...new Set(out)];
   };
   const api = (prefixes: readonly string[], rest: string, why: string) => {
-    usesApi = true;
-    for (const p of prefixes) {
-      apiPrefixes.add(p);
-      grant("pub", `${p}.${rest}`, why);
-    }
+    for (const p of prefixes) grant("pub", `${p}.${rest}`, why);
   };
 
   const streamByName = (name: string): (Resource & { subjects: readonly string[]; aggregate: boolean }) | undefined => {
@@ -186,6 +183,7 @@ export function deriveServicePermissions(args: {
         const why = `${mode} ${kind === "kv" ? "kv" : "objects"} ${name}`;
         const stream = kind === "kv" ? `KV_${name}` : `OBJ_${name}`;
         api(prefixes, `STREAM.INFO.${stream}`, why);
+        for (const p of prefixes) infoPrefixes.add(p);
         if (mode === "reads") {
           // Direct get where the client uses it (natscli, nats.go); nats.js `Kvm.open` binds without
           // asking the stream and gets through STREAM.MSG.GET. Both read the same bucket only.
@@ -206,7 +204,7 @@ export function deriveServicePermissions(args: {
       });
     }
   }
-  if (usesApi) for (const p of apiPrefixes) grant("pub", `${p}.INFO`, "JetStream clients check the API first");
+  for (const p of infoPrefixes) grant("pub", `${p}.INFO`, "bucket clients check the API first");
 
   for (const s of b.subscribes) grant("sub", s, "subscribes");
   for (const s of b.serves) grant("sub", s, "serves (answers requests)");

@@ -55,7 +55,6 @@ describe("the reference services' derived permissions (Pulumi.dev.yaml)", () => 
       `$JS.API.CONSUMER.INFO.CLUSTER_PERSON_EVENTS.${consumer}`,
       `$JS.API.CONSUMER.MSG.NEXT.CLUSTER_PERSON_EVENTS.${consumer}`,
       `$JS.ACK.CLUSTER_PERSON_EVENTS.${consumer}.>`,
-      "$JS.API.INFO",
     ]);
     expect(u.subscribe.allow).toEqual([`_INBOX_${name}.>`]);
     expect(u.responses).toBeUndefined();

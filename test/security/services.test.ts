@@ -290,6 +290,8 @@ describe("denials, each checked on the real server", () => {
     ["projection-service", "publish", "$JS.API.STREAM.PURGE.PERSON_PROJECTIONS", "purge a stream"],
     ["projection-service", "publish", "$JS.API.CONSUMER.DELETE.CLUSTER_PERSON_EVENTS.person-projection", "delete its own consumer"],
     ["projection-service", "publish", "$JS.API.STREAM.MSG.GET.CLUSTER_PERSON_EVENTS", "read the aggregate around its consumer"],
+    ["projection-service", "publish", "$JS.API.INFO", "read the account's JetStream usage (it has no bucket binding)"],
+    ["projection-service", "publish", "$JS.API.STREAM.LIST", "list the account's streams"],
     ["projection-service", "publish", "person.events.created", "publish outside its bindings (forge an event)"],
     ["projection-service", "publish", "patterns.person.x", "publish outside its bindings (another service's stream)"],
     ["pattern-service", "publish", "person.projections.x", "publish outside its bindings"],

@@ -33,8 +33,7 @@ import { issueForTest, leafLinkFiles, testServerSecurity, type TestIssue } from 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const config = readStackConfig("dev");
 type Raw = Record<string, any>;
-/** nats-server 2.15.2 refuses a lame_duck_duration under 30 s (see services.test.ts). */
-const rawTopology = { ...(config.topology as Raw), lameDuck: { durationSeconds: 30, gracePeriodSeconds: 10 } };
+const rawTopology = config.topology;
 const js = parseJetStream(config.jetstream, rebaseAddresses(parseTopology(rawTopology, { name: "links" }), "127.0.51"));
 const topology: Topology = rebaseAddresses(parseTopology(rawTopology, { name: "links", leafDenyImports: leafLocalSubjects(js) }), "127.0.51");
 const raw = config.security as Raw;

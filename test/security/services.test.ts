@@ -41,11 +41,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const config = readStackConfig("dev");
 type RawSecurity = { accounts: { name: string; jetstream?: Record<string, unknown> }[] } & Record<string, unknown>;
-/**
- * nats-server 2.15.2 refuses a lame_duck_duration under 30 s (Pulumi.dev.yaml has 3 s: every
- * dev server exits at start); this test takes the server's minimum.
- */
-const rawTopology = { ...(config.topology as Record<string, unknown>), lameDuck: { durationSeconds: 30, gracePeriodSeconds: 10 } };
+const rawTopology = config.topology;
 const bare = rebaseAddresses(parseTopology(rawTopology, { name: "services" }), "127.0.50");
 const jetstreamSpec: JetStreamSpec = parseJetStream(config.jetstream, bare);
 const topology: Topology = rebaseAddresses(parseTopology(rawTopology, { name: "services", leafDenyImports: leafLocalSubjects(jetstreamSpec) }), "127.0.50");

@@ -170,7 +170,10 @@ export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent:
   const contextDir = (args.contextCredentialsDir ?? `~/.config/cim-nats/${topology.name}`).replace(/\/+$/, "");
   const contexts = pulumi.secret(
     pulumi.output(
-      natsContexts(topology, `${contextDir}/${credsFileName(JETSTREAM_ADMIN_USER)}`, `${contextDir}/${credsFileName(SYSTEM_MONITOR_USER)}`),
+      natsContexts(topology, `${contextDir}/${credsFileName(JETSTREAM_ADMIN_USER)}`, `${contextDir}/${credsFileName(SYSTEM_MONITOR_USER)}`, {
+        users: spec.users,
+        credsDir: contextDir,
+      }),
     ),
   );
 

@@ -7,90 +7,24 @@
  * rolling update that waits for the full /healthz of a member rejoining its cluster. Create or
  * update is what the engine plans from the SDK's registration (engine-plan.ts), not the test's pick.
  */
-import * as pulumi from "@pulumi/pulumi";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HostFiles } from "../../components/deploy/files";
 import { NixosDeployment } from "../../components/deploy/nixos-deployment";
-import { natsServerBinary } from "../../components/local/nats-process";
 import { renderServerConfig } from "../../components/render/nats-server-config";
-import { parseTopology } from "../../components/topology/parse";
-import { rebaseAddresses, withDataDir } from "../../components/topology/rebase";
 import { Topology } from "../../components/topology/types";
 import { freePort } from "../local/free-port";
 import { installMocks, MockRecorder, registered } from "../proxmox/mocks";
-import { readStackConfig } from "../support/stack-config";
 import { plannedOperation, PlannedOperation } from "./engine-plan";
 import { replay, ReplayStep } from "./replay";
 import { SSHD, SshHost, startSshHost } from "./ssh-host";
+import { rebuildLog, rebuildRecorder, sshDeployFiles, sshTestTopology, stopRecordedServers, withSecretOutputs } from "./ssh-fixture";
 
 const PREFIX = "127.0.30";
 const hasSshd = existsSync(SSHD);
 if (!hasSshd) console.warn(`ssh-replay: skipped: ${SSHD} is missing (apt-get install openssh-server)`);
 
 const mode = (p: string) => (statSync(p).mode & 0o777).toString(8).padStart(4, "0");
-
-/** Prod topology on 127.0.30.x with free ports and stores under `dir`. */
-async function testTopology(dir: string): Promise<Topology> {
-  const raw = JSON.parse(JSON.stringify(readStackConfig("prod").topology));
-  const p = () => freePort(`${PREFIX}.1`);
-  raw.hub.ports = { client: await p(), monitoring: await p(), routes: await p(), leafnodes: await p() };
-  raw.leaf.ports = { client: await p(), monitoring: await p() };
-  raw.hub.jetstream = { maxMemory: "64M", maxFile: "256M" };
-  raw.leaf.jetstream = { maxMemory: "64M", maxFile: "256M" };
-  return withDataDir(rebaseAddresses(parseTopology(raw, { name: "sshtest" }), PREFIX), join(dir, "data"));
-}
-
-/** Rendered files per host, all under `root/<address>/` so four "hosts" can share this machine. */
-function files(topology: Topology, root: string, hostFileExtra: Record<string, string> = {}): HostFiles<pulumi.Input<string>>[] {
-  return topology.hosts.map((h) => ({
-    host: h.name,
-    files: [
-      ...h.instances.map((i) => ({ path: `${root}/${h.address}/etc/cim-nats/${i.serverName}.conf`, content: renderServerConfig(topology, i.serverName), mode: "0644", secret: false })),
-      { path: `${root}/${h.address}/etc/nixos/cim-nats/host.nix`, content: `# ${h.name}\n${hostFileExtra[h.name] ?? ""}`, mode: "0644", secret: false },
-      { path: `${root}/${h.address}/var/lib/cim-nats/secrets/${h.name}-leaf.creds`, content: pulumi.secret(`creds of ${h.name}\n`), mode: "0600", secret: true },
-    ],
-  }));
-}
-
-/** The `nixos-rebuild` stand-in: logs the call and (re)starts the servers deployed for this SSH session's address. */
-function recorder(dir: string, root: string): string {
-  const bin = join(dir, "bin");
-  mkdirSync(bin, { recursive: true });
-  mkdirSync(join(dir, "run"), { recursive: true });
-  writeFileSync(
-    join(bin, "nixos-rebuild"),
-    `#!/usr/bin/env bash
-set -eu
-addr=$(echo "$SSH_CONNECTION" | cut -d' ' -f3)
-echo "$(date +%s%3N) start $addr $*" >> ${dir}/rebuild.log
-for conf in ${root}/$addr/etc/cim-nats/*.conf; do
-  name=$(basename "$conf" .conf)
-  pidfile=${dir}/run/$name.pid
-  if [ -f "$pidfile" ]; then
-    pid=$(cat "$pidfile")
-    if kill "$pid" 2>/dev/null; then while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; fi
-  fi
-  setsid ${natsServerBinary()} -c "$conf" -P "$pidfile" >> ${dir}/run/$name.log 2>&1 < /dev/null &
-done
-echo "$(date +%s%3N) end $addr" >> ${dir}/rebuild.log
-`,
-    { mode: 0o755 },
-  );
-  return bin;
-}
-
-type RebuildLine = { at: number; event: "start" | "end"; address: string; args: string };
-function rebuildLog(dir: string): RebuildLine[] {
-  return readFileSync(join(dir, "rebuild.log"), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => {
-      const [at, event, address, ...args] = l.split(" ");
-      return { at: Number(at), event: event as "start" | "end", address, args: args.join(" ") };
-    });
-}
 
 describe.skipIf(!hasSshd)("prod deployment replayed over real SSH", () => {
   let dir: string;
@@ -104,7 +38,7 @@ describe.skipIf(!hasSshd)("prod deployment replayed over real SSH", () => {
     mocks = await installMocks("sshtest");
     const deployment = new NixosDeployment("ssh", {
       topology,
-      hosts: files(topology, root, hostFileExtra),
+      hosts: withSecretOutputs(sshDeployFiles(topology, root, hostFileExtra)),
       connection: { port: ssh.port, privateKey: ssh.clientKey, dialErrorLimit: 3, perDialTimeout: 5 },
       options: { stagingDir: join(dir, "stage"), healthTimeoutSeconds: 60 },
     });
@@ -115,24 +49,15 @@ describe.skipIf(!hasSshd)("prod deployment replayed over real SSH", () => {
   beforeAll(async () => {
     dir = mkdtempSync("/tmp/cim-h5-ssh-");
     root = join(dir, "root");
-    topology = await testTopology(dir);
-    const bin = recorder(dir, root);
+    topology = await sshTestTopology(dir, PREFIX);
+    const bin = rebuildRecorder(dir, root);
     ssh = await startSshHost(join(dir, "sshd"), [`${PREFIX}.1`, ...topology.hosts.map((h) => h.address)], await freePort(`${PREFIX}.1`), bin);
     const resources = await declare();
     firstSteps = await replay(resources, (n) => mocks.urnOf(n), ssh.sshOptions, () => "create");
   }, 180_000);
 
   afterAll(async () => {
-    const run = join(dir ?? "/nonexistent", "run");
-    if (existsSync(run)) {
-      for (const f of readdirSync(run).filter((n) => n.endsWith(".pid"))) {
-        try {
-          process.kill(Number(readFileSync(join(run, f), "utf8")), "SIGTERM");
-        } catch {
-          // already stopped
-        }
-      }
-    }
+    if (dir) stopRecordedServers(dir);
     await ssh?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

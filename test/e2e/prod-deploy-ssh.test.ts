@@ -1,0 +1,150 @@
+/**
+ * The prod deployment run by the real Pulumi CLI and the real command provider plugin
+ * (pulumi-resource-command 1.2.1) over real SSH: Debian's sshd on 127.0.31.x stands in for the
+ * four containers, `nixos-rebuild` is a recorder that (re)starts the host's real nats-servers
+ * from the configs just deployed (test/deploy/ssh-fixture.ts). A small program declares only the
+ * NixosDeployment component (no Proxmox); state lives in a temp file backend.
+ *
+ * What only the real provider shows: secret file contents reach it as real assets in `up` (the
+ * creds land, 0600); a first `up` runs each switch's `create` (js-server-only health), hub
+ * members one after another; a changed host file makes the engine *update* that host's copy and
+ * switch, and the provider then runs `update`, which waits for the full /healthz.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Topology } from "../../components/topology/types";
+import { freePort } from "../local/free-port";
+import { SSHD, SshHost, startSshHost } from "../deploy/ssh-host";
+import { rebuildLog, rebuildRecorder, sshDeployFiles, sshTestTopology, stopRecordedServers } from "../deploy/ssh-fixture";
+import { missingProdPlugins, nameOf } from "./prod-project";
+import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext } from "./pulumi-cli";
+
+const PREFIX = "127.0.31";
+const SKIP = !fs.existsSync(SSHD) ? `${SSHD} is missing (apt-get install openssh-server)` : missingProdPlugins();
+if (SKIP) console.warn(`prod-deploy-ssh: skipped: ${SKIP}`);
+
+const mode = (p: string) => (fs.statSync(p).mode & 0o777).toString(8).padStart(4, "0");
+
+/** The program: the real NixosDeployment component over the spec the test writes. */
+const PROGRAM = `
+import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "node:fs";
+import { NixosDeployment } from ${JSON.stringify(path.join(PROJECT_ROOT, "components", "deploy", "nixos-deployment"))};
+const spec = JSON.parse(readFileSync(process.env.CIM_DEPLOY_SPEC!, "utf8"));
+const deployment = new NixosDeployment("ssh", {
+  topology: spec.topology,
+  hosts: spec.hosts.map((h: any) => ({ host: h.host, files: h.files.map((f: any) => ({ ...f, content: f.secret ? pulumi.secret(f.content) : f.content })) })),
+  connection: spec.connection,
+  options: spec.options,
+});
+export const contentHashes = deployment.contentHashes;
+`;
+
+type Step = { op: string; urn: string };
+
+describe.skipIf(SKIP !== "")("prod deployment through the real CLI and command provider, over SSH", () => {
+  let dir: string;
+  let root: string;
+  let topology: Topology;
+  let ssh: SshHost;
+  let context: PulumiContext;
+  const timings: Record<string, number> = {};
+
+  const writeSpec = (hostFileExtra: Record<string, string> = {}) =>
+    fs.writeFileSync(
+      path.join(dir, "spec.json"),
+      JSON.stringify({
+        topology,
+        hosts: sshDeployFiles(topology, root, hostFileExtra),
+        connection: { port: ssh.port, privateKey: ssh.clientKey, dialErrorLimit: 3, perDialTimeout: 5 },
+        options: { stagingDir: path.join(dir, "stage"), healthTimeoutSeconds: 60 },
+      }),
+      { mode: 0o600 },
+    );
+  const pulumi = (args: string[], allowFailure = false) => runPulumi(context, [...args, "-s", "ssh"], { allowFailure, timeoutMs: 300_000 });
+  /** A switch's last stdout, from the state the provider wrote (it drops the final newline). */
+  const switchStdout = async (host: string): Promise<string> => {
+    const state = JSON.parse((await pulumi(["stack", "export"])).stdout);
+    return state.deployment.resources.find((r: any) => r.urn.endsWith(`::ssh-${host}-switch`)).outputs.stdout;
+  };
+
+  beforeAll(async () => {
+    dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "cim-nats-deploy-ssh-")));
+    root = path.join(dir, "root");
+    topology = await sshTestTopology(dir, PREFIX);
+    const bin = rebuildRecorder(dir, root);
+    ssh = await startSshHost(path.join(dir, "sshd"), [`${PREFIX}.1`, ...topology.hosts.map((h) => h.address)], await freePort(`${PREFIX}.1`), bin);
+    const project = path.join(dir, "project");
+    fs.mkdirSync(project);
+    fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(project, "node_modules"));
+    fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: cim-nats-deploy-ssh\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: index.ts\n");
+    fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "cim-nats-deploy-ssh", private: true }));
+    fs.writeFileSync(path.join(project, "index.ts"), PROGRAM);
+    fs.mkdirSync(path.join(dir, "state"));
+    context = { cwd: project, env: pulumiEnv(path.join(dir, "state"), { CIM_DEPLOY_SPEC: path.join(dir, "spec.json"), PULUMI_NODEJS_TRANSPILE_ONLY: "true" }) };
+    await runPulumi(context, ["stack", "init", "ssh"]);
+    writeSpec();
+    const up = await pulumi(["up", "--yes", "--skip-preview"]);
+    timings.firstUp = up.ms;
+  }, 300_000);
+
+  afterAll(async () => {
+    if (dir) stopRecordedServers(dir);
+    await ssh?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    console.log(`prod-deploy-ssh timings (ms): ${JSON.stringify(timings)}`);
+  });
+
+  it("lands every file with its mode, the secret creds included (a real secret asset in up)", () => {
+    for (const h of topology.hosts) {
+      const base = `${root}/${h.address}`;
+      expect(mode(`${base}/etc/nixos/cim-nats/host.nix`)).toBe("0644");
+      expect(fs.readFileSync(`${base}/var/lib/cim-nats/secrets/${h.name}-leaf.creds`, "utf8")).toBe(`creds of ${h.name}\n`);
+      expect(mode(`${base}/var/lib/cim-nats/secrets/${h.name}-leaf.creds`)).toBe("0600");
+      expect(mode(`${base}/var/lib/cim-nats/secrets`)).toBe("0700");
+    }
+  });
+
+  it("keeps the creds encrypted in the state", async () => {
+    const raw = JSON.stringify(JSON.parse((await pulumi(["stack", "export"])).stdout));
+    expect(raw).not.toContain("creds of nats-1");
+  });
+
+  it("the first up ran each switch's create (js-server-only health), hub members one after another", async () => {
+    const starts = rebuildLog(dir).filter((l) => l.event === "start");
+    expect(starts.map((l) => l.address).sort()).toEqual(topology.hosts.map((h) => h.address).sort());
+    for (const h of topology.hosts) {
+      expect(await switchStdout(h.name)).toBe(
+        [...h.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.address}:${i.monitoringPort}/healthz?js-server-only=true)`), `cim-nats: ${h.name} deployed`].join("\n"),
+      );
+    }
+    const at = (host: string, event: "start" | "end") => rebuildLog(dir).find((l) => l.event === event && l.address === topology.hosts.find((h) => h.name === host)!.address)!.at;
+    expect(at("nats-2", "start")).toBeGreaterThanOrEqual(at("nats-1", "end"));
+    expect(at("nats-3", "start")).toBeGreaterThanOrEqual(at("nats-2", "end"));
+  });
+
+  it("a change to nats-2's host file: the engine plans updates of its copy and switch only, and the provider runs update (full /healthz)", async () => {
+    writeSpec({ "nats-2": "# changed\n" });
+    const plan = JSON.parse((await pulumi(["preview", "--json"])).stdout) as { steps: Step[] };
+    const hostFileCopy = `ssh-nats-2-copy-${`${root}/${PREFIX}.42/etc/nixos/cim-nats/host.nix`.slice(1).split("/").join("-")}`;
+    expect(plan.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${nameOf(s.urn)}`).sort()).toEqual([`update ${hostFileCopy}`, "update ssh-nats-2-switch"].sort());
+
+    const logBefore = rebuildLog(dir).length;
+    const up = await pulumi(["up", "--yes", "--skip-preview"]);
+    timings.updateUp = up.ms;
+    expect(rebuildLog(dir).slice(logBefore).map((l) => `${l.event} ${l.address}`)).toEqual([`start ${PREFIX}.42`, `end ${PREFIX}.42`]);
+    expect(fs.readFileSync(`${root}/${PREFIX}.42/etc/nixos/cim-nats/host.nix`, "utf8")).toBe("# nats-2\n# changed\n");
+    // The restarted hub member passed the full /healthz: current with its cluster before the up went on.
+    const nats2 = topology.hosts.find((h) => h.name === "nats-2")!;
+    expect(await switchStdout("nats-2")).toBe(
+      [...nats2.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.address}:${i.monitoringPort}/healthz)`), "cim-nats: nats-2 deployed"].join("\n"),
+    );
+  }, 300_000);
+
+  it("an unchanged spec then plans nothing", async () => {
+    const plan = JSON.parse((await pulumi(["preview", "--json"])).stdout) as { steps: Step[] };
+    expect(plan.steps.filter((s) => s.op !== "same")).toEqual([]);
+  }, 120_000);
+});

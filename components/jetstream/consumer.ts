@@ -12,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { isNotFound, jsApi } from "./api";
 import { changedKeys, compact, containsUnknown, deepEqual, knownInputs, userMetadata } from "./canonical";
 import { jetStreamConnection } from "./connection-pool";
-import { isGone } from "./liveness";
+import { needsEnsure } from "./liveness";
 import { dynamicProvider } from "./provider-loader";
 import { formatId, parseIdForRead } from "./resource-id";
 import { targetChange, targetFailures, type InputFailure } from "./stream";
@@ -224,7 +224,7 @@ export async function diffConsumer(_id: string, olds: ConsumerOutputs, news: Con
   const t = targetChange(olds.target, news.target);
   if (t === "replace") replaces.push("target");
   const changes =
-    changed.length > 0 || replaces.length > 0 || t !== "none" || (await isGone(news.target, () => consumerInfo(news.target, news.stream, desired.durable_name)));
+    changed.length > 0 || replaces.length > 0 || t !== "none" || (await needsEnsure(news.target, () => consumerInfo(news.target, news.stream, desired.durable_name)));
   return { changes, replaces: [...new Set(replaces)], deleteBeforeReplace: true };
 }
 

@@ -10,7 +10,7 @@ import { headers } from "@nats-io/nats-core";
 import { isNotFound, jsApi, JsErrCode, JetStreamApiError } from "./api";
 import { containsUnknown } from "./canonical";
 import { jetStreamConnection } from "./connection-pool";
-import { isGone } from "./liveness";
+import { needsEnsure } from "./liveness";
 import { bucketNameReason, KV_STREAM_PREFIX } from "./kv";
 import { dynamicProvider } from "./provider-loader";
 import { formatId, parseIdForRead } from "./resource-id";
@@ -124,7 +124,7 @@ export async function diffKvEntry(_id: string, olds: KvEntryOutputs, news: KvEnt
   const t = targetChange(olds.target, news.target);
   if (t === "replace") replaces.push("target");
   const changes =
-    replaces.length > 0 || t !== "none" || olds.value !== news.value || (await isGone(news.target, () => getKvEntry(news.target, news.bucket, news.key)));
+    replaces.length > 0 || t !== "none" || olds.value !== news.value || (await needsEnsure(news.target, () => getKvEntry(news.target, news.bucket, news.key)));
   return { changes, replaces };
 }
 

@@ -11,7 +11,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { changedKeys, compact, containsUnknown, deepEqual, knownInputs, userMetadata } from "./canonical";
-import { isGone } from "./liveness";
+import { needsEnsure } from "./liveness";
 import { dynamicProvider } from "./provider-loader";
 import { formatId, parseIdForRead } from "./resource-id";
 import {
@@ -244,7 +244,7 @@ export async function diffKv(id: string, olds: KvOutputs, news: KvArgs): Promise
     const because = [...Object.values(reasons), ...(t === "replace" ? ["target.domain changed"] : [])].join("; ");
     await guardReplacement(id, olds.target, KV_STREAM_PREFIX + olds.bucket, news.allowDataLoss, because, what);
   }
-  if (changed.length === 0 && (await isGone(news.target, () => streamInfo(news.target, KV_STREAM_PREFIX + news.bucket)))) changed.push("(gone from the server)");
+  if (changed.length === 0 && (await needsEnsure(news.target, () => streamInfo(news.target, KV_STREAM_PREFIX + news.bucket)))) changed.push("(gone from the server)");
   return { changes: changed.length > 0, replaces, deleteBeforeReplace: true };
 }
 

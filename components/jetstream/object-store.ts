@@ -8,7 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { changedKeys, compact, containsUnknown, deepEqual, knownInputs, userMetadata } from "./canonical";
 import { bucketNameReason } from "./kv";
-import { isGone } from "./liveness";
+import { needsEnsure } from "./liveness";
 import { dynamicProvider } from "./provider-loader";
 import { formatId, parseIdForRead } from "./resource-id";
 import {
@@ -148,7 +148,7 @@ export async function diffObjectStore(id: string, olds: ObjectStoreOutputs, news
     const because = replaces.map((k) => `${k} cannot change after creation`).join("; ");
     await guardReplacement(id, olds.target, OBJECT_STREAM_PREFIX + olds.bucket, news.allowDataLoss, because, describe(olds.target, olds.bucket));
   }
-  if (changed.length === 0 && (await isGone(news.target, () => streamInfo(news.target, OBJECT_STREAM_PREFIX + news.bucket)))) changed.push("(gone from the server)");
+  if (changed.length === 0 && (await needsEnsure(news.target, () => streamInfo(news.target, OBJECT_STREAM_PREFIX + news.bucket)))) changed.push("(gone from the server)");
   return { changes: changed.length > 0, replaces, deleteBeforeReplace: true };
 }
 

@@ -14,7 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { jsApi, isNotFound } from "./api";
 import { changedKeys, compact, containsUnknown, deepEqual, knownInputs, userMetadata } from "./canonical";
 import { jetStreamConnection } from "./connection-pool";
-import { isGone } from "./liveness";
+import { needsEnsure } from "./liveness";
 import { approveReplacement, consumeApproval, dataLossAllowed, DataLossError } from "./data-loss";
 import { dynamicProvider } from "./provider-loader";
 import { formatId, parseIdForRead } from "./resource-id";
@@ -420,7 +420,7 @@ export async function diffStream(id: string, olds: StreamOutputs, news: StreamAr
     const because = [...Object.values(reasons), ...(t === "replace" ? [`target.domain changed (${olds.target.domain ?? ""} → ${news.target.domain ?? ""})`] : [])].join("; ");
     await guardReplacement(id, olds.target, olds.name, news.allowDataLoss, because, what);
   }
-  if (changed.length === 0 && (await isGone(news.target, () => streamInfo(news.target, news.name)))) changed.push("(gone from the server)");
+  if (changed.length === 0 && (await needsEnsure(news.target, () => streamInfo(news.target, news.name)))) changed.push("(gone from the server)");
   return { changes: changed.length > 0, replaces, deleteBeforeReplace: true };
 }
 

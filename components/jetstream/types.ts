@@ -74,6 +74,12 @@ export type ConnectionTarget = {
    * Default: none (`$JS.API`, the domain of the server connected to). Changing it replaces.
    */
   readonly domain?: string;
+  /**
+   * Identity of the JetStream store(s) the target's servers keep (dev: each local server's store
+   * marker, comma-joined). When it changes the store was wiped or replaced: the resource is updated,
+   * which creates its object again. Default: none.
+   */
+  readonly storeId?: string;
 };
 
 export type Placement = {

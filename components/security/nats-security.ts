@@ -37,6 +37,15 @@ export interface NatsSecurityArgs {
    * Default "~/.config/cim-nats/<topology name>" (natscli expands `~`).
    */
   readonly contextCredentialsDir?: string;
+  /**
+   * What every JWT waits for before it is issued or re-issued, except those of `issueFirst`
+   * users. The stack passes the JetStream removal guard: a change the guard refuses (at preview,
+   * or before any step of `up`) then re-signs nothing, so a revert finds nothing to undo.
+   * Default none.
+   */
+  readonly issueAfter?: readonly pulumi.Input<pulumi.Resource>[];
+  /** Users whose JWTs do not wait for `issueAfter` (the guard connects as the JetStream admin). Default none. */
+  readonly issueFirst?: readonly string[];
 }
 
 /** Public keys of every identity: safe to show, handy for `nats account info` and audits. */
@@ -91,6 +100,8 @@ export class NatsSecurity extends pulumi.ComponentResource {
 export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent: pulumi.Resource): NatsSecurityOutputs {
   const { spec, topology } = args;
   const opts = { parent };
+  const after = { parent, dependsOn: [...(args.issueAfter ?? [])] };
+  const userOpts = (user: string) => ((args.issueFirst ?? []).includes(user) ? opts : after);
 
   const operatorKey = new NKey(`${name}-operator-key`, { kind: "operator" }, opts);
   const accountKeys = Object.fromEntries(
@@ -112,7 +123,7 @@ export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent:
       signerSeed: operatorKey.seed,
       claims: accountKeys[spec.systemAccount].publicKey.apply(operatorClaims),
     },
-    opts,
+    after,
   );
   const accountJwts = Object.fromEntries(
     spec.accounts.map((a) => {
@@ -125,7 +136,7 @@ export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent:
         new IssuedJwt(
           `${name}-account-${a.name}-jwt`,
           { kind: "account", name: a.name, subjectPublicKey: accountKeys[a.name].publicKey, signerSeed: operatorKey.seed, claims },
-          opts,
+          after,
         ),
       ];
     }),
@@ -143,7 +154,7 @@ export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent:
           issuerAccount: accountKeys[u.account].publicKey,
           claims: userClaims(u),
         },
-        opts,
+        userOpts(u.name),
       ),
     ]),
   );

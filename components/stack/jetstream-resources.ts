@@ -26,6 +26,12 @@ export type JetStreamResourcesArgs = {
   readonly dependsOn: pulumi.Input<pulumi.Resource>[];
   /** Let delete/replace drop streams and buckets that hold data (`cim-nats:allowDataLoss`). Default false. */
   readonly allowDataLoss?: boolean;
+  /**
+   * Server name → the identity of its JetStream store (dev servers' `storeId`). Each resource
+   * carries its location's ids in its target, so a wiped store updates (re-creates) exactly the
+   * resources that lived in it — at preview too. Default: none (prod: `pulumi refresh`).
+   */
+  readonly storeIds?: Readonly<Record<string, pulumi.Output<string>>>;
 };
 
 /** Resource name suffix for a location: the leaf domain, or `hub`. */
@@ -33,8 +39,12 @@ const where = (l: Location) => l.domain;
 
 export function declareJetStream(parent: pulumi.Resource, args: JetStreamResourcesArgs) {
   const { topology, spec } = args;
+  const storeId = (l: Location): pulumi.Output<string | undefined> =>
+    args.storeIds ? pulumi.all(l.serverNames.map((s) => args.storeIds![s] ?? "")).apply((ids) => ids.join(",")) : pulumi.output(undefined);
   const target = (l: Location): pulumi.Output<ConnectionTarget> =>
-    pulumi.secret(args.creds.apply((creds) => locationTarget(l, topology, { creds })));
+    pulumi.secret(
+      pulumi.all([args.creds, storeId(l)]).apply(([creds, id]) => ({ ...locationTarget(l, topology, { creds }), ...(id !== undefined ? { storeId: id } : {}) })),
+    );
   const opts = { parent, dependsOn: args.dependsOn };
   const allowDataLoss = args.allowDataLoss ?? false;
 

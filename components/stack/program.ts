@@ -19,6 +19,7 @@ import { renderNixosHost } from "../render/nixos-host";
 import type { ServerSecurity } from "../render/server-security";
 import { DEFAULT_LEAF_CREDENTIALS_DIR, NatsSecurity } from "../security/nats-security";
 import { leafLinkCredentialsPath } from "../security/server-security";
+import { JETSTREAM_ADMIN_USER } from "../security/types";
 import { withDataDir } from "../topology/rebase";
 import { ConfigError, type Topology } from "../topology/types";
 import { declareJetStream, declareRemovalGuard, jetstreamNames } from "./jetstream-resources";
@@ -76,17 +77,34 @@ export function program(): Record<string, unknown> {
 
   let topology = m.topology;
   let servers: pulumi.Resource[];
+  let storeIds: Record<string, pulumi.Output<string>> | undefined;
   const local = m.substrate === Substrate.Local;
   // Dev: data under the project (or wherever topology.dataDir points), absolute for the processes.
   const dataDir = path.resolve(String((config.getObject<{ dataDir?: string }>("topology") ?? {}).dataDir ?? `.cim-dev/${stack}`));
   // Dev contexts point at the creds scripts/dev-try-it.sh writes under .cim-dev/<stack>/clients.
   const contextCredentialsDir = local ? path.join(dataDir, "clients") : undefined;
-  const security = new NatsSecurity("security", { spec: m.security, topology, ...(contextCredentialsDir ? { contextCredentialsDir } : {}) }, { parent: root });
+  // JWTs (but the JetStream admin's, which the guard connects with) wait for the removal guard
+  // below: an update it refuses re-signs nothing. The guard needs those admin creds, so it is
+  // created after the component and handed over through a promise.
+  let guardCreated!: (r: pulumi.Resource) => void;
+  const guardReady = new Promise<pulumi.Resource>((resolve) => (guardCreated = resolve));
+  const security = new NatsSecurity(
+    "security",
+    {
+      spec: m.security,
+      topology,
+      ...(contextCredentialsDir ? { contextCredentialsDir } : {}),
+      issueAfter: [guardReady],
+      issueFirst: [JETSTREAM_ADMIN_USER],
+    },
+    { parent: root },
+  );
   // Streams and buckets holding data survive delete/replace unless the stack opts in (dev does).
   const allowDataLoss = config.getBoolean("allowDataLoss") ?? false;
   // Every server waits for the removal guard: a data-losing removal fails before any server
   // changes, and removed leaf stores are gone before the leaves drop their deny_imports.
   const removalGuard = declareRemovalGuard(root, { topology: m.topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, allowDataLoss });
+  guardCreated(removalGuard);
 
   if (local) {
     topology = withDataDir(topology, dataDir);
@@ -105,6 +123,7 @@ export function program(): Record<string, unknown> {
       { parent: root },
     );
     servers = [localServers];
+    storeIds = Object.fromEntries(Object.entries(localServers.servers).map(([s, r]) => [s, r.storeId]));
   } else {
     const spec = m.proxmox!;
     const inventory = new ProxmoxInventory(stack, { topology, spec }, { parent: root });
@@ -134,7 +153,7 @@ export function program(): Record<string, unknown> {
     servers = Object.values(deployment.switches);
   }
 
-  declareJetStream(root, { topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, dependsOn: servers, allowDataLoss });
+  declareJetStream(root, { topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, dependsOn: servers, allowDataLoss, ...(storeIds ? { storeIds } : {}) });
 
   const outputs = stackOutputs(topology, jetstreamNames(m.jetstream));
   const secrets = secretStackOutputs(security.userCreds, security.natsContexts, Object.values(m.security.leafLinks));

@@ -1,6 +1,6 @@
 /**
  * The dev stack end to end: the real Pulumi CLI runs this project's program on Pulumi.dev.yaml
- * and real nats-server processes come up on 127.0.0.x — the whole topology, streams, aggregate,
+ * and real nats-server processes come up on 127.0.41.x — the whole topology, streams, aggregate,
  * buckets, accounts and users. A copy of the project with its own file backend and its own
  * `.cim-dev/dev` (test/e2e/dev-project.ts), so the developer's dev stack is never touched; it
  * uses the dev stack's addresses, so that stack must be down while this runs.
@@ -21,7 +21,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDevProject, type DevProject } from "./dev-project";
 import { natsServersUnder } from "./processes";
 import { resourceSummary, runPulumi, stackOutputs, type PulumiRun } from "./pulumi-cli";
-import { readStackConfig } from "../support/stack-config";
 
 type Outputs = {
   leaves: Record<string, { clientUrl: string; monitoringUrl: string; jetstreamDomain: string }>;
@@ -96,16 +95,10 @@ function natsCli(args: string[]): string {
 }
 
 beforeAll(async () => {
-  // Same addresses as the developer's dev stack: refuse to run beside it rather than fail oddly.
-  const leafAddresses = (readStackConfig("dev").topology as { hosts: { address: string }[] }).hosts.map((h) => h.address);
-  for (const address of leafAddresses) {
-    const answered = await fetch(`http://${address}:8222/healthz`, { signal: AbortSignal.timeout(500) }).then(
-      () => true,
-      () => false,
-    );
-    if (answered) throw new Error(`a nats-server already answers on ${address}:8222: stop the dev stack first (npm run dev:down)`);
-  }
   project = createDevProject();
+  // Its own addresses (the dev stack's 127.0.0.x moved to 127.0.41.x): it runs beside `npm start`.
+  const configFile = path.join(project.projectDir, "Pulumi.dev.yaml");
+  fs.writeFileSync(configFile, fs.readFileSync(configFile, "utf8").replace(/127\.0\.0\.(\d+)/g, "127.0.41.$1"));
   await pulumi("stack select --create", ["stack", "select", "--create"]);
 });
 
@@ -125,7 +118,7 @@ describe("the dev stack under the real Pulumi CLI", () => {
 
     outputs = (await stackOutputs(project.context, "dev")) as unknown as Outputs;
     expect(Object.keys(outputs.leaves).sort()).toEqual(["cimstor", "nats-1", "nats-2", "nats-3"]);
-    expect(outputs.hub.clientUrls).toEqual(["nats://127.0.0.41:4223", "nats://127.0.0.42:4223", "nats://127.0.0.43:4223"]);
+    expect(outputs.hub.clientUrls).toEqual(["nats://127.0.41.41:4223", "nats://127.0.41.42:4223", "nats://127.0.41.43:4223"]);
     expect(outputs.jetstream.streams[AGGREGATE]).toEqual(["hub"]);
     expect(outputs.creds["person-service"]).toMatch(/BEGIN NATS USER JWT[\s\S]*BEGIN USER NKEY SEED/);
     expect(outputs.jetstreamAdminCreds).toMatch(/BEGIN NATS USER JWT/);

@@ -1,0 +1,345 @@
+/**
+ * Day 2 on the dev stack, through the real Pulumi CLI: every kind of later change, and the
+ * updates that are refused. For each change, `pulumi preview --json` must plan exactly the steps
+ * `pulumi up --json` then performs (same resources, same operations), and the running system
+ * must stay correct: reloadable changes keep every nats-server pid, no leaf stores another
+ * leaf's events, the aggregate holds each event exactly once, and a refused removal changes
+ * nothing at all.
+ *
+ * A copy of the project with its own file backend and its own addresses (127.0.42.x), so it runs
+ * beside the developer's dev stack (127.0.0.x). The steps build on each other, in order.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { dump, load } from "js-yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDevProject, type DevProject } from "./dev-project";
+import { natsServersUnder } from "./processes";
+import { runPulumi, stackOutputs, type PulumiRun } from "./pulumi-cli";
+
+const NET = "127.0.42";
+type Doc = { config: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Step = { op: string; urn: string };
+
+let project: DevProject;
+let configFile: string;
+let adminCreds: string;
+const timings: Record<string, number> = {};
+
+async function pulumi(step: string, args: string[], allowFailure = false): Promise<PulumiRun> {
+  const run = await runPulumi(project.context, [...args, "-s", "dev"], { allowFailure, timeoutMs: 600_000 });
+  timings[step] = (timings[step] ?? 0) + run.ms;
+  return run;
+}
+
+function editConfig(change: (config: Doc["config"]) => void): void {
+  const doc = load(fs.readFileSync(configFile, "utf8")) as Doc;
+  change(doc.config);
+  fs.writeFileSync(configFile, dump(doc, { lineWidth: 200 }));
+}
+
+/** The last JSON document a `--json` run printed (up prints one per phase). */
+function lastJson(text: string): { steps?: Step[]; changeSummary?: Record<string, number>; diagnostics?: { message: string }[] } {
+  const starts = [...text.matchAll(/^\{/gm)].map((m) => m.index!);
+  for (const at of starts.reverse()) {
+    try {
+      return JSON.parse(text.slice(at));
+    } catch {
+      // an inner brace: keep looking
+    }
+  }
+  throw new Error(`no JSON in output:\n${text.slice(-2000)}`);
+}
+
+/** "op name" of every step that changes something, sorted: what a reviewer reads in the plan. */
+function changes(steps: readonly Step[] | undefined): string[] {
+  return (steps ?? [])
+    .filter((s) => s.op !== "same" && s.op !== "read" && !s.urn.endsWith("pulumi:pulumi:Stack"))
+    .map((s) => `${s.op === "create-replacement" || s.op === "delete-replaced" ? "replace" : s.op} ${s.urn.split("::").pop()}`)
+    .filter((v, i, all) => all.indexOf(v) === i)
+    .sort();
+}
+
+/** The steps `up --json` performed: its stream of engine events, one JSON object per line. */
+function performedSteps(text: string): Step[] {
+  const steps: Step[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const event = JSON.parse(line) as { resourcePreEvent?: { metadata: Step } };
+    if (event.resourcePreEvent) steps.push(event.resourcePreEvent.metadata);
+  }
+  return steps;
+}
+
+/** What `preview --json` plans. */
+async function plannedChanges(step: string): Promise<string[]> {
+  return changes(lastJson((await pulumi(step, ["preview", "--json"])).stdout).steps);
+}
+
+/** Preview, then up; both JSON. Returns the planned and applied changes (they must be equal). */
+async function previewThenUp(step: string): Promise<{ planned: string[]; applied: string[] }> {
+  const preview = await pulumi(`${step}: preview`, ["preview", "--json"]);
+  const planned = changes(lastJson(preview.stdout).steps);
+  const up = await pulumi(`${step}: up`, ["up", "--yes", "--skip-preview", "--json"]);
+  const applied = changes(performedSteps(up.stdout));
+  return { planned, applied };
+}
+
+async function admin<T>(url: string | string[], use: (jsm: JetStreamManager, nc: NatsConnection) => Promise<T>): Promise<T> {
+  const nc = await connect({ servers: url, authenticator: credsAuthenticator(new TextEncoder().encode(adminCreds)), name: "day2-admin" });
+  try {
+    return await use(await jetstreamManager(nc), nc);
+  } finally {
+    await nc.close();
+  }
+}
+
+const leafUrl = (octet: number) => `nats://${NET}.${octet}:4222`;
+const HUB = [41, 42, 43].map((o) => `nats://${NET}.${o}:4223`);
+
+async function eventually<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown = "no answer";
+  for (;;) {
+    try {
+      const v = await probe();
+      if (done(v)) return v;
+      last = v;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Publishes `n` events at a leaf with JetStream acks; returns the ack streams. */
+async function publishAt(octet: number, subject: string, n: number, tag: string): Promise<string[]> {
+  return admin(leafUrl(octet), async (jsm) => {
+    const js = jsm.jetstream();
+    const streams: string[] = [];
+    for (let i = 0; i < n; i++) streams.push((await js.publish(subject, JSON.stringify({ tag, i }))).stream);
+    return streams;
+  });
+}
+
+async function messages(url: string | string[], stream: string): Promise<number> {
+  return admin(url, async (jsm) => (await jsm.streams.info(stream)).state.messages);
+}
+
+/** Payloads of a stream holding `tag`, by sequence. */
+async function tagged(url: string | string[], stream: string, tag: string): Promise<string[]> {
+  return admin(url, async (jsm) => {
+    const info = await jsm.streams.info(stream);
+    const out: string[] = [];
+    for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
+      const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+      if (m && m.string().includes(`"${tag}"`)) out.push(m.string());
+    }
+    return out;
+  });
+}
+
+/** A JetStream probe at the hub every 100 ms while `during` runs: [probes, failures]. */
+async function probeHubWhile<T>(during: () => Promise<T>): Promise<{ result: T; probes: number; failures: string[] }> {
+  const nc = await connect({ servers: HUB, authenticator: credsAuthenticator(new TextEncoder().encode(adminCreds)), name: "day2-probe" });
+  const jsm = await jetstreamManager(nc);
+  let running = true;
+  let probes = 0;
+  const failures: string[] = [];
+  const loop = (async () => {
+    while (running) {
+      probes++;
+      await jsm.streams.info("CLUSTER_PERSON_EVENTS").catch((e: Error) => failures.push(e.message));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  try {
+    const result = await during();
+    return { result, probes, failures };
+  } finally {
+    running = false;
+    await loop;
+    await nc.close();
+  }
+}
+
+const orderStream = {
+  name: "ORDER_EVENTS",
+  at: "leaves",
+  subjects: ["order.events.>"],
+  storage: "file",
+  max_age: "720h",
+  aggregate: { name: "CLUSTER_ORDER_EVENTS", replicas: 3, storage: "file" },
+};
+
+beforeAll(async () => {
+  project = createDevProject("cim-nats-day2-");
+  configFile = path.join(project.projectDir, "Pulumi.dev.yaml");
+  fs.writeFileSync(configFile, fs.readFileSync(configFile, "utf8").replace(/127\.0\.0\.(\d+)/g, `${NET}.$1`));
+  await pulumi("stack select", ["stack", "select", "--create"]);
+});
+
+afterAll(async () => {
+  if (!project) return;
+  const { destroyed, killed } = await project.cleanup();
+  console.log("day2 pulumi timings (ms):", JSON.stringify(timings));
+  if (!destroyed || killed.length > 0) console.log(`day2 cleanup: destroy ${destroyed ? "ok" : "FAILED"}, killed ${killed.join(", ") || "none"}`);
+});
+
+describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals change nothing", () => {
+  it("starts from a first up", async () => {
+    await pulumi("first up", ["up", "--yes", "--skip-preview"]);
+    adminCreds = String((await stackOutputs(project.context, "dev")).jetstreamAdminCreds);
+    expect(natsServersUnder(project.dir)).toHaveLength(7);
+  }, 300_000);
+
+  it("add a KV entry: preview = up = one entry per leaf", async () => {
+    editConfig((c) => (c["cim-nats:jetstream"].kv[0].entries["domain.owner"] = "ops"));
+    const { planned, applied } = await previewThenUp("add kv entry");
+    expect(applied).toEqual(planned);
+    expect(planned).toEqual(["nats-1", "nats-2", "nats-3", "cimstor"].map((l) => `create kv-PERSON_METADATA-${l}-domain.owner`).sort());
+  }, 300_000);
+
+  it("change a stream's max_age: preview = up = the stream at each leaf, in place", async () => {
+    editConfig((c) => (c["cim-nats:jetstream"].streams[0].max_age = "1440h"));
+    const { planned, applied } = await previewThenUp("change max_age");
+    expect(applied).toEqual(planned);
+    expect(planned).toEqual(["nats-1", "nats-2", "nats-3", "cimstor"].map((l) => `update stream-PERSON_EVENTS-${l}`).sort());
+  }, 300_000);
+
+  it("change a permission: preview = up = that user's JWT only; no server changes", async () => {
+    const pids = natsServersUnder(project.dir).sort();
+    editConfig((c) => {
+      const u = c["cim-nats:security"].users.find((x: { name: string }) => x.name === "pattern-service");
+      u.subscribes = [...(u.subscribes ?? []), "audit.>"];
+    });
+    const { planned, applied } = await previewThenUp("change permission");
+    expect(applied).toEqual(planned);
+    expect(planned).toEqual(["update security-user-pattern-service-jwt"]);
+    expect(natsServersUnder(project.dir).sort()).toEqual(pids);
+  }, 300_000);
+
+  it("add a user, then remove it: preview = up; servers reload (same pids); the removed user is refused; the hub's JetStream never fails", async () => {
+    const pids = natsServersUnder(project.dir).sort();
+    editConfig((c) => c["cim-nats:security"].users.push({ name: "audit-service", account: "PLATFORM", subscribe: { allow: ["audit.>"] } }));
+    const added = await previewThenUp("add user");
+    expect(added.applied).toEqual(added.planned);
+    expect(added.planned).toEqual(
+      expect.arrayContaining(["create security-user-audit-service-key", "create security-user-audit-service-signing-key", "create security-user-audit-service-jwt", "update security-account-PLATFORM-jwt"]),
+    );
+    expect(natsServersUnder(project.dir).sort()).toEqual(pids);
+    const creds = String(((await stackOutputs(project.context, "dev")).creds as Record<string, string>)["audit-service"]);
+    const audit = await connect({ servers: leafUrl(41), authenticator: credsAuthenticator(new TextEncoder().encode(creds)), reconnect: false });
+    const closed = audit.closed();
+
+    editConfig((c) => (c["cim-nats:security"].users = c["cim-nats:security"].users.filter((u: { name: string }) => u.name !== "audit-service")));
+    const { result: removed, probes, failures } = await probeHubWhile(() => previewThenUp("remove user"));
+    expect(removed.applied).toEqual(removed.planned);
+    expect(removed.planned).toEqual(expect.arrayContaining(["delete security-user-audit-service-jwt", "update security-account-PLATFORM-jwt"]));
+    console.log(`remove user: ${probes} hub JetStream probes, ${failures.length} failures`);
+    expect(failures).toEqual([]);
+    expect(natsServersUnder(project.dir).sort()).toEqual(pids);
+    await expect(Promise.race([closed.then(() => "closed"), new Promise((r) => setTimeout(() => r("open"), 10_000))])).resolves.toBe("closed");
+    await expect(connect({ servers: leafUrl(42), authenticator: credsAuthenticator(new TextEncoder().encode(creds)), reconnect: false })).rejects.toThrow(/authorization/i);
+  }, 600_000);
+
+  it("add a stream with an aggregate: preview = up; each leaf then stores only its own events, the aggregate each once", async () => {
+    editConfig((c) => c["cim-nats:jetstream"].streams.push(orderStream));
+    const { planned, applied } = await previewThenUp("add stream");
+    expect(applied).toEqual(planned);
+    expect(planned).toEqual(expect.arrayContaining(["create aggregate-CLUSTER_ORDER_EVENTS", "create stream-ORDER_EVENTS-nats-1"]));
+    expect(await publishAt(41, "order.events.created", 3, "add-stream")).toEqual(["ORDER_EVENTS", "ORDER_EVENTS", "ORDER_EVENTS"]);
+    expect(await tagged(leafUrl(42), "ORDER_EVENTS", "add-stream")).toEqual([]);
+    await eventually("3 events in the aggregate", () => tagged(HUB, "CLUSTER_ORDER_EVENTS", "add-stream"), (m) => m.length >= 3);
+    expect(await tagged(HUB, "CLUSTER_ORDER_EVENTS", "add-stream")).toHaveLength(3);
+  }, 600_000);
+
+  it("a refused stream removal changes nothing: preview and up fail naming the stream, no leaf then stores another leaf's events", async () => {
+    editConfig((c) => (c["cim-nats:allowDataLoss"] = false));
+    await pulumi("allowDataLoss off", ["up", "--yes", "--skip-preview"]);
+    const configs = () => ["nats-1", "nats-2", "nats-3", "cimstor"].map((s) => fs.readFileSync(path.join(project.dataDir, s, "nats.conf"), "utf8"));
+    const before = configs();
+    const pids = natsServersUnder(project.dir).sort();
+
+    editConfig((c) => (c["cim-nats:jetstream"].streams = c["cim-nats:jetstream"].streams.filter((s: { name: string }) => s.name !== "ORDER_EVENTS")));
+    const preview = await pulumi("refused removal: preview", ["preview"], true);
+    expect(preview.code).not.toBe(0);
+    expect(preview.stdout + preview.stderr).toMatch(/stream ORDER_EVENTS in domain nats-1 holds 3 messages/);
+    const up = await pulumi("refused removal: up", ["up", "--yes", "--skip-preview"], true);
+    expect(up.code).not.toBe(0);
+    expect(configs()).toEqual(before);
+    expect(natsServersUnder(project.dir).sort()).toEqual(pids);
+
+    expect(await publishAt(41, "order.events.created", 3, "after-refusal")).toEqual(["ORDER_EVENTS", "ORDER_EVENTS", "ORDER_EVENTS"]);
+    for (const o of [42, 43, 2]) expect(await tagged(leafUrl(o), "ORDER_EVENTS", "after-refusal")).toEqual([]);
+    await eventually("the events in the aggregate", () => tagged(HUB, "CLUSTER_ORDER_EVENTS", "after-refusal"), (m) => m.length >= 3);
+    expect(await tagged(HUB, "CLUSTER_ORDER_EVENTS", "after-refusal")).toHaveLength(3);
+
+    // Revert: nothing to do.
+    editConfig((c) => c["cim-nats:jetstream"].streams.push(orderStream));
+    expect(await plannedChanges("refused removal: revert")).toEqual([]);
+  }, 600_000);
+
+  it("a leaf whose store was wiped while it was down: preview = up; its streams, buckets and entries come back", async () => {
+    const leafDir = path.join(project.dataDir, "nats-3");
+    const pid = natsServersUnder(leafDir + "/")[0];
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid, "SIGKILL");
+    await eventually("nats-3 gone", async () => natsServersUnder(leafDir + "/").length, (n) => n === 0);
+    fs.rmSync(path.join(leafDir, "jetstream"), { recursive: true, force: true });
+
+    const { planned, applied } = await previewThenUp("wiped store");
+    expect(applied).toEqual(planned);
+    expect(planned).toEqual(
+      expect.arrayContaining(["update servers-nats-3", "update stream-PERSON_EVENTS-nats-3", "update kv-PERSON_METADATA-nats-3", "update kv-PERSON_METADATA-nats-3-domain.name"]),
+    );
+    expect(planned.filter((c) => /nats-[12]\b|cimstor/.test(c) && !c.includes("servers-"))).toEqual([]);
+    const value = await admin(leafUrl(43), async (_jsm, nc) => {
+      const { Kvm } = await import("@nats-io/kv");
+      return (await (await new Kvm(nc).open("PERSON_METADATA")).get("domain.name"))?.string();
+    });
+    expect(value).toBe("Person Domain");
+    expect(await messages(leafUrl(43), "ORDER_EVENTS")).toBe(0);
+    expect(await plannedChanges("wiped store: after")).toEqual([]);
+  }, 600_000);
+
+  it("add a leaf host: preview = up; the new leaf's events reach the aggregate", async () => {
+    editConfig((c) => c["cim-nats:topology"].hosts.push({ name: "leaf-04", vmid: 205, node: "pve2", address: `${NET}.44`, roles: ["leaf"] }));
+    const { planned, applied } = await previewThenUp("add leaf");
+    expect(applied).toEqual(planned);
+    expect(planned).toEqual(expect.arrayContaining(["create servers-leaf-04", "update aggregate-CLUSTER_PERSON_EVENTS-stream", "create stream-PERSON_EVENTS-leaf-04"]));
+    await publishAt(44, "person.events.created", 2, "leaf-04");
+    await eventually("leaf-04's events in the aggregate", () => tagged(HUB, "CLUSTER_PERSON_EVENTS", "leaf-04"), (m) => m.length >= 2);
+    expect(await tagged(HUB, "CLUSTER_PERSON_EVENTS", "leaf-04")).toHaveLength(2);
+  }, 600_000);
+
+  it("a refused host removal changes nothing, and after the revert the leaf link is up", async () => {
+    editConfig((c) => (c["cim-nats:topology"].hosts = c["cim-nats:topology"].hosts.filter((h: { name: string }) => h.name !== "leaf-04")));
+    const preview = await pulumi("refused host removal: preview", ["preview"], true);
+    expect(preview.code).not.toBe(0);
+    expect(preview.stdout + preview.stderr).toMatch(/in domain leaf-04 holds \d+ message/);
+    expect((await pulumi("refused host removal: up", ["up", "--yes", "--skip-preview"], true)).code).not.toBe(0);
+
+    editConfig((c) => c["cim-nats:topology"].hosts.push({ name: "leaf-04", vmid: 205, node: "pve2", address: `${NET}.44`, roles: ["leaf"] }));
+    expect(await plannedChanges("refused host removal: revert")).toEqual([]);
+    const leafz = (await (await fetch(`http://${NET}.44:8222/leafz`)).json()) as { leafnodes: number };
+    expect(leafz.leafnodes).toBe(1);
+    await publishAt(44, "person.events.created", 1, "leaf-04-after");
+    await eventually("leaf-04's event after the revert", () => tagged(HUB, "CLUSTER_PERSON_EVENTS", "leaf-04-after"), (m) => m.length === 1);
+  }, 600_000);
+
+  it("remove a leaf host (data loss allowed): preview = up", async () => {
+    editConfig((c) => (c["cim-nats:allowDataLoss"] = true));
+    await pulumi("allowDataLoss on", ["up", "--yes", "--skip-preview"]);
+    editConfig((c) => (c["cim-nats:topology"].hosts = c["cim-nats:topology"].hosts.filter((h: { name: string }) => h.name !== "leaf-04")));
+    const { planned, applied } = await previewThenUp("remove leaf");
+    expect(applied).toEqual(planned);
+    expect(planned).toEqual(expect.arrayContaining(["delete servers-leaf-04", "update aggregate-CLUSTER_PERSON_EVENTS-stream", "delete stream-PERSON_EVENTS-leaf-04"]));
+    expect(natsServersUnder(project.dir)).toHaveLength(7);
+    expect(await messages(leafUrl(41), "PERSON_EVENTS")).toBeGreaterThanOrEqual(0);
+  }, 600_000);
+});

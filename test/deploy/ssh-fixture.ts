@@ -2,7 +2,8 @@
  * The prod deployment against a local SSH test host (ssh-host.ts), shared by the replay test and
  * the real-CLI test: the prod topology rebased onto loopback with free ports, the rendered files
  * of each host under `root/<address>/`, and a `nixos-rebuild` stand-in that logs each call and
- * (re)starts the host's real nats-servers from the configs just deployed.
+ * (re)starts the host's real nats-servers from the configs just deployed, stopping them the way
+ * the NixOS unit does: lame duck (SIGUSR2), then waiting for the process to exit.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -63,7 +64,7 @@ for conf in ${root}/$addr/etc/cim-nats/*.conf; do
   pidfile=${dir}/run/$name.pid
   if [ -f "$pidfile" ]; then
     pid=$(cat "$pidfile")
-    if kill "$pid" 2>/dev/null; then while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; fi
+    if kill -USR2 "$pid" 2>/dev/null; then while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; fi
   fi
   setsid ${natsServerBinary()} -c "$conf" -P "$pidfile" >> ${dir}/run/$name.log 2>&1 < /dev/null &
 done

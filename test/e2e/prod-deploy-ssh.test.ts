@@ -8,11 +8,15 @@
  * What only the real provider shows: secret file contents reach it as real assets in `up` (the
  * creds land, 0600); a first `up` runs each switch's `create` (js-server-only health), hub
  * members one after another; a changed host file makes the engine *update* that host's copy and
- * switch, and the provider then runs `update`, which waits for the full /healthz.
+ * switch, and the provider then runs `update`, which waits for the full /healthz; a change to
+ * every hub member rolls them one at a time (lame duck stop, full /healthz before the next) while
+ * a JetStream probe at the hub every 100 ms keeps answering. About 2 minutes (lame duck stops).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Topology } from "../../components/topology/types";
 import { freePort } from "../local/free-port";
@@ -141,6 +145,57 @@ describe.skipIf(SKIP !== "")("prod deployment through the real CLI and command p
     expect(await switchStdout("nats-2")).toBe(
       [...nats2.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.address}:${i.monitoringPort}/healthz)`), "cim-nats: nats-2 deployed"].join("\n"),
     );
+  }, 300_000);
+
+  it("a change to every hub member rolls: one member at a time, each back to the full /healthz before the next, the hub's JetStream answering throughout", async () => {
+    const hub = topology.hosts.filter((h) => h.roles.includes("hub" as never));
+    const nc = await connect({ servers: hub.flatMap((h) => h.instances.filter((i) => i.kind === "hub").map((i) => `nats://${i.address}:${i.clientPort}`)), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    const jsm = await jetstreamManager(nc, { timeout: 2000 });
+    await jsm.streams.add({ name: "ROLL", subjects: ["roll.>"], num_replicas: 3 });
+    // A request that times out once is retried: nats-server may drop one that arrives during a
+    // leader handoff. A failure is a probe whose retry fails too.
+    const probes = { ok: 0, retried: 0, failed: 0 };
+    let probing = true;
+    const probe = (async () => {
+      while (probing) {
+        try {
+          await jsm.streams.info("ROLL");
+          probes.ok++;
+        } catch {
+          probes.retried++;
+          try {
+            await jsm.streams.info("ROLL");
+            probes.ok++;
+          } catch {
+            probes.failed++;
+          }
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      writeSpec(Object.fromEntries(hub.map((h) => [h.name, "# restart-only change\n"])));
+      const logBefore = rebuildLog(dir).length;
+      const up = await pulumi(["up", "--yes", "--skip-preview"]);
+      timings.rollingUp = up.ms;
+      const lines = rebuildLog(dir).slice(logBefore);
+      const address = (host: string) => topology.hosts.find((h) => h.name === host)!.address;
+      // Strictly one after another: start, end of nats-1, then nats-2, then nats-3; cimstor untouched.
+      expect(lines.map((l) => `${l.event} ${l.address}`)).toEqual(["nats-1", "nats-2", "nats-3"].flatMap((h) => [`start ${address(h)}`, `end ${address(h)}`]));
+      for (const h of hub) {
+        const out = await switchStdout(h.name);
+        for (const i of h.instances) expect(out).toContain(`cim-nats: ${i.serverName} healthy (http://${i.address}:${i.monitoringPort}/healthz)`);
+      }
+    } finally {
+      probing = false;
+      await probe;
+      await nc.close();
+    }
+    timings.probesOk = probes.ok;
+    timings.probesRetried = probes.retried;
+    timings.probesFailed = probes.failed;
+    expect(probes.ok).toBeGreaterThan(10);
+    expect(probes.failed).toBe(0);
   }, 300_000);
 
   it("an unchanged spec then plans nothing", async () => {

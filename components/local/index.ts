@@ -8,3 +8,4 @@ export * from "./local-files-crud";
 export * from "./local-files";
 export * from "./conf-reader";
 export * from "./store-identity";
+export * from "./leader-handoff";

@@ -23,6 +23,7 @@ import * as path from "node:path";
 import { classifyConfigChange } from "../render/reload-rules";
 import { readRenderedConf } from "./conf-reader";
 import { type HealthCheck, reloadNatsServer, startNatsServer, stopNatsServer, waitHealthy, waitJetStreamCurrent } from "./nats-process";
+import { handOffLeaderships } from "./leader-handoff";
 import { isServingConfig } from "./process-identity";
 import { dataDirReason, extraFileReason, logTail, readPidFile, removeServerDir, serverPaths, writeServerFiles } from "./server-dir";
 import { storeIdOnDisk, writeNewStoreId } from "./store-identity";
@@ -61,6 +62,14 @@ export type LocalServerInputs = {
    * `lame_duck_duration`. Default 40. Changing it alone changes nothing.
    */
   readonly stopTimeoutSeconds?: number;
+  /**
+   * Creds (text) of a user in the JetStream account allowed to call
+   * `$JS.API.STREAM.LEADER.STEPDOWN.>` and `$JS.API.CONSUMER.LEADER.STEPDOWN.>`. With it, a hub
+   * member's restart first moves its stream and consumer leaderships away through the API, which
+   * drops no request, instead of leaving that to lame duck, which drops a few (leader-handoff.ts).
+   * Secret; never kept in the state. Default none. Changing it alone changes nothing.
+   */
+  readonly leaderHandoffCreds?: string;
   /**
    * Filled by check from the store dir (the id marker found there; absent when the store is
    * gone), so preview knows the id that an unchanged store keeps. Not set by callers.
@@ -373,6 +382,27 @@ export function planLocalServerUpdate(state: LocalServerState, inputs: LocalServ
   return { action: "none", because: [] };
 }
 
+/** A running hub member with handoff creds: move its JetStream leaderships away before the lame duck stop. */
+async function handOffBeforeStop(state: LocalServerState, inputs: LocalServerInputs, logPath: string): Promise<void> {
+  const running = configOnDisk(state);
+  const tree = running === undefined ? undefined : readRenderedConf(running);
+  if (!inputs.leaderHandoffCreds || !tree || tree.cluster === undefined || livePid(state) === undefined) return;
+  if (typeof tree.server_name !== "string" || typeof tree.listen !== "string") return;
+  try {
+    const { moved, left } = await handOffLeaderships({
+      monitoringUrl: state.monitoringUrl,
+      serverName: tree.server_name,
+      clientUrl: `nats://${tree.listen}`,
+      creds: inputs.leaderHandoffCreds,
+    });
+    if (moved + left.length > 0) {
+      noteInLog(logPath, `moved ${moved} JetStream leadership(s) away through the API${left.length ? `; left to lame duck: ${left.join(", ")}` : ""}`);
+    }
+  } catch (err) {
+    noteInLog(logPath, `could not move JetStream leaderships away (${(err as Error).message}); lame duck moves them`);
+  }
+}
+
 /** Writes the extra files and removes the ones no longer declared. */
 function replaceExtraFiles(state: LocalServerState, inputs: LocalServerInputs): void {
   const keep = new Set(Object.keys(inputs.files ?? {}));
@@ -426,6 +456,7 @@ export async function updateLocalServer(state: LocalServerState, inputs: LocalSe
   } else {
     noteInLog(paths.logPath, `restarting (lame duck stop, then start): ${why}`);
   }
+  await handOffBeforeStop(state, inputs, paths.logPath);
   await stopOwnServer(state, stopTimeoutMs(inputs));
   const keep = new Set(Object.keys(inputs.files ?? {}));
   for (const name of state.fileNames ?? []) {

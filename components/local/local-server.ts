@@ -46,6 +46,12 @@ export type LocalNatsServerArgs = {
   readonly createHealthCheck?: pulumi.Input<"full" | "js-server-only">;
   /** Seconds a lame duck stop (SIGUSR2) may take before SIGKILL; above `lame_duck_duration`. Default 40. */
   readonly stopTimeoutSeconds?: pulumi.Input<number>;
+  /**
+   * Creds of the JetStream admin user: a hub member's restart first moves its stream and consumer
+   * leaderships away through the API (no dropped request), then stops with lame duck. Kept secret.
+   * Default none (lame duck alone moves them; a few in-flight stream requests may time out).
+   */
+  readonly leaderHandoffCreds?: pulumi.Input<string>;
 };
 
 /** One local nats-server process, started, restarted and stopped by the stack. */
@@ -73,12 +79,14 @@ export class LocalNatsServer extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: LocalNatsServerArgs, opts?: pulumi.CustomResourceOptions) {
     const files = args.files === undefined ? undefined : pulumi.secret(args.files);
+    const leaderHandoffCreds = args.leaderHandoffCreds === undefined ? undefined : pulumi.secret(args.leaderHandoffCreds);
     super(
       localServerProvider,
       name,
       {
         ...args,
         files,
+        leaderHandoffCreds,
         pid: undefined,
         running: undefined,
         configPath: undefined,
@@ -89,7 +97,7 @@ export class LocalNatsServer extends pulumi.dynamic.Resource {
         storeId: undefined,
         lastChange: undefined,
       },
-      { ...opts, additionalSecretOutputs: ["configText", "files", ...(opts?.additionalSecretOutputs ?? [])] },
+      { ...opts, additionalSecretOutputs: ["configText", "files", "leaderHandoffCreds", ...(opts?.additionalSecretOutputs ?? [])] },
       "cim-nats",
       "LocalNatsServer",
     );

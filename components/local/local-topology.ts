@@ -42,6 +42,12 @@ export type LocalTopologyArgs = {
   readonly dependsOn?: readonly pulumi.Input<pulumi.Resource>[];
   /** Seconds a lame duck stop may take before SIGKILL. Default: the topology's lame duck duration + 10. */
   readonly stopTimeoutSeconds?: number;
+  /**
+   * Creds of the JetStream admin user (secret): before a hub member restarts, its stream and
+   * consumer leaderships are moved away through the API, so no in-flight request is dropped.
+   * Default none (lame duck alone moves them).
+   */
+  readonly leaderHandoffCreds?: pulumi.Input<string>;
 };
 
 /** Where LocalTopology writes a server's extra file `relpath` (its `files` entry): inside the server folder. */
@@ -120,6 +126,7 @@ function createLocalTopology(name: string, args: LocalTopologyArgs, parent: pulu
         stopTimeoutSeconds,
         // Only the last member can see a meta leader when it is created (the others are up by then).
         createHealthCheck: isMember && memberIndex < members.length - 1 ? "js-server-only" : "full",
+        ...(isMember && args.leaderHandoffCreds !== undefined ? { leaderHandoffCreds: args.leaderHandoffCreds } : {}),
         ...(args.binary !== undefined ? { binary: args.binary } : {}),
         ...(args.files?.[s] !== undefined ? { files: args.files[s] } : {}),
       },

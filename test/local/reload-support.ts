@@ -63,6 +63,8 @@ export type ReloadSecurity = {
   creds(user: string): Promise<string>;
   /** Public key of a named user (created on first use). */
   userKey(user: string): Promise<string>;
+  /** Creds text of a user in the system account (for $JS.API.META.*, $SYS requests). */
+  systemCreds(user: string): Promise<string>;
   /** Leaf-link creds files: relative path → text. */
   readonly leafLinkFiles: Readonly<Record<string, string>>;
 };
@@ -74,7 +76,12 @@ export async function reloadSecurity(topology: Topology, credsDir: string): Prom
   const sysPub = sys.getPublicKey();
   const appPub = app.getPublicKey();
   const operatorJwt = await encodeOperator("RELOAD_OPERATOR", operator, { system_account: sysPub });
-  const sysJwt = await encodeAccount("SYS", sys, {}, { signer: operator });
+  const sysJwt = await encodeAccount(
+    "SYS",
+    sys,
+    { limits: { subs: -1, data: -1, payload: -1, conn: -1, leaf: -1, imports: -1, exports: -1, wildcards: true } },
+    { signer: operator },
+  );
   const users = new Map<string, { creds: string; key: string }>();
   const user = async (name: string) => {
     let u = users.get(name);
@@ -115,6 +122,10 @@ export async function reloadSecurity(topology: Topology, credsDir: string): Prom
     serverSecurity: (jwt) => ({ operatorJwt, systemAccount: sysPub, resolverPreload: { [sysPub]: sysJwt, [appPub]: jwt }, leafLinks }),
     creds: async (name) => (await user(name)).creds,
     userKey: async (name) => (await user(name)).key,
+    systemCreds: async (name) => {
+      const kp = createUser();
+      return new TextDecoder().decode(fmtCreds(await encodeUser(name, kp, sys), kp));
+    },
     leafLinkFiles,
   };
 }

@@ -5,7 +5,8 @@
  * member. Removing a user (its key revoked in the account JWT) must reload every server with no
  * pid change and no failed probe; a restart-only change (hub jetstream max_file decreased) must
  * restart the hub members strictly one after another, each healthy and JetStream-current before
- * the next stops, with no failed probe.
+ * the next stops, with no failed probe (each member's stream leaderships are moved away through
+ * the API before its lame duck stop).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -55,6 +56,7 @@ const local = new LocalTopology("local", {
   topology,
   renderConfig: (s) => pulumi.secret(renderServerConfig(topology, s, security)),
   files: { [leaf.serverName]: { "leaf-link.creds": config.requireSecret("leafCreds") } },
+  leaderHandoffCreds: config.requireSecret("adminCreds"),
 });
 // Stands in for a stream or bucket that takes its server's store id as an input.
 new LocalFiles("store-ids", {
@@ -174,6 +176,7 @@ beforeAll(async () => {
   await setConfig("sysJwt", sec.sysJwt);
   await setConfig("appJwt", await sec.appJwt());
   await setConfig("leafCreds", await sec.creds("leaf-r-4"), true);
+  await setConfig("adminCreds", await sec.creds("admin"), true);
 });
 
 afterAll(async () => {
@@ -300,6 +303,11 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
     };
     expect(probes.probes).toBeGreaterThan(10);
     expect(probes.errors).toEqual([]);
+    // Leaderships were moved through the API before each lame duck stop, so not even a first
+    // attempt timed out (lame duck alone drops a few requests to the stream it leads).
+    const moved = HUB.flatMap((m) => notes(m).filter((n) => n.at >= t0 && /^moved \d+ JetStream leadership/.test(n.text)));
+    expect(moved.length).toBeGreaterThan(0);
+    expect(probes.firstAttemptTimeouts).toEqual([]);
   }, 300_000);
 
   it("a leaf whose store was wiped while it was down is seen by plain preview and up: new store id, dependents updated", async () => {

@@ -42,7 +42,7 @@ export class AggregateStream extends pulumi.ComponentResource {
 
   constructor(name: string, args: AggregateStreamArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cim-nats:jetstream:AggregateStream", name, {}, opts);
-    const made = createAggregateStream(name, args, this);
+    const made = createAggregateStream(name, args, this, opts?.dependsOn);
     this.stream = made.stream;
     this.sources = made.stream.sources;
     this.registerOutputs({ sources: this.sources });
@@ -50,9 +50,15 @@ export class AggregateStream extends pulumi.ComponentResource {
 }
 
 /** Creates the aggregate's children under `parent`. */
-function createAggregateStream(name: string, args: AggregateStreamArgs, parent: pulumi.Resource): { stream: Stream } {
+function createAggregateStream(
+  name: string,
+  args: AggregateStreamArgs,
+  parent: pulumi.Resource,
+  dependsOn: pulumi.ComponentResourceOptions["dependsOn"],
+): { stream: Stream } {
   const config = aggregateStreamConfig(args.config, args.leafStream, args.topology);
   const target = pulumi.output(args.target).apply((t) => ({ ...t, domain: t.domain ?? args.topology.hub.jetstreamDomain }));
-  const stream = new Stream(`${name}-stream`, { ...config, target, allowDataLoss: args.allowDataLoss }, { parent });
+  // The component's dependsOn (its hub servers and source streams) is not inherited by children: pass it on.
+  const stream = new Stream(`${name}-stream`, { ...config, target, allowDataLoss: args.allowDataLoss }, { parent, ...(dependsOn ? { dependsOn } : {}) });
   return { stream };
 }

@@ -22,8 +22,12 @@ export type JetStreamResourcesArgs = {
   readonly spec: JetStreamSpec;
   /** Credentials the providers connect with (the jetstream-admin user's creds). Secret. */
   readonly creds: pulumi.Output<string>;
-  /** What every resource waits for: the servers being up. */
-  readonly dependsOn: pulumi.Input<pulumi.Resource>[];
+  /**
+   * Server name → the resource that makes it ready (a local process, or its host's NixOS switch).
+   * Each JetStream resource waits for exactly the servers of its own domain — no server of
+   * another domain, no other store — so a change at one leaf never orders behind another's.
+   */
+  readonly servers: Readonly<Record<string, pulumi.Resource>>;
   /** Let delete/replace drop streams and buckets that hold data (`cim-nats:allowDataLoss`). Default false. */
   readonly allowDataLoss?: boolean;
   /**
@@ -45,24 +49,27 @@ export function declareJetStream(parent: pulumi.Resource, args: JetStreamResourc
     pulumi.secret(
       pulumi.all([args.creds, storeId(l)]).apply(([creds, id]) => ({ ...locationTarget(l, topology, { creds }), ...(id !== undefined ? { storeId: id } : {}) })),
     );
-  const opts = { parent, dependsOn: args.dependsOn };
+  const serversOf = (l: Location): pulumi.Resource[] => [...new Set(l.serverNames.map((s) => args.servers[s]).filter((r) => r !== undefined))];
+  const opts = (l: Location) => ({ parent, dependsOn: serversOf(l) });
   const allowDataLoss = args.allowDataLoss ?? false;
 
   const streams = new Map<string, Stream | AggregateStream>();
   for (const s of spec.streams) {
-    const r = new Stream(`stream-${s.config.name}-${where(s.location)}`, { ...s.config, target: target(s.location), allowDataLoss }, opts);
+    const r = new Stream(`stream-${s.config.name}-${where(s.location)}`, { ...s.config, target: target(s.location), allowDataLoss }, opts(s.location));
     streams.set(`${s.location.domain}/${s.config.name}`, r);
   }
   for (const a of spec.aggregates) {
+    // Its own sources only: the leaf streams it sources, never another aggregate.
+    const sources = spec.streams.filter((s) => s.config.name === a.leafStream.name).map((s) => streams.get(`${s.location.domain}/${s.config.name}`)!);
     const r = new AggregateStream(
       `aggregate-${a.config.name}`,
       { target: target(a.location), leafStream: a.leafStream, topology, config: { ...a.config, sources: undefined }, allowDataLoss },
-      { ...opts, dependsOn: [...args.dependsOn, ...[...streams.values()]] },
+      { parent, dependsOn: [...serversOf(a.location), ...sources] },
     );
     streams.set(`${a.location.domain}/${a.config.name}`, r);
   }
   const kv = spec.kv.map((k) => {
-    const bucket = new KvBucket(`kv-${k.config.bucket}-${where(k.location)}`, { ...k.config, target: target(k.location), allowDataLoss }, opts);
+    const bucket = new KvBucket(`kv-${k.config.bucket}-${where(k.location)}`, { ...k.config, target: target(k.location), allowDataLoss }, opts(k.location));
     const entries = Object.entries(k.entries).map(
       ([key, value]) =>
         new KvEntry(`kv-${k.config.bucket}-${where(k.location)}-${key}`, { target: target(k.location), bucket: k.config.bucket, key, value }, { parent, dependsOn: [bucket] }),
@@ -70,14 +77,14 @@ export function declareJetStream(parent: pulumi.Resource, args: JetStreamResourc
     return { bucket, entries };
   });
   const objects = spec.objects.map(
-    (o) => new ObjectStore(`objects-${o.config.bucket}-${where(o.location)}`, { ...o.config, target: target(o.location), allowDataLoss }, opts),
+    (o) => new ObjectStore(`objects-${o.config.bucket}-${where(o.location)}`, { ...o.config, target: target(o.location), allowDataLoss }, opts(o.location)),
   );
   const consumers = spec.consumers.map((c) => {
     const stream = streams.get(`${c.location.domain}/${c.stream}`);
     return new Consumer(
       `consumer-${c.stream}-${c.config.name}-${where(c.location)}`,
       { ...c.config, stream: c.stream, target: target(c.location) },
-      { parent, dependsOn: stream ? [stream] : args.dependsOn },
+      { parent, dependsOn: stream ? [stream] : serversOf(c.location) },
     );
   });
   return { streams, kv, objects, consumers };

@@ -76,7 +76,7 @@ export function program(): Record<string, unknown> {
   const root = new pulumi.ComponentResource("cim-nats:index:Backbone", stack);
 
   let topology = m.topology;
-  let servers: pulumi.Resource[];
+  let servers: Record<string, pulumi.Resource>;
   let storeIds: Record<string, pulumi.Output<string>> | undefined;
   const local = m.substrate === Substrate.Local;
   // Dev: data under the project (or wherever topology.dataDir points), absolute for the processes.
@@ -122,7 +122,7 @@ export function program(): Record<string, unknown> {
       },
       { parent: root },
     );
-    servers = [localServers];
+    servers = localServers.servers;
     storeIds = Object.fromEntries(Object.entries(localServers.servers).map(([s, r]) => [s, r.storeId]));
   } else {
     const spec = m.proxmox!;
@@ -150,10 +150,11 @@ export function program(): Record<string, unknown> {
       },
       { parent: root },
     );
-    servers = Object.values(deployment.switches);
+    // A server is ready when its host's switch is done.
+    servers = Object.fromEntries(t.hosts.flatMap((h) => h.instances.map((i) => [i.serverName, deployment.switches[h.name]])));
   }
 
-  declareJetStream(root, { topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, dependsOn: servers, allowDataLoss, ...(storeIds ? { storeIds } : {}) });
+  declareJetStream(root, { topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, servers, allowDataLoss, ...(storeIds ? { storeIds } : {}) });
 
   const outputs = stackOutputs(topology, jetstreamNames(m.jetstream));
   const secrets = secretStackOutputs(security.userCreds, security.natsContexts, Object.values(m.security.leafLinks));

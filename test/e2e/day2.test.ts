@@ -195,6 +195,24 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
     await pulumi("first up", ["up", "--yes", "--skip-preview"]);
     adminCreds = String((await stackOutputs(project.context, "dev")).jetstreamAdminCreds);
     expect(natsServersUnder(project.dir)).toHaveLength(7);
+
+    // Minimal, exact dependencies (the registered graph): a JetStream resource waits for the
+    // servers of its own domain only, and an aggregate for its own sources, never another aggregate.
+    const exported = JSON.parse((await pulumi("stack export", ["stack", "export"])).stdout) as { deployment: { resources: { urn: string; dependencies?: string[] }[] } };
+    const name = (urn: string) => urn.split("::").pop()!;
+    // …and on the credentials it connects with (the JetStream admin's key and JWT), left out here.
+    const admin = (d: string) => d.startsWith("security-user-jetstream-admin-");
+    const deps = new Map(exported.deployment.resources.map((r) => [name(r.urn), (r.dependencies ?? []).map(name).filter((d) => !admin(d))]));
+    expect(deps.get("stream-PERSON_EVENTS-nats-1")).toEqual(["servers-nats-1"]);
+    expect(deps.get("kv-PERSON_METADATA-cimstor")).toEqual(["servers-cimstor"]);
+    expect(deps.get("aggregate-CLUSTER_PERSON_EVENTS-stream")!.filter((d) => d.startsWith("servers-")).sort()).toEqual(["servers-nats-1-hub", "servers-nats-2-hub", "servers-nats-3-hub"]);
+    for (const [resource, on] of deps) {
+      if (!/^(stream|kv|objects|consumer|aggregate)-/.test(resource)) continue;
+      expect(on.filter((d) => d.startsWith("aggregate-")), `${resource} depends on another aggregate`).toEqual(resource.startsWith("consumer-") ? on.filter((d) => d.startsWith("aggregate-")) : []);
+      const domain = /-(nats-\d|cimstor|hub)(-|$)/.exec(resource)?.[1];
+      const foreign = on.filter((d) => d.startsWith("servers-") && !(domain === "hub" ? d.endsWith("-hub") : d === `servers-${domain}`));
+      expect(foreign, `${resource} depends on servers of another domain`).toEqual([]);
+    }
   }, 300_000);
 
   it("add a KV entry: preview = up = one entry per leaf", async () => {

@@ -23,6 +23,9 @@ import { JETSTREAM_ADMIN_USER } from "../security/types";
 import { withDataDir } from "../topology/rebase";
 import { ConfigError, type Topology } from "../topology/types";
 import { declareJetStream, declareRemovalGuard, jetstreamNames } from "./jetstream-resources";
+import { cidServiceOutput, parseCidService } from "../cid/spec";
+import { declareLocalCidService } from "../cid/stack";
+import { declaredJetStream } from "../verify/declared";
 import { loadStackModel, Substrate, type StackModel } from "./stack-model";
 
 /** The dev stack's passphrase (scripts/with-env.sh): fine for loopback-only throwaway keys, never for prod. */
@@ -154,7 +157,14 @@ export function program(): Record<string, unknown> {
     servers = Object.fromEntries(t.hosts.flatMap((h) => h.instances.map((i) => [i.serverName, deployment.switches[h.name]])));
   }
 
-  declareJetStream(root, { topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, servers, allowDataLoss, ...(storeIds ? { storeIds } : {}) });
+  const jetstream = declareJetStream(root, { topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, servers, allowDataLoss, ...(storeIds ? { storeIds } : {}) });
+
+  // cimstor's CID object service (components/cid): a local process in dev; prod runs it from the host's NixOS config.
+  const cid = cidServiceOrError(config.getObject("cidService"), m);
+  if (cid && local) {
+    const bucket = jetstream.objects.filter((_, i) => m.jetstream.objects[i].config.bucket === cid.bucket && m.jetstream.objects[i].location.domain === cid.jetstreamDomain);
+    declareLocalCidService(root, { spec: cid, userCreds: security.userCreds, dataDir, dependsOn: [servers[cid.leaf], ...bucket] });
+  }
 
   const outputs = stackOutputs(topology, jetstreamNames(m.jetstream));
   const secrets = secretStackOutputs(security.userCreds, security.natsContexts, Object.values(m.security.leafLinks));
@@ -168,5 +178,17 @@ export function program(): Record<string, unknown> {
     creds: secrets.creds,
     natsContexts: secrets.natsContexts,
     jetstreamAdminCreds: security.jetstreamAdminCreds,
+    // What `npm run verify` compares with the live servers, and where the CID service answers.
+    declared: declaredJetStream(m.jetstream),
+    cidService: cid ? cidServiceOutput(cid) : null,
   };
+}
+
+function cidServiceOrError(raw: unknown, m: StackModel) {
+  try {
+    return parseCidService(raw, m.topology, m.jetstream, m.security);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+    throw e;
+  }
 }

@@ -127,6 +127,7 @@ describe("the reference services' derived permissions (Pulumi.dev.yaml)", () => 
       "person-service@cimstor",
       "projection-service@hub",
       "pattern-service@hub",
+      "cid-service@cimstor",
     ]);
     expect(JSON.parse(contexts["projection-service@hub"])).toMatchObject({
       url: "nats://127.0.0.41:4223,nats://127.0.0.42:4223,nats://127.0.0.43:4223",

@@ -224,6 +224,7 @@ describe("parseSecurity: bad input is named by its path", () => {
       "person-service",
       "projection-service",
       "pattern-service",
+      "cid-service",
       ...leafNames.map((l) => `leaf-${l}`),
       JETSTREAM_ADMIN_USER,
       SYSTEM_MONITOR_USER,

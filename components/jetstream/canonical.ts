@@ -70,3 +70,8 @@ export function changedKeys<T extends object>(current: T, desired: T): (keyof T)
 export function knownInputs(input: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(input).filter(([k, v]) => k !== "__provider" && !containsUnknown(v)));
 }
+
+/** A resource's own config: its inputs or outputs without the resource-level `keys` (target, allowDataLoss…) and Pulumi's `__provider`. */
+export function resourceConfig<T>(args: object, keys: readonly string[]): T {
+  return Object.fromEntries(Object.entries(args).filter(([k]) => k !== "__provider" && !keys.includes(k))) as T;
+}

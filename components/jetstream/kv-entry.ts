@@ -8,14 +8,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { headers } from "@nats-io/nats-core";
 import { isNotFound, jsApi, JsErrCode, JetStreamApiError } from "./api";
-import { containsUnknown } from "./canonical";
 import { jetStreamConnection } from "./connection-pool";
+import { kvEntryId, kvEntryInputFailures, KV_STREAM_PREFIX } from "./kv-config";
 import { needsEnsure } from "./liveness";
-import { bucketNameReason, KV_STREAM_PREFIX } from "./kv";
 import { dynamicProvider } from "./provider-loader";
-import { formatId, parseIdForRead } from "./resource-id";
-import { targetChange, targetFailures, type InputFailure } from "./stream";
+import { parseIdForRead } from "./resource-id";
+import { describeAt, targetChange, targetFailures } from "./target";
 import type { ConnectionTarget } from "./types";
+
+// The key rule and input checks used to live here: importable from here still.
+export { kvEntryId, kvEntryInputFailures, kvKeyReason } from "./kv-config";
 
 export type KvEntryArgs = {
   readonly target: ConnectionTarget;
@@ -29,29 +31,7 @@ export type KvEntryOutputs = KvEntryArgs & {
   readonly revision: number;
 };
 
-/** Why `key` is not a KV key, or "" (the KV clients' rule). */
-export function kvKeyReason(key: string): string {
-  if (!key) return "key cannot be empty";
-  if (!/^[-/=.\w]+$/.test(key)) return `key ('${key}') may contain only letters, digits and - / _ = .`;
-  if (key.startsWith(".") || key.endsWith(".")) return `key ('${key}') cannot start or end with '.'`;
-  if (key.startsWith("_kv")) return `key ('${key}') cannot start with '_kv' (reserved)`;
-  return "";
-}
-
-export function kvEntryInputFailures(input: Record<string, unknown>): InputFailure[] {
-  const f: InputFailure[] = [];
-  for (const k of Object.keys(input)) if (!["target", "bucket", "key", "value", "__provider"].includes(k)) f.push({ property: k, reason: `unknown KV entry setting '${k}'; known: target, bucket, key, value` });
-  if (typeof input.bucket === "string" && bucketNameReason(input.bucket)) f.push({ property: "bucket", reason: bucketNameReason(input.bucket) });
-  if (typeof input.key === "string" && kvKeyReason(input.key)) f.push({ property: "key", reason: kvKeyReason(input.key) });
-  if (input.value !== undefined && !containsUnknown(input.value) && typeof input.value !== "string") f.push({ property: "value", reason: "value must be a string" });
-  return f;
-}
-
-const describe = (a: { target: ConnectionTarget; bucket: string; key: string }) => `kv entry ${a.target.domain ? `${a.target.domain}/` : ""}${a.bucket}/${a.key}`;
-
-export function kvEntryId(domain: string | undefined, bucket: string, key: string): string {
-  return formatId("kv-entry", domain, bucket, key);
-}
+const describe = (a: { target: ConnectionTarget; bucket: string; key: string }) => describeAt("kv entry", a.target, `${a.bucket}/${a.key}`);
 
 /** How long a put keeps retrying "no responders" (interest still propagating in a cluster). */
 const NO_RESPONDERS_GRACE_MS = 5_000;

@@ -21,7 +21,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { deepEqual } from "./canonical";
 import { dynamicProvider } from "./provider-loader";
-import { deleteStreamGuarded, streamInfo } from "./stream";
+import { deleteStreamGuarded, streamInfo } from "./stream-requests";
 import type { ConnectionTarget } from "./types";
 
 /** One declared store in one JetStream domain, by the name of the stream that holds it. */

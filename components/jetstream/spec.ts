@@ -9,12 +9,12 @@
 import { ConfigError, type ConfigIssue, type Topology } from "../topology/types";
 import { subjectsOverlap } from "../subjects";
 import { aggregateSources, type AggregatedStream } from "./aggregate";
-import { consumerInputFailures } from "./consumer";
-import { kvKeyReason } from "./kv-entry";
-import { KV_STREAM_PREFIX, kvInputFailures } from "./kv";
+import { consumerInputFailures } from "./consumer-config";
+import type { InputFailure } from "./input-checks";
+import { KV_STREAM_PREFIX, kvInputFailures, kvKeyReason } from "./kv-config";
 import { atIssues, resolveAt, type At, type Location } from "./locations";
-import { OBJECT_STREAM_PREFIX, objectStoreInputFailures } from "./object-store";
-import { streamInputFailures, type InputFailure } from "./stream";
+import { OBJECT_STREAM_PREFIX, objectStoreInputFailures } from "./object-store-config";
+import { streamInputFailures } from "./stream-config";
 import { CONSUMER_DURATION_KEYS, STREAM_DURATION_KEYS, type ConsumerInput, type KvInput, type ObjectStoreInput, type StreamInput } from "./types";
 
 /** A stream in one domain. */

@@ -437,18 +437,3 @@ function parseDurationNanos(value: unknown, what: string): { nanos: Nanos; reaso
   if (s.length === 0) return { nanos: 0, reason: `${what} cannot be empty; write "0" for none` };
   return { nanos: Math.round(total), reason: "" };
 }
-
-/** Nanoseconds as a short Go-style string for messages: 2592000000000000 → "720h". */
-export function formatDuration(nanos: Nanos): string {
-  if (nanos === 0) return "0s";
-  const parts: string[] = [];
-  let rest = nanos;
-  for (const [unit, size] of [["h", 3600e9], ["m", 60e9], ["s", 1e9], ["ms", 1e6], ["us", 1e3], ["ns", 1]] as const) {
-    const n = Math.floor(rest / size);
-    if (n > 0) {
-      parts.push(`${n}${unit}`);
-      rest -= n * size;
-    }
-  }
-  return parts.join("");
-}

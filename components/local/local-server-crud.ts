@@ -1,7 +1,8 @@
 /**
  * One local nats-server as a resource: plain create/read/diff/update/delete functions over the
  * server's folder and process, called by the LocalNatsServer dynamic provider and directly by
- * tests. Node built-ins and sibling files only (see local-server.ts for why).
+ * tests. Node built-ins, sibling files and the pure reload rules (components/render); the NATS
+ * client only inside leader-handoff.ts, loaded when it runs (see local-server.ts for why).
  *
  * - create writes the config, the extra files and a new store id marker, starts nats-server
  *   detached, waits for /healthz (or only `js-server-only` for a hub member that cannot have a

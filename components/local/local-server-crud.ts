@@ -306,7 +306,8 @@ export async function createLocalServer(inputs: LocalServerInputs): Promise<{ id
 
 /**
  * The recorded state with `running` as /proc sees it now, and `storeId` as the store dir says
- * (absent when the store was wiped). A restarted-by-hand server is adopted by its pid file.
+ * ("" when the store was wiped, so the next diff still sees drift after a refresh). A
+ * restarted-by-hand server is adopted by its pid file.
  */
 export function readLocalServer(id: string, state: LocalServerState): { id: string; props: LocalServerState } {
   parseLocalServerId(id);
@@ -315,8 +316,7 @@ export function readLocalServer(id: string, state: LocalServerState): { id: stri
   if (state.storeId === undefined) return { id, props };
   const onDisk = configOnDisk(state);
   const storeId = onDisk === undefined ? undefined : storeIdOnDisk(onDisk, state.dataDir);
-  const { storeId: _recorded, ...rest } = props;
-  return { id, props: storeId === undefined ? rest : { ...rest, storeId } };
+  return { id, props: { ...props, storeId: storeId ?? "" } };
 }
 
 function configOnDisk(state: Pick<LocalServerState, "configPath">): string | undefined {

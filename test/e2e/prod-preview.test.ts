@@ -192,6 +192,18 @@ describe.skipIf(SKIP !== "")("day-2 plans from the real providers, against a pri
     expect(changed(machineOps(p))).toEqual({});
   }, 120_000);
 
+  it("removing a host fails at preview: its container is protected (the leaf's only copy of its streams)", async () => {
+    const p = await previewWith((c) => {
+      c["cim-nats:topology"].hosts = c["cim-nats:topology"].hosts.filter((h: { name: string }) => h.name !== "cimstor");
+      // The object bucket declared only at cimstor goes with it.
+      c["cim-nats:jetstream"].objects = c["cim-nats:jetstream"].objects.filter((o: { at: unknown }) => JSON.stringify(o.at) !== JSON.stringify(["cimstor"]));
+    });
+    timings.removeHostPreview = p.run.ms;
+    expect(p.run.code).not.toBe(0);
+    expect(errors(p).join("\n")).toMatch(/ContainerLegacy::cimstor-container" cannot be deleted\s+because it is protected/);
+    // (The JetStream removal guard first tries to reach cimstor's store, unreachable here: slow.)
+  }, 120_000);
+
   it("adding a host creates its container and commands, and touches no other container", async () => {
     const p = await previewWith((c) => c["cim-nats:topology"].hosts.push({ name: "leaf-04", vmid: 205, node: "pve2", address: "10.0.0.44", roles: ["leaf"] }));
     expect(errors(p)).toEqual([]);

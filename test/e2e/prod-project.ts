@@ -160,8 +160,8 @@ export type PriorState = {
 
 /**
  * Writes the state a successful `pulumi up -s prod` would leave, without Proxmox or SSH:
- * 1. a real, targeted `up` of the security resources (keys and JWTs are made locally), so every
- *    rendered file is known;
+ * 1. a real, targeted `up` of the security resources (keys and JWTs are made locally) and the
+ *    JetStream removal guard (it only records the declared stores), so every rendered file is known;
  * 2. `preview --json`: the real providers' checked inputs of every container and command;
  * 3. `stack import` of those as created resources (outputs = inputs, the way both providers
  *    echo them; commands with empty stdout/stderr). Secret inputs the preview masks are put
@@ -179,6 +179,8 @@ export async function writePriorState(project: ProdProject, hostAddresses: Reado
     "--target", `${root}$cim-nats:proxmox:Inventory::prod`,
     "--target", `${root}$cim-nats:deploy:NixosDeployment::deploy`,
     "--target", `${root}$cim-nats:security:NatsSecurity**`,
+    // Local too (it only records the declared stores); the servers and security may depend on it.
+    "--target", `${root}$pulumi-nodejs:dynamic/jetstream:RemovalGuard::jetstream-removal-guard`,
   ]);
   const planned = await preview(project);
   if (planned.run.code !== 0) throw new Error(`preview for the prior state failed:\n${planned.diagnostics.map((d) => d.message).join("\n")}`);
@@ -192,8 +194,9 @@ export async function writePriorState(project: ProdProject, hostAddresses: Reado
 
   const build = (containerOutputs: Readonly<Record<string, Record<string, unknown>>>) => {
     const resources = [...base];
-    const kept = (urn: string) => !urn.includes("pulumi-nodejs:dynamic/jetstream:");
     const known = new Set(resources.map((r) => r.urn));
+    // JetStream resources need servers: left out, except what the targeted up already made.
+    const kept = (urn: string) => known.has(urn) || !urn.includes("pulumi-nodejs:dynamic/jetstream:");
     for (const key of Object.keys(counts)) delete counts[key];
     for (const step of planned.steps) {
       if (step.op !== "create" || !kept(step.urn) || known.has(step.urn)) continue;

@@ -21,17 +21,27 @@ export type AggregateStreamArgs = {
    * No `subjects`, `sources` or `mirror`: the sources come from the topology.
    */
   readonly config: StreamInput;
+  /**
+   * The sources as `parseJetStream` already derived them (AggregateSpec.config.sources), so the
+   * stack derives them once. Default: one per leaf domain of `leafStream`, from `topology`.
+   */
+  readonly sources?: readonly StreamSource[];
   /** Allow delete/replace while it holds messages. Default false. */
   readonly allowDataLoss?: pulumi.Input<boolean>;
 };
 
 /** The aggregate's full stream input; throws InputPropertiesError for settings it cannot have. */
-export function aggregateStreamConfig(config: StreamInput, leafStream: AggregatedStream, topology: Topology): StreamInput {
+export function aggregateStreamConfig(
+  config: StreamInput,
+  leafStream: AggregatedStream,
+  topology: Topology,
+  sources: readonly StreamSource[] = aggregateSources(leafStream, topology),
+): StreamInput {
   const errors = (["subjects", "sources", "mirror"] as const)
     .filter((k) => config[k] !== undefined && !(Array.isArray(config[k]) && (config[k] as unknown[]).length === 0))
     .map((k) => ({ propertyPath: `config.${k}`, reason: `an aggregate has no ${k}: its sources are ${leafStream.name} in every leaf domain, from the topology; remove ${k}` }));
   if (errors.length) throw new pulumi.InputPropertiesError({ message: `aggregate ${config.name}: invalid config`, errors });
-  return { ...config, sources: aggregateSources(leafStream, topology) };
+  return { ...config, sources };
 }
 
 export class AggregateStream extends pulumi.ComponentResource {
@@ -56,7 +66,7 @@ function createAggregateStream(
   parent: pulumi.Resource,
   dependsOn: pulumi.ComponentResourceOptions["dependsOn"],
 ): { stream: Stream } {
-  const config = aggregateStreamConfig(args.config, args.leafStream, args.topology);
+  const config = aggregateStreamConfig(args.config, args.leafStream, args.topology, args.sources);
   const target = pulumi.output(args.target).apply((t) => ({ ...t, domain: t.domain ?? args.topology.hub.jetstreamDomain }));
   // The component's dependsOn (its hub servers and source streams) is not inherited by children: pass it on.
   const stream = new Stream(`${name}-stream`, { ...config, target, allowDataLoss: args.allowDataLoss }, { parent, ...(dependsOn ? { dependsOn } : {}) });

@@ -61,9 +61,11 @@ export function declareJetStream(parent: pulumi.Resource, args: JetStreamResourc
   for (const a of spec.aggregates) {
     // Its own sources only: the leaf streams it sources, never another aggregate.
     const sources = spec.streams.filter((s) => s.config.name === a.leafStream.name).map((s) => streams.get(`${s.location.domain}/${s.config.name}`)!);
+    // The spec derived the aggregate's sources from the topology once: hand them over as they are.
+    const { sources: derived, ...config } = a.config;
     const r = new AggregateStream(
       `aggregate-${a.config.name}`,
-      { target: target(a.location), leafStream: a.leafStream, topology, config: { ...a.config, sources: undefined }, allowDataLoss },
+      { target: target(a.location), leafStream: a.leafStream, topology, config, sources: derived, allowDataLoss },
       { parent, dependsOn: [...serversOf(a.location), ...sources] },
     );
     streams.set(`${a.location.domain}/${a.config.name}`, r);

@@ -63,6 +63,18 @@ function localLeafLinks(topology: Topology, security: ServerSecurity): ServerSec
   return { ...security, leafLinks };
 }
 
+/** The stack's root component, every resource's ancestor (same type and name as before: same URNs). */
+class Backbone extends pulumi.ComponentResource {
+  constructor(stack: string) {
+    super("cim-nats:index:Backbone", stack);
+  }
+
+  /** Records the stack's outputs as the root's, once every child is declared. */
+  complete(outputs: pulumi.Inputs): void {
+    this.registerOutputs(outputs);
+  }
+}
+
 export function program(): Record<string, unknown> {
   const config = new pulumi.Config("cim-nats");
   const stack = pulumi.getStack();
@@ -76,7 +88,7 @@ export function program(): Record<string, unknown> {
         "with `pulumi stack change-secrets-provider passphrase -s " + stack + "`",
     );
   }
-  const root = new pulumi.ComponentResource("cim-nats:index:Backbone", stack);
+  const root = new Backbone(stack);
 
   let topology = m.topology;
   let servers: Record<string, pulumi.Resource>;
@@ -168,7 +180,7 @@ export function program(): Record<string, unknown> {
 
   const outputs = stackOutputs(topology, jetstreamNames(m.jetstream));
   const secrets = secretStackOutputs(security.userCreds, security.natsContexts, Object.values(m.security.leafLinks));
-  return {
+  const result = {
     stack: outputs.stack,
     substrate: m.substrate,
     leaves: outputs.leaves,
@@ -182,6 +194,8 @@ export function program(): Record<string, unknown> {
     declared: declaredJetStream(m.jetstream),
     cidService: cid ? cidServiceOutput(cid) : null,
   };
+  root.complete(result);
+  return result;
 }
 
 function cidServiceOrError(raw: unknown, m: StackModel) {

@@ -4,8 +4,6 @@ export * from "./server-dir";
 export * from "./local-server-crud";
 export * from "./local-server";
 export * from "./local-topology";
-export * from "./local-files-crud";
-export * from "./local-files";
 export * from "./conf-reader";
 export * from "./store-identity";
 export * from "./leader-handoff";

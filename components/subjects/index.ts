@@ -1,2 +1,1 @@
 export * from "./subject";
-export * from "./cim-subjects";

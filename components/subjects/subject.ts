@@ -86,8 +86,3 @@ export function subjectCovers(outer: string, inner: string): boolean {
     if (tn === "*" || to !== tn) return false;
   }
 }
-
-/** Whether a literal subject is matched by a filter. */
-export function subjectMatches(filter: string, subject: string): boolean {
-  return subjectCovers(filter, subject);
-}

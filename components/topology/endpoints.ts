@@ -38,11 +38,6 @@ export function serverEndpoints(topology: Topology): readonly InstanceEndpoints[
   return [...topology.leaves, ...topology.hub.members].map(instanceEndpoints);
 }
 
-/** The hub's client URLs: what a cluster-level service passes as `servers`. */
-export function hubClientUrls(topology: Topology): readonly string[] {
-  return topology.hub.members.map((m) => instanceEndpoints(m).clientUrl);
-}
-
 /** Looks an instance up by server name, with an error that lists the known ones. */
 export function instanceByName(topology: Topology, serverName: string): ServerInstance {
   const all = topology.hosts.flatMap((h) => h.instances);

@@ -1,0 +1,261 @@
+/**
+ * `npm run verify`'s verdicts: what the probes observed (probe.ts) + what the stack declares (its
+ * outputs) → one row per server with a cell per check, every failure with what to look at.
+ * Pure: no I/O; tests feed it observations directly.
+ */
+import type { DeclaredConsumer, DeclaredJetStream, DeclaredStream } from "./declared";
+
+/** The parts of `pulumi stack output --json --show-secrets` verify reads. */
+export type VerifyOutputs = {
+  readonly stack: string;
+  readonly substrate?: string;
+  readonly leaves: Readonly<Record<string, { readonly host: string; readonly clientUrl: string; readonly monitoringUrl: string; readonly jetstreamDomain: string }>>;
+  readonly hub: { readonly cluster: string; readonly jetstreamDomain: string; readonly clientUrls: readonly string[]; readonly monitoringUrls: readonly string[] };
+  readonly declared?: DeclaredJetStream;
+  readonly cidService?: { readonly leaf: string; readonly clientUrl: string; readonly subjectPrefix: string; readonly bucket: string; readonly healthUrl: string } | null;
+  readonly jetstreamAdminCreds?: string;
+};
+
+/** One server of the topology as verify sees it. */
+export type ServerRef = {
+  readonly server: string;
+  readonly kind: "leaf" | "hub";
+  readonly domain: string;
+  readonly clientUrl: string;
+  readonly monitoringUrl: string;
+};
+
+/** The checks, in table order. */
+export const CHECKS = ["reachable", "healthz", "identity", "routes", "leafnode", "meta", "streams", "consumers", "sources", "cid"] as const;
+export type CheckName = (typeof CHECKS)[number];
+
+export type Cell = { readonly status: "ok" | "fail" | "n/a"; readonly detail: string };
+export type Row = { readonly server: string; readonly kind: "leaf" | "hub"; readonly cells: Readonly<Record<CheckName, Cell>> };
+export type Failure = { readonly server: string; readonly check: CheckName; readonly message: string };
+export type VerifyReport = { readonly stack: string; readonly rows: readonly Row[]; readonly failures: readonly Failure[]; readonly passed: number; readonly total: number };
+
+/** What the HTTP probes of one server saw; an `error` string where a request failed. */
+export type ServerObservation = {
+  readonly varz?: { readonly server_name?: string; readonly jetstream?: { readonly config?: { readonly domain?: string } } };
+  readonly varzError?: string;
+  readonly healthz?: { readonly status: number; readonly body: string };
+  readonly healthzError?: string;
+  /** Names of the route peers (`/routez` remote_name, de-duplicated: route pooling opens several per peer). */
+  readonly routePeers?: readonly string[];
+  /** Leafnode connections (`/leafz`): remote server names. */
+  readonly leafnodes?: readonly string[];
+  readonly jsz?: {
+    readonly meta_cluster?: { readonly leader?: string; readonly cluster_size?: number; readonly replicas?: readonly { readonly name: string; readonly current?: boolean; readonly offline?: boolean; readonly active?: number }[] };
+  };
+};
+
+/** A stream's live state as `STREAM.INFO` answered it (only what is compared). */
+export type StreamObservation = {
+  readonly config?: { readonly subjects?: readonly string[]; readonly storage?: string; readonly num_replicas?: number; readonly max_age?: number; readonly retention?: string; readonly max_msgs_per_subject?: number };
+  /** Aggregate sources: name, API prefix, lag (messages), active (ns since last contact, -1 never). */
+  readonly sources?: readonly { readonly name: string; readonly external?: { readonly api?: string }; readonly lag: number; readonly active: number }[];
+  readonly error?: string;
+};
+export type ConsumerObservation = { readonly config?: { readonly ack_policy?: string; readonly deliver_policy?: string; readonly filter_subjects?: readonly string[]; readonly filter_subject?: string }; readonly error?: string };
+
+export type CidObservation = { readonly putCid?: string; readonly getBytes?: number; readonly error?: string; readonly health?: string };
+
+export type Observations = {
+  readonly servers: Readonly<Record<string, ServerObservation>>;
+  /** `<domain>/<stream>` → what STREAM.INFO said. */
+  readonly streams: Readonly<Record<string, StreamObservation>>;
+  /** `<domain>/<stream>/<consumer>`. */
+  readonly consumers: Readonly<Record<string, ConsumerObservation>>;
+  readonly cid?: CidObservation;
+};
+
+/** Sources must have been in contact within this (ns): the sourcing consumer hears from its leaf every few seconds. */
+export const SOURCE_ACTIVE_LIMIT_NS = 30e9;
+
+export function serversOf(o: VerifyOutputs): ServerRef[] {
+  const hub = o.hub.clientUrls.map((clientUrl, i) => {
+    const host = new URL(clientUrl.replace(/^nats:/, "http:")).hostname;
+    const leaf = Object.entries(o.leaves).find(([, l]) => new URL(l.clientUrl.replace(/^nats:/, "http:")).hostname === host);
+    return { server: leaf ? `${leaf[1].host}-hub` : `hub-${i + 1}`, kind: "hub" as const, domain: o.hub.jetstreamDomain, clientUrl, monitoringUrl: o.hub.monitoringUrls[i] };
+  });
+  const leaves = Object.entries(o.leaves).map(([server, l]) => ({ server, kind: "leaf" as const, domain: l.jetstreamDomain, clientUrl: l.clientUrl, monitoringUrl: l.monitoringUrl }));
+  return [...leaves, ...hub];
+}
+
+const ok = (detail = ""): Cell => ({ status: "ok", detail });
+const fail = (detail: string): Cell => ({ status: "fail", detail });
+const na: Cell = { status: "n/a", detail: "" };
+
+function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  return JSON.stringify([...(a ?? [])].sort()) === JSON.stringify([...(b ?? [])].sort());
+}
+
+/** Differences between a declared config and the live one, as `key: declared X, live Y`. */
+function configDiff(declared: Record<string, unknown>, live: Record<string, unknown> | undefined): string[] {
+  const out: string[] = [];
+  for (const [k, want] of Object.entries(declared)) {
+    const got = live?.[k];
+    const same = Array.isArray(want) ? sameList(want as string[], got as string[]) : want === got;
+    if (!same) out.push(`${k}: declared ${JSON.stringify(want)}, live ${JSON.stringify(got)}`);
+  }
+  return out;
+}
+
+function streamCell(domainStreams: readonly DeclaredStream[], obs: Observations, hint: string): Cell {
+  if (domainStreams.length === 0) return na;
+  const problems: string[] = [];
+  for (const d of domainStreams) {
+    const o = obs.streams[`${d.domain}/${d.stream}`];
+    const what = d.kind === "stream" || d.kind === "aggregate" ? `stream ${d.stream}` : `${d.kind === "kv" ? "kv bucket" : "object bucket"} ${d.name} (${d.stream})`;
+    if (!o || o.error) {
+      problems.push(/not found/i.test(o?.error ?? "") ? `${what} is missing in domain ${d.domain}: ${hint}` : `${what}: ${o?.error ?? "not asked"}`);
+      continue;
+    }
+    const diff = configDiff(d.config as Record<string, unknown>, o.config as Record<string, unknown>);
+    if (diff.length) problems.push(`${what} differs from its declaration (${diff.join("; ")}): ${hint}`);
+  }
+  return problems.length ? fail(problems.join(" | ")) : ok(`${domainStreams.length} present as declared`);
+}
+
+function consumerCell(domainConsumers: readonly DeclaredConsumer[], obs: Observations, hint: string): Cell {
+  if (domainConsumers.length === 0) return na;
+  const problems: string[] = [];
+  for (const c of domainConsumers) {
+    const o = obs.consumers[`${c.domain}/${c.stream}/${c.name}`];
+    if (!o || o.error) {
+      problems.push(/not found/i.test(o?.error ?? "") ? `consumer ${c.stream}/${c.name} is missing in domain ${c.domain}: ${hint}` : `consumer ${c.stream}/${c.name}: ${o?.error ?? "not asked"}`);
+      continue;
+    }
+    const live = { ...o.config, filter_subjects: o.config?.filter_subjects ?? (o.config?.filter_subject ? [o.config.filter_subject] : undefined) };
+    const diff = configDiff(c.config as Record<string, unknown>, live);
+    if (diff.length) problems.push(`consumer ${c.stream}/${c.name} differs from its declaration (${diff.join("; ")}): ${hint}`);
+  }
+  return problems.length ? fail(problems.join(" | ")) : ok(`${domainConsumers.length} present as declared`);
+}
+
+/** Every aggregate source's lag and last activity; what still lags is a failure. */
+export function sourceProblems(declared: readonly DeclaredStream[], obs: Observations): string[] {
+  const problems: string[] = [];
+  for (const a of declared.filter((d) => d.kind === "aggregate")) {
+    const o = obs.streams[`${a.domain}/${a.stream}`];
+    if (!o || o.error) {
+      problems.push(`aggregate ${a.stream}: ${o?.error ?? "not asked"}`);
+      continue;
+    }
+    for (const s of a.sources ?? []) {
+      const live = o.sources?.find((x) => x.name === s.name && (x.external?.api ?? "") === s.api);
+      const leaf = /^\$JS\.(.+)\.API$/.exec(s.api)?.[1] ?? s.api;
+      if (!live) problems.push(`aggregate ${a.stream} has no source ${s.name} from ${leaf}: run pulumi up`);
+      else if (live.active < 0 || live.active > SOURCE_ACTIVE_LIMIT_NS) {
+        problems.push(`aggregate ${a.stream}: source ${s.name}@${leaf} ${live.active < 0 ? "never active" : `last active ${Math.round(live.active / 1e9)} s ago`} (lag ${live.lag}): is leaf ${leaf} up and linked to the hub?`);
+      } else if (live.lag > 0) problems.push(`aggregate ${a.stream}: source ${s.name}@${leaf} lags ${live.lag} messages`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * JetStream meta group, as its leader sees it: only the leader tracks whether its peers are
+ * current (a follower's /jsz lists its peers as not current), so a member passes when a leader
+ * exists and the leader's /jsz has it current and online; the leader passes when every peer is.
+ */
+function metaCell(server: string, members: readonly string[], obs: Observations): Cell {
+  const leader = obs.servers[server]?.jsz?.meta_cluster?.leader;
+  if (!leader) return fail(`no JetStream meta leader: a quorum of ${members.join(", ")} must be up and routed`);
+  const view = obs.servers[leader]?.jsz?.meta_cluster;
+  if (!view) return fail(`meta leader ${leader} does not answer /jsz`);
+  const size = view.cluster_size ?? 0;
+  if (size !== members.length) return fail(`meta cluster size ${size} (leader ${leader}), declared ${members.length} members`);
+  const state = (r: { current?: boolean; offline?: boolean }) => (r.offline ? "offline" : r.current ? "" : "not current");
+  if (leader === server) {
+    const bad = (view.replicas ?? []).filter((r) => state(r)).map((r) => `${r.name} ${state(r)}`);
+    return bad.length ? fail(`meta leader here; peers ${bad.join(", ")}`) : ok("leader");
+  }
+  const me = (view.replicas ?? []).find((r) => r.name === server);
+  if (!me) return fail(`meta leader ${leader} does not list ${server} as a peer`);
+  return state(me) ? fail(`${state(me)} in meta leader ${leader}'s view`) : ok(`current (leader ${leader})`);
+}
+
+/** The report: one row per server, a cell per check. `hints.logOf(server)` names where to look. */
+export function evaluate(
+  outputs: VerifyOutputs,
+  obs: Observations,
+  hints: { readonly logOf: (server: string) => string; readonly cidLog: string; readonly up: string; readonly start?: string },
+): VerifyReport {
+  const declared = outputs.declared ?? { streams: [], consumers: [] };
+  const servers = serversOf(outputs);
+  const members = servers.filter((s) => s.kind === "hub");
+  const memberNames = members.map((m) => m.server);
+  const sourceIssues = sourceProblems(declared.streams, obs);
+  const rows: Row[] = servers.map((s) => {
+    const o = obs.servers[s.server] ?? {};
+    const cells: Record<CheckName, Cell> = {} as Record<CheckName, Cell>;
+    const down = o.varzError !== undefined;
+    cells.reachable = down ? fail(`${s.monitoringUrl} does not answer (${o.varzError}): is nats-server running? see ${hints.logOf(s.server)}${hints.start ? ` (${hints.start})` : ""}`) : ok();
+    cells.healthz = down
+      ? fail("not reachable")
+      : o.healthz?.status === 200
+        ? ok()
+        : fail(`/healthz answered ${o.healthz?.status ?? "nothing"} ${(o.healthz?.body ?? o.healthzError ?? "").trim()}: JetStream is not healthy here; see ${hints.logOf(s.server)}`);
+    const name = o.varz?.server_name;
+    const domain = o.varz?.jetstream?.config?.domain ?? "";
+    cells.identity = down ? fail("not reachable") : name === s.server && domain === s.domain ? ok(`${name}/${domain}`) : fail(`runs as server '${name}' domain '${domain}', declared '${s.server}' domain '${s.domain}': another server answers at ${s.monitoringUrl}?`);
+    if (s.kind === "hub") {
+      const expected = memberNames.filter((m) => m !== s.server);
+      const missing = expected.filter((m) => !(o.routePeers ?? []).includes(m));
+      cells.routes = down ? fail("not reachable") : missing.length === 0 ? ok(`${expected.length} peers`) : fail(`no route to ${missing.join(", ")} (routed: ${(o.routePeers ?? []).join(", ") || "none"})`);
+      cells.leafnode = na;
+      cells.meta = down ? fail("not reachable") : metaCell(s.server, memberNames, obs);
+      cells.cid = na;
+    } else {
+      cells.routes = na;
+      cells.leafnode = down ? fail("not reachable") : (o.leafnodes ?? []).length > 0 ? ok(`${o.leafnodes!.length} link(s)`) : fail(`no leafnode link to the hub: check the leaf's remotes and ${hints.logOf(s.server)}`);
+      cells.meta = na;
+      const cid = outputs.cidService;
+      if (!cid || cid.leaf !== s.server) cells.cid = na;
+      else if (obs.cid?.error) cells.cid = fail(`CID service does not answer on ${cid.subjectPrefix}.put/get at ${cid.clientUrl}: ${obs.cid.error}${obs.cid.health ? ` (health: ${obs.cid.health})` : ""}; see ${hints.cidLog}`);
+      else cells.cid = ok(obs.cid?.putCid ? `put/get ${obs.cid.putCid.slice(0, 16)}…` : "");
+    }
+    cells.streams = streamCell(declared.streams.filter((d) => d.domain === s.domain && d.servers.includes(s.server)), obs, hints.up);
+    cells.consumers = consumerCell(declared.consumers.filter((c) => c.domain === s.domain && c.servers.includes(s.server)), obs, hints.up);
+    const hasAggregates = declared.streams.some((d) => d.kind === "aggregate" && d.domain === s.domain);
+    cells.sources = !hasAggregates || s.kind !== "hub" ? na : sourceIssues.length ? fail(sourceIssues.join(" | ")) : ok();
+    return { server: s.server, kind: s.kind, cells };
+  });
+  const failures: Failure[] = [];
+  let passed = 0;
+  let total = 0;
+  for (const r of rows) {
+    for (const c of CHECKS) {
+      const cell = r.cells[c];
+      if (cell.status === "n/a") continue;
+      total++;
+      if (cell.status === "ok") passed++;
+      // "not reachable" repeats the reachable failure: listed once.
+      else if (cell.detail !== "not reachable") failures.push({ server: r.server, check: c, message: cell.detail });
+    }
+  }
+  return { stack: outputs.stack, rows, failures, passed, total };
+}
+
+/** The table (server × check), the failures with what to look at, and the summary line. */
+export function renderReport(report: VerifyReport): string {
+  const header = ["server", ...CHECKS];
+  const mark = (c: Cell) => (c.status === "ok" ? "ok" : c.status === "fail" ? "FAIL" : "-");
+  const lines = [header, ...report.rows.map((r) => [r.server, ...CHECKS.map((c) => mark(r.cells[c]))])];
+  const widths = header.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
+  const out = lines.map((l) => l.map((v, i) => v.padEnd(widths[i])).join("  ").trimEnd());
+  out.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
+  if (report.failures.length) {
+    out.push("", "What to look at:");
+    for (const f of report.failures) out.push(`  ${f.server}: ${f.check}: ${f.message}`);
+  }
+  const failedChecks = report.total - report.passed;
+  out.push(
+    "",
+    failedChecks === 0
+      ? `stack ${report.stack}: all ${report.total} checks passed on ${report.rows.length} servers`
+      : `stack ${report.stack}: ${failedChecks} of ${report.total} checks FAILED on ${new Set(report.rows.filter((r) => CHECKS.some((c) => r.cells[c].status === "fail")).map((r) => r.server)).size} of ${report.rows.length} servers`,
+  );
+  return out.join("\n") + "\n";
+}

@@ -1,0 +1,158 @@
+/**
+ * `npm run verify`'s probes (the I/O half; checks.ts judges): each server's monitoring endpoints
+ * (/varz, /healthz, /routez, /leafz, /jsz: no credentials needed), each domain's declared
+ * streams, buckets and consumers through the JetStream admin's creds, the aggregates' sources
+ * (waited for, with progress, while they catch up), and the CID service with a put and a get.
+ */
+import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { EMPTY_CID, replyError } from "../cid/cid";
+import { serversOf, sourceProblems, type ConsumerObservation, type Observations, type ServerObservation, type StreamObservation, type VerifyOutputs } from "./checks";
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function getJson(url: string, timeoutMs: number): Promise<{ status: number; body: string; json?: unknown }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  const body = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, body, json };
+}
+
+const message = (e: unknown) => {
+  const err = e as Error & { cause?: { code?: string; message?: string } };
+  return err.cause?.code ?? err.cause?.message ?? err.message ?? String(e);
+};
+
+export async function observeServer(monitoringUrl: string, kind: "leaf" | "hub", timeoutMs = 2_000): Promise<ServerObservation> {
+  const base = monitoringUrl.replace(/\/+$/, "");
+  let varz: ServerObservation["varz"];
+  try {
+    varz = (await getJson(`${base}/varz`, timeoutMs)).json as ServerObservation["varz"];
+  } catch (e) {
+    return { varzError: message(e) };
+  }
+  const out: { -readonly [K in keyof ServerObservation]: ServerObservation[K] } = { varz };
+  const [healthz, routez, leafz, jsz] = await Promise.allSettled([
+    getJson(`${base}/healthz`, timeoutMs),
+    kind === "hub" ? getJson(`${base}/routez`, timeoutMs) : Promise.resolve(undefined),
+    kind === "leaf" ? getJson(`${base}/leafz`, timeoutMs) : Promise.resolve(undefined),
+    kind === "hub" ? getJson(`${base}/jsz`, timeoutMs) : Promise.resolve(undefined),
+  ]);
+  if (healthz.status === "fulfilled") out.healthz = { status: healthz.value.status, body: healthz.value.body };
+  else out.healthzError = message(healthz.reason);
+  if (routez.status === "fulfilled" && routez.value) {
+    const routes = ((routez.value.json as { routes?: { remote_name?: string }[] })?.routes ?? []).map((r) => r.remote_name ?? "").filter(Boolean);
+    out.routePeers = [...new Set(routes)];
+  }
+  if (leafz.status === "fulfilled" && leafz.value) {
+    out.leafnodes = ((leafz.value.json as { leafs?: { name?: string }[] })?.leafs ?? []).map((l) => l.name ?? "?");
+  }
+  if (jsz.status === "fulfilled" && jsz.value) out.jsz = jsz.value.json as ServerObservation["jsz"];
+  return out;
+}
+
+async function withAdmin<T>(servers: readonly string[], creds: string, use: (nc: NatsConnection, jsm: JetStreamManager) => Promise<T>): Promise<T> {
+  const nc = await connect({ servers: [...servers], authenticator: credsAuthenticator(new TextEncoder().encode(creds)), timeout: 3_000, maxReconnectAttempts: 0, name: "cim-nats-verify" });
+  try {
+    return await use(nc, await jetstreamManager(nc, { timeout: 3_000 }));
+  } finally {
+    await nc.close().catch(() => {});
+  }
+}
+
+/** STREAM.INFO of each declared stream and bucket, CONSUMER.INFO of each consumer, per domain. */
+async function observeJetStream(outputs: VerifyOutputs, creds: string): Promise<Pick<Observations, "streams" | "consumers">> {
+  const declared = outputs.declared ?? { streams: [], consumers: [] };
+  const urlsOf = (domain: string) => (domain === outputs.hub.jetstreamDomain ? outputs.hub.clientUrls : Object.values(outputs.leaves).filter((l) => l.jetstreamDomain === domain).map((l) => l.clientUrl));
+  const domains = [...new Set([...declared.streams.map((s) => s.domain), ...declared.consumers.map((c) => c.domain)])];
+  const streams: Record<string, StreamObservation> = {};
+  const consumers: Record<string, ConsumerObservation> = {};
+  await Promise.all(
+    domains.map(async (domain) => {
+      const ss = declared.streams.filter((s) => s.domain === domain);
+      const cs = declared.consumers.filter((c) => c.domain === domain);
+      try {
+        await withAdmin(urlsOf(domain), creds, async (_nc, jsm) => {
+          for (const s of ss) {
+            try {
+              const info = await jsm.streams.info(s.stream);
+              streams[`${domain}/${s.stream}`] = { config: info.config as StreamObservation["config"], sources: (info.sources ?? []) as StreamObservation["sources"] };
+            } catch (e) {
+              streams[`${domain}/${s.stream}`] = { error: message(e) };
+            }
+          }
+          for (const c of cs) {
+            try {
+              consumers[`${domain}/${c.stream}/${c.name}`] = { config: (await jsm.consumers.info(c.stream, c.name)).config as ConsumerObservation["config"] };
+            } catch (e) {
+              consumers[`${domain}/${c.stream}/${c.name}`] = { error: message(e) };
+            }
+          }
+        });
+      } catch (e) {
+        const why = `cannot reach domain ${domain} at ${urlsOf(domain).join(", ")} (${message(e)})`;
+        for (const s of ss) streams[`${domain}/${s.stream}`] ??= { error: why };
+        for (const c of cs) consumers[`${domain}/${c.stream}/${c.name}`] ??= { error: why };
+      }
+    }),
+  );
+  return { streams, consumers };
+}
+
+async function observeCid(outputs: VerifyOutputs, creds: string): Promise<Observations["cid"]> {
+  const cid = outputs.cidService;
+  if (!cid) return undefined;
+  let health: string | undefined;
+  try {
+    const h = await getJson(cid.healthUrl, 2_000);
+    health = `${cid.healthUrl} ${h.status}`;
+  } catch (e) {
+    health = `${cid.healthUrl} ${message(e)}`;
+  }
+  try {
+    return await withAdmin([cid.clientUrl], creds, async (nc) => {
+      const put = await nc.request(`${cid.subjectPrefix}.put`, new Uint8Array(0), { timeout: 3_000 });
+      const perr = replyError(put.headers);
+      if (perr) return { error: `put answered ${perr.code} ${perr.message}`, health };
+      if (put.string() !== EMPTY_CID) return { error: `put of 0 bytes answered '${put.string()}', expected ${EMPTY_CID}`, health };
+      const get = await nc.request(`${cid.subjectPrefix}.get.${EMPTY_CID}`, new Uint8Array(0), { timeout: 3_000 });
+      const gerr = replyError(get.headers);
+      if (gerr) return { error: `get answered ${gerr.code} ${gerr.message}`, health };
+      return { putCid: put.string(), getBytes: get.data.length, health };
+    });
+  } catch (e) {
+    const m = message(e);
+    return { error: /no responders|503/i.test(m) ? "no responders: the CID service is not running (or not subscribed)" : /timeout/i.test(m) ? "no reply within 3 s" : m, health };
+  }
+}
+
+/**
+ * Everything verify looks at. `progress` gets a line for each check that waits (aggregate
+ * sources catching up, up to `sourceWaitMs`).
+ */
+export async function observe(outputs: VerifyOutputs, options: { readonly progress?: (line: string) => void; readonly sourceWaitMs?: number } = {}): Promise<Observations> {
+  const creds = outputs.jetstreamAdminCreds ?? "";
+  const progress = options.progress ?? (() => {});
+  const refs = serversOf(outputs);
+  progress(`probing ${refs.length} servers…`);
+  const serverObs = await Promise.all(refs.map(async (r) => [r.server, await observeServer(r.monitoringUrl, r.kind)] as const));
+  progress("asking each domain for its streams, buckets and consumers…");
+  let js = await observeJetStream(outputs, creds);
+  const cid = await observeCid(outputs, creds);
+  const deadline = Date.now() + (options.sourceWaitMs ?? 15_000);
+  const declared = outputs.declared?.streams ?? [];
+  for (;;) {
+    const problems = sourceProblems(declared, { servers: {}, streams: js.streams, consumers: js.consumers });
+    if (problems.length === 0 || Date.now() >= deadline) break;
+    progress(`waiting for aggregate sources (${Math.ceil((deadline - Date.now()) / 1000)} s left): ${problems[0]}`);
+    await sleep(1_000);
+    js = await observeJetStream(outputs, creds);
+  }
+  return { servers: Object.fromEntries(serverObs), ...js, ...(cid ? { cid } : {}) };
+}

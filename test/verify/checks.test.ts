@@ -1,0 +1,99 @@
+/**
+ * verify's verdicts from observations (pure): a healthy picture passes; each failure names the
+ * server, the check and what to look at. The same cases against the real dev stack are in
+ * test/e2e/cid-verify.test.ts.
+ */
+import { describe, expect, it } from "vitest";
+import { evaluate, renderReport, type Observations, type ServerObservation, type VerifyOutputs } from "../../components/verify/checks";
+
+const outputs: VerifyOutputs = {
+  stack: "t",
+  leaves: {
+    "nats-1": { host: "nats-1", clientUrl: "nats://10.0.0.41:4222", monitoringUrl: "http://10.0.0.41:8222", jetstreamDomain: "nats-1" },
+    cimstor: { host: "cimstor", clientUrl: "nats://10.0.0.2:4222", monitoringUrl: "http://10.0.0.2:8222", jetstreamDomain: "cimstor" },
+  },
+  hub: {
+    cluster: "hub",
+    jetstreamDomain: "hub",
+    clientUrls: ["nats://10.0.1.41:4223", "nats://10.0.1.42:4223", "nats://10.0.1.43:4223"],
+    monitoringUrls: ["http://10.0.1.41:8223", "http://10.0.1.42:8223", "http://10.0.1.43:8223"],
+  },
+  declared: {
+    streams: [
+      { kind: "stream", name: "E", stream: "E", domain: "nats-1", servers: ["nats-1"], config: { subjects: ["e.>"], num_replicas: 1 } },
+      { kind: "aggregate", name: "AGG", stream: "AGG", domain: "hub", servers: ["hub-1", "hub-2", "hub-3"], config: { num_replicas: 3 }, sources: [{ name: "E", api: "$JS.nats-1.API" }] },
+    ],
+    consumers: [],
+  },
+  cidService: { leaf: "cimstor", clientUrl: "nats://10.0.0.2:4222", subjectPrefix: "cimstor.objects", bucket: "CLUSTER_OBJECTS", healthUrl: "http://10.0.0.2:8290/healthz" },
+};
+const members = ["hub-1", "hub-2", "hub-3"];
+const hints = { logOf: (s: string) => `${s}.log`, cidLog: "cid.log", up: "run pulumi up" };
+
+function member(name: string, leader = "hub-1"): ServerObservation {
+  const peers = members.filter((m) => m !== name);
+  return {
+    varz: { server_name: name, jetstream: { config: { domain: "hub" } } },
+    healthz: { status: 200, body: "{}" },
+    routePeers: peers,
+    jsz: { meta_cluster: { leader, cluster_size: 3, replicas: members.filter((m) => m !== leader).map((m) => ({ name: m, current: name === leader, offline: false })) } },
+  };
+}
+const leaf = (name: string): ServerObservation => ({ varz: { server_name: name, jetstream: { config: { domain: name } } }, healthz: { status: 200, body: "{}" }, leafnodes: ["hub-1"] });
+
+function healthy(): Observations {
+  return {
+    servers: { "hub-1": member("hub-1"), "hub-2": member("hub-2"), "hub-3": member("hub-3"), "nats-1": leaf("nats-1"), cimstor: leaf("cimstor") },
+    streams: {
+      "nats-1/E": { config: { subjects: ["e.>"], num_replicas: 1 } },
+      "hub/AGG": { config: { num_replicas: 3 }, sources: [{ name: "E", external: { api: "$JS.nats-1.API" }, lag: 0, active: 1e9 }] },
+    },
+    consumers: {},
+    cid: { putCid: "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", getBytes: 0 },
+  };
+}
+const failures = (o: Observations) => evaluate(outputs, o, hints).failures.map((f) => `${f.server}: ${f.check}: ${f.message}`);
+
+describe("verify's checks", () => {
+  it("a healthy picture passes every check (followers' /jsz listing peers as not current is not a failure)", () => {
+    const report = evaluate(outputs, healthy(), hints);
+    expect(report.failures).toEqual([]);
+    expect(renderReport(report)).toContain("all 31 checks passed on 5 servers");
+  });
+
+  it("a stopped hub member: its row, its peers' routes and the leader's view name it", () => {
+    const o = healthy();
+    const servers = { ...o.servers, "hub-2": { varzError: "ECONNREFUSED" } } as Record<string, ServerObservation>;
+    servers["hub-1"] = { ...member("hub-1"), routePeers: ["hub-3"], jsz: { meta_cluster: { leader: "hub-1", cluster_size: 3, replicas: [{ name: "hub-2", current: false, offline: true }, { name: "hub-3", current: true }] } } };
+    servers["hub-3"] = { ...member("hub-3"), routePeers: ["hub-1"] };
+    const f = failures({ ...o, servers });
+    expect(f).toContain("hub-2: reachable: http://10.0.1.42:8223 does not answer (ECONNREFUSED): is nats-server running? see hub-2.log");
+    expect(f).toContain("hub-1: routes: no route to hub-2 (routed: hub-3)");
+    expect(f).toContain("hub-1: meta: meta leader here; peers hub-2 offline");
+    expect(f).toContain("hub-3: routes: no route to hub-1, hub-2 (routed: hub-1)".replace("hub-1, ", ""));
+  });
+
+  it("a stream deleted out of band names the stream, its domain and the fix", () => {
+    const o = healthy();
+    expect(failures({ ...o, streams: { ...o.streams, "nats-1/E": { error: "stream not found" } } })).toEqual(["nats-1: streams: stream E is missing in domain nats-1: run pulumi up"]);
+  });
+
+  it("a drifted setting names declared and live values", () => {
+    const o = healthy();
+    expect(failures({ ...o, streams: { ...o.streams, "nats-1/E": { config: { subjects: ["e.>"], num_replicas: 3 } } } })).toEqual([
+      "nats-1: streams: stream E differs from its declaration (num_replicas: declared 1, live 3): run pulumi up",
+    ]);
+  });
+
+  it("a lagging or silent source names the aggregate, the source and the leaf", () => {
+    const o = healthy();
+    const silent = { ...o, streams: { ...o.streams, "hub/AGG": { config: { num_replicas: 3 }, sources: [{ name: "E", external: { api: "$JS.nats-1.API" }, lag: 12, active: 95e9 }] } } };
+    expect(failures(silent)).toContain("hub-1: sources: aggregate AGG: source E@nats-1 last active 95 s ago (lag 12): is leaf nats-1 up and linked to the hub?");
+  });
+
+  it("a stopped CID service fails on its leaf's row, naming the service and its log", () => {
+    expect(failures({ ...healthy(), cid: { error: "no responders: the CID service is not running (or not subscribed)" } })).toEqual([
+      "cimstor: cid: CID service does not answer on cimstor.objects.put/get at nats://10.0.0.2:4222: no responders: the CID service is not running (or not subscribed); see cid.log",
+    ]);
+  });
+});

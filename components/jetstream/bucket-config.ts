@@ -1,9 +1,11 @@
 /**
- * What KV buckets and object buckets share, pure: the bucket name rule and the checks of the
- * fields both have (replicas, storage, compression, durations, metadata).
+ * What KV buckets and object buckets share, pure: the bucket name rule, the fields both have
+ * (BucketConfig) with their defaults, their part of the bucket's stream config as both clients
+ * derive it, and their checks (replicas, storage, compression, durations, metadata).
  */
+import { compact, userMetadata } from "./canonical";
 import { durationFailures, enumFailures, metadataFailures, propertyPath, replicasFailures, unknownKeyFailures, type InputFailure } from "./input-checks";
-import { Storage } from "./types";
+import { Compression, Discard, Storage, toNanos, type BucketConfig, type BucketInput, type StreamConfig, type StreamInput } from "./types";
 
 /** Bucket names: letters, digits, `-` and `_` (what the KV and object store clients accept). */
 export function bucketNameReason(bucket: string, what = "bucket name"): string {
@@ -33,4 +35,53 @@ export function bucketFieldFailures(
   if (input.compression !== undefined && typeof input.compression !== "boolean") f.push({ property: propertyPath(path, "compression"), reason: "compression must be true (s2) or false" });
   f.push(...durationFailures(input, durationKeys, path), ...metadataFailures(input.metadata, path, false));
   return f;
+}
+
+/** The fields every bucket has, defaults filled in; `placement` only when set. */
+export function normalizeBucketFields(input: BucketInput): BucketConfig {
+  const cfg: BucketConfig = {
+    bucket: input.bucket,
+    description: input.description ?? "",
+    ttl: input.ttl === undefined ? 0 : toNanos(input.ttl, "ttl"),
+    max_bytes: input.max_bytes ?? -1,
+    storage: input.storage ?? Storage.File,
+    replicas: input.replicas ?? 1,
+    compression: input.compression ?? false,
+    metadata: userMetadata(input.metadata),
+  };
+  const placement = compact(input.placement);
+  return placement ? { ...cfg, placement } : cfg;
+}
+
+/** The bucket fields as stream settings of stream `<prefix><bucket>`, as the KV and object store clients both set them. */
+export function bucketStreamFields(prefix: string, b: BucketConfig): StreamInput {
+  return {
+    name: prefix + b.bucket,
+    description: b.description,
+    max_age: b.ttl,
+    max_bytes: b.max_bytes,
+    storage: b.storage,
+    num_replicas: b.replicas,
+    placement: b.placement,
+    compression: b.compression ? Compression.S2 : Compression.None,
+    metadata: b.metadata,
+    discard: Discard.New,
+    allow_rollup_hdrs: true,
+    allow_direct: true,
+  };
+}
+
+/** The bucket fields of a bucket's (live) stream `<prefix><bucket>`. */
+export function bucketFieldsFromStream(prefix: string, cfg: StreamConfig): BucketInput {
+  return {
+    bucket: withoutPrefix(prefix, cfg.name),
+    description: cfg.description,
+    ttl: cfg.max_age,
+    max_bytes: cfg.max_bytes,
+    storage: cfg.storage,
+    replicas: cfg.num_replicas,
+    placement: cfg.placement,
+    compression: cfg.compression === Compression.S2,
+    metadata: cfg.metadata,
+  };
 }

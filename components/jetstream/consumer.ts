@@ -11,7 +11,7 @@ import { changedKeys, containsUnknown, deepEqual, knownInputs, resourceConfig } 
 import { jetStreamConnection } from "./connection-pool";
 import { consumerId, consumerInputFailures, consumerReplaceReasons, consumerWireConfig, describeConsumer as describe, normalizeConsumerConfig } from "./consumer-config";
 import { needsEnsure } from "./liveness";
-import { dynamicProvider } from "./provider-loader";
+import { dynamicProvider, providerExports } from "./provider-loader";
 import { parseIdForRead } from "./resource-id";
 import { targetChange, targetFailures } from "./target";
 import { CONSUMER_REPLACE_ONLY, type ConnectionTarget, type ConsumerConfig, type ConsumerInput } from "./types";
@@ -124,14 +124,7 @@ export async function deleteConsumer(_id: string, props: ConsumerOutputs): Promi
   }
 }
 
-export const consumerProvider = dynamicProvider(__filename, {
-  check: "checkConsumer",
-  diff: "diffConsumer",
-  create: "createConsumer",
-  read: "readConsumer",
-  update: "updateConsumer",
-  delete: "deleteConsumer",
-});
+export const consumerProvider = dynamicProvider(__filename, providerExports("Consumer"));
 
 export type ConsumerResourceArgs = { [K in keyof ConsumerArgs]: pulumi.Input<ConsumerArgs[K]> };
 

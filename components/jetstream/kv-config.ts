@@ -8,13 +8,13 @@
  * replacement on a replicas change). KV_REPLACE_ONLY keys replace; a set `limit_marker_ttl`
  * cannot be unset (the stream's allow_msg_ttl is one-way).
  */
-import { compact, containsUnknown, deepEqual, userMetadata } from "./canonical";
-import { bucketFieldFailures, bucketNameReason, withoutPrefix } from "./bucket-config";
+import { compact, containsUnknown, deepEqual } from "./canonical";
+import { bucketFieldFailures, bucketFieldsFromStream, bucketNameReason, bucketStreamFields, normalizeBucketFields, withoutPrefix } from "./bucket-config";
 import { propertyPath, type InputFailure } from "./input-checks";
 import { formatId } from "./resource-id";
 import type { StoreKind } from "./store-kind";
 import { DEFAULT_DUPLICATE_WINDOW, normalizeSource, normalizeStreamConfig, replaceOnlyReasons, sourcingFailures } from "./stream-config";
-import { Compression, Discard, KV_REPLACE_ONLY, Storage, toNanos, type KvConfig, type KvInput, type StreamConfig, type StreamSource, type StreamSourceInput } from "./types";
+import { KV_REPLACE_ONLY, toNanos, type KvConfig, type KvInput, type StreamConfig, type StreamSource, type StreamSourceInput } from "./types";
 
 export const KV_STREAM_PREFIX = "KV_";
 
@@ -32,24 +32,15 @@ function normalizeBucketSource(s: StreamSourceInput): StreamSource {
 /** The full KV config with defaults filled in. */
 export function normalizeKvConfig(input: KvInput): KvConfig {
   const cfg: KvConfig = {
-    bucket: input.bucket,
-    description: input.description ?? "",
+    ...normalizeBucketFields(input),
     history: input.history ?? 1,
-    ttl: input.ttl === undefined ? 0 : toNanos(input.ttl, "ttl"),
     max_value_size: input.max_value_size ?? -1,
-    max_bytes: input.max_bytes ?? -1,
-    storage: input.storage ?? Storage.File,
-    replicas: input.replicas ?? 1,
-    placement: compact(input.placement),
-    compression: input.compression ?? false,
-    metadata: userMetadata(input.metadata),
-    mirror: input.mirror ? normalizeBucketSource(input.mirror) : undefined,
     sources: (input.sources ?? []).map(normalizeBucketSource),
-    republish: compact(input.republish),
     limit_marker_ttl: input.limit_marker_ttl === undefined ? 0 : toNanos(input.limit_marker_ttl, "limit_marker_ttl"),
   };
-  for (const k of ["placement", "mirror", "republish"] as const) if (cfg[k] === undefined) delete (cfg as Record<string, unknown>)[k];
-  return cfg;
+  const mirror = input.mirror ? normalizeBucketSource(input.mirror) : undefined;
+  const republish = compact(input.republish);
+  return { ...cfg, ...(mirror ? { mirror } : {}), ...(republish ? { republish } : {}) };
 }
 
 /** The bucket's stream config, as nats.go's KV create derives it. */
@@ -63,29 +54,18 @@ export function kvStreamConfig(kv: KvConfig): StreamConfig {
     ...(s.external && s.name === kv.bucket ? {} : { subject_transforms: [{ src: `$KV.${s.name}.>`, dest: subject }] }),
   }));
   return normalizeStreamConfig({
-    name: KV_STREAM_PREFIX + kv.bucket,
-    description: kv.description,
+    ...bucketStreamFields(KV_STREAM_PREFIX, kv),
     subjects: mirror ? [] : [subject],
     max_msgs_per_subject: kv.history,
-    max_bytes: kv.max_bytes,
-    max_age: kv.ttl,
     max_msg_size: kv.max_value_size,
-    storage: kv.storage,
-    num_replicas: kv.replicas,
-    placement: kv.placement,
-    allow_rollup_hdrs: true,
     deny_delete: true,
     duplicate_window: kv.ttl > 0 && kv.ttl < DEFAULT_DUPLICATE_WINDOW ? kv.ttl : DEFAULT_DUPLICATE_WINDOW,
     max_msgs: -1,
     max_consumers: -1,
-    allow_direct: true,
     mirror_direct: mirror !== undefined,
     mirror,
     sources,
     republish: kv.republish,
-    compression: kv.compression ? Compression.S2 : Compression.None,
-    discard: Discard.New,
-    metadata: kv.metadata,
     allow_msg_ttl: kv.limit_marker_ttl > 0,
     subject_delete_marker_ttl: kv.limit_marker_ttl,
   });
@@ -101,17 +81,9 @@ export function kvConfigFromStream(cfg: StreamConfig): KvConfig {
     return deepEqual(compact(subject_transforms), derived) ? { ...rest, name } : { ...s, name };
   });
   return normalizeKvConfig({
-    bucket,
-    description: cfg.description,
+    ...bucketFieldsFromStream(KV_STREAM_PREFIX, cfg),
     history: cfg.max_msgs_per_subject,
-    ttl: cfg.max_age,
     max_value_size: cfg.max_msg_size,
-    max_bytes: cfg.max_bytes,
-    storage: cfg.storage,
-    replicas: cfg.num_replicas,
-    placement: cfg.placement,
-    compression: cfg.compression === Compression.S2,
-    metadata: cfg.metadata,
     mirror: cfg.mirror ? { ...cfg.mirror, name: bucketOf(cfg.mirror.name) } : undefined,
     sources,
     republish: cfg.republish,

@@ -11,7 +11,7 @@ import { isNotFound, jsApi, JsErrCode, JetStreamApiError } from "./api";
 import { jetStreamConnection } from "./connection-pool";
 import { kvEntryId, kvEntryInputFailures, KV_STREAM_PREFIX } from "./kv-config";
 import { needsEnsure } from "./liveness";
-import { dynamicProvider } from "./provider-loader";
+import { dynamicProvider, providerExports } from "./provider-loader";
 import { parseIdForRead } from "./resource-id";
 import { describeAt, targetChange, targetFailures } from "./target";
 import type { ConnectionTarget } from "./types";
@@ -132,14 +132,7 @@ export async function deleteKvEntry(_id: string, props: KvEntryOutputs): Promise
   await deleteKvEntryMarker(props.target, props.bucket, props.key);
 }
 
-export const kvEntryProvider = dynamicProvider(__filename, {
-  check: "checkKvEntry",
-  diff: "diffKvEntry",
-  create: "createKvEntry",
-  read: "readKvEntry",
-  update: "updateKvEntry",
-  delete: "deleteKvEntry",
-});
+export const kvEntryProvider = dynamicProvider(__filename, providerExports("KvEntry"));
 
 export type KvEntryResourceArgs = { [K in keyof KvEntryArgs]: pulumi.Input<KvEntryArgs[K]> };
 

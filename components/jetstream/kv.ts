@@ -7,7 +7,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { KV_STORE_KIND } from "./kv-config";
-import { dynamicProvider } from "./provider-loader";
+import { dynamicProvider, providerExports } from "./provider-loader";
 import { storeResource, type StoreArgs, type StoreOutputs } from "./store-resource";
 import type { KvConfig, KvInput } from "./types";
 
@@ -20,7 +20,7 @@ export type KvOutputs = StoreOutputs<KvConfig>;
 
 export const { check: checkKv, diff: diffKv, create: createKv, read: readKv, update: updateKv, delete: deleteKv } = storeResource(KV_STORE_KIND);
 
-export const kvProvider = dynamicProvider(__filename, { check: "checkKv", diff: "diffKv", create: "createKv", read: "readKv", update: "updateKv", delete: "deleteKv" });
+export const kvProvider = dynamicProvider(__filename, providerExports("Kv"));
 
 export type KvResourceArgs = { [K in keyof KvArgs]: pulumi.Input<KvArgs[K]> };
 

@@ -8,7 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { OBJECT_STORE_KIND } from "./object-store-config";
-import { dynamicProvider } from "./provider-loader";
+import { dynamicProvider, providerExports } from "./provider-loader";
 import { storeResource, type StoreArgs, type StoreOutputs } from "./store-resource";
 import type { ObjectStoreConfig, ObjectStoreInput } from "./types";
 
@@ -27,14 +27,7 @@ export const {
   delete: deleteObjectStore,
 } = storeResource(OBJECT_STORE_KIND);
 
-export const objectStoreProvider = dynamicProvider(__filename, {
-  check: "checkObjectStore",
-  diff: "diffObjectStore",
-  create: "createObjectStore",
-  read: "readObjectStore",
-  update: "updateObjectStore",
-  delete: "deleteObjectStore",
-});
+export const objectStoreProvider = dynamicProvider(__filename, providerExports("ObjectStore"));
 
 export type ObjectStoreResourceArgs = { [K in keyof ObjectStoreArgs]: pulumi.Input<ObjectStoreArgs[K]> };
 

@@ -27,6 +27,11 @@ export type ProviderExports = {
   readonly delete: string;
 };
 
+/** The export names a resource module uses for `resource`: `checkStream`, `diffStream`, … `deleteStream`. */
+export function providerExports(resource: string): ProviderExports {
+  return { check: `check${resource}`, diff: `diff${resource}`, create: `create${resource}`, read: `read${resource}`, update: `update${resource}`, delete: `delete${resource}` };
+}
+
 /** `file`'s path relative to the nearest folder above it that holds Pulumi.yaml (the project root), with `/`. */
 export function projectRelativePath(file: string): string {
   const real = fs.existsSync(file) ? fs.realpathSync(file) : path.resolve(file);

@@ -10,7 +10,7 @@
  * Id: `stream:<domain>/<name>` (see resource-id.ts).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { dynamicProvider } from "./provider-loader";
+import { dynamicProvider, providerExports } from "./provider-loader";
 import { storeResource, type StoreArgs, type StoreOutputs } from "./store-resource";
 import { STREAM_STORE_KIND } from "./stream-config";
 import type { StreamConfig, StreamInput, StreamSource } from "./types";
@@ -36,14 +36,7 @@ export const {
 } = storeResource(STREAM_STORE_KIND);
 
 /** The dynamic provider: small closures that load this module in the provider process. */
-export const streamProvider = dynamicProvider(__filename, {
-  check: "checkStream",
-  diff: "diffStream",
-  create: "createStream",
-  read: "readStream",
-  update: "updateStream",
-  delete: "deleteStream",
-});
+export const streamProvider = dynamicProvider(__filename, providerExports("Stream"));
 
 /** Pulumi inputs of a Stream: StreamArgs with every value possibly an Output. */
 export type StreamResourceArgs = { [K in keyof StreamArgs]: pulumi.Input<StreamArgs[K]> };

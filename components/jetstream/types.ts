@@ -326,18 +326,14 @@ export type ConsumerInput = Partial<Omit<ConsumerConfig, (typeof CONSUMER_DURATI
   readonly backoff?: readonly Duration[];
 };
 
-/** A KV bucket (stream `KV_<bucket>`), in the KV API's terms. */
-export type KvConfig = {
+/** What every bucket has, KV or object (stream `KV_<bucket>` or `OBJ_<bucket>`). */
+export type BucketConfig = {
   /** REPLACE-ONLY. */
   readonly bucket: string;
   /** Default "". */
   readonly description: string;
-  /** Revisions kept per key (max_msgs_per_subject). Default 1. */
-  readonly history: number;
-  /** Expiry of values (max_age). Default 0 (never). */
+  /** Expiry of values or objects (max_age). Default 0 (never). */
   readonly ttl: Nanos;
-  /** max_msg_size. Default -1. */
-  readonly max_value_size: number;
   /** Default -1. */
   readonly max_bytes: number;
   /** REPLACE-ONLY. Default "file". */
@@ -349,6 +345,16 @@ export type KvConfig = {
   readonly compression: boolean;
   /** Default {}. */
   readonly metadata: Readonly<Record<string, string>>;
+};
+/** Bucket fields as users write them: only `bucket` is required, `ttl` may be a string. */
+export type BucketInput = { readonly bucket: string } & Partial<Omit<BucketConfig, "bucket" | "ttl">> & { readonly ttl?: Duration };
+
+/** A KV bucket (stream `KV_<bucket>`), in the KV API's terms. */
+export type KvConfig = BucketConfig & {
+  /** Revisions kept per key (max_msgs_per_subject). Default 1. */
+  readonly history: number;
+  /** max_msg_size. Default -1. */
+  readonly max_value_size: number;
   /** REPLACE-ONLY to add or change: a read replica of another bucket (name without `KV_`). */
   readonly mirror?: StreamSource;
   /** Buckets to source from (names without `KV_`). Default []. */
@@ -365,28 +371,10 @@ export type KvInput = { readonly bucket: string } & Partial<Omit<KvConfig, "buck
     readonly sources?: readonly StreamSourceInput[];
   };
 
-/** An object bucket (stream `OBJ_<bucket>`), in the object store API's terms. */
-export type ObjectStoreConfig = {
-  /** REPLACE-ONLY. */
-  readonly bucket: string;
-  /** Default "". */
-  readonly description: string;
-  /** Expiry of objects (max_age). Default 0. */
-  readonly ttl: Nanos;
-  /** Default -1. */
-  readonly max_bytes: number;
-  /** REPLACE-ONLY. Default "file". */
-  readonly storage: Storage;
-  /** Changes in place. Default 1. */
-  readonly replicas: number;
-  readonly placement?: Placement;
-  /** Default false. */
-  readonly compression: boolean;
-  /** Default {}. */
-  readonly metadata: Readonly<Record<string, string>>;
-};
+/** An object bucket (stream `OBJ_<bucket>`), in the object store API's terms: the bucket fields only. */
+export type ObjectStoreConfig = BucketConfig;
 export const OBJECT_REPLACE_ONLY = ["bucket", "storage"] as const satisfies readonly (keyof ObjectStoreConfig)[];
-export type ObjectStoreInput = { readonly bucket: string } & Partial<Omit<ObjectStoreConfig, "bucket" | "ttl">> & { readonly ttl?: Duration };
+export type ObjectStoreInput = BucketInput;
 
 const UNIT_NANOS: Readonly<Record<string, number>> = {
   ns: 1,

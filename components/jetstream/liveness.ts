@@ -18,6 +18,15 @@ import type { ConnectionTarget } from "./types";
 
 export type Liveness = "present" | "gone" | "unreachable";
 
+/**
+ * `CIM_NATS_OFFLINE=1`: plan without asking any server (no existence checks, no removal checks)
+ * — for previewing a stack whose servers this machine must not or cannot reach (the prod preview
+ * on a workstation, CI). The engine hands its environment to the provider processes.
+ */
+export function liveChecksDisabled(): boolean {
+  return process.env.CIM_NATS_OFFLINE === "1" || process.env.CIM_NATS_OFFLINE === "true";
+}
+
 const UNREACHABLE_KEY = Symbol.for("cim-nats.jetstream.unreachable-targets");
 const REMEMBER_UNREACHABLE_MS = 60_000;
 
@@ -32,6 +41,7 @@ function targetKey(target: ConnectionTarget): string {
 
 /** What the server says about an object: `probe` resolves undefined when it is not there. */
 export async function liveness(target: ConnectionTarget, probe: () => Promise<unknown>): Promise<Liveness> {
+  if (liveChecksDisabled()) return "unreachable";
   const key = targetKey(target);
   const failedAt = unreachable().get(key);
   if (failedAt !== undefined && Date.now() - failedAt < REMEMBER_UNREACHABLE_MS) return "unreachable";

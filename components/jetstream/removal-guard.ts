@@ -20,6 +20,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { deepEqual } from "./canonical";
+import { liveChecksDisabled } from "./liveness";
 import { dynamicProvider } from "./provider-loader";
 import { deleteStreamGuarded, streamInfo } from "./stream-requests";
 import type { ConnectionTarget } from "./types";
@@ -88,7 +89,8 @@ async function liveMessages(target: ConnectionTarget | undefined, store: StoreRe
 
 /** Every removal that would drop data, as Pulumi check failures (empty when none). */
 export async function removalFailures(olds: RemovalGuardInputs | undefined, news: RemovalGuardInputs): Promise<pulumi.dynamic.CheckFailure[]> {
-  if (!olds?.stores || news.allowDataLoss === true) return [];
+  // Offline planning (CIM_NATS_OFFLINE=1) asks no server; the stores' own deletes still guard their data.
+  if (!olds?.stores || news.allowDataLoss === true || liveChecksDisabled()) return [];
   const failures: pulumi.dynamic.CheckFailure[] = [];
   for (const store of removedStores(olds.stores, news.stores ?? [])) {
     const messages = await liveMessages(olds.targets?.[store.domain], store);

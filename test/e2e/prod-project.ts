@@ -61,7 +61,9 @@ export async function createProdProject(prefix = "cim-nats-prod-"): Promise<Prod
   }
   const context: PulumiContext = {
     cwd: projectDir,
-    env: pulumiEnv(stateDir, { PULUMI_CONFIG_PASSPHRASE: PROD_TEST_PASSPHRASE, CIM_NATS_ROOT: projectDir, PULUMI_NODEJS_TRANSPILE_ONLY: "true" }),
+    // CIM_NATS_OFFLINE: the JetStream resources and the removal guard ask no server. The prod
+    // addresses (10.0.0.x, 172.16.0.2) are not this machine's to reach: a test never sends them a packet.
+    env: pulumiEnv(stateDir, { PULUMI_CONFIG_PASSPHRASE: PROD_TEST_PASSPHRASE, CIM_NATS_ROOT: projectDir, PULUMI_NODEJS_TRANSPILE_ONLY: "true", CIM_NATS_OFFLINE: "1" }),
   };
   const pulumi = (args: readonly string[], allowFailure = false) => runPulumi(context, [...args, "-s", "prod"], { allowFailure, timeoutMs: 600_000 });
   const key = generateOpenSshKey("deploy@cim-nats-test");

@@ -457,13 +457,16 @@ export async function updateLocalServer(state: LocalServerState, inputs: LocalSe
   } else {
     noteInLog(paths.logPath, `restarting (lame duck stop, then start): ${why}`);
   }
+  // A server found dead (a reboot) starts like a new one: when every hub member is down, the first
+  // ones cannot have a meta leader until the later ones in the chain are up.
+  const wasRunning = livePid(state) !== undefined;
   await handOffBeforeStop(state, inputs, paths.logPath);
   await stopOwnServer(state, stopTimeoutMs(inputs));
   const keep = new Set(Object.keys(inputs.files ?? {}));
   for (const name of state.fileNames ?? []) {
     if (!keep.has(name) && !extraFileReason(name)) fs.rmSync(path.join(state.dataDir, name), { force: true });
   }
-  const restarted = await startServer(inputs, "full", keptStoreId, `restarted: ${restartWhy}`);
+  const restarted = await startServer(inputs, wasRunning ? "full" : (inputs.createHealthCheck ?? "full"), keptStoreId, `restarted: ${restartWhy}`);
   noteInLog(paths.logPath, `restarted (pid ${restarted.pid}), healthy${isClustered(inputs.configText) ? " and JetStream-current" : ""}`);
   return restarted;
 }

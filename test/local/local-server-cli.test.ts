@@ -21,7 +21,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parseTopology, withDataDir } from "./components/topology";
 import { renderServerConfig } from "./components/render/nats-server-config";
-import { LocalFiles, LocalTopology } from "./components/local";
+import { LocalTopology } from "./components/local";
 
 const config = new pulumi.Config("probe");
 const raw = {
@@ -41,7 +41,6 @@ const local = new LocalTopology("local", {
   renderConfig: (s) => pulumi.secret(renderServerConfig(topology, s) + extra),
   files: { "p-1": { "leaf-link.creds": pulumi.secret(config.require("creds")) } },
 });
-new LocalFiles("clients", { dir: path.resolve(".cim-dev", stack, "clients"), files: { "svc.creds": pulumi.secret(config.require("creds")) } });
 export const pids = local.pids;
 export const dataDirs = local.dataDirs;
 `;
@@ -107,7 +106,7 @@ afterAll(async () => {
 describe("LocalTopology under the real Pulumi CLI", () => {
   it("up from nothing starts every server healthy, with routes and leafnode links up", async () => {
     const up = await pulumi("up (create)", ["up", "--yes", "--skip-preview"]);
-    expect(resourceSummary(up.stdout)).toMatchObject({ create: 8 });
+    expect(resourceSummary(up.stdout)).toMatchObject({ create: 7 });
 
     const running = await pids();
     expect(Object.keys(running).sort()).toEqual(["p-1", "p-1-hub", "p-2", "p-2-hub", "p-3-hub"]);
@@ -127,7 +126,6 @@ describe("LocalTopology under the real Pulumi CLI", () => {
     const creds = path.join(dir, "project", ".cim-dev", STACK, "p-1", "leaf-link.creds");
     expect(fs.readFileSync(creds, "utf8")).toBe(CREDS);
     expect(fs.statSync(creds).mode & 0o777).toBe(0o600);
-    expect(fs.readFileSync(path.join(dir, "project", ".cim-dev", STACK, "clients", "svc.creds"), "utf8")).toBe(CREDS);
     // Secrets stay encrypted in the state file.
     const state = fs.readdirSync(path.join(dir, "state"), { recursive: true }).map(String).filter((f) => f.endsWith(".json"));
     const stateText = state.map((f) => fs.readFileSync(path.join(dir, "state", f), "utf8")).join("\n");
@@ -140,7 +138,7 @@ describe("LocalTopology under the real Pulumi CLI", () => {
     const preview = await pulumi("preview --expect-no-changes", ["preview", "--expect-no-changes"], true);
     expect(preview.code).toBe(0);
     const up = await pulumi("up (no change)", ["up", "--yes", "--skip-preview"]);
-    expect(resourceSummary(up.stdout)).toEqual({ unchanged: 8 });
+    expect(resourceSummary(up.stdout)).toEqual({ unchanged: 7 });
   }, 120_000);
 
   it("a comment-only config change rewrites the files and signals nothing", async () => {
@@ -148,7 +146,7 @@ describe("LocalTopology under the real Pulumi CLI", () => {
     await runPulumi(context, ["config", "set", "probe:extra", "# changed by the test", "-s", STACK]);
 
     const preview = await pulumi("preview (comment change)", ["preview"]);
-    expect(resourceSummary(preview.stdout)).toMatchObject({ update: 5, unchanged: 3 });
+    expect(resourceSummary(preview.stdout)).toMatchObject({ update: 5, unchanged: 2 });
     await pulumi("up (comment change)", ["up", "--yes", "--skip-preview"]);
 
     expect(await pids()).toEqual(before);
@@ -163,7 +161,7 @@ describe("LocalTopology under the real Pulumi CLI", () => {
     await runPulumi(context, ["config", "set", "probe:extra", "max_payload: 2097152", "-s", STACK]);
 
     const preview = await pulumi("preview (config change)", ["preview"]);
-    expect(resourceSummary(preview.stdout)).toMatchObject({ update: 5, unchanged: 3 });
+    expect(resourceSummary(preview.stdout)).toMatchObject({ update: 5, unchanged: 2 });
     await pulumi("up (config change)", ["up", "--yes", "--skip-preview"]);
 
     const after = await pids();
@@ -189,7 +187,7 @@ describe("LocalTopology under the real Pulumi CLI", () => {
     const preview = await pulumi("preview (one dead)", ["preview", "--expect-no-changes"], true);
     expect(preview.code).not.toBe(0);
     const up = await pulumi("up (restart dead)", ["up", "--yes", "--skip-preview"]);
-    expect(resourceSummary(up.stdout)).toMatchObject({ update: 1, unchanged: 7 });
+    expect(resourceSummary(up.stdout)).toMatchObject({ update: 1, unchanged: 6 });
 
     const after = await pids();
     expect(after["p-2"]).not.toBe(before["p-2"]);
@@ -197,10 +195,10 @@ describe("LocalTopology under the real Pulumi CLI", () => {
     expect(natsServersUnder(dir)).toContain(after["p-2"]);
   }, 180_000);
 
-  it("destroy stops every process it started and removes the server folders and client files", async () => {
+  it("destroy stops every process it started and removes the server folders", async () => {
     const started = Object.values(await pids());
     const destroy = await pulumi("destroy", ["destroy", "--yes", "--skip-preview"]);
-    expect(resourceSummary(destroy.stdout)).toMatchObject({ delete: 8 });
+    expect(resourceSummary(destroy.stdout)).toMatchObject({ delete: 7 });
 
     expect(natsServersUnder(dir)).toEqual([]);
     for (const pid of started) expect(isServingConfig(pid, path.join(dir, "project", ".cim-dev", STACK, "p-1", "nats.conf"))).toBe(false);

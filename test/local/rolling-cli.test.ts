@@ -27,7 +27,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parseTopology, withDataDir } from "./components/topology";
 import { renderServerConfig } from "./components/render/nats-server-config";
-import { LocalFiles, LocalTopology, localServerFilePath } from "./components/local";
+import { LocalTopology, localServerFilePath } from "./components/local";
 
 const config = new pulumi.Config("roll");
 const stack = pulumi.getStack();
@@ -59,10 +59,25 @@ const local = new LocalTopology("local", {
   leaderHandoffCreds: config.requireSecret("adminCreds"),
 });
 // Stands in for a stream or bucket that takes its server's store id as an input.
-new LocalFiles("store-ids", {
-  dir: path.resolve(".cim-dev", stack, "store-ids"),
-  files: { "r-1-hub": local.servers["r-1-hub"].storeId, "r-4": local.servers["r-4"].storeId },
-});
+const echo: pulumi.dynamic.ResourceProvider = {
+  async create(inputs) {
+    return { id: "echo-" + String(inputs.value), outs: inputs };
+  },
+  async diff(_id, olds, news) {
+    return { changes: olds.value !== news.value };
+  },
+  async update(_id, _olds, news) {
+    return { outs: news };
+  },
+};
+class StoreIdUser extends pulumi.dynamic.Resource {
+  declare public readonly value: pulumi.Output<string>;
+  constructor(name: string, value: pulumi.Input<string>) {
+    super(echo, name, { value }, {});
+  }
+}
+const users = ["r-1-hub", "r-4"].map((s) => new StoreIdUser("store-id-of-" + s, local.servers[s].storeId));
+export const storeIdUsers = pulumi.all(users.map((u) => u.value));
 export const pids = local.pids;
 export const storeIds = local.storeIds;
 export const lastChanges = pulumi.all(Object.fromEntries(Object.entries(local.servers).map(([s, r]) => [s, r.lastChange])));
@@ -194,7 +209,7 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
     const started = Date.now();
     const up = await pulumi(["up", "--yes", "--skip-preview"]);
     report.upFromNothingMs = Date.now() - started;
-    expect(resourceSummary(up.stdout)).toMatchObject({ create: 7 });
+    expect(resourceSummary(up.stdout)).toMatchObject({ create: 8 });
     const outs = await stackOutputs(context, STACK);
     const storeIds = outs.storeIds as Record<string, string>;
     expect(Object.keys(storeIds).sort()).toEqual([...HUB, "r-4"]);
@@ -222,7 +237,7 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
 
     // Exactly the four servers; the store ids stay known, so what depends on them is unchanged.
     const preview = await pulumi(["preview"]);
-    expect(resourceSummary(preview.stdout)).toEqual({ update: 4, unchanged: 3 });
+    expect(resourceSummary(preview.stdout)).toEqual({ update: 4, unchanged: 4 });
     const probe = startProbe(prober);
     await sleep(500);
     const up = await pulumi(["up", "--yes", "--skip-preview"]);
@@ -231,7 +246,7 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
     report.userRemoval = { ...probes, upMs: up.ms };
     await prober.close();
 
-    expect(resourceSummary(up.stdout)).toEqual({ update: 4, unchanged: 3 });
+    expect(resourceSummary(up.stdout)).toEqual({ update: 4, unchanged: 4 });
     expect(await pids()).toEqual(before);
     const changes = (await stackOutputs(context, STACK)).lastChanges as Record<string, string>;
     for (const server of [...HUB, "r-4"]) expect(changes[server]).toMatch(/^reloaded: resolver_preload changed/);
@@ -255,7 +270,7 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
     await setConfig("hubMaxFile", "512M");
 
     const preview = await pulumi(["preview"]);
-    expect(resourceSummary(preview.stdout)).toEqual({ update: 3, unchanged: 4 });
+    expect(resourceSummary(preview.stdout)).toEqual({ update: 3, unchanged: 5 });
     const probe = startProbe(prober);
     await sleep(500);
     const up = await pulumi(["up", "--yes", "--skip-preview"]);
@@ -263,7 +278,7 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
     const probes = await probe.stop();
     await prober.close();
 
-    expect(resourceSummary(up.stdout)).toEqual({ update: 3, unchanged: 4 });
+    expect(resourceSummary(up.stdout)).toEqual({ update: 3, unchanged: 5 });
     const after = await pids();
     // Every hub member has a new process; the leaf is untouched.
     for (const m of HUB) expect(after[m]).not.toBe(before[m]);
@@ -310,6 +325,34 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
     expect(probes.firstAttemptTimeouts).toEqual([]);
   }, 300_000);
 
+  it("every hub member killed at once (a reboot): plain up starts them again along the chain, the R3 stream intact", async () => {
+    const before = await pids();
+    for (const m of HUB) process.kill(before[m], "SIGKILL");
+    await sleep(300);
+    const up = await pulumi(["up", "--yes", "--skip-preview"]);
+    report.allHubDownUpMs = up.ms;
+    expect(resourceSummary(up.stdout)).toEqual({ update: 3, unchanged: 5 });
+    const after = await pids();
+    for (const m of HUB) expect(after[m]).not.toBe(before[m]);
+    const nc = await as("admin", hubUrls());
+    try {
+      // After a cold start of every member the stream elects its leader on its own time.
+      const jsm = await jetstreamManager(nc, { timeout: 1_000 });
+      const started = Date.now();
+      let replicas = -1;
+      while (Date.now() - started < 30_000) {
+        const info = await jsm.streams.info("PROBE").catch(() => undefined);
+        replicas = info?.cluster?.leader ? (info.cluster.replicas?.length ?? 0) : -1;
+        if (replicas === 2) break;
+        await sleep(200);
+      }
+      report.allHubDownStreamBackMs = Date.now() - started;
+      expect(replicas).toBe(2);
+    } finally {
+      await nc.close();
+    }
+  }, 240_000);
+
   it("a leaf whose store was wiped while it was down is seen by plain preview and up: new store id, dependents updated", async () => {
     const before = (await stackOutputs(context, STACK)).storeIds as Record<string, string>;
     const leafPid = (await pids())["r-4"];
@@ -319,14 +362,14 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
 
     const preview = await pulumi(["preview"]);
     report.wipedStorePreview = resourceSummary(preview.stdout);
-    expect(resourceSummary(preview.stdout)).toEqual({ update: 2, unchanged: 5 });
+    expect(resourceSummary(preview.stdout)).toEqual({ update: 2, unchanged: 6 });
     const up = await pulumi(["up", "--yes", "--skip-preview"]);
-    expect(resourceSummary(up.stdout)).toEqual({ update: 2, unchanged: 5 });
+    expect(resourceSummary(up.stdout)).toEqual({ update: 2, unchanged: 6 });
 
     const after = (await stackOutputs(context, STACK)).storeIds as Record<string, string>;
     expect(after["r-4"]).not.toBe(before["r-4"]);
     expect(after["r-1-hub"]).toBe(before["r-1-hub"]);
-    expect(fs.readFileSync(path.join(project, ".cim-dev", STACK, "store-ids", "r-4"), "utf8")).toBe(after["r-4"]);
+    expect((await stackOutputs(context, STACK)).storeIdUsers).toEqual([after["r-1-hub"], after["r-4"]]);
     const again = await pulumi(["preview", "--expect-no-changes"], true);
     expect(again.code).toBe(0);
   }, 240_000);

@@ -20,10 +20,10 @@ afterAll(async () => {
 });
 
 /** A minimal server config on random loopback ports. */
-async function writeConfig(name: string): Promise<{ configPath: string; logPath: string; client: number; monitoring: number }> {
-  const [client, monitoring] = [await freePort(), await freePort()];
+async function writeConfig(name: string, address = "127.0.0.1"): Promise<{ configPath: string; logPath: string; client: number; monitoring: number }> {
+  const [client, monitoring] = [await freePort(address), await freePort(address)];
   const configPath = path.join(dir, `${name}.conf`);
-  fs.writeFileSync(configPath, `server_name: "${name}"\nlisten: "127.0.0.1:${client}"\nhttp: "127.0.0.1:${monitoring}"\n`);
+  fs.writeFileSync(configPath, `server_name: "${name}"\nlisten: "${address}:${client}"\nhttp: "${address}:${monitoring}"\n`);
   return { configPath, logPath: path.join(dir, `${name}.log`), client, monitoring };
 }
 
@@ -118,5 +118,44 @@ describe("startNatsServer / waitHealthy / stopNatsServer", () => {
     await expect(
       startNatsServer({ configPath: cfg.configPath, logPath: cfg.logPath, binary: path.join(dir, "no-such-nats-server") }),
     ).rejects.toThrow(/no-such-nats-server' is missing or not executable; run `npm run setup`/);
+  });
+});
+
+describe("lame duck stops", () => {
+  /** A server with a lame duck of 30 s (nats-server's minimum) and the given grace period, plus one connected client. */
+  const address = "127.0.22.30";
+  async function serverWithClient(name: string, grace: string) {
+    const cfg = await writeConfig(name, address);
+    fs.appendFileSync(cfg.configPath, `lame_duck_duration: "30s"\nlame_duck_grace_period: "${grace}"\n`);
+    const { pid } = await startNatsServer({ configPath: cfg.configPath, logPath: cfg.logPath });
+    started.push(pid);
+    await waitHealthy(`http://${address}:${cfg.monitoring}`, 15_000, pid);
+    const client = net.connect(cfg.client, address);
+    await new Promise<void>((resolve) => client.once("data", () => resolve()));
+    client.write('CONNECT {"verbose":false}\r\nPING\r\n');
+    return { ...cfg, pid, client };
+  }
+
+  it("SIGUSR2 enters lame duck mode: the server closes its clients after the grace period and exits", async () => {
+    const s = await serverWithClient("ldm", "500ms");
+    const closed = new Promise<number>((resolve) => s.client.once("close", () => resolve(Date.now())));
+    const t0 = Date.now();
+    await stopNatsServer(s.pid, 40_000, { signal: "SIGUSR2" });
+    expect(isProcessRunning(s.pid)).toBe(false);
+    expect(fs.readFileSync(s.logPath, "utf8")).toContain("Entering lame duck mode");
+    // The client was closed by the server (not cut by a kill), after the grace period.
+    expect((await closed) - t0).toBeGreaterThanOrEqual(400);
+  });
+
+  it("a lame duck stop that outlasts its timeout is finished with SIGKILL", async () => {
+    const s = await serverWithClient("ldm-slow", "20s");
+    const t0 = Date.now();
+    await stopNatsServer(s.pid, 1_000, { signal: "SIGUSR2" });
+    const took = Date.now() - t0;
+    s.client.destroy();
+    expect(isProcessRunning(s.pid)).toBe(false);
+    expect(took).toBeGreaterThanOrEqual(1_000);
+    expect(took).toBeLessThan(6_000);
+    expect(fs.readFileSync(s.logPath, "utf8")).toContain("Entering lame duck mode");
   });
 });

@@ -7,8 +7,8 @@
  * - `/etc/nixos/cim-nats/cid-service.nix`: enables it with this stack's values;
  * - the user's creds, 0600, under /var/lib/cim-nats/secrets (read through LoadCredential, never in the store).
  *
- * The host's configuration must import `./cim-nats/cid-service.nix` (deploy/nixos-files.ts
- * ENTRY_POINT) on the host that runs it.
+ * The host's configuration.nix imports `./cim-nats/cid-service.nix` (CID_SERVICE_IMPORT, through
+ * deploy/nixos-files.ts `extra`) on the host that runs it.
  */
 import type { RenderedFile } from "../deploy/files";
 import { nixString } from "../render/to-nix";
@@ -16,6 +16,9 @@ import type { CidServiceSpec } from "./spec";
 
 export const CID_NIXOS_DIR = "/etc/nixos/cim-nats";
 export const CID_CREDENTIALS_DIR = "/var/lib/cim-nats/secrets";
+
+/** What the host's configuration.nix imports (relative to /etc/nixos). */
+export const CID_SERVICE_IMPORT = "./cim-nats/cid-service.nix";
 
 export const cidCredentialsPath = (spec: CidServiceSpec) => `${CID_CREDENTIALS_DIR}/${spec.user}.creds`;
 

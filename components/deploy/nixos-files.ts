@@ -18,6 +18,11 @@ export type NixosHostFileInputs<C> = {
   readonly credentials: Readonly<Record<string, C>>;
   /** Who the deploy logs in as, and with which keys (access.nix). */
   readonly access: DeployAccess;
+  /**
+   * More of this host's own files (e.g. the CID service's, components/cid/prod.ts) and the
+   * ones configuration.nix imports (relative to /etc/nixos, e.g. `./cim-nats/cid-service.nix`). Default none.
+   */
+  readonly extra?: { readonly files: readonly RenderedFile<C>[]; readonly imports: readonly string[] };
 };
 
 /** The deploy's SSH access to a container, owned by its NixOS configuration. */
@@ -76,12 +81,19 @@ export const ENTRY_POINT = [
   "",
 ].join("\n");
 
+/** ENTRY_POINT with more imports after the cim-nats ones (ENTRY_POINT itself when none). */
+export function entryPointWith(imports: readonly string[]): string {
+  if (imports.length === 0) return ENTRY_POINT;
+  return ENTRY_POINT.replace("    ./cim-nats/access.nix\n", `    ./cim-nats/access.nix\n${imports.map((i) => `    ${i}\n`).join("")}`);
+}
+
 export function nixosHostFiles<C>(inputs: NixosHostFileInputs<C | string>): RenderedFile<C | string>[] {
   return [
-    { path: "/etc/nixos/configuration.nix", content: ENTRY_POINT, mode: "0644", secret: false },
+    { path: "/etc/nixos/configuration.nix", content: entryPointWith(inputs.extra?.imports ?? []), mode: "0644", secret: false },
     { path: `${NIXOS_DIR}/modules/cim-nats.nix`, content: inputs.moduleText, mode: "0644", secret: false },
     { path: `${NIXOS_DIR}/host.nix`, content: inputs.hostText, mode: "0644", secret: false },
     { path: `${NIXOS_DIR}/access.nix`, content: accessModule(inputs.access), mode: "0644", secret: false },
     ...Object.entries(inputs.credentials).map(([path, content]) => ({ path, content, mode: "0600", secret: true })),
+    ...(inputs.extra?.files ?? []),
   ];
 }

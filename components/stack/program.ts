@@ -23,7 +23,9 @@ import { JETSTREAM_ADMIN_USER } from "../security/types";
 import { withDataDir } from "../topology/rebase";
 import { ConfigError, type Topology } from "../topology/types";
 import { declareJetStream, declareRemovalGuard, jetstreamNames } from "./jetstream-resources";
-import { cidServiceOutput, parseCidService } from "../cid/spec";
+import { bundleCidService } from "../cid/bundle";
+import { CID_SERVICE_IMPORT, cidServiceHostFiles } from "../cid/prod";
+import { cidServiceOutput, parseCidService, type CidServiceSpec } from "../cid/spec";
 import { declareLocalCidService } from "../cid/stack";
 import { declaredJetStream } from "../verify/declared";
 import { loadStackModel, Substrate, type StackModel } from "./stack-model";
@@ -79,6 +81,7 @@ export function program(): Record<string, unknown> {
   const config = new pulumi.Config("cim-nats");
   const stack = pulumi.getStack();
   const m = model(config, stack);
+  const cid = cidServiceOrError(config.getObject("cidService"), m);
   // scripts/with-env.sh defaults the passphrase to the dev stack's well-known one; a stack with
   // real machines must not keep its secrets (Proxmox token, SSH key, NATS seeds) under it.
   if (m.substrate !== Substrate.Local && process.env.PULUMI_CONFIG_PASSPHRASE === DEV_PASSPHRASE) {
@@ -153,7 +156,9 @@ export function program(): Record<string, unknown> {
         const p = leafLinkCredentialsPath(DEFAULT_LEAF_CREDENTIALS_DIR, m.security.leafLinks[leaf.serverName]);
         credentials[p] = security.leafLinkCreds[leaf.serverName];
       }
-      return { host: h.name, files: nixosHostFiles<pulumi.Input<string>>({ moduleText, hostText, credentials, access: deployAccess(spec) }) };
+      // The CID service's host also gets its unit, program and creds (components/cid/prod.ts).
+      const extra = cid && cid.host === h.name ? cidServiceNixosExtra(cid, security.userCreds) : undefined;
+      return { host: h.name, files: nixosHostFiles<pulumi.Input<string>>({ moduleText, hostText, credentials, access: deployAccess(spec), ...(extra ? { extra } : {}) }) };
     });
     const deployment = new NixosDeployment(
       "deploy",
@@ -171,8 +176,7 @@ export function program(): Record<string, unknown> {
 
   const jetstream = declareJetStream(root, { topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, servers, allowDataLoss, ...(storeIds ? { storeIds } : {}) });
 
-  // cimstor's CID object service (components/cid): a local process in dev; prod runs it from the host's NixOS config.
-  const cid = cidServiceOrError(config.getObject("cidService"), m);
+  // cimstor's CID object service (components/cid): a local process in dev; prod runs it from the host's NixOS config (above).
   if (cid && local) {
     const bucket = jetstream.objects.filter((_, i) => m.jetstream.objects[i].config.bucket === cid.bucket && m.jetstream.objects[i].location.domain === cid.jetstreamDomain);
     declareLocalCidService(root, { spec: cid, userCreds: security.userCreds, dataDir, dependsOn: [servers[cid.leaf], ...bucket] });
@@ -196,6 +200,16 @@ export function program(): Record<string, unknown> {
   };
   root.complete(result);
   return result;
+}
+
+function cidServiceNixosExtra(cid: CidServiceSpec, userCreds: pulumi.Output<Readonly<Record<string, string>>>) {
+  const files = cidServiceHostFiles<pulumi.Input<string>>({
+    spec: cid,
+    moduleText: readFileSync(path.join(__dirname, "..", "..", "nix", "modules", "cim-cid-service.nix"), "utf8"),
+    bundleText: bundleCidService(),
+    creds: pulumi.secret(userCreds.apply((c) => c[cid.user] ?? "")),
+  });
+  return { files, imports: [CID_SERVICE_IMPORT] };
 }
 
 function cidServiceOrError(raw: unknown, m: StackModel) {

@@ -137,6 +137,8 @@ export function program(): Record<string, unknown> {
           t.leaves.map((l) => [l.serverName, { "leaf-link.creds": security.leafLinkCreds[l.serverName] }]),
         ),
         dependsOn: [removalGuard],
+        // A hub member about to restart first hands its stream/consumer leaderships to its peers.
+        leaderHandoffCreds: security.jetstreamAdminCreds,
       },
       { parent: root },
     );

@@ -5,13 +5,12 @@
 // the provider down (SIGKILL, OOM killer, a crash), nothing else would ever stop it: it would wait
 // on its gRPC port forever, re-parented to init. So: once the parent is gone (process.ppid changes),
 // exit. Only this process exits — processes the provider started detached on purpose (the dev
-// stack's nats-servers) keep running.
+// stack's nats-servers) keep running. It says nothing: stderr is a pipe to the dead engine.
 "use strict";
 const parent = process.ppid;
 if (parent > 1) {
     const timer = setInterval(() => {
         if (process.ppid === parent) return;
-        process.stderr.write(`pulumi-resource-pulumi-nodejs: the Pulumi engine (pid ${parent}) is gone; exiting\n`);
         process.exit(1);
     }, 500);
     timer.unref();

@@ -1,5 +1,5 @@
 /**
- * A tiny PNG bar chart with no dependencies: RGBA pixels, a 5×7 bitmap font for labels, zlib
+ * A tiny PNG bar chart with no dependencies (plain functions): RGBA pixels, a 5×7 bitmap font for labels, zlib
  * from node for the IDAT. Enough for the benchmarks' figures under bench/out/.
  */
 import { deflateSync } from "node:zlib";
@@ -23,63 +23,70 @@ type Rgb = readonly [number, number, number];
 export type BarGroup = { readonly label: string; readonly bars: readonly { readonly label: string; readonly value: number; readonly color: Rgb }[] };
 export type Panel = { readonly title: string; readonly unit: string; readonly groups: readonly BarGroup[] };
 
-class Canvas {
-  readonly px: Buffer;
-  constructor(
-    readonly w: number,
-    readonly h: number,
-  ) {
-    this.px = Buffer.alloc(w * h * 4, 255);
-  }
-  rect(x: number, y: number, w: number, h: number, c: Rgb): void {
-    for (let j = Math.max(0, Math.floor(y)); j < Math.min(this.h, Math.floor(y + h)); j++) {
-      for (let i = Math.max(0, Math.floor(x)); i < Math.min(this.w, Math.floor(x + w)); i++) {
-        const o = (j * this.w + i) * 4;
-        this.px[o] = c[0];
-        this.px[o + 1] = c[1];
-        this.px[o + 2] = c[2];
-        this.px[o + 3] = 255;
+type Canvas = {
+  readonly w: number;
+  readonly h: number;
+  rect(x: number, y: number, w: number, h: number, c: Rgb): void;
+  text(x: number, y: number, s: string, c?: Rgb, scale?: number): void;
+  png(): Buffer;
+};
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(b: Buffer): number {
+  let c = 0xffffffff;
+  for (const x of b) c = CRC_TABLE[(c ^ x) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function pngChunk(type: string, data: Buffer): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const td = Buffer.concat([Buffer.from(type, "ascii"), data]);
+  const c = Buffer.alloc(4);
+  c.writeUInt32BE(crc32(td));
+  return Buffer.concat([len, td, c]);
+}
+
+/** A white RGBA canvas with rectangles, 5×7 text and PNG encoding. */
+function canvas(w: number, h: number): Canvas {
+  const px = Buffer.alloc(w * h * 4, 255);
+  const rect = (x: number, y: number, rw: number, rh: number, c: Rgb) => {
+    for (let j = Math.max(0, Math.floor(y)); j < Math.min(h, Math.floor(y + rh)); j++) {
+      for (let i = Math.max(0, Math.floor(x)); i < Math.min(w, Math.floor(x + rw)); i++) {
+        const o = (j * w + i) * 4;
+        px[o] = c[0];
+        px[o + 1] = c[1];
+        px[o + 2] = c[2];
+        px[o + 3] = 255;
       }
     }
-  }
-  text(x: number, y: number, s: string, c: Rgb = [0, 0, 0], scale = 1): void {
+  };
+  const text = (x: number, y: number, s: string, c: Rgb = [0, 0, 0], scale = 1) => {
     let cx = x;
     for (const ch of s.toUpperCase()) {
       const g = FONT[ch] ?? FONT[" "];
       g.forEach((row, r) => {
-        for (let b = 0; b < 5; b++) if (row & (16 >> b)) this.rect(cx + b * scale, y + r * scale, scale, scale, c);
+        for (let b = 0; b < 5; b++) if (row & (16 >> b)) rect(cx + b * scale, y + r * scale, scale, scale, c);
       });
       cx += 6 * scale;
     }
-  }
-  png(): Buffer {
-    const raw = Buffer.alloc((this.w * 4 + 1) * this.h);
-    for (let j = 0; j < this.h; j++) this.px.copy(raw, j * (this.w * 4 + 1) + 1, j * this.w * 4, (j + 1) * this.w * 4);
-    const crcTable = Array.from({ length: 256 }, (_, n) => {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      return c >>> 0;
-    });
-    const crc = (b: Buffer) => {
-      let c = 0xffffffff;
-      for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8);
-      return (c ^ 0xffffffff) >>> 0;
-    };
-    const chunk = (type: string, data: Buffer) => {
-      const len = Buffer.alloc(4);
-      len.writeUInt32BE(data.length);
-      const td = Buffer.concat([Buffer.from(type, "ascii"), data]);
-      const c = Buffer.alloc(4);
-      c.writeUInt32BE(crc(td));
-      return Buffer.concat([len, td, c]);
-    };
+  };
+  const png = () => {
+    const raw = Buffer.alloc((w * 4 + 1) * h);
+    for (let j = 0; j < h; j++) px.copy(raw, j * (w * 4 + 1) + 1, j * w * 4, (j + 1) * w * 4);
     const ihdr = Buffer.alloc(13);
-    ihdr.writeUInt32BE(this.w, 0);
-    ihdr.writeUInt32BE(this.h, 4);
-    ihdr[8] = 8;
-    ihdr[9] = 6;
-    return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
-  }
+    ihdr.writeUInt32BE(w, 0);
+    ihdr.writeUInt32BE(h, 4);
+    ihdr[8] = 8; // bit depth
+    ihdr[9] = 6; // RGBA
+    return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), pngChunk("IHDR", ihdr), pngChunk("IDAT", deflateSync(raw)), pngChunk("IEND", Buffer.alloc(0))]);
+  };
+  return { w, h, rect, text, png };
 }
 
 const fmt = (v: number) => (v >= 100 ? Math.round(v).toLocaleString("en-US") : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -88,7 +95,7 @@ const fmt = (v: number) => (v >= 100 ? Math.round(v).toLocaleString("en-US") : v
 export function barChartPng(title: string, panels: readonly Panel[]): Buffer {
   const pw = 420;
   const ph = 320;
-  const c = new Canvas(pw * panels.length + 20, ph + 60);
+  const c = canvas(pw * panels.length + 20, ph + 60);
   c.text(10, 10, title, [0, 0, 0], 2);
   panels.forEach((p, pi) => {
     const x0 = 10 + pi * pw;

@@ -48,9 +48,8 @@ type Upload = { parts: Uint8Array[]; next: number; size: number; hasher: ReturnT
 
 /** An error that becomes an error reply with its code (anything else thrown is a 500). */
 type ReplyFailure = Error & { readonly replyCode: ErrorCode; readonly replyHeaders: Record<string, string> };
-const ReplyError = function (code: ErrorCode, message: string, headers: Record<string, string> = {}): ReplyFailure {
-  return Object.assign(new Error(message), { replyCode: code, replyHeaders: headers });
-} as unknown as new (code: ErrorCode, message: string, headers?: Record<string, string>) => ReplyFailure;
+const replyFailure = (code: ErrorCode, message: string, headers: Record<string, string> = {}): ReplyFailure =>
+  Object.assign(new Error(message), { replyCode: code, replyHeaders: headers });
 const isReplyFailure = (e: unknown): e is ReplyFailure => e instanceof Error && "replyCode" in e;
 
 /** A header value must be one line. */
@@ -85,7 +84,7 @@ async function readChunks(nc: NatsConnection, bucket: string, info: ObjectInfo):
     const r = await nc.request(api, new TextEncoder().encode(JSON.stringify({ seq, next_by_subj: subject })), { timeout: 10_000 });
     const body = JSON.parse(new TextDecoder().decode(r.data)) as { message?: { seq: number; data?: string }; error?: { code: number; description: string } };
     if (body.error || !body.message) {
-      if (body.error?.code === 404) throw new ReplyError(ErrorCode.Mismatch, `object '${info.name}' in the store is missing chunk ${parts.length + 1} of ${info.chunks}`);
+      if (body.error?.code === 404) throw replyFailure(ErrorCode.Mismatch, `object '${info.name}' in the store is missing chunk ${parts.length + 1} of ${info.chunks}`);
       throw new Error(`reading object '${info.name}': ${body.error?.description ?? "no message"}`);
     }
     const data = Buffer.from(body.message.data ?? "", "base64");
@@ -93,7 +92,7 @@ async function readChunks(nc: NatsConnection, bucket: string, info: ObjectInfo):
     size += data.length;
     seq = body.message.seq + 1;
   }
-  if (size !== info.size) throw new ReplyError(ErrorCode.Mismatch, `object '${info.name}' in the store has ${size} bytes in its chunks, its metadata says ${info.size}`);
+  if (size !== info.size) throw replyFailure(ErrorCode.Mismatch, `object '${info.name}' in the store has ${size} bytes in its chunks, its metadata says ${info.size}`);
   return Buffer.concat(parts);
 }
 
@@ -118,17 +117,17 @@ export async function startCidService(nc: NatsConnection, options: CidServiceOpt
     await store.putBlob({ name: cid, description: "CIDv1 raw sha2-256 of the content" }, bytes);
   };
 
-  /** The stored bytes of `cid`, re-hashed; throws a ReplyError on unknown or mismatch. */
+  /** The stored bytes of `cid`, re-hashed; throws a reply failure (404 unknown, 409 mismatch). */
   const verifiedBytes = async (cid: string, cacheLarge: boolean) => {
     const info = await store.info(cid);
-    if (!info || info.deleted) throw new ReplyError(ErrorCode.NotFound, `no object with CID ${cid} in bucket ${options.bucket}`);
+    if (!info || info.deleted) throw replyFailure(ErrorCode.NotFound, `no object with CID ${cid} in bucket ${options.bucket}`);
     const key = `${cid}/${info.nuid}`;
     const cached = verified.get(key);
     if (cached) return { bytes: cached.bytes, info };
     const bytes = info.size === 0 ? new Uint8Array(0) : await readChunks(nc, options.bucket, info);
     const actual = cidOf(bytes);
     if (actual !== cid) {
-      throw new ReplyError(ErrorCode.Mismatch, `stored object ${cid} does not match its CID: its ${bytes.length} bytes hash to ${actual} (the object was changed in the store)`);
+      throw replyFailure(ErrorCode.Mismatch, `stored object ${cid} does not match its CID: its ${bytes.length} bytes hash to ${actual} (the object was changed in the store)`);
     }
     if (cacheLarge && bytes.length > chunkBytes) {
       const timer = setTimeout(() => verified.delete(key), 30_000);
@@ -141,15 +140,15 @@ export async function startCidService(nc: NatsConnection, options: CidServiceOpt
   const onGet = async (msg: Msg) => {
     const cid = msg.subject.slice(`${options.subjectPrefix}.get.`.length);
     const reason = cidReason(cid);
-    if (reason) throw new ReplyError(ErrorCode.BadRequest, reason);
+    if (reason) throw replyFailure(ErrorCode.BadRequest, reason);
     const chunk = intHeader(hdr(msg.headers, Header.Chunk));
-    if (Number.isNaN(chunk)) throw new ReplyError(ErrorCode.BadRequest, `${Header.Chunk} must be a chunk index (0, 1, …)`);
+    if (Number.isNaN(chunk)) throw replyFailure(ErrorCode.BadRequest, `${Header.Chunk} must be a chunk index (0, 1, …)`);
     const { bytes } = await verifiedBytes(cid, true);
     const chunks = chunkCount(bytes.length, chunkBytes);
     const meta = { [Header.Cid]: cid, [Header.Size]: String(bytes.length), [Header.Chunks]: String(chunks) };
     if (chunk === undefined) {
       if (chunks > 1) {
-        throw new ReplyError(
+        throw replyFailure(
           ErrorCode.TooLarge,
           `object ${cid} is ${bytes.length} bytes, above one reply (${chunkBytes}): fetch it with \`nats object get ${options.bucket} ${cid}\`, or ask for chunks 0..${chunks - 1} with header ${Header.Chunk}`,
           { ...meta, [Header.Bucket]: options.bucket, [Header.Object]: cid },
@@ -158,7 +157,7 @@ export async function startCidService(nc: NatsConnection, options: CidServiceOpt
       stats.gets++;
       return respond(msg, bytes, meta);
     }
-    if (chunk >= chunks) throw new ReplyError(ErrorCode.BadRequest, `object ${cid} has ${chunks} chunk(s) (0..${chunks - 1}); chunk ${chunk} does not exist`);
+    if (chunk >= chunks) throw replyFailure(ErrorCode.BadRequest, `object ${cid} has ${chunks} chunk(s) (0..${chunks - 1}); chunk ${chunk} does not exist`);
     const [start, end] = chunkRange(chunk, bytes.length, chunkBytes);
     stats.chunks++;
     respond(msg, bytes.subarray(start, end), { ...meta, [Header.Chunk]: String(chunk) });
@@ -173,9 +172,9 @@ export async function startCidService(nc: NatsConnection, options: CidServiceOpt
       stats.puts++;
       return respond(msg, cid, { [Header.Cid]: cid, [Header.Size]: String(bytes.length) });
     }
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(uploadId)) throw new ReplyError(ErrorCode.BadRequest, `${Header.Upload} '${uploadId}' must be 1-64 letters, digits, '-' or '_'`);
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(uploadId)) throw replyFailure(ErrorCode.BadRequest, `${Header.Upload} '${uploadId}' must be 1-64 letters, digits, '-' or '_'`);
     const chunk = intHeader(hdr(msg.headers, Header.Chunk));
-    if (chunk === undefined || Number.isNaN(chunk)) throw new ReplyError(ErrorCode.BadRequest, `a chunked upload needs ${Header.Chunk}: 0, 1, … in order`);
+    if (chunk === undefined || Number.isNaN(chunk)) throw replyFailure(ErrorCode.BadRequest, `a chunked upload needs ${Header.Chunk}: 0, 1, … in order`);
     let up = uploads.get(uploadId);
     const drop = () => {
       if (up) clearTimeout(up.timer);
@@ -189,7 +188,7 @@ export async function startCidService(nc: NatsConnection, options: CidServiceOpt
     if (!up || up.next !== chunk) {
       const expected = up?.next;
       drop();
-      throw new ReplyError(ErrorCode.BadRequest, `upload '${uploadId}': got chunk ${chunk}, expected ${expected ?? 0 /* a new upload starts at 0 */}; start again at chunk 0`);
+      throw replyFailure(ErrorCode.BadRequest, `upload '${uploadId}': got chunk ${chunk}, expected ${expected ?? 0 /* a new upload starts at 0 */}; start again at chunk 0`);
     }
     clearTimeout(up.timer);
     up.timer = setTimeout(() => uploads.delete(uploadId), UPLOAD_IDLE_MS);
@@ -197,7 +196,7 @@ export async function startCidService(nc: NatsConnection, options: CidServiceOpt
     up.size += msg.data.length;
     if (up.size > maxUpload) {
       drop();
-      throw new ReplyError(ErrorCode.TooLarge, `upload '${uploadId}' is above ${maxUpload} bytes, the most this service assembles`);
+      throw replyFailure(ErrorCode.TooLarge, `upload '${uploadId}' is above ${maxUpload} bytes, the most this service assembles`);
     }
     up.parts.push(msg.data);
     up.hasher.update(msg.data);

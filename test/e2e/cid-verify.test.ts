@@ -22,7 +22,7 @@ import { EMPTY_CID } from "../../components/cid/cid";
 import { getObject, putObject } from "../../components/cid/client";
 import { processCommandLine } from "../../components/local/process-identity";
 import { createDevProject, type DevProject } from "./dev-project";
-import { runPulumi, stackOutputs } from "./pulumi-cli";
+import { resourceSummary, runPulumi, stackOutputs } from "./pulumi-cli";
 
 const NET = "127.0.71";
 let project: DevProject;
@@ -109,6 +109,12 @@ describe("the CID service in the dev stack", () => {
     expect(creds).toBe(outputs.creds["cid-service"]);
     expect(fs.statSync(path.join(project.dataDir, "cid-service", "cid-service.creds")).mode & 0o777).toBe(0o600);
   });
+
+  it("a second up changes nothing: the service's inputs (creds, code hash, pid) read back the same", async () => {
+    const again = await pulumi("no-change up", ["up", "--yes", "--skip-preview"]);
+    expect(Object.keys(resourceSummary(again.stdout))).toEqual(["unchanged"]);
+    expect(cidServicesUnder(project.dir)).toHaveLength(1);
+  }, 120_000);
 
   it("put/get round trips of 0 B, 1 KiB and 10 MiB with the CIDs multiformats computes", async () => {
     await asAdmin(outputs.cidService.clientUrl, async (nc) => {

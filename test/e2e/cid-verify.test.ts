@@ -96,7 +96,6 @@ beforeAll(async () => {
 afterAll(async () => {
   if (!project) return;
   const { destroyed, killed } = await project.cleanup();
-  for (const pid of cidServicesUnder(project.dir)) process.kill(pid, "SIGKILL");
   console.log("cid-verify pulumi timings (ms):", JSON.stringify(timings));
   if (!destroyed || killed.length > 0) console.log(`cleanup: destroy ${destroyed ? "ok" : "FAILED"}, killed ${killed.join(", ") || "none"}`);
 }, 600_000);

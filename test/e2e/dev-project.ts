@@ -10,7 +10,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { killNatsServersUnder } from "./processes";
+import { killCidServicesUnder, killNatsServersUnder } from "./processes";
 import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext } from "./pulumi-cli";
 
 /** Not copied: history, caches, state, data, and what the program never reads. */
@@ -30,7 +30,7 @@ export type DevProject = {
   readonly dataDir: string;
   readonly stack: "dev";
   readonly context: PulumiContext;
-  /** `pulumi destroy` (errors ignored), SIGKILL any nats-server left under `dir`, remove `dir`. */
+  /** `pulumi destroy` (errors ignored), SIGKILL any nats-server or CID service left under `dir`, remove `dir`. */
   cleanup(): Promise<{ readonly destroyed: boolean; readonly killed: readonly number[] }>;
 };
 
@@ -59,7 +59,7 @@ export function createDevProject(prefix = "cim-nats-e2e-"): DevProject {
     } catch {
       // The CLI could not even start: the processes below still go.
     }
-    const killed = killNatsServersUnder(dir);
+    const killed = [...killNatsServersUnder(dir), ...killCidServicesUnder(dir)];
     fs.rmSync(dir, { recursive: true, force: true });
     return { destroyed, killed };
   };

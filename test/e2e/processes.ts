@@ -25,3 +25,20 @@ export function killNatsServersUnder(dir: string): number[] {
   }
   return pids;
 }
+
+/** SIGKILLs every CID service (components/cid) whose folder is under `dir`: its command line carries `--cim-dir=<folder>`. */
+export function killCidServicesUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const args = processCommandLine(Number(entry));
+    if (!args?.some((a) => a.startsWith(`--cim-dir=${dir}`))) continue;
+    try {
+      process.kill(Number(entry), "SIGKILL");
+      pids.push(Number(entry));
+    } catch {
+      // already gone
+    }
+  }
+  return pids;
+}

@@ -18,7 +18,8 @@ import { connect } from "@nats-io/transport-node";
 import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EMPTY_CID } from "../../components/cid/cid";
+import { Objm } from "@nats-io/obj";
+import { EMPTY_CID, replyError } from "../../components/cid/cid";
 import { getObject, putObject } from "../../components/cid/client";
 import { processCommandLine } from "../../components/local/process-identity";
 import { createDevProject, type DevProject } from "./dev-project";
@@ -124,6 +125,23 @@ describe("the CID service in the dev stack", () => {
         if (size === 0) expect(cid).toBe(EMPTY_CID);
         expect(Buffer.from(await getObject(nc, cid, { subjectPrefix: "cimstor.objects", timeoutMs: 30_000 })).equals(Buffer.from(bytes))).toBe(true);
       }
+    });
+  }, 120_000);
+
+  it("tampering through the object store API is detected; 1,000 concurrent gets all succeed (with the service's least-privilege user)", async () => {
+    await asAdmin(outputs.cidService.clientUrl, async (nc) => {
+      const bytes = new TextEncoder().encode("original at cimstor");
+      const cid = await putObject(nc, bytes, { subjectPrefix: "cimstor.objects" });
+      const store = await new Objm(nc).open("CLUSTER_OBJECTS");
+      await store.putBlob({ name: cid }, new TextEncoder().encode("tampered"));
+      const m = await nc.request(`cimstor.objects.get.${cid}`, new Uint8Array(0), { timeout: 5_000 });
+      expect(replyError(m.headers)?.code).toBe(409);
+      await putObject(nc, bytes, { subjectPrefix: "cimstor.objects" });
+      const one = await putObject(nc, new Uint8Array(randomBytes(1024)), { subjectPrefix: "cimstor.objects" });
+      const started = Date.now();
+      const results = await Promise.allSettled(Array.from({ length: 1000 }, () => getObject(nc, one, { subjectPrefix: "cimstor.objects", timeoutMs: 60_000 })));
+      console.log(`dev topology: 1000 concurrent gets of 1 KiB in ${Date.now() - started} ms`);
+      expect(results.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
     });
   }, 120_000);
 

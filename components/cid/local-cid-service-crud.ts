@@ -70,6 +70,9 @@ export function cidServiceCodeHash(root = projectRoot()): string {
   return sha256(files.map((f) => `${f}\0${fs.readFileSync(path.join(dir, f), "utf8")}`).join("\0"));
 }
 
+/** How the Pulumi engine hands a dynamic provider a value not known yet (preview). */
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
 export function checkLocalCidService(inputs: LocalCidServiceInputs): { property: string; reason: string }[] {
   const f: { property: string; reason: string }[] = [];
   const r = typeof inputs.dataDir === "string" ? dataDirReason(inputs.dataDir, CID_SERVICE_DIR_NAME) : "dataDir must be a string";
@@ -77,7 +80,11 @@ export function checkLocalCidService(inputs: LocalCidServiceInputs): { property:
   if (!Array.isArray(inputs.servers) || inputs.servers.length === 0 || inputs.servers.some((s) => !/^nats:\/\/[^/]+$/.test(s))) {
     f.push({ property: "servers", reason: `servers ${JSON.stringify(inputs.servers)} must be nats://host:port URLs (at least one)` });
   }
-  if (typeof inputs.creds !== "string" || (inputs.creds !== "" && !inputs.creds.includes("BEGIN NATS USER JWT"))) f.push({ property: "creds", reason: "creds must be the text of a .creds file" });
+  // Unknown at preview (creds of a user re-issued in the same run): checked again at up.
+  const credsUnknown = inputs.creds === UNKNOWN;
+  if (!credsUnknown && (typeof inputs.creds !== "string" || (inputs.creds !== "" && !inputs.creds.includes("BEGIN NATS USER JWT")))) {
+    f.push({ property: "creds", reason: "creds must be the text of a .creds file" });
+  }
   if (!/^[^:\s]+:\d{1,5}$/.test(String(inputs.healthAddr))) f.push({ property: "healthAddr", reason: `health address '${inputs.healthAddr}' must be host:port` });
   return f;
 }

@@ -12,7 +12,8 @@ import type { CidServiceSpec } from "./spec";
 export type DeclareCidServiceArgs = {
   readonly spec: CidServiceSpec;
   /** Every user's `.creds` (the security capability's secret output). */
-  readonly userCreds: pulumi.Output<Readonly<Record<string, string>>>;
+  /** The CID service user's creds (that user's own Output: another user's change leaves it known at preview). */
+  readonly creds: pulumi.Output<string>;
   /** The stack's absolute data dir (`.cim-dev/<stack>`): the service's folder goes beneath. */
   readonly dataDir: string;
   /** What must exist first: the servers and the bucket. */
@@ -27,11 +28,7 @@ export function declareLocalCidService(parent: pulumi.Resource, args: DeclareCid
     {
       dataDir: path.join(args.dataDir, CID_SERVICE_DIR_NAME),
       servers: [spec.clientUrl],
-      creds: args.userCreds.apply((c) => {
-        const creds = c[spec.user];
-        if (!creds) throw new Error(`no creds for user '${spec.user}' of the CID service`);
-        return creds;
-      }),
+      creds: args.creds,
       bucket: spec.bucket,
       subjectPrefix: spec.subjectPrefix,
       inboxPrefix: spec.inboxPrefix,

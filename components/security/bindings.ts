@@ -299,6 +299,8 @@ export function leafLinkPermissions(args: {
     if (s.startsWith("$JS.API.")) return true;
     const t = s.split(".");
     if (t[0] === "$JS" && (t[1] === "FC" || t[1] === "ACK") && streamsHere.has(t[2])) return true;
+    // A store kept at this leaf alone (CLUSTER_OBJECTS at cimstor) is written where it is.
+    if (!s.startsWith("$JS.") && storeSubjectsHere.some((x) => subjectCovers(x, s))) return true;
     return leafLocal.some((l) => subjectsOverlap(l, s));
   };
   // Stores in this domain that other places' services reach: their writes and API requests come

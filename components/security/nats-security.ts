@@ -59,6 +59,7 @@ export type SecurityPublicKeys = {
 export type NatsSecurityOutputs = {
   readonly serverSecurity: pulumi.Output<ServerSecurity>;
   readonly userCreds: pulumi.Output<Readonly<Record<string, string>>>;
+  readonly credsByUser: Readonly<Record<string, pulumi.Output<string>>>;
   readonly leafLinkCreds: Readonly<Record<string, pulumi.Output<string>>>;
   readonly jetstreamAdminCreds: pulumi.Output<string>;
   readonly natsContexts: pulumi.Output<Readonly<Record<string, string>>>;
@@ -71,6 +72,11 @@ export class NatsSecurity extends pulumi.ComponentResource {
   declare public readonly serverSecurity: pulumi.Output<ServerSecurity>;
   /** User name → `.creds` text, every user (declared and derived). Secret. */
   declare public readonly userCreds: pulumi.Output<Readonly<Record<string, string>>>;
+  /**
+   * User name → its `.creds` text, one Output each: what a resource that needs one user's creds
+   * takes (a change to another user then leaves it known at preview). Secret.
+   */
+  declare public readonly credsByUser: Readonly<Record<string, pulumi.Output<string>>>;
   /** Leaf server name → its leaf-link `.creds` text (one Output each, so leaves change independently). Secret. */
   declare public readonly leafLinkCreds: Readonly<Record<string, pulumi.Output<string>>>;
   /** `.creds` text of `jetstream-admin` (the JetStream providers connect with it). Secret. */
@@ -88,11 +94,12 @@ export class NatsSecurity extends pulumi.ComponentResource {
     const out = createNatsSecurity(name, args, this);
     this.serverSecurity = out.serverSecurity;
     this.userCreds = out.userCreds;
+    this.credsByUser = out.credsByUser;
     this.leafLinkCreds = out.leafLinkCreds;
     this.jetstreamAdminCreds = out.jetstreamAdminCreds;
     this.natsContexts = out.natsContexts;
     this.publicKeys = out.publicKeys;
-    this.registerOutputs({ ...out, leafLinkCreds: pulumi.secret(pulumi.all(out.leafLinkCreds)) });
+    this.registerOutputs({ ...out, credsByUser: undefined, leafLinkCreds: pulumi.secret(pulumi.all(out.leafLinkCreds)) });
   }
 }
 
@@ -196,7 +203,7 @@ export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent:
     }),
   );
 
-  return { serverSecurity, userCreds, leafLinkCreds, jetstreamAdminCreds, natsContexts: contexts, publicKeys };
+  return { serverSecurity, userCreds, credsByUser: credsOf, leafLinkCreds, jetstreamAdminCreds, natsContexts: contexts, publicKeys };
 }
 
 /**

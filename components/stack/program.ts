@@ -159,7 +159,7 @@ export function program(): Record<string, unknown> {
         credentials[p] = security.leafLinkCreds[leaf.serverName];
       }
       // The CID service's host also gets its unit, program and creds (components/cid/prod.ts).
-      const extra = cid && cid.host === h.name ? cidServiceNixosExtra(cid, security.userCreds) : undefined;
+      const extra = cid && cid.host === h.name ? cidServiceNixosExtra(cid, security.credsByUser[cid.user]) : undefined;
       return { host: h.name, files: nixosHostFiles<pulumi.Input<string>>({ moduleText, hostText, credentials, access: deployAccess(spec), ...(extra ? { extra } : {}) }) };
     });
     const deployment = new NixosDeployment(
@@ -181,7 +181,7 @@ export function program(): Record<string, unknown> {
   // cimstor's CID object service (components/cid): a local process in dev; prod runs it from the host's NixOS config (above).
   if (cid && local) {
     const bucket = jetstream.objects.filter((_, i) => m.jetstream.objects[i].config.bucket === cid.bucket && m.jetstream.objects[i].location.domain === cid.jetstreamDomain);
-    declareLocalCidService(root, { spec: cid, userCreds: security.userCreds, dataDir, dependsOn: [servers[cid.leaf], ...bucket] });
+    declareLocalCidService(root, { spec: cid, creds: security.credsByUser[cid.user], dataDir, dependsOn: [servers[cid.leaf], ...bucket] });
   }
 
   const outputs = stackOutputs(topology, jetstreamNames(m.jetstream));
@@ -204,12 +204,12 @@ export function program(): Record<string, unknown> {
   return result;
 }
 
-function cidServiceNixosExtra(cid: CidServiceSpec, userCreds: pulumi.Output<Readonly<Record<string, string>>>) {
+function cidServiceNixosExtra(cid: CidServiceSpec, creds: pulumi.Output<string>) {
   const files = cidServiceHostFiles<pulumi.Input<string>>({
     spec: cid,
     moduleText: readFileSync(path.join(__dirname, "..", "..", "nix", "modules", "cim-cid-service.nix"), "utf8"),
     bundleText: bundleCidService(),
-    creds: pulumi.secret(userCreds.apply((c) => c[cid.user] ?? "")),
+    creds,
   });
   return { files, imports: [CID_SERVICE_IMPORT] };
 }

@@ -232,6 +232,7 @@ describe("natscli through the generated contexts, no flags", () => {
         ...topology.leaves.map((l) => serviceContextName("person-service", l.serverName)),
         serviceContextName("projection-service", "hub"),
         serviceContextName("pattern-service", "hub"),
+        serviceContextName("cid-service", "cimstor"),
       ].sort(),
     );
     const ctx = JSON.parse(fs.readFileSync(path.join(xdg, "nats", "context", "person-service@nats-2.json"), "utf8"));

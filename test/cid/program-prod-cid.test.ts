@@ -23,10 +23,10 @@ let outputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-e
 const plain = (v: any): any => (v && typeof v === "object" && "4dabf18193072939515e22adb298388d" in v ? v.value : v); // eslint-disable-line @typescript-eslint/no-explicit-any
 
 beforeAll(async () => {
+  // Pulumi.prod.yaml declares the CID service (user and section) as the dev stack does.
   const prod = readStackConfig("prod");
-  const devDoc = load(readFileSync(join(PROJECT_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
-  const cidUser = devDoc.config["cim-nats:security"].users.find((u: { name: string }) => u.name === "cid-service");
-  const security = { ...(prod.security as Record<string, unknown>), users: [...((prod.security as { users: unknown[] }).users ?? []), cidUser] };
+  const prodDoc = load(readFileSync(join(PROJECT_ROOT, "Pulumi.prod.yaml"), "utf8")) as { config: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const security = prod.security;
   const key = generateOpenSshKey();
   pulumi.runtime.setAllConfig(
     {
@@ -34,7 +34,7 @@ beforeAll(async () => {
       "cim-nats:topology": JSON.stringify(prod.topology),
       "cim-nats:jetstream": JSON.stringify(prod.jetstream),
       "cim-nats:security": JSON.stringify(security),
-      "cim-nats:cidService": JSON.stringify(devDoc.config["cim-nats:cidService"]),
+      "cim-nats:cidService": JSON.stringify(prodDoc.config["cim-nats:cidService"]),
       "cim-nats:proxmox": JSON.stringify(prod.proxmox),
       "cim-nats:proxmoxApiToken": "root@pam!pulumi=00000000-0000-0000-0000-000000000000",
       "cim-nats:sshPrivateKey": key.privateKey,

@@ -22,9 +22,15 @@ const FILES = ["etc-nixos-cim-nats-access.nix", "etc-nixos-cim-nats-host.nix", "
 const CONTAINER = "proxmoxve:index/containerLegacy:ContainerLegacy";
 const timings: Record<string, number> = {};
 
+/** cimstor also runs the CID service: its unit module, program bundle, enabling file and creds. */
+const CID_FILES = ["etc-nixos-cim-nats-cid-service.js", "etc-nixos-cim-nats-cid-service.nix", "etc-nixos-cim-nats-modules-cim-cid-service.nix"];
+const CID_HOST = "cimstor";
+
 /** The deploy's resources for a host: stage, one copy per file (creds last), switch. */
 function hostResources(host: string): string[] {
-  return [`deploy-${host}-stage`, ...FILES.map((f) => `deploy-${host}-copy-${f}`), `deploy-${host}-copy-var-lib-cim-nats-secrets-leaf-${host}.creds`, `deploy-${host}-switch`];
+  const files = host === CID_HOST ? [...FILES, ...CID_FILES].sort() : FILES;
+  const creds = [...(host === CID_HOST ? ["cid-service"] : []), `leaf-${host}`].map((u) => `deploy-${host}-copy-var-lib-cim-nats-secrets-${u}.creds`);
+  return [`deploy-${host}-stage`, ...files.map((f) => `deploy-${host}-copy-${f}`), ...creds, `deploy-${host}-switch`];
 }
 
 /** Resource name → planned op, for containers and deploy commands (`preview --json` lists no `same` step). */
@@ -195,13 +201,15 @@ describe.skipIf(SKIP !== "")("day-2 plans from the real providers, against a pri
   it("removing a host fails at preview: its container is protected (the leaf's only copy of its streams)", async () => {
     const p = await previewWith((c) => {
       c["cim-nats:topology"].hosts = c["cim-nats:topology"].hosts.filter((h: { name: string }) => h.name !== "cimstor");
-      // The object bucket declared only at cimstor goes with it.
+      // The object bucket declared only at cimstor goes with it, and so does its CID service and user.
       c["cim-nats:jetstream"].objects = c["cim-nats:jetstream"].objects.filter((o: { at: unknown }) => JSON.stringify(o.at) !== JSON.stringify(["cimstor"]));
+      delete c["cim-nats:cidService"];
+      c["cim-nats:security"].users = c["cim-nats:security"].users.filter((u: { name: string }) => u.name !== "cid-service");
     });
     timings.removeHostPreview = p.run.ms;
     expect(p.run.code).not.toBe(0);
     expect(errors(p).join("\n")).toMatch(/ContainerLegacy::cimstor-container" cannot be deleted\s+because it is protected/);
-    // (The JetStream removal guard first tries to reach cimstor's store, unreachable here: slow.)
+    // (Offline: the JetStream removal guard asks no server here, CIM_NATS_OFFLINE=1.)
   }, 120_000);
 
   it("adding a host creates its container and commands, and touches no other container", async () => {

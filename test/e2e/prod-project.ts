@@ -189,7 +189,7 @@ export async function writePriorState(project: ProdProject, hostAddresses: Reado
   const exported = JSON.parse((await project.pulumi(["stack", "export", "--show-secrets"])).stdout);
   const base: any[] = exported.deployment.resources;
   const security = base.find((r) => r.type === "cim-nats:security:NatsSecurity");
-  const leafLinkCreds: Record<string, string> = fromSecret(security.outputs.leafLinkCreds);
+  const userCreds: Record<string, string> = fromSecret(security.outputs.userCreds);
   // What the program sent: `pulumi config set` from stdin drops the key's trailing newline.
   const privateKey = (await project.pulumi(["config", "get", "cim-nats:sshPrivateKey"])).stdout.replace(/\n$/, "");
   const counts: Record<string, number> = {};
@@ -210,9 +210,10 @@ export async function writePriorState(project: ProdProject, hostAddresses: Reado
         // The provider marks the key secret inside the (secret) connection, so the state does too.
         inputs.connection = secretPlaintext({ dialErrorLimit: 20, host: hostAddresses[host!], perDialTimeout: 15, port: 22, privateKey: secretPlaintext(privateKey), user: "root" });
         if (inputs.source === "[secret]") {
-          const leaf = Object.keys(leafLinkCreds).find((l) => name.endsWith(`-leaf-${l}.creds`));
-          if (leaf === undefined) throw new Error(`${name}: a secret copy that is no leaf's creds`);
-          const text = leafLinkCreds[leaf];
+          // Secret copies are creds files named after their user (leaf-<leaf>.creds, cid-service.creds).
+          const user = Object.keys(userCreds).find((u) => name.endsWith(`-secrets-${u}.creds`));
+          if (user === undefined) throw new Error(`${name}: a secret copy that is no user's creds`);
+          const text = userCreds[user];
           inputs.source = secretPlaintext({ [ASSET_SIG]: ASSET_VALUE, hash: createHash("sha256").update(text).digest("hex"), text });
         }
       }

@@ -125,7 +125,7 @@ describe("pulumi up -s prod, as declared", () => {
     expect(outputs.leaves["nats-2"]).toEqual({ host: "nats-2", clientUrl: "nats://10.0.0.42:4222", monitoringUrl: "http://10.0.0.42:8222", jetstreamDomain: "nats-2" });
     expect(outputs.hub.leafnodeUrls).toEqual(["nats-leaf://10.0.0.41:7422", "nats-leaf://10.0.0.42:7422", "nats-leaf://10.0.0.43:7422"]);
     expect(outputs.jetstream.streams.CLUSTER_PERSON_EVENTS).toEqual(["hub"]);
-    expect(Object.keys(outputs.creds).sort()).toEqual(["jetstream-admin", "pattern-service", "person-service", "projection-service", "sys-monitor"]);
+    expect(Object.keys(outputs.creds).sort()).toEqual(["cid-service", "jetstream-admin", "pattern-service", "person-service", "projection-service", "sys-monitor"]);
   });
 });
 

@@ -85,6 +85,8 @@ async function previewThenUp(step: string): Promise<{ planned: string[]; applied
   const planned = changes(lastJson(preview.stdout).steps);
   const up = await pulumi(`${step}: up`, ["up", "--yes", "--skip-preview", "--json"]);
   const applied = changes(performedSteps(up.stdout));
+  const count = (list: string[]) => JSON.stringify(list.reduce<Record<string, number>>((c, x) => ((c[x.split(" ")[0]] = (c[x.split(" ")[0]] ?? 0) + 1), c), {}));
+  console.log(`${step}: preview ${count(planned)}, up ${count(applied)}`);
   return { planned, applied };
 }
 

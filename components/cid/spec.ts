@@ -16,7 +16,8 @@
 import type { JetStreamSpec } from "../jetstream/spec";
 import type { SecuritySpec } from "../security/types";
 import { subjectCovers } from "../subjects/subject";
-import { ConfigError, type ConfigIssue, type Topology } from "../topology/types";
+import { ConfigError, type ConfigIssue } from "../config/errors";
+import { type Topology } from "../topology/types";
 import { DEFAULT_BUCKET, DEFAULT_SUBJECT_PREFIX } from "./cid";
 
 export const DEFAULT_CID_HEALTH_PORT = 8290;

@@ -5,7 +5,8 @@
  * ConfigError before any resource is declared. Errors never echo a secret value.
  */
 import { deepFreeze } from "../topology/freeze";
-import { ConfigError, ConfigIssue, Topology } from "../topology/types";
+import { ConfigError, type ConfigIssue } from "../config/errors";
+import { Topology } from "../topology/types";
 import {
   CHECKSUM_ALGORITHMS,
   DEFAULT_DATA_MOUNT_PATH,

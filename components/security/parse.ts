@@ -5,7 +5,8 @@
  */
 import { subjectReason, tokenReason } from "../subjects/subject";
 import { deepFreeze } from "../topology/freeze";
-import { ConfigError, ConfigIssue, Topology } from "../topology/types";
+import { ConfigError, type ConfigIssue } from "../config/errors";
+import { Topology } from "../topology/types";
 import {
   AccountJetStreamLimits,
   AccountSpec,

@@ -21,7 +21,8 @@ import { DEFAULT_LEAF_CREDENTIALS_DIR, NatsSecurity } from "../security/nats-sec
 import { leafLinkCredentialsPath } from "../security/server-security";
 import { JETSTREAM_ADMIN_USER } from "../security/types";
 import { withDataDir } from "../topology/rebase";
-import { ConfigError, type Topology } from "../topology/types";
+import { ConfigError } from "../config/errors";
+import { type Topology } from "../topology/types";
 import { declareJetStream, declareRemovalGuard, jetstreamNames } from "./jetstream-resources";
 import { bundleCidService } from "../cid/bundle";
 import { CID_SERVICE_IMPORT, cidServiceHostFiles } from "../cid/prod";

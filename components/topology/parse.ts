@@ -3,9 +3,8 @@
  * Every problem is collected and thrown as one ConfigError, so the user fixes them in one pass.
  */
 import { tokenReason } from "../subjects/subject";
+import { ConfigError, type ConfigIssue } from "../config/errors";
 import {
-  ConfigError,
-  ConfigIssue,
   Host,
   HostResources,
   HubPorts,

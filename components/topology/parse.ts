@@ -16,6 +16,7 @@ import {
   Topology,
 } from "./types";
 import { deepFreeze } from "./freeze";
+import { parseByteSize } from "../config/units";
 import { type At, isObject, objOrEmpty, unknownKeys, optString, requiredString } from "./config-fields";
 
 /** Defaults (DESIGN.md "Two tiers"). */
@@ -279,15 +280,15 @@ function ports<P extends Record<string, number>>(v: unknown, path: string, dflt:
   return out as P;
 }
 
-const SIZE = /^\d+(\.\d+)?[KMGT]?B?$/i;
-
 function limits(v: unknown, path: string, dflt: JetStreamLimits, at: At): JetStreamLimits {
   const r = objOrEmpty(v, path, at);
   unknownKeys(r, ["maxMemory", "maxFile"], path, at);
+  // The one size grammar (config/units.ts); the value stays as written, for the rendered config.
   const size = (x: unknown, key: "maxMemory" | "maxFile"): string => {
-    const s = x === undefined || x === null ? dflt[key] : String(x);
-    if (!SIZE.test(s)) at(`${path}.${key}`, `'${s}' is not a size: write bytes or a number with K, M, G or T, e.g. 1G`);
-    return s;
+    const s = x === undefined || x === null ? dflt[key] : x;
+    const bytes = parseByteSize(s, { unlimited: false });
+    if (typeof bytes === "string") at(`${path}.${key}`, bytes);
+    return String(s);
   };
   return { maxMemory: size(r.maxMemory, "maxMemory"), maxFile: size(r.maxFile, "maxFile") };
 }

@@ -13,6 +13,7 @@ import { CONSUMER_KEYS } from "../jetstream/consumer-config";
 import { KV_KEYS } from "../jetstream/kv-config";
 import { OBJECT_STORE_KEYS } from "../jetstream/object-store-config";
 import { STREAM_KEYS } from "../jetstream/stream-config";
+import { DEFAULT_BUCKET, DEFAULT_SUBJECT_PREFIX } from "../cid/cid";
 import { DURATION_PATTERN, SIZE_PATTERN } from "./units";
 
 /** `default`: the value when unset; `derived`: when the default depends on other fields, said in words. */
@@ -39,21 +40,30 @@ const at = z.union([z.enum(["leaves", "hub"]), z.array(name).min(1)]).meta({ tit
 
 // ---------------------------------------------------------------- topology
 
-const leafPorts = z.strictObject({
+export const leafPorts = z.strictObject({
   client: opt(port, "client port", { default: 4222 }),
   monitoring: opt(port, "HTTP monitoring port", { default: 8222 }),
 });
-const hubPorts = z.strictObject({
+export const hubPorts = z.strictObject({
   client: opt(port, "client port", { default: 4223 }),
   monitoring: opt(port, "HTTP monitoring port", { default: 8223 }),
   routes: opt(port, "cluster route port", { default: 6222 }),
   leafnodes: opt(port, "port leaves connect to", { default: 7422 }),
 });
-const jetstreamLimits = (leaf: boolean) =>
+export const jetstreamLimits = (leaf: boolean) =>
   z.strictObject({
     maxMemory: opt(size, "`jetstream.max_mem` of each server", { default: leaf ? "256M" : "1G" }),
     maxFile: opt(size, "`jetstream.max_file` of each server", { default: leaf ? "10G" : "50G" }),
   });
+
+export const hostResourcesSchema = z.strictObject({
+  cores: opt(z.number().int().min(1), "CPU cores", { default: 2 }),
+  memoryMiB: opt(z.number().int().min(1), "memory in MiB", { derived: "2048 (leaf), 4096 (hub or both)" }),
+  swapMiB: opt(z.number().int().min(0), "swap in MiB", { default: 512 }),
+  rootDiskGiB: opt(z.number().int().min(1), "root disk in GiB", { default: 16 }),
+  dataDiskGiB: opt(z.number().int().min(1), "JetStream data mount in GiB", { derived: "32 (leaf), 64 (hub or both)" }),
+});
+export const hostPortsSchema = z.strictObject({ leaf: opt(leafPorts, "this host's leaf ports"), hub: opt(hubPorts, "this host's hub ports") });
 
 export const hostSchema = z.strictObject({
   name: req(z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/), "host name: the leaf server name and the container's hostname"),
@@ -62,42 +72,31 @@ export const hostSchema = z.strictObject({
   address: req(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/), "IPv4 address (unique)"),
   network: opt(name, "network of `proxmox.networks` it sits on", { default: "default" }),
   roles: req(z.array(z.enum(["leaf", "hub"])).min(1), "leaf, hub, or both"),
-  resources: opt(
-    z.strictObject({
-      cores: opt(z.number().int().min(1), "CPU cores", { default: 2 }),
-      memoryMiB: opt(z.number().int().min(1), "memory in MiB", { derived: "2048 (leaf), 4096 (hub or both)" }),
-      swapMiB: opt(z.number().int().min(0), "swap in MiB", { default: 512 }),
-      rootDiskGiB: opt(z.number().int().min(1), "root disk in GiB", { default: 16 }),
-      dataDiskGiB: opt(z.number().int().min(1), "JetStream data mount in GiB", { derived: "32 (leaf), 64 (hub or both)" }),
-    }),
-    "container sizing",
-  ),
+  resources: opt(hostResourcesSchema, "container sizing"),
   tags: opt(names, "Proxmox tags, e.g. [storage]"),
   leafDomain: opt(name, "JetStream domain of its leaf (unique, not the hub's)", { derived: "the host name" }),
-  ports: opt(z.strictObject({ leaf: opt(leafPorts, "this host's leaf ports"), hub: opt(hubPorts, "this host's hub ports") }), "ports of this host, over the section defaults"),
+  ports: opt(hostPortsSchema, "ports of this host, over the section defaults"),
+});
+
+export const hubSchema = z.strictObject({
+  cluster: opt(name, "cluster name of the hub", { default: "cim-hub" }),
+  domain: opt(name, "JetStream domain of the hub", { default: "hub" }),
+  replicas: opt(z.number().int().min(1).max(5), "replicas of hub streams; at most the hub members", { default: 3 }),
+  ports: opt(hubPorts, "ports of every hub member"),
+  jetstream: opt(jetstreamLimits(false), "JetStream limits of every hub member"),
+});
+export const leafSchema = z.strictObject({ ports: opt(leafPorts, "ports of every leaf"), jetstream: opt(jetstreamLimits(true), "JetStream limits of every leaf") });
+export const lameDuckSchema = z.strictObject({
+  durationSeconds: opt(z.number().min(30), "lame duck duration in seconds (nats-server's minimum is 30)", { default: 30 }),
+  gracePeriodSeconds: opt(z.number().min(0), "seconds before clients are moved; below durationSeconds", { derived: "10, at most half of durationSeconds" }),
 });
 
 export const topologySchema = z.strictObject({
   hosts: req(z.array(hostSchema).min(1), "the machines: each runs a leaf server, a hub member, or both"),
-  hub: opt(
-    z.strictObject({
-      cluster: opt(name, "cluster name of the hub", { default: "cim-hub" }),
-      domain: opt(name, "JetStream domain of the hub", { default: "hub" }),
-      replicas: opt(z.number().int().min(1).max(5), "replicas of hub streams; at most the hub members", { default: 3 }),
-      ports: opt(hubPorts, "ports of every hub member"),
-      jetstream: opt(jetstreamLimits(false), "JetStream limits of every hub member"),
-    }),
-    "the hub cluster",
-  ),
-  leaf: opt(z.strictObject({ ports: opt(leafPorts, "ports of every leaf"), jetstream: opt(jetstreamLimits(true), "JetStream limits of every leaf") }), "every leaf server"),
+  hub: opt(hubSchema, "the hub cluster"),
+  leaf: opt(leafSchema, "every leaf server"),
   dataDir: opt(name, "where servers keep their stores", { default: "/var/lib/cim-nats" }),
-  lameDuck: opt(
-    z.strictObject({
-      durationSeconds: opt(z.number().min(30), "lame duck duration in seconds (nats-server's minimum is 30)", { default: 30 }),
-      gracePeriodSeconds: opt(z.number().min(0), "seconds before clients are moved; below durationSeconds", { derived: "10, at most half of durationSeconds" }),
-    }),
-    "how servers stop: clients move to other servers first",
-  ),
+  lameDuck: opt(lameDuckSchema, "how servers stop: clients move to other servers first"),
 });
 
 // ---------------------------------------------------------------- jetstream
@@ -184,8 +183,8 @@ export const jetstreamSchema = z.strictObject({
 
 // ---------------------------------------------------------------- security
 
-const subjectRule = z.strictObject({ allow: opt(names, "subjects allowed (empty: all)"), deny: opt(names, "subjects denied") });
-const buckets = z.strictObject({ kv: opt(names, "KV buckets"), objects: opt(names, "object buckets") });
+export const subjectRuleSchema = z.strictObject({ allow: opt(names, "subjects allowed (empty: all)"), deny: opt(names, "subjects denied") });
+export const bucketsSchema = z.strictObject({ kv: opt(names, "KV buckets"), objects: opt(names, "object buckets") });
 
 /** A service says what it does (bindings); the stack derives its permissions (docs/security.md). */
 export const bindingFields = {
@@ -193,9 +192,11 @@ export const bindingFields = {
   consumes: opt(names, "consumers it pulls from"),
   subscribes: opt(names, "core subjects it subscribes to"),
   serves: opt(names, "subjects it answers requests on"),
-  reads: opt(buckets, "buckets it reads"),
-  writes: opt(buckets, "buckets it writes"),
+  reads: opt(bucketsSchema, "buckets it reads"),
+  writes: opt(bucketsSchema, "buckets it writes"),
 };
+
+export const responsesSchema = z.strictObject({ max: opt(z.number().int().min(1), "replies per request", { default: 1 }), ttl: opt(duration, "how long it may reply") });
 
 export const userSchema = z.strictObject({
   name: req(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/), "user name; also its creds file and context name"),
@@ -203,50 +204,59 @@ export const userSchema = z.strictObject({
   at: opt(at, "where it connects: leaves, hub, or a list of hosts (required with bindings)"),
   inboxPrefix: opt(name, "its reply inbox", { derived: "`_INBOX_<name>`" }),
   ...bindingFields,
-  publish: opt(subjectRule, "extra publish permissions"),
-  subscribe: opt(subjectRule, "extra subscribe permissions"),
-  allowResponses: opt(z.union([z.boolean(), z.strictObject({ max: opt(z.number().int().min(1), "replies per request", { default: 1 }), ttl: opt(duration, "how long it may reply") })]), "may reply to requests it received"),
+  publish: opt(subjectRuleSchema, "extra publish permissions"),
+  subscribe: opt(subjectRuleSchema, "extra subscribe permissions"),
+  allowResponses: opt(z.union([z.boolean(), responsesSchema]), "may reply to requests it received"),
   requestReply: opt(z.boolean(), "may make requests (gets its inbox)"),
   leafLink: opt(name, "leaf server whose leafnode link it is (then no bindings)"),
   connectionTypes: opt(z.array(z.enum(["STANDARD", "WEBSOCKET", "LEAFNODE", "LEAFNODE_WS", "MQTT", "MQTT_WS", "IN_PROCESS"])), "connection types allowed", { default: ["STANDARD", "WEBSOCKET"] }),
+});
+
+export const accountJetStreamSchema = z.strictObject({
+  maxMemory: opt(sizeOrUnlimited, "memory storage limit (-1: the server's)"),
+  maxFile: opt(sizeOrUnlimited, "file storage limit (-1: the server's)"),
+  maxStreams: opt(z.number().int().min(-1), "stream limit (-1: none)"),
+  maxConsumers: opt(z.number().int().min(-1), "consumer limit (-1: none)"),
+});
+export const accountSchema = z.strictObject({
+  name: req(name, "account name"),
+  jetstream: opt(accountJetStreamSchema, "JetStream limits; without it JetStream is off for the account"),
 });
 
 export const securitySchema = z.strictObject({
   operator: req(name, "operator name"),
   systemAccount: opt(name, "system account", { default: "SYS" }),
   applicationAccount: opt(name, "account leaves bind and the JetStream admin uses (required with several accounts)"),
-  accounts: req(
-    z.array(
-      z.strictObject({
-        name: req(name, "account name"),
-        jetstream: opt(
-          z.strictObject({
-            maxMemory: opt(sizeOrUnlimited, "memory storage limit (-1: the server's)"),
-            maxFile: opt(sizeOrUnlimited, "file storage limit (-1: the server's)"),
-            maxStreams: opt(z.number().int().min(-1), "stream limit (-1: none)"),
-            maxConsumers: opt(z.number().int().min(-1), "consumer limit (-1: none)"),
-          }),
-          "JetStream limits; without it JetStream is off for the account",
-        ),
-      }),
-    ),
-    "accounts",
-  ),
+  accounts: req(z.array(accountSchema), "accounts"),
   users: opt(z.array(userSchema), "users: services with bindings, leaf links, or explicit permissions"),
 });
 
 // ---------------------------------------------------------------- proxmox
 
-const template = z.union([
-  z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*:vztmpl\/\S+$/),
-  z.strictObject({
-    url: req(z.string().regex(/^https?:\/\/\S+$/), "http(s) URL of the NixOS LXC template (.tar.xz)"),
-    fileName: opt(name, "file name on the node", { derived: "the URL's last path segment" }),
-    datastore: opt(name, "storage to download to", { default: "local" }),
-    checksum: opt(name, "expected checksum (with checksumAlgorithm)"),
-    checksumAlgorithm: opt(z.enum(["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]), "checksum algorithm"),
-  }),
-]);
+export const templateDownloadSchema = z.strictObject({
+  url: req(z.string().regex(/^https?:\/\/\S+$/), "http(s) URL of the NixOS LXC template (.tar.xz)"),
+  fileName: opt(name, "file name on the node", { derived: "the URL's last path segment" }),
+  datastore: opt(name, "storage to download to", { default: "local" }),
+  checksum: opt(name, "expected checksum (with checksumAlgorithm)"),
+  checksumAlgorithm: opt(z.enum(["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]), "checksum algorithm"),
+});
+const template = z.union([z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*:vztmpl\/\S+$/), templateDownloadSchema]);
+
+export const networkSchema = z.strictObject({
+  cidr: req(name, "subnet, e.g. 10.0.0.0/24"),
+  gateway: req(name, "gateway address"),
+  bridge: req(name, "Proxmox bridge, e.g. vmbr0"),
+  dns: opt(names, "DNS servers"),
+});
+export const sshNodeSchema = z.strictObject({ name: req(name, "node name"), address: req(name, "its SSH address"), port: opt(port, "its SSH port", { default: 22 }) });
+export const sshSchema = z.strictObject({
+  username: opt(name, "user on the Proxmox nodes", { default: "root" }),
+  agent: opt(z.boolean(), "use the SSH agent instead of cim-nats:sshPrivateKey", { default: false }),
+  authorizedKeys: opt(names, "keys allowed into the containers (the deploy key is added)"),
+  containerUser: opt(name, "user the deploy logs into containers as", { default: "root" }),
+  containerPort: opt(port, "SSH port of the containers", { default: 22 }),
+  nodes: opt(z.array(sshNodeSchema), "SSH addresses of the nodes"),
+});
 
 export const proxmoxSchema = z.strictObject({
   endpoint: req(z.string().regex(/^https?:\/\/\S+$/), "Proxmox API URL, e.g. https://10.0.0.11:8006/"),
@@ -254,29 +264,8 @@ export const proxmoxSchema = z.strictObject({
   nodes: req(z.array(name).min(1), "Proxmox node names"),
   templates: req(z.record(z.string(), template), "NixOS LXC template per node: a file id (local:vztmpl/…) or a download"),
   datastore: req(name, "storage for root disks and data volumes, e.g. local-lvm"),
-  networks: req(
-    z.record(
-      z.string(),
-      z.strictObject({
-        cidr: req(name, "subnet, e.g. 10.0.0.0/24"),
-        gateway: req(name, "gateway address"),
-        bridge: req(name, "Proxmox bridge, e.g. vmbr0"),
-        dns: opt(names, "DNS servers"),
-      }),
-    ),
-    "networks by name; hosts pick one with `network`",
-  ),
-  ssh: opt(
-    z.strictObject({
-      username: opt(name, "user on the Proxmox nodes", { default: "root" }),
-      agent: opt(z.boolean(), "use the SSH agent instead of cim-nats:sshPrivateKey", { default: false }),
-      authorizedKeys: opt(names, "keys allowed into the containers (the deploy key is added)"),
-      containerUser: opt(name, "user the deploy logs into containers as", { default: "root" }),
-      containerPort: opt(port, "SSH port of the containers", { default: 22 }),
-      nodes: opt(z.array(z.strictObject({ name: req(name, "node name"), address: req(name, "its SSH address"), port: opt(port, "its SSH port", { default: 22 }) })), "SSH addresses of the nodes"),
-    }),
-    "SSH access of the provider and the deploy",
-  ),
+  networks: req(z.record(z.string(), networkSchema), "networks by name; hosts pick one with `network`"),
+  ssh: opt(sshSchema, "SSH access of the provider and the deploy"),
   dataMountPath: opt(z.string().regex(/^\//), "where the data volume is mounted in containers", { default: "/var/lib/cim-nats" }),
   protect: opt(z.boolean(), "protect containers from deletion (Pulumi and Proxmox)", { default: true }),
 });
@@ -286,8 +275,8 @@ export const proxmoxSchema = z.strictObject({
 export const cidServiceSchema = z.strictObject({
   at: req(name, "host whose leaf the service connects to"),
   user: req(name, "security user it runs as"),
-  bucket: opt(name, "object bucket it stores into", { default: "CLUSTER_OBJECTS" }),
-  subjectPrefix: opt(name, "subjects it serves: `<prefix>.put`, `<prefix>.get.<cid>`", { default: "cimstor.objects" }),
+  bucket: opt(name, "object bucket it stores into", { default: DEFAULT_BUCKET }),
+  subjectPrefix: opt(name, "subjects it serves: `<prefix>.put`, `<prefix>.get.<cid>`", { default: DEFAULT_SUBJECT_PREFIX }),
   healthPort: opt(port, "HTTP health port", { default: 8290 }),
 });
 

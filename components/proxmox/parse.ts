@@ -6,6 +6,7 @@
  */
 import { deepFreeze } from "../topology/freeze";
 import { ConfigError, type ConfigIssue } from "../config/errors";
+import { fieldsOf, networkSchema, proxmoxSchema, sshNodeSchema, sshSchema, templateDownloadSchema } from "../config/schema";
 import { Topology } from "../topology/types";
 import {
   CHECKSUM_ALGORITHMS,
@@ -23,10 +24,11 @@ import { openSshPublicKey } from "./ssh-public-key";
 import { type At, type Raw, isObject, optString, requiredString } from "../topology/config-fields";
 
 const ROOT = "proxmox";
-const TOP_KEYS = ["endpoint", "insecure", "nodes", "templates", "datastore", "networks", "ssh", "dataMountPath", "protect"];
-const NETWORK_KEYS = ["cidr", "gateway", "bridge", "dns"];
-const SSH_KEYS = ["username", "agent", "authorizedKeys", "containerUser", "containerPort", "nodes"];
-const DOWNLOAD_KEYS = ["url", "fileName", "datastore", "checksum", "checksumAlgorithm"];
+// Field lists come from the declared schema (components/config/schema.ts), which the docs and the editor JSON Schema share.
+const TOP_KEYS = fieldsOf(proxmoxSchema);
+const NETWORK_KEYS = fieldsOf(networkSchema);
+const SSH_KEYS = fieldsOf(sshSchema);
+const DOWNLOAD_KEYS = fieldsOf(templateDownloadSchema);
 /** Keys that would put a secret in plaintext YAML, and the secret config value to use instead. */
 const PLAINTEXT_SECRETS: Readonly<Record<string, string>> = {
   apiToken: "cim-nats:proxmoxApiToken",
@@ -252,7 +254,7 @@ function parseSshNodes(v: unknown, path: string, at: At): readonly ProxmoxSshNod
       at(p, `must be { name, address, port? }, got ${JSON.stringify(n)}`);
       return;
     }
-    unknownKeys(n, ["name", "address", "port"], p, at);
+    unknownKeys(n, fieldsOf(sshNodeSchema), p, at);
     const name = requiredString(n.name, `${p}.name`, "the node name, e.g. pve1", at);
     const address = requiredString(n.address, `${p}.address`, "the node's SSH address", at);
     const port = n.port === undefined ? undefined : int(n.port, `${p}.port`, 22, 1, 65_535, at);

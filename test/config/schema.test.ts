@@ -9,6 +9,19 @@ import { Ajv, type ErrorObject } from "ajv";
 import { load } from "js-yaml";
 import { describe, expect, it } from "vitest";
 import { configReferenceMarkdown, STACK_SCHEMA_PATH, stackJsonSchema } from "../../components/config/reference";
+import { DEFAULT_CID_HEALTH_PORT } from "../../components/cid/spec";
+import { DEFAULT_DATA_MOUNT_PATH, DEFAULT_TEMPLATE_DATASTORE } from "../../components/proxmox/config";
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_HUB_CLUSTER,
+  DEFAULT_HUB_DOMAIN,
+  DEFAULT_HUB_JETSTREAM,
+  DEFAULT_HUB_PORTS,
+  DEFAULT_HUB_REPLICAS,
+  DEFAULT_LAME_DUCK_SECONDS,
+  DEFAULT_LEAF_JETSTREAM,
+  DEFAULT_LEAF_PORTS,
+} from "../../components/topology/parse";
 import { PROJECT_ROOT } from "../support/stack-config";
 
 const committed = JSON.parse(readFileSync(join(PROJECT_ROOT, STACK_SCHEMA_PATH), "utf8"));
@@ -53,5 +66,36 @@ describe("generated files are current (npm run gen:config rewrites them)", () =>
 
   it("docs/config.md is what the schema generates", () => {
     expect(readFileSync(join(PROJECT_ROOT, "docs", "config.md"), "utf8")).toBe(configReferenceMarkdown());
+  });
+});
+
+describe("the schema's defaults are the parsers' defaults", () => {
+  const config = (stackJsonSchema().properties as Record<string, { properties: Record<string, JsonNode> }>).config.properties;
+  type JsonNode = { default?: unknown; properties?: Record<string, JsonNode>; items?: JsonNode; anyOf?: JsonNode[]; additionalProperties?: JsonNode };
+  /** The object fields under a node: its own, its items', a map's values' or a union member's. */
+  const fields = (node: JsonNode): Record<string, JsonNode> | undefined =>
+    node.properties ?? (node.items && fields(node.items)) ?? (node.additionalProperties && fields(node.additionalProperties)) ?? node.anyOf?.map(fields).find(Boolean);
+  const at = (key: string, ...path: string[]): unknown => {
+    let node: JsonNode = config[key];
+    for (const p of path) node = fields(node)?.[p] ?? {};
+    return node.default;
+  };
+
+  it.each([
+    [["cim-nats:topology", "hub", "cluster"], DEFAULT_HUB_CLUSTER],
+    [["cim-nats:topology", "hub", "domain"], DEFAULT_HUB_DOMAIN],
+    [["cim-nats:topology", "hub", "replicas"], DEFAULT_HUB_REPLICAS],
+    [["cim-nats:topology", "dataDir"], DEFAULT_DATA_DIR],
+    [["cim-nats:topology", "lameDuck", "durationSeconds"], DEFAULT_LAME_DUCK_SECONDS],
+    ...Object.entries(DEFAULT_HUB_PORTS).map(([k, v]) => [["cim-nats:topology", "hub", "ports", k], v] as const),
+    ...Object.entries(DEFAULT_LEAF_PORTS).map(([k, v]) => [["cim-nats:topology", "leaf", "ports", k], v] as const),
+    ...Object.entries(DEFAULT_HUB_JETSTREAM).map(([k, v]) => [["cim-nats:topology", "hub", "jetstream", k], v] as const),
+    ...Object.entries(DEFAULT_LEAF_JETSTREAM).map(([k, v]) => [["cim-nats:topology", "leaf", "jetstream", k], v] as const),
+    [["cim-nats:cidService", "healthPort"], DEFAULT_CID_HEALTH_PORT],
+    [["cim-nats:proxmox", "dataMountPath"], DEFAULT_DATA_MOUNT_PATH],
+    [["cim-nats:proxmox", "templates", "datastore"], DEFAULT_TEMPLATE_DATASTORE],
+  ] as const)("%j defaults to %j", (path, value) => {
+    const [key, ...rest] = path;
+    expect(at(key, ...rest)).toEqual(value);
   });
 });

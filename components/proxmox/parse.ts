@@ -21,7 +21,7 @@ import {
 } from "./config";
 import { inSubnet, ipv4ToNumber, isSubnetEdge, parseCidr } from "./ipv4";
 import { openSshPublicKey } from "./ssh-public-key";
-import { type At, type Raw, isObject, optString, requiredString } from "../topology/config-fields";
+import { type At, type Raw, bool, int, isObject, optString, requiredString, stringList, unknownKeys as unknownFields } from "../config/fields";
 
 const ROOT = "proxmox";
 // Field lists come from the declared schema (components/config/schema.ts), which the docs and the editor JSON Schema share.
@@ -35,6 +35,8 @@ const PLAINTEXT_SECRETS: Readonly<Record<string, string>> = {
   password: "cim-nats:proxmoxApiToken",
   privateKey: "cim-nats:sshPrivateKey",
 };
+/** Unknown fields, but a plaintext secret, which plaintextSecrets reports with its fix. */
+const unknownKeys = (v: Raw, allowed: readonly string[], path: string, at: At) => unknownFields(v, allowed, path, at, Object.keys(PLAINTEXT_SECRETS));
 /** `USER@REALM!TOKENID=SECRET`, the only form the provider's `apiToken` accepts. */
 const API_TOKEN = /^[^@\s]+@[^!\s]+![^=\s]+=\S+$/;
 const FILE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*:vztmpl\/\S+$/;
@@ -327,13 +329,6 @@ function isUnder(dir: string, base: string): boolean {
   return dir === b || dir.startsWith(`${b}/`);
 }
 
-function unknownKeys(v: Raw, allowed: readonly string[], path: string, at: At): void {
-  for (const k of Object.keys(v)) {
-    if (allowed.includes(k) || k in PLAINTEXT_SECRETS) continue;
-    const near = allowed.find((a) => a.toLowerCase() === k.toLowerCase());
-    at(`${path}.${k}`, `unknown field '${k}'${near ? ` (did you mean '${near}'?)` : ""}: allowed are ${allowed.join(", ")}`);
-  }
-}
 
 function absolutePath(v: unknown, path: string, dflt: string, at: At): string {
   const s = optString(v, path, dflt, at);
@@ -341,32 +336,8 @@ function absolutePath(v: unknown, path: string, dflt: string, at: At): string {
   return s;
 }
 
-function bool(v: unknown, path: string, dflt: boolean, at: At): boolean {
-  if (v === undefined || v === null) return dflt;
-  if (typeof v !== "boolean") {
-    at(path, `must be true or false, got ${JSON.stringify(v)}`);
-    return dflt;
-  }
-  return v;
-}
 
-function int(v: unknown, path: string, dflt: number, min: number, max: number, at: At): number {
-  if (v === undefined || v === null) return dflt;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    at(path, `${JSON.stringify(v)} is not an integer between ${min} and ${max}`);
-    return dflt;
-  }
-  return v;
-}
 
-function stringList(v: unknown, path: string, at: At): readonly string[] {
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
-    at(path, `must be a list of strings, got ${JSON.stringify(v)}`);
-    return [];
-  }
-  return v as string[];
-}
 
 function ipv4List(v: unknown, path: string, at: At): readonly string[] {
   const list = stringList(v, path, at);

@@ -22,7 +22,7 @@ import {
 } from "./types";
 import { parseByteSize, parseDurationMs } from "./units";
 import { accountJetStreamSchema, accountSchema, bindingFields, bucketsSchema, fieldsOf, responsesSchema, securitySchema, subjectRuleSchema, userSchema } from "../config/schema";
-import { type At, isObject, objOrEmpty, unknownKeys } from "../topology/config-fields";
+import { type At, bool as boolOr, isObject, objOrEmpty, unknownKeys } from "../config/fields";
 import type { JetStreamSpec } from "../jetstream/spec";
 import { atIssues, resolveAt, type At as Place } from "../jetstream/locations";
 import { subjectCovers } from "../subjects/subject";
@@ -34,6 +34,7 @@ export const INBOX_SUBJECTS = "_INBOX.>";
 /** No JetStream declarations: what bindings are checked against when the caller passes none. */
 const NO_JETSTREAM: JetStreamSpec = { streams: [], aggregates: [], kv: [], objects: [], consumers: [] };
 
+const bool = (v: unknown, path: string, at: At): boolean => boolOr(v, path, false, at);
 // Field lists come from the declared schema (components/config/schema.ts), which the docs and the editor JSON Schema share.
 const TOP_KEYS = fieldsOf(securitySchema);
 const ACCOUNT_KEYS = fieldsOf(accountSchema);
@@ -540,12 +541,4 @@ function token(v: unknown, path: string, dflt: string | undefined, what: string,
   return v;
 }
 
-function bool(v: unknown, path: string, at: At): boolean {
-  if (v === undefined || v === null) return false;
-  if (typeof v !== "boolean") {
-    at(path, `must be true or false, got ${JSON.stringify(v)}`);
-    return false;
-  }
-  return v;
-}
 

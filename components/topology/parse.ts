@@ -18,7 +18,7 @@ import {
 import { deepFreeze } from "./freeze";
 import { parseByteSize } from "../config/units";
 import { fieldsOf, hostPortsSchema, hostResourcesSchema, hostSchema, hubSchema, jetstreamLimits, lameDuckSchema, leafSchema, topologySchema } from "../config/schema";
-import { type At, isObject, objOrEmpty, unknownKeys, optString, requiredString } from "./config-fields";
+import { type At, int, isObject, objOrEmpty, unknownKeys, optString, requiredString, stringList } from "../config/fields";
 
 /** Defaults (DESIGN.md "Two tiers"). */
 export const DEFAULT_LEAF_PORTS: LeafPorts = { client: 4222, monitoring: 8222 };
@@ -217,17 +217,6 @@ function hostName(v: unknown, path: string, at: At): string {
   return s;
 }
 
-function int(v: unknown, path: string, dflt: number | undefined, min: number, max: number, at: At): number {
-  if (v === undefined || v === null) {
-    if (dflt === undefined) at(path, `is required: an integer between ${min} and ${max}`);
-    return dflt ?? NaN;
-  }
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    at(path, `${JSON.stringify(v)} is not an integer between ${min} and ${max}`);
-    return dflt ?? NaN;
-  }
-  return v;
-}
 
 function ipv4(v: unknown, path: string, at: At): string {
   const s = requiredString(v, path, "an IPv4 address, e.g. 10.0.0.41", at);
@@ -253,14 +242,6 @@ function parseRoles(v: unknown, path: string, at: At): readonly Role[] {
   return out.sort((a, b) => (a === Role.Leaf ? -1 : b === Role.Leaf ? 1 : 0));
 }
 
-function stringList(v: unknown, path: string, at: At): readonly string[] {
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
-    at(path, `must be a list of strings, got ${JSON.stringify(v)}`);
-    return [];
-  }
-  return v as string[];
-}
 
 function parseResources(v: unknown, path: string, hub: boolean, at: At): HostResources {
   const r = objOrEmpty(v, path, at);

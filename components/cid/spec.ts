@@ -16,11 +16,14 @@
 import type { JetStreamSpec } from "../jetstream/spec";
 import type { SecuritySpec } from "../security/types";
 import { subjectCovers } from "../subjects/subject";
-import { ConfigError, type ConfigIssue, type Topology } from "../topology/types";
+import { ConfigError, type ConfigIssue } from "../config/errors";
+import { cidServiceSchema, fieldsOf } from "../config/schema";
+import { type Topology } from "../topology/types";
 import { DEFAULT_BUCKET, DEFAULT_SUBJECT_PREFIX } from "./cid";
 
 export const DEFAULT_CID_HEALTH_PORT = 8290;
-const KEYS = ["at", "user", "bucket", "subjectPrefix", "healthPort"];
+/** The section's fields, from the declared schema (components/config/schema.ts). */
+const KEYS = fieldsOf(cidServiceSchema);
 
 export type CidServiceSpec = {
   /** Leaf server it connects to. */

@@ -4,7 +4,7 @@
  * data and knows nothing of their contents beyond a hash.
  */
 import { createHash } from "node:crypto";
-import { ConfigError, ConfigIssue } from "../topology/types";
+import { ConfigError, type ConfigIssue } from "../config/errors";
 
 /** One file for a host, as the renderers hand it over. `C` is `string` in the pure core, `pulumi.Input<string>` at the edge. */
 export type RenderedFile<C = string> = {

@@ -12,7 +12,8 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, ConfigIssue, Topology } from "../topology/types";
+import { ConfigError, type ConfigIssue } from "../config/errors";
+import { Topology } from "../topology/types";
 import { HostFiles, RenderedFile } from "./files";
 import { hostDeployment } from "./host-deployment";
 import { rebuildOrder } from "./rebuild-order";

@@ -8,13 +8,15 @@
  * from what the pinned server refuses on `STREAM.UPDATE` / `CONSUMER.CREATE` with action
  * `update` (probed against v2.15.2), not from documentation.
  */
+import { parseDurationNanos as parseGoDuration } from "../config/units";
 
 /** Nanoseconds, the unit JetStream uses for every duration on the wire. */
 export type Nanos = number;
 
 /**
- * A duration as users write it: a Go-style string (`"720h"`, `"2m30s"`, `"1.5s"`, also `d` and
- * `w` like the nats CLI) or a number of nanoseconds (the wire form).
+ * A duration as users write it: a string in the stack config's one duration grammar, Go's as
+ * nats-server reads it (`"720h"`, `"2m30s"`, `"1.5s"`; components/config/units.ts), or a number
+ * of nanoseconds (the wire form).
  */
 export type Duration = string | number;
 
@@ -376,21 +378,8 @@ export type ObjectStoreConfig = BucketConfig;
 export const OBJECT_REPLACE_ONLY = ["bucket", "storage"] as const satisfies readonly (keyof ObjectStoreConfig)[];
 export type ObjectStoreInput = BucketInput;
 
-const UNIT_NANOS: Readonly<Record<string, number>> = {
-  ns: 1,
-  us: 1e3,
-  "µs": 1e3,
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
-  d: 86400e9,
-  w: 7 * 86400e9,
-};
-const DURATION_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d|w)/y;
-
 /**
- * Why `value` is not a duration, or "". Strings are Go durations (`720h`, `2m30s`) plus `d`/`w`;
+ * Why `value` is not a duration, or "". Strings are Go durations (`720h`, `2m30s`, config/units.ts);
  * numbers are nanoseconds (the wire form) and must be whole and ≥ 0.
  */
 export function durationReason(value: unknown, what = "duration"): string {
@@ -409,19 +398,6 @@ function parseDurationNanos(value: unknown, what: string): { nanos: Nanos; reaso
     if (!Number.isInteger(value) || value < 0) return { nanos: 0, reason: `${what} (${value}) must be a whole number of nanoseconds ≥ 0, or a string like "720h"` };
     return { nanos: value, reason: "" };
   }
-  if (typeof value !== "string") return { nanos: 0, reason: `${what} must be a duration string like "720h" or "2m30s", got ${JSON.stringify(value)}` };
-  const s = value.trim();
-  if (s === "0") return { nanos: 0, reason: "" };
-  let total = 0;
-  let at = 0;
-  DURATION_PART.lastIndex = 0;
-  while (at < s.length) {
-    DURATION_PART.lastIndex = at;
-    const m = DURATION_PART.exec(s);
-    if (!m) return { nanos: 0, reason: `${what} ('${value}') is not a duration: use numbers with units ns, us, ms, s, m, h, d, w, e.g. "720h" or "2m30s"` };
-    total += Number(m[1]) * UNIT_NANOS[m[2]];
-    at = DURATION_PART.lastIndex;
-  }
-  if (s.length === 0) return { nanos: 0, reason: `${what} cannot be empty; write "0" for none` };
-  return { nanos: Math.round(total), reason: "" };
+  const nanos = parseGoDuration(value, what);
+  return typeof nanos === "string" ? { nanos: 0, reason: nanos } : { nanos, reason: "" };
 }

@@ -11,7 +11,8 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { instanceEndpoints } from "../topology/endpoints";
-import type { ConfigIssue, ServerInstance, Topology } from "../topology/types";
+import { type ConfigIssue } from "../config/errors";
+import type { ServerInstance, Topology } from "../topology/types";
 import { DEFAULT_HEALTH_TIMEOUT_SECONDS } from "./local-server-crud";
 import { LocalNatsServer } from "./local-server";
 import { dataDirReason } from "./server-dir";

@@ -5,7 +5,9 @@
  * ConfigError before any resource is declared. Errors never echo a secret value.
  */
 import { deepFreeze } from "../topology/freeze";
-import { ConfigError, ConfigIssue, Topology } from "../topology/types";
+import { ConfigError, type ConfigIssue } from "../config/errors";
+import { fieldsOf, networkSchema, proxmoxSchema, sshNodeSchema, sshSchema, templateDownloadSchema } from "../config/schema";
+import { Topology } from "../topology/types";
 import {
   CHECKSUM_ALGORITHMS,
   DEFAULT_DATA_MOUNT_PATH,
@@ -19,19 +21,22 @@ import {
 } from "./config";
 import { inSubnet, ipv4ToNumber, isSubnetEdge, parseCidr } from "./ipv4";
 import { openSshPublicKey } from "./ssh-public-key";
-import { type At, type Raw, isObject, optString, requiredString } from "../topology/config-fields";
+import { type At, type Raw, bool, int, isObject, optString, requiredString, stringList, unknownKeys as unknownFields } from "../config/fields";
 
 const ROOT = "proxmox";
-const TOP_KEYS = ["endpoint", "insecure", "nodes", "templates", "datastore", "networks", "ssh", "dataMountPath", "protect"];
-const NETWORK_KEYS = ["cidr", "gateway", "bridge", "dns"];
-const SSH_KEYS = ["username", "agent", "authorizedKeys", "containerUser", "containerPort", "nodes"];
-const DOWNLOAD_KEYS = ["url", "fileName", "datastore", "checksum", "checksumAlgorithm"];
+// Field lists come from the declared schema (components/config/schema.ts), which the docs and the editor JSON Schema share.
+const TOP_KEYS = fieldsOf(proxmoxSchema);
+const NETWORK_KEYS = fieldsOf(networkSchema);
+const SSH_KEYS = fieldsOf(sshSchema);
+const DOWNLOAD_KEYS = fieldsOf(templateDownloadSchema);
 /** Keys that would put a secret in plaintext YAML, and the secret config value to use instead. */
 const PLAINTEXT_SECRETS: Readonly<Record<string, string>> = {
   apiToken: "cim-nats:proxmoxApiToken",
   password: "cim-nats:proxmoxApiToken",
   privateKey: "cim-nats:sshPrivateKey",
 };
+/** Unknown fields, but a plaintext secret, which plaintextSecrets reports with its fix. */
+const unknownKeys = (v: Raw, allowed: readonly string[], path: string, at: At) => unknownFields(v, allowed, path, at, Object.keys(PLAINTEXT_SECRETS));
 /** `USER@REALM!TOKENID=SECRET`, the only form the provider's `apiToken` accepts. */
 const API_TOKEN = /^[^@\s]+@[^!\s]+![^=\s]+=\S+$/;
 const FILE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*:vztmpl\/\S+$/;
@@ -251,7 +256,7 @@ function parseSshNodes(v: unknown, path: string, at: At): readonly ProxmoxSshNod
       at(p, `must be { name, address, port? }, got ${JSON.stringify(n)}`);
       return;
     }
-    unknownKeys(n, ["name", "address", "port"], p, at);
+    unknownKeys(n, fieldsOf(sshNodeSchema), p, at);
     const name = requiredString(n.name, `${p}.name`, "the node name, e.g. pve1", at);
     const address = requiredString(n.address, `${p}.address`, "the node's SSH address", at);
     const port = n.port === undefined ? undefined : int(n.port, `${p}.port`, 22, 1, 65_535, at);
@@ -324,13 +329,6 @@ function isUnder(dir: string, base: string): boolean {
   return dir === b || dir.startsWith(`${b}/`);
 }
 
-function unknownKeys(v: Raw, allowed: readonly string[], path: string, at: At): void {
-  for (const k of Object.keys(v)) {
-    if (allowed.includes(k) || k in PLAINTEXT_SECRETS) continue;
-    const near = allowed.find((a) => a.toLowerCase() === k.toLowerCase());
-    at(`${path}.${k}`, `unknown field '${k}'${near ? ` (did you mean '${near}'?)` : ""}: allowed are ${allowed.join(", ")}`);
-  }
-}
 
 function absolutePath(v: unknown, path: string, dflt: string, at: At): string {
   const s = optString(v, path, dflt, at);
@@ -338,32 +336,8 @@ function absolutePath(v: unknown, path: string, dflt: string, at: At): string {
   return s;
 }
 
-function bool(v: unknown, path: string, dflt: boolean, at: At): boolean {
-  if (v === undefined || v === null) return dflt;
-  if (typeof v !== "boolean") {
-    at(path, `must be true or false, got ${JSON.stringify(v)}`);
-    return dflt;
-  }
-  return v;
-}
 
-function int(v: unknown, path: string, dflt: number, min: number, max: number, at: At): number {
-  if (v === undefined || v === null) return dflt;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    at(path, `${JSON.stringify(v)} is not an integer between ${min} and ${max}`);
-    return dflt;
-  }
-  return v;
-}
 
-function stringList(v: unknown, path: string, at: At): readonly string[] {
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
-    at(path, `must be a list of strings, got ${JSON.stringify(v)}`);
-    return [];
-  }
-  return v as string[];
-}
 
 function ipv4List(v: unknown, path: string, at: At): readonly string[] {
   const list = stringList(v, path, at);

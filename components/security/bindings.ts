@@ -25,7 +25,7 @@
 import type { JetStreamSpec } from "../jetstream/spec";
 import type { At as Place } from "../jetstream/locations";
 import { subjectCovers, subjectsOverlap } from "../subjects/subject";
-import type { At } from "../topology/config-fields";
+import type { At } from "../config/fields";
 import type { Grant, ServiceBindings, ServicePlace } from "./types";
 
 /** The shared default inbox prefix of nats.js and natscli: every service would read every reply. */

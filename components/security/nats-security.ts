@@ -6,7 +6,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { ServerSecurity } from "../render/server-security";
-import { ConfigError, Topology } from "../topology/types";
+import { ConfigError } from "../config/errors";
+import { Topology } from "../topology/types";
 import { accountClaims, operatorClaims, userClaims, withSigningKeys } from "./claims";
 import { natsContexts } from "./contexts";
 import { credsFileName, credsText } from "./creds";

@@ -5,7 +5,8 @@
  */
 import { subjectReason, tokenReason } from "../subjects/subject";
 import { deepFreeze } from "../topology/freeze";
-import { ConfigError, ConfigIssue, Topology } from "../topology/types";
+import { ConfigError, type ConfigIssue } from "../config/errors";
+import { Topology } from "../topology/types";
 import {
   AccountJetStreamLimits,
   AccountSpec,
@@ -20,7 +21,8 @@ import {
   UserSpec,
 } from "./types";
 import { parseByteSize, parseDurationMs } from "./units";
-import { type At, isObject, objOrEmpty, unknownKeys } from "../topology/config-fields";
+import { accountJetStreamSchema, accountSchema, bindingFields, bucketsSchema, fieldsOf, responsesSchema, securitySchema, subjectRuleSchema, userSchema } from "../config/schema";
+import { type At, bool as boolOr, isObject, objOrEmpty, unknownKeys } from "../config/fields";
 import type { JetStreamSpec } from "../jetstream/spec";
 import { atIssues, resolveAt, type At as Place } from "../jetstream/locations";
 import { subjectCovers } from "../subjects/subject";
@@ -32,19 +34,21 @@ export const INBOX_SUBJECTS = "_INBOX.>";
 /** No JetStream declarations: what bindings are checked against when the caller passes none. */
 const NO_JETSTREAM: JetStreamSpec = { streams: [], aggregates: [], kv: [], objects: [], consumers: [] };
 
-const TOP_KEYS = ["operator", "systemAccount", "applicationAccount", "accounts", "users"];
-const ACCOUNT_KEYS = ["name", "jetstream"];
-const ACCOUNT_JS_KEYS = ["maxMemory", "maxFile", "maxStreams", "maxConsumers"];
-const BINDING_KEYS = ["publishes", "consumes", "subscribes", "serves", "reads", "writes"];
-const USER_KEYS = ["name", "account", "at", "inboxPrefix", ...BINDING_KEYS, "publish", "subscribe", "allowResponses", "requestReply", "leafLink", "connectionTypes"];
-const BUCKET_KEYS = ["kv", "objects"];
+const bool = (v: unknown, path: string, at: At): boolean => boolOr(v, path, false, at);
+// Field lists come from the declared schema (components/config/schema.ts), which the docs and the editor JSON Schema share.
+const TOP_KEYS = fieldsOf(securitySchema);
+const ACCOUNT_KEYS = fieldsOf(accountSchema);
+const ACCOUNT_JS_KEYS = fieldsOf(accountJetStreamSchema);
+const BINDING_KEYS = Object.keys(bindingFields);
+const USER_KEYS = fieldsOf(userSchema);
+const BUCKET_KEYS = fieldsOf(bucketsSchema);
 const CONNECTION_TYPES: readonly ConnectionType[] = ["STANDARD", "WEBSOCKET", "LEAFNODE", "LEAFNODE_WS", "MQTT", "MQTT_WS", "IN_PROCESS"];
 /**
  * Connection types of users that don't say: clients only, so a service's creds cannot link a
  * rogue leaf into the account.
  */
 export const DEFAULT_CONNECTION_TYPES: readonly ConnectionType[] = ["STANDARD", "WEBSOCKET"];
-const RULE_KEYS = ["allow", "deny"];
+const RULE_KEYS = fieldsOf(subjectRuleSchema);
 const DEFAULT_SYSTEM_ACCOUNT = "SYS";
 /** User names become creds file names and context references. */
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -491,7 +495,7 @@ function responsePermission(v: unknown, path: string, at: At): ResponsePermissio
     at(path, `must be true, false or { max, ttl }, e.g. { max: 1, ttl: 2s }; got ${JSON.stringify(v)}`);
     return undefined;
   }
-  unknownKeys(v, ["max", "ttl"], path, at);
+  unknownKeys(v, fieldsOf(responsesSchema), path, at);
   let max = 1;
   if (v.max !== undefined) {
     if (typeof v.max !== "number" || !Number.isSafeInteger(v.max) || v.max < 1) at(`${path}.max`, `${JSON.stringify(v.max)} is not a positive whole number of replies per request`);
@@ -537,12 +541,4 @@ function token(v: unknown, path: string, dflt: string | undefined, what: string,
   return v;
 }
 
-function bool(v: unknown, path: string, at: At): boolean {
-  if (v === undefined || v === null) return false;
-  if (typeof v !== "boolean") {
-    at(path, `must be true or false, got ${JSON.stringify(v)}`);
-    return false;
-  }
-  return v;
-}
 

@@ -11,7 +11,8 @@ import { parseSecurity } from "../security/parse";
 import type { SecuritySpec } from "../security/types";
 import { parseTopology } from "../topology/parse";
 import { withLeafDenyImports } from "../topology/rebase";
-import { ConfigError, type ConfigIssue, type Topology } from "../topology/types";
+import { ConfigError, type ConfigIssue } from "../config/errors";
+import { type Topology } from "../topology/types";
 
 export const Substrate = { Proxmox: "proxmox", Local: "local" } as const;
 export type Substrate = (typeof Substrate)[keyof typeof Substrate];

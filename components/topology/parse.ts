@@ -3,9 +3,8 @@
  * Every problem is collected and thrown as one ConfigError, so the user fixes them in one pass.
  */
 import { tokenReason } from "../subjects/subject";
+import { ConfigError, type ConfigIssue } from "../config/errors";
 import {
-  ConfigError,
-  ConfigIssue,
   Host,
   HostResources,
   HubPorts,
@@ -17,7 +16,9 @@ import {
   Topology,
 } from "./types";
 import { deepFreeze } from "./freeze";
-import { type At, isObject, objOrEmpty, unknownKeys, optString, requiredString } from "./config-fields";
+import { parseByteSize } from "../config/units";
+import { fieldsOf, hostPortsSchema, hostResourcesSchema, hostSchema, hubSchema, jetstreamLimits, lameDuckSchema, leafSchema, topologySchema } from "../config/schema";
+import { type At, int, isObject, objOrEmpty, unknownKeys, optString, requiredString, stringList } from "../config/fields";
 
 /** Defaults (DESIGN.md "Two tiers"). */
 export const DEFAULT_LEAF_PORTS: LeafPorts = { client: 4222, monitoring: 8222 };
@@ -33,9 +34,10 @@ export const DEFAULT_LAME_DUCK_SECONDS = 30;
 /** Upper bound of the default grace period (nats-server's own default is 10 s). */
 export const DEFAULT_LAME_DUCK_GRACE_SECONDS = 10;
 
-const HOST_KEYS = ["name", "vmid", "node", "address", "network", "roles", "resources", "tags", "leafDomain", "ports"];
-const TOP_KEYS = ["hosts", "hub", "leaf", "dataDir", "lameDuck"];
-const RESOURCE_KEYS = ["cores", "memoryMiB", "swapMiB", "rootDiskGiB", "dataDiskGiB"];
+// Field lists come from the declared schema (components/config/schema.ts), which the docs and the editor JSON Schema share.
+const HOST_KEYS = fieldsOf(hostSchema);
+const TOP_KEYS = fieldsOf(topologySchema);
+const RESOURCE_KEYS = fieldsOf(hostResourcesSchema);
 
 export type ParseTopologyOptions = {
   /** Topology name (the stack), used in tags and paths. Default "cim". */
@@ -58,8 +60,8 @@ export function parseTopology(raw: unknown, options: ParseTopologyOptions = {}):
   const dataDir = optString(raw.dataDir, `${root}.dataDir`, DEFAULT_DATA_DIR, at);
   const hubRaw = objOrEmpty(raw.hub, `${root}.hub`, at);
   const leafRaw = objOrEmpty(raw.leaf, `${root}.leaf`, at);
-  unknownKeys(hubRaw, ["cluster", "domain", "replicas", "ports", "jetstream"], `${root}.hub`, at);
-  unknownKeys(leafRaw, ["ports", "jetstream"], `${root}.leaf`, at);
+  unknownKeys(hubRaw, fieldsOf(hubSchema), `${root}.hub`, at);
+  unknownKeys(leafRaw, fieldsOf(leafSchema), `${root}.leaf`, at);
 
   const hubCluster = token(hubRaw.cluster, `${root}.hub.cluster`, DEFAULT_HUB_CLUSTER, "cluster name", at);
   const hubDomain = token(hubRaw.domain, `${root}.hub.domain`, DEFAULT_HUB_DOMAIN, "JetStream domain", at);
@@ -94,7 +96,7 @@ export function parseTopology(raw: unknown, options: ParseTopologyOptions = {}):
     const both = roles.includes(Role.Hub);
     const resources = parseResources(h.resources, `${path}.resources`, both, at);
     const hostPorts = objOrEmpty(h.ports, `${path}.ports`, at);
-    unknownKeys(hostPorts, ["leaf", "hub"], `${path}.ports`, at);
+    unknownKeys(hostPorts, fieldsOf(hostPortsSchema), `${path}.ports`, at);
     const lp = ports(hostPorts.leaf, `${path}.ports.leaf`, leafPorts, at);
     const hp = ports(hostPorts.hub, `${path}.ports.hub`, hubPorts, at);
 
@@ -179,7 +181,7 @@ const MIN_LAME_DUCK_SECONDS = 30;
 /** `lameDuck: { durationSeconds, gracePeriodSeconds }`: seconds (fractions allowed), grace below duration. */
 function parseLameDuck(v: unknown, path: string, at: At): LameDuck {
   const r = objOrEmpty(v, path, at);
-  unknownKeys(r, ["durationSeconds", "gracePeriodSeconds"], path, at);
+  unknownKeys(r, fieldsOf(lameDuckSchema), path, at);
   const seconds = (x: unknown, key: string, dflt: number): number => {
     if (x === undefined || x === null) return dflt;
     if (typeof x !== "number" || !Number.isFinite(x) || x <= 0 || x > 3600) {
@@ -215,17 +217,6 @@ function hostName(v: unknown, path: string, at: At): string {
   return s;
 }
 
-function int(v: unknown, path: string, dflt: number | undefined, min: number, max: number, at: At): number {
-  if (v === undefined || v === null) {
-    if (dflt === undefined) at(path, `is required: an integer between ${min} and ${max}`);
-    return dflt ?? NaN;
-  }
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    at(path, `${JSON.stringify(v)} is not an integer between ${min} and ${max}`);
-    return dflt ?? NaN;
-  }
-  return v;
-}
 
 function ipv4(v: unknown, path: string, at: At): string {
   const s = requiredString(v, path, "an IPv4 address, e.g. 10.0.0.41", at);
@@ -251,14 +242,6 @@ function parseRoles(v: unknown, path: string, at: At): readonly Role[] {
   return out.sort((a, b) => (a === Role.Leaf ? -1 : b === Role.Leaf ? 1 : 0));
 }
 
-function stringList(v: unknown, path: string, at: At): readonly string[] {
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
-    at(path, `must be a list of strings, got ${JSON.stringify(v)}`);
-    return [];
-  }
-  return v as string[];
-}
 
 function parseResources(v: unknown, path: string, hub: boolean, at: At): HostResources {
   const r = objOrEmpty(v, path, at);
@@ -280,15 +263,15 @@ function ports<P extends Record<string, number>>(v: unknown, path: string, dflt:
   return out as P;
 }
 
-const SIZE = /^\d+(\.\d+)?[KMGT]?B?$/i;
-
 function limits(v: unknown, path: string, dflt: JetStreamLimits, at: At): JetStreamLimits {
   const r = objOrEmpty(v, path, at);
-  unknownKeys(r, ["maxMemory", "maxFile"], path, at);
+  unknownKeys(r, fieldsOf(jetstreamLimits(true)), path, at);
+  // The one size grammar (config/units.ts); the value stays as written, for the rendered config.
   const size = (x: unknown, key: "maxMemory" | "maxFile"): string => {
-    const s = x === undefined || x === null ? dflt[key] : String(x);
-    if (!SIZE.test(s)) at(`${path}.${key}`, `'${s}' is not a size: write bytes or a number with K, M, G or T, e.g. 1G`);
-    return s;
+    const s = x === undefined || x === null ? dflt[key] : x;
+    const bytes = parseByteSize(s, { unlimited: false });
+    if (typeof bytes === "string") at(`${path}.${key}`, bytes);
+    return String(s);
   };
   return { maxMemory: size(r.maxMemory, "maxMemory"), maxFile: size(r.maxFile, "maxFile") };
 }

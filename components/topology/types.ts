@@ -131,23 +131,5 @@ export type Topology = {
   readonly lameDuck: LameDuck;
 };
 
-/** One problem in the stack config: where, and what to do about it. */
-export type ConfigIssue = {
-  /** Path into the stack config, e.g. `topology.hosts[2].vmid`. */
-  readonly propertyPath: string;
-  /** What is wrong and how to fix it; names the value. */
-  readonly reason: string;
-};
-
-/** Thrown by parsers with every problem found, so the user sees them all at once. */
-export class ConfigError extends Error {
-  readonly issues: readonly ConfigIssue[];
-  constructor(issues: readonly ConfigIssue[]) {
-    super(
-      `invalid cim-nats stack config (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n` +
-        issues.map((i) => `  - ${i.propertyPath}: ${i.reason}`).join("\n"),
-    );
-    this.name = "ConfigError";
-    this.issues = issues;
-  }
-}
+// The config error type lives in the config layer; re-exported so existing imports keep working.
+export { ConfigError, type ConfigIssue } from "../config/errors";

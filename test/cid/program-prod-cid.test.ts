@@ -72,7 +72,8 @@ beforeAll(async () => {
     if (saved === undefined) delete process.env.PULUMI_CONFIG_PASSPHRASE;
     else process.env.PULUMI_CONFIG_PASSPHRASE = saved;
   }
-  await new Promise((r) => setTimeout(r, 500));
+  // Children created inside applies register later: wait until the program's RPC queue drains.
+  await pulumi.runtime.disconnect();
 }, 60_000);
 
 const copiesFor = (host: string) => registered.filter((r) => r.type.endsWith(":CopyToRemote") && r.name.includes(`-${host}-`));

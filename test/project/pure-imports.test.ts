@@ -13,6 +13,10 @@ import { PROJECT_ROOT } from "../support/stack-config";
 
 /** Modules that compute configs, checks, diffs and renderings: data in, data out. */
 const PURE_MODULES = [
+  "components/config/errors.ts",
+  "components/config/units.ts",
+  "components/config/schema.ts",
+  "components/config/reference.ts",
   "components/jetstream/spec.ts",
   "components/jetstream/stream-config.ts",
   "components/jetstream/kv-config.ts",

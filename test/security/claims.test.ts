@@ -59,8 +59,6 @@ describe("units", () => {
   it.each([
     ["256M", 256_000_000],
     ["2G", 2_000_000_000],
-    ["1GB", 1024 ** 3],
-    ["512KiB", 512 * 1024],
     ["1T", 1e12],
     ["123", 123],
     [4096, 4096],
@@ -70,7 +68,7 @@ describe("units", () => {
     expect(parseByteSize(input)).toBe(bytes);
   });
 
-  it.each([["1.5G"], ["lots"], ["-2"], [-5], [1.5], [null], ["G"]])("size %j is refused with a reason", (input) => {
+  it.each([["1.5G"], ["lots"], ["-2"], [-5], [1.5], [null], ["G"], ["1GB"], ["512KiB"]])("size %j is refused with a reason", (input) => {
     expect(parseByteSize(input)).toEqual(expect.stringMatching(/not a (size|whole number)/));
   });
 
@@ -79,11 +77,12 @@ describe("units", () => {
     ["2s", 2_000],
     ["5m", 300_000],
     ["1h", 3_600_000],
+    ["1.5s", 1_500],
   ])("duration %s is %d ms", (input, ms) => {
     expect(parseDurationMs(input)).toBe(ms);
   });
 
-  it.each([["2"], ["1d"], [5], ["1.5s"]])("duration %j is refused with a reason", (input) => {
+  it.each([["2"], ["1d"], [5], ["2sec"]])("duration %j is refused with a reason", (input) => {
     expect(parseDurationMs(input)).toEqual(expect.stringMatching(/not a duration/));
   });
 });

@@ -65,8 +65,8 @@ beforeAll(async () => {
     if (saved === undefined) delete process.env.PULUMI_CONFIG_PASSPHRASE;
     else process.env.PULUMI_CONFIG_PASSPHRASE = saved;
   }
-  // Let the remaining registrations (children created inside applies) arrive.
-  await new Promise((r) => setTimeout(r, 500));
+  // Children created inside applies register later: wait until the program's RPC queue drains.
+  await pulumi.runtime.disconnect();
 });
 
 const ofType = (suffix: string) => registered.filter((r) => r.type.endsWith(suffix));

@@ -43,6 +43,15 @@ function collect(sub: Subscription): string[] {
   return got;
 }
 
+/** Polls `done` every 50 ms until it holds; fails naming `what` after `timeoutMs`. */
+async function until(what: string, done: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
 /** Publishes `payload` on `subject` from `nc` (again every 250 ms) until `arrived()` or timeout. */
 async function publishUntil(nc: NatsConnection, subject: string, payload: string, arrived: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -126,8 +135,7 @@ describe("the dev topology running as real nats-server processes", () => {
       }
     }
     expect(answer).toBe("nats-3 answers ping-1");
-    await sleep(300);
-    expect(hubSeen).toContain("ping-1");
+    await until("the hub subscriber sees the request", () => hubSeen.includes("ping-1"));
   });
 
   it("leaf stores stay local: an event published at nats-1 is not delivered into nats-3, a non-denied subject is", async () => {
@@ -141,7 +149,9 @@ describe("the dev topology running as real nats-server processes", () => {
     // also proves nats-3's subscription interest has propagated before the denied event is sent.
     await publishUntil(at1, "person.notes.added", "note-1", () => notes3.includes("note-1"));
     await publishUntil(at1, "person.events.created", "event-1", () => events1.includes("event-1"));
-    await sleep(1_500);
+    // A barrier, not a wait: a note sent after the event takes the same path (nats-1 → hub →
+    // nats-3) and NATS keeps one publisher's order, so once it is in, a delivered event would be.
+    await publishUntil(at1, "person.notes.added", "after-event-1", () => notes3.includes("after-event-1"));
     expect(events1).toContain("event-1");
     expect(events3).toEqual([]);
   });
@@ -157,7 +167,8 @@ describe("the dev topology running as real nats-server processes", () => {
     await publishUntil(at1, "person.notes.added", "note-2", () => notesHub.includes("note-2"));
     for (let i = 0; i < 3; i++) at1.publish("person.events.created", "event-2");
     await at1.flush();
-    await sleep(1_500);
+    // Barrier: a note sent after the events reaches the hub the same way they would have.
+    await publishUntil(at1, "person.notes.added", "after-event-2", () => notesHub.includes("after-event-2"));
     expect([...eventsHub, ...literalHub]).toEqual([]);
     // The hub subscriber itself works: a publication at the hub reaches it.
     const atHubPublisher = await client("nats-1-hub");
@@ -196,7 +207,11 @@ describe("the dev topology running as real nats-server processes", () => {
     await at1.flush();
     const deadline = Date.now() + 10_000;
     while (!subs.every((got) => got.includes("republished-1")) && Date.now() < deadline) await sleep(100);
-    await sleep(1_000); // a duplicate would arrive within this
+    // A duplicate would be a second stored copy: once every event is in and every source caught up, none can follow.
+    await until("the aggregate has sourced every leaf's events", async () => {
+      const info = await jsm.streams.info("CLUSTER_PERSON_EVENTS");
+      return info.state.messages >= 3 && (info.sources ?? []).length === 2 && info.sources!.every((src) => src.lag === 0);
+    });
     for (const got of subs) expect(got.filter((m) => m === "republished-1")).toHaveLength(1);
     expect(events3).not.toContain("republished-1");
     // The backlog (one event per leaf from the previous test) was republished as it was sourced,
@@ -207,7 +222,7 @@ describe("the dev topology running as real nats-server processes", () => {
 
 /**
  * Creates PERSON_EVENTS (file, R1) on leaves nats-1 and nats-3, publishes one event at each and
- * returns how many messages each leaf's stream holds once nothing more arrives.
+ * returns how many messages each leaf's stream holds once the events have gone wherever they go.
  */
 async function leafStreamCounts(client: (server: string) => Promise<NatsConnection>): Promise<Record<string, number>> {
   const leaves = ["nats-1", "nats-3"];
@@ -216,16 +231,22 @@ async function leafStreamCounts(client: (server: string) => Promise<NatsConnecti
   for (const jsm of jsms) {
     await jsm.streams.add({ name: "PERSON_EVENTS", subjects: ["person.events.>"], storage: StorageType.File, num_replicas: 1 });
   }
-  // Let the streams' interest propagate over the leafnode links before publishing.
-  await sleep(1_000);
-  ncs.forEach((nc, i) => nc.publish("person.events.created", `event at ${leaves[i]}`));
+  // Barriers instead of waits: each leaf's interest travels to the other leaf in the order it
+  // was made, and one publisher's messages keep their order. A note subscribed after the stream
+  // (not denied) that reaches a leaf proves the stream's interest got there too, if it was sent;
+  // a note sent after an event that arrives proves the event was delivered, if it was going to be.
+  const notes = ncs.map((nc) => collect(nc.subscribe("person.notes.barrier")));
   await Promise.all(ncs.map((nc) => nc.flush()));
+  const other = (i: number) => 1 - i;
+  await Promise.all(ncs.map((nc, i) => publishUntil(nc, "person.notes.barrier", `interest-${i}`, () => notes[other(i)].includes(`interest-${i}`))));
+  ncs.forEach((nc, i) => nc.publish("person.events.created", `event at ${leaves[i]}`));
+  await Promise.all(ncs.map((nc, i) => publishUntil(nc, "person.notes.barrier", `after-event-${i}`, () => notes[other(i)].includes(`after-event-${i}`))));
   const counts = async () =>
     Object.fromEntries(await Promise.all(jsms.map(async (jsm, i) => [leaves[i], (await jsm.streams.info("PERSON_EVENTS")).state.messages])));
+  // Delivered is not yet stored (a stream ingests from a queue): settled when two readings agree.
   let last = await counts();
-  // Settled when two readings 1 s apart agree.
   for (;;) {
-    await sleep(1_000);
+    await sleep(100);
     const now = await counts();
     if (JSON.stringify(now) === JSON.stringify(last)) return now;
     last = now;

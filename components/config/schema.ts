@@ -1,0 +1,304 @@
+/**
+ * The declarative schema of every `cim-nats:*` stack config section: fields, types, defaults and
+ * one line of documentation each. From it come the field lists the parsers check unknown keys
+ * against, docs/config.md (scripts/gen-config-docs.ts) and the editor JSON Schema
+ * schema/pulumi-stack.schema.json (test/config/schema.test.ts keeps both current).
+ *
+ * Shapes and per-field grammars live here; rules across fields and sections (replicas vs hub
+ * members, bindings naming declared streams, vmids unique) stay in the section parsers, which
+ * report them with the same field paths. Pure: zod only.
+ */
+import { z } from "zod";
+import { CONSUMER_KEYS } from "../jetstream/consumer-config";
+import { KV_KEYS } from "../jetstream/kv-config";
+import { OBJECT_STORE_KEYS } from "../jetstream/object-store-config";
+import { STREAM_KEYS } from "../jetstream/stream-config";
+import { DEFAULT_BUCKET, DEFAULT_SUBJECT_PREFIX } from "../cid/cid";
+import { DURATION_PATTERN, SIZE_PATTERN } from "./units";
+
+/** `default`: the value when unset; `derived`: when the default depends on other fields, said in words. */
+type Meta = { readonly default?: unknown; readonly derived?: string };
+
+/** An optional field with its documentation and default (docs and editors show both). */
+function opt<T extends z.ZodType>(schema: T, description: string, meta: Meta = {}) {
+  const text = meta.derived ? `${description}. Default: ${meta.derived}` : description;
+  return schema.optional().meta({ description: text, ...(meta.default !== undefined ? { default: meta.default } : {}) });
+}
+/** A required field with its documentation. */
+function req<T extends z.ZodType>(schema: T, description: string) {
+  return schema.meta({ description });
+}
+
+const size = z.union([z.string().regex(new RegExp(SIZE_PATTERN)), z.number().int().min(0)]).meta({ title: "size" });
+const sizeOrUnlimited = z.union([z.string().regex(new RegExp(SIZE_PATTERN)), z.number().int().min(-1), z.literal("-1")]).meta({ title: "size or -1" });
+const duration = z.string().regex(new RegExp(DURATION_PATTERN)).meta({ title: "duration" });
+const port = z.number().int().min(1).max(65_535);
+const name = z.string().min(1);
+const names = z.array(name);
+/** Where a JetStream store or a service lives: every leaf, the hub, or these hosts' leaves. */
+const at = z.union([z.enum(["leaves", "hub"]), z.array(name).min(1)]).meta({ title: "leaves | hub | [host, …]" });
+
+// ---------------------------------------------------------------- topology
+
+export const leafPorts = z.strictObject({
+  client: opt(port, "client port", { default: 4222 }),
+  monitoring: opt(port, "HTTP monitoring port", { default: 8222 }),
+});
+export const hubPorts = z.strictObject({
+  client: opt(port, "client port", { default: 4223 }),
+  monitoring: opt(port, "HTTP monitoring port", { default: 8223 }),
+  routes: opt(port, "cluster route port", { default: 6222 }),
+  leafnodes: opt(port, "port leaves connect to", { default: 7422 }),
+});
+export const jetstreamLimits = (leaf: boolean) =>
+  z.strictObject({
+    maxMemory: opt(size, "`jetstream.max_mem` of each server", { default: leaf ? "256M" : "1G" }),
+    maxFile: opt(size, "`jetstream.max_file` of each server", { default: leaf ? "10G" : "50G" }),
+  });
+
+export const hostResourcesSchema = z.strictObject({
+  cores: opt(z.number().int().min(1), "CPU cores", { default: 2 }),
+  memoryMiB: opt(z.number().int().min(1), "memory in MiB", { derived: "2048 (leaf), 4096 (hub or both)" }),
+  swapMiB: opt(z.number().int().min(0), "swap in MiB", { default: 512 }),
+  rootDiskGiB: opt(z.number().int().min(1), "root disk in GiB", { default: 16 }),
+  dataDiskGiB: opt(z.number().int().min(1), "JetStream data mount in GiB", { derived: "32 (leaf), 64 (hub or both)" }),
+});
+export const hostPortsSchema = z.strictObject({ leaf: opt(leafPorts, "this host's leaf ports"), hub: opt(hubPorts, "this host's hub ports") });
+
+export const hostSchema = z.strictObject({
+  name: req(z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/), "host name: the leaf server name and the container's hostname"),
+  vmid: req(z.number().int().min(100).max(999_999_999), "Proxmox VM id of the container (unique)"),
+  node: req(name, "Proxmox node it runs on, e.g. pve1"),
+  address: req(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/), "IPv4 address (unique)"),
+  network: opt(name, "network of `proxmox.networks` it sits on", { default: "default" }),
+  roles: req(z.array(z.enum(["leaf", "hub"])).min(1), "leaf, hub, or both"),
+  resources: opt(hostResourcesSchema, "container sizing"),
+  tags: opt(names, "Proxmox tags, e.g. [storage]"),
+  leafDomain: opt(name, "JetStream domain of its leaf (unique, not the hub's)", { derived: "the host name" }),
+  ports: opt(hostPortsSchema, "ports of this host, over the section defaults"),
+});
+
+export const hubSchema = z.strictObject({
+  cluster: opt(name, "cluster name of the hub", { default: "cim-hub" }),
+  domain: opt(name, "JetStream domain of the hub", { default: "hub" }),
+  replicas: opt(z.number().int().min(1).max(5), "replicas of hub streams; at most the hub members", { default: 3 }),
+  ports: opt(hubPorts, "ports of every hub member"),
+  jetstream: opt(jetstreamLimits(false), "JetStream limits of every hub member"),
+});
+export const leafSchema = z.strictObject({ ports: opt(leafPorts, "ports of every leaf"), jetstream: opt(jetstreamLimits(true), "JetStream limits of every leaf") });
+export const lameDuckSchema = z.strictObject({
+  durationSeconds: opt(z.number().min(30), "lame duck duration in seconds (nats-server's minimum is 30)", { default: 30 }),
+  gracePeriodSeconds: opt(z.number().min(0), "seconds before clients are moved; below durationSeconds", { derived: "10, at most half of durationSeconds" }),
+});
+
+export const topologySchema = z.strictObject({
+  hosts: req(z.array(hostSchema).min(1), "the machines: each runs a leaf server, a hub member, or both"),
+  hub: opt(hubSchema, "the hub cluster"),
+  leaf: opt(leafSchema, "every leaf server"),
+  dataDir: opt(name, "where servers keep their stores", { default: "/var/lib/cim-nats" }),
+  lameDuck: opt(lameDuckSchema, "how servers stop: clients move to other servers first"),
+});
+
+// ---------------------------------------------------------------- jetstream
+
+/** Stream, bucket and consumer fields keep the JetStream wire names; the docs table lists the ones with meaning here. */
+const wireFields = (keys: readonly string[], documented: Record<string, z.ZodType>): Record<string, z.ZodType> =>
+  Object.fromEntries(keys.map((k) => [k, documented[k] ?? opt(z.unknown(), `JetStream \`${k}\` (wire name)`)]));
+
+const streamFields: Record<string, z.ZodType> = {
+  ...wireFields(STREAM_KEYS, {
+    name: req(name, "stream name"),
+    subjects: opt(names, "subjects it stores"),
+    storage: opt(z.enum(["file", "memory"]), "storage", { default: "file" }),
+    retention: opt(z.enum(["limits", "interest", "workqueue"]), "retention policy", { default: "limits" }),
+    max_age: opt(z.union([duration, z.literal(0)]), "oldest message kept (0: no limit)", { default: "0" }),
+    duplicate_window: opt(z.union([duration, z.literal(0)]), "de-duplication window", { default: "2m" }),
+    subject_delete_marker_ttl: opt(z.union([duration, z.literal(0)]), "TTL of delete markers"),
+    max_bytes: opt(z.number().int().min(-1), "byte limit (-1: none)", { default: -1 }),
+    max_msgs: opt(z.number().int().min(-1), "message limit (-1: none)", { default: -1 }),
+  }),
+  num_replicas: opt(z.number().int().min(1).max(5), "replicas (wire name; write `replicas`)"),
+  replicas: opt(z.number().int().min(1).max(5), "replicas: 1 at a leaf, up to the hub members at the hub", { default: 1 }),
+  allow_rollup: opt(z.boolean(), "allow rollup headers (`allow_rollup_hdrs`)"),
+};
+/** An aggregate's sources are derived from the topology: no subjects, sources or mirror of its own. */
+const aggregateFields = Object.fromEntries(Object.entries(streamFields).filter(([k]) => !["name", "subjects", "sources", "mirror"].includes(k)));
+
+export const jetstreamSchema = z.strictObject({
+  streams: opt(
+    z.array(
+      z.strictObject({
+        ...streamFields,
+        at: req(at, "where: leaves (one per leaf), hub, or a list of hosts"),
+        aggregate: opt(
+          z.strictObject({ ...aggregateFields, name: req(name, "name of the hub stream"), republish: opt(z.unknown(), "republish block, or false", { derived: "every event again on its own subject ({ src: '>', dest: '>' })" }) }),
+          "a hub stream sourcing this stream from every leaf (leaf-level streams only)",
+        ),
+      }),
+    ),
+    "streams; names and settings as JetStream spells them",
+  ),
+  kv: opt(
+    z.array(
+      z.strictObject({
+        ...wireFields(KV_KEYS, {
+          bucket: req(name, "bucket name"),
+          history: opt(z.number().int().min(1).max(64), "values kept per key", { default: 1 }),
+          ttl: opt(z.union([duration, z.literal(0)]), "age at which values expire"),
+          replicas: opt(z.number().int().min(1).max(5), "replicas", { default: 1 }),
+        }),
+        at: req(at, "where: leaves, hub, or a list of hosts"),
+        entries: opt(z.record(z.string(), z.string()), "keys and values to put"),
+      }),
+    ),
+    "key-value buckets",
+  ),
+  objects: opt(
+    z.array(
+      z.strictObject({
+        ...wireFields(OBJECT_STORE_KEYS, { bucket: req(name, "bucket name"), replicas: opt(z.number().int().min(1).max(5), "replicas", { default: 1 }) }),
+        at: req(at, "where: leaves, hub, or a list of hosts"),
+      }),
+    ),
+    "object store buckets",
+  ),
+  consumers: opt(
+    z.array(
+      z.strictObject({
+        ...wireFields(CONSUMER_KEYS, {
+          name: req(name, "durable name"),
+          ack_policy: opt(z.enum(["none", "all", "explicit"]), "acknowledgement policy", { default: "explicit" }),
+          deliver_policy: opt(z.enum(["all", "last", "new", "by_start_sequence", "by_start_time", "last_per_subject"]), "where delivery starts", { default: "all" }),
+          ack_wait: opt(z.union([duration, z.literal(0)]), "redelivery after", { default: "30s" }),
+          filter_subjects: opt(names, "subjects it delivers"),
+        }),
+        replicas: opt(z.number().int().min(1).max(5), "replicas (`num_replicas`)"),
+        stream: req(name, "stream it reads"),
+        at: opt(at, "where its stream is", { derived: "where its stream is" }),
+      }),
+    ),
+    "durable pull consumers",
+  ),
+});
+
+// ---------------------------------------------------------------- security
+
+export const subjectRuleSchema = z.strictObject({ allow: opt(names, "subjects allowed (empty: all)"), deny: opt(names, "subjects denied") });
+export const bucketsSchema = z.strictObject({ kv: opt(names, "KV buckets"), objects: opt(names, "object buckets") });
+
+/** A service says what it does (bindings); the stack derives its permissions (docs/security.md). */
+export const bindingFields = {
+  publishes: opt(names, "streams it writes (acked publishes)"),
+  consumes: opt(names, "consumers it pulls from"),
+  subscribes: opt(names, "core subjects it subscribes to"),
+  serves: opt(names, "subjects it answers requests on"),
+  reads: opt(bucketsSchema, "buckets it reads"),
+  writes: opt(bucketsSchema, "buckets it writes"),
+};
+
+export const responsesSchema = z.strictObject({ max: opt(z.number().int().min(1), "replies per request", { default: 1 }), ttl: opt(duration, "how long it may reply") });
+
+export const userSchema = z.strictObject({
+  name: req(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/), "user name; also its creds file and context name"),
+  account: req(name, "account it belongs to"),
+  at: opt(at, "where it connects: leaves, hub, or a list of hosts (required with bindings)"),
+  inboxPrefix: opt(name, "its reply inbox", { derived: "`_INBOX_<name>`" }),
+  ...bindingFields,
+  publish: opt(subjectRuleSchema, "extra publish permissions"),
+  subscribe: opt(subjectRuleSchema, "extra subscribe permissions"),
+  allowResponses: opt(z.union([z.boolean(), responsesSchema]), "may reply to requests it received"),
+  requestReply: opt(z.boolean(), "may make requests (gets its inbox)"),
+  leafLink: opt(name, "leaf server whose leafnode link it is (then no bindings)"),
+  connectionTypes: opt(z.array(z.enum(["STANDARD", "WEBSOCKET", "LEAFNODE", "LEAFNODE_WS", "MQTT", "MQTT_WS", "IN_PROCESS"])), "connection types allowed", { default: ["STANDARD", "WEBSOCKET"] }),
+});
+
+export const accountJetStreamSchema = z.strictObject({
+  maxMemory: opt(sizeOrUnlimited, "memory storage limit (-1: the server's)"),
+  maxFile: opt(sizeOrUnlimited, "file storage limit (-1: the server's)"),
+  maxStreams: opt(z.number().int().min(-1), "stream limit (-1: none)"),
+  maxConsumers: opt(z.number().int().min(-1), "consumer limit (-1: none)"),
+});
+export const accountSchema = z.strictObject({
+  name: req(name, "account name"),
+  jetstream: opt(accountJetStreamSchema, "JetStream limits; without it JetStream is off for the account"),
+});
+
+export const securitySchema = z.strictObject({
+  operator: req(name, "operator name"),
+  systemAccount: opt(name, "system account", { default: "SYS" }),
+  applicationAccount: opt(name, "account leaves bind and the JetStream admin uses (required with several accounts)"),
+  accounts: req(z.array(accountSchema), "accounts"),
+  users: opt(z.array(userSchema), "users: services with bindings, leaf links, or explicit permissions"),
+});
+
+// ---------------------------------------------------------------- proxmox
+
+export const templateDownloadSchema = z.strictObject({
+  url: req(z.string().regex(/^https?:\/\/\S+$/), "http(s) URL of the NixOS LXC template (.tar.xz)"),
+  fileName: opt(name, "file name on the node", { derived: "the URL's last path segment" }),
+  datastore: opt(name, "storage to download to", { default: "local" }),
+  checksum: opt(name, "expected checksum (with checksumAlgorithm)"),
+  checksumAlgorithm: opt(z.enum(["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]), "checksum algorithm"),
+});
+const template = z.union([z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*:vztmpl\/\S+$/), templateDownloadSchema]);
+
+export const networkSchema = z.strictObject({
+  cidr: req(name, "subnet, e.g. 10.0.0.0/24"),
+  gateway: req(name, "gateway address"),
+  bridge: req(name, "Proxmox bridge, e.g. vmbr0"),
+  dns: opt(names, "DNS servers"),
+});
+export const sshNodeSchema = z.strictObject({ name: req(name, "node name"), address: req(name, "its SSH address"), port: opt(port, "its SSH port", { default: 22 }) });
+export const sshSchema = z.strictObject({
+  username: opt(name, "user on the Proxmox nodes", { default: "root" }),
+  agent: opt(z.boolean(), "use the SSH agent instead of cim-nats:sshPrivateKey", { default: false }),
+  authorizedKeys: opt(names, "keys allowed into the containers (the deploy key is added)"),
+  containerUser: opt(name, "user the deploy logs into containers as", { default: "root" }),
+  containerPort: opt(port, "SSH port of the containers", { default: 22 }),
+  nodes: opt(z.array(sshNodeSchema), "SSH addresses of the nodes"),
+});
+
+export const proxmoxSchema = z.strictObject({
+  endpoint: req(z.string().regex(/^https?:\/\/\S+$/), "Proxmox API URL, e.g. https://10.0.0.11:8006/"),
+  insecure: opt(z.boolean(), "accept a self-signed API certificate", { default: false }),
+  nodes: req(z.array(name).min(1), "Proxmox node names"),
+  templates: req(z.record(z.string(), template), "NixOS LXC template per node: a file id (local:vztmpl/…) or a download"),
+  datastore: req(name, "storage for root disks and data volumes, e.g. local-lvm"),
+  networks: req(z.record(z.string(), networkSchema), "networks by name; hosts pick one with `network`"),
+  ssh: opt(sshSchema, "SSH access of the provider and the deploy"),
+  dataMountPath: opt(z.string().regex(/^\//), "where the data volume is mounted in containers", { default: "/var/lib/cim-nats" }),
+  protect: opt(z.boolean(), "protect containers from deletion (Pulumi and Proxmox)", { default: true }),
+});
+
+// ---------------------------------------------------------------- cidService
+
+export const cidServiceSchema = z.strictObject({
+  at: req(name, "host whose leaf the service connects to"),
+  user: req(name, "security user it runs as"),
+  bucket: opt(name, "object bucket it stores into", { default: DEFAULT_BUCKET }),
+  subjectPrefix: opt(name, "subjects it serves: `<prefix>.put`, `<prefix>.get.<cid>`", { default: DEFAULT_SUBJECT_PREFIX }),
+  healthPort: opt(port, "HTTP health port", { default: 8290 }),
+});
+
+// ---------------------------------------------------------------- the stack config
+
+/** A Pulumi secret as it sits in Pulumi.<stack>.yaml. */
+const secret = z.strictObject({ secure: z.string() }).meta({ title: "secret" });
+
+/** Every `cim-nats:*` key of Pulumi.<stack>.yaml. */
+export const stackConfigSchema = {
+  "cim-nats:substrate": opt(z.enum(["proxmox", "local"]), "where servers run: Proxmox LXC + NixOS, or local processes on loopback", { default: "proxmox" }),
+  "cim-nats:allowDataLoss": opt(z.boolean(), "let destroy and replacements drop streams and buckets holding data", { default: false }),
+  "cim-nats:topology": req(topologySchema, "hosts, hub and leaves"),
+  "cim-nats:jetstream": opt(jetstreamSchema, "streams, buckets and consumers"),
+  "cim-nats:security": req(securitySchema, "operator, accounts and users"),
+  "cim-nats:proxmox": opt(proxmoxSchema, "Proxmox settings (substrate proxmox)"),
+  "cim-nats:cidService": opt(cidServiceSchema, "the CID object service"),
+  "cim-nats:proxmoxApiToken": opt(secret, "Proxmox API token USER@REALM!TOKENID=SECRET (`pulumi config set --secret`)"),
+  "cim-nats:sshPrivateKey": opt(secret, "SSH key of the deploy (`pulumi config set --secret`)"),
+} as const;
+
+/** The field names of an object schema, in declaration order: the parsers' unknown-key lists. */
+export function fieldsOf(schema: z.ZodObject): string[] {
+  return Object.keys(schema.shape);
+}

@@ -1,0 +1,152 @@
+/**
+ * Where the servers run, as a table: each substrate (`local` processes, `proxmox` LXC + NixOS)
+ * answers the same few questions for the program (program.ts), so a new substrate is a new row,
+ * not another branch. Resource names and parents are the ones the program always used: same URNs.
+ */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { bundleCidService } from "../cid/bundle";
+import { CID_SERVICE_IMPORT, cidServiceHostFiles } from "../cid/prod";
+import type { CidServiceSpec } from "../cid/spec";
+import { declareLocalCidService } from "../cid/stack";
+import { NixosDeployment } from "../deploy/nixos-deployment";
+import { nixosHostFiles } from "../deploy/nixos-files";
+import { LocalTopology, localServerFilePath } from "../local/local-topology";
+import { deployAccess, deployConnection } from "../proxmox/deploy-connection";
+import { ProxmoxInventory } from "../proxmox/inventory";
+import { renderServerConfig } from "../render/nats-server-config";
+import { renderNixosHost } from "../render/nixos-host";
+import type { ServerSecurity } from "../render/server-security";
+import { DEFAULT_LEAF_CREDENTIALS_DIR, type NatsSecurity } from "../security/nats-security";
+import { leafLinkCredentialsPath } from "../security/server-security";
+import { withDataDir } from "../topology/rebase";
+import type { Topology } from "../topology/types";
+import { Substrate, type StackModel } from "./stack-model";
+
+/** What every substrate is given. */
+export type SubstrateContext = {
+  readonly root: pulumi.Resource;
+  readonly stack: string;
+  readonly model: StackModel;
+  readonly security: NatsSecurity;
+  /** Every server waits for it: a data-losing removal fails before any server changes. */
+  readonly removalGuard: pulumi.Resource;
+  /** Absolute data directory of a stack on this machine (local substrate). */
+  readonly dataDir: string;
+  readonly cid: CidServiceSpec | undefined;
+};
+
+/** The servers a substrate declared: what the JetStream resources wait for and connect to. */
+export type SubstrateServers = {
+  /** The topology as the servers run it (local: store paths under the stack's data directory). */
+  readonly topology: Topology;
+  /** Per server name, the resource that makes it ready. */
+  readonly servers: Record<string, pulumi.Resource>;
+  /** Per server name, its store's identity (local servers report one). */
+  readonly storeIds?: Record<string, pulumi.Output<string>>;
+};
+
+export interface SubstrateRunner {
+  /** Whether its servers are real machines (their secrets must not use the dev passphrase). */
+  readonly realMachines: boolean;
+  /** Where nats contexts point for creds, if the stack writes them on this machine. */
+  contextCredentialsDir(dataDir: string): string | undefined;
+  /** Declares the servers (and the machines they run on). */
+  declareServers(ctx: SubstrateContext): SubstrateServers;
+  /** Declares the CID service where it is a resource of its own; `buckets`: its object bucket resources. */
+  declareCidService(ctx: SubstrateContext, servers: SubstrateServers, cid: CidServiceSpec, buckets: readonly pulumi.Resource[]): void;
+}
+
+/** Leaf-link creds live beside each local leaf's config, so the rendered path points there. */
+function localLeafLinks(topology: Topology, security: ServerSecurity): ServerSecurity {
+  const leafLinks = Object.fromEntries(
+    Object.entries(security.leafLinks).map(([leaf, link]) => {
+      const instance = topology.leaves.find((l) => l.serverName === leaf)!;
+      return [leaf, { ...link, credentialsPath: localServerFilePath(instance, "leaf-link.creds") }];
+    }),
+  );
+  return { ...security, leafLinks };
+}
+
+/** Dev: every server a local nats-server process on a loopback address. */
+const local: SubstrateRunner = {
+  realMachines: false,
+  // Dev contexts point at the creds scripts/dev-try-it.sh writes under .cim-dev/<stack>/clients.
+  contextCredentialsDir: (dataDir) => path.join(dataDir, "clients"),
+  declareServers({ root, model, security, removalGuard, dataDir }) {
+    const t = withDataDir(model.topology, dataDir);
+    const serverSecurity = security.serverSecurity.apply((s) => localLeafLinks(t, s));
+    const localServers = new LocalTopology(
+      "servers",
+      {
+        topology: t,
+        renderConfig: (serverName) => serverSecurity.apply((s) => renderServerConfig(t, serverName, s)),
+        files: Object.fromEntries(t.leaves.map((l) => [l.serverName, { "leaf-link.creds": security.leafLinkCreds[l.serverName] }])),
+        dependsOn: [removalGuard],
+        // A hub member about to restart first hands its stream/consumer leaderships to its peers.
+        leaderHandoffCreds: security.jetstreamAdminCreds,
+      },
+      { parent: root },
+    );
+    const storeIds = Object.fromEntries(Object.entries(localServers.servers).map(([s, r]) => [s, r.storeId]));
+    return { topology: t, servers: localServers.servers, storeIds };
+  },
+  // cimstor's CID object service: a local process, once its leaf and bucket are there.
+  declareCidService({ root, security, dataDir }, { servers }, cid, buckets) {
+    declareLocalCidService(root, { spec: cid, creds: security.credsByUser[cid.user], dataDir, dependsOn: [servers[cid.leaf], ...buckets] });
+  },
+};
+
+/** Prod: a Proxmox LXC container per host, NixOS configured over SSH. */
+const proxmox: SubstrateRunner = {
+  realMachines: true,
+  contextCredentialsDir: () => undefined,
+  declareServers({ root, stack, model, security, removalGuard, cid }) {
+    const spec = model.proxmox!;
+    const t = model.topology;
+    const inventory = new ProxmoxInventory(stack, { topology: t, spec }, { parent: root });
+    const moduleText = readFileSync(path.join(__dirname, "..", "..", "nix", "modules", "cim-nats.nix"), "utf8");
+    const hosts = t.hosts.map((h) => {
+      const leaf = h.instances.find((i) => i.kind === "leaf");
+      const hostText = security.serverSecurity.apply((s) => renderNixosHost(t, h.name, s));
+      const credentials: Record<string, pulumi.Output<string>> = {};
+      if (leaf) {
+        // The same path the rendered leafnode remote points at; known at preview, so the plan shows it.
+        const p = leafLinkCredentialsPath(DEFAULT_LEAF_CREDENTIALS_DIR, model.security.leafLinks[leaf.serverName]);
+        credentials[p] = security.leafLinkCreds[leaf.serverName];
+      }
+      // The CID service's host also gets its unit, program and creds (components/cid/prod.ts).
+      const extra = cid && cid.host === h.name ? cidServiceNixosExtra(cid, security.credsByUser[cid.user]) : undefined;
+      return { host: h.name, files: nixosHostFiles<pulumi.Input<string>>({ moduleText, hostText, credentials, access: deployAccess(spec), ...(extra ? { extra } : {}) }) };
+    });
+    const deployment = new NixosDeployment(
+      "deploy",
+      {
+        topology: t,
+        hosts,
+        connection: deployConnection(spec),
+        dependsOn: Object.fromEntries(Object.entries(inventory.containers).map(([host, c]) => [host, [c, removalGuard]])),
+      },
+      { parent: root },
+    );
+    // A server is ready when its host's switch is done.
+    const servers = Object.fromEntries(t.hosts.flatMap((h) => h.instances.map((i) => [i.serverName, deployment.switches[h.name]])));
+    return { topology: t, servers };
+  },
+  // The host's NixOS config runs it (declareServers above): no resource of its own.
+  declareCidService: () => undefined,
+};
+
+function cidServiceNixosExtra(cid: CidServiceSpec, creds: pulumi.Output<string>) {
+  const files = cidServiceHostFiles<pulumi.Input<string>>({
+    spec: cid,
+    moduleText: readFileSync(path.join(__dirname, "..", "..", "nix", "modules", "cim-cid-service.nix"), "utf8"),
+    bundleText: bundleCidService(),
+    creds,
+  });
+  return { files, imports: [CID_SERVICE_IMPORT] };
+}
+
+/** Every substrate, by the name `cim-nats:substrate` gives it. */
+export const SUBSTRATES: Readonly<Record<Substrate, SubstrateRunner>> = { [Substrate.Local]: local, [Substrate.Proxmox]: proxmox };

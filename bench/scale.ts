@@ -25,7 +25,7 @@ import * as yaml from "js-yaml";
 import { connect } from "@nats-io/transport-node";
 import { credsAuthenticator } from "@nats-io/nats-core";
 import { createDevProject, type DevProject } from "../test/e2e/dev-project";
-import { resourceSummary } from "../test/e2e/pulumi-cli";
+import { PROJECT_ROOT, pulumiEnv, resourceSummary, runPulumi, type PulumiContext } from "../test/e2e/pulumi-cli";
 
 const NS = (process.env.BENCH_SCALE_N ?? "10,50").split(",").map(Number);
 
@@ -174,6 +174,26 @@ async function rawScript(streams: ReturnType<typeof renamedStreams>): Promise<Ba
 
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
+/** An empty TypeScript program's `up` from nothing (as bench/dev-stack.ts): the engine's floor. */
+async function emptyProgramUp(): Promise<number> {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "cim-nats-bench-empty-")));
+  try {
+    const project = path.join(dir, "project");
+    fs.mkdirSync(project);
+    fs.mkdirSync(path.join(dir, "state"));
+    fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: empty\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: index.ts\n");
+    fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "empty", private: true, devDependencies: { typescript: "*" } }));
+    fs.writeFileSync(path.join(project, "index.ts"), 'import * as pulumi from "@pulumi/pulumi";\nexport const stack = pulumi.getStack();\n');
+    fs.copyFileSync(path.join(PROJECT_ROOT, "tsconfig.json"), path.join(project, "tsconfig.json"));
+    fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(project, "node_modules"));
+    const context: PulumiContext = { cwd: project, env: pulumiEnv(path.join(dir, "state")) };
+    await runPulumi(context, ["stack", "init", "bench"]);
+    return (await runPulumi(context, ["up", "--yes", "--skip-preview", "-s", "bench"])).ms;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function benchN(n: number, k: number) {
   const p = createDevProject(`cim-nats-bench-scale-${n}-`);
   try {
@@ -200,6 +220,7 @@ async function benchN(n: number, k: number) {
 
 async function main(): Promise<void> {
   const checkpoints = process.env.PULUMI_SKIP_CHECKPOINTS === "true" ? "skipped (PULUMI_SKIP_CHECKPOINTS=true)" : "written after every step";
+  const empty = await emptyProgramUp();
   const results: Awaited<ReturnType<typeof benchN>>[] = [];
   for (const [k, n] of NS.entries()) {
     const r = await benchN(n, k);
@@ -230,6 +251,7 @@ async function main(): Promise<void> {
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   for (const row of [head, ...rows]) console.log(row.map((c, i) => c.padStart(widths[i])).join("  "));
+  console.log(`\nempty program: up ${s(empty)}; no-change up ÷ that: ${results.map((r) => `N=${r.n} ${(r.again.ms / empty).toFixed(2)}×`).join(", ")} (target at N=150: ≤ 6 s and ≤ 3×)`);
   console.log("\nPeak RSS per command (MB) and Stream state (bytes per Stream resource: total / __provider / target / dependency lists):");
   for (const r of results) {
     console.log(
@@ -243,6 +265,18 @@ async function main(): Promise<void> {
     const b = results[results.length - 1];
     const per = (r: (typeof results)[0], ms: number) => ms / r.created;
     console.log(`\ncost per resource, N=${a.n} → N=${b.n}: up ${(per(b, b.up.ms) / per(a, a.up.ms)).toFixed(2)}×, destroy ${(per(b, b.destroy.ms) / per(a, a.destroy.ms)).toFixed(2)}× (target ≤ 1.5×)`);
+    // The fixed part (7 servers started/stopped with lame duck, keys, the CID service) cancels out:
+    // what one more stream costs Pulumi, beside what one stream costs the nats CLI and the script.
+    const extra = (b.created - a.created) || 1;
+    const perStream = (x: Baseline) => x.create / x.count;
+    const perRm = (x: Baseline) => x.remove / x.count;
+    const mUp = (b.up.ms - a.up.ms) / extra;
+    const mDestroy = (b.destroy.ms - a.destroy.ms) / extra;
+    console.log(
+      `marginal ms per extra resource (N=${a.n} → N=${b.n}): up ${mUp.toFixed(0)} (nats add ${perStream(b.cli).toFixed(0)}, raw ${perStream(b.raw).toFixed(1)}: ${(mUp / perStream(b.cli)).toFixed(2)}× / ${(mUp / perStream(b.raw)).toFixed(1)}×), ` +
+        `destroy ${mDestroy.toFixed(0)} (nats rm ${perRm(b.cli).toFixed(0)}, raw ${perRm(b.raw).toFixed(1)}: ${(mDestroy / perRm(b.cli)).toFixed(2)}× / ${(mDestroy / perRm(b.raw)).toFixed(1)}×), ` +
+        `no-change up ${((b.again.ms - a.again.ms) / extra).toFixed(0)}`,
+    );
   }
 }
 

@@ -13,7 +13,8 @@
  * the state export (bytes, per JetStream resource), then — with the stack's servers up — the same
  * 5N stream configs under other names created and deleted by `nats stream add --config` /
  * `nats stream rm -f` (one process per stream) and by one script on one reused connection per
- * domain, then `destroy`. Peak RSS is the Pulumi CLI's (GNU time's max RSS of the process tree's
+ * domain, then `destroy`. First, once, an empty program's `up` (the engine's floor, as
+ * bench/dev-stack.ts) for the no-change target. Peak RSS is the Pulumi CLI's (GNU time's max RSS of the process tree's
  * largest process). The scale figures are the stack's own settings (scripts/with-env.sh's
  * checkpoint setting for the dev file backend applies, as for a developer's `npm run dev:up`).
  */

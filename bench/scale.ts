@@ -90,6 +90,17 @@ function scaleConfig(projectDir: string, n: number, k: number): void {
 
 type Res = { type: string; urn: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown>; dependencies?: string[]; propertyDependencies?: Record<string, string[]> };
 
+/** A `--show-secrets` export's secrets as their plain values. */
+function plainSecrets(x: unknown): unknown {
+  if (Array.isArray(x)) return x.map(plainSecrets);
+  if (x && typeof x === "object") {
+    const o = x as Record<string, unknown>;
+    if (typeof o.plaintext === "string") return JSON.parse(o.plaintext);
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, plainSecrets(v)]));
+  }
+  return x;
+}
+
 /** Bytes of the export and, for the Stream resources, what one costs and of what. */
 function stateFigures(exported: string) {
   const deployment = JSON.parse(exported).deployment as { resources: Res[] };
@@ -107,6 +118,7 @@ function stateFigures(exported: string) {
       target: avg(streams.map((r) => size(r.inputs?.target) + size(r.outputs?.target))),
       deps: avg(streams.map((r) => size(r.dependencies) + size(r.propertyDependencies))),
     },
+    registerBytes: avg(streams.map((r) => size(plainSecrets(r.inputs)))),
     streams: streams.map((r) => ({ urn: r.urn, outputs: r.outputs ?? {} })),
   };
 }
@@ -209,11 +221,13 @@ async function benchN(n: number, k: number) {
     const exported = (await pulumi(p, ["stack", "export", "--show-secrets", "-s", "dev"])).stdout;
     const state = stateFigures(exported);
     const plain = stateFigures((await pulumi(p, ["stack", "export", "-s", "dev"])).stdout);
+    // What a RegisterResource carries for a Stream: its inputs in plain text (secrets travel decrypted to the engine).
+    const registerBytes = state.registerBytes;
     const tmp = fs.mkdtempSync(path.join(p.dir, "cli-"));
     const cli = await natsCli(renamedStreams(state.streams, "C_"), tmp, p.context.env);
     const raw = await rawScript(renamedStreams(state.streams, "R_"));
     const destroy = await pulumi(p, ["destroy", "--yes", "--skip-preview", "-s", "dev"]);
-    return { n, created, preview, up, again, destroy, state: { ...plain, streams: undefined }, cli, raw };
+    return { n, created, preview, up, again, destroy, state: { ...plain, streams: undefined, registerBytes }, cli, raw };
   } finally {
     await p.cleanup();
   }
@@ -258,6 +272,7 @@ async function main(): Promise<void> {
     console.log(
       `N=${r.n}: preview ${r.preview.rssMB.toFixed(0)}, up ${r.up.rssMB.toFixed(0)}, no-change ${r.again.rssMB.toFixed(0)}, destroy ${r.destroy.rssMB.toFixed(0)}; ` +
         `stream ${r.state.perStream.total.toFixed(0)} / ${r.state.perStream.provider.toFixed(0)} / ${r.state.perStream.target.toFixed(0)} / ${r.state.perStream.deps.toFixed(0)}; ` +
+        `RegisterResource inputs of a Stream ≈ ${r.state.registerBytes.toFixed(0)} B; ` +
         `${r.cli.count} baseline streams`,
     );
   }

@@ -96,12 +96,25 @@ async function main(): Promise<void> {
           ),
       );
     }
+    // The floor of any guard that asks the server: raw STREAM.INFO, check, then STREAM.DELETE.
+    const rawGuarded: number[] = [];
+    for (let i = 0; i < N; i++) await raw(`STREAM.CREATE.RG_${i}`, rawConfig(`RG_${i}`, `rg.${i}`));
     for (let i = 0; i < N; i++) {
+      const guardedRaw = async () =>
+        void rawGuarded.push(
+          await time(async () => {
+            const info = await raw(`STREAM.INFO.RG_${i}`);
+            if (info.state.messages > 0) throw new Error("not empty");
+            await raw(`STREAM.DELETE.RG_${i}`);
+          }),
+        );
+      if (i % 3 === 0) await guardedRaw();
       await pair(
         i,
         async () => void del.raw.push(await time(() => raw(`STREAM.DELETE.RAW_${i}`))),
         async () => void del.provider.push(await time(() => deleteStream(made[i].id, made[i].outs))),
       );
+      if (i % 3 !== 0) await guardedRaw();
     }
     if (changed) throw new Error(`${changed} unchanged streams showed a diff`);
 
@@ -131,6 +144,9 @@ async function main(): Promise<void> {
     console.log(row("diff", diff));
     console.log(row("delete", del) + "  (data-loss guard: + one STREAM.INFO)");
     console.log(row("delete*", unguarded) + "  (* allowDataLoss: true, no guard)");
+    console.log(row("INFO+DEL", { raw: del.raw, provider: rawGuarded }) + "  (raw guard floor: raw STREAM.INFO then STREAM.DELETE, vs raw delete)");
+    const floor = median(del.provider) / median(rawGuarded);
+    console.log(`guarded delete vs the raw guard floor: ${floor.toFixed(2)}× (what the provider adds over raw INFO+DELETE)`);
     const ratios = { create, diff, "delete (guarded)": del, "delete (allowDataLoss)": unguarded };
     for (const [op, s] of Object.entries(ratios)) {
       const r = median(s.provider) / median(s.raw);

@@ -26,4 +26,17 @@ esac
 # The dev stack's secrets are encrypted with this well-known passphrase: dev holds only
 # throwaway loopback keys. Prod stacks must set their own PULUMI_CONFIG_PASSPHRASE.
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-cim-nats-dev}"
+# Checkpoints (docs/dev.md, "Checkpoints"): the engine rewrites the whole state file after every
+# resource step, which made a 957-resource dev-shaped `up` quadratic. Skipped — state written once
+# at the end — only for a file backend with the dev passphrase, i.e. only the throwaway dev stack
+# (the program refuses that passphrase for prod). A crash then loses the run's record of what it
+# did; `pulumi refresh` / the next `up` recover it (docs/dev.md). Any other backend or
+# passphrase (prod) keeps a checkpoint per step. An explicit PULUMI_SKIP_CHECKPOINTS wins.
+case "$PULUMI_BACKEND_URL" in
+  file://*)
+    if [ "$PULUMI_CONFIG_PASSPHRASE" = "cim-nats-dev" ]; then
+      export PULUMI_SKIP_CHECKPOINTS="${PULUMI_SKIP_CHECKPOINTS-true}"
+    fi
+    ;;
+esac
 exec "$@"

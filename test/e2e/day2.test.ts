@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDevProject, type DevProject } from "./dev-project";
 import { natsServersUnder } from "./processes";
 import { runPulumi, stackOutputs, type PulumiRun } from "./pulumi-cli";
+import { eventually } from "../support/eventually";
 
 const NET = "127.0.42";
 type Doc = { config: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -102,21 +103,6 @@ async function admin<T>(url: string | string[], use: (jsm: JetStreamManager, nc:
 const leafUrl = (octet: number) => `nats://${NET}.${octet}:4222`;
 const HUB = [41, 42, 43].map((o) => `nats://${NET}.${o}:4223`);
 
-async function eventually<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown = "no answer";
-  for (;;) {
-    try {
-      const v = await probe();
-      if (done(v)) return v;
-      last = v;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** Publishes `n` events at a leaf with JetStream acks; returns the ack streams. */
 async function publishAt(octet: number, subject: string, n: number, tag: string): Promise<string[]> {

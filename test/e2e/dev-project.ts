@@ -35,7 +35,11 @@ export type DevProject = {
 };
 
 /** Copies the project into a new temp folder and points a file backend at it. */
-export function createDevProject(prefix = "cim-nats-e2e-"): DevProject {
+/**
+ * A new temp folder holding `project/` (this project's sources copied, node_modules and .tools
+ * linked) and an empty `state/` for a file backend.
+ */
+export function copyProject(prefix: string): { readonly dir: string; readonly projectDir: string; readonly stateDir: string } {
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
   const projectDir = path.join(dir, "project");
   const stateDir = path.join(dir, "state");
@@ -47,6 +51,11 @@ export function createDevProject(prefix = "cim-nats-e2e-"): DevProject {
     if (LINKED.includes(entry)) fs.symlinkSync(from, to);
     else if (!SKIPPED.includes(entry)) fs.cpSync(from, to, { recursive: true });
   }
+  return { dir, projectDir, stateDir };
+}
+
+export function createDevProject(prefix = "cim-nats-e2e-"): DevProject {
+  const { dir, projectDir, stateDir } = copyProject(prefix);
   const context: PulumiContext = {
     cwd: projectDir,
     env: pulumiEnv(stateDir, { PULUMI_CONFIG_PASSPHRASE: DEV_PASSPHRASE, CIM_NATS_ROOT: projectDir }),

@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDevProject, type DevProject } from "./dev-project";
 import { natsServersUnder } from "./processes";
 import { resourceSummary, runPulumi, stackOutputs, type PulumiRun } from "./pulumi-cli";
+import { eventually } from "../support/eventually";
 
 type Outputs = {
   leaves: Record<string, { clientUrl: string; monitoringUrl: string; jetstreamDomain: string }>;
@@ -72,21 +73,6 @@ async function payloads(jsm: JetStreamManager, stream: string): Promise<string[]
   return out;
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | string = "no answer";
-  for (;;) {
-    try {
-      const v = await probe();
-      if (done(v)) return v;
-      last = v;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 function natsCli(args: string[]): string {
   const credsFile = path.join(project.dir, "jetstream-admin.creds");

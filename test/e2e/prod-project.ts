@@ -7,14 +7,12 @@
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { dump, load } from "js-yaml";
 import { generateOpenSshKey } from "../proxmox/ssh-key";
+import { copyProject } from "./dev-project";
 import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext, type PulumiRun } from "./pulumi-cli";
 
-const SKIPPED = [".git", "node_modules", ".tools", ".cim-dev", ".pulumi-state", "test", "bench", "docs", ".ci"];
-const LINKED = ["node_modules", ".tools"];
 
 /** Placeholder secrets: well-formed, worthless. */
 export const PLACEHOLDER_API_TOKEN = "pulumi@pve!deploy=00000000-0000-0000-0000-000000000000";
@@ -48,17 +46,7 @@ export type ProdProject = {
 
 /** Copies the project, creates the `prod` stack on a fresh file backend and sets placeholder secrets. */
 export async function createProdProject(prefix = "cim-nats-prod-"): Promise<ProdProject> {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
-  const projectDir = path.join(dir, "project");
-  const stateDir = path.join(dir, "state");
-  fs.mkdirSync(projectDir);
-  fs.mkdirSync(stateDir);
-  for (const entry of fs.readdirSync(PROJECT_ROOT)) {
-    const from = path.join(PROJECT_ROOT, entry);
-    const to = path.join(projectDir, entry);
-    if (LINKED.includes(entry)) fs.symlinkSync(from, to);
-    else if (!SKIPPED.includes(entry)) fs.cpSync(from, to, { recursive: true });
-  }
+  const { dir, projectDir, stateDir } = copyProject(prefix);
   const context: PulumiContext = {
     cwd: projectDir,
     // CIM_NATS_OFFLINE: the JetStream resources and the removal guard ask no server. The prod

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isServingConfig } from "../../components/local/process-identity";
 import { killNatsServersUnder, natsServersUnder } from "../e2e/processes";
 import { PROJECT_ROOT, pulumiEnv, resourceSummary, runPulumi, stackOutputs, type PulumiContext } from "../e2e/pulumi-cli";
+import { eventually } from "../support/eventually";
 
 const STACK = "probe";
 const CREDS = "-----BEGIN NATS USER JWT-----\nthrowaway-creds-7f3a9c\n------END NATS USER JWT------\n";
@@ -64,18 +65,6 @@ async function getJson<T>(url: string): Promise<T> {
   return (await res.json()) as T;
 }
 
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 beforeAll(async () => {
   dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "cim-local-cli-")));
@@ -116,12 +105,12 @@ describe("LocalTopology under the real Pulumi CLI", () => {
     for (const octet of [21, 22, 23]) {
       await eventually(`hub member 127.0.6.${octet} routes to both others`, async () => {
         return (await getJson<{ num_routes: number }>(`http://127.0.6.${octet}:8223/routez`)).num_routes >= 2;
-      });
+      }, Boolean);
     }
     for (const octet of [21, 22]) {
       await eventually(`leaf 127.0.6.${octet} linked to the hub`, async () => {
         return (await getJson<{ leafnodes: number }>(`http://127.0.6.${octet}:8222/leafz`)).leafnodes >= 1;
-      });
+      }, Boolean);
     }
     const creds = path.join(dir, "project", ".cim-dev", STACK, "p-1", "leaf-link.creds");
     expect(fs.readFileSync(creds, "utf8")).toBe(CREDS);
@@ -180,7 +169,7 @@ describe("LocalTopology under the real Pulumi CLI", () => {
   it("a server killed behind the stack's back shows in refresh, and up starts it again", async () => {
     const before = await pids();
     process.kill(before["p-2"], "SIGKILL");
-    await eventually("p-2 gone", async () => !natsServersUnder(dir).includes(before["p-2"]), 5_000);
+    await eventually("p-2 gone", async () => !natsServersUnder(dir).includes(before["p-2"]), Boolean, 5_000);
 
     const refresh = await pulumi("refresh (one dead)", ["refresh", "--yes", "--skip-preview"]);
     expect(resourceSummary(refresh.stdout)).toMatchObject({ update: 1 });

@@ -28,6 +28,7 @@ import type { ServerInstance, Topology } from "../../components/topology/types";
 import { startTopology, RunningTopology } from "../support/local-topology";
 import { PROJECT_ROOT, readStackConfig } from "../support/stack-config";
 import { issueForTest, leafLinkFiles, testServerSecurity, TestIssue } from "./support/issue";
+import { eventually } from "../support/eventually";
 
 const run = promisify(execFile);
 const NATS_SERVER = path.join(PROJECT_ROOT, ".tools", "bin", "nats-server");
@@ -65,21 +66,6 @@ function devTopology(name: string, leafDenyImports: readonly string[]): Topology
 }
 
 /** Polls `read` until it returns a value `accept`s. */
-async function eventually<T>(what: string, read: () => Promise<T>, accept: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  let error = "";
-  for (;;) {
-    try {
-      last = await read();
-      if (accept(last)) return last;
-    } catch (err) {
-      error = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`${what} not reached in ${timeoutMs} ms; last ${JSON.stringify(last)} ${error}`);
-    await sleep(200);
-  }
-}
 
 /** One running operator-mode topology and the clients a describe block opened on it. */
 type OperatorTopology = {

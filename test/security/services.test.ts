@@ -33,6 +33,7 @@ import type { Topology } from "../../components/topology/types";
 import { startTopology, type RunningTopology } from "../support/local-topology";
 import { PROJECT_ROOT, readStackConfig } from "../support/stack-config";
 import { issueForTest, leafLinkFiles, testServerSecurity, type TestIssue } from "./support/issue";
+import { eventually } from "../support/eventually";
 
 const run = promisify(execFile);
 const NATS_CLI = path.join(PROJECT_ROOT, ".tools", "bin", "nats");
@@ -92,20 +93,6 @@ async function violationDuring(nc: NatsConnection, action: () => Promise<unknown
   return e instanceof PermissionViolationError ? e : undefined;
 }
 
-async function eventually<T>(what: string, read: () => Promise<T>, accept: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    try {
-      last = await read();
-      if (accept(last)) return last;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`${what} not reached in ${timeoutMs} ms; last ${JSON.stringify(last)}`);
-    await sleep(200);
-  }
-}
 
 /** Everything Pulumi.dev.yaml declares, created by the provider functions as jetstream-admin. */
 async function createDeclaredJetStream(): Promise<void> {

@@ -228,6 +228,42 @@ async function waitReady(inputs: LocalServerInputs, pid: number, check: HealthCh
   const timeoutMs = (inputs.healthTimeoutSeconds ?? DEFAULT_HEALTH_TIMEOUT_SECONDS) * 1000;
   if (check === "full" && isClustered(inputs.configText)) await waitJetStreamCurrent(inputs.monitoringUrl, timeoutMs, pid);
   else await waitHealthy(inputs.monitoringUrl, timeoutMs, pid, check);
+  if (check === "full") await waitLinked(inputs);
+}
+
+/** Leaf remotes in a config (0 for a hub member or a hand-written config). */
+function leafRemotes(configText: string): number {
+  const leafnodes = readRenderedConf(configText)?.leafnodes;
+  const remotes = leafnodes && typeof leafnodes === "object" && !Array.isArray(leafnodes) ? (leafnodes as Record<string, unknown>).remotes : undefined;
+  return Array.isArray(remotes) ? remotes.length : 0;
+}
+
+/** How long a leaf waits for its hub link before it counts as ready anyway (leaves work cut off). */
+const LINK_WAIT_MS = 20_000;
+
+/**
+ * A leaf is ready when it is linked to the hub too — what depends on it (an aggregate sourcing its
+ * stream) then finds the link up: a source whose first attempts fail is retried on nats-server's
+ * backoff (10 s × failures, up to 2 min), which left sources idle for over 30 s after a fresh
+ * `up`. A leaf whose hub stays away is ready after LINK_WAIT_MS all the same (noted in its log).
+ */
+async function waitLinked(inputs: LocalServerInputs): Promise<void> {
+  const expected = leafRemotes(inputs.configText);
+  if (expected === 0) return;
+  const deadline = Date.now() + LINK_WAIT_MS;
+  for (;;) {
+    try {
+      const leafz = (await (await fetch(`${inputs.monitoringUrl}/leafz`, { signal: AbortSignal.timeout(2_000) })).json()) as { leafnodes?: number };
+      if ((leafz.leafnodes ?? 0) >= expected) return;
+    } catch {
+      // not answering yet
+    }
+    if (Date.now() > deadline) {
+      noteInLog(serverPaths(inputs.dataDir).logPath, `not linked to the hub after ${LINK_WAIT_MS / 1000} s; ready anyway (a leaf works cut off)`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** A line in the server's own log, so whoever reads it sees what the stack did and why. */

@@ -7,33 +7,13 @@
  *
  *   bash scripts/with-env.sh tsx bench/dev-stack.ts
  */
-import * as fs from "node:fs";
 import * as os from "node:os";
-import * as path from "node:path";
 import { createDevProject } from "../test/e2e/dev-project";
-import { PROJECT_ROOT, pulumiEnv, resourceSummary, runPulumi, type PulumiContext } from "../test/e2e/pulumi-cli";
+import { emptyProgramUp } from "./lib/empty-program";
+import { resourceSummary, runPulumi } from "../test/e2e/pulumi-cli";
 
 type Sample = { readonly emptyUp: number; readonly devUp: number; readonly noChangeUp: number; readonly destroy: number; readonly resources: number };
 
-/** An empty TypeScript program with this project's node_modules: what `up` costs with nothing to do. */
-async function emptyProgramUp(): Promise<number> {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "cim-nats-bench-empty-")));
-  try {
-    const project = path.join(dir, "project");
-    fs.mkdirSync(project);
-    fs.mkdirSync(path.join(dir, "state"));
-    fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: empty\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: index.ts\n");
-    fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "empty", private: true, devDependencies: { typescript: "*" } }));
-    fs.writeFileSync(path.join(project, "index.ts"), 'import * as pulumi from "@pulumi/pulumi";\nexport const stack = pulumi.getStack();\n');
-    fs.copyFileSync(path.join(PROJECT_ROOT, "tsconfig.json"), path.join(project, "tsconfig.json"));
-    fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(project, "node_modules"));
-    const context: PulumiContext = { cwd: project, env: pulumiEnv(path.join(dir, "state")) };
-    await runPulumi(context, ["stack", "init", "bench"]);
-    return (await runPulumi(context, ["up", "--yes", "--skip-preview", "-s", "bench"])).ms;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 async function devStackRun(): Promise<Omit<Sample, "emptyUp">> {
   const project = createDevProject("cim-nats-bench-");

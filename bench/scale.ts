@@ -26,7 +26,8 @@ import * as yaml from "js-yaml";
 import { connect } from "@nats-io/transport-node";
 import { credsAuthenticator } from "@nats-io/nats-core";
 import { createDevProject, type DevProject } from "../test/e2e/dev-project";
-import { PROJECT_ROOT, pulumiEnv, resourceSummary, runPulumi, type PulumiContext } from "../test/e2e/pulumi-cli";
+import { emptyProgramUp } from "./lib/empty-program";
+import { resourceSummary } from "../test/e2e/pulumi-cli";
 
 const NS = (process.env.BENCH_SCALE_N ?? "10,50").split(",").map(Number);
 
@@ -187,25 +188,6 @@ async function rawScript(streams: ReturnType<typeof renamedStreams>): Promise<Ba
 
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** An empty TypeScript program's `up` from nothing (as bench/dev-stack.ts): the engine's floor. */
-async function emptyProgramUp(): Promise<number> {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "cim-nats-bench-empty-")));
-  try {
-    const project = path.join(dir, "project");
-    fs.mkdirSync(project);
-    fs.mkdirSync(path.join(dir, "state"));
-    fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: empty\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: index.ts\n");
-    fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "empty", private: true, devDependencies: { typescript: "*" } }));
-    fs.writeFileSync(path.join(project, "index.ts"), 'import * as pulumi from "@pulumi/pulumi";\nexport const stack = pulumi.getStack();\n');
-    fs.copyFileSync(path.join(PROJECT_ROOT, "tsconfig.json"), path.join(project, "tsconfig.json"));
-    fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(project, "node_modules"));
-    const context: PulumiContext = { cwd: project, env: pulumiEnv(path.join(dir, "state")) };
-    await runPulumi(context, ["stack", "init", "bench"]);
-    return (await runPulumi(context, ["up", "--yes", "--skip-preview", "-s", "bench"])).ms;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 async function benchN(n: number, k: number) {
   const p = createDevProject(`cim-nats-bench-scale-${n}-`);

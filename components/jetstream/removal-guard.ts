@@ -20,8 +20,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { deepEqual } from "./canonical";
+import { KV_STORE_KIND } from "./kv-config";
 import { liveChecksDisabled } from "./liveness";
+import { OBJECT_STORE_KIND } from "./object-store-config";
 import { dynamicProvider } from "./provider-loader";
+import { STREAM_STORE_KIND } from "./stream-config";
 import { deleteStreamGuarded, streamInfo } from "./stream-requests";
 import type { ConnectionTarget } from "./types";
 
@@ -47,20 +50,12 @@ export type RemovalGuardInputs = {
 
 export type RemovalGuardOutputs = RemovalGuardInputs;
 
-/** The JetStream stream that holds a store. */
+/** Each declared kind of store, by the name StoreRef gives it. */
+const STORE_KINDS = { stream: STREAM_STORE_KIND, kv: KV_STORE_KIND, objects: OBJECT_STORE_KIND } as const;
+
+/** The JetStream stream that holds a store (`KV_<bucket>`, `OBJ_<bucket>`, or the stream itself). */
 export function storeStreamName(store: Pick<StoreRef, "kind" | "name">): string {
-  switch (store.kind) {
-    case "stream":
-      return store.name;
-    case "kv":
-      return `KV_${store.name}`;
-    case "objects":
-      return `OBJ_${store.name}`;
-    default: {
-      const never: never = store.kind;
-      throw new Error(`unknown store kind '${String(never)}'`);
-    }
-  }
+  return STORE_KINDS[store.kind].streamName(store.name);
 }
 
 const storeKey = (s: StoreRef) => `${s.kind}:${s.domain}/${s.name}`;

@@ -3,71 +3,16 @@
  * `pulumi up -s prod` would declare, from Pulumi.prod.yaml alone. NKeys and JWTs are made by
  * their real provider functions inside the mock, so creds and rendered configs are real.
  */
-import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { issuedJwtProvider } from "../../components/security/jwt";
-import { nkeyProvider } from "../../components/security/nkey";
-import { generateOpenSshKey } from "../proxmox/ssh-key";
-import { readStackConfig } from "../support/stack-config";
+import { plain, runProdProgram, type Registered } from "./prod-program";
 
-type Registered = { type: string; name: string; inputs: Record<string, any> };
-const registered: Registered[] = [];
+let registered: Registered[] = [];
 let outputs: Record<string, any>;
 
-/** Unwraps Pulumi's secret envelope as the mock monitor sees it. */
-const plain = (v: any): any => (v && typeof v === "object" && "4dabf18193072939515e22adb298388d" in v ? v.value : v);
 
 beforeAll(async () => {
-  const prod = readStackConfig("prod");
-  const key = generateOpenSshKey();
-  pulumi.runtime.setAllConfig(
-    {
-      "cim-nats:substrate": "proxmox",
-      "cim-nats:topology": JSON.stringify(prod.topology),
-      "cim-nats:jetstream": JSON.stringify(prod.jetstream),
-      "cim-nats:security": JSON.stringify(prod.security),
-      "cim-nats:proxmox": JSON.stringify(prod.proxmox),
-      "cim-nats:proxmoxApiToken": "root@pam!pulumi=00000000-0000-0000-0000-000000000000",
-      "cim-nats:sshPrivateKey": key.privateKey,
-    },
-    ["cim-nats:proxmoxApiToken", "cim-nats:sshPrivateKey"],
-  );
-  await pulumi.runtime.setMocks(
-    {
-      newResource: async (args) => {
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-        if (args.type.endsWith(":NKey")) {
-          const { id, outs } = await nkeyProvider.create(args.inputs as any);
-          return { id, state: outs };
-        }
-        if (args.type.endsWith(":IssuedJwt")) {
-          const ins = Object.fromEntries(Object.entries(args.inputs).map(([k, v]) => [k, plain(v)]));
-          const { id, outs } = await issuedJwtProvider.create(ins as any);
-          return { id, state: outs };
-        }
-        return { id: `${args.name}-id`, state: args.inputs };
-      },
-      call: (args) => args.inputs,
-    },
-    "cim-nats",
-    "prod",
-    false,
-  );
-  const saved = process.env.PULUMI_CONFIG_PASSPHRASE;
-  process.env.PULUMI_CONFIG_PASSPHRASE = "a-prod-passphrase";
-  try {
-    const { program } = await import("../../components/stack/program");
-    const out = program();
-    outputs = Object.fromEntries(
-      await Promise.all(Object.entries(out).map(async ([k, v]) => [k, await new Promise((r) => pulumi.output(v as any).apply(r))])),
-    );
-  } finally {
-    if (saved === undefined) delete process.env.PULUMI_CONFIG_PASSPHRASE;
-    else process.env.PULUMI_CONFIG_PASSPHRASE = saved;
-  }
-  // Children created inside applies register later: wait until the program's RPC queue drains.
-  await pulumi.runtime.disconnect();
-});
+  ({ registered, outputs } = await runProdProgram());
+}, 60_000);
 
 const ofType = (suffix: string) => registered.filter((r) => r.type.endsWith(suffix));
 
@@ -82,14 +27,20 @@ describe("pulumi up -s prod, as declared", () => {
   it("deploys configuration.nix, the module, the host file, the SSH access and 0600 leaf-link creds to every host", () => {
     const copies = ofType(":CopyToRemote");
     const forHost = (h: string) => copies.filter((c) => c.name.includes(`-${h}-`));
+    // cimstor also runs the CID service (Pulumi.prod.yaml's cim-nats:cidService): its unit module,
+    // program bundle, enabling file and its user's creds.
+    const cid = ["etc-nixos-cim-nats-cid-service.js", "etc-nixos-cim-nats-cid-service.nix", "etc-nixos-cim-nats-modules-cim-cid-service.nix", "var-lib-cim-nats-secrets-cid-service.creds"];
     for (const h of ["nats-1", "nats-2", "nats-3", "cimstor"]) {
-      expect(forHost(h).map((c) => c.inputs.remotePath.split("/").pop()).sort()).toEqual([
-        "etc-nixos-cim-nats-access.nix",
-        "etc-nixos-cim-nats-host.nix",
-        "etc-nixos-cim-nats-modules-cim-nats.nix",
-        "etc-nixos-configuration.nix",
-        `var-lib-cim-nats-secrets-leaf-${h}.creds`,
-      ]);
+      expect(forHost(h).map((c) => c.inputs.remotePath.split("/").pop()).sort()).toEqual(
+        [
+          "etc-nixos-cim-nats-access.nix",
+          "etc-nixos-cim-nats-host.nix",
+          "etc-nixos-cim-nats-modules-cim-nats.nix",
+          "etc-nixos-configuration.nix",
+          `var-lib-cim-nats-secrets-leaf-${h}.creds`,
+          ...(h === "cimstor" ? cid : []),
+        ].sort(),
+      );
     }
     const switches = ofType(":Command").filter((c) => c.name.endsWith("-switch"));
     expect(switches).toHaveLength(4);

@@ -1,0 +1,74 @@
+/**
+ * Runs the whole prod program (components/stack/program.ts) under Pulumi's mocks on every
+ * `cim-nats:*` key of Pulumi.prod.yaml, with placeholder secrets: what `pulumi up -s prod` would
+ * declare. NKeys and JWTs are made by their real provider functions inside the mock, so creds and
+ * rendered configs are real. One run per test file (each file is its own worker).
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { load } from "js-yaml";
+import { issuedJwtProvider } from "../../components/security/jwt";
+import { nkeyProvider } from "../../components/security/nkey";
+import { generateOpenSshKey } from "../proxmox/ssh-key";
+import { PROJECT_ROOT } from "../support/stack-config";
+
+export type Registered = { type: string; name: string; inputs: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Unwraps Pulumi's secret envelope as the mock monitor sees it. */
+export const plain = (v: any): any => (v && typeof v === "object" && "4dabf18193072939515e22adb298388d" in v ? v.value : v); // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export async function runProdProgram(): Promise<{ registered: Registered[]; outputs: Record<string, any> }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const doc = load(readFileSync(join(PROJECT_ROOT, "Pulumi.prod.yaml"), "utf8")) as { config: Record<string, unknown> };
+  const config = Object.fromEntries(
+    Object.entries(doc.config)
+      .filter(([k, v]) => k.startsWith("cim-nats:") && !(v && typeof v === "object" && "secure" in v))
+      .map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+  );
+  const key = generateOpenSshKey();
+  pulumi.runtime.setAllConfig(
+    {
+      ...config,
+      "cim-nats:substrate": "proxmox",
+      "cim-nats:proxmoxApiToken": "root@pam!pulumi=00000000-0000-0000-0000-000000000000",
+      "cim-nats:sshPrivateKey": key.privateKey,
+    },
+    ["cim-nats:proxmoxApiToken", "cim-nats:sshPrivateKey"],
+  );
+  const registered: Registered[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: async (args) => {
+        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+        if (args.type.endsWith(":NKey")) {
+          const { id, outs } = await nkeyProvider.create(args.inputs as any); // eslint-disable-line @typescript-eslint/no-explicit-any
+          return { id, state: outs };
+        }
+        if (args.type.endsWith(":IssuedJwt")) {
+          const ins = Object.fromEntries(Object.entries(args.inputs).map(([k, v]) => [k, plain(v)]));
+          const { id, outs } = await issuedJwtProvider.create(ins as any); // eslint-disable-line @typescript-eslint/no-explicit-any
+          return { id, state: outs };
+        }
+        return { id: `${args.name}-id`, state: args.inputs };
+      },
+      call: (args) => args.inputs,
+    },
+    "cim-nats",
+    "prod",
+    false,
+  );
+  const saved = process.env.PULUMI_CONFIG_PASSPHRASE;
+  process.env.PULUMI_CONFIG_PASSPHRASE = "a-prod-passphrase";
+  let outputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  try {
+    const { program } = await import("../../components/stack/program");
+    const out = program();
+    outputs = Object.fromEntries(await Promise.all(Object.entries(out).map(async ([k, v]) => [k, await new Promise((r) => pulumi.output(v as any).apply(r))]))); // eslint-disable-line @typescript-eslint/no-explicit-any
+  } finally {
+    if (saved === undefined) delete process.env.PULUMI_CONFIG_PASSPHRASE;
+    else process.env.PULUMI_CONFIG_PASSPHRASE = saved;
+  }
+  // Children created inside applies register later: wait until the program's RPC queue drains.
+  await pulumi.runtime.disconnect();
+  return { registered, outputs };
+}

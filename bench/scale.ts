@@ -8,7 +8,7 @@
  *   BENCH_SCALE_N=10,50,150 npm run bench -- scale   (150 loads the 2-core machine for minutes)
  *
  * Each N gets its own project copy and file backend (test/e2e/dev-project.ts) and its own loopback
- * addresses 127.0.8<k>.x (k = index of N), never the dev stack's 127.0.0.x. Per N, in order:
+ * addresses 127.0.11<k>.x (k = index of N), never the dev stack's 127.0.0.x. Per N, in order:
  * `preview` from an empty state, `up` from nothing, a no-change `up` (must report no changes),
  * the state export (bytes, per JetStream resource), then — with the stack's servers up — the same
  * 5N stream configs under other names created and deleted by `nats stream add --config` /
@@ -71,8 +71,8 @@ function scaleConfig(projectDir: string, n: number, k: number): void {
   const file = path.join(projectDir, "Pulumi.dev.yaml");
   const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config: Record<string, any> };
   const topo = doc.config["cim-nats:topology"];
-  for (const h of topo.hosts) h.address = h.address.replace(/^127\.0\.0\./, `127.0.8${k}.`);
-  if (topo.hosts.some((h: { address: string }) => !h.address.startsWith(`127.0.8${k}.`))) throw new Error("unexpected dev address");
+  for (const h of topo.hosts) h.address = h.address.replace(/^127\.0\.0\./, `127.0.11${k}.`);
+  if (topo.hosts.some((h: { address: string }) => !h.address.startsWith(`127.0.11${k}.`))) throw new Error("unexpected dev address");
   const streams = doc.config["cim-nats:jetstream"].streams;
   for (let i = 0; i < n; i++) {
     streams.push({

@@ -525,8 +525,10 @@ missing=()
 command -v nix-instantiate >/dev/null 2>&1 || missing+=(nix-bin)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# nft -c checks the firewall rules the NixOS module generates (test/nix/module-eval.test.ts).
+[ -x /usr/sbin/nft ] || missing+=(nftables)
 if [ "${#missing[@]}" -eq 0 ]; then
-  say "debian packages (nix-bin openssh-server curl): cached"
+  say "debian packages (nix-bin openssh-server curl nftables): cached"
 else
   t=$SECONDS
   if [ "$(id -u)" != 0 ]; then

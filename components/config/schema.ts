@@ -15,6 +15,7 @@ import { OBJECT_STORE_KEYS } from "../jetstream/object-store-config";
 import { STREAM_KEYS } from "../jetstream/stream-config";
 import { DEFAULT_BUCKET, DEFAULT_SUBJECT_PREFIX } from "../cid/cid";
 import { DURATION_PATTERN, SIZE_PATTERN } from "./units";
+import { HUB_SYNC_DEFAULT, LEAF_SYNC_DEFAULT } from "./durability";
 
 /** `default`: the value when unset; `derived`: when the default depends on other fields, said in words. */
 type Meta = { readonly default?: unknown; readonly derived?: string };
@@ -50,11 +51,20 @@ export const hubPorts = z.strictObject({
   routes: opt(port, "cluster route port", { default: 6222 }),
   leafnodes: opt(port, "port leaves connect to", { default: 7422 }),
 });
+/** `always` (fsync every write) or a duration between background fsyncs (`jetstream.sync_interval`). */
+const syncInterval = z.union([z.literal("always"), duration]).meta({ title: "always or duration" });
 export const jetstreamLimits = (leaf: boolean) =>
   z.strictObject({
     maxMemory: opt(size, "`jetstream.max_mem` of each server", { default: leaf ? "256M" : "1G" }),
-    maxFile: opt(size, "`jetstream.max_file` of each server", { default: leaf ? "10G" : "50G" }),
+    maxFile: opt(size, "`jetstream.max_file` of each server; with the other servers on a host it must fit the data volume", { default: leaf ? "10G" : "48G" }),
+    syncInterval: opt(syncInterval, "`jetstream.sync_interval`: how often the store is flushed to disk; `always` after every write (docs/prod.md, \"Durability\")", { default: leaf ? LEAF_SYNC_DEFAULT : HUB_SYNC_DEFAULT }),
   });
+/** Where a server's HTTP monitoring listens: the host's loopback, the host's address, or this IPv4. */
+const monitoringListen = z.union([z.enum(["loopback", "host"]), z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/)]).meta({ title: "loopback | host | IPv4" });
+export const monitoringSchema = z.strictObject({
+  listen: opt(monitoringListen, "where /varz, /connz, /jsz listen: `loopback` (127.0.0.1, or the host's own address when it is a 127/8 one), `host` (the host's address, opened in the firewall) or an IPv4", { default: "loopback" }),
+});
+export const hostJetstreamSchema = z.strictObject({ leaf: opt(jetstreamLimits(true), "this host's leaf JetStream settings, over `leaf.jetstream`"), hub: opt(jetstreamLimits(false), "this host's hub member JetStream settings, over `hub.jetstream`") });
 
 export const hostResourcesSchema = z.strictObject({
   cores: opt(z.number().int().min(1), "CPU cores", { default: 2 }),
@@ -76,6 +86,8 @@ export const hostSchema = z.strictObject({
   tags: opt(names, "Proxmox tags, e.g. [storage]"),
   leafDomain: opt(name, "JetStream domain of its leaf (unique, not the hub's)", { derived: "the host name" }),
   ports: opt(hostPortsSchema, "ports of this host, over the section defaults"),
+  jetstream: opt(hostJetstreamSchema, "JetStream limits of this host's servers, over the section defaults (e.g. a large volume's maxFile)"),
+  monitoring: opt(monitoringSchema, "where this host's monitoring listens, over `topology.monitoring`"),
 });
 
 export const hubSchema = z.strictObject({
@@ -97,6 +109,7 @@ export const topologySchema = z.strictObject({
   leaf: opt(leafSchema, "every leaf server"),
   dataDir: opt(name, "where servers keep their stores", { default: "/var/lib/cim-nats" }),
   lameDuck: opt(lameDuckSchema, "how servers stop: clients move to other servers first"),
+  monitoring: opt(monitoringSchema, "where every server's HTTP monitoring listens"),
 });
 
 // ---------------------------------------------------------------- jetstream

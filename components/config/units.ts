@@ -99,3 +99,14 @@ export function parseDurationMs(value: unknown, what = ""): number | string {
   if (nanos % 1e6 !== 0) return `${what ? `${what}: ` : ""}'${String(value)}' is not a whole number of milliseconds: round it, e.g. ${Math.max(1, Math.round(nanos / 1e6))}ms`;
   return nanos / 1e6;
 }
+
+/**
+ * Bytes of a server limit as nats-server reads the rendered config (getStorageSize): a quoted size
+ * with a unit counts in powers of 1024 ("10G" = 10 GiB), bare digits are bytes. The JetStream
+ * limits in a server config; account JWT limits use parseByteSize.
+ */
+export function serverLimitBytes(size: string): number | string {
+  if (!SIZE.test(size)) return `'${size}' is not a size: ${sizeHint()}`;
+  const unit = /[KMGT]$/.test(size) ? size.slice(-1) : "";
+  return Number(unit ? size.slice(0, -1) : size) * 1024 ** ["", "K", "M", "G", "T"].indexOf(unit);
+}

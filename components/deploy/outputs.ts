@@ -4,7 +4,7 @@
  * documented in docs/prod.md, so change them only together with it. Credentials and NATS
  * contexts are secret outputs: see secret-outputs.ts.
  */
-import { serverEndpoints } from "../topology/endpoints";
+import { serverEndpoints, type MonitoringScope } from "../topology/endpoints";
 import { Role, Topology } from "../topology/types";
 
 /** Where a service on one leaf connects. */
@@ -13,8 +13,10 @@ export type LeafOutput = {
   readonly host: string;
   /** `nats://<address>:<leaf client port>`. */
   readonly clientUrl: string;
-  /** `http://<address>:<leaf monitoring port>`. */
+  /** `http://<monitoring address>:<leaf monitoring port>`: `http://127.0.0.1:8222` unless monitoring is exposed. */
   readonly monitoringUrl: string;
+  /** `host`: monitoring answers on the host only (ssh in, or an SSH tunnel); `network`: from other machines. */
+  readonly monitoringScope: MonitoringScope;
   /** The leaf's own JetStream domain (its streams: `$JS.<domain>.API`). */
   readonly jetstreamDomain: string;
 };
@@ -33,6 +35,8 @@ export type HubOutput = {
   /** `nats-leaf://` URLs leaves connect to. */
   readonly leafnodeUrls: readonly string[];
   readonly monitoringUrls: readonly string[];
+  /** Per member, as monitoringUrls: `host` (loopback, on that host only) or `network`. */
+  readonly monitoringScopes: readonly MonitoringScope[];
 };
 
 /** Where one stream or bucket exists: the JetStream domains holding it (a leaf's, or `hub`). */
@@ -73,7 +77,7 @@ export function stackOutputs(topology: Topology, jetstream: JetStreamNames): Sta
   return {
     stack: topology.name,
     leaves: Object.fromEntries(
-      leaves.map((e) => [e.serverName, { host: e.host, clientUrl: e.clientUrl, monitoringUrl: e.monitoringUrl, jetstreamDomain: e.jetstreamDomain }]),
+      leaves.map((e) => [e.serverName, { host: e.host, clientUrl: e.clientUrl, monitoringUrl: e.monitoringUrl, monitoringScope: e.monitoringScope, jetstreamDomain: e.jetstreamDomain }]),
     ),
     hub: {
       cluster: topology.hub.name,
@@ -83,6 +87,7 @@ export function stackOutputs(topology: Topology, jetstream: JetStreamNames): Sta
       routeUrls: hub.map((e) => e.routeUrl!),
       leafnodeUrls: hub.map((e) => e.leafnodeUrl!),
       monitoringUrls: hub.map((e) => e.monitoringUrl),
+      monitoringScopes: hub.map((e) => e.monitoringScope),
     },
     jetstream: { streams: byName(jetstream.streams), kv: byName(jetstream.kv), objects: byName(jetstream.objects) },
   };

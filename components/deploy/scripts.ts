@@ -68,7 +68,7 @@ export const SWITCH_UPDATE = "bash -s -- update";
 export function switchScript(
   host: string,
   files: readonly StagedFile[],
-  instances: readonly Pick<ServerInstance, "serverName" | "address" | "monitoringPort">[],
+  instances: readonly Pick<ServerInstance, "serverName" | "monitoringAddress" | "monitoringPort">[],
   options: DeployOptions,
   content: ContentTrigger,
 ): string {
@@ -103,7 +103,8 @@ export function switchScript(
     ...secretDirs.map((d) => `  install -d -m 0700 ${shellQuote(d)}`),
     ...files.map((f) => `  install -D -m ${f.mode} ${shellQuote(stagedPath(f, options))} ${shellQuote(f.path)}`),
     `  ${options.rebuildCommand}`,
-    ...instances.map((i) => `  wait_healthy ${shellQuote(i.serverName)} ${shellQuote(i.address)} ${i.monitoringPort}`),
+    // Runs on the host, so a loopback-only monitoring address answers.
+    ...instances.map((i) => `  wait_healthy ${shellQuote(i.serverName)} ${shellQuote(i.monitoringAddress)} ${i.monitoringPort}`),
     `  echo "cim-nats: ${host} deployed"`,
     "}",
     "deploy </dev/null",

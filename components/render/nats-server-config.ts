@@ -70,12 +70,15 @@ export function serverConfigTree(topology: Topology, serverName: string, securit
   const tree: Record<string, NatsConfValue> = {
     server_name: instance.serverName,
     listen: `${instance.address}:${instance.clientPort}`,
-    http: `${instance.address}:${instance.monitoringPort}`,
+    // Monitoring names every client, account and stream: loopback unless the config exposes it.
+    http: `${instance.monitoringAddress}:${instance.monitoringPort}`,
     jetstream: {
       store_dir: instance.storeDir,
       domain: instance.jetstreamDomain,
       max_mem: confSize(instance.jetstream.maxMemory),
       max_file: confSize(instance.jetstream.maxFile),
+      // How much acked data a machine crash can lose (docs/prod.md, "Durability").
+      sync_interval: instance.jetstream.syncInterval,
     },
     // Stops are lame duck (SIGUSR2): clients move to other servers before this one exits.
     lame_duck_duration: `${topology.lameDuck.durationSeconds}s`,

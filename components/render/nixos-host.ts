@@ -53,7 +53,13 @@ export function nixosInstanceOptions(topology: Topology, instance: ServerInstanc
   };
   if (instance.routePort !== undefined) options.clusterPort = instance.routePort;
   if (instance.leafnodePort !== undefined) options.leafnodePort = instance.leafnodePort;
+  options.monitorHost = instance.monitoringAddress;
+  // The module opens each listener only as far as it must be (nix/modules/cim-nats.nix).
   options.openFirewall = true;
+  if (instance.kind === "hub") {
+    options.routePeers = topology.hub.members.filter((m) => m.serverName !== instance.serverName).map((m) => m.address);
+    options.leafnodePeers = [...new Set(topology.leaves.map((l) => l.address))];
+  }
   const link = security?.leafLinks[instance.serverName];
   const settings = instance.kind === "leaf" && link ? withoutRemoteCredentials(tree) : tree;
   if (instance.kind === "leaf" && link) options.leafnodeCredentialsFile = link.credentialsPath;

@@ -38,6 +38,10 @@ export const RELOAD_RULES = {
     change: "reload",
     why: "an increase is applied (jetStreamLimitsOption); a decrease, or set<->unset, is refused ('decreasing jetstream max memory and store') -> restart",
   },
+  "jetstream.sync_interval": {
+    change: "restart",
+    why: "Options.SyncInterval/SyncAlways have no reload case in diffOptions: 'config reload not supported for SyncInterval'; the store's flush timer is set when JetStream starts",
+  },
   "cluster.name": { change: "reload", why: "clusterOption: validateClusterOpts checks only host and port; Apply sets the new cluster name" },
   "cluster.listen": { change: "restart", why: "validateClusterOpts: 'config reload not supported for cluster host/port'" },
   "cluster.routes": { change: "reload", why: "routesOption: diffRoutes connects added routes and closes removed ones" },

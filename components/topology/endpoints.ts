@@ -2,7 +2,11 @@
  * Service endpoints derived from the topology: what stack outputs hand to domain services and
  * what the substrates health-check. Pure.
  */
+import { monitoringExposed } from "./monitoring";
 import { Role, ServerInstance, Topology } from "./types";
+
+/** Who reaches a server's monitoring: the host itself only, or the network. */
+export type MonitoringScope = "host" | "network";
 
 export type InstanceEndpoints = {
   readonly serverName: string;
@@ -11,8 +15,10 @@ export type InstanceEndpoints = {
   readonly jetstreamDomain: string;
   /** `nats://<address>:<client port>` */
   readonly clientUrl: string;
-  /** `http://<address>:<monitoring port>` */
+  /** `http://<monitoring address>:<monitoring port>`: 127.0.0.1 (reachable on the host only) unless exposed. */
   readonly monitoringUrl: string;
+  /** `host`: only from the host itself (loopback); `network`: from other machines too. */
+  readonly monitoringScope: MonitoringScope;
   /** Hub only: `nats-route://<address>:<route port>` */
   readonly routeUrl?: string;
   /** Hub only: `nats-leaf://<address>:<leafnode port>` */
@@ -26,7 +32,8 @@ export function instanceEndpoints(i: ServerInstance): InstanceEndpoints {
     kind: i.kind,
     jetstreamDomain: i.jetstreamDomain,
     clientUrl: `nats://${i.address}:${i.clientPort}`,
-    monitoringUrl: `http://${i.address}:${i.monitoringPort}`,
+    monitoringUrl: `http://${i.monitoringAddress}:${i.monitoringPort}`,
+    monitoringScope: monitoringExposed(i.monitoringAddress) ? "network" : "host",
     ...(i.kind === Role.Hub
       ? { routeUrl: `nats-route://${i.address}:${i.routePort}`, leafnodeUrl: `nats-leaf://${i.address}:${i.leafnodePort}` }
       : {}),

@@ -11,20 +11,27 @@ import {
   JetStreamLimits,
   LameDuck,
   LeafPorts,
+  MonitoringListen,
   Role,
   ServerInstance,
   Topology,
 } from "./types";
 import { deepFreeze } from "./freeze";
-import { parseByteSize } from "../config/units";
-import { fieldsOf, hostPortsSchema, hostResourcesSchema, hostSchema, hubSchema, jetstreamLimits, lameDuckSchema, leafSchema, topologySchema } from "../config/schema";
+import { parseByteSize, parseDurationNanos } from "../config/units";
+import { HUB_SYNC_DEFAULT, LEAF_SYNC_DEFAULT } from "../config/durability";
+import { fieldsOf, hostJetstreamSchema, hostPortsSchema, hostResourcesSchema, hostSchema, hubSchema, jetstreamLimits, lameDuckSchema, leafSchema, monitoringSchema, topologySchema } from "../config/schema";
+import { hostCapacityIssues } from "./capacity";
+import { monitoringAddress } from "./monitoring";
 import { type At, int, isObject, objOrEmpty, unknownKeys, optString, requiredString, stringList } from "../config/fields";
 
 /** Defaults (DESIGN.md "Two tiers"). */
 export const DEFAULT_LEAF_PORTS: LeafPorts = { client: 4222, monitoring: 8222 };
 export const DEFAULT_HUB_PORTS: HubPorts = { client: 4223, monitoring: 8223, routes: 6222, leafnodes: 7422 };
-export const DEFAULT_LEAF_JETSTREAM: JetStreamLimits = { maxMemory: "256M", maxFile: "10G" };
-export const DEFAULT_HUB_JETSTREAM: JetStreamLimits = { maxMemory: "1G", maxFile: "50G" };
+export const DEFAULT_LEAF_JETSTREAM: JetStreamLimits = { maxMemory: "256M", maxFile: "10G", syncInterval: LEAF_SYNC_DEFAULT };
+// 48G, not 50G: with a 10G leaf it fits the default 64 GiB data volume of a leaf + hub host (capacity.ts).
+export const DEFAULT_HUB_JETSTREAM: JetStreamLimits = { maxMemory: "1G", maxFile: "48G", syncInterval: HUB_SYNC_DEFAULT };
+/** Monitoring stays on the host unless the config exposes it (monitoring.ts). */
+export const DEFAULT_MONITORING_LISTEN: MonitoringListen = "loopback";
 export const DEFAULT_DATA_DIR = "/var/lib/cim-nats";
 export const DEFAULT_HUB_CLUSTER = "cim-hub";
 export const DEFAULT_HUB_DOMAIN = "hub";
@@ -71,6 +78,7 @@ export function parseTopology(raw: unknown, options: ParseTopologyOptions = {}):
   const hubJs = limits(hubRaw.jetstream, `${root}.hub.jetstream`, DEFAULT_HUB_JETSTREAM, at);
   const leafJs = limits(leafRaw.jetstream, `${root}.leaf.jetstream`, DEFAULT_LEAF_JETSTREAM, at);
   const lameDuck = parseLameDuck(raw.lameDuck, `${root}.lameDuck`, at);
+  const monitoring = parseMonitoring(raw.monitoring, `${root}.monitoring`, DEFAULT_MONITORING_LISTEN, at);
 
   if (!Array.isArray(raw.hosts) || raw.hosts.length === 0) {
     at(`${root}.hosts`, "needs at least one host: a list of { name, vmid, node, address, roles }");
@@ -99,6 +107,10 @@ export function parseTopology(raw: unknown, options: ParseTopologyOptions = {}):
     unknownKeys(hostPorts, fieldsOf(hostPortsSchema), `${path}.ports`, at);
     const lp = ports(hostPorts.leaf, `${path}.ports.leaf`, leafPorts, at);
     const hp = ports(hostPorts.hub, `${path}.ports.hub`, hubPorts, at);
+    const hostJs = objOrEmpty(h.jetstream, `${path}.jetstream`, at);
+    unknownKeys(hostJs, fieldsOf(hostJetstreamSchema), `${path}.jetstream`, at);
+    const monitoringListen = parseMonitoring(h.monitoring, `${path}.monitoring`, monitoring, at);
+    const monitorAt = monitoringAddress(monitoringListen, address);
 
     const instances: ServerInstance[] = [];
     if (roles.includes(Role.Leaf)) {
@@ -109,8 +121,9 @@ export function parseTopology(raw: unknown, options: ParseTopologyOptions = {}):
         address,
         jetstreamDomain: leafDomain,
         clientPort: lp.client,
+        monitoringAddress: monitorAt,
         monitoringPort: lp.monitoring,
-        jetstream: leafJs,
+        jetstream: limits(hostJs.leaf, `${path}.jetstream.leaf`, leafJs, at),
         storeDir: `${dataDir}/${name}`,
       });
     }
@@ -122,15 +135,18 @@ export function parseTopology(raw: unknown, options: ParseTopologyOptions = {}):
         address,
         jetstreamDomain: hubDomain,
         clientPort: hp.client,
+        monitoringAddress: monitorAt,
         monitoringPort: hp.monitoring,
         routePort: hp.routes,
         leafnodePort: hp.leafnodes,
-        jetstream: hubJs,
+        jetstream: limits(hostJs.hub, `${path}.jetstream.hub`, hubJs, at),
         storeDir: `${dataDir}/${name}-hub`,
       });
     }
     portClashes(instances, path, at);
-    hosts.push({ name, vmid, node, address, network, roles, resources, tags, instances });
+    const host: Host = { name, vmid, node, address, network, roles, resources, monitoringListen, tags, instances };
+    for (const issue of hostCapacityIssues(host, path)) at(issue.propertyPath, issue.reason);
+    hosts.push(host);
   });
 
   uniques(hosts, (h) => h.name, "name", "host names must be unique: rename one", at);
@@ -273,7 +289,30 @@ function limits(v: unknown, path: string, dflt: JetStreamLimits, at: At): JetStr
     if (typeof bytes === "string") at(`${path}.${key}`, bytes);
     return String(s);
   };
-  return { maxMemory: size(r.maxMemory, "maxMemory"), maxFile: size(r.maxFile, "maxFile") };
+  return { maxMemory: size(r.maxMemory, "maxMemory"), maxFile: size(r.maxFile, "maxFile"), syncInterval: syncInterval(r.syncInterval, `${path}.syncInterval`, dflt.syncInterval, at) };
+}
+
+/** `always`, or a positive duration in the one duration grammar (nats-server refuses neither, but 0 would fsync never). */
+function syncInterval(v: unknown, path: string, dflt: string, at: At): string {
+  if (v === undefined || v === null) return dflt;
+  if (v === "always") return v;
+  const nanos = parseDurationNanos(v);
+  if (typeof nanos === "string") at(path, `${nanos}, or 'always' to flush every write`);
+  else if (nanos <= 0) at(path, `${JSON.stringify(v)} would never flush: write 'always' or a positive duration such as 1s`);
+  else return v as string;
+  return dflt;
+}
+
+/** `monitoring: { listen }`: loopback, host, or an IPv4 address; `dflt` when unset. */
+function parseMonitoring(v: unknown, path: string, dflt: MonitoringListen, at: At): MonitoringListen {
+  const r = objOrEmpty(v, path, at);
+  unknownKeys(r, fieldsOf(monitoringSchema), path, at);
+  const listen = r.listen;
+  if (listen === undefined || listen === null) return dflt;
+  if (listen === "loopback" || listen === "host") return listen;
+  if (typeof listen === "string" && /^\d/.test(listen)) return ipv4(listen, `${path}.listen`, at);
+  at(`${path}.listen`, `${JSON.stringify(listen)} is not a monitoring address: write 'loopback' (the default: only the host itself reaches /varz, /connz, /jsz), 'host' (its address, reachable from the network) or an IPv4 address`);
+  return dflt;
 }
 
 function portClashes(instances: readonly ServerInstance[], path: string, at: At): void {

@@ -4,6 +4,7 @@
  * and tests keep stores under their own folder).
  */
 import { deepFreeze } from "./freeze";
+import { monitoringAddress } from "./monitoring";
 import { Host, ServerInstance, Topology } from "./types";
 
 /** Moves every host to `${prefix}.<last octet of its address>`, e.g. "127.0.3": 127.0.0.41 → 127.0.3.41. */
@@ -18,7 +19,13 @@ export function rebaseAddresses(topology: Topology, prefix: string): Topology {
     if (seen.has(a)) throw new Error(`rebasing to '${prefix}' maps two hosts to ${a}: their addresses share a last octet`);
     seen.add(a);
   }
-  return mapInstances(topology, (h) => ({ address: moved(h.address) }), (i) => ({ address: moved(i.address) }));
+  // Monitoring follows the host: `loopback` on a moved 127/8 address is that address (monitoring.ts).
+  const listenOf = new Map(topology.hosts.map((h) => [h.name, h.monitoringListen]));
+  return mapInstances(
+    topology,
+    (h) => ({ address: moved(h.address) }),
+    (i) => ({ address: moved(i.address), monitoringAddress: monitoringAddress(listenOf.get(i.host) ?? "loopback", moved(i.address)) }),
+  );
 }
 
 /** Re-roots every instance's JetStream store directory under `dir`. */

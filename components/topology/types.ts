@@ -39,13 +39,22 @@ export type HostResources = {
   readonly dataDiskGiB: number;
 };
 
-/** JetStream account-wide server limits of one instance, as nats-server spells sizes ("1G"). */
+/** JetStream server limits and flush policy of one instance, as nats-server spells them ("1G", "1s"). */
 export type JetStreamLimits = {
   /** `jetstream.max_mem`. Default "256M" (leaf), "1G" (hub). */
   readonly maxMemory: string;
-  /** `jetstream.max_file`. Default "10G" (leaf), "50G" (hub). */
+  /** `jetstream.max_file`. Default "10G" (leaf), "48G" (hub). */
   readonly maxFile: string;
+  /** `jetstream.sync_interval`: "always" or a duration (config/durability.ts has the defaults). */
+  readonly syncInterval: string;
 };
+
+/**
+ * Where a host's HTTP monitoring listens (`topology.monitoring.listen`): `loopback` (default;
+ * 127.0.0.1, or the host's own address when that is already a 127/8 one, as in the dev stack),
+ * `host` (the host's address), or an explicit IPv4.
+ */
+export type MonitoringListen = "loopback" | "host" | string;
 
 /** One nats-server process: the leaf server of a host, or its hub member. */
 export type ServerInstance = {
@@ -59,6 +68,8 @@ export type ServerInstance = {
   /** JetStream domain: the leaf domain (default: host name) or the hub domain. */
   readonly jetstreamDomain: string;
   readonly clientPort: number;
+  /** Address the HTTP monitoring listens on (`http`), resolved from the host's MonitoringListen. */
+  readonly monitoringAddress: string;
   readonly monitoringPort: number;
   /** Hub only: route port; undefined on a leaf. */
   readonly routePort?: number;
@@ -83,6 +94,8 @@ export type Host = {
   readonly network: string;
   readonly roles: readonly Role[];
   readonly resources: HostResources;
+  /** Where its servers' monitoring listens; kept so a moved address re-resolves it (rebase.ts). */
+  readonly monitoringListen: MonitoringListen;
   /** Free-form Proxmox tags. */
   readonly tags: readonly string[];
   /** The nats-server instances on this host, leaf first. */

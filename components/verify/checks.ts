@@ -9,8 +9,8 @@ import type { DeclaredConsumer, DeclaredJetStream, DeclaredStream } from "./decl
 export type VerifyOutputs = {
   readonly stack: string;
   readonly substrate?: string;
-  readonly leaves: Readonly<Record<string, { readonly host: string; readonly clientUrl: string; readonly monitoringUrl: string; readonly jetstreamDomain: string }>>;
-  readonly hub: { readonly cluster: string; readonly jetstreamDomain: string; readonly clientUrls: readonly string[]; readonly monitoringUrls: readonly string[] };
+  readonly leaves: Readonly<Record<string, { readonly host: string; readonly clientUrl: string; readonly monitoringUrl: string; readonly monitoringScope?: MonitoringScope; readonly jetstreamDomain: string }>>;
+  readonly hub: { readonly cluster: string; readonly jetstreamDomain: string; readonly clientUrls: readonly string[]; readonly monitoringUrls: readonly string[]; readonly monitoringScopes?: readonly MonitoringScope[] };
   readonly declared?: DeclaredJetStream;
   readonly cidService?: { readonly leaf: string; readonly clientUrl: string; readonly subjectPrefix: string; readonly bucket: string; readonly healthUrl: string } | null;
   readonly jetstreamAdminCreds?: string;
@@ -23,7 +23,12 @@ export type ServerRef = {
   readonly domain: string;
   readonly clientUrl: string;
   readonly monitoringUrl: string;
+  /** `host`: monitoring answers on the server's host only (loopback); absent in older outputs. */
+  readonly monitoringScope?: MonitoringScope;
 };
+
+/** Who reaches a server's monitoring (outputs' monitoringScope). */
+export type MonitoringScope = "host" | "network";
 
 /** The checks, in table order. */
 export const CHECKS = ["reachable", "healthz", "identity", "routes", "leafnode", "meta", "streams", "consumers", "sources", "cid"] as const;
@@ -72,13 +77,18 @@ export type Observations = {
 /** Sources must have been in contact within this (ns): the sourcing consumer hears from its leaf every few seconds. */
 export const SOURCE_ACTIVE_LIMIT_NS = 30e9;
 
+/** Monitoring on another machine's loopback: unreachable from here by design (a dev server's loopback is this machine's). */
+function remoteLoopback(s: ServerRef): boolean {
+  return s.monitoringScope === "host" && !/^127\./.test(new URL(s.clientUrl.replace(/^nats:/, "http:")).hostname);
+}
+
 export function serversOf(o: VerifyOutputs): ServerRef[] {
   const hub = o.hub.clientUrls.map((clientUrl, i) => {
     const host = new URL(clientUrl.replace(/^nats:/, "http:")).hostname;
     const leaf = Object.entries(o.leaves).find(([, l]) => new URL(l.clientUrl.replace(/^nats:/, "http:")).hostname === host);
-    return { server: leaf ? `${leaf[1].host}-hub` : `hub-${i + 1}`, kind: "hub" as const, domain: o.hub.jetstreamDomain, clientUrl, monitoringUrl: o.hub.monitoringUrls[i] };
+    return { server: leaf ? `${leaf[1].host}-hub` : `hub-${i + 1}`, kind: "hub" as const, domain: o.hub.jetstreamDomain, clientUrl, monitoringUrl: o.hub.monitoringUrls[i], monitoringScope: o.hub.monitoringScopes?.[i] };
   });
-  const leaves = Object.entries(o.leaves).map(([server, l]) => ({ server, kind: "leaf" as const, domain: l.jetstreamDomain, clientUrl: l.clientUrl, monitoringUrl: l.monitoringUrl }));
+  const leaves = Object.entries(o.leaves).map(([server, l]) => ({ server, kind: "leaf" as const, domain: l.jetstreamDomain, clientUrl: l.clientUrl, monitoringUrl: l.monitoringUrl, monitoringScope: l.monitoringScope }));
   return [...leaves, ...hub];
 }
 
@@ -191,7 +201,11 @@ export function evaluate(
     const o = obs.servers[s.server] ?? {};
     const cells: Record<CheckName, Cell> = {} as Record<CheckName, Cell>;
     const down = o.varzError !== undefined;
-    cells.reachable = down ? fail(`${s.monitoringUrl} does not answer (${o.varzError}): is nats-server running? see ${hints.logOf(s.server)}${hints.start ? ` (${hints.start})` : ""}`) : ok();
+    cells.reachable = !down
+      ? ok()
+      : remoteLoopback(s)
+        ? fail(`${s.monitoringUrl} does not answer (${o.varzError}): its monitoring listens on loopback, so it answers on its own host only: run verify there or through an SSH tunnel (ssh -L), or set topology.monitoring.listen: host`)
+        : fail(`${s.monitoringUrl} does not answer (${o.varzError}): is nats-server running? see ${hints.logOf(s.server)}${hints.start ? ` (${hints.start})` : ""}`);
     cells.healthz = down
       ? fail("not reachable")
       : o.healthz?.status === 200

@@ -21,6 +21,7 @@ let
   inherit (lib)
     attrValues
     concatMap
+    concatStringsSep
     filterAttrs
     hasPrefix
     literalExpression
@@ -34,6 +35,7 @@ let
     mkPackageOption
     nameValuePair
     optional
+    optionals
     removePrefix
     toInt
     types
@@ -131,6 +133,32 @@ let
     ++ optional (inst.clusterPort != null) inst.clusterPort
     ++ optional (inst.leafnodePort != null) inst.leafnodePort;
 
+  # Firewall, per listener: the client port to the network; monitoring only when it listens on a
+  # non-loopback address; routes and leafnodes only from their peers' addresses (nftables rules,
+  # as the plain port list cannot say "from whom").
+  monitorExposed = inst: !(hasPrefix "127." inst.monitorHost);
+
+  openPorts =
+    inst:
+    optionals inst.openFirewall ([ inst.port ] ++ optional (monitorExposed inst) inst.monitorPort);
+
+  peerRule =
+    name: what: port: peers:
+    optional (
+      port != null && peers != [ ]
+    ) "ip saddr { ${concatStringsSep ", " peers} } tcp dport ${toString port} accept comment \"cim-nats ${name} ${what}\"";
+
+  peerRules =
+    name: inst:
+    optionals inst.openFirewall (
+      peerRule name "routes" inst.clusterPort inst.routePeers
+      ++ peerRule name "leafnodes" inst.leafnodePort inst.leafnodePeers
+    );
+
+  allPeerRules = concatMap (name: peerRules name enabledInstances.${name}) (
+    builtins.attrNames enabledInstances
+  );
+
   instanceModule =
     { name, config, ... }:
     {
@@ -168,6 +196,17 @@ let
           type = types.port;
           default = 8222;
           description = "HTTP monitoring port (`/healthz`, `/varz`, `/jsz`, ...).";
+        };
+
+        monitorHost = mkOption {
+          type = types.str;
+          default = "127.0.0.1";
+          example = "10.0.0.41";
+          description = ''
+            Address HTTP monitoring binds. Loopback by default: `/connz`, `/accountz` and `/jsz`
+            name every client, account and stream. With `openFirewall`, its port is opened only
+            when this is not a 127/8 address.
+          '';
         };
 
         clusterPort = mkOption {
@@ -208,7 +247,31 @@ let
         openFirewall = mkOption {
           type = types.bool;
           default = false;
-          description = "Open this instance's client, monitoring, route and leafnode ports in the firewall.";
+          description = ''
+            Open this instance's listeners in the firewall, each only as far as it must be: the
+            client port to the network, monitoring only when `monitorHost` is not loopback, the
+            route port only from `routePeers`, the leafnode port only from `leafnodePeers`.
+          '';
+        };
+
+        routePeers = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+          example = [
+            "10.0.0.42"
+            "10.0.0.43"
+          ];
+          description = "IPv4 addresses allowed to the route port: the other hub members. Empty: closed.";
+        };
+
+        leafnodePeers = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+          example = [
+            "10.0.0.41"
+            "172.16.0.2"
+          ];
+          description = "IPv4 addresses allowed to the leafnode port: the leaf hosts. Empty: closed.";
         };
 
         validateConfig = mkOption {
@@ -249,7 +312,7 @@ let
         {
           server_name = mkDefault config.serverName;
           listen = mkDefault "${config.host}:${toString config.port}";
-          http = mkDefault "${config.host}:${toString config.monitorPort}";
+          http = mkDefault "${config.monitorHost}:${toString config.monitorPort}";
           jetstream.store_dir = mkDefault config.dataDir;
         }
         (mkIf (config.clusterPort != null) {
@@ -284,7 +347,8 @@ in
         {
           leaf = { serverName = "nats-1"; host = "10.0.0.41"; openFirewall = true; };
           hub = { serverName = "nats-1-hub"; host = "10.0.0.41"; port = 4223; monitorPort = 8223;
-                  clusterPort = 6222; leafnodePort = 7422; openFirewall = true; };
+                  clusterPort = 6222; leafnodePort = 7422; openFirewall = true;
+                  routePeers = [ "10.0.0.42" "10.0.0.43" ]; leafnodePeers = [ "10.0.0.41" "10.0.0.42" "10.0.0.43" ]; };
         }
       '';
       description = "nats-server instances on this host, each its own systemd unit `cim-nats-<name>`.";
@@ -306,6 +370,12 @@ in
         assertion = hasPrefix "/" inst.dataDir;
         message = "services.cim-nats.instances.${name}.dataDir is '${inst.dataDir}'; give an absolute path (e.g. /var/lib/cim-nats/${inst.serverName}).";
       }) enabledInstances
+      ++ [
+        {
+          assertion = allPeerRules == [ ] || config.networking.nftables.enable;
+          message = "services.cim-nats: route and leafnode ports are opened only to their peers, with nftables rules (networking.firewall.extraInputRules); this host sets networking.nftables.enable = false: enable it, or open the ports yourself and set openFirewall = false.";
+        }
+      ]
       ++ mapAttrsToList (name: inst: {
         assertion = inst.leafnodeCredentialsFile == null || (inst.settings.leafnodes.remotes or [ ]) != [ ];
         message = "services.cim-nats.instances.${name}.leafnodeCredentialsFile is set but settings.leafnodes.remotes is empty; only a leaf uses leaf-link credentials.";
@@ -404,9 +474,10 @@ in
       inst: optional (!hasPrefix "/var/lib/" inst.dataDir) "d ${inst.dataDir} 0750 ${cfg.user} ${cfg.group} - -"
     ) (attrValues enabledInstances);
 
-    networking.firewall.allowedTCPPorts = concatMap (inst: if inst.openFirewall then listenerPorts inst else [ ]) (
-      attrValues enabledInstances
-    );
+    networking.firewall.allowedTCPPorts = concatMap openPorts (attrValues enabledInstances);
+    networking.firewall.extraInputRules = concatStringsSep "\n" allPeerRules;
+    # extraInputRules take effect with the nftables firewall only.
+    networking.nftables.enable = mkIf (allPeerRules != [ ]) (mkDefault true);
 
     users.users = mkIf (cfg.user == "cim-nats") {
       cim-nats = {

@@ -107,8 +107,9 @@ describe("NixosDeployment of the prod stack (mocked)", () => {
       `  install -D -m 0644 ${STAGE}/etc-nixos-cim-nats-modules-cim-nats.nix ${MODULE_PATH}`,
       `  install -D -m 0600 ${STAGE}/var-lib-cim-nats-secrets-nats-1-leaf.creds ${credsPath("nats-1")}`,
       "  nixos-rebuild switch",
-      "  wait_healthy nats-1 10.0.0.41 8222",
-      "  wait_healthy nats-1-hub 10.0.0.41 8223",
+      // The script runs on the host, where loopback monitoring answers.
+      "  wait_healthy nats-1 127.0.0.1 8222",
+      "  wait_healthy nats-1-hub 127.0.0.1 8223",
       '  echo "cim-nats: nats-1 deployed"',
     ]);
   });
@@ -122,7 +123,7 @@ describe("NixosDeployment of the prod stack (mocked)", () => {
   it.each(HOSTS)("%s: the switch waits for each server on the host, and nothing secret is in it", (host) => {
     const sw = mocks.byName(`deploy-${host}-switch`);
     const waits = sw.inputs.stdin.split("\n").filter((l: string) => l.startsWith("  wait_healthy "));
-    const expected = host === "cimstor" ? ["  wait_healthy cimstor 172.16.0.2 8222"] : [`  wait_healthy ${host} ${ADDRESS[host]} 8222`, `  wait_healthy ${host}-hub ${ADDRESS[host]} 8223`];
+    const expected = host === "cimstor" ? ["  wait_healthy cimstor 127.0.0.1 8222"] : [`  wait_healthy ${host} 127.0.0.1 8222`, `  wait_healthy ${host}-hub 127.0.0.1 8223`];
     expect(waits).toEqual(expected);
     expect(sw.inputs.stdin).not.toContain("NATS USER JWT");
     // The script is plain (not secret), so the preview shows which file changed.

@@ -27,10 +27,10 @@ describe("stackOutputs of the prod stack", () => {
     expect(stackOutputs(prodFixture().topology, PROD_JETSTREAM)).toEqual({
       stack: "prod",
       leaves: {
-        "nats-1": { host: "nats-1", clientUrl: "nats://10.0.0.41:4222", monitoringUrl: "http://10.0.0.41:8222", jetstreamDomain: "nats-1" },
-        "nats-2": { host: "nats-2", clientUrl: "nats://10.0.0.42:4222", monitoringUrl: "http://10.0.0.42:8222", jetstreamDomain: "nats-2" },
-        "nats-3": { host: "nats-3", clientUrl: "nats://10.0.0.43:4222", monitoringUrl: "http://10.0.0.43:8222", jetstreamDomain: "nats-3" },
-        cimstor: { host: "cimstor", clientUrl: "nats://172.16.0.2:4222", monitoringUrl: "http://172.16.0.2:8222", jetstreamDomain: "cimstor" },
+        "nats-1": { host: "nats-1", clientUrl: "nats://10.0.0.41:4222", monitoringUrl: "http://127.0.0.1:8222", monitoringScope: "host", jetstreamDomain: "nats-1" },
+        "nats-2": { host: "nats-2", clientUrl: "nats://10.0.0.42:4222", monitoringUrl: "http://127.0.0.1:8222", monitoringScope: "host", jetstreamDomain: "nats-2" },
+        "nats-3": { host: "nats-3", clientUrl: "nats://10.0.0.43:4222", monitoringUrl: "http://127.0.0.1:8222", monitoringScope: "host", jetstreamDomain: "nats-3" },
+        cimstor: { host: "cimstor", clientUrl: "nats://172.16.0.2:4222", monitoringUrl: "http://127.0.0.1:8222", monitoringScope: "host", jetstreamDomain: "cimstor" },
       },
       hub: {
         cluster: "cim-hub",
@@ -39,7 +39,9 @@ describe("stackOutputs of the prod stack", () => {
         clientUrls: ["nats://10.0.0.41:4223", "nats://10.0.0.42:4223", "nats://10.0.0.43:4223"],
         routeUrls: ["nats-route://10.0.0.41:6222", "nats-route://10.0.0.42:6222", "nats-route://10.0.0.43:6222"],
         leafnodeUrls: ["nats-leaf://10.0.0.41:7422", "nats-leaf://10.0.0.42:7422", "nats-leaf://10.0.0.43:7422"],
-        monitoringUrls: ["http://10.0.0.41:8223", "http://10.0.0.42:8223", "http://10.0.0.43:8223"],
+        // Loopback: each member's monitoring answers on its own host only.
+        monitoringUrls: ["http://127.0.0.1:8223", "http://127.0.0.1:8223", "http://127.0.0.1:8223"],
+        monitoringScopes: ["host", "host", "host"],
       },
       jetstream: {
         streams: { PERSON_EVENTS: LEAF_DOMAINS, CLUSTER_PERSON_EVENTS: ["hub"] },

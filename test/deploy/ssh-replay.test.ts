@@ -90,12 +90,12 @@ describe.skipIf(!hasSshd)("prod deployment replayed over real SSH", () => {
   it("each first switch waited for its servers' /healthz (create: js-server-only)", async () => {
     for (const h of topology.hosts) {
       const out = firstSteps.find((s) => s.name === `ssh-${h.name}-switch`)!.stdout;
-      const lines = h.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.address}:${i.monitoringPort}/healthz?js-server-only=true)`);
+      const lines = h.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.monitoringAddress}:${i.monitoringPort}/healthz?js-server-only=true)`);
       expect(out).toBe([...lines, `cim-nats: ${h.name} deployed`, ""].join("\n"));
     }
     // All seven servers really run the deployed configs and form the hub cluster.
     for (const i of topology.hosts.flatMap((h) => h.instances)) {
-      const res = await fetch(`http://${i.address}:${i.monitoringPort}/varz`);
+      const res = await fetch(`http://${i.monitoringAddress}:${i.monitoringPort}/varz`);
       expect(((await res.json()) as { server_name: string }).server_name).toBe(i.serverName);
     }
   });
@@ -119,7 +119,7 @@ describe.skipIf(!hasSshd)("prod deployment replayed over real SSH", () => {
     // The restarted hub member passed the full /healthz: it rejoined its cluster with quorum intact.
     const nats2 = topology.hosts.find((h) => h.name === "nats-2")!;
     expect(steps.find((s) => s.name === "ssh-nats-2-switch")!.stdout).toBe(
-      [...nats2.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.address}:${i.monitoringPort}/healthz)`), "cim-nats: nats-2 deployed", ""].join("\n"),
+      [...nats2.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.monitoringAddress}:${i.monitoringPort}/healthz)`), "cim-nats: nats-2 deployed", ""].join("\n"),
     );
   });
 });

@@ -41,7 +41,7 @@ describe("switchScript under bash", () => {
     const stage = spawnSync("bash", ["-c", stageDirCommand(options)], { encoding: "utf8" });
     expect(stage.status).toBe(0);
     for (const f of staged) writeFileSync(stagedPath(f, options), files.find((x) => x.path === f.path)!.content, { mode: 0o644 });
-    const script = switchScript(name, staged, [{ serverName: `${name}-leaf`, address: ADDRESS, monitoringPort }], options, contentTrigger(files));
+    const script = switchScript(name, staged, [{ serverName: `${name}-leaf`, monitoringAddress: ADDRESS, monitoringPort }], options, contentTrigger(files));
     const started = Date.now();
     const run = spawnSync("bash", ["-s", "--", mode], { input: script, encoding: "utf8", timeout: 60_000 });
     return { ...run, seconds: (Date.now() - started) / 1000 };

@@ -121,7 +121,7 @@ describe.skipIf(SKIP !== "")("prod deployment through the real CLI and command p
     expect(starts.map((l) => l.address).sort()).toEqual(topology.hosts.map((h) => h.address).sort());
     for (const h of topology.hosts) {
       expect(await switchStdout(h.name)).toBe(
-        [...h.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.address}:${i.monitoringPort}/healthz?js-server-only=true)`), `cim-nats: ${h.name} deployed`].join("\n"),
+        [...h.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.monitoringAddress}:${i.monitoringPort}/healthz?js-server-only=true)`), `cim-nats: ${h.name} deployed`].join("\n"),
       );
     }
     const at = (host: string, event: "start" | "end") => rebuildLog(dir).find((l) => l.event === event && l.address === topology.hosts.find((h) => h.name === host)!.address)!.at;
@@ -143,7 +143,7 @@ describe.skipIf(SKIP !== "")("prod deployment through the real CLI and command p
     // The restarted hub member passed the full /healthz: current with its cluster before the up went on.
     const nats2 = topology.hosts.find((h) => h.name === "nats-2")!;
     expect(await switchStdout("nats-2")).toBe(
-      [...nats2.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.address}:${i.monitoringPort}/healthz)`), "cim-nats: nats-2 deployed"].join("\n"),
+      [...nats2.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.monitoringAddress}:${i.monitoringPort}/healthz)`), "cim-nats: nats-2 deployed"].join("\n"),
     );
   }, 300_000);
 
@@ -184,7 +184,7 @@ describe.skipIf(SKIP !== "")("prod deployment through the real CLI and command p
       expect(lines.map((l) => `${l.event} ${l.address}`)).toEqual(["nats-1", "nats-2", "nats-3"].flatMap((h) => [`start ${address(h)}`, `end ${address(h)}`]));
       for (const h of hub) {
         const out = await switchStdout(h.name);
-        for (const i of h.instances) expect(out).toContain(`cim-nats: ${i.serverName} healthy (http://${i.address}:${i.monitoringPort}/healthz)`);
+        for (const i of h.instances) expect(out).toContain(`cim-nats: ${i.serverName} healthy (http://${i.monitoringAddress}:${i.monitoringPort}/healthz)`);
       }
     } finally {
       probing = false;

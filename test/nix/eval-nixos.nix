@@ -62,6 +62,15 @@ let
         type = types.listOf types.port;
         default = [ ];
       };
+      # nixpkgs (firewall-nftables.nix): appended to the input-allow chain; nftables firewall only.
+      networking.firewall.extraInputRules = mkOption {
+        type = types.lines;
+        default = "";
+      };
+      networking.nftables.enable = mkOption {
+        type = types.bool;
+        default = false;
+      };
       environment.etc = mkOption {
         default = { };
         type = types.attrsOf (

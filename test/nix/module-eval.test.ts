@@ -57,17 +57,33 @@ type Unit = { serviceConfig: Record<string, any>; wantedBy: string[]; reloadTrig
 type Evaluated = {
   systemd: { services: Record<string, Unit>; tmpfiles: { rules: string[] } };
   environment: { etc: Record<string, { source: string }> };
-  networking: { firewall: { allowedTCPPorts: number[] } };
+  networking: { firewall: { allowedTCPPorts: number[]; extraInputRules: string }; nftables: { enable: boolean } };
   users: { users: Record<string, { isSystemUser: boolean }> };
   failedAssertions: string[];
 };
 
-function evalExpression(hostFile: string): string {
-  return `import ${HARNESS} { lib = import ${LIB}; hostFile = ${hostFile}; }`;
+function evalExpression(hostFile: string, extraModules = ""): string {
+  return `import ${HARNESS} { lib = import ${LIB}; hostFile = ${hostFile}; extraModules = [ ${extraModules} ]; }`;
 }
 
-function evalHost(hostText: string): Evaluated {
-  return nixEvalJson(evalExpression(writeHost(hostText))) as Evaluated;
+function evalHost(hostText: string, extraModules = ""): Evaluated {
+  return nixEvalJson(evalExpression(writeHost(hostText), extraModules)) as Evaluated;
+}
+
+/**
+ * The module's nftables rules inside the chain nixpkgs appends them to (firewall-nftables.nix:
+ * `input-allow` of table `nixos-fw`), checked by the real `nft -c` (Debian's nftables; no
+ * kernel state is touched). Skipped with a warning when nft is absent.
+ */
+function nftCheck(rules: string): { ok: boolean; output: string } | undefined {
+  if (!fs.existsSync("/usr/sbin/nft")) {
+    console.warn("module-eval: nft -c skipped: /usr/sbin/nft missing (npm run setup installs Debian's nftables)");
+    return undefined;
+  }
+  const file = path.join(work, `rules-${fileCount++}.nft`);
+  fs.writeFileSync(file, `table inet nixos-fw {\n  chain input-allow {\n${rules}\n  }\n}\n`);
+  const run = spawnSync("/usr/sbin/nft", ["-c", "-f", file], { encoding: "utf8" });
+  return { ok: run.status === 0, output: `${run.stdout}${run.stderr}` };
 }
 
 /** The JSON the stub `formats.json.generate` embedded in a store path (between '#' marks). */
@@ -134,11 +150,69 @@ describe.skipIf(!LIB)("the cim-nats module evaluated for every prod host", () =>
         expect(check.output, unit).toContain("is valid");
       }
 
-      const ports = host.instances.flatMap((i) => [i.clientPort, i.monitoringPort, i.routePort, i.leafnodePort]).filter((p) => p !== undefined);
-      expect([...evaluated.networking.firewall.allowedTCPPorts].sort()).toEqual([...ports].sort());
+      // Per listener: client ports open; monitoring (loopback) closed; routes and leafnodes from their peers only.
+      expect([...evaluated.networking.firewall.allowedTCPPorts].sort()).toEqual(host.instances.map((i) => i.clientPort).sort());
+      const hub = host.instances.find((i) => i.kind === "hub");
+      const others = prod.hub.members.filter((m) => m !== hub).map((m) => m.address);
+      const leafHosts = prod.leaves.map((l) => l.address).join(", ");
+      const rules = hub
+        ? [
+            `ip saddr { ${others.join(", ")} } tcp dport 6222 accept comment "cim-nats hub routes"`,
+            `ip saddr { ${leafHosts} } tcp dport 7422 accept comment "cim-nats hub leafnodes"`,
+          ]
+        : [];
+      expect(evaluated.networking.firewall.extraInputRules).toBe(rules.join("\n"));
+      expect(evaluated.networking.nftables.enable).toBe(hub !== undefined);
       expect(evaluated.users.users["cim-nats"].isSystemUser).toBe(true);
       expect(evaluated.systemd.tmpfiles.rules).toEqual([]);
     });
+  });
+});
+
+describe.skipIf(!LIB)("the firewall, per listener", () => {
+  const prod = stackTopology("prod");
+
+  it("nats-1: routes only from nats-2 and nats-3, leafnodes only from the four leaf hosts, rules nft accepts", () => {
+    const firewall = evalHost(renderNixosHost(prod, "nats-1")).networking.firewall;
+    expect(firewall.extraInputRules.split("\n")).toEqual([
+      'ip saddr { 10.0.0.42, 10.0.0.43 } tcp dport 6222 accept comment "cim-nats hub routes"',
+      'ip saddr { 10.0.0.41, 10.0.0.42, 10.0.0.43, 172.16.0.2 } tcp dport 7422 accept comment "cim-nats hub leafnodes"',
+    ]);
+    expect([...firewall.allowedTCPPorts].sort()).toEqual([4222, 4223]);
+    const check = nftCheck(firewall.extraInputRules);
+    if (check) expect(check.output).toBe("");
+    if (check) expect(check.ok).toBe(true);
+  });
+
+  it("nft refuses a malformed rule (the check can fail)", () => {
+    const check = nftCheck('ip saddr { 10.0.0.42, } tcp dport 6222 acept comment "x"');
+    if (check) expect(check.ok).toBe(false);
+  });
+
+  it("a leaf added to the config is let into every hub member's leafnode port", () => {
+    const grown = prodWith((raw) => raw.hosts.push({ name: "leaf-04", vmid: 205, node: "pve2", address: "10.0.0.44", roles: ["leaf"] }));
+    expect(evalHost(renderNixosHost(grown, "nats-3")).networking.firewall.extraInputRules).toContain(
+      'ip saddr { 10.0.0.41, 10.0.0.42, 10.0.0.43, 172.16.0.2, 10.0.0.44 } tcp dport 7422 accept',
+    );
+  });
+
+  it("monitoring.listen: host binds the host address and opens the monitoring ports", () => {
+    const exposed = prodWith((raw) => (raw.monitoring = { listen: "host" }));
+    const evaluated = evalHost(renderNixosHost(exposed, "nats-2"));
+    expect([...evaluated.networking.firewall.allowedTCPPorts].sort()).toEqual([4222, 4223, 8222, 8223]);
+    expect(configOf(evaluated.environment.etc["cim-nats/hub.json"].source).http).toBe("10.0.0.42:8223");
+  });
+
+  it("a host that turns nftables off gets an assertion naming the fix", () => {
+    const evaluated = evalHost(renderNixosHost(prod, "nats-1"), "{ networking.nftables.enable = false; }");
+    expect(evaluated.failedAssertions.join("\n")).toContain("route and leafnode ports are opened only to their peers, with nftables rules");
+  });
+
+  it("a leaf-only host (cimstor) needs no peer rules and keeps the host's firewall backend", () => {
+    const evaluated = evalHost(renderNixosHost(prod, "cimstor"));
+    expect(evaluated.networking.firewall.extraInputRules).toBe("");
+    expect(evaluated.networking.nftables.enable).toBe(false);
+    expect(evaluated.networking.firewall.allowedTCPPorts).toEqual([4222]);
   });
 });
 

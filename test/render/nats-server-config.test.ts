@@ -2,6 +2,9 @@ import * as fs from "node:fs";
 import { describe, expect, it } from "vitest";
 import { formatNatsConf, renderServerConfig, serverConfigTree, type NatsConfTree } from "../../components/render/nats-server-config";
 import { instanceByName } from "../../components/topology/endpoints";
+import { HUB_SYNC_DEFAULT, LEAF_SYNC_DEFAULT } from "../../components/config/durability";
+import { parseTopology } from "../../components/topology/parse";
+import { readStackConfig } from "../support/stack-config";
 import { checkServerConfig } from "./nats-server-check";
 import { LEAF_DENY_IMPORTS, serverNames, stackDenyImports, stackTopology } from "./stack-topology";
 import { testSecurity } from "./test-security";
@@ -50,9 +53,11 @@ describe.each(stacks)("rendered %s configs", (stack) => {
     const [client, monitoring] = instance.kind === "hub" ? [4223, 8223] : [4222, 8222];
     expect(t.server_name).toBe(server);
     expect(t.listen).toBe(`${instance.address}:${client}`);
-    expect(t.http).toBe(`${instance.address}:${monitoring}`);
+    // Monitoring on loopback: 127.0.0.1 in prod; a dev host's own 127/8 address (several share a port).
+    expect(t.http).toBe(`${stack === "prod" ? "127.0.0.1" : instance.address}:${monitoring}`);
     expect(t.jetstream.store_dir).toBe(`${stack === "prod" ? "/var/lib/cim-nats" : ".cim-dev/dev"}/${server}`);
     expect([t.jetstream.max_mem, t.jetstream.max_file]).toEqual([instance.jetstream.maxMemory, instance.jetstream.maxFile]);
+    expect(t.jetstream.sync_interval).toBe(instance.kind === "leaf" ? LEAF_SYNC_DEFAULT : HUB_SYNC_DEFAULT);
     // No auth without security: the foundation runs open on its own addresses.
     expect(t.operator).toBeUndefined();
   });
@@ -129,5 +134,45 @@ describe("renderServerConfig", () => {
     expect(text.split("\n")[0]).toBe("# nats-1: leaf server on nats-1 (topology 'prod').");
     expect(text).toContain('server_name: "nats-1"\n');
     expect(text).toContain('      deny_imports: [\n        "person.events.>"');
+  });
+});
+
+describe("monitoring, durability and per-host limits as data", () => {
+  /** Pulumi.prod.yaml's topology with one edit, rendered for `server`. */
+  function prodTree(server: string, edit: (raw: any) => void): any {
+    const raw = JSON.parse(JSON.stringify(readStackConfig("prod").topology));
+    edit(raw);
+    return serverConfigTree(parseTopology(raw, { name: "prod" }), server);
+  }
+
+  it("cimstor's leaf gets its own max_file from its host override; the other leaves keep the tier's", () => {
+    expect(tree("prod", "cimstor").jetstream.max_file).toBe("450G");
+    expect(tree("prod", "nats-1").jetstream.max_file).toBe("10G");
+  });
+
+  it.each([
+    ["loopback (the default) in prod", (_raw: any) => {}, "127.0.0.1:8223"],
+    ["host", (raw: any) => (raw.monitoring = { listen: "host" }), "10.0.0.42:8223"],
+    ["an explicit address", (raw: any) => (raw.monitoring = { listen: "0.0.0.0" }), "0.0.0.0:8223"],
+    ["host on one host only", (raw: any) => (raw.hosts[1].monitoring = { listen: "host" }), "10.0.0.42:8223"],
+  ])("monitoring.listen %s renders http %s", (_name, edit, http) => {
+    expect(prodTree("nats-2-hub", edit).http).toBe(http);
+  });
+
+  it.each([
+    ["always", "always"],
+    ["250ms", "250ms"],
+    ["1m30s", "1m30s"],
+  ])("leaf syncInterval %s renders sync_interval %s, which nats-server -t accepts", (value, rendered) => {
+    const raw = JSON.parse(JSON.stringify(readStackConfig("prod").topology));
+    raw.leaf.jetstream.syncInterval = value;
+    raw.hosts[3].jetstream.leaf.syncInterval = value;
+    const topology = parseTopology(raw, { name: "prod" });
+    for (const server of ["nats-1", "cimstor"]) {
+      expect(serverConfigTree(topology, server).jetstream).toMatchObject({ sync_interval: rendered });
+      expect(checkServerConfig(renderServerConfig(topology, server)).output).toContain("is valid");
+    }
+    // The hub keeps its own tier's interval.
+    expect((serverConfigTree(topology, "nats-1-hub").jetstream as NatsConfTree).sync_interval).toBe(HUB_SYNC_DEFAULT);
   });
 });

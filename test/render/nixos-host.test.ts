@@ -17,17 +17,30 @@ describe("renderNixosHost", () => {
   });
 
   it.each([
-    ["nats-1", { serverName: "nats-1", host: "10.0.0.41", port: 4222, monitorPort: 8222, dataDir: "/var/lib/cim-nats/nats-1" }],
+    ["nats-1", { serverName: "nats-1", host: "10.0.0.41", port: 4222, monitorHost: "127.0.0.1", monitorPort: 8222, dataDir: "/var/lib/cim-nats/nats-1" }],
     [
       "nats-2-hub",
-      { serverName: "nats-2-hub", host: "10.0.0.42", port: 4223, monitorPort: 8223, dataDir: "/var/lib/cim-nats/nats-2-hub", clusterPort: 6222, leafnodePort: 7422 },
+      {
+        serverName: "nats-2-hub",
+        host: "10.0.0.42",
+        port: 4223,
+        monitorHost: "127.0.0.1",
+        monitorPort: 8223,
+        dataDir: "/var/lib/cim-nats/nats-2-hub",
+        clusterPort: 6222,
+        leafnodePort: 7422,
+        // The firewall lets in only the other hub members (routes) and the leaf hosts (leafnodes).
+        routePeers: ["10.0.0.41", "10.0.0.43"],
+        leafnodePeers: ["10.0.0.41", "10.0.0.42", "10.0.0.43", "172.16.0.2"],
+      },
     ],
-    ["cimstor", { serverName: "cimstor", host: "172.16.0.2", port: 4222, monitorPort: 8222, dataDir: "/var/lib/cim-nats/cimstor" }],
+    ["cimstor", { serverName: "cimstor", host: "172.16.0.2", port: 4222, monitorHost: "127.0.0.1", monitorPort: 8222, dataDir: "/var/lib/cim-nats/cimstor" }],
   ])("sets %s's typed options from the topology and settings from the config tree", (server, typed) => {
     const options = nixosInstanceOptions(prod, instanceByName(prod, server));
     expect(options).toMatchObject({ ...typed, openFirewall: true });
     expect(options.settings).toEqual(serverConfigTree(prod, server));
     expect(options.leafnodeCredentialsFile).toBeUndefined();
+    if (!server.endsWith("-hub")) expect([options.routePeers, options.leafnodePeers]).toEqual([undefined, undefined]);
   });
 
   it("in operator mode moves the leaf-link creds path to leafnodeCredentialsFile and never inlines a seed", async () => {

@@ -105,6 +105,8 @@ const CASES: [string, "leaf" | "hub", Edit][] = [
   ["jetstream.max_file increase", "leaf", (t) => (t.jetstream.max_file = "2G")],
   ["jetstream.max_file decrease", "leaf", (t) => (t.jetstream.max_file = "512M")],
   ["jetstream.max_file decrease on a hub member", "hub", (t) => (t.jetstream.max_file = "512M")],
+  ["jetstream.sync_interval to always", "leaf", (t) => (t.jetstream.sync_interval = "always")],
+  ["jetstream.sync_interval to another duration", "hub", (t) => (t.jetstream.sync_interval = "5s")],
   ["lame_duck_duration", "leaf", (t) => (t.lame_duck_duration = "31s")],
   ["lame_duck_grace_period", "leaf", (t) => (t.lame_duck_grace_period = "2s")],
   ["leafnodes.remotes[].urls (one hub member fewer)", "leaf", (t) => leafRemote(t).urls.pop()],

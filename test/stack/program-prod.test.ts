@@ -73,7 +73,7 @@ describe("pulumi up -s prod, as declared", () => {
 
   it("exports the endpoints in the documented shape", () => {
     expect(outputs.substrate).toBe("proxmox");
-    expect(outputs.leaves["nats-2"]).toEqual({ host: "nats-2", clientUrl: "nats://10.0.0.42:4222", monitoringUrl: "http://10.0.0.42:8222", jetstreamDomain: "nats-2" });
+    expect(outputs.leaves["nats-2"]).toEqual({ host: "nats-2", clientUrl: "nats://10.0.0.42:4222", monitoringUrl: "http://127.0.0.1:8222", monitoringScope: "host", jetstreamDomain: "nats-2" });
     expect(outputs.hub.leafnodeUrls).toEqual(["nats-leaf://10.0.0.41:7422", "nats-leaf://10.0.0.42:7422", "nats-leaf://10.0.0.43:7422"]);
     expect(outputs.jetstream.streams.CLUSTER_PERSON_EVENTS).toEqual(["hub"]);
     expect(Object.keys(outputs.creds).sort()).toEqual(["cid-service", "jetstream-admin", "pattern-service", "person-service", "projection-service", "sys-monitor"]);

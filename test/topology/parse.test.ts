@@ -1,3 +1,4 @@
+import { HUB_SYNC_DEFAULT, LEAF_SYNC_DEFAULT } from "../../components/config/durability";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseTopology, rebaseAddresses, serverEndpoints, withDataDir } from "../../components/topology";
 import { readStackConfig } from "../support/stack-config";
@@ -40,6 +41,21 @@ describe("parseTopology: the prod inventory", () => {
       ["nats-3-hub", 4223, 8223, 6222, 7422],
     ]);
     expect(t.leafDenyImports).toEqual(["person.events.>"]);
+  });
+
+  it("keeps monitoring on loopback: 127.0.0.1 on a LAN host", () => {
+    expect(t.hosts.flatMap((h) => h.instances.map((i) => i.monitoringAddress))).toEqual(Array(7).fill("127.0.0.1"));
+    expect(t.hosts.map((h) => h.monitoringListen)).toEqual(Array(4).fill("loopback"));
+  });
+
+  it("gives cimstor's leaf its volume and the others the tier's JetStream settings", () => {
+    expect(t.leaves.map((l) => [l.serverName, l.jetstream.maxFile, l.jetstream.syncInterval])).toEqual([
+      ["nats-1", "10G", LEAF_SYNC_DEFAULT],
+      ["nats-2", "10G", LEAF_SYNC_DEFAULT],
+      ["nats-3", "10G", LEAF_SYNC_DEFAULT],
+      ["cimstor", "450G", LEAF_SYNC_DEFAULT],
+    ]);
+    expect(t.hub.members.map((m) => [m.jetstream.maxFile, m.jetstream.syncInterval])).toEqual(Array(3).fill(["48G", HUB_SYNC_DEFAULT]));
   });
 
   it("applies per-role defaults and per-host overrides to resources", () => {
@@ -98,6 +114,16 @@ describe("parseTopology: bad input names the field, the value and the fix", () =
     ["no roles", (r) => (r.hosts[0].roles = []), "topology.hosts[0].roles", /non-empty list of roles/],
     ["typo in a field", (r) => (r.hosts[0].vmId = 1), "topology.hosts[0].vmId", /unknown field 'vmId' \(did you mean 'vmid'\?\)/],
     ["bad size", (r) => (r.leaf.jetstream.maxFile = "lots"), "topology.leaf.jetstream.maxFile", /'lots' is not a size/],
+    ["a store larger than its volume", (r) => (r.hosts[3].jetstream.leaf.maxFile = "500G"), "topology.hosts[3].resources.dataDiskGiB", /host 'cimstor': its servers' max_file adds up to 500 GiB \(leaf 500G\), but its 500 GiB data volume holds 465 GiB for stores after the 7% ext4 reserve .*lower topology.hosts\[3\].jetstream.leaf.maxFile to 465G or less, or raise topology.hosts\[3\].resources.dataDiskGiB to 538 or more/],
+    ["the old 50G hub tier on a 64 GiB leaf + hub host", (r) => (r.hub.jetstream.maxFile = "50G"), "topology.hosts[0].resources.dataDiskGiB", /host 'nats-1': .* 60 GiB \(leaf 10G \+ hub 50G\), but its 64 GiB data volume holds 59.5 GiB .*lower topology.hosts\[0\].jetstream.hub.maxFile to 49G or less, or raise .*dataDiskGiB to 65 or more/],
+    ["a smaller volume than the stores", (r) => (r.hosts[1].resources = { dataDiskGiB: 40 }), "topology.hosts[1].resources.dataDiskGiB", /host 'nats-2': .* 58 GiB \(leaf 10G \+ hub 48G\), but its 40 GiB data volume holds 37.2 GiB/],
+    ["memory stores larger than the container", (r) => (r.hosts[0].jetstream = { hub: { maxMemory: "3G" } }), "topology.hosts[0].resources.memoryMiB", /host 'nats-1': its servers' max_mem adds up to 3328 MiB \(leaf 256M \+ hub 3G\), but 4096 MiB of memory leaves 3072 MiB after 384 MiB per nats-server process and 256 MiB for the container: lower topology.hosts\[0\].jetstream.hub.maxMemory to 2816M or less, or raise topology.hosts\[0\].resources.memoryMiB to 4352 or more/],
+    ["sync interval in days", (r) => (r.leaf.jetstream.syncInterval = "1d"), "topology.leaf.jetstream.syncInterval", /'1d' is not a duration.*did you mean '24h'.*or 'always'/],
+    ["sync interval zero", (r) => (r.hub.jetstream.syncInterval = "0"), "topology.hub.jetstream.syncInterval", /"0" would never flush: write 'always' or a positive duration/],
+    ["sync interval on one host", (r) => (r.hosts[2].jetstream = { leaf: { syncInterval: "ALWAYS" } }), "topology.hosts[2].jetstream.leaf.syncInterval", /'ALWAYS' is not a duration/],
+    ["host jetstream for no such instance", (r) => (r.hosts[0].jetstream = { edge: {} }), "topology.hosts[0].jetstream.edge", /unknown field 'edge': allowed are leaf, hub/],
+    ["monitoring.listen a word", (r) => (r.monitoring = { listen: "lan" }), "topology.monitoring.listen", /"lan" is not a monitoring address: write 'loopback'/],
+    ["monitoring.listen a bad address", (r) => (r.hosts[0].monitoring = { listen: "10.0.0.300" }), "topology.hosts[0].monitoring.listen", /'10.0.0.300' is not an IPv4 address/],
     ["hub name collides with a host", (r) => r.hosts.push({ name: "nats-1-hub", vmid: 299, node: "pve1", address: "10.0.0.99", roles: ["leaf"] }), "topology.hosts[4].name", /collides with the hub server/],
   ];
 
@@ -136,5 +162,7 @@ describe("the dev stack mirrors prod on loopback", () => {
     const p = parseTopology(prod());
     expect(dev.hosts.map((h) => [h.name, h.vmid, h.roles])).toEqual(p.hosts.map((h) => [h.name, h.vmid, h.roles]));
     expect(dev.hosts.every((h) => h.address.startsWith("127."))).toBe(true);
+    // Its hosts are loopback already and share port numbers: `loopback` is each host's own address.
+    expect(dev.hosts.every((h) => h.instances.every((i) => i.monitoringAddress === h.address))).toBe(true);
   });
 });

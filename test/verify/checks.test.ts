@@ -73,6 +73,19 @@ describe("verify's checks", () => {
     expect(f).toContain("hub-3: routes: no route to hub-1, hub-2 (routed: hub-1)".replace("hub-1, ", ""));
   });
 
+  it("a loopback-only monitoring URL that does not answer says where it answers, not 'is it running?'", () => {
+    const o = healthy();
+    const loopback = { ...outputs, leaves: { ...outputs.leaves, "nats-1": { ...outputs.leaves["nats-1"], monitoringUrl: "http://127.0.0.1:8222", monitoringScope: "host" as const } } };
+    const f = evaluate(loopback, { ...o, servers: { ...o.servers, "nats-1": { varzError: "ECONNREFUSED" } } }, hints).failures.map((x) => `${x.server}: ${x.check}: ${x.message}`);
+    expect(f).toContain(
+      "nats-1: reachable: http://127.0.0.1:8222 does not answer (ECONNREFUSED): its monitoring listens on loopback, so it answers on its own host only: run verify there or through an SSH tunnel (ssh -L), or set topology.monitoring.listen: host",
+    );
+    // A dev server (its client URL on this machine's loopback) keeps the "is it running?" hint.
+    const dev = { ...outputs, leaves: { "nats-1": { ...outputs.leaves["nats-1"], clientUrl: "nats://127.0.0.41:4222", monitoringUrl: "http://127.0.0.41:8222", monitoringScope: "host" as const } } };
+    const d = evaluate(dev, { ...o, servers: { ...o.servers, "nats-1": { varzError: "ECONNREFUSED" } } }, hints).failures.map((x) => x.message);
+    expect(d).toContain("http://127.0.0.41:8222 does not answer (ECONNREFUSED): is nats-server running? see nats-1.log");
+  });
+
   it("a stream deleted out of band names the stream, its domain and the fix", () => {
     const o = healthy();
     expect(failures({ ...o, streams: { ...o.streams, "nats-1/E": { error: "stream not found" } } })).toEqual(["nats-1: streams: stream E is missing in domain nats-1: run pulumi up"]);

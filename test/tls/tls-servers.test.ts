@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { natsServerBinary, reloadNatsServer, startNatsServer, stopNatsServer, waitHealthy } from "../../components/local/nats-process";
 import { renderClusterAuth } from "../../components/render/cluster-auth";
 import { renderServerConfig } from "../../components/render/nats-server-config";
-import { formatNatsConf } from "../../components/render/nats-conf";
+import { formatNatsConf, type NatsConfTree } from "../../components/render/nats-conf";
 import { instanceEndpoints } from "../../components/topology/endpoints";
 import type { ServerInstance, Topology } from "../../components/topology/types";
 import { certInfo, issueCa, issueServerCert, type IssuedCert } from "../../components/tls/certs";
@@ -176,7 +176,7 @@ describe("clients", () => {
 
 describe("rogue routes", () => {
   /** A nats-server with the hub's cluster name that routes to every member. */
-  async function startRogue(name: string, offset: number, clusterTls: Record<string, unknown> | undefined): Promise<number> {
+  async function startRogue(name: string, offset: number, clusterTls: NatsConfTree | undefined): Promise<number> {
     const routes = topology.hub.members.map((m) => endpoints(m.serverName).routeUrl!);
     const text = formatNatsConf({
       server_name: name,

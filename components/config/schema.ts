@@ -291,7 +291,7 @@ export const tlsSchema = z.discriminatedUnion("mode", [
   z.strictObject({ mode: z.literal("generated").describe("the stack issues a private CA once (a secret in state) and every server's certificate"), ...tlsDays }),
   z.strictObject({
     mode: z.literal("provided").describe("your CA: the stack issues every server's certificate from it"),
-    caCert: req(z.string().startsWith("-----BEGIN CERTIFICATE-----"), "the CA certificate (PEM); its key goes in the secret `cim-nats:tlsCaKey`"),
+    caCert: req(z.string().regex(/^-----BEGIN CERTIFICATE-----/), "the CA certificate (PEM); its key goes in the secret `cim-nats:tlsCaKey`"),
     ...tlsDays,
   }),
   z.strictObject({ mode: z.literal("off").describe("no TLS on any listener (explicit opt-out; prod policy flags it)") }),

@@ -30,6 +30,8 @@ eval "$(pulumi stack output --json --show-secrets -s "$STACK" --non-interactive 
     // nats contexts (one per leaf, hub, hub-system, and <service>@<place>) point at the creds
     // above; natscli reads
     // them from $XDG_CONFIG_HOME/nats/context, so they live beside the creds, not in ~/.config.
+    // With TLS the contexts name ca.pem here (the stack CA; public).
+    if (out.tls && out.tls.caCert) fs.writeFileSync(path.join(dir, "ca.pem"), out.tls.caCert, { mode: 0o644 });
     const ctxDir = path.join(dir, "nats", "context");
     fs.mkdirSync(ctxDir, { recursive: true, mode: 0o700 });
     for (const [name, json] of Object.entries(out.natsContexts || {})) {

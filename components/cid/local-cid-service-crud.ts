@@ -35,6 +35,8 @@ export type LocalCidServiceInputs = {
   readonly healthAddr: string;
   /** Seconds create/update wait for /healthz. Default 30. */
   readonly healthTimeoutSeconds?: number;
+  /** The stack's CA certificate (PEM, public) when the servers require TLS; written as `ca.pem`. Default: plain. */
+  readonly caPem?: string;
   /** Filled by check: hash of the service's code, so a code change restarts it. Not set by callers. */
   readonly codeHash?: string;
 };
@@ -164,6 +166,8 @@ async function start(inputs: LocalCidServiceInputs): Promise<LocalCidServiceStat
   fs.mkdirSync(inputs.dataDir, { recursive: true, mode: 0o700 });
   fs.writeFileSync(p.credsPath, inputs.creds, { mode: 0o600 });
   fs.chmodSync(p.credsPath, 0o600);
+  const caPath = path.join(inputs.dataDir, "ca.pem");
+  if (inputs.caPem) fs.writeFileSync(caPath, inputs.caPem, { mode: 0o600 });
   const log = fs.openSync(p.logPath, "a");
   let pid: number;
   try {
@@ -178,6 +182,7 @@ async function start(inputs: LocalCidServiceInputs): Promise<LocalCidServiceStat
           PATH: process.env.PATH ?? "",
           CID_NATS_URLS: inputs.servers.join(","),
           ...(inputs.creds ? { CID_NATS_CREDS: p.credsPath } : {}),
+          ...(inputs.caPem ? { CID_NATS_CA: caPath } : {}),
           CID_BUCKET: inputs.bucket,
           CID_SUBJECT_PREFIX: inputs.subjectPrefix,
           CID_INBOX_PREFIX: inputs.inboxPrefix,
@@ -214,6 +219,7 @@ export function diffLocalCidService(state: LocalCidServiceState, inputs: LocalCi
   const changed: string[] = [];
   for (const k of ["dataDir", "bucket", "subjectPrefix", "inboxPrefix", "healthAddr", "codeHash"] as const) if (state[k] !== inputs[k]) changed.push(k);
   if (JSON.stringify(state.servers) !== JSON.stringify(inputs.servers)) changed.push("servers");
+  if ((state.caPem ?? "") !== (inputs.caPem ?? "")) changed.push("caPem");
   if (state.credsHash !== sha256(inputs.creds)) changed.push("creds");
   if (livePid(state.dataDir, state.pid) === undefined) changed.push("running");
   const replaces = state.dataDir !== inputs.dataDir ? ["dataDir"] : [];

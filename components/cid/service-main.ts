@@ -18,6 +18,7 @@ import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { DEFAULT_BUCKET, DEFAULT_SUBJECT_PREFIX } from "./cid";
 import { startCidService } from "./service";
+import { natsClientTls } from "../tls/client";
 
 const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 
@@ -33,6 +34,8 @@ function env(name: string, fallback?: string): string {
 async function main(): Promise<void> {
   const servers = env("CID_NATS_URLS").split(",").map((s) => s.trim()).filter(Boolean);
   const credsPath = process.env.CID_NATS_CREDS;
+  // The stack's CA (PEM file) when the servers require TLS: trust it alone (tls/client.ts).
+  const caPath = process.env.CID_NATS_CA;
   const bucket = env("CID_BUCKET", DEFAULT_BUCKET);
   const subjectPrefix = env("CID_SUBJECT_PREFIX", DEFAULT_SUBJECT_PREFIX);
   const inboxPrefix = process.env.CID_INBOX_PREFIX;
@@ -40,6 +43,7 @@ async function main(): Promise<void> {
     servers,
     name: "cid-service",
     ...(credsPath ? { authenticator: credsAuthenticator(fs.readFileSync(credsPath)) } : {}),
+    ...(caPath ? { tls: natsClientTls(fs.readFileSync(caPath, "utf8"), servers) } : {}),
     ...(inboxPrefix ? { inboxPrefix } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,

@@ -16,6 +16,8 @@ export type DeclareCidServiceArgs = {
   readonly creds: pulumi.Output<string>;
   /** The stack's absolute data dir (`.cim-dev/<stack>`): the service's folder goes beneath. */
   readonly dataDir: string;
+  /** The stack's CA certificate when the servers require TLS. Default: plain. */
+  readonly caCertPem?: pulumi.Output<string>;
   /** What must exist first: the servers and the bucket. */
   readonly dependsOn: readonly pulumi.Input<pulumi.Resource>[];
 };
@@ -33,6 +35,7 @@ export function declareLocalCidService(parent: pulumi.Resource, args: DeclareCid
       subjectPrefix: spec.subjectPrefix,
       inboxPrefix: spec.inboxPrefix,
       healthAddr: `${spec.address}:${spec.healthPort}`,
+      ...(args.caCertPem ? { caPem: args.caCertPem } : {}),
     },
     { parent, dependsOn: [...args.dependsOn] },
   );

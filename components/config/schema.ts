@@ -293,6 +293,23 @@ export const cidServiceSchema = z.strictObject({
   healthPort: opt(port, "HTTP health port", { default: 8290 }),
 });
 
+// ---------------------------------------------------------------- tls
+
+const tlsDays = {
+  caDays: opt(z.number().int().min(2).max(36_500), "lifetime of a generated CA, in days (changing it never replaces an existing CA)", { default: 3650 }),
+  serverDays: opt(z.number().int().min(2).max(3650), "lifetime of each server certificate, in days", { default: 365 }),
+  renewBeforeDays: opt(z.number().int().min(1).max(3649), "re-issue a server certificate this many days before it ends (`up` does, `preview` shows it)", { default: 30 }),
+};
+export const tlsSchema = z.discriminatedUnion("mode", [
+  z.strictObject({ mode: z.literal("generated").describe("the stack issues a private CA once (a secret in state) and every server's certificate"), ...tlsDays }),
+  z.strictObject({
+    mode: z.literal("provided").describe("your CA: the stack issues every server's certificate from it"),
+    caCert: req(z.string().regex(/^-----BEGIN CERTIFICATE-----/), "the CA certificate (PEM); its key goes in the secret `cim-nats:tlsCaKey`"),
+    ...tlsDays,
+  }),
+  z.strictObject({ mode: z.literal("off").describe("no TLS on any listener (explicit opt-out; prod policy flags it)") }),
+]);
+
 // ---------------------------------------------------------------- the stack config
 
 /** A Pulumi secret as it sits in Pulumi.<stack>.yaml. */
@@ -307,6 +324,8 @@ export const stackConfigSchema = {
   "cim-nats:security": req(securitySchema, "operator, accounts and users"),
   "cim-nats:proxmox": opt(proxmoxSchema, "Proxmox settings (substrate proxmox)"),
   "cim-nats:cidService": opt(cidServiceSchema, "the CID object service"),
+  "cim-nats:tls": opt(tlsSchema, "TLS on every listener and link: generated (the stack's own CA), provided (yours) or off", { derived: "{ mode: generated }" }),
+  "cim-nats:tlsCaKey": opt(secret, "private key (PKCS#8 PEM) of the CA of `tls.mode: provided` (`pulumi config set --secret`)"),
   "cim-nats:proxmoxApiToken": opt(secret, "Proxmox API token USER@REALM!TOKENID=SECRET (`pulumi config set --secret`)"),
   "cim-nats:sshPrivateKey": opt(secret, "SSH key of the deploy (`pulumi config set --secret`)"),
 } as const;

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { connect } from "@nats-io/transport-node";
 import { credsAuthenticator, nkeyAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import type { ConnectionTarget } from "./types";
+import { natsClientTls } from "../tls/client";
 
 /** A pooled connection and the JetStream API prefix of its target's domain. */
 export type JetStreamConnection = {
@@ -63,7 +64,11 @@ async function openConnection(target: ConnectionTarget): Promise<JetStreamConnec
     : c.seed
       ? nkeyAuthenticator(new TextEncoder().encode(c.seed))
       : undefined;
-  const tls = target.tls && (target.tls.ca || target.tls.cert) ? { ca: target.tls.ca, cert: target.tls.cert, key: target.tls.key } : undefined;
+  // With the stack's CA: trust only it, and accept a certificate naming the address dialled (tls/client.ts).
+  const tls =
+    target.tls && (target.tls.ca || target.tls.cert)
+      ? { ...(target.tls.ca ? natsClientTls(target.tls.ca, target.servers) : {}), cert: target.tls.cert, key: target.tls.key }
+      : undefined;
   try {
     const nc = await connect({
       servers: [...target.servers],

@@ -2,8 +2,8 @@
  * Reads back a config written by formatNatsConf (components/render/nats-conf.ts) into its tree,
  * so an update can compare the config on disk with the new text (reload or restart?) without
  * keeping the text, which may be secret, in Pulumi state. Only the subset formatNatsConf writes
- * is understood (quoted strings, numbers, booleans, lists, blocks, `#` comments); anything else
- * (bare words, variables, includes) gives undefined, and the caller restarts to be safe.
+ * is understood (quoted strings, numbers, booleans, lists, blocks, `#` comments, one `include "<file>"` per
+ * block); anything else (bare words, variables) gives undefined, and the caller restarts to be safe.
  * Node built-ins only (runs in the dynamic provider's process).
  */
 import type { NatsConfTree, NatsConfValue } from "../render/nats-conf";
@@ -58,6 +58,12 @@ class Parser {
       }
       const key = this.key();
       while (this.s[this.i] === " " || this.s[this.i] === "\t") this.i++;
+      // `include "<file>"` (formatNatsConf's include directive) reads back as the key `include`.
+      if (key === "include" && this.s[this.i] === '"') {
+        if (key in tree) this.fail("duplicate include");
+        tree[key] = this.quoted();
+        continue;
+      }
       if (this.s[this.i] !== ":" && this.s[this.i] !== "=") this.fail(`expected ':' after key '${key}'`);
       this.i++;
       while (this.s[this.i] === " " || this.s[this.i] === "\t") this.i++;

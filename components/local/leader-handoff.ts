@@ -53,6 +53,8 @@ export async function handOffLeaderships(args: {
   readonly serverName: string;
   readonly clientUrl: string;
   readonly creds: string;
+  /** The CA certificate (PEM) when the client listener requires TLS. Default: plain. */
+  readonly caPem?: string;
   readonly timeoutMs?: number;
 }): Promise<{ moved: number; left: string[] }> {
   const before = await leadershipsOf(args.monitoringUrl, args.serverName);
@@ -60,7 +62,14 @@ export async function handOffLeaderships(args: {
   // Loaded here, not at the top: the provider process loads this module at call time.
   const { connect } = require("@nats-io/transport-node") as typeof import("@nats-io/transport-node");
   const { credsAuthenticator } = require("@nats-io/nats-core") as typeof import("@nats-io/nats-core");
-  const nc = await connect({ servers: args.clientUrl, authenticator: credsAuthenticator(new TextEncoder().encode(args.creds)), reconnect: false, timeout: 5_000 });
+  const { natsClientTls } = require("../tls/client") as typeof import("../tls/client");
+  const nc = await connect({
+    servers: args.clientUrl,
+    authenticator: credsAuthenticator(new TextEncoder().encode(args.creds)),
+    reconnect: false,
+    timeout: 5_000,
+    ...(args.caPem ? { tls: natsClientTls(args.caPem, [args.clientUrl]) } : {}),
+  });
   let requested = 0;
   try {
     for (const a of before) {

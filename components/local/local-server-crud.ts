@@ -415,7 +415,11 @@ export function planLocalServerUpdate(state: LocalServerState, inputs: LocalServ
   }
   if (restart.length > 0) return { action: "restart", because: restart };
   if (reload.length > 0) return { action: "reload", because: reload };
-  if (state.filesHash !== filesHash(inputs.files ?? {})) return { action: "files", because: ["extra files changed"] };
+  // nats-server reads certificates, keys, CA files and includes (route authorization) again only
+  // on SIGHUP: a changed extra file is a reload (creds-only changes cost a no-op reload).
+  if (state.filesHash !== filesHash(inputs.files ?? {})) {
+    return { action: "reload", because: ["extra files changed (certificates, keys, CA, cluster include or creds): nats-server re-reads them on SIGHUP"] };
+  }
   return { action: "none", because: [] };
 }
 
@@ -426,11 +430,15 @@ async function handOffBeforeStop(state: LocalServerState, inputs: LocalServerInp
   if (!inputs.leaderHandoffCreds || !tree || tree.cluster === undefined || livePid(state) === undefined) return;
   if (typeof tree.server_name !== "string" || typeof tree.listen !== "string") return;
   try {
+    // A TLS client listener: trust the CA file the server itself names (written beside its config).
+    const tls = tree.tls;
+    const caFile = tls && typeof tls === "object" && !Array.isArray(tls) ? (tls as Record<string, unknown>).ca_file : undefined;
     const { moved, left } = await handOffLeaderships({
       monitoringUrl: state.monitoringUrl,
       serverName: tree.server_name,
       clientUrl: `nats://${tree.listen}`,
       creds: inputs.leaderHandoffCreds,
+      ...(typeof caFile === "string" ? { caPem: fs.readFileSync(caFile, "utf8") } : {}),
     });
     if (moved + left.length > 0) {
       noteInLog(logPath, `moved ${moved} JetStream leadership(s) away through the API${left.length ? `; left to lame duck: ${left.join(", ")}` : ""}`);

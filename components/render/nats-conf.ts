@@ -72,11 +72,22 @@ function formatValue(value: NatsConfValue, indent: string, path: string): string
   throw new Error(`config value at ${path} has unsupported type ${typeof value}`);
 }
 
+/**
+ * The key `include` is nats-server's include directive, written `include "<file>"` (a path
+ * relative to the including config's folder; nats-server reads the file's entries into the
+ * block). As a `key: value` entry nats-server would refuse it as an unknown field.
+ */
+export const INCLUDE_KEY = "include";
+
 function formatEntries(tree: NatsConfTree, indent: string, path: string): string {
   return Object.entries(tree)
     .map(([key, v]) => {
       const p = path ? `${path}.${key}` : key;
       if (v === undefined || v === null) throw new Error(`config value at ${p} is ${v}; omit the key instead`);
+      if (key === INCLUDE_KEY) {
+        if (typeof v !== "string" || v.startsWith("/")) throw new Error(`config value at ${p} must be a relative file path (nats-server joins it to the config's folder)`);
+        return `${indent}include ${quoteConfString(v)}`;
+      }
       return `${indent}${formatKey(key)}: ${formatValue(v, indent, p)}`;
     })
     .join("\n");

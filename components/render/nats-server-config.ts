@@ -6,6 +6,7 @@ import { instanceByName, instanceEndpoints } from "../topology/endpoints";
 import type { ServerInstance, Topology } from "../topology/types";
 import { formatNatsConf, type NatsConfTree, type NatsConfValue } from "./nats-conf";
 import type { ServerSecurity } from "./server-security";
+import type { ServerTls, ServerTlsInput } from "./server-tls";
 
 export { formatNatsConf, type NatsConfTree, type NatsConfValue } from "./nats-conf";
 
@@ -16,14 +17,29 @@ function requiredPort(instance: ServerInstance, port: number | undefined, field:
   return port;
 }
 
-/** `cluster` block of a hub member: a full route mesh to every other member. */
-export function renderHubCluster(topology: Topology, member: ServerInstance): NatsConfTree {
+/** Route URLs of a hub member: every other member. */
+export function hubRouteUrls(topology: Topology, member: ServerInstance): string[] {
+  return topology.hub.members.filter((m) => m.serverName !== member.serverName).map((m) => instanceEndpoints(m).routeUrl!);
+}
+
+/** A listener's or a link's `tls` block; `verify`: the peer must present a certificate from the CA too. */
+export function renderTlsBlock(tls: ServerTls, verify: boolean): NatsConfTree {
+  return { cert_file: tls.certFile, key_file: tls.keyFile, ca_file: tls.caFile, ...(verify ? { verify: true } : {}) };
+}
+
+/**
+ * `cluster` block of a hub member: a full route mesh to every other member. With TLS, routes
+ * are mutual TLS (`verify`: each side presents a certificate from the CA). With route
+ * authorization the routes and the password move to an included 0600 file (renderClusterAuth):
+ * nats-server dials an explicit route with the credentials in its URL only, so the URLs are
+ * secret too, and the public config keeps just the include.
+ */
+export function renderHubCluster(topology: Topology, member: ServerInstance, input: ServerTlsInput = {}): NatsConfTree {
   return {
     name: topology.hub.name,
     listen: `${member.address}:${requiredPort(member, member.routePort, "routePort")}`,
-    routes: topology.hub.members
-      .filter((m) => m.serverName !== member.serverName)
-      .map((m) => instanceEndpoints(m).routeUrl!),
+    ...(input.tls ? { tls: renderTlsBlock(input.tls, true) } : {}),
+    ...(input.clusterAuth ? { include: input.clusterAuth.include } : { routes: hubRouteUrls(topology, member) }),
   };
 }
 
@@ -34,9 +50,11 @@ export function renderHubCluster(topology: Topology, member: ServerInstance): Na
  * enforces it both ways (test/topology/running-topology.test.ts): the leaf's own messages on
  * those subjects leave it only through JetStream sourcing, not as core messages.
  */
-export function renderLeafRemotes(topology: Topology, leaf: ServerInstance, security?: ServerSecurity): NatsConfTree[] {
+export function renderLeafRemotes(topology: Topology, leaf: ServerInstance, security?: ServerSecurity, tls?: ServerTls): NatsConfTree[] {
   const remote: Record<string, NatsConfValue> = { urls: topology.hub.members.map((m) => instanceEndpoints(m).leafnodeUrl!) };
   if (topology.leafDenyImports.length > 0) remote.deny_imports = [...topology.leafDenyImports];
+  // The leaf checks the hub's certificate against the CA and presents its own (the hub verifies).
+  if (tls) remote.tls = renderTlsBlock(tls, false);
   if (security) {
     const link = security.leafLinks[leaf.serverName];
     if (!link) {
@@ -63,9 +81,12 @@ export function renderOperatorMode(security: ServerSecurity): NatsConfTree {
 
 /**
  * The config tree of one server, keys spelled as nats-server spells them. Without `security`
- * the server runs without auth (the foundation); with it, in operator mode.
+ * the server runs without auth (the foundation); with it, in operator mode. With `tls.tls`, the
+ * client listener requires TLS (clients verify the server), routes and the hub's leafnode
+ * listener are mutual TLS, and leaf links present the leaf's certificate; monitoring stays
+ * plain http.
  */
-export function serverConfigTree(topology: Topology, serverName: string, security?: ServerSecurity): NatsConfTree {
+export function serverConfigTree(topology: Topology, serverName: string, security?: ServerSecurity, tls: ServerTlsInput = {}): NatsConfTree {
   const instance = instanceByName(topology, serverName);
   const tree: Record<string, NatsConfValue> = {
     server_name: instance.serverName,
@@ -84,15 +105,20 @@ export function serverConfigTree(topology: Topology, serverName: string, securit
     lame_duck_duration: `${topology.lameDuck.durationSeconds}s`,
     lame_duck_grace_period: `${topology.lameDuck.gracePeriodSeconds}s`,
   };
+  // The client listener: clients must speak TLS and verify the server against the CA.
+  if (tls.tls) tree.tls = renderTlsBlock(tls.tls, false);
   switch (instance.kind) {
     case "hub":
       // A lone hub member is a standalone JetStream server: nats-server exits at start when a
       // clustered JetStream has no routes to anyone.
-      if (topology.hub.members.length > 1) tree.cluster = renderHubCluster(topology, instance);
-      tree.leafnodes = { listen: `${instance.address}:${requiredPort(instance, instance.leafnodePort, "leafnodePort")}` };
+      if (topology.hub.members.length > 1) tree.cluster = renderHubCluster(topology, instance, tls);
+      tree.leafnodes = {
+        listen: `${instance.address}:${requiredPort(instance, instance.leafnodePort, "leafnodePort")}`,
+        ...(tls.tls ? { tls: renderTlsBlock(tls.tls, true) } : {}),
+      };
       break;
     case "leaf":
-      tree.leafnodes = { remotes: renderLeafRemotes(topology, instance, security) };
+      tree.leafnodes = { remotes: renderLeafRemotes(topology, instance, security, tls.tls) };
       break;
     default: {
       const never: never = instance.kind;
@@ -103,12 +129,12 @@ export function serverConfigTree(topology: Topology, serverName: string, securit
 }
 
 /** nats-server config text for one server of the topology. */
-export function renderServerConfig(topology: Topology, serverName: string, security?: ServerSecurity): string {
+export function renderServerConfig(topology: Topology, serverName: string, security?: ServerSecurity, tls: ServerTlsInput = {}): string {
   const instance = instanceByName(topology, serverName);
   const header =
     `# ${instance.serverName}: ${instance.kind} server on ${instance.host} (topology '${topology.name}').\n` +
     "# Generated by cim-nats from the stack config; edit the config, not this file.\n";
-  return header + formatNatsConf(serverConfigTree(topology, serverName, security));
+  return header + formatNatsConf(serverConfigTree(topology, serverName, security, tls));
 }
 
 /** A size as nats-server takes it: a bare number of bytes, or quoted with its unit ("1G"); quoted digits alone are refused. */

@@ -66,6 +66,23 @@ export const RELOAD_RULES = {
   },
   accounts: { change: "reload", why: "accountsOption: accounts are reconfigured and clients re-checked on reload" },
   authorization: { change: "reload", why: "authorizationOption: users and permissions are reloaded, clients re-checked" },
+  "tls.*": {
+    change: "reload",
+    why: "tlsOption: the client listener's TLS config (certificate, key, CA, read from the files again) is replaced on reload; new connections use it",
+  },
+  "tls+/-": { change: "restart", why: "TLS turned on or off: clients connected in plain text would stay so; restart (safe)" },
+  "cluster.tls.*": {
+    change: "reload",
+    why: "clusterOption: validateClusterOpts checks only host and port, so the routes' TLS config (files re-read) is replaced on reload",
+  },
+  "cluster.tls+/-": { change: "restart", why: "route TLS turned on or off: established routes would keep their old transport; restart (safe)" },
+  "cluster.include": {
+    change: "reload",
+    why: "the included file holds cluster authorization and routes: authorization is re-checked (clusterOption) and routes diffed (routesOption) on reload",
+  },
+  "leafnodes.tls.*": { change: "reload", why: "getLeafNodeOptionsChanges: the leafnodes{} block may change TLS on reload" },
+  "leafnodes.tls+/-": { change: "restart", why: "leafnode listener TLS turned on or off: established links would keep their old transport; restart (safe)" },
+  "leafnodes.remotes[].tls": { change: "reload", why: "checkConfigsEqual lets a remote's TLS change on reload (it is not part of the remote's identity)" },
   lame_duck_duration: { change: "restart", why: "Options.LameDuckDuration has no reload case in diffOptions" },
   lame_duck_grace_period: { change: "restart", why: "Options.LameDuckGracePeriod has no reload case in diffOptions" },
 } as const satisfies Readonly<Record<string, ReloadRule>>;
@@ -158,6 +175,19 @@ function blockChanged(path: string, oldV: NatsConfValue | undefined, newV: NatsC
   return true;
 }
 
+/** A `tls` block: a change inside it reloads (nats-server re-reads the files on SIGHUP); turning it on or off restarts. */
+function tlsBlock(path: "tls" | "cluster.tls" | "leafnodes.tls", oldV: NatsConfValue | undefined, newV: NatsConfValue | undefined, out: Collector): void {
+  if (sameValue(oldV, newV)) return;
+  if (isTree(oldV) && isTree(newV)) {
+    const why = RELOAD_RULES[`${path}.*`].why;
+    for (const key of keysOf(oldV, newV)) {
+      if (!sameValue(oldV[key], newV[key])) out.reload.push(`${path}.${key} ${show(oldV[key])} -> ${show(newV[key])}: ${why}`);
+    }
+    return;
+  }
+  out.restart.push(`${path} ${oldV === undefined ? "added" : newV === undefined ? "removed" : "changed shape"}: ${RELOAD_RULES[`${path}+/-`].why}`);
+}
+
 function jetstreamBlock(oldV: NatsConfValue | undefined, newV: NatsConfValue | undefined, out: Collector): void {
   if (blockChanged("jetstream", oldV, newV, out)) return;
   const [o, n] = [oldV as NatsConfTree, newV as NatsConfTree];
@@ -170,7 +200,10 @@ function jetstreamBlock(oldV: NatsConfValue | undefined, newV: NatsConfValue | u
 function clusterBlock(oldV: NatsConfValue | undefined, newV: NatsConfValue | undefined, out: Collector): void {
   if (blockChanged("cluster", oldV, newV, out)) return;
   const [o, n] = [oldV as NatsConfTree, newV as NatsConfTree];
-  for (const key of keysOf(o, n)) byRule(`cluster.${key}`, o[key], n[key], out);
+  for (const key of keysOf(o, n)) {
+    if (key === "tls") tlsBlock("cluster.tls", o[key], n[key], out);
+    else byRule(`cluster.${key}`, o[key], n[key], out);
+  }
 }
 
 /** A leafnode remote's identity as nats-server keys it: urls (in order), local account, credentials. */
@@ -185,6 +218,10 @@ function leafnodesBlock(oldV: NatsConfValue | undefined, newV: NatsConfValue | u
   if (blockChanged("leafnodes", oldV, newV, out)) return;
   const [o, n] = [oldV as NatsConfTree, newV as NatsConfTree];
   for (const key of keysOf(o, n)) {
+    if (key === "tls") {
+      tlsBlock("leafnodes.tls", o[key], n[key], out);
+      continue;
+    }
     if (key !== "remotes") {
       byRule(`leafnodes.${key}`, o[key], n[key], out);
       continue;
@@ -231,6 +268,9 @@ export function classifyConfigChange(oldTree: NatsConfTree, newTree: NatsConfTre
       case "leafnodes":
         leafnodesBlock(o, n, out);
         break;
+      case "tls":
+        tlsBlock("tls", o, n, out);
+        break;
       default:
         byRule(key, o, n, out);
     }
@@ -254,11 +294,15 @@ export function restartOnlyView(tree: NatsConfTree): NatsConfTree {
   for (const [key, value] of Object.entries(tree)) {
     switch (key) {
       case "cluster":
-        // Presence of the block matters (a block added or removed restarts); only name and routes reload.
-        view.cluster = isTree(value) ? dropKeys(value, ["name", "routes"]) : value;
+        // Presence of the block matters (a block added or removed restarts); name, routes, the
+        // include (authorization + routes) and the TLS files reload, TLS on/off restarts.
+        view.cluster = isTree(value) ? tlsPresence(dropKeys(value, ["name", "routes", "include"])) : value;
         break;
       case "leafnodes":
-        view.leafnodes = isTree(value) ? leafnodesRestartView(value) : value;
+        view.leafnodes = isTree(value) ? tlsPresence(leafnodesRestartView(value)) : value;
+        break;
+      case "tls":
+        view.tls = TLS_ON;
         break;
       case "jetstream":
         view.jetstream = value;
@@ -272,6 +316,13 @@ export function restartOnlyView(tree: NatsConfTree): NatsConfTree {
   return view;
 }
 
+/** What a restart view keeps of a `tls` block: that it is there (its files reload). */
+const TLS_ON = "on (files reload)";
+
+function tlsPresence(tree: NatsConfTree): NatsConfTree {
+  return tree.tls === undefined ? tree : { ...tree, tls: TLS_ON };
+}
+
 function dropKeys(tree: NatsConfTree, keys: readonly string[]): NatsConfTree {
   return Object.fromEntries(Object.entries(tree).filter(([k]) => !keys.includes(k)));
 }
@@ -280,7 +331,7 @@ function leafnodesRestartView(tree: NatsConfTree): NatsConfTree {
   const view: Record<string, NatsConfValue> = { ...dropKeys(tree, ["remotes"]) };
   if (Array.isArray(tree.remotes)) {
     view.remotes_restart_fields = (tree.remotes as NatsConfValue[])
-      .map((r) => (isTree(r) ? JSON.stringify(canonical(dropKeys(r, REMOTE_IDENTITY_KEYS))) : JSON.stringify(r)))
+      .map((r) => (isTree(r) ? JSON.stringify(canonical(dropKeys(r, [...REMOTE_IDENTITY_KEYS, "tls"]))) : JSON.stringify(r)))
       .sort();
   } else if (tree.remotes !== undefined) {
     view.remotes = tree.remotes;

@@ -52,6 +52,8 @@ export function natsContext(fields: {
   readonly jetstreamDomain: string;
   /** Prefix of the client's reply subjects; "" is natscli's default `_INBOX`. */
   readonly inboxPrefix?: string;
+  /** Path of the stack's CA certificate on the machine running `nats` (servers require TLS). Default "" (plain). */
+  readonly caPath?: string;
 }): string {
   const context: NatsContextFile = {
     description: fields.description,
@@ -64,7 +66,7 @@ export function natsContext(fields: {
     nkey: "",
     cert: "",
     key: "",
-    ca: "",
+    ca: fields.caPath ?? "",
     nsc: "",
     jetstream_domain: fields.jetstreamDomain,
     jetstream_api_prefix: "",
@@ -92,14 +94,17 @@ export function natsContexts(
   credsPath: string,
   systemCredsPath?: string,
   services?: { readonly users: readonly UserSpec[]; readonly credsDir: string },
+  caPath?: string,
 ): Readonly<Record<string, string>> {
   const contexts: Record<string, string> = {};
+  const ca = caPath ? { caPath } : {};
   for (const leaf of topology.leaves) {
     contexts[leaf.serverName] = natsContext({
       description: `cim-nats ${topology.name}: leaf ${leaf.serverName} (JetStream domain ${leaf.jetstreamDomain})`,
       urls: [`nats://${leaf.address}:${leaf.clientPort}`],
       credsPath,
       jetstreamDomain: leaf.jetstreamDomain,
+      ...ca,
     });
   }
   if (topology.hub.members.length > 0) {
@@ -108,6 +113,7 @@ export function natsContexts(
       urls: topology.hub.members.map((m) => `nats://${m.address}:${m.clientPort}`),
       credsPath,
       jetstreamDomain: topology.hub.jetstreamDomain,
+      ...ca,
     });
     if (systemCredsPath !== undefined) {
       contexts[HUB_SYSTEM_CONTEXT] = natsContext({
@@ -115,10 +121,11 @@ export function natsContexts(
         urls: topology.hub.members.map((m) => `nats://${m.address}:${m.clientPort}`),
         credsPath: systemCredsPath,
         jetstreamDomain: "",
+        ...ca,
       });
     }
   }
-  if (services) Object.assign(contexts, serviceContexts(topology, services.users, services.credsDir));
+  if (services) Object.assign(contexts, serviceContexts(topology, services.users, services.credsDir, caPath));
   return contexts;
 }
 
@@ -130,7 +137,7 @@ export const serviceContextName = (user: string, place: string): string => `${us
  * leaf's URL and domain, `<user>@hub` with every member's URL and the hub domain; each with the
  * user's creds file (`<credsDir>/<user>.creds`) and inbox prefix. Users without `at` get none.
  */
-export function serviceContexts(topology: Topology, users: readonly UserSpec[], credsDir: string): Readonly<Record<string, string>> {
+export function serviceContexts(topology: Topology, users: readonly UserSpec[], credsDir: string, caPath?: string): Readonly<Record<string, string>> {
   const contexts: Record<string, string> = {};
   const dir = credsDir.replace(/\/+$/, "");
   for (const u of users) {
@@ -143,6 +150,7 @@ export function serviceContexts(topology: Topology, users: readonly UserSpec[], 
         credsPath: `${dir}/${credsFileName(u.name)}`,
         jetstreamDomain: place.domain,
         inboxPrefix: u.inboxPrefix ?? "",
+        ...(caPath ? { caPath } : {}),
       });
     }
   }

@@ -38,6 +38,8 @@ export interface NatsSecurityArgs {
    * Default "~/.config/cim-nats/<topology name>" (natscli expands `~`).
    */
   readonly contextCredentialsDir?: string;
+  /** Whether the servers require TLS: contexts then name `<contextCredentialsDir>/ca.pem` as their `ca`. Default false. */
+  readonly contextCa?: boolean;
   /**
    * What every JWT waits for before it is issued or re-issued, except those of `issueFirst`
    * users. The stack passes the JetStream removal guard: a change the guard refuses (at preview,
@@ -192,7 +194,7 @@ export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent:
       natsContexts(topology, `${contextDir}/${credsFileName(JETSTREAM_ADMIN_USER)}`, `${contextDir}/${credsFileName(SYSTEM_MONITOR_USER)}`, {
         users: spec.users,
         credsDir: contextDir,
-      }),
+      }, args.contextCa ? `${contextDir}/ca.pem` : undefined),
     ),
   );
 

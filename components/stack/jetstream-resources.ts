@@ -36,6 +36,8 @@ export type JetStreamResourcesArgs = {
    * resources that lived in it — at preview too. Default: none (prod: `pulumi refresh`).
    */
   readonly storeIds?: Readonly<Record<string, pulumi.Output<string>>>;
+  /** The stack's CA certificate (PEM): every provider connection verifies the servers with it. Default: no TLS. */
+  readonly caCertPem?: pulumi.Output<string>;
 };
 
 /** Resource name suffix for a location: the leaf domain, or `hub`. */
@@ -47,7 +49,9 @@ export function declareJetStream(parent: pulumi.Resource, args: JetStreamResourc
     args.storeIds ? pulumi.all(l.serverNames.map((s) => args.storeIds![s] ?? "")).apply((ids) => ids.join(",")) : pulumi.output(undefined);
   const target = (l: Location): pulumi.Output<ConnectionTarget> =>
     pulumi.secret(
-      pulumi.all([args.creds, storeId(l)]).apply(([creds, id]) => ({ ...locationTarget(l, topology, { creds }), ...(id !== undefined ? { storeId: id } : {}) })),
+      pulumi
+        .all([args.creds, storeId(l), args.caCertPem])
+        .apply(([creds, id, ca]) => ({ ...locationTarget(l, topology, { creds }, ca ? { ca } : undefined), ...(id !== undefined ? { storeId: id } : {}) })),
     );
   const serversOf = (l: Location): pulumi.Resource[] => [...new Set(l.serverNames.map((s) => args.servers[s]).filter((r) => r !== undefined))];
   const opts = (l: Location) => ({ parent, dependsOn: serversOf(l) });
@@ -109,11 +113,20 @@ export function declaredStores(spec: JetStreamSpec): StoreRef[] {
  */
 export function declareRemovalGuard(
   parent: pulumi.Resource,
-  args: { readonly topology: Topology; readonly spec: JetStreamSpec; readonly creds: pulumi.Output<string>; readonly allowDataLoss: boolean },
+  args: {
+    readonly topology: Topology;
+    readonly spec: JetStreamSpec;
+    readonly creds: pulumi.Output<string>;
+    readonly allowDataLoss: boolean;
+    /** The stack's CA certificate: the guard's connections verify the servers with it. Default: no TLS. */
+    readonly caCertPem?: pulumi.Output<string>;
+  },
 ): RemovalGuard {
   const { topology } = args;
   const locations: Location[] = [...resolveAt("leaves", topology), ...(topology.hub.members.length > 0 ? resolveAt("hub", topology) : [])];
-  const targets = args.creds.apply((creds) => Object.fromEntries(locations.map((l) => [l.domain, locationTarget(l, topology, { creds })])));
+  const targets = pulumi
+    .all([args.creds, args.caCertPem])
+    .apply(([creds, ca]) => Object.fromEntries(locations.map((l) => [l.domain, locationTarget(l, topology, { creds }, ca ? { ca } : undefined)])));
   return new RemovalGuard("jetstream-removal-guard", { stores: declaredStores(args.spec), targets, allowDataLoss: args.allowDataLoss }, { parent });
 }
 

@@ -16,6 +16,7 @@ import { cidServiceOutput, parseCidService } from "../cid/spec";
 import { declaredJetStream } from "../verify/declared";
 import { loadStackModel, type StackModel } from "./stack-model";
 import { SUBSTRATES } from "./substrates";
+import { declareStackTls } from "../tls/resources";
 
 /** The dev stack's passphrase (scripts/with-env.sh): fine for loopback-only throwaway keys, never for prod. */
 export const DEV_PASSPHRASE = "cim-nats-dev";
@@ -32,6 +33,8 @@ function model(config: pulumi.Config, stack: string): StackModel {
         jetstream: config.getObject("jetstream"),
         security: config.getObject("security"),
         proxmox: proxmox.raw,
+        tls: config.getObject("tls"),
+        tlsCaKey: config.get("tlsCaKey"),
       },
       proxmox.secrets,
     );
@@ -69,6 +72,11 @@ export function program(): Record<string, unknown> {
     );
   }
   const root = new Backbone(stack);
+  // The CA, every server's certificate and the route password: before any server or client.
+  if (!substrate.tls && m.tls.mode !== "off") {
+    pulumi.log.warn(`tls.mode ${m.tls.mode} is not wired for the ${m.substrate} substrate yet: its servers run without TLS and route authorization`, root);
+  }
+  const tls = substrate.tls ? declareStackTls(root, m.tls, m.topology) : { servers: {} };
 
   // Dev: data under the project (or wherever topology.dataDir points), absolute for the processes.
   const dataDir = path.resolve(String((config.getObject<{ dataDir?: string }>("topology") ?? {}).dataDir ?? `.cim-dev/${stack}`));
@@ -84,6 +92,7 @@ export function program(): Record<string, unknown> {
       spec: m.security,
       topology: m.topology,
       ...(contextCredentialsDir ? { contextCredentialsDir } : {}),
+      contextCa: substrate.tls && m.tls.mode !== "off",
       issueAfter: [guardReady],
       issueFirst: [JETSTREAM_ADMIN_USER],
     },
@@ -93,13 +102,21 @@ export function program(): Record<string, unknown> {
   const allowDataLoss = config.getBoolean("allowDataLoss") ?? false;
   // Every server waits for the removal guard: a data-losing removal fails before any server
   // changes, and removed leaf stores are gone before the leaves drop their deny_imports.
-  const removalGuard = declareRemovalGuard(root, { topology: m.topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, allowDataLoss });
+  const removalGuard = declareRemovalGuard(root, { topology: m.topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, allowDataLoss, caCertPem: tls.caCertPem });
   guardCreated(removalGuard);
 
-  const where = { root, stack, model: m, security, removalGuard, dataDir, cid };
+  const where = { root, stack, model: m, security, removalGuard, dataDir, cid, tls };
   const declared = substrate.declareServers(where);
   const { topology, servers, storeIds } = declared;
-  const jetstream = declareJetStream(root, { topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, servers, allowDataLoss, ...(storeIds ? { storeIds } : {}) });
+  const jetstream = declareJetStream(root, {
+    topology,
+    spec: m.jetstream,
+    creds: security.jetstreamAdminCreds,
+    servers,
+    allowDataLoss,
+    ...(storeIds ? { storeIds } : {}),
+    ...(tls.caCertPem ? { caCertPem: tls.caCertPem } : {}),
+  });
 
   // cimstor's CID object service (components/cid): a resource of its own where the substrate has one.
   if (cid) {
@@ -119,6 +136,8 @@ export function program(): Record<string, unknown> {
     creds: secrets.creds,
     natsContexts: secrets.natsContexts,
     jetstreamAdminCreds: security.jetstreamAdminCreds,
+    // Public: clients verify the servers with this CA (a context's `ca`, nats.js `tls.ca`).
+    tls: { mode: substrate.tls ? m.tls.mode : "off", caCert: tls.caCertPem ?? null },
     // What `npm run verify` compares with the live servers, and where the CID service answers.
     declared: declaredJetStream(m.jetstream),
     cidService: cid ? cidServiceOutput(cid) : null,

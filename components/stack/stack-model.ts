@@ -10,6 +10,8 @@ import type { ProxmoxSecrets, ProxmoxSpec } from "../proxmox/config";
 import { parseSecurity } from "../security/parse";
 import type { SecuritySpec } from "../security/types";
 import { parseTopology } from "../topology/parse";
+import { parseTls } from "../tls/parse";
+import type { TlsSpec } from "../tls/types";
 import { withLeafDenyImports } from "../topology/rebase";
 import { ConfigError, type ConfigIssue } from "../config/errors";
 import { type Topology } from "../topology/types";
@@ -24,6 +26,10 @@ export type StackConfig = {
   readonly jetstream?: unknown;
   readonly security?: unknown;
   readonly proxmox?: unknown;
+  /** `cim-nats:tls`; default { mode: generated }. */
+  readonly tls?: unknown;
+  /** `cim-nats:tlsCaKey` (secret, decrypted): the CA key of `tls.mode: provided`. */
+  readonly tlsCaKey?: string;
 };
 
 export type StackModel = {
@@ -34,6 +40,7 @@ export type StackModel = {
   readonly security: SecuritySpec;
   /** Present for the proxmox substrate only. */
   readonly proxmox?: ProxmoxSpec;
+  readonly tls: TlsSpec;
 };
 
 /** Validates every section; throws one ConfigError listing every problem. */
@@ -66,6 +73,8 @@ export function loadStackModel(stack: string, config: StackConfig, proxmoxSecret
   const security = collect(() => parseSecurity(config.security, topology, jetstream ?? null));
   const proxmox = substrate === Substrate.Proxmox ? collect(() => parseProxmox(config.proxmox, topology, proxmoxSecrets)) : undefined;
 
-  if (issues.length > 0 || !jetstream || !security) throw new ConfigError(issues);
-  return { stack, substrate: substrate as Substrate, topology, jetstream, security, ...(proxmox ? { proxmox } : {}) };
+  const tls = collect(() => parseTls(config.tls, config.tlsCaKey));
+
+  if (issues.length > 0 || !jetstream || !security || !tls) throw new ConfigError(issues);
+  return { stack, substrate: substrate as Substrate, topology, jetstream, security, tls, ...(proxmox ? { proxmox } : {}) };
 }

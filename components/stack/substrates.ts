@@ -23,6 +23,11 @@ import { leafLinkCredentialsPath } from "../security/server-security";
 import { withDataDir } from "../topology/rebase";
 import type { Topology } from "../topology/types";
 import { Substrate, type StackModel } from "./stack-model";
+import { renderClusterAuth } from "../render/cluster-auth";
+import type { ServerTlsInput } from "../render/server-tls";
+import type { StackTls } from "../tls/resources";
+import { ROUTE_USER } from "../tls/types";
+import type { ServerInstance } from "../topology/types";
 
 /** What every substrate is given. */
 export type SubstrateContext = {
@@ -35,6 +40,8 @@ export type SubstrateContext = {
   /** Absolute data directory of a stack on this machine (local substrate). */
   readonly dataDir: string;
   readonly cid: CidServiceSpec | undefined;
+  /** The CA, server certificates and route password (components/tls). */
+  readonly tls: StackTls;
 };
 
 /** The servers a substrate declared: what the JetStream resources wait for and connect to. */
@@ -50,6 +57,8 @@ export type SubstrateServers = {
 export interface SubstrateRunner {
   /** Whether its servers are real machines (their secrets must not use the dev passphrase). */
   readonly realMachines: boolean;
+  /** Whether it places TLS material and the route include on its servers (components/tls). */
+  readonly tls: boolean;
   /** Where nats contexts point for creds, if the stack writes them on this machine. */
   contextCredentialsDir(dataDir: string): string | undefined;
   /** Declares the servers (and the machines they run on). */
@@ -69,20 +78,63 @@ function localLeafLinks(topology: Topology, security: ServerSecurity): ServerSec
   return { ...security, leafLinks };
 }
 
+/** Where a local server's TLS files and cluster include live: inside its folder, beside its config. */
+const LOCAL_TLS = { cert: "tls/cert.pem", key: "tls/key.pem", ca: "tls/ca.pem", clusterAuth: "cluster-auth.conf" } as const;
+
+/** What a local server's config references: its own folder's files. */
+function localTlsInput(instance: ServerInstance, tls: StackTls): ServerTlsInput {
+  return {
+    ...(tls.caCertPem
+      ? {
+          tls: {
+            certFile: localServerFilePath(instance, LOCAL_TLS.cert),
+            keyFile: localServerFilePath(instance, LOCAL_TLS.key),
+            caFile: localServerFilePath(instance, LOCAL_TLS.ca),
+          },
+        }
+      : {}),
+    // Relative: nats-server resolves an include against the config file's folder.
+    ...(instance.kind === "hub" && tls.routePassword ? { clusterAuth: { include: LOCAL_TLS.clusterAuth } } : {}),
+  };
+}
+
+/** A local server's secret files: certificate, key, CA, and a hub member's route authorization. */
+function localTlsFiles(topology: Topology, instance: ServerInstance, tls: StackTls): Record<string, pulumi.Output<string>> {
+  const files: Record<string, pulumi.Output<string>> = {};
+  const own = tls.servers[instance.serverName];
+  if (tls.caCertPem && own) {
+    files[LOCAL_TLS.cert] = own.certPem;
+    files[LOCAL_TLS.key] = own.keyPem;
+    files[LOCAL_TLS.ca] = tls.caCertPem;
+  }
+  if (instance.kind === "hub" && tls.routePassword) {
+    files[LOCAL_TLS.clusterAuth] = tls.routePassword.apply((p) => renderClusterAuth(topology, instance, ROUTE_USER, p));
+  }
+  return files;
+}
+
 /** Dev: every server a local nats-server process on a loopback address. */
 const local: SubstrateRunner = {
   realMachines: false,
+  tls: true,
   // Dev contexts point at the creds scripts/dev-try-it.sh writes under .cim-dev/<stack>/clients.
   contextCredentialsDir: (dataDir) => path.join(dataDir, "clients"),
-  declareServers({ root, model, security, removalGuard, dataDir }) {
+  declareServers({ root, model, security, removalGuard, dataDir, tls }) {
     const t = withDataDir(model.topology, dataDir);
     const serverSecurity = security.serverSecurity.apply((s) => localLeafLinks(t, s));
+    const instances = [...t.leaves, ...t.hub.members];
+    const byName = (s: string) => instances.find((i) => i.serverName === s)!;
     const localServers = new LocalTopology(
       "servers",
       {
         topology: t,
-        renderConfig: (serverName) => serverSecurity.apply((s) => renderServerConfig(t, serverName, s)),
-        files: Object.fromEntries(t.leaves.map((l) => [l.serverName, { "leaf-link.creds": security.leafLinkCreds[l.serverName] }])),
+        renderConfig: (serverName) => serverSecurity.apply((s) => renderServerConfig(t, serverName, s, localTlsInput(byName(serverName), tls))),
+        files: Object.fromEntries(
+          instances.map((i) => [
+            i.serverName,
+            { ...(i.kind === "leaf" ? { "leaf-link.creds": security.leafLinkCreds[i.serverName] } : {}), ...localTlsFiles(t, i, tls) },
+          ]),
+        ),
         dependsOn: [removalGuard],
         // A hub member about to restart first hands its stream/consumer leaderships to its peers.
         leaderHandoffCreds: security.jetstreamAdminCreds,
@@ -93,14 +145,23 @@ const local: SubstrateRunner = {
     return { topology: t, servers: localServers.servers, storeIds };
   },
   // cimstor's CID object service: a local process, once its leaf and bucket are there.
-  declareCidService({ root, security, dataDir }, { servers }, cid, buckets) {
-    declareLocalCidService(root, { spec: cid, creds: security.credsByUser[cid.user], dataDir, dependsOn: [servers[cid.leaf], ...buckets] });
+  declareCidService({ root, security, dataDir, tls }, { servers }, cid, buckets) {
+    declareLocalCidService(root, {
+      spec: cid,
+      creds: security.credsByUser[cid.user],
+      dataDir,
+      dependsOn: [servers[cid.leaf], ...buckets],
+      ...(tls.caCertPem ? { caCertPem: tls.caCertPem } : {}),
+    });
   },
 };
 
 /** Prod: a Proxmox LXC container per host, NixOS configured over SSH. */
 const proxmox: SubstrateRunner = {
   realMachines: true,
+  // Not yet: the NixOS module needs the files placed for the service user and the cluster
+  // include in its JSON config (see docs/security.md, "TLS"); until then prod runs without.
+  tls: false,
   contextCredentialsDir: () => undefined,
   declareServers({ root, stack, model, security, removalGuard, cid }) {
     const spec = model.proxmox!;

@@ -14,6 +14,8 @@ export type VerifyOutputs = {
   readonly declared?: DeclaredJetStream;
   readonly cidService?: { readonly leaf: string; readonly clientUrl: string; readonly subjectPrefix: string; readonly bucket: string; readonly healthUrl: string } | null;
   readonly jetstreamAdminCreds?: string;
+  /** The stack's CA certificate (PEM) when its servers require TLS (`tls.caCert` output). */
+  readonly tls?: { readonly mode: string; readonly caCert: string | null } | null;
 };
 
 /** One server of the topology as verify sees it. */

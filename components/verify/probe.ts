@@ -9,6 +9,7 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { EMPTY_CID, replyError } from "../cid/cid";
 import { serversOf, sourceProblems, type ConsumerObservation, type Observations, type ServerObservation, type StreamObservation, type VerifyOutputs } from "./checks";
+import { natsClientTls } from "../tls/client";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -57,8 +58,18 @@ export async function observeServer(monitoringUrl: string, kind: "leaf" | "hub",
   return out;
 }
 
+/** The stack's CA, when its servers require TLS: set once by observe() from the outputs. */
+let stackCa: string | undefined;
+
 async function withAdmin<T>(servers: readonly string[], creds: string, use: (nc: NatsConnection, jsm: JetStreamManager) => Promise<T>): Promise<T> {
-  const nc = await connect({ servers: [...servers], authenticator: credsAuthenticator(new TextEncoder().encode(creds)), timeout: 3_000, maxReconnectAttempts: 0, name: "cim-nats-verify" });
+  const nc = await connect({
+    servers: [...servers],
+    authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
+    timeout: 3_000,
+    maxReconnectAttempts: 0,
+    name: "cim-nats-verify",
+    ...(stackCa ? { tls: natsClientTls(stackCa, servers) } : {}),
+  });
   try {
     return await use(nc, await jetstreamManager(nc, { timeout: 3_000 }));
   } finally {
@@ -138,6 +149,7 @@ async function observeCid(outputs: VerifyOutputs, creds: string): Promise<Observ
  */
 export async function observe(outputs: VerifyOutputs, options: { readonly progress?: (line: string) => void; readonly sourceWaitMs?: number } = {}): Promise<Observations> {
   const creds = outputs.jetstreamAdminCreds ?? "";
+  stackCa = outputs.tls?.caCert ?? undefined;
   const progress = options.progress ?? (() => {});
   const refs = serversOf(outputs);
   progress(`probing ${refs.length} servers…`);

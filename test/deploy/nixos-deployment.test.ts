@@ -109,6 +109,9 @@ describe("NixosDeployment of the prod stack (mocked)", () => {
       "  nixos-rebuild switch",
       "  wait_healthy nats-1 10.0.0.41 8222",
       "  wait_healthy nats-1-hub 10.0.0.41 8223",
+      // Both run the pinned nats-server (/varz), or the switch fails.
+      "  check_version nats-1 10.0.0.41 8222",
+      "  check_version nats-1-hub 10.0.0.41 8223",
       '  echo "cim-nats: nats-1 deployed"',
     ]);
   });

@@ -16,6 +16,7 @@ import { STREAM_KEYS } from "../jetstream/stream-config";
 import { DEFAULT_BUCKET, DEFAULT_SUBJECT_PREFIX } from "../cid/cid";
 import { DURATION_PATTERN, SIZE_PATTERN } from "./units";
 import { HUB_SYNC_DEFAULT, LEAF_SYNC_DEFAULT } from "./durability";
+import { DEFAULT_NIX_GC, NIX_GC_AGE_PATTERN, NIX_SHA256_PATTERN } from "../deploy/nixos-system";
 
 /** `default`: the value when unset; `derived`: when the default depends on other fields, said in words. */
 type Meta = { readonly default?: unknown; readonly derived?: string };
@@ -271,6 +272,19 @@ export const sshSchema = z.strictObject({
   nodes: opt(z.array(sshNodeSchema), "SSH addresses of the nodes"),
 });
 
+export const nixpkgsPinSchema = z.strictObject({
+  url: req(z.string().regex(/^https?:\/\/\S+$/), "http(s) URL of a nixpkgs tarball, e.g. https://github.com/NixOS/nixpkgs/archive/<rev>.tar.gz"),
+  sha256: req(z.string().regex(NIX_SHA256_PATTERN), "sha256 of the unpacked tree (fetchTarball's; a flake.lock narHash): Nix base32 or sha256-… SRI"),
+});
+export const nixGcSchema = z.strictObject({
+  dates: opt(name, "when `nix.gc` runs (systemd calendar)", { default: DEFAULT_NIX_GC.dates }),
+  deleteOlderThan: opt(z.string().regex(NIX_GC_AGE_PATTERN), "generations younger than this are kept, e.g. 30d", { default: DEFAULT_NIX_GC.deleteOlderThan }),
+});
+export const nixosSchema = z.strictObject({
+  nixpkgs: opt(nixpkgsPinSchema, "the nixpkgs every rebuild builds against", { derived: "nixos-25.11 at 8fd9daa3db09 (components/deploy/nixos-system.ts)" }),
+  gc: opt(nixGcSchema, "automatic garbage collection of the Nix store"),
+});
+
 export const proxmoxSchema = z.strictObject({
   endpoint: req(z.string().regex(/^https?:\/\/\S+$/), "Proxmox API URL, e.g. https://10.0.0.11:8006/"),
   insecure: opt(z.boolean(), "accept a self-signed API certificate", { default: false }),
@@ -281,6 +295,7 @@ export const proxmoxSchema = z.strictObject({
   ssh: opt(sshSchema, "SSH access of the provider and the deploy"),
   dataMountPath: opt(z.string().regex(/^\//), "where the data volume is mounted in containers", { default: "/var/lib/cim-nats" }),
   protect: opt(z.boolean(), "protect containers from deletion (Pulumi and Proxmox)", { default: true }),
+  nixos: opt(nixosSchema, "NixOS of the containers: pinned nixpkgs, garbage collection"),
 });
 
 // ---------------------------------------------------------------- cidService

@@ -6,6 +6,7 @@
  */
 import { ServerInstance } from "../topology/types";
 import { ContentTrigger, StagedFile } from "./files";
+import { NIXPKGS_GC_ROOT } from "./nixos-system";
 
 /** Deployment settings shared by every host. */
 export type DeployOptions = {
@@ -18,12 +19,30 @@ export type DeployOptions = {
   readonly rebuildCommand: string;
   /** Seconds to wait for each server on the host to answer /healthz after the switch. Default 300. */
   readonly healthTimeoutSeconds: number;
+  /**
+   * Path on the target of the nixpkgs pin (nixos-system.ts `nixpkgsPinFile`). Set: the switch
+   * fetches it first (Nix checks its sha256), keeps it as a GC root at `nixpkgsGcRoot` and
+   * rebuilds with `-I nixpkgs=<its store path>`. Unset: the rebuild uses the host's NIX_PATH.
+   */
+  readonly nixpkgsPin?: string;
+  /** GC root of the fetched pin. Default NIXPKGS_GC_ROOT (/nix/var/nix/gcroots/cim-nats/nixpkgs). */
+  readonly nixpkgsGcRoot: string;
+  /**
+   * nats-server version every server on the host must report (`/varz`) once healthy; another
+   * fails the switch. Default NATS_SERVER_VERSION, the pinned build (nix/modules/nats-server.nix).
+   */
+  readonly natsServerVersion?: string;
 };
+
+/** The nats-server version cim-nats is tested with: setup builds it, nix/modules/nats-server.nix pins it. */
+export const NATS_SERVER_VERSION = "2.15.2";
 
 export const DEFAULT_DEPLOY_OPTIONS: DeployOptions = {
   stagingDir: "/var/lib/cim-nats/.deploy",
   rebuildCommand: "nixos-rebuild switch",
   healthTimeoutSeconds: 300,
+  nixpkgsGcRoot: NIXPKGS_GC_ROOT,
+  natsServerVersion: NATS_SERVER_VERSION,
 };
 
 /** Single-quotes a word for POSIX shells. */
@@ -97,18 +116,63 @@ export function switchScript(
     "  done",
     `  echo "cim-nats: $1 healthy (http://$2:$3$HEALTHZ)"`,
     "}",
+    ...(options.natsServerVersion !== undefined ? versionCheck(options.natsServerVersion) : []),
+    ...(options.nixpkgsPin !== undefined ? nixpkgsFetch(options.nixpkgsPin, options.nixpkgsGcRoot) : []),
     "deploy() {",
     "  set -euo pipefail",
     // Secret dirs are private before a secret lands in them; install -D would make them 0755.
     ...secretDirs.map((d) => `  install -d -m 0700 ${shellQuote(d)}`),
     ...files.map((f) => `  install -D -m ${f.mode} ${shellQuote(stagedPath(f, options))} ${shellQuote(f.path)}`),
-    `  ${options.rebuildCommand}`,
+    ...(options.nixpkgsPin !== undefined ? ["  fetch_nixpkgs", `  ${options.rebuildCommand} -I "nixpkgs=$NIXPKGS"`] : [`  ${options.rebuildCommand}`]),
     // Runs on the host, so a loopback-only monitoring address answers.
     ...instances.map((i) => `  wait_healthy ${shellQuote(i.serverName)} ${shellQuote(i.monitoringAddress)} ${i.monitoringPort}`),
+    ...(options.natsServerVersion !== undefined
+      ? instances.map((i) => `  check_version ${shellQuote(i.serverName)} ${shellQuote(i.monitoringAddress)} ${i.monitoringPort}`)
+      : []),
     `  echo "cim-nats: ${host} deployed"`,
     "}",
     "deploy </dev/null",
     "",
   ];
   return lines.join("\n");
+}
+
+/**
+ * `fetch_nixpkgs`: evaluates the pin (builtins.fetchTarball with its sha256: Nix downloads once,
+ * then reuses the store path; any other content fails with "hash mismatch") into $NIXPKGS and
+ * records it as a GC root, so `nix.gc` keeps it and NIX_PATH (system.nix) finds it.
+ */
+function nixpkgsFetch(pin: string, gcRoot: string): string[] {
+  return [
+    "fetch_nixpkgs() { # sets NIXPKGS to the pinned nixpkgs' store path",
+    `  if ! NIXPKGS=$(nix-instantiate --eval --read-write-mode --json ${shellQuote(pin)}); then`,
+    `    echo "cim-nats: cannot fetch the pinned nixpkgs (${pin}; cim-nats:proxmox.nixos.nixpkgs); nothing was rebuilt" >&2`,
+    "    return 1",
+    "  fi",
+    '  NIXPKGS=${NIXPKGS//\\"/}',
+    `  install -d -m 0755 ${shellQuote(parentDir(gcRoot))}`,
+    `  ln -sfn "$NIXPKGS" ${shellQuote(gcRoot)}`,
+    '  echo "cim-nats: nixpkgs $NIXPKGS"',
+    "}",
+  ];
+}
+
+/**
+ * `check_version`: the version the running server reports on /varz (what runs, not what a
+ * binary on PATH would say) must be the pinned one; a unit left on another build fails the switch.
+ */
+function versionCheck(version: string): string[] {
+  return [
+    "check_version() { # server address port",
+    "  local line body=''",
+    `  { printf 'GET /varz HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n' "$2" >&3; while IFS= read -r -t 5 line; do body+="$line"; done <&3; } 2>/dev/null 3<>"/dev/tcp/$2/$3" || true`,
+    `  local re='"version": *"([^"]*)"'`,
+    '  if [[ $body =~ $re ]] && [[ ${BASH_REMATCH[1]} == ' + shellQuote(version) + " ]]; then",
+    `    echo "cim-nats: $1 runs nats-server ${version}"`,
+    "    return 0",
+    "  fi",
+    `  echo "cim-nats: $1 runs nats-server \${BASH_REMATCH[1]:-of unknown version (no /varz at http://$2:$3)}, not the pinned ${version} (services.cim-nats.package, nix/modules/nats-server.nix)" >&2`,
+    "  return 1",
+    "}",
+  ];
 }

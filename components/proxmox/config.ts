@@ -4,6 +4,7 @@
  * (parse.ts). Plain readonly data: no I/O, no Pulumi. The two secret fields hold plaintext in
  * memory only; the Pulumi edge wraps them in `pulumi.secret` before any resource sees them.
  */
+import type { NixosSystemSpec } from "../deploy/nixos-system";
 
 /** Where a node's NixOS LXC template comes from. `local` storage is per node, so one per node. */
 export type TemplateSource =
@@ -93,6 +94,8 @@ export type ProxmoxSpec = {
    * host (docs/prod.md).
    */
   readonly protect: boolean;
+  /** The containers' nixpkgs pin and Nix garbage collection (`nixos`). Defaults: DEFAULT_NIXOS_SYSTEM. */
+  readonly nixos: NixosSystemSpec;
 };
 
 /** The secret config values parseProxmox reads (plaintext here; secret everywhere else). */

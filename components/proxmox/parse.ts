@@ -20,6 +20,7 @@ import {
   TemplateSource,
 } from "./config";
 import { inSubnet, ipv4ToNumber, isSubnetEdge, parseCidr } from "./ipv4";
+import { parseNixos } from "./parse-nixos";
 import { openSshPublicKey } from "./ssh-public-key";
 import { type At, type Raw, bool, int, isObject, optString, requiredString, stringList, unknownKeys as unknownFields } from "../config/fields";
 
@@ -65,11 +66,12 @@ export function parseProxmox(raw: unknown, topology: Topology, secrets: ProxmoxS
   const ssh = parseSsh(raw.ssh, secrets.sshPrivateKey, at);
   const dataMountPath = absolutePath(raw.dataMountPath, `${ROOT}.dataMountPath`, DEFAULT_DATA_MOUNT_PATH, at);
   const protect = bool(raw.protect, `${ROOT}.protect`, true, at);
+  const nixos = parseNixos(raw.nixos, `${ROOT}.nixos`, at);
 
   checkHosts(topology, { nodes, templates, networks, dataMountPath }, at);
 
   if (issues.length > 0) throw new ConfigError(issues);
-  return deepFreeze({ endpoint, apiToken, insecure, nodes, templates, datastore, networks, ssh, dataMountPath, protect });
+  return deepFreeze({ endpoint, apiToken, insecure, nodes, templates, datastore, networks, ssh, dataMountPath, protect, nixos });
 }
 
 function parseEndpoint(v: unknown, at: At): string {

@@ -12,6 +12,7 @@ import type { CidServiceSpec } from "../cid/spec";
 import { declareLocalCidService } from "../cid/stack";
 import { NixosDeployment } from "../deploy/nixos-deployment";
 import { nixosHostFiles } from "../deploy/nixos-files";
+import { NIXPKGS_PIN_PATH } from "../deploy/nixos-system";
 import { LocalTopology, localServerFilePath } from "../local/local-topology";
 import { deployAccess, deployConnection } from "../proxmox/deploy-connection";
 import { ProxmoxInventory } from "../proxmox/inventory";
@@ -168,6 +169,7 @@ const proxmox: SubstrateRunner = {
     const t = model.topology;
     const inventory = new ProxmoxInventory(stack, { topology: t, spec }, { parent: root });
     const moduleText = readFileSync(path.join(__dirname, "..", "..", "nix", "modules", "cim-nats.nix"), "utf8");
+    const natsServerText = readFileSync(path.join(__dirname, "..", "..", "nix", "modules", "nats-server.nix"), "utf8");
     const hosts = t.hosts.map((h) => {
       const leaf = h.instances.find((i) => i.kind === "leaf");
       const hostText = security.serverSecurity.apply((s) => renderNixosHost(t, h.name, s));
@@ -179,7 +181,7 @@ const proxmox: SubstrateRunner = {
       }
       // The CID service's host also gets its unit, program and creds (components/cid/prod.ts).
       const extra = cid && cid.host === h.name ? cidServiceNixosExtra(cid, security.credsByUser[cid.user]) : undefined;
-      return { host: h.name, files: nixosHostFiles<pulumi.Input<string>>({ moduleText, hostText, credentials, access: deployAccess(spec), ...(extra ? { extra } : {}) }) };
+      return { host: h.name, files: nixosHostFiles<pulumi.Input<string>>({ moduleText, natsServerText, system: spec.nixos, hostText, credentials, access: deployAccess(spec), ...(extra ? { extra } : {}) }) };
     });
     const deployment = new NixosDeployment(
       "deploy",
@@ -187,6 +189,8 @@ const proxmox: SubstrateRunner = {
         topology: t,
         hosts,
         connection: deployConnection(spec),
+        // Every rebuild builds against the pinned nixpkgs (nixos-system.ts), fetched by the switch.
+        options: { nixpkgsPin: NIXPKGS_PIN_PATH },
         dependsOn: Object.fromEntries(Object.entries(inventory.containers).map(([host, c]) => [host, [c, removalGuard]])),
       },
       { parent: root },

@@ -32,7 +32,6 @@ let
     mkIf
     mkMerge
     mkOption
-    mkPackageOption
     nameValuePair
     optional
     optionals
@@ -167,7 +166,12 @@ let
           default = true;
         };
 
-        package = mkPackageOption pkgs "nats-server" { };
+        package = mkOption {
+          type = types.package;
+          default = cfg.package;
+          defaultText = literalExpression "config.services.cim-nats.package";
+          description = "nats-server package of this instance.";
+        };
 
         serverName = mkOption {
           type = types.str;
@@ -327,6 +331,15 @@ in
 {
   options.services.cim-nats = {
     enable = mkEnableOption "the cim-nats nats-server instances";
+
+    package = mkOption {
+      type = types.package;
+      # Pinned to the version cim-nats is tested with (nats-server.nix), not whatever the
+      # nixpkgs of the day carries; the deploy checks every server runs that version.
+      default = pkgs.callPackage ./nats-server.nix { };
+      defaultText = literalExpression "pkgs.callPackage ./nats-server.nix { } # nats-server 2.15.2";
+      description = "nats-server package every instance runs unless it sets its own.";
+    };
 
     user = mkOption {
       type = types.str;

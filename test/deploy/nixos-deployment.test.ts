@@ -110,6 +110,9 @@ describe("NixosDeployment of the prod stack (mocked)", () => {
       // The script runs on the host, where loopback monitoring answers.
       "  wait_healthy nats-1 127.0.0.1 8222",
       "  wait_healthy nats-1-hub 127.0.0.1 8223",
+      // Both run the pinned nats-server (/varz), or the switch fails.
+      "  check_version nats-1 127.0.0.1 8222",
+      "  check_version nats-1-hub 127.0.0.1 8223",
       '  echo "cim-nats: nats-1 deployed"',
     ]);
   });

@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { accessModule, ENTRY_POINT, nixosHostFiles } from "../../components/deploy/nixos-files";
+import { DEFAULT_NIXOS_SYSTEM } from "../../components/deploy/nixos-system";
 import { nixEvalJson, nixInstantiate } from "../nix/nix-instantiate";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFU/fLj2yKro1J6pmiZLSe1n3TeI4dbZ0M1O7Rkp27a4";
@@ -36,8 +37,36 @@ describe("access.nix", () => {
 
   it("is imported by configuration.nix and deployed beside the host file", () => {
     expect(ENTRY_POINT).toContain("    ./cim-nats/access.nix\n");
-    const files = nixosHostFiles({ moduleText: "{ ... }: { }\n", hostText: "{ ... }: { }\n", credentials: {}, access: { user: "root", port: 2222, authorizedKeys: [KEY] } });
+    const files = nixosHostFiles({
+      moduleText: "{ ... }: { }\n",
+      natsServerText: "{ lib, pkgs }: { }\n",
+      system: DEFAULT_NIXOS_SYSTEM,
+      hostText: "{ ... }: { }\n",
+      credentials: {},
+      access: { user: "root", port: 2222, authorizedKeys: [KEY] },
+    });
     const access = files.find((f) => f.path === "/etc/nixos/cim-nats/access.nix")!;
     expect(access).toEqual({ path: "/etc/nixos/cim-nats/access.nix", content: expect.stringContaining("services.openssh.ports = [ 2222 ];"), mode: "0644", secret: false });
+  });
+
+  it("the pinned nats-server, the nixpkgs pin and Nix's settings go beside the module; configuration.nix imports system.nix", () => {
+    expect(ENTRY_POINT).toContain("    ./cim-nats/system.nix\n");
+    const files = nixosHostFiles({ moduleText: "m", natsServerText: "n", system: DEFAULT_NIXOS_SYSTEM, hostText: "h", credentials: {}, access: { user: "root", port: 22, authorizedKeys: [KEY] } });
+    expect(files.map((f) => f.path)).toEqual([
+      "/etc/nixos/configuration.nix",
+      "/etc/nixos/cim-nats/modules/cim-nats.nix",
+      "/etc/nixos/cim-nats/modules/nats-server.nix",
+      "/etc/nixos/cim-nats/nixpkgs.nix",
+      "/etc/nixos/cim-nats/system.nix",
+      "/etc/nixos/cim-nats/host.nix",
+      "/etc/nixos/cim-nats/access.nix",
+    ]);
+    const pin = files.find((f) => f.path === "/etc/nixos/cim-nats/nixpkgs.nix")!;
+    const file = path.join(work, "nixpkgs.nix");
+    fs.writeFileSync(file, pin.content);
+    // Parsed, not evaluated: evaluating would download nixpkgs. The pin is exactly the default's.
+    expect(nixInstantiate(["--parse", file]).ok).toBe(true);
+    expect(pin.content).toContain(`url = "${DEFAULT_NIXOS_SYSTEM.nixpkgs.url}";`);
+    expect(pin.content).toContain(`sha256 = "${DEFAULT_NIXOS_SYSTEM.nixpkgs.sha256}";`);
   });
 });

@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NixosDeployment } from "../../components/deploy/nixos-deployment";
+import { NATS_SERVER_VERSION } from "../../components/deploy/scripts";
 import { renderServerConfig } from "../../components/render/nats-server-config";
 import { Topology } from "../../components/topology/types";
 import { freePort } from "../local/free-port";
@@ -91,7 +92,9 @@ describe.skipIf(!hasSshd)("prod deployment replayed over real SSH", () => {
     for (const h of topology.hosts) {
       const out = firstSteps.find((s) => s.name === `ssh-${h.name}-switch`)!.stdout;
       const lines = h.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.monitoringAddress}:${i.monitoringPort}/healthz?js-server-only=true)`);
-      expect(out).toBe([...lines, `cim-nats: ${h.name} deployed`, ""].join("\n"));
+      // Then every server is checked to run the pinned nats-server (/varz, what really runs).
+      const versions = h.instances.map((i) => `cim-nats: ${i.serverName} runs nats-server ${NATS_SERVER_VERSION}`);
+      expect(out).toBe([...lines, ...versions, `cim-nats: ${h.name} deployed`, ""].join("\n"));
     }
     // All seven servers really run the deployed configs and form the hub cluster.
     for (const i of topology.hosts.flatMap((h) => h.instances)) {
@@ -119,7 +122,12 @@ describe.skipIf(!hasSshd)("prod deployment replayed over real SSH", () => {
     // The restarted hub member passed the full /healthz: it rejoined its cluster with quorum intact.
     const nats2 = topology.hosts.find((h) => h.name === "nats-2")!;
     expect(steps.find((s) => s.name === "ssh-nats-2-switch")!.stdout).toBe(
-      [...nats2.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.monitoringAddress}:${i.monitoringPort}/healthz)`), "cim-nats: nats-2 deployed", ""].join("\n"),
+      [
+        ...nats2.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.monitoringAddress}:${i.monitoringPort}/healthz)`),
+        ...nats2.instances.map((i) => `cim-nats: ${i.serverName} runs nats-server ${NATS_SERVER_VERSION}`),
+        "cim-nats: nats-2 deployed",
+        "",
+      ].join("\n"),
     );
   });
 });

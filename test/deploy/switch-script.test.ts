@@ -80,7 +80,8 @@ describe("switchScript under bash", () => {
 
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
-    expect(run.stdout).toBe(`cim-nats: ok-leaf healthy (http://${ADDRESS}:${monitoringPort}/healthz)\ncim-nats: ok deployed\n`);
+    // ...and the server it waited for runs the pinned build (/varz).
+    expect(run.stdout).toBe(`cim-nats: ok-leaf healthy (http://${ADDRESS}:${monitoringPort}/healthz)\ncim-nats: ok-leaf runs nats-server 2.15.2\ncim-nats: ok deployed\n`);
     expect(run.seconds).toBeGreaterThanOrEqual(1); // the server came up a second after the rebuild
     expect(readFileSync(join(dir, "ok-rebuild.log"), "utf8")).toBe("rebuild switch\n");
     expect(files.map((f) => [mode(f.path), readFileSync(f.path, "utf8")])).toEqual(files.map((f) => [f.mode, f.content]));

@@ -10,20 +10,76 @@
   lib,
   hostFile,
   extraModules ? [ ],
+  # configuration.nix imports `modulesPath + "/virtualisation/proxmox-lxc.nix"`; the stub there is empty.
+  modulesPath ? ./stub-modules,
 }:
 
 let
   inherit (lib) mkOption types;
 
-  # systemd's unit option values (nixpkgs: utils.systemdUtils.unitOptions.unitOption).
-  unitOption = types.oneOf [
-    types.bool
-    types.int
-    types.str
-    (types.listOf (types.oneOf [
-      types.int
-      types.str
-    ]))
+  # nixpkgs' own (nixos/lib/systemd-unit-options.nix `unitOption`): one value, or lists concatenated.
+  unitOption = lib.mkOptionType {
+    name = "systemd option";
+    merge =
+      loc: defs:
+      let
+        defs' = lib.filterOverrides defs;
+      in
+      if builtins.isList (builtins.head defs').value then
+        lib.concatMap (
+          def:
+          if builtins.typeOf def.value == "list" then
+            def.value
+          else
+            throw "The definitions for systemd unit options should be either all lists, representing repeatable options, or all non-lists, but for the option ${lib.showOption loc}, the definitions are a mix of list and non-list ${lib.options.showDefs defs'}"
+        ) defs'
+      else
+        lib.mergeEqualOption loc defs';
+  };
+
+  # nixpkgs' own check of `serviceConfig` (nixos/lib/systemd-lib.nix checkUnitConfig,
+  # assertValueOneOf; systemd-unit-options.nix checkService): a Type or Restart systemd does not
+  # know fails the evaluation, with the reason traced.
+  assertValueOneOf =
+    name: values: group: attr:
+    lib.optional (
+      attr ? ${name} && !lib.elem attr.${name} values
+    ) "Systemd ${group} field `${name}' cannot have value `${toString attr.${name}}'.";
+  checkUnitConfig =
+    group: checks: attrs:
+    let
+      defs = lib.mapAttrs (
+        _: v:
+        if v._type or "" == "override" then
+          v.content
+        else if v._type or "" == "if" then
+          v.content
+        else
+          v
+      ) attrs;
+      errors = lib.concatMap (c: c group defs) checks;
+    in
+    if errors == [ ] then true else builtins.trace (lib.concatStringsSep "\n" errors) false;
+  checkService = checkUnitConfig "Service" [
+    (assertValueOneOf "Type" [
+      "exec"
+      "simple"
+      "forking"
+      "oneshot"
+      "dbus"
+      "notify"
+      "notify-reload"
+      "idle"
+    ])
+    (assertValueOneOf "Restart" [
+      "no"
+      "on-success"
+      "on-failure"
+      "on-abnormal"
+      "on-abort"
+      "on-watchdog"
+      "always"
+    ])
   ];
 
   json = types.attrsOf types.anything;
@@ -47,8 +103,42 @@ let
       };
     runCommand =
       name: env: script:
-      assert env.nativeBuildInputs == [ pkgs.nats-server ];
       "/nix/store/stub-${name}[${script}]";
+    # What nix/modules/nats-server.nix builds with: the stub derivation carries the arguments.
+    callPackage =
+      fn: overrides:
+      let
+        f = if builtins.isFunction fn then fn else import fn;
+      in
+      f (builtins.intersectAttrs (builtins.functionArgs f) (pkgs // { inherit lib pkgs; }) // overrides);
+    go = {
+      version = "1.25.9";
+      name = "go-1.25.9";
+    };
+    go_1_26 = {
+      version = "1.26.2";
+      name = "go-1.26.2";
+    };
+    unzip = "/nix/store/stub-unzip";
+    nodejs_22 = {
+      outPath = "/nix/store/stub-nodejs-22";
+      type = "derivation";
+      name = "nodejs-22";
+    };
+    fetchurl = args: args // { fetcher = "fetchurl"; };
+    buildGoModule = {
+      override =
+        { go }:
+        args:
+        {
+          type = "derivation";
+          name = "${args.pname}-${args.version}";
+          outPath = "/nix/store/stub-${args.pname}-${args.version}";
+          buildGoModuleArgs = args // {
+            go = go.name;
+          };
+        };
+    };
   };
 
   nixosOptions = {
@@ -58,6 +148,59 @@ let
         default = [ ];
       };
       networking.hostName = mkOption { type = types.str; };
+      # nixpkgs' declarations (types as in nixos/modules) of what the generated files set.
+      boot.isContainer = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      system.stateVersion = mkOption { type = types.str; };
+      nix.enable = mkOption {
+        type = types.bool;
+        default = true;
+      };
+      # nixos/modules/config/nix-channel.nix
+      nix.nixPath = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
+      # nixos/modules/services/misc/nix-gc.nix
+      nix.gc = {
+        automatic = mkOption {
+          type = types.bool;
+          default = false;
+        };
+        dates = mkOption {
+          type = types.singleLineStr;
+          default = "03:15";
+        };
+        randomizedDelaySec = mkOption {
+          type = types.singleLineStr;
+          default = "0";
+        };
+        persistent = mkOption {
+          type = types.bool;
+          default = true;
+        };
+        options = mkOption {
+          type = types.singleLineStr;
+          default = "";
+        };
+      };
+      # nixos/modules/services/networking/ssh/sshd.nix
+      services.openssh = {
+        enable = mkOption {
+          type = types.bool;
+          default = false;
+        };
+        ports = mkOption {
+          type = types.listOf types.port;
+          default = [ 22 ];
+        };
+        authorizedKeysFiles = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+        };
+      };
       networking.firewall.allowedTCPPorts = mkOption {
         type = types.listOf types.port;
         default = [ ];
@@ -88,7 +231,14 @@ let
         type = types.attrsOf (
           types.submodule {
             options = {
-              description = mkOption { type = types.str; };
+              description = mkOption {
+                type = types.singleLineStr;
+                default = "";
+              };
+              environment = mkOption {
+                type = types.attrsOf (types.nullOr types.str);
+                default = { };
+              };
               wantedBy = mkOption {
                 type = types.listOf types.str;
                 default = [ ];
@@ -102,7 +252,7 @@ let
                 default = [ ];
               };
               serviceConfig = mkOption {
-                type = types.attrsOf unitOption;
+                type = types.addCheck (types.attrsOf unitOption) checkService;
                 default = { };
               };
               # nixpkgs: X-Restart-Triggers / X-Reload-Triggers in the unit; switch-to-configuration
@@ -140,6 +290,10 @@ let
                 type = types.str;
                 default = "";
               };
+              openssh.authorizedKeys.keys = mkOption {
+                type = types.listOf types.singleLineStr;
+                default = [ ];
+              };
             };
           }
         );
@@ -152,6 +306,8 @@ let
   };
 
   evaluated = lib.evalModules {
+    # As NixOS passes it: `imports` may use it, so it cannot be a _module.args value.
+    specialArgs = { inherit modulesPath; };
     modules = [
       nixosOptions
       hostFile
@@ -167,7 +323,13 @@ in
     networking
     users
     environment
+    nix
+    boot
     ;
   services.cim-nats = config.services.cim-nats;
+  services.openssh = config.services.openssh;
+  # The stub derivation's build arguments (JSON would show a derivation as its path only).
+  natsServerBuild = config.services.cim-nats.package.buildGoModuleArgs or null;
+  services.cim-cid-service = config.services.cim-cid-service or null;
   failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
 }

@@ -48,7 +48,7 @@ let fileCount = 0;
 function writeHost(text: string): string {
   const dir = path.join(work, `host-${fileCount++}`);
   fs.mkdirSync(path.join(dir, "modules"), { recursive: true });
-  fs.copyFileSync(path.join(ROOT, "nix", "modules", "cim-nats.nix"), path.join(dir, "modules", "cim-nats.nix"));
+  for (const f of ["cim-nats.nix", "nats-server.nix"]) fs.copyFileSync(path.join(ROOT, "nix", "modules", f), path.join(dir, "modules", f));
   fs.writeFileSync(path.join(dir, "host.nix"), text);
   return path.join(dir, "host.nix");
 }
@@ -119,7 +119,8 @@ describe.skipIf(!LIB)("the cim-nats module evaluated for every prod host", () =>
         const sc = service.serviceConfig;
         expect(service.wantedBy).toEqual(["multi-user.target"]);
         // The unit runs a stable path; /etc points it at the validated store file.
-        expect(sc.ExecStart).toBe(`/nix/store/stub-nats-server/bin/nats-server -c /etc/cim-nats/${instance.kind}.json`);
+        // ...of the pinned nats-server (nix/modules/nats-server.nix), not nixpkgs' of the day.
+        expect(sc.ExecStart).toBe(`/nix/store/stub-nats-server-2.15.2/bin/nats-server -c /etc/cim-nats/${instance.kind}.json`);
         const source = evaluated.environment.etc[`cim-nats/${instance.kind}.json`].source;
         expect(source).toMatch(/^\/nix\/store\/stub-cim-nats-\w+-validated\.json\[nats-server -t -c /);
         expect(service.reloadTriggers).toEqual([source]);

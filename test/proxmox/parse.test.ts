@@ -59,6 +59,10 @@ describe("parseProxmox on the prod stack config", () => {
       },
       dataMountPath: "/var/lib/cim-nats",
       protect: true,
+      nixos: {
+        nixpkgs: { url: "https://github.com/NixOS/nixpkgs/archive/8fd9daa3db09ced9700431c5b7ad0e8ba199b575.tar.gz", sha256: "sha256-Ti+ZBvW6yrWWAg2szExVTwCd4qOJ3KlVr1tFHfyfi8Q=" },
+        gc: { dates: "weekly", deleteOlderThan: "30d" },
+      },
     });
     expect(Object.isFrozen(spec.networks.default)).toBe(true);
   });
@@ -117,6 +121,11 @@ describe("bad Proxmox config: one ConfigError naming field, value and fix", () =
     ["node listed twice", (c: Raw) => void c.proxmox.nodes.push("pve1"), "proxmox.nodes[3]", /node 'pve1' is listed twice/],
     ["unknown field", (c: Raw) => void (c.proxmox.datastor = "x"), "proxmox.datastor", /unknown field 'datastor'/],
     ["insecure not a boolean", (c: Raw) => void (c.proxmox.insecure = "yes"), "proxmox.insecure", /must be true or false/],
+    ["nixpkgs pin without sha256", (c: Raw) => void delete c.proxmox.nixos.nixpkgs.sha256, "proxmox.nixos.nixpkgs.sha256", /is required: the sha256 of the unpacked tree/],
+    ["nixpkgs pin with a hex sha256", (c: Raw) => void (c.proxmox.nixos.nixpkgs.sha256 = "4e2f9906f5bacab596020daccc4c554f009de2a389dca955af5b451dfc9f8bc4"), "proxmox.nixos.nixpkgs.sha256", /is neither a Nix base32 sha256 \(52 characters\) nor an SRI hash/],
+    ["nixpkgs pin not a URL", (c: Raw) => void (c.proxmox.nixos.nixpkgs.url = "nixos-25.11"), "proxmox.nixos.nixpkgs.url", /'nixos-25.11' is not an http\(s\) URL of a nixpkgs tarball/],
+    ["gc age not in days", (c: Raw) => void (c.proxmox.nixos.gc.deleteOlderThan = "2w"), "proxmox.nixos.gc.deleteOlderThan", /'2w' is not a number of days like '30d'/],
+    ["unknown nixos field", (c: Raw) => void (c.proxmox.nixos.channel = "nixos-25.11"), "proxmox.nixos.channel", /unknown field 'channel'/],
     ["store dir outside the data volume", (c: Raw) => void (c.topology.dataDir = "/srv/nats"), "proxmox.dataMountPath", /JetStream store '\/srv\/nats\/nats-1' of server 'nats-1' is not under the data volume \/var\/lib\/cim-nats/],
   ])("%s", (_name, change, propertyPath, reason) => {
     const { issues } = issuesAfter((c) => change(c as unknown as Raw));

@@ -36,6 +36,10 @@ describe("pulumi up -s prod, as declared", () => {
           "etc-nixos-cim-nats-access.nix",
           "etc-nixos-cim-nats-host.nix",
           "etc-nixos-cim-nats-modules-cim-nats.nix",
+          // The pinned nats-server, the nixpkgs pin and Nix's settings (gc, NIX_PATH).
+          "etc-nixos-cim-nats-modules-nats-server.nix",
+          "etc-nixos-cim-nats-nixpkgs.nix",
+          "etc-nixos-cim-nats-system.nix",
           "etc-nixos-configuration.nix",
           `var-lib-cim-nats-secrets-leaf-${h}.creds`,
           ...(h === "cimstor" ? cid : []),
@@ -47,7 +51,9 @@ describe("pulumi up -s prod, as declared", () => {
     const script = JSON.stringify(switches.find((s) => s.name.includes("nats-2"))!.inputs);
     expect(script).toContain("/var/lib/cim-nats/secrets/leaf-nats-2.creds");
     expect(script).toContain("0600");
-    expect(script).toContain("nixos-rebuild switch");
+    // Against the pinned nixpkgs the switch fetched, never the template's channel.
+    expect(script).toContain('nixos-rebuild switch -I \\"nixpkgs=$NIXPKGS\\"');
+    expect(script).toContain("nix-instantiate --eval --read-write-mode --json /etc/nixos/cim-nats/nixpkgs.nix");
   });
 
   it("declares the reference JetStream set against the prod addresses, with the admin creds as a secret", () => {

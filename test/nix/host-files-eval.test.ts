@@ -1,0 +1,163 @@
+/**
+ * Every file the prod program deploys to a container, evaluated whole: the files are taken from
+ * what `pulumi up -s prod` declares (the mocks' CopyToRemote sources, placed at the paths the
+ * switch script installs them to), and each host's /etc/nixos/configuration.nix — which imports
+ * host.nix, access.nix, system.nix, the modules and (cimstor) the CID service — goes through
+ * nixpkgs' real `lib.evalModules` (eval-nixos.nix) with nixpkgs' own types for what they set:
+ * systemd services (serviceConfig checked as nixpkgs checks it), nix.gc, nix.nixPath, openssh.
+ * A misspelt option (`wantsBy`), a bad unit type (`Type = "simpel"`) and a mistyped nix.gc are
+ * rejected. Pure evaluation: nothing is built or fetched.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_NIXPKGS_PIN, NIXPKGS_GC_ROOT } from "../../components/deploy/nixos-system";
+import { plain, runProdProgram, type Registered } from "../stack/prod-program";
+import { nixEvalJson, nixInstantiate } from "./nix-instantiate";
+
+const ROOT = path.resolve(__dirname, "../..");
+const HARNESS = path.join(__dirname, "eval-nixos.nix");
+const HOSTS = ["nats-1", "nats-2", "nats-3", "cimstor"];
+
+/** The nixpkgs lib snapshot, as module-eval.test.ts finds it. */
+function nixpkgsLib(work: string): string | undefined {
+  const given = process.env.CIM_NATS_NIXPKGS_LIB ?? path.resolve(ROOT, "..", "shared", "nixpkgs-lib");
+  if (!fs.existsSync(given)) return undefined;
+  if (fs.existsSync(path.join(given, "default.nix"))) return given;
+  const tarball = fs.statSync(given).isDirectory() ? fs.readdirSync(given).find((f) => /^nixpkgs-lib-.*\.tar\.gz$/.test(f)) : path.basename(given);
+  if (!tarball) return undefined;
+  const into = path.join(work, "nixpkgs-lib");
+  fs.mkdirSync(into, { recursive: true });
+  const tar = require("node:child_process").spawnSync("tar", ["xzf", fs.statSync(given).isDirectory() ? path.join(given, tarball) : given, "-C", into]);
+  if (tar.status !== 0) throw new Error(`cannot extract ${tarball}`);
+  return path.join(into, "lib");
+}
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "cim-nixpin-hosts-"));
+const LIB = nixpkgsLib(work);
+if (!LIB) console.warn("host-files-eval: skipped: no nixpkgs lib snapshot (CIM_NATS_NIXPKGS_LIB or ../shared/nixpkgs-lib)");
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+/** Host → its files (final path → text), as the prod program deploys them. */
+async function deployedFiles(registered: readonly Registered[]): Promise<Record<string, Record<string, string>>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const host of HOSTS) {
+    const script: string = plain(registered.find((r) => r.name === `deploy-${host}-switch`)!.inputs.stdin);
+    // `install -D -m <mode> <staged> <final>`: where each staged copy ends up.
+    const finalOf = new Map([...script.matchAll(/^ {2}install -D -m \d+ (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]]));
+    out[host] = {};
+    for (const copy of registered.filter((r) => r.type === "command:remote:CopyToRemote" && r.name.startsWith(`deploy-${host}-copy-`))) {
+      const final = finalOf.get(plain(copy.inputs.remotePath));
+      if (!final) throw new Error(`${copy.name}: its staged file is never installed by the switch`);
+      out[host][final] = await plain(plain(copy.inputs.source).text);
+    }
+  }
+  return out;
+}
+
+/** Writes a host's files under `work/<dir>` (so /etc/nixos/configuration.nix's relative imports resolve). */
+function writeTree(dir: string, files: Record<string, string>, edit: (p: string, text: string) => string = (_p, t) => t): string {
+  const root = path.join(work, dir);
+  for (const [p, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(root + p), { recursive: true });
+    fs.writeFileSync(root + p, edit(p, text));
+  }
+  return root;
+}
+
+const evalArgs = (root: string) => `{ lib = import ${LIB}; hostFile = ${root}/etc/nixos/configuration.nix; }`;
+
+describe.skipIf(!LIB)("every file the prod program deploys, evaluated whole", () => {
+  let files: Record<string, Record<string, string>>;
+  beforeAll(async () => {
+    files = await deployedFiles((await runProdProgram()).registered);
+  }, 60_000);
+
+  it("each host gets the entry point, the modules, the pinned nats-server and nixpkgs, Nix's settings", () => {
+    for (const host of HOSTS) {
+      expect(Object.keys(files[host])).toEqual(
+        expect.arrayContaining([
+          "/etc/nixos/configuration.nix",
+          "/etc/nixos/cim-nats/host.nix",
+          "/etc/nixos/cim-nats/access.nix",
+          "/etc/nixos/cim-nats/system.nix",
+          "/etc/nixos/cim-nats/nixpkgs.nix",
+          "/etc/nixos/cim-nats/modules/cim-nats.nix",
+          "/etc/nixos/cim-nats/modules/nats-server.nix",
+        ]),
+      );
+      // Byte for byte the repo's files.
+      expect(files[host]["/etc/nixos/cim-nats/modules/nats-server.nix"]).toBe(fs.readFileSync(path.join(ROOT, "nix/modules/nats-server.nix"), "utf8"));
+    }
+  });
+
+  it.each(HOSTS)("%s: configuration.nix and everything it imports pass nixpkgs' evalModules with nixpkgs' types", (host) => {
+    const root = writeTree(`ok-${host}`, files[host]);
+    const evaluated = nixEvalJson(`import ${HARNESS} ${evalArgs(root)}`) as any;
+    expect(evaluated.failedAssertions).toEqual([]);
+    // system.nix: garbage collection and NIX_PATH on the pin's GC root.
+    expect(evaluated.nix.gc).toEqual({ automatic: true, dates: "weekly", options: "--delete-older-than 30d", persistent: true, randomizedDelaySec: "0" });
+    expect(evaluated.nix.nixPath).toEqual([`nixpkgs=${NIXPKGS_GC_ROOT}`, "nixos-config=/etc/nixos/configuration.nix"]);
+    expect(evaluated.boot.isContainer).toBe(true);
+    expect(evaluated.services.openssh.enable).toBe(true);
+    // Every nats-server unit runs the pinned package: nats-server 2.15.2 from the Go proxy zip.
+    const units = Object.keys(evaluated.systemd.services).filter((u) => u.startsWith("cim-nats-"));
+    expect(units.length).toBeGreaterThan(0);
+    for (const u of units) expect(evaluated.systemd.services[u].serviceConfig.ExecStart).toMatch(/^\/nix\/store\/stub-nats-server-2\.15\.2\/bin\/nats-server -c /);
+    const pkg = evaluated.natsServerBuild;
+    expect(pkg).toMatchObject({
+      pname: "nats-server",
+      version: "2.15.2",
+      src: { url: "https://proxy.golang.org/github.com/nats-io/nats-server/v2/@v/v2.15.2.zip", hash: "sha256-zTKsPoFCNNK5k2itHu9xw8djNKVZV4C1wyFm7uSaq6Y=", fetcher: "fetchurl" },
+      sourceRoot: "github.com/nats-io/nats-server/v2@v2.15.2",
+      vendorHash: "sha256-qzGUFmsKDac2Yu8jnVhfbj7vzJaur13Th0bydzRq+sc=",
+      subPackages: ["."],
+      doCheck: false,
+      // The stub nixpkgs' default Go is 1.25: the package takes go_1_26, as go.mod asks.
+      go: "go-1.26.2",
+    });
+    if (host === "cimstor") expect(evaluated.systemd.services["cim-cid-service"].serviceConfig.Type).toBe("simple");
+  });
+
+  it("nixpkgs.nix is a fetchTarball of exactly the pin (evaluated with fetchTarball stubbed: nothing is downloaded)", () => {
+    const root = writeTree("pin", files["nats-1"]);
+    const pin = nixEvalJson(`scopedImport { builtins = builtins // { fetchTarball = args: args; }; } ${root}/etc/nixos/cim-nats/nixpkgs.nix`);
+    expect(pin).toEqual(DEFAULT_NIXPKGS_PIN);
+  });
+
+  /** Evaluates nats-1 with one file edited; returns stderr of the failed run. */
+  function rejected(name: string, file: string, from: string, to: string): string {
+    const root = writeTree(name, files["nats-1"], (p, t) => {
+      if (p !== file) return t;
+      expect(t).toContain(from);
+      return t.split(from).join(to);
+    });
+    const run = nixInstantiate(["--eval", "--strict", "--json", "-E", `import ${HARNESS} ${evalArgs(root)}`]);
+    expect(run.ok).toBe(false);
+    return run.stderr;
+  }
+
+  it("a misspelt option (wantsBy) is rejected (the check can fail)", () => {
+    const stderr = rejected("wants-by", "/etc/nixos/cim-nats/modules/cim-nats.nix", "wantedBy = [", "wantsBy = [");
+    expect(stderr).toMatch(/The option `systemd\.services\.cim-nats-(leaf|hub)\.wantsBy' does not exist/);
+  });
+
+  it('a unit Type systemd does not know (Type = "simpel") is rejected, as nixpkgs checks it (the check can fail)', () => {
+    const stderr = rejected("type-simpel", "/etc/nixos/cim-nats/modules/cim-nats.nix", 'Type = "simple";', 'Type = "simpel";');
+    expect(stderr).toContain("Systemd Service field `Type' cannot have value `simpel'.");
+    expect(stderr).toMatch(/A definition for option `systemd\.services\.cim-nats-(leaf|hub)\.serviceConfig' is not of type `attribute set of \(systemd option\)'/);
+  });
+
+  it("a mistyped nix.gc is rejected (the check can fail)", () => {
+    const stderr = rejected("gc-type", "/etc/nixos/cim-nats/system.nix", "automatic = true;", 'automatic = "yes";');
+    expect(stderr).toContain("A definition for option `nix.gc.automatic' is not of type `boolean'");
+  });
+
+  it("without a Go 1.26 in the pinned nixpkgs, the package says so (not a cryptic build error)", () => {
+    const pkgs = `{ go = { version = "1.24.3"; }; fetchurl = a: a; unzip = null; buildGoModule.override = { go }: args: args // { go = go.version; }; }`;
+    const run = nixInstantiate(["--eval", "--strict", "-E", `((import ${ROOT}/nix/modules/nats-server.nix) { lib = import ${LIB}; pkgs = ${pkgs}; }).go`]);
+    expect(run.ok).toBe(false);
+    expect(run.stderr).toContain("cim-nats: nats-server 2.15.2 needs Go >= 1.26 (its go.mod says go 1.26.0)");
+  });
+});

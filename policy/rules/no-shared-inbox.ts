@@ -11,9 +11,9 @@ import { what } from "./props";
 /** Whether an allowed subject reaches into the shared `_INBOX.` namespace. */
 export function grantsSharedInbox(subject: string): boolean {
   const tokens = subject.split(".");
-  if (tokens[0] === "_INBOX") return true;
-  // `>` and `*.>` cover `_INBOX.>` too.
-  return tokens[0] === ">" || (tokens[0] === "*" && tokens.length > 1 && tokens[tokens.length - 1] === ">");
+  if (tokens[0] === "_INBOX" || tokens[0] === ">") return true;
+  // All wildcards (`*.>`, `*.*`) match inbox replies too; `*.events.>` only reaches `_INBOX.events.…`, no reply subject.
+  return tokens[0] === "*" && tokens.length > 1 && tokens.slice(1).every((t) => t === "*" || t === ">");
 }
 
 type Permission = { allow?: string[] };

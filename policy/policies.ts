@@ -10,3 +10,6 @@ import { tlsInProd } from "./rules/tls-in-prod";
 export function cimNatsPolicies(ctx: PolicyContext): Policies {
   return [tlsInProd(ctx), containerGuard, noUnapprovedReplacement(ctx), replicasWithinDomain(ctx), noSharedInboxGrants];
 }
+
+/** The SDK types a test harness needs, resolved from policy/node_modules (the project root has no @pulumi/policy). */
+export type { PolicyResourceOptions, ResourceValidationPolicy } from "@pulumi/policy";

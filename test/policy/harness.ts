@@ -4,7 +4,7 @@
  * throws, as in the SDK, and is returned as `notApplicable`. Unknown inputs (a preview before the
  * keys exist) are simulated by properties whose getter throws the SDK's UnknownValueError.
  */
-import type { PolicyResourceOptions, ResourceValidationPolicy } from "@pulumi/policy";
+import type { PolicyResourceOptions, ResourceValidationPolicy } from "../../policy/policies";
 
 export type RuleRun = { readonly violations: readonly string[]; readonly notApplicable?: string };
 

@@ -9,11 +9,14 @@ export type NixData = string | number | boolean | null | readonly NixData[] | { 
 
 export class NixSubsetError extends Error {}
 
-/** The value of the attribute assigned by `<attrPath> = …;` in `text` (e.g. `services.cim-nats`), or undefined when absent. */
+/**
+ * The value of the attribute assigned by a line `<attrPath> = …;` in `text` (e.g. `services.cim-nats`),
+ * or undefined when no line assigns it (the module itself only mentions `options.services.cim-nats`).
+ */
 export function nixAttribute(text: string, attrPath: string): NixData | undefined {
-  const at = text.indexOf(`${attrPath} = `);
-  if (at < 0) return undefined;
-  const p = new NixReader(text, at + attrPath.length + 3);
+  const m = new RegExp(`^[ \t]*${attrPath.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} = `, "m").exec(text);
+  if (!m) return undefined;
+  const p = new NixReader(text, m.index + m[0].length);
   return p.value();
 }
 

@@ -75,8 +75,8 @@ export function tlsInProd(ctx: PolicyContext): ResourceValidationPolicy {
         servers = { [String(args.props.serverName)]: tree };
       } else {
         const text = await assetText(args.props.source);
-        if (text === undefined || !text.includes("services.cim-nats")) return;
-        if (text.includes(PREVIEW_PLACEHOLDER_MARK)) args.notApplicable("host.nix is not known until its keys exist: checked again at up");
+        if (text === undefined) return;
+        if (text.includes(PREVIEW_PLACEHOLDER_MARK)) args.notApplicable("this file is not known until the stack's keys exist: checked again at up");
         try {
           servers = hostNixServers(text);
         } catch (e) {
@@ -84,6 +84,8 @@ export function tlsInProd(ctx: PolicyContext): ResourceValidationPolicy {
           report(`${what(args)}: host.nix could not be read (${e.message}), so TLS cannot be checked`);
           return;
         }
+        // Not a host file (configuration.nix, access.nix, the module itself): nothing to check.
+        if (!servers) return;
       }
       for (const [server, tree] of Object.entries(servers ?? {})) {
         const missing = listenersWithoutTls(tree);

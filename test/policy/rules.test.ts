@@ -17,7 +17,9 @@ import { renderServerConfig, serverConfigTree } from "../../components/render/na
 import { nixosInstanceOptions, renderNixosHost } from "../../components/render/nixos-host";
 import { loadStackModel } from "../../components/stack/stack-model";
 import { PREVIEW_PLACEHOLDER } from "../../components/deploy/nixos-deployment";
-import { readStackConfig } from "../support/stack-config";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { PROJECT_ROOT, readStackConfig } from "../support/stack-config";
 import { testSecurity } from "../render/test-security";
 import { runRule, urnOf, withUnknown } from "./harness";
 
@@ -75,6 +77,13 @@ describe("tls-in-prod", () => {
     const required = await runRule(tlsInProd(context({ substrate: () => "local" })), { type: TYPES.localServer, name: "servers-nats-1-hub", props, config: { substrates: ["local"] } });
     expect(required.violations).toHaveLength(1);
     expect(required.violations[0]).toContain("cluster (routes)");
+  });
+
+  it("leaves the other NixOS files alone, the module too (it only declares options.services.cim-nats)", async () => {
+    const moduleText = readFileSync(join(PROJECT_ROOT, "nix", "modules", "cim-nats.nix"), "utf8");
+    expect(moduleText).toContain("services.cim-nats");
+    const run = await runRule(tlsInProd(context()), { type: TYPES.copyToRemote, name: "deploy-nats-1-copy-etc-nixos-cim-nats-modules-cim-nats.nix", props: { source: stringAsset(moduleText) } });
+    expect(run).toEqual({ violations: [] });
   });
 
   it("waits for up when a preview only has host.nix's placeholder", async () => {

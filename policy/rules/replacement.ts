@@ -23,7 +23,6 @@ import type { PolicyContext, StateResource } from "../context";
 import { CONTAINER_TYPES, TYPES } from "../resource-types";
 import { isUnknownValueError, raw, what } from "./props";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const STORE_KINDS: Readonly<Record<string, StoreKind<any, any>>> = {
   [TYPES.stream]: STREAM_STORE_KIND,
   [TYPES.kv]: KV_STORE_KIND,

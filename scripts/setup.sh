@@ -142,6 +142,19 @@ else
   say "npm dependencies: installed in $(since "$t") with npm ci"
 fi
 
+# --- 2b. the policy pack's npm dependencies ----------------------------------------------------
+# policy/ is a package of its own (PulumiPolicy.yaml; `pulumi preview --policy-pack policy`): the
+# CLI's language host runs it from policy/node_modules (@pulumi/policy and its @pulumi/pulumi).
+policy_hash="$(cat policy/package-lock.json policy/package.json | sha256sum | cut -d' ' -f1)"
+if [ -f policy/node_modules/.lock-hash ] && [ "$(cat policy/node_modules/.lock-hash)" = "$policy_hash" ]; then
+  say "policy pack dependencies: cached"
+else
+  t=$SECONDS
+  run_logged "policy pack npm ci" "$LOGS/npm-ci-policy.log" npm ci --prefix policy --no-audit --no-fund
+  echo "$policy_hash" >policy/node_modules/.lock-hash
+  say "policy pack dependencies: installed in $(since "$t") with npm ci (policy/)"
+fi
+
 # --- 3. Go-built tools -------------------------------------------------------------------------
 # go_install NAME MODULE_PKG VERSION EXPECTED VERSION_CMD...: `go install pkg@version` into .tools/bin,
 # skipped when VERSION_CMD's output contains EXPECTED.

@@ -15,6 +15,7 @@ import { declareJetStream, declareRemovalGuard, jetstreamNames } from "./jetstre
 import { cidServiceOutput, parseCidService } from "../cid/spec";
 import { declaredJetStream } from "../verify/declared";
 import { loadStackModel, type StackModel } from "./stack-model";
+import { ALLOW_LOCAL_STATE_ENV, stateBackendVerdict } from "./state-backend";
 import { SUBSTRATES } from "./substrates";
 import { declareStackTls } from "../tls/resources";
 
@@ -70,6 +71,12 @@ export function program(): Record<string, unknown> {
         "set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to your own, and re-key any secrets already set " +
         "with `pulumi stack change-secrets-provider passphrase -s " + stack + "`",
     );
+  }
+  // Prod state in with-env.sh's default (a git-ignored file in this checkout) is refused, elsewhere on disk warned about.
+  if (substrate.realMachines) {
+    const verdict = stateBackendVerdict(stack, process.env.PULUMI_BACKEND_URL, process.env.CIM_NATS_ROOT ?? process.cwd(), process.env[ALLOW_LOCAL_STATE_ENV]);
+    if (verdict.refuse) throw new pulumi.RunError(verdict.refuse);
+    if (verdict.warn) void pulumi.log.warn(verdict.warn);
   }
   const root = new Backbone(stack);
   // The CA, every server's certificate and the route password: before any server or client.

@@ -14,7 +14,7 @@ import { killCidServicesUnder, killNatsServersUnder } from "./processes";
 import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext } from "./pulumi-cli";
 
 /** Not copied: history, caches, state, data, and what the program never reads. */
-const SKIPPED = [".git", "node_modules", ".tools", ".cim-dev", ".pulumi-state", "test", "bench", "docs", ".ci"];
+const SKIPPED = [".git", "node_modules", ".tools", ".cim-dev", ".pulumi-state", "test", "bench", "docs", ".ci", "policy"];
 /** Shared with the real project through a symlink: large and read-only for the program. */
 const LINKED = ["node_modules", ".tools"];
 

@@ -59,6 +59,9 @@ export async function runProdProgram(): Promise<{ registered: Registered[]; outp
   );
   const saved = process.env.PULUMI_CONFIG_PASSPHRASE;
   process.env.PULUMI_CONFIG_PASSPHRASE = "a-prod-passphrase";
+  // with-env.sh's backend is a file in this checkout, which the prod program refuses (state-backend.ts).
+  const savedAllow = process.env.CIM_NATS_ALLOW_LOCAL_STATE;
+  process.env.CIM_NATS_ALLOW_LOCAL_STATE = "1";
   let outputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   try {
     const { program } = await import("../../components/stack/program");
@@ -67,6 +70,8 @@ export async function runProdProgram(): Promise<{ registered: Registered[]; outp
   } finally {
     if (saved === undefined) delete process.env.PULUMI_CONFIG_PASSPHRASE;
     else process.env.PULUMI_CONFIG_PASSPHRASE = saved;
+    if (savedAllow === undefined) delete process.env.CIM_NATS_ALLOW_LOCAL_STATE;
+    else process.env.CIM_NATS_ALLOW_LOCAL_STATE = savedAllow;
   }
   // Children created inside applies register later: wait until the program's RPC queue drains.
   await pulumi.runtime.disconnect();

@@ -39,7 +39,8 @@ describe.skipIf(!hasSshd)("prod deployment replayed over real SSH", () => {
     const deployment = new NixosDeployment("ssh", {
       topology,
       hosts: withSecretOutputs(sshDeployFiles(topology, root, hostFileExtra)),
-      connection: { port: ssh.port, privateKey: ssh.clientKey, dialErrorLimit: 3, perDialTimeout: 5 },
+      // Pinned to the test host's key, as the prod deploy pins each container's (replay.ts honours it).
+      connection: { port: ssh.port, privateKey: ssh.clientKey, dialErrorLimit: 3, perDialTimeout: 5, hostKeys: Object.fromEntries(topology.hosts.map((h) => [h.name, ssh.hostPublicKey])) },
       options: { stagingDir: join(dir, "stage"), healthTimeoutSeconds: 60 },
     });
     await registered(Object.values(deployment.switches));
@@ -90,7 +91,10 @@ describe.skipIf(!hasSshd)("prod deployment replayed over real SSH", () => {
   it("each first switch waited for its servers' /healthz (create: js-server-only)", async () => {
     for (const h of topology.hosts) {
       const out = firstSteps.find((s) => s.name === `ssh-${h.name}-switch`)!.stdout;
-      const lines = h.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.address}:${i.monitoringPort}/healthz?js-server-only=true)`);
+      const lines = [
+        ...h.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.address}:${i.monitoringPort}/healthz?js-server-only=true)`),
+        ...h.instances.map((i) => `cim-nats: ${i.serverName} runs nats-server 2.15.2`),
+      ];
       expect(out).toBe([...lines, `cim-nats: ${h.name} deployed`, ""].join("\n"));
     }
     // All seven servers really run the deployed configs and form the hub cluster.
@@ -119,7 +123,12 @@ describe.skipIf(!hasSshd)("prod deployment replayed over real SSH", () => {
     // The restarted hub member passed the full /healthz: it rejoined its cluster with quorum intact.
     const nats2 = topology.hosts.find((h) => h.name === "nats-2")!;
     expect(steps.find((s) => s.name === "ssh-nats-2-switch")!.stdout).toBe(
-      [...nats2.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.address}:${i.monitoringPort}/healthz)`), "cim-nats: nats-2 deployed", ""].join("\n"),
+      [
+        ...nats2.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.address}:${i.monitoringPort}/healthz)`),
+        ...nats2.instances.map((i) => `cim-nats: ${i.serverName} runs nats-server 2.15.2`),
+        "cim-nats: nats-2 deployed",
+        "",
+      ].join("\n"),
     );
   });
 });

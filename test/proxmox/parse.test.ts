@@ -84,7 +84,7 @@ describe("parseProxmox on the prod stack config", () => {
   it("keeps configured authorized keys and adds the derived one once", () => {
     const { rawProxmox, topology, secrets, key } = prodFixture();
     const other = generateOpenSshKey("ops@laptop").publicKey;
-    const withKeys = { ...rawProxmox, ssh: { ...rawProxmox.ssh, username: "root", authorizedKeys: [other, key.publicKey] } };
+    const withKeys = { ...rawProxmox, ssh: { ...(rawProxmox.ssh as object), username: "root", authorizedKeys: [other, key.publicKey] } };
     expect(parseProxmox(withKeys, topology, secrets).ssh.authorizedKeys).toEqual([other, key.publicKey]);
   });
 

@@ -254,3 +254,27 @@ describe.skipIf(SKIP !== "")("day-2 plans from the real providers, against a pri
     timings.addHostOtherUpdates = others.length;
   }, 120_000);
 });
+
+describe.skipIf(SKIP !== "")("adopting host-key pinning on a stack deployed without it (real providers)", () => {
+  let project: ProdProject;
+
+  beforeAll(async () => {
+    project = await createProdProject();
+    // What a stack deployed before this change has: no host-key reads, no pinned keys.
+    project.editConfig((c) => (c["cim-nats:proxmox"].ssh.verifyHostKeys = false));
+    await writePriorState(project, ADDRESS);
+    project.restoreConfig();
+  }, 600_000);
+  afterAll(() => project?.cleanup());
+
+  it("creates each host's key read and updates its commands (they now pin the key); no container is touched", async () => {
+    const p = await preview(project);
+    expect(errors(p)).toEqual([]);
+    const ops = changed(machineOps(p));
+    expect(Object.entries(ops).filter(([n]) => n.endsWith("-container"))).toEqual([]);
+    expect(Object.entries(ops).filter(([, op]) => op === "create").map(([n]) => n).sort()).toEqual(HOSTS.map((h) => `deploy-${h}-hostkey`).sort());
+    // Every stage, copy and switch updates (its connection gains the key): one rolling re-run, no replacement.
+    expect(Object.entries(ops).filter(([, op]) => op !== "create" && op !== "update")).toEqual([]);
+    for (const h of HOSTS) expect(ops[`deploy-${h}-switch`]).toBe("update");
+  }, 120_000);
+});

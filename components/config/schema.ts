@@ -262,14 +262,20 @@ export const networkSchema = z.strictObject({
   bridge: req(name, "Proxmox bridge, e.g. vmbr0"),
   dns: opt(names, "DNS servers"),
 });
-export const sshNodeSchema = z.strictObject({ name: req(name, "node name"), address: req(name, "its SSH address"), port: opt(port, "its SSH port", { default: 22 }) });
+export const sshNodeSchema = z.strictObject({
+  name: req(name, "node name"),
+  address: req(name, "its SSH address"),
+  port: opt(port, "its SSH port", { default: 22 }),
+  hostKey: opt(name, "the node's SSH host public key (`ssh-ed25519 AAAA…`, checked on its console); pins the node, through which each container's host key is read"),
+});
 export const sshSchema = z.strictObject({
   username: opt(name, "user on the Proxmox nodes", { default: "root" }),
   agent: opt(z.boolean(), "use the SSH agent instead of cim-nats:sshPrivateKey", { default: false }),
   authorizedKeys: opt(names, "keys allowed into the containers (the deploy key is added)"),
   containerUser: opt(name, "user the deploy logs into containers as", { default: "root" }),
   containerPort: opt(port, "SSH port of the containers", { default: 22 }),
-  nodes: opt(z.array(sshNodeSchema), "SSH addresses of the nodes"),
+  nodes: opt(z.array(sshNodeSchema), "SSH addresses (and host keys) of the nodes"),
+  verifyHostKeys: opt(z.boolean(), "pin every container's SSH host key, read through its node (needs ssh.nodes[].hostKey of every node hosting a container)", { default: true }),
 });
 
 export const nixpkgsPinSchema = z.strictObject({

@@ -32,6 +32,12 @@ export interface DeployConnection {
   readonly dialErrorLimit?: number;
   /** Seconds per dial attempt. Default 15. */
   readonly perDialTimeout?: number;
+  /**
+   * Host name → the SSH host public key (`<type> <base64>`) its connections must see; the
+   * provider pins it (ssh.FixedHostKey), so another key fails the key exchange, before the deploy
+   * authenticates or copies anything. A host without one is not verified.
+   */
+  readonly hostKeys?: Readonly<Record<string, pulumi.Input<string>>>;
 }
 
 export interface NixosDeploymentArgs {
@@ -64,7 +70,7 @@ export class NixosDeployment extends pulumi.ComponentResource {
 function createDeployment(parent: NixosDeployment, name: string, args: NixosDeploymentArgs) {
   const options: DeployOptions = { ...DEFAULT_DEPLOY_OPTIONS, ...args.options };
   const filesByHost = hostFilesByName(args.topology, args.hosts);
-  const connection = (address: string): command.types.input.remote.ConnectionArgs => ({
+  const connection = (host: string, address: string): command.types.input.remote.ConnectionArgs => ({
     host: address,
     user: args.connection.user ?? "root",
     port: args.connection.port ?? 22,
@@ -72,6 +78,7 @@ function createDeployment(parent: NixosDeployment, name: string, args: NixosDepl
     ...(args.connection.agentSocketPath !== undefined ? { agentSocketPath: args.connection.agentSocketPath } : {}),
     dialErrorLimit: args.connection.dialErrorLimit ?? 20,
     perDialTimeout: args.connection.perDialTimeout ?? 15,
+    ...(args.connection.hostKeys?.[host] !== undefined ? { hostKey: args.connection.hostKeys[host] } : {}),
   });
 
   // Every host's plan first, so invalid files fail the deployment before any resource exists.
@@ -85,7 +92,7 @@ function createDeployment(parent: NixosDeployment, name: string, args: NixosDepl
   const switches: Record<string, command.remote.Command> = {};
   const contentHashes: Record<string, pulumi.Output<string>> = {};
   for (const { step, host, files, plan } of plans) {
-    const conn = connection(host.address);
+    const conn = connection(host.name, host.address);
     const prefix = `${name}-${host.name}`;
     const deps = args.dependsOn?.[host.name];
     const hostDeps: pulumi.Input<pulumi.Resource>[] = deps === undefined ? [] : Array.isArray(deps) ? [...deps] : [deps as pulumi.Input<pulumi.Resource>];

@@ -41,7 +41,13 @@ export type ProxmoxNetwork = {
 };
 
 /** A Proxmox node's SSH address, for nodes whose API-reported address is not reachable. */
-export type ProxmoxSshNode = { readonly name: string; readonly address: string; readonly port?: number };
+export type ProxmoxSshNode = {
+  readonly name: string;
+  readonly address: string;
+  readonly port?: number;
+  /** The node's SSH host public key (`<type> <base64>`); pins the node when the deploy reads container host keys. */
+  readonly hostKey?: string;
+};
 
 /** SSH settings: the provider's connection to the Proxmox nodes and the deploy's to containers. */
 export type ProxmoxSsh = {
@@ -62,6 +68,13 @@ export type ProxmoxSsh = {
   readonly containerPort: number;
   /** Explicit node addresses for the provider. Default: none (resolved through the API). */
   readonly nodes: readonly ProxmoxSshNode[];
+  /**
+   * Pin every container's SSH host key (read on its node, container-host-key.ts) on every deploy
+   * connection. Default true; then every node hosting a container needs `nodes[].hostKey`.
+   * false: the deploy trusts the network between it and the containers (the leaf-link creds
+   * travel over those connections).
+   */
+  readonly verifyHostKeys: boolean;
 };
 
 /** Everything the Proxmox substrate needs, validated against the topology. */

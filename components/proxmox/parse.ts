@@ -20,6 +20,7 @@ import {
   TemplateSource,
 } from "./config";
 import { inSubnet, ipv4ToNumber, isSubnetEdge, parseCidr } from "./ipv4";
+import { OPENSSH_PUBLIC_KEY } from "./container-host-key";
 import { parseNixos } from "./parse-nixos";
 import { openSshPublicKey } from "./ssh-public-key";
 import { type At, type Raw, bool, int, isObject, optString, requiredString, stringList, unknownKeys as unknownFields } from "../config/fields";
@@ -67,6 +68,7 @@ export function parseProxmox(raw: unknown, topology: Topology, secrets: ProxmoxS
   const dataMountPath = absolutePath(raw.dataMountPath, `${ROOT}.dataMountPath`, DEFAULT_DATA_MOUNT_PATH, at);
   const protect = bool(raw.protect, `${ROOT}.protect`, true, at);
   const nixos = parseNixos(raw.nixos, `${ROOT}.nixos`, at);
+  if (ssh.verifyHostKeys) checkNodeHostKeys(topology, nodes, ssh.nodes, at);
 
   checkHosts(topology, { nodes, templates, networks, dataMountPath }, at);
 
@@ -214,6 +216,7 @@ function parseSsh(v: unknown, privateKey: string | undefined, at: At): ProxmoxSs
   const containerUser = optString(ssh.containerUser, `${path}.containerUser`, "root", at);
   const containerPort = int(ssh.containerPort, `${path}.containerPort`, 22, 1, 65_535, at);
   const nodes = parseSshNodes(ssh.nodes, `${path}.nodes`, at);
+  const verifyHostKeys = bool(ssh.verifyHostKeys, `${path}.verifyHostKeys`, true, at);
   const configured = stringList(ssh.authorizedKeys, `${path}.authorizedKeys`, at);
   configured.forEach((k, i) => {
     if (!/^(ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/=]+( .*)?$/.test(k)) {
@@ -242,6 +245,7 @@ function parseSsh(v: unknown, privateKey: string | undefined, at: At): ProxmoxSs
     containerUser,
     containerPort,
     nodes,
+    verifyHostKeys,
   };
 }
 
@@ -262,7 +266,11 @@ function parseSshNodes(v: unknown, path: string, at: At): readonly ProxmoxSshNod
     const name = requiredString(n.name, `${p}.name`, "the node name, e.g. pve1", at);
     const address = requiredString(n.address, `${p}.address`, "the node's SSH address", at);
     const port = n.port === undefined ? undefined : int(n.port, `${p}.port`, 22, 1, 65_535, at);
-    out.push({ name, address, ...(port !== undefined ? { port } : {}) });
+    const hostKey = n.hostKey === undefined ? undefined : requiredString(n.hostKey, `${p}.hostKey`, "the node's SSH host public key line", at);
+    if (hostKey && !OPENSSH_PUBLIC_KEY.test(hostKey)) {
+      at(`${p}.hostKey`, `is not an OpenSSH public key line ('<type> <base64> [comment]'): take \`ssh-keyscan -t ed25519 ${address || "<node>"}\` and check it against \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the node's console`);
+    }
+    out.push({ name, address, ...(port !== undefined ? { port } : {}), ...(hostKey ? { hostKey: hostKey.split(" ").slice(0, 2).join(" ") } : {}) });
   });
   return out;
 }
@@ -347,4 +355,18 @@ function ipv4List(v: unknown, path: string, at: At): readonly string[] {
     if (ipv4ToNumber(s) === undefined) at(`${path}[${i}]`, `'${s}' is not an IPv4 address`);
   });
   return list;
+}
+
+/** With host-key verification, every node hosting a container needs an `ssh.nodes` entry with its host key. */
+function checkNodeHostKeys(topology: Topology, known: readonly string[], nodes: readonly ProxmoxSshNode[], at: At): void {
+  // An unknown node is reported by checkHosts already.
+  const hosting = [...new Set(topology.hosts.map((h) => h.node))].filter((n) => known.includes(n)).sort();
+  for (const node of hosting) {
+    if (nodes.some((n) => n.name === node && n.hostKey !== undefined)) continue;
+    const hosts = topology.hosts.filter((h) => h.node === node).map((h) => h.name);
+    at(
+      `${ROOT}.ssh.nodes`,
+      `node '${node}' runs ${hosts.join(", ")} but has no entry with a hostKey: the deploy reads each container's SSH host key through its node and pins it; add { name: ${node}, address: <its SSH address>, hostKey: "<ssh-keyscan -t ed25519 <address>, checked on the node's console>" } (or set ssh.verifyHostKeys: false to trust the network instead)`,
+    );
+  }
 }

@@ -28,7 +28,8 @@ export function providerArgs(spec: ProxmoxSpec): ProviderArgs {
       username: spec.ssh.username,
       agent: spec.ssh.agent,
       ...(spec.ssh.privateKey !== undefined ? { privateKey: spec.ssh.privateKey } : {}),
-      ...(spec.ssh.nodes.length > 0 ? { nodes: spec.ssh.nodes.map((n) => ({ ...n })) } : {}),
+      // The provider's own node connections take name, address and port only.
+      ...(spec.ssh.nodes.length > 0 ? { nodes: spec.ssh.nodes.map(({ name, address, port }) => ({ name, address, ...(port !== undefined ? { port } : {}) })) } : {}),
     },
   };
 }

@@ -15,6 +15,7 @@ import { nixosHostFiles } from "../deploy/nixos-files";
 import { NIXPKGS_PIN_PATH } from "../deploy/nixos-system";
 import { LocalTopology, localServerFilePath } from "../local/local-topology";
 import { deployAccess, deployConnection } from "../proxmox/deploy-connection";
+import { readContainerHostKeys } from "../proxmox/container-host-keys";
 import { ProxmoxInventory } from "../proxmox/inventory";
 import { renderServerConfig } from "../render/nats-server-config";
 import { renderNixosHost } from "../render/nixos-host";
@@ -188,7 +189,8 @@ const proxmox: SubstrateRunner = {
       {
         topology: t,
         hosts,
-        connection: deployConnection(spec),
+        // Each container's host key, read on its node and pinned on every deploy connection to it.
+        connection: { ...deployConnection(spec), ...(spec.ssh.verifyHostKeys ? { hostKeys: readContainerHostKeys(root, "deploy", t, spec, inventory.containers) } : {}) },
         // Every rebuild builds against the pinned nixpkgs (nixos-system.ts), fetched by the switch.
         options: { nixpkgsPin: NIXPKGS_PIN_PATH },
         dependsOn: Object.fromEntries(Object.entries(inventory.containers).map(([host, c]) => [host, [c, removalGuard]])),

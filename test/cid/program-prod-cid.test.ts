@@ -34,7 +34,7 @@ describe("the CID service in the prod program", () => {
     expect(script).toContain("install -D -m 0600 /var/lib/cim-nats/.deploy/var-lib-cim-nats-secrets-cid-service.creds /var/lib/cim-nats/secrets/cid-service.creds");
     expect(script).toContain("/etc/nixos/cim-nats/cid-service.nix");
     // configuration.nix (an asset here) imports it: the same function renders it.
-    expect(entryPointWith([CID_SERVICE_IMPORT])).toContain("    ./cim-nats/access.nix\n    ./cim-nats/cid-service.nix\n  ];");
+    expect(entryPointWith([CID_SERVICE_IMPORT])).toContain("    ./cim-nats/system.nix\n    ./cim-nats/cid-service.nix\n  ];");
     expect(entryPointWith([])).toBe(ENTRY_POINT);
   });
 

@@ -54,7 +54,10 @@ export async function replay(
   try {
     const exec = async (r: Registered): Promise<void> => {
       const conn = unsecret(r.inputs.connection);
-      const target = ["-p", String(conn.port), ...sshOptions];
+      // A pinned host key, as the provider pins it: only that key is accepted (ssh takes the
+      // first value of an option, so these win over sshOptions' StrictHostKeyChecking=no).
+      const pinned = conn.hostKey === undefined ? [] : pinnedKeyOptions(uploads, r.name, conn.host, conn.port, unsecret(conn.hostKey));
+      const target = ["-p", String(conn.port), ...pinned, ...sshOptions];
       const startedAt = Date.now();
       let stdout = "";
       if (r.type === "command:remote:Command") {
@@ -64,7 +67,7 @@ export async function replay(
       } else if (r.type === "command:remote:CopyToRemote") {
         const local = join(uploads, r.name);
         writeFileSync(local, await unsecret(r.inputs.source).text, { mode: 0o644 });
-        await run("sftp", ["-P", String(conn.port), ...sshOptions, "-b", "-", `${conn.user}@${conn.host}`], `put ${local} ${r.inputs.remotePath}\n`);
+        await run("sftp", ["-P", String(conn.port), ...pinned, ...sshOptions, "-b", "-", `${conn.user}@${conn.host}`], `put ${local} ${r.inputs.remotePath}\n`);
       } else {
         throw new Error(`cannot replay ${r.type} ${r.name}`);
       }
@@ -84,4 +87,11 @@ export async function replay(
   } finally {
     rmSync(uploads, { recursive: true, force: true });
   }
+}
+
+/** `ssh` options that accept exactly `hostKey` for `[host]:port` (a known_hosts file of one line). */
+function pinnedKeyOptions(dir: string, name: string, host: string, port: number, hostKey: string): string[] {
+  const knownHosts = join(dir, `${name}.known_hosts`);
+  writeFileSync(knownHosts, `[${host}]:${port} ${hostKey}\n`);
+  return ["-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "HostKeyAlgorithms=ssh-ed25519"];
 }

@@ -18,6 +18,10 @@ export type SshHost = {
   readonly clientKey: string;
   /** `ssh`/`sftp` options that reach this host without touching ~/.ssh. */
   readonly sshOptions: readonly string[];
+  /** The host key sshd presents (`ssh-ed25519 <base64> <comment>`). */
+  readonly hostPublicKey: string;
+  /** What sshd logged so far (`-e`: connections, authentications, disconnects). */
+  log(): string;
   stop(): Promise<void>;
 };
 
@@ -84,6 +88,8 @@ export async function startSshHost(dir: string, addresses: readonly string[], po
     port,
     clientKeyPath,
     clientKey: client.privateKey,
+    hostPublicKey: hostKey.publicKey,
+    log: () => log,
     sshOptions: ["-i", clientKeyPath, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes"],
     stop: async () => {
       if (child.exitCode === null) child.kill("SIGTERM");

@@ -40,7 +40,8 @@ describe.skipIf(!hasSshd)("prod deployment replayed over real SSH", () => {
     const deployment = new NixosDeployment("ssh", {
       topology,
       hosts: withSecretOutputs(sshDeployFiles(topology, root, hostFileExtra)),
-      connection: { port: ssh.port, privateKey: ssh.clientKey, dialErrorLimit: 3, perDialTimeout: 5 },
+      // Pinned to the test host's key, as the prod deploy pins each container's (replay.ts honours it).
+      connection: { port: ssh.port, privateKey: ssh.clientKey, dialErrorLimit: 3, perDialTimeout: 5, hostKeys: Object.fromEntries(topology.hosts.map((h) => [h.name, ssh.hostPublicKey])) },
       options: { stagingDir: join(dir, "stage"), healthTimeoutSeconds: 60 },
     });
     await registered(Object.values(deployment.switches));

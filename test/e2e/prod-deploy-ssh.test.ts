@@ -62,7 +62,8 @@ describe.skipIf(SKIP !== "")("prod deployment through the real CLI and command p
       JSON.stringify({
         topology,
         hosts: sshDeployFiles(topology, root, hostFileExtra),
-        connection: { port: ssh.port, privateKey: ssh.clientKey, dialErrorLimit: 3, perDialTimeout: 5 },
+        // Pinned to the test host's key, as the prod deploy pins each container's.
+        connection: { port: ssh.port, privateKey: ssh.clientKey, dialErrorLimit: 3, perDialTimeout: 5, hostKeys: Object.fromEntries(topology.hosts.map((h) => [h.name, ssh.hostPublicKey])) },
         options: { stagingDir: path.join(dir, "stage"), healthTimeoutSeconds: 60 },
       }),
       { mode: 0o600 },
@@ -121,7 +122,12 @@ describe.skipIf(SKIP !== "")("prod deployment through the real CLI and command p
     expect(starts.map((l) => l.address).sort()).toEqual(topology.hosts.map((h) => h.address).sort());
     for (const h of topology.hosts) {
       expect(await switchStdout(h.name)).toBe(
-        [...h.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.monitoringAddress}:${i.monitoringPort}/healthz?js-server-only=true)`), `cim-nats: ${h.name} deployed`].join("\n"),
+        [
+          ...h.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.monitoringAddress}:${i.monitoringPort}/healthz?js-server-only=true)`),
+          // ...each running the pinned nats-server (/varz).
+          ...h.instances.map((i) => `cim-nats: ${i.serverName} runs nats-server 2.15.2`),
+          `cim-nats: ${h.name} deployed`,
+        ].join("\n"),
       );
     }
     const at = (host: string, event: "start" | "end") => rebuildLog(dir).find((l) => l.event === event && l.address === topology.hosts.find((h) => h.name === host)!.address)!.at;
@@ -143,7 +149,11 @@ describe.skipIf(SKIP !== "")("prod deployment through the real CLI and command p
     // The restarted hub member passed the full /healthz: current with its cluster before the up went on.
     const nats2 = topology.hosts.find((h) => h.name === "nats-2")!;
     expect(await switchStdout("nats-2")).toBe(
-      [...nats2.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.monitoringAddress}:${i.monitoringPort}/healthz)`), "cim-nats: nats-2 deployed"].join("\n"),
+      [
+        ...nats2.instances.map((i) => `cim-nats: ${i.serverName} healthy (http://${i.monitoringAddress}:${i.monitoringPort}/healthz)`),
+        ...nats2.instances.map((i) => `cim-nats: ${i.serverName} runs nats-server 2.15.2`),
+        "cim-nats: nats-2 deployed",
+      ].join("\n"),
     );
   }, 300_000);
 

@@ -18,7 +18,16 @@ if (SKIP) console.warn(`prod-preview: skipped: ${SKIP}`);
 
 const HOSTS = ["nats-1", "nats-2", "nats-3", "cimstor"] as const;
 const ADDRESS: Readonly<Record<string, string>> = { "nats-1": "10.0.0.41", "nats-2": "10.0.0.42", "nats-3": "10.0.0.43", cimstor: "172.16.0.2", "leaf-04": "10.0.0.44" };
-const FILES = ["etc-nixos-cim-nats-access.nix", "etc-nixos-cim-nats-host.nix", "etc-nixos-cim-nats-modules-cim-nats.nix", "etc-nixos-configuration.nix"];
+const FILES = [
+  "etc-nixos-cim-nats-access.nix",
+  "etc-nixos-cim-nats-host.nix",
+  "etc-nixos-cim-nats-modules-cim-nats.nix",
+  // The pinned nats-server, the nixpkgs pin and Nix's settings (nixos-system.ts).
+  "etc-nixos-cim-nats-modules-nats-server.nix",
+  "etc-nixos-cim-nats-nixpkgs.nix",
+  "etc-nixos-cim-nats-system.nix",
+  "etc-nixos-configuration.nix",
+];
 const CONTAINER = "proxmoxve:index/containerLegacy:ContainerLegacy";
 const timings: Record<string, number> = {};
 
@@ -31,6 +40,11 @@ function hostResources(host: string): string[] {
   const files = host === CID_HOST ? [...FILES, ...CID_FILES].sort() : FILES;
   const creds = [...(host === CID_HOST ? ["cid-service"] : []), `leaf-${host}`].map((u) => `deploy-${host}-copy-var-lib-cim-nats-secrets-${u}.creds`);
   return [`deploy-${host}-stage`, ...files.map((f) => `deploy-${host}-copy-${f}`), ...creds, `deploy-${host}-switch`];
+}
+
+/** Everything a host's deployment declares: the read of its container's host key on its node, then stage, copies, switch. */
+function machineResources(host: string): string[] {
+  return [`deploy-${host}-hostkey`, ...hostResources(host)];
 }
 
 /** Resource name → planned op, for containers and deploy commands (`preview --json` lists no `same` step). */
@@ -69,10 +83,10 @@ describe.skipIf(SKIP !== "")("pulumi preview -s prod from an empty state (real p
     expect(Object.keys(fresh.changeSummary)).toEqual(["create"]);
   });
 
-  it("plans exactly the four containers and, per host, stage, five copies and switch", () => {
+  it("plans exactly the four containers and, per host, its host-key read, stage, eight copies and switch", () => {
     const ops = machineOps(fresh);
     expect(Object.keys(ops).filter((n) => n.endsWith("-container")).sort()).toEqual(HOSTS.map((h) => `${h}-container`).sort());
-    expect(Object.keys(ops).filter((n) => n.startsWith("deploy-")).sort()).toEqual(HOSTS.flatMap(hostResources).sort());
+    expect(Object.keys(ops).filter((n) => n.startsWith("deploy-")).sort()).toEqual(HOSTS.flatMap(machineResources).sort());
     expect(new Set(Object.values(ops))).toEqual(new Set(["create"]));
   });
 
@@ -84,6 +98,10 @@ describe.skipIf(SKIP !== "")("pulumi preview -s prod from an empty state (real p
       expect(deps(stage)).toContain(`${host}-container`);
       for (const copy of copies) expect(deps(copy)).toContain(stage);
       expect(deps(`deploy-${host}-switch`)).toEqual(expect.arrayContaining(copies));
+      // The container's host key is read on its node once the container exists, and every
+      // connection to the container waits for it (it pins that key).
+      expect(deps(`deploy-${host}-hostkey`)).toContain(`${host}-container`);
+      for (const r of hostResources(host)) expect(deps(r), r).toContain(`deploy-${host}-hostkey`);
     }
     const switches = (host: string) => deps(`deploy-${host}-switch`).filter((d) => d.endsWith("-switch"));
     expect([switches("nats-1"), switches("nats-2"), switches("nats-3"), switches("cimstor")]).toEqual([[], ["deploy-nats-1-switch"], ["deploy-nats-2-switch"], []]);
@@ -190,6 +208,16 @@ describe.skipIf(SKIP !== "")("day-2 plans from the real providers, against a pri
     }
   }, 180_000);
 
+  it("a nixpkgs pin bump updates each host's nixpkgs.nix and switch, and replaces nothing", async () => {
+    const p = await previewWith((c) => {
+      c["cim-nats:proxmox"].nixos.nixpkgs = { url: "https://github.com/NixOS/nixpkgs/archive/0c88e1f2bdb93d5999019e99cb0e61e1fe2af4c5.tar.gz", sha256: "sha256-q/nkKLDtHIyLjZpKhWk3cSK5IYsFqtMd6UtXF3ddjgA=" };
+    });
+    expect(errors(p)).toEqual([]);
+    expect(changed(machineOps(p))).toEqual(
+      Object.fromEntries(HOSTS.flatMap((h) => [[`deploy-${h}-copy-etc-nixos-cim-nats-nixpkgs.nix`, "update"], [`deploy-${h}-switch`, "update"]])),
+    );
+  }, 120_000);
+
   it("a template bump replaces no container", async () => {
     const p = await previewWith((c) => {
       for (const node of ["pve1", "pve2", "pve3"]) c["cim-nats:proxmox"].templates[node] = "local:vztmpl/nixos-26.05-x86_64-linux.tar.xz";
@@ -217,12 +245,36 @@ describe.skipIf(SKIP !== "")("day-2 plans from the real providers, against a pri
     expect(errors(p)).toEqual([]);
     const ops = changed(machineOps(p));
     const created = Object.entries(ops).filter(([, op]) => op === "create").map(([n]) => n).sort();
-    expect(created).toEqual(["leaf-04-container", ...hostResources("leaf-04")].sort());
+    expect(created).toEqual(["leaf-04-container", ...machineResources("leaf-04")].sort());
     // Other hosts' files may change (the account JWT lists the new leaf's link user), but only
     // as updates of their commands: no container is touched, nothing is replaced or deleted.
     const others = Object.entries(ops).filter(([n, op]) => op !== "create" && !n.includes("leaf-04"));
     expect(others.filter(([n]) => n.endsWith("-container"))).toEqual([]);
     expect(others.filter(([, op]) => op !== "update")).toEqual([]);
     timings.addHostOtherUpdates = others.length;
+  }, 120_000);
+});
+
+describe.skipIf(SKIP !== "")("adopting host-key pinning on a stack deployed without it (real providers)", () => {
+  let project: ProdProject;
+
+  beforeAll(async () => {
+    project = await createProdProject();
+    // What a stack deployed before this change has: no host-key reads, no pinned keys.
+    project.editConfig((c) => (c["cim-nats:proxmox"].ssh.verifyHostKeys = false));
+    await writePriorState(project, ADDRESS);
+    project.restoreConfig();
+  }, 600_000);
+  afterAll(() => project?.cleanup());
+
+  it("creates each host's key read and updates its commands (they now pin the key); no container is touched", async () => {
+    const p = await preview(project);
+    expect(errors(p)).toEqual([]);
+    const ops = changed(machineOps(p));
+    expect(Object.entries(ops).filter(([n]) => n.endsWith("-container"))).toEqual([]);
+    expect(Object.entries(ops).filter(([, op]) => op === "create").map(([n]) => n).sort()).toEqual(HOSTS.map((h) => `deploy-${h}-hostkey`).sort());
+    // Every stage, copy and switch updates (its connection gains the key): one rolling re-run, no replacement.
+    expect(Object.entries(ops).filter(([, op]) => op !== "create" && op !== "update")).toEqual([]);
+    for (const h of HOSTS) expect(ops[`deploy-${h}-switch`]).toBe("update");
   }, 120_000);
 });

@@ -181,6 +181,14 @@ export async function writePriorState(project: ProdProject, hostAddresses: Reado
   // What the program sent: `pulumi config set` from stdin drops the key's trailing newline.
   const privateKey = (await project.pulumi(["config", "get", "cim-nats:sshPrivateKey"])).stdout.replace(/\n$/, "");
   const counts: Record<string, number> = {};
+  // Each container's host key read (container-host-keys.ts) runs on its node: the node's address
+  // and pinned key from the stack config; what it printed, the key every deploy connection pins.
+  const config = (load(fs.readFileSync(path.join(project.projectDir, "Pulumi.prod.yaml"), "utf8")) as { config: Record<string, any> }).config;
+  const nodeOf = (host: string): { address: string; hostKey?: string } => {
+    const node = config["cim-nats:topology"].hosts.find((h: { name: string }) => h.name === host)?.node;
+    return (config["cim-nats:proxmox"].ssh?.nodes ?? []).find((n: { name: string }) => n.name === node) ?? { address: "" };
+  };
+  const verifyHostKeys = config["cim-nats:proxmox"].ssh?.verifyHostKeys !== false;
 
   const build = (containerOutputs: Readonly<Record<string, Record<string, unknown>>>) => {
     const resources = [...base];
@@ -194,9 +202,24 @@ export async function writePriorState(project: ProdProject, hostAddresses: Reado
       const name = nameOf(step.urn);
       const host = Object.keys(hostAddresses).find((h) => name.startsWith(`deploy-${h}-`));
       const inputs: Record<string, any> = { ...s.inputs };
-      if (s.type.startsWith("command:remote:")) {
+      const hostKeyRead = name.endsWith("-hostkey");
+      if (hostKeyRead) {
+        const node = nodeOf(host!);
+        inputs.connection = secretPlaintext({ dialErrorLimit: 10, host: node.address, hostKey: node.hostKey, perDialTimeout: 15, port: 22, privateKey: secretPlaintext(privateKey), user: "root" });
+        // Its trigger: the container's id, as an `up` stored it (the prior containers' ids are their vmids).
+        const vmid = config["cim-nats:topology"].hosts.find((h: { name: string }) => h.name === host).vmid;
+        inputs.triggers = [String(vmid)];
+      } else if (s.type.startsWith("command:remote:")) {
         // The provider marks the key secret inside the (secret) connection, so the state does too.
-        inputs.connection = secretPlaintext({ dialErrorLimit: 20, host: hostAddresses[host!], perDialTimeout: 15, port: 22, privateKey: secretPlaintext(privateKey), user: "root" });
+        inputs.connection = secretPlaintext({
+          dialErrorLimit: 20,
+          host: hostAddresses[host!],
+          ...(verifyHostKeys ? { hostKey: PRIOR_CONTAINER_HOST_KEY } : {}),
+          perDialTimeout: 15,
+          port: 22,
+          privateKey: secretPlaintext(privateKey),
+          user: "root",
+        });
         if (inputs.source === "[secret]") {
           // Secret copies are creds files named after their user (leaf-<leaf>.creds, cid-service.creds).
           const user = Object.keys(userCreds).find((u) => name.endsWith(`-secrets-${u}.creds`));
@@ -210,7 +233,7 @@ export async function writePriorState(project: ProdProject, hostAddresses: Reado
       const outputs = container
         ? (containerOutputs[step.urn] ?? { ...withoutDefaults(inputs), id: String(inputs.vmId) })
         : s.type === "command:remote:Command"
-          ? { ...withoutDefaults(inputs), stdout: "", stderr: "" }
+          ? { ...withoutDefaults(inputs), stdout: hostKeyRead ? `${PRIOR_CONTAINER_HOST_KEY} root@${host}` : "", stderr: "" }
           : withoutDefaults(inputs);
       const deps = (s.dependencies ?? []).filter(kept);
       const propertyDependencies = Object.fromEntries(Object.entries(s.propertyDependencies ?? {}).map(([k, v]) => [k, v.filter(kept)]));
@@ -260,6 +283,8 @@ export async function writePriorState(project: ProdProject, hostAddresses: Reado
 }
 
 const CONTAINER_TYPE = "proxmoxve:index/containerLegacy:ContainerLegacy";
+/** The SSH host key every container of the prior state had (what its read on the node printed). */
+export const PRIOR_CONTAINER_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKMGwCj9hlKhSiEbGGa6LAIXyFvC9YhJ0ptMvHaYXKwe";
 const ASSET_SIG = SECRET_SIG;
 const ASSET_VALUE = "c44067f5952c0a294b673a41bacd8c17";
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";

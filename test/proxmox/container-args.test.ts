@@ -56,7 +56,17 @@ describe("templates and provider", () => {
       endpoint: "https://10.0.0.11:8006/",
       apiToken: TEST_API_TOKEN,
       insecure: false,
-      ssh: { username: "root", agent: false, privateKey: key.privateKey },
+      // The nodes' SSH addresses; their host keys are the deploy's, not the provider's.
+      ssh: {
+        username: "root",
+        agent: false,
+        privateKey: key.privateKey,
+        nodes: [
+          { name: "pve1", address: "10.0.0.11" },
+          { name: "pve2", address: "10.0.0.12" },
+          { name: "pve3", address: "10.0.0.13" },
+        ],
+      },
     });
   });
 });

@@ -42,7 +42,16 @@ describe("ProxmoxInventory on the prod stack (mocked)", () => {
     expect(inputs.insecure).toBe("false"); // the provider JSON-encodes non-string inputs
     // `ssh` is one JSON string; the secret key inside makes the whole of it secret.
     expect(inputs.ssh).toEqual(secretInput(expect.any(String)));
-    expect(JSON.parse(inputs.ssh.value)).toEqual({ username: "root", agent: false, privateKey: fixture.key.privateKey });
+    expect(JSON.parse(inputs.ssh.value)).toEqual({
+      username: "root",
+      agent: false,
+      privateKey: fixture.key.privateKey,
+      nodes: [
+        { name: "pve1", address: "10.0.0.11" },
+        { name: "pve2", address: "10.0.0.12" },
+        { name: "pve3", address: "10.0.0.13" },
+      ],
+    });
   });
 
   it("every container uses that provider and sits under its NatsContainer component", () => {

@@ -30,6 +30,18 @@ function issuesAfter(change: (c: { proxmox: Raw; topology: Raw; secrets: { -read
   throw new Error("expected a ConfigError");
 }
 
+/** The example node host keys of Pulumi.prod.yaml. */
+const PVE_KEYS = {
+  pve1: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPdDPmOhoM7QsPD27uStGCQOd47WiiKlG2IDSRAtDQZQ",
+  pve2: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILKBmG+PsXuwf/bIa9fHOKay154Vp1IZt8H8Zhv7nTW7",
+  pve3: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhFN/Rxixhbx5pl6RAenIJvKp8okF8Qa+Z7ldQHSroJ",
+};
+const NODES = [
+  { name: "pve1", address: "10.0.0.11", hostKey: PVE_KEYS.pve1 },
+  { name: "pve2", address: "10.0.0.12", hostKey: PVE_KEYS.pve2 },
+  { name: "pve3", address: "10.0.0.13", hostKey: PVE_KEYS.pve3 },
+];
+
 describe("parseProxmox on the prod stack config", () => {
   it("yields the exact spec, with the deploy key's public half as authorized key", () => {
     const { spec, key } = prodFixture();
@@ -55,7 +67,9 @@ describe("parseProxmox on the prod stack config", () => {
         authorizedKeys: [key.publicKey.split(" ").slice(0, 2).join(" ")],
         containerUser: "root",
         containerPort: 22,
-        nodes: [],
+        // The nodes' addresses and host keys: each container's key is read through its node.
+        nodes: NODES,
+        verifyHostKeys: true,
       },
       dataMountPath: "/var/lib/cim-nats",
       protect: true,
@@ -70,7 +84,7 @@ describe("parseProxmox on the prod stack config", () => {
   it("keeps configured authorized keys and adds the derived one once", () => {
     const { rawProxmox, topology, secrets, key } = prodFixture();
     const other = generateOpenSshKey("ops@laptop").publicKey;
-    const withKeys = { ...rawProxmox, ssh: { username: "root", authorizedKeys: [other, key.publicKey] } };
+    const withKeys = { ...rawProxmox, ssh: { ...(rawProxmox.ssh as object), username: "root", authorizedKeys: [other, key.publicKey] } };
     expect(parseProxmox(withKeys, topology, secrets).ssh.authorizedKeys).toEqual([other, key.publicKey]);
   });
 
@@ -88,8 +102,8 @@ describe("parseProxmox on the prod stack config", () => {
 
   it("works with the SSH agent and explicit keys instead of a private key", () => {
     const { rawProxmox, topology, key } = prodFixture();
-    const spec = parseProxmox({ ...rawProxmox, ssh: { agent: true, authorizedKeys: [key.publicKey] } }, topology, { apiToken: TEST_API_TOKEN });
-    expect(spec.ssh).toEqual({ username: "root", agent: true, authorizedKeys: [key.publicKey], containerUser: "root", containerPort: 22, nodes: [] });
+    const spec = parseProxmox({ ...rawProxmox, ssh: { agent: true, authorizedKeys: [key.publicKey], verifyHostKeys: false } }, topology, { apiToken: TEST_API_TOKEN });
+    expect(spec.ssh).toEqual({ username: "root", agent: true, authorizedKeys: [key.publicKey], containerUser: "root", containerPort: 22, nodes: [], verifyHostKeys: false });
   });
 });
 
@@ -126,6 +140,8 @@ describe("bad Proxmox config: one ConfigError naming field, value and fix", () =
     ["nixpkgs pin not a URL", (c: Raw) => void (c.proxmox.nixos.nixpkgs.url = "nixos-25.11"), "proxmox.nixos.nixpkgs.url", /'nixos-25.11' is not an http\(s\) URL of a nixpkgs tarball/],
     ["gc age not in days", (c: Raw) => void (c.proxmox.nixos.gc.deleteOlderThan = "2w"), "proxmox.nixos.gc.deleteOlderThan", /'2w' is not a number of days like '30d'/],
     ["unknown nixos field", (c: Raw) => void (c.proxmox.nixos.channel = "nixos-25.11"), "proxmox.nixos.channel", /unknown field 'channel'/],
+    ["a node hosting containers without a host key", (c: Raw) => void delete c.proxmox.ssh.nodes[1].hostKey, "proxmox.ssh.nodes", /node 'pve2' runs nats-2 but has no entry with a hostKey: .*ssh-keyscan -t ed25519.*ssh.verifyHostKeys: false/],
+    ["a node host key that is no public key", (c: Raw) => void (c.proxmox.ssh.nodes[0].hostKey = "SHA256:abc"), "proxmox.ssh.nodes[0].hostKey", /is not an OpenSSH public key line.*ssh-keyscan -t ed25519 10.0.0.11/],
     ["store dir outside the data volume", (c: Raw) => void (c.topology.dataDir = "/srv/nats"), "proxmox.dataMountPath", /JetStream store '\/srv\/nats\/nats-1' of server 'nats-1' is not under the data volume \/var\/lib\/cim-nats/],
   ])("%s", (_name, change, propertyPath, reason) => {
     const { issues } = issuesAfter((c) => change(c as unknown as Raw));

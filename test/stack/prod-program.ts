@@ -18,6 +18,9 @@ export type Registered = { type: string; name: string; inputs: Record<string, an
 /** Unwraps Pulumi's secret envelope as the mock monitor sees it. */
 export const plain = (v: any): any => (v && typeof v === "object" && "4dabf18193072939515e22adb298388d" in v ? v.value : v); // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/** What every container's host key read prints under the mocks. */
+export const MOCK_CONTAINER_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKMGwCj9hlKhSiEbGGa6LAIXyFvC9YhJ0ptMvHaYXKwe";
+
 export async function runProdProgram(): Promise<{ registered: Registered[]; outputs: Record<string, any> }> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const doc = load(readFileSync(join(PROJECT_ROOT, "Pulumi.prod.yaml"), "utf8")) as { config: Record<string, unknown> };
   const config = Object.fromEntries(
@@ -48,6 +51,10 @@ export async function runProdProgram(): Promise<{ registered: Registered[]; outp
           const ins = Object.fromEntries(Object.entries(args.inputs).map(([k, v]) => [k, plain(v)]));
           const { id, outs } = await issuedJwtProvider.create(ins as any); // eslint-disable-line @typescript-eslint/no-explicit-any
           return { id, state: outs };
+        }
+        // A container's host key, as the read on its node prints it (container-host-key.ts).
+        if (args.type === "command:remote:Command" && args.name.endsWith("-hostkey")) {
+          return { id: `${args.name}-id`, state: { ...args.inputs, stdout: `${MOCK_CONTAINER_HOST_KEY} root@${args.name}` } };
         }
         return { id: `${args.name}-id`, state: args.inputs };
       },

@@ -105,10 +105,17 @@ describe("readRenderedConf", () => {
   it.each([
     ["a bare word", "jetstream { domain: hub }\n"],
     ["a variable", 'x: $VAR\n'],
-    ["an include", 'include "other.conf"\n'],
+    ["a second include in one block", 'include "a.conf"\ninclude "b.conf"\n'],
     ["an unterminated block", 'a { b: "c"\n'],
   ])("gives undefined for %s (the update then restarts, to be safe)", (_what, text) => {
     expect(readRenderedConf(text)).toBeUndefined();
+  });
+
+  it("reads formatNatsConf's include directive back as the key `include` (the route-auth file of a hub member)", () => {
+    const tree = { cluster: { name: "c", include: "cluster-auth.conf" } };
+    const text = formatNatsConf(tree);
+    expect(text).toMatch(/^\s*include "cluster-auth\.conf"$/m);
+    expect(readRenderedConf(text)).toEqual(tree);
   });
 });
 

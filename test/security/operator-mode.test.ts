@@ -423,7 +423,7 @@ describe("operator mode on the dev topology, no leaf-local stores (no deny_impor
 /** `topology` plus one extra leaf `serverName` on `address`, linked like every other leaf. */
 function extraLeaf(topology: Topology, serverName: string, address: string, storeDir: string): Topology {
   const template = topology.leaves[0];
-  const leaf: ServerInstance = { ...template, serverName, host: serverName, address, jetstreamDomain: serverName, storeDir };
+  const leaf: ServerInstance = { ...template, serverName, host: serverName, address, monitoringAddress: address, jetstreamDomain: serverName, storeDir };
   const host = { ...topology.hosts[0], name: serverName, address, roles: ["leaf" as const], instances: [leaf] };
   return { ...topology, hosts: [...topology.hosts, host], leaves: [...topology.leaves, leaf] };
 }

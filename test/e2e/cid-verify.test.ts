@@ -24,11 +24,14 @@ import { getObject, putObject } from "../../components/cid/client";
 import { processCommandLine } from "../../components/local/process-identity";
 import { createDevProject, type DevProject } from "./dev-project";
 import { resourceSummary, runPulumi, stackOutputs } from "./pulumi-cli";
+import { stackCa, stackClientTls } from "../support/stack-tls";
 
 const NET = "127.0.71";
 let project: DevProject;
 let outputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 let adminCreds: string;
+/** The stack's CA (every listener requires TLS): each client verifies the servers with it. */
+let ca: string;
 const timings: Record<string, number> = {};
 
 async function pulumi(step: string, args: string[]) {
@@ -47,7 +50,7 @@ function cidServicesUnder(dir: string): number[] {
 }
 
 async function asAdmin<T>(url: string | string[], use: (nc: NatsConnection) => Promise<T>): Promise<T> {
-  const nc = await connect({ servers: url, authenticator: credsAuthenticator(new TextEncoder().encode(adminCreds)) });
+  const nc = await connect({ servers: url, tls: stackClientTls(ca, url), authenticator: credsAuthenticator(new TextEncoder().encode(adminCreds)) });
   try {
     return await use(nc);
   } finally {
@@ -92,6 +95,7 @@ beforeAll(async () => {
   await pulumi("first up", ["up", "--yes", "--skip-preview"]);
   outputs = await stackOutputs(project.context, "dev");
   adminCreds = String(outputs.jetstreamAdminCreds);
+  ca = stackCa(outputs);
 }, 600_000);
 
 afterAll(async () => {
@@ -146,7 +150,7 @@ describe("the CID service in the dev stack", () => {
   }, 120_000);
 
   it("its user cannot step outside its bindings", async () => {
-    const nc = await connect({ servers: outputs.cidService.clientUrl, authenticator: credsAuthenticator(new TextEncoder().encode(outputs.creds["cid-service"])), inboxPrefix: "_INBOX_cid-service" });
+    const nc = await connect({ servers: outputs.cidService.clientUrl, tls: stackClientTls(ca, outputs.cidService.clientUrl), authenticator: credsAuthenticator(new TextEncoder().encode(outputs.creds["cid-service"])), inboxPrefix: "_INBOX_cid-service" });
     try {
       const jsm = await jetstreamManager(nc);
       await expect(jsm.streams.info("OBJ_PERSON_OBJECTS")).rejects.toThrow();

@@ -20,6 +20,7 @@ import { createDevProject, type DevProject } from "./dev-project";
 import { natsServersUnder } from "./processes";
 import { runPulumi, stackOutputs, type PulumiRun } from "./pulumi-cli";
 import { eventually } from "../support/eventually";
+import { stackCa, stackClientTls } from "../support/stack-tls";
 
 const NET = "127.0.42";
 type Doc = { config: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -28,6 +29,8 @@ type Step = { op: string; urn: string };
 let project: DevProject;
 let configFile: string;
 let adminCreds: string;
+/** The stack's CA (every listener requires TLS): each client verifies the servers with it. */
+let ca: string;
 const timings: Record<string, number> = {};
 
 async function pulumi(step: string, args: string[], allowFailure = false): Promise<PulumiRun> {
@@ -92,7 +95,7 @@ async function previewThenUp(step: string): Promise<{ planned: string[]; applied
 }
 
 async function admin<T>(url: string | string[], use: (jsm: JetStreamManager, nc: NatsConnection) => Promise<T>): Promise<T> {
-  const nc = await connect({ servers: url, authenticator: credsAuthenticator(new TextEncoder().encode(adminCreds)), name: "day2-admin" });
+  const nc = await connect({ servers: url, tls: stackClientTls(ca, url), authenticator: credsAuthenticator(new TextEncoder().encode(adminCreds)), name: "day2-admin" });
   try {
     return await use(await jetstreamManager(nc), nc);
   } finally {
@@ -133,7 +136,7 @@ async function tagged(url: string | string[], stream: string, tag: string): Prom
 
 /** A JetStream probe at the hub every 100 ms while `during` runs: [probes, failures]. */
 async function probeHubWhile<T>(during: () => Promise<T>): Promise<{ result: T; probes: number; failures: string[] }> {
-  const nc = await connect({ servers: HUB, authenticator: credsAuthenticator(new TextEncoder().encode(adminCreds)), name: "day2-probe" });
+  const nc = await connect({ servers: HUB, tls: stackClientTls(ca, HUB), authenticator: credsAuthenticator(new TextEncoder().encode(adminCreds)), name: "day2-probe" });
   const jsm = await jetstreamManager(nc);
   let running = true;
   let probes = 0;
@@ -181,7 +184,9 @@ afterAll(async () => {
 describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals change nothing", () => {
   it("starts from a first up", async () => {
     await pulumi("first up", ["up", "--yes", "--skip-preview"]);
-    adminCreds = String((await stackOutputs(project.context, "dev")).jetstreamAdminCreds);
+    const outputs = await stackOutputs(project.context, "dev");
+    adminCreds = String(outputs.jetstreamAdminCreds);
+    ca = stackCa(outputs);
     expect(natsServersUnder(project.dir)).toHaveLength(7);
 
     // Minimal, exact dependencies (the registered graph): a JetStream resource waits for the
@@ -239,7 +244,7 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
     );
     expect(natsServersUnder(project.dir).sort()).toEqual(pids);
     const creds = String(((await stackOutputs(project.context, "dev")).creds as Record<string, string>)["audit-service"]);
-    const audit = await connect({ servers: leafUrl(41), authenticator: credsAuthenticator(new TextEncoder().encode(creds)), reconnect: false });
+    const audit = await connect({ servers: leafUrl(41), tls: stackClientTls(ca, leafUrl(41)), authenticator: credsAuthenticator(new TextEncoder().encode(creds)), reconnect: false });
     const closed = audit.closed();
 
     editConfig((c) => (c["cim-nats:security"].users = c["cim-nats:security"].users.filter((u: { name: string }) => u.name !== "audit-service")));
@@ -250,7 +255,7 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
     expect(failures).toEqual([]);
     expect(natsServersUnder(project.dir).sort()).toEqual(pids);
     await expect(Promise.race([closed.then(() => "closed"), new Promise((r) => setTimeout(() => r("open"), 10_000))])).resolves.toBe("closed");
-    await expect(connect({ servers: leafUrl(42), authenticator: credsAuthenticator(new TextEncoder().encode(creds)), reconnect: false })).rejects.toThrow(/authorization/i);
+    await expect(connect({ servers: leafUrl(42), tls: stackClientTls(ca, leafUrl(42)), authenticator: credsAuthenticator(new TextEncoder().encode(creds)), reconnect: false })).rejects.toThrow(/authorization/i);
   }, 600_000);
 
   it("add a stream with an aggregate: preview = up; each leaf then stores only its own events, the aggregate each once", async () => {

@@ -22,6 +22,7 @@ import { createDevProject, type DevProject } from "./dev-project";
 import { natsServersUnder } from "./processes";
 import { resourceSummary, runPulumi, stackOutputs, type PulumiRun } from "./pulumi-cli";
 import { eventually } from "../support/eventually";
+import { stackCa, stackClientTls, writeCaFile } from "../support/stack-tls";
 
 type Outputs = {
   leaves: Record<string, { clientUrl: string; monitoringUrl: string; jetstreamDomain: string }>;
@@ -29,6 +30,7 @@ type Outputs = {
   jetstream: { streams: Record<string, string[]>; kv: Record<string, string[]>; objects: Record<string, string[]> };
   creds: Record<string, string>;
   jetstreamAdminCreds: string;
+  tls: { mode: string; caCert: string | null };
 };
 
 const LEAF_STREAM = "PERSON_EVENTS";
@@ -37,6 +39,8 @@ const HOUR_NS = 3600e9;
 
 let project: DevProject;
 let outputs: Outputs;
+/** The stack's CA (every listener requires TLS): each client verifies the servers with it. */
+let ca: string;
 /** nats-server pids seen after the first up: all must be gone after destroy. */
 let startedPids: number[] = [];
 /** Event ids published in step 2, by leaf. */
@@ -50,7 +54,7 @@ async function pulumi(step: string, args: string[], allowFailure = false): Promi
 }
 
 async function asAdmin(url: string | string[]): Promise<NatsConnection> {
-  return connect({ servers: url, authenticator: credsAuthenticator(new TextEncoder().encode(outputs.jetstreamAdminCreds)), name: "e2e-admin" });
+  return connect({ servers: url, tls: stackClientTls(ca, url), authenticator: credsAuthenticator(new TextEncoder().encode(outputs.jetstreamAdminCreds)), name: "e2e-admin" });
 }
 
 async function withAdmin<T>(url: string | string[], use: (nc: NatsConnection, jsm: JetStreamManager) => Promise<T>): Promise<T> {
@@ -77,7 +81,7 @@ async function payloads(jsm: JetStreamManager, stream: string): Promise<string[]
 function natsCli(args: string[]): string {
   const credsFile = path.join(project.dir, "jetstream-admin.creds");
   if (!fs.existsSync(credsFile)) fs.writeFileSync(credsFile, outputs.jetstreamAdminCreds, { mode: 0o600 });
-  return execFileSync("nats", ["--creds", credsFile, ...args], { env: project.context.env, encoding: "utf8", timeout: 20_000 });
+  return execFileSync("nats", ["--creds", credsFile, "--tlsca", writeCaFile(project.dir, ca), ...args], { env: project.context.env, encoding: "utf8", timeout: 20_000 });
 }
 
 beforeAll(async () => {
@@ -103,6 +107,7 @@ describe("the dev stack under the real Pulumi CLI", () => {
     expect(Object.keys(summary)).toEqual(["create"]);
 
     outputs = (await stackOutputs(project.context, "dev")) as unknown as Outputs;
+    ca = stackCa(outputs);
     expect(Object.keys(outputs.leaves).sort()).toEqual(["cimstor", "nats-1", "nats-2", "nats-3"]);
     expect(outputs.hub.clientUrls).toEqual(["nats://127.0.41.41:4223", "nats://127.0.41.42:4223", "nats://127.0.41.43:4223"]);
     expect(outputs.jetstream.streams[AGGREGATE]).toEqual(["hub"]);
@@ -125,7 +130,7 @@ describe("the dev stack under the real Pulumi CLI", () => {
     for (const [leaf, endpoints] of Object.entries(outputs.leaves)) {
       const id = `e2e-${leaf}-${randomBytes(4).toString("hex")}`;
       published[leaf] = id;
-      const nc = await connect({ servers: endpoints.clientUrl, authenticator: credsAuthenticator(creds), name: `person-service@${leaf}` });
+      const nc = await connect({ servers: endpoints.clientUrl, tls: stackClientTls(ca, endpoints.clientUrl), authenticator: credsAuthenticator(creds), name: `person-service@${leaf}` });
       try {
         // person-service may publish events but not use the JetStream API: a core publish the leaf's stream captures.
         nc.publish("person.events.created", JSON.stringify({ id, leaf }));

@@ -191,11 +191,16 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
 
     // Minimal, exact dependencies (the registered graph): a JetStream resource waits for the
     // servers of its own domain only, and an aggregate for its own sources, never another aggregate.
-    const exported = JSON.parse((await pulumi("stack export", ["stack", "export"])).stdout) as { deployment: { resources: { urn: string; dependencies?: string[] }[] } };
+    const exported = JSON.parse((await pulumi("stack export", ["stack", "export"])).stdout) as { deployment: { resources: { urn: string; custom?: boolean; dependencies?: string[] }[] } };
     const name = (urn: string) => urn.split("::").pop()!;
-    // …and on the credentials it connects with (the JetStream admin's key and JWT), left out here.
+    // …and on what it connects with (the JetStream admin's key and JWT, the stack CA it verifies
+    // the servers with), left out here once the CA is checked: that CA and no server certificate.
     const admin = (d: string) => d.startsWith("security-user-jetstream-admin-");
-    const deps = new Map(exported.deployment.resources.map((r) => [name(r.urn), (r.dependencies ?? []).map(name).filter((d) => !admin(d))]));
+    const all = new Map(exported.deployment.resources.map((r) => [name(r.urn), (r.dependencies ?? []).map(name).filter((d) => !admin(d))]));
+    const connecting = exported.deployment.resources.filter((r) => r.custom && /^(stream|kv|objects|consumer|aggregate)-/.test(name(r.urn))).map((r) => name(r.urn));
+    expect(connecting.length).toBeGreaterThan(20);
+    for (const resource of connecting) expect(all.get(resource)!.filter((d) => d.startsWith("tls-")), `${resource}'s TLS dependencies`).toEqual(["tls-ca"]);
+    const deps = new Map([...all].map(([r, on]) => [r, on.filter((d) => d !== "tls-ca")]));
     expect(deps.get("stream-PERSON_EVENTS-nats-1")).toEqual(["servers-nats-1"]);
     expect(deps.get("kv-PERSON_METADATA-cimstor")).toEqual(["servers-cimstor"]);
     expect(deps.get("aggregate-CLUSTER_PERSON_EVENTS-stream")!.filter((d) => d.startsWith("servers-")).sort()).toEqual(["servers-nats-1-hub", "servers-nats-2-hub", "servers-nats-3-hub"]);

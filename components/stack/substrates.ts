@@ -83,8 +83,8 @@ function localLeafLinks(topology: Topology, security: ServerSecurity): ServerSec
 /** Where a local server's TLS files and cluster include live: inside its folder, beside its config. */
 const LOCAL_TLS = { cert: "tls/cert.pem", key: "tls/key.pem", ca: "tls/ca.pem", clusterAuth: "cluster-auth.conf" } as const;
 
-/** What a local server's config references: its own folder's files. */
-function localTlsInput(instance: ServerInstance, tls: StackTls): ServerTlsInput {
+/** What a local server's config references: its own folder's files. (Also placed so by test/local/rolling-cli.test.ts's program.) */
+export function localTlsInput(instance: ServerInstance, tls: StackTls): ServerTlsInput {
   return {
     ...(tls.caCertPem
       ? {
@@ -101,7 +101,7 @@ function localTlsInput(instance: ServerInstance, tls: StackTls): ServerTlsInput 
 }
 
 /** A local server's secret files: certificate, key, CA, and a hub member's route authorization. */
-function localTlsFiles(topology: Topology, instance: ServerInstance, tls: StackTls): Record<string, pulumi.Output<string>> {
+export function localTlsFiles(topology: Topology, instance: ServerInstance, tls: StackTls): Record<string, pulumi.Output<string>> {
   const files: Record<string, pulumi.Output<string>> = {};
   const own = tls.servers[instance.serverName];
   if (tls.caCertPem && own) {

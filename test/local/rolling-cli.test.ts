@@ -2,7 +2,8 @@
  * Day-2 changes on the local substrate under the real Pulumi CLI (issue 9, "Reload, not
  * restart"): a three-member hub (127.0.21.1–3) and one leaf (127.0.21.4) in operator mode, with
  * an R3 stream at the hub probed (`stream info`) every 100 ms from a client that knows every hub
- * member. Removing a user (its key revoked in the account JWT) must reload every server with no
+ * member. TLS as the stack's default places it (its CA, certificates and route password; clients
+ * verify with the CA), so a restart's leadership handoff runs over TLS too. Removing a user (its key revoked in the account JWT) must reload every server with no
  * pid change and no failed probe; a restart-only change (hub jetstream max_file decreased) must
  * restart the hub members strictly one after another, each healthy and JetStream-current before
  * the next stops, with no failed probe (each member's stream leaderships are moved away through
@@ -17,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { killNatsServersUnder } from "../e2e/processes";
 import { PROJECT_ROOT, pulumiEnv, resourceSummary, runPulumi, stackOutputs, type PulumiContext } from "../e2e/pulumi-cli";
 import { reloadSecurity, smallTopology, tempDir, type ReloadSecurity } from "./reload-support";
+import { stackCa, stackClientTls } from "../support/stack-tls";
 
 const STACK = "roll";
 const PREFIX = "127.0.21";
@@ -28,6 +30,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseTopology, withDataDir } from "./components/topology";
 import { renderServerConfig } from "./components/render/nats-server-config";
 import { LocalTopology, localServerFilePath } from "./components/local";
+import { parseTls } from "./components/tls/parse";
+import { declareStackTls } from "./components/tls/resources";
+import { localTlsFiles, localTlsInput } from "./components/stack/substrates";
 
 const config = new pulumi.Config("roll");
 const stack = pulumi.getStack();
@@ -46,6 +51,11 @@ const topology = withDataDir(parseTopology(raw, { name: stack, leafDenyImports: 
 const sys = config.require("systemAccount");
 const app = config.require("appAccount");
 const leaf = topology.leaves[0];
+const instances = [...topology.leaves, ...topology.hub.members];
+const byName = (s: string) => instances.find((i) => i.serverName === s)!;
+// The stack's TLS default (tls: { mode: generated }): its CA, certificates and route password,
+// placed in each server's folder exactly as the dev substrate places them.
+const stackTls = declareStackTls(new pulumi.ComponentResource("roll:tls:Tls", "tls"), parseTls(undefined), topology);
 const security = {
   operatorJwt: config.require("operatorJwt"),
   systemAccount: sys,
@@ -54,8 +64,10 @@ const security = {
 };
 const local = new LocalTopology("local", {
   topology,
-  renderConfig: (s) => pulumi.secret(renderServerConfig(topology, s, security)),
-  files: { [leaf.serverName]: { "leaf-link.creds": config.requireSecret("leafCreds") } },
+  renderConfig: (s) => pulumi.secret(renderServerConfig(topology, s, security, localTlsInput(byName(s), stackTls))),
+  files: Object.fromEntries(
+    instances.map((i) => [i.serverName, { ...(i === leaf ? { "leaf-link.creds": config.requireSecret("leafCreds") } : {}), ...localTlsFiles(topology, i, stackTls) }]),
+  ),
   leaderHandoffCreds: config.requireSecret("adminCreds"),
 });
 // Stands in for a stream or bucket that takes its server's store id as an input.
@@ -80,6 +92,7 @@ const users = ["r-1-hub", "r-4"].map((s) => new StoreIdUser("store-id-of-" + s, 
 export const storeIdUsers = pulumi.all(users.map((u) => u.value));
 export const pids = local.pids;
 export const storeIds = local.storeIds;
+export const tls = { mode: "generated", caCert: stackTls.caCertPem };
 export const lastChanges = pulumi.all(Object.fromEntries(Object.entries(local.servers).map(([s, r]) => [s, r.lastChange])));
 `;
 
@@ -87,6 +100,8 @@ let dir = "";
 let project = "";
 let context: PulumiContext;
 let sec: ReloadSecurity;
+/** The stack's CA: every client verifies the servers with it. */
+let ca: string;
 const report: Record<string, unknown> = {};
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -106,7 +121,7 @@ async function pids(): Promise<Record<string, number>> {
 
 async function as(user: string, servers: string | string[], reconnect = false): Promise<NatsConnection> {
   const creds = new TextEncoder().encode(await sec.creds(user));
-  return connect({ servers, authenticator: credsAuthenticator(creds), reconnect, maxReconnectAttempts: -1, reconnectTimeWait: 50, timeout: 2_000 });
+  return connect({ servers, tls: stackClientTls(ca, servers), authenticator: credsAuthenticator(creds), reconnect, maxReconnectAttempts: -1, reconnectTimeWait: 50, timeout: 2_000 });
 }
 
 const hubUrls = () => [1, 2, 3].map((i) => `nats://${PREFIX}.${i}:4223`);
@@ -209,12 +224,15 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
     const started = Date.now();
     const up = await pulumi(["up", "--yes", "--skip-preview"]);
     report.upFromNothingMs = Date.now() - started;
-    expect(resourceSummary(up.stdout)).toMatchObject({ create: 8 });
+    // 4 servers, their topology, 2 store-id users, the stack; the TLS component, CA, 4 certificates, route password.
+    expect(resourceSummary(up.stdout)).toMatchObject({ create: 15 });
     const outs = await stackOutputs(context, STACK);
+    ca = stackCa(outs);
     const storeIds = outs.storeIds as Record<string, string>;
     expect(Object.keys(storeIds).sort()).toEqual([...HUB, "r-4"]);
     for (const [server, id] of Object.entries(storeIds)) {
       expect(fs.readFileSync(path.join(serverDir(server), "cim-store-id"), "utf8").trim()).toBe(id);
+      expect(fs.readFileSync(path.join(serverDir(server), "nats.conf"), "utf8"), `${server} requires TLS`).toMatch(/^tls: \{/m);
     }
     const nc = await as("admin", hubUrls());
     try {
@@ -237,7 +255,7 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
 
     // Exactly the four servers; the store ids stay known, so what depends on them is unchanged.
     const preview = await pulumi(["preview"]);
-    expect(resourceSummary(preview.stdout)).toEqual({ update: 4, unchanged: 4 });
+    expect(resourceSummary(preview.stdout)).toEqual({ update: 4, unchanged: 11 });
     const probe = startProbe(prober);
     await sleep(500);
     const up = await pulumi(["up", "--yes", "--skip-preview"]);
@@ -246,7 +264,7 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
     report.userRemoval = { ...probes, upMs: up.ms };
     await prober.close();
 
-    expect(resourceSummary(up.stdout)).toEqual({ update: 4, unchanged: 4 });
+    expect(resourceSummary(up.stdout)).toEqual({ update: 4, unchanged: 11 });
     expect(await pids()).toEqual(before);
     const changes = (await stackOutputs(context, STACK)).lastChanges as Record<string, string>;
     for (const server of [...HUB, "r-4"]) expect(changes[server]).toMatch(/^reloaded: resolver_preload changed/);
@@ -270,7 +288,7 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
     await setConfig("hubMaxFile", "512M");
 
     const preview = await pulumi(["preview"]);
-    expect(resourceSummary(preview.stdout)).toEqual({ update: 3, unchanged: 5 });
+    expect(resourceSummary(preview.stdout)).toEqual({ update: 3, unchanged: 12 });
     const probe = startProbe(prober);
     await sleep(500);
     const up = await pulumi(["up", "--yes", "--skip-preview"]);
@@ -278,7 +296,7 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
     const probes = await probe.stop();
     await prober.close();
 
-    expect(resourceSummary(up.stdout)).toEqual({ update: 3, unchanged: 5 });
+    expect(resourceSummary(up.stdout)).toEqual({ update: 3, unchanged: 12 });
     const after = await pids();
     // Every hub member has a new process; the leaf is untouched.
     for (const m of HUB) expect(after[m]).not.toBe(before[m]);
@@ -334,7 +352,7 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
     await sleep(300);
     const up = await pulumi(["up", "--yes", "--skip-preview"]);
     report.allHubDownUpMs = up.ms;
-    expect(resourceSummary(up.stdout)).toEqual({ update: 3, unchanged: 5 });
+    expect(resourceSummary(up.stdout)).toEqual({ update: 3, unchanged: 12 });
     const after = await pids();
     for (const m of HUB) expect(after[m]).not.toBe(before[m]);
     const nc = await as("admin", hubUrls());
@@ -365,9 +383,9 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
 
     const preview = await pulumi(["preview"]);
     report.wipedStorePreview = resourceSummary(preview.stdout);
-    expect(resourceSummary(preview.stdout)).toEqual({ update: 2, unchanged: 6 });
+    expect(resourceSummary(preview.stdout)).toEqual({ update: 2, unchanged: 13 });
     const up = await pulumi(["up", "--yes", "--skip-preview"]);
-    expect(resourceSummary(up.stdout)).toEqual({ update: 2, unchanged: 6 });
+    expect(resourceSummary(up.stdout)).toEqual({ update: 2, unchanged: 13 });
 
     const after = (await stackOutputs(context, STACK)).storeIds as Record<string, string>;
     expect(after["r-4"]).not.toBe(before["r-4"]);

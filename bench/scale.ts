@@ -26,6 +26,7 @@ import * as yaml from "js-yaml";
 import { connect } from "@nats-io/transport-node";
 import { credsAuthenticator } from "@nats-io/nats-core";
 import { createDevProject, type DevProject } from "../test/e2e/dev-project";
+import { stackClientTls, writeCaFile } from "../test/support/stack-tls";
 import { emptyProgramUp } from "./lib/empty-program";
 import { resourceSummary } from "../test/e2e/pulumi-cli";
 
@@ -139,7 +140,7 @@ function renamedStreams(streams: { urn: string; outputs: Record<string, any> }[]
       if (Array.isArray(config.subjects)) config.subjects = config.subjects.map((x: string) => `${prefix.toLowerCase()}${x}`);
       if (Array.isArray(config.sources)) config.sources = config.sources.map((src: any) => ({ ...src, name: rename(src.name) }));
       delete config.republish;
-      return { target: target as { servers: string[]; domain: string; credentials: { creds: string } }, config };
+      return { target: target as { servers: string[]; domain: string; credentials: { creds: string }; tls?: { ca?: string } }, config };
     })
     .sort((a, b) => (a.config.sources ? 1 : 0) - (b.config.sources ? 1 : 0)); // leaf streams before aggregates
 }
@@ -148,12 +149,15 @@ function renamedStreams(streams: { urn: string; outputs: Record<string, any> }[]
 async function natsCli(streams: ReturnType<typeof renamedStreams>, dir: string, env: NodeJS.ProcessEnv): Promise<Baseline> {
   const creds = path.join(dir, "admin.creds");
   fs.writeFileSync(creds, streams[0].target.credentials.creds, { mode: 0o600 });
+  // The stack's servers require TLS (its default): natscli verifies them with the stack's CA.
+  const ca = streams[0].target.tls?.ca;
+  const tlsca = ca ? ["--tlsca", writeCaFile(dir, ca)] : [];
   const files = streams.map((s, i) => {
     const f = path.join(dir, `stream-${i}.json`);
     fs.writeFileSync(f, JSON.stringify(s.config));
     return f;
   });
-  const base = (s: (typeof streams)[0]) => ["--server", s.target.servers.join(","), "--creds", creds, "--js-domain", s.target.domain];
+  const base = (s: (typeof streams)[0]) => ["--server", s.target.servers.join(","), "--creds", creds, ...tlsca, "--js-domain", s.target.domain];
   let t0 = Date.now();
   for (let i = 0; i < streams.length; i++) await run("nats", [...base(streams[i]), "stream", "add", "--config", files[i]], env);
   const create = Date.now() - t0;
@@ -171,7 +175,8 @@ async function rawScript(streams: ReturnType<typeof renamedStreams>): Promise<Ba
   const req = async (s: (typeof streams)[0], op: string, body?: unknown) => {
     let nc = conns.get(s.target.domain);
     if (!nc) {
-      nc = await connect({ servers: s.target.servers, authenticator: credsAuthenticator(enc.encode(s.target.credentials.creds)) });
+      const ca = s.target.tls?.ca;
+      nc = await connect({ servers: s.target.servers, ...(ca ? { tls: stackClientTls(ca, s.target.servers) } : {}), authenticator: credsAuthenticator(enc.encode(s.target.credentials.creds)) });
       conns.set(s.target.domain, nc);
     }
     const r = JSON.parse(dec.decode((await nc.request(`$JS.${s.target.domain}.API.${op}`, body === undefined ? new Uint8Array() : enc.encode(JSON.stringify(body)), { timeout: 10_000 })).data));

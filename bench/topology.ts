@@ -26,6 +26,7 @@ import { connect } from "@nats-io/transport-node";
 import { createDevProject, type DevProject } from "../test/e2e/dev-project";
 import { runPulumi, stackOutputs } from "../test/e2e/pulumi-cli";
 import { barChartPng } from "./lib/png-chart";
+import { stackCa, stackClientTls, writeCaFile } from "../test/support/stack-tls";
 
 const NET = "127.0.72";
 const SYNC_N = Number(process.argv[2] ?? 2000);
@@ -73,8 +74,11 @@ async function asyncRate(nc: NatsConnection, subject: string, n: number): Promis
   return n / (ms(t0) / 1000);
 }
 
-function natsBench(url: string, creds: string, args: string[]): NatsBench {
-  const out = execFileSync(NATS, ["--no-context", "-s", url, "--creds", creds, "bench", ...args, "--no-progress"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 300_000 });
+/** How `nats bench` authenticates and verifies the servers (the stack's CA: they require TLS). */
+type NatsCliAuth = { readonly creds: string; readonly ca: string };
+
+function natsBench(url: string, auth: NatsCliAuth, args: string[]): NatsBench {
+  const out = execFileSync(NATS, ["--no-context", "-s", url, "--creds", auth.creds, "--tlsca", auth.ca, "bench", ...args, "--no-progress"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 300_000 });
   const line = out.split("\n").find((l) => /stats: [\d,]+ msgs\/sec/.test(l)) ?? out.trim().split("\n").pop() ?? "";
   const num = (re: RegExp) => {
     const m = re.exec(line);
@@ -141,13 +145,13 @@ async function aggregation(label: string, leaf: NatsConnection, hub: NatsConnect
 }
 
 /** `nats bench js pub async` floods the leaf stream; the aggregate and a hub subscriber are counted until they hold every message. */
-async function natsBenchAggregation(leafUrl: string, creds: string, hub: NatsConnection, n: number): Promise<Aggregation & { bench: NatsBench }> {
+async function natsBenchAggregation(leafUrl: string, cli: NatsCliAuth, hub: NatsConnection, n: number): Promise<Aggregation & { bench: NatsBench }> {
   const subject = `person.events.bench.nb${Date.now().toString(36)}`;
   let delivered = 0;
   const sub = hub.subscribe(subject, { callback: () => void delivered++ });
   await hub.flush();
   const start = performance.now();
-  const bench = natsBench(leafUrl, creds, ["js", "pub", "async", subject, "--stream", "PERSON_EVENTS", "--msgs", String(n)]);
+  const bench = natsBench(leafUrl, cli, ["js", "pub", "async", subject, "--stream", "PERSON_EVENTS", "--msgs", String(n)]);
   const end = performance.now();
   const jsm = await jetstreamManager(hub);
   let inAggregate = 0;
@@ -176,11 +180,13 @@ async function main(): Promise<void> {
     const creds = String(outputs.jetstreamAdminCreds);
     const credsFile = path.join(project.dir, "admin.creds");
     fs.writeFileSync(credsFile, creds, { mode: 0o600 });
+    const ca = stackCa(outputs);
+    const cli: NatsCliAuth = { creds: credsFile, ca: writeCaFile(project.dir, ca) };
     const auth = () => credsAuthenticator(new TextEncoder().encode(creds));
     const leafUrl: string = outputs.leaves["nats-1"].clientUrl;
     const hubUrls: string[] = outputs.hub.clientUrls;
-    const leaf = await connect({ servers: leafUrl, authenticator: auth(), name: "bench-leaf" });
-    const hub = await connect({ servers: hubUrls, authenticator: auth(), name: "bench-hub" });
+    const leaf = await connect({ servers: leafUrl, tls: stackClientTls(ca, leafUrl), authenticator: auth(), name: "bench-leaf" });
+    const hub = await connect({ servers: hubUrls, tls: stackClientTls(ca, hubUrls), authenticator: auth(), name: "bench-hub" });
     const hubJsm = await jetstreamManager(hub);
     await hubJsm.streams.add({ name: "BENCH_R3", subjects: ["bench.r3.>"], num_replicas: 3, storage: "file" as never });
     const leafJsm = await jetstreamManager(leaf);
@@ -199,14 +205,14 @@ async function main(): Promise<void> {
     console.log(`bench/topology: sync publish latency, ${SYNC_N} each…`);
     const leafSync = await syncLatency(leaf, "bench.r1.sync", SYNC_N);
     const hubSync = await syncLatency(hub, "bench.r3.sync", SYNC_N);
-    const nbLeafSync = natsBench(leafUrl, credsFile, ["js", "pub", "sync", "bench.r1.nbsync", "--stream", "BENCH_R1", "--msgs", String(SYNC_N)]);
-    const nbHubSync = natsBench(hubUrls[0], credsFile, ["js", "pub", "sync", "bench.r3.nbsync", "--stream", "BENCH_R3", "--msgs", String(SYNC_N)]);
+    const nbLeafSync = natsBench(leafUrl, cli, ["js", "pub", "sync", "bench.r1.nbsync", "--stream", "BENCH_R1", "--msgs", String(SYNC_N)]);
+    const nbHubSync = natsBench(hubUrls[0], cli, ["js", "pub", "sync", "bench.r3.nbsync", "--stream", "BENCH_R3", "--msgs", String(SYNC_N)]);
     console.log(`bench/topology: async publish throughput, ${MAX_N} each…`);
     const leafAsync = await asyncRate(leaf, "bench.r1.async", MAX_N);
     const hubAsync = await asyncRate(hub, "bench.r3.async", MAX_N);
-    const nbLeafAsync = natsBench(leafUrl, credsFile, ["js", "pub", "async", "bench.r1.nbasync", "--stream", "BENCH_R1", "--msgs", String(MAX_N)]);
+    const nbLeafAsync = natsBench(leafUrl, cli, ["js", "pub", "async", "bench.r1.nbasync", "--stream", "BENCH_R1", "--msgs", String(MAX_N)]);
     const personSync = await syncLatency(leaf, "person.events.bench.sync", SYNC_N);
-    const nbHubAsync = natsBench(hubUrls[0], credsFile, ["js", "pub", "async", "bench.r3.nbasync", "--stream", "BENCH_R3", "--msgs", String(MAX_N)]);
+    const nbHubAsync = natsBench(hubUrls[0], cli, ["js", "pub", "async", "bench.r3.nbasync", "--stream", "BENCH_R3", "--msgs", String(MAX_N)]);
 
     console.log("bench/topology: aggregation lag at 1,000 msgs/s and at max rate…");
     await sourcesIdle();
@@ -214,7 +220,7 @@ async function main(): Promise<void> {
     await sourcesIdle();
     const atMax = await aggregation(`max rate (window ${WINDOW})`, leaf, hub, MAX_N);
     await sourcesIdle();
-    const nbAgg = await natsBenchAggregation(leafUrl, credsFile, hub, MAX_N);
+    const nbAgg = await natsBenchAggregation(leafUrl, cli, hub, MAX_N);
     await hubJsm.streams.delete("BENCH_R3");
     await leafJsm.streams.delete("BENCH_R1");
     await leaf.close();
@@ -225,7 +231,7 @@ async function main(): Promise<void> {
     const lines = [
       "# Topology benchmark",
       "",
-      `${new Date().toISOString()} — dev topology (4 leaves, 3 hub members, file stores) on one 2-core machine, loopback ${NET}.x; 128 B payloads; nats.js 3.4 and \`nats bench\` (natscli 0.5.0) on the same servers in the same run.`,
+      `${new Date().toISOString()} — dev topology (4 leaves, 3 hub members, file stores) on one 2-core machine, loopback ${NET}.x, TLS on every listener (the stack default); 128 B payloads; nats.js 3.4 and \`nats bench\` (natscli 0.5.0) on the same servers in the same run.`,
       "",
       "## Publish ack: leaf R1 vs hub R3",
       "",

@@ -77,6 +77,21 @@ export function withoutRemoteCredentials(tree: NatsConfTree): NatsConfTree {
   };
 }
 
+/** Where the module points a leaf's remotes for its link creds: the systemd credential (nix/modules/cim-nats.nix). */
+export function nixosLeafCredentialTarget(kind: ServerInstance["kind"]): string {
+  return `/run/credentials/cim-nats-${kind}.service/leafnode.creds`;
+}
+
+/** The config tree the instance's unit runs: its settings, leaf remotes reading the systemd credential. */
+export function nixosRunningSettings(topology: Topology, instance: ServerInstance, security?: ServerSecurity, tlsOptions: Partial<NixosTlsOptions> = {}): NatsConfTree {
+  const tree = serverConfigTree(topology, instance.serverName, security, nixosTlsInput(topology, instance, tlsOptions));
+  const leafnodes = tree.leafnodes as NatsConfTree | undefined;
+  const remotes = leafnodes?.remotes as readonly NatsConfTree[] | undefined;
+  if (!security?.leafLinks[instance.serverName] || !leafnodes || !remotes) return tree;
+  const credentials = nixosLeafCredentialTarget(instance.kind);
+  return { ...tree, leafnodes: { ...leafnodes, remotes: remotes.map((r) => ({ ...r, credentials })) } };
+}
+
 /** Options of one `services.cim-nats.instances.<kind>` entry. */
 export function nixosInstanceOptions(
   topology: Topology,

@@ -18,7 +18,20 @@ if (SKIP) console.warn(`prod-preview: skipped: ${SKIP}`);
 
 const HOSTS = ["nats-1", "nats-2", "nats-3", "cimstor"] as const;
 const ADDRESS: Readonly<Record<string, string>> = { "nats-1": "10.0.0.41", "nats-2": "10.0.0.42", "nats-3": "10.0.0.43", cimstor: "172.16.0.2", "leaf-04": "10.0.0.44" };
-const FILES = ["etc-nixos-cim-nats-access.nix", "etc-nixos-cim-nats-host.nix", "etc-nixos-cim-nats-modules-cim-nats.nix", "etc-nixos-configuration.nix"];
+const FILES = [
+  "etc-nixos-cim-nats-access.nix",
+  "etc-nixos-cim-nats-host.nix",
+  "etc-nixos-cim-nats-modules-cim-nats.nix",
+  "etc-nixos-cim-nats-modules-nats-server.nix",
+  "etc-nixos-cim-nats-nixpkgs.nix",
+  "etc-nixos-cim-nats-system.nix",
+  "etc-nixos-configuration.nix",
+];
+/** TLS: each server's certificate, key and CA, and a hub member's route authorization (0600 secrets). */
+const tlsFiles = (host: string): string[] => [
+  ...["ca.pem", "cert.pem", "key.pem"].map((f) => `${host}-${f}`),
+  ...(host === "cimstor" ? [] : ["ca.pem", "cert.pem", "cluster-auth.conf", "key.pem"].map((f) => `${host}-hub-${f}`)),
+];
 const CONTAINER = "proxmoxve:index/containerLegacy:ContainerLegacy";
 const timings: Record<string, number> = {};
 
@@ -29,7 +42,9 @@ const CID_HOST = "cimstor";
 /** The deploy's resources for a host: stage, one copy per file (creds last), switch. */
 function hostResources(host: string): string[] {
   const files = host === CID_HOST ? [...FILES, ...CID_FILES].sort() : FILES;
-  const creds = [...(host === CID_HOST ? ["cid-service"] : []), `leaf-${host}`].map((u) => `deploy-${host}-copy-var-lib-cim-nats-secrets-${u}.creds`);
+  const creds = [...[...(host === CID_HOST ? ["cid-service"] : []), `leaf-${host}`].map((u) => `${u}.creds`), ...tlsFiles(host)].map(
+    (f) => `deploy-${host}-copy-var-lib-cim-nats-secrets-${f}`,
+  );
   return [`deploy-${host}-stage`, ...files.map((f) => `deploy-${host}-copy-${f}`), ...creds, `deploy-${host}-switch`];
 }
 

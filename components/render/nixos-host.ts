@@ -8,7 +8,16 @@ import type { NatsConfTree } from "./nats-conf";
 import { serverConfigTree } from "./nats-server-config";
 import { restartOnlyView } from "./reload-rules";
 import type { ServerSecurity } from "./server-security";
+import type { ServerTlsInput } from "./server-tls";
 import { nixString, toNix, type NixValue } from "./to-nix";
+
+/** What a prod host's servers secure their listeners and routes with (files the deploy places). */
+export type NixosTlsOptions = {
+  /** TLS on every listener and link: each server's certificate, key and the CA. */
+  readonly tls: boolean;
+  /** Route authorization of the hub members (a hub of 2+ members): their cluster include. */
+  readonly routeAuth: boolean;
+};
 
 export type NixosHostOptions = {
   /**
@@ -16,7 +25,34 @@ export type NixosHostOptions = {
    * "./modules/cim-nats.nix": deploy the host file beside a `modules/` copy of nix/modules.
    */
   readonly modulePath?: string;
-};
+} & Partial<NixosTlsOptions>;
+
+/** Where the deploy places a server's secret files on its host: root-owned 0600, outside the Nix store. */
+export const NIXOS_SECRETS_DIR = "/var/lib/cim-nats/secrets";
+
+/** A server's TLS files and route authorization on its host (what the deploy writes). */
+export function nixosSecretPaths(serverName: string) {
+  const dir = `${NIXOS_SECRETS_DIR}/${serverName}`;
+  return { certFile: `${dir}/cert.pem`, keyFile: `${dir}/key.pem`, caFile: `${dir}/ca.pem`, clusterAuthFile: `${dir}/cluster-auth.conf` } as const;
+}
+
+/**
+ * Where the unit's nats-server reads them: the module copies the config and these files into its
+ * runtime dir (nix/modules/cim-nats.nix `runtimeDir`), so the config names them there and the
+ * cluster include resolves beside the config.
+ */
+export function nixosRuntimeDir(kind: ServerInstance["kind"]): string {
+  return `/run/cim-nats-${kind}`;
+}
+
+/** What one instance's config references (its runtime dir's files), per the TLS options. */
+export function nixosTlsInput(topology: Topology, instance: ServerInstance, options: Partial<NixosTlsOptions>): ServerTlsInput {
+  const dir = nixosRuntimeDir(instance.kind);
+  return {
+    ...(options.tls ? { tls: { certFile: `${dir}/cert.pem`, keyFile: `${dir}/key.pem`, caFile: `${dir}/ca.pem` } } : {}),
+    ...(options.routeAuth && instance.kind === "hub" && topology.hub.members.length > 1 ? { clusterAuth: { include: "cluster-auth.conf" } } : {}),
+  };
+}
 
 /** The host named `hostName`, or an error listing the hosts that exist. */
 function hostByName(topology: Topology, hostName: string): Host {
@@ -41,9 +77,30 @@ export function withoutRemoteCredentials(tree: NatsConfTree): NatsConfTree {
   };
 }
 
+/** Where the module points a leaf's remotes for its link creds: the systemd credential (nix/modules/cim-nats.nix). */
+export function nixosLeafCredentialTarget(kind: ServerInstance["kind"]): string {
+  return `/run/credentials/cim-nats-${kind}.service/leafnode.creds`;
+}
+
+/** The config tree the instance's unit runs: its settings, leaf remotes reading the systemd credential. */
+export function nixosRunningSettings(topology: Topology, instance: ServerInstance, security?: ServerSecurity, tlsOptions: Partial<NixosTlsOptions> = {}): NatsConfTree {
+  const tree = serverConfigTree(topology, instance.serverName, security, nixosTlsInput(topology, instance, tlsOptions));
+  const leafnodes = tree.leafnodes as NatsConfTree | undefined;
+  const remotes = leafnodes?.remotes as readonly NatsConfTree[] | undefined;
+  if (!security?.leafLinks[instance.serverName] || !leafnodes || !remotes) return tree;
+  const credentials = nixosLeafCredentialTarget(instance.kind);
+  return { ...tree, leafnodes: { ...leafnodes, remotes: remotes.map((r) => ({ ...r, credentials })) } };
+}
+
 /** Options of one `services.cim-nats.instances.<kind>` entry. */
-export function nixosInstanceOptions(topology: Topology, instance: ServerInstance, security?: ServerSecurity): Record<string, NixValue> {
-  const tree = serverConfigTree(topology, instance.serverName, security);
+export function nixosInstanceOptions(
+  topology: Topology,
+  instance: ServerInstance,
+  security?: ServerSecurity,
+  tlsOptions: Partial<NixosTlsOptions> = {},
+): Record<string, NixValue> {
+  const tlsInput = nixosTlsInput(topology, instance, tlsOptions);
+  const tree = serverConfigTree(topology, instance.serverName, security, tlsInput);
   const options: Record<string, NixValue> = {
     serverName: instance.serverName,
     host: instance.address,
@@ -63,6 +120,9 @@ export function nixosInstanceOptions(topology: Topology, instance: ServerInstanc
   const link = security?.leafLinks[instance.serverName];
   const settings = instance.kind === "leaf" && link ? withoutRemoteCredentials(tree) : tree;
   if (instance.kind === "leaf" && link) options.leafnodeCredentialsFile = link.credentialsPath;
+  const secrets = nixosSecretPaths(instance.serverName);
+  if (tlsInput.tls) options.tls = { certFile: secrets.certFile, keyFile: secrets.keyFile, caFile: secrets.caFile };
+  if (tlsInput.clusterAuth) options.clusterAuthFile = secrets.clusterAuthFile;
   options.settings = settings as NixValue;
   // What the unit restarts for; every other settings change is a SIGHUP reload (nix/modules/cim-nats.nix).
   options.restartSettings = restartOnlyView(settings) as NixValue;
@@ -74,7 +134,7 @@ export function renderNixosHost(topology: Topology, hostName: string, security?:
   const host = hostByName(topology, hostName);
   const instances: Record<string, NixValue> = {};
   for (const instance of host.instances) {
-    instances[instance.kind] = nixosInstanceOptions(topology, instance, security);
+    instances[instance.kind] = nixosInstanceOptions(topology, instance, security, options);
   }
   const modulePath = options.modulePath ?? "./modules/cim-nats.nix";
   if (!/^\.{1,2}\/[A-Za-z0-9._/+-]+\.nix$/.test(modulePath)) {

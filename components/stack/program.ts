@@ -80,10 +80,7 @@ export function program(): Record<string, unknown> {
   }
   const root = new Backbone(stack);
   // The CA, every server's certificate and the route password: before any server or client.
-  if (!substrate.tls && m.tls.mode !== "off") {
-    pulumi.log.warn(`tls.mode ${m.tls.mode} is not wired for the ${m.substrate} substrate yet: its servers run without TLS and route authorization`, root);
-  }
-  const tls = substrate.tls ? declareStackTls(root, m.tls, m.topology) : { servers: {} };
+  const tls = declareStackTls(root, m.tls, m.topology);
 
   // Dev: data under the project (or wherever topology.dataDir points), absolute for the processes.
   const dataDir = path.resolve(String((config.getObject<{ dataDir?: string }>("topology") ?? {}).dataDir ?? `.cim-dev/${stack}`));
@@ -99,7 +96,7 @@ export function program(): Record<string, unknown> {
       spec: m.security,
       topology: m.topology,
       ...(contextCredentialsDir ? { contextCredentialsDir } : {}),
-      contextCa: substrate.tls && m.tls.mode !== "off",
+      contextCa: m.tls.mode !== "off",
       issueAfter: [guardReady],
       issueFirst: [JETSTREAM_ADMIN_USER],
     },
@@ -144,7 +141,7 @@ export function program(): Record<string, unknown> {
     natsContexts: secrets.natsContexts,
     jetstreamAdminCreds: security.jetstreamAdminCreds,
     // Public: clients verify the servers with this CA (a context's `ca`, nats.js `tls.ca`).
-    tls: { mode: substrate.tls ? m.tls.mode : "off", caCert: tls.caCertPem ?? null },
+    tls: { mode: m.tls.mode, caCert: tls.caCertPem ?? null },
     // What `npm run verify` compares with the live servers, and where the CID service answers.
     declared: declaredJetStream(m.jetstream),
     cidService: cid ? cidServiceOutput(cid) : null,

@@ -18,7 +18,7 @@ import { deployAccess, deployConnection } from "../proxmox/deploy-connection";
 import { readContainerHostKeys } from "../proxmox/container-host-keys";
 import { ProxmoxInventory } from "../proxmox/inventory";
 import { renderServerConfig } from "../render/nats-server-config";
-import { renderNixosHost } from "../render/nixos-host";
+import { nixosSecretPaths, nixosTlsInput, renderNixosHost, type NixosTlsOptions } from "../render/nixos-host";
 import type { ServerSecurity } from "../render/server-security";
 import { DEFAULT_LEAF_CREDENTIALS_DIR, type NatsSecurity } from "../security/nats-security";
 import { leafLinkCredentialsPath } from "../security/server-security";
@@ -59,8 +59,6 @@ export type SubstrateServers = {
 export interface SubstrateRunner {
   /** Whether its servers are real machines (their secrets must not use the dev passphrase). */
   readonly realMachines: boolean;
-  /** Whether it places TLS material and the route include on its servers (components/tls). */
-  readonly tls: boolean;
   /** Where nats contexts point for creds, if the stack writes them on this machine. */
   contextCredentialsDir(dataDir: string): string | undefined;
   /** Declares the servers (and the machines they run on). */
@@ -118,7 +116,6 @@ export function localTlsFiles(topology: Topology, instance: ServerInstance, tls:
 /** Dev: every server a local nats-server process on a loopback address. */
 const local: SubstrateRunner = {
   realMachines: false,
-  tls: true,
   // Dev contexts point at the creds scripts/dev-try-it.sh writes under .cim-dev/<stack>/clients.
   contextCredentialsDir: (dataDir) => path.join(dataDir, "clients"),
   declareServers({ root, model, security, removalGuard, dataDir, tls }) {
@@ -161,11 +158,8 @@ const local: SubstrateRunner = {
 /** Prod: a Proxmox LXC container per host, NixOS configured over SSH. */
 const proxmox: SubstrateRunner = {
   realMachines: true,
-  // Not yet: the NixOS module needs the files placed for the service user and the cluster
-  // include in its JSON config (see docs/security.md, "TLS"); until then prod runs without.
-  tls: false,
   contextCredentialsDir: () => undefined,
-  declareServers({ root, stack, model, security, removalGuard, cid }) {
+  declareServers({ root, stack, model, security, removalGuard, cid, tls }) {
     const spec = model.proxmox!;
     const t = model.topology;
     const inventory = new ProxmoxInventory(stack, { topology: t, spec }, { parent: root });
@@ -173,15 +167,20 @@ const proxmox: SubstrateRunner = {
     const natsServerText = readFileSync(path.join(__dirname, "..", "..", "nix", "modules", "nats-server.nix"), "utf8");
     const hosts = t.hosts.map((h) => {
       const leaf = h.instances.find((i) => i.kind === "leaf");
-      const hostText = security.serverSecurity.apply((s) => renderNixosHost(t, h.name, s));
+      const hostText = security.serverSecurity.apply((s) => renderNixosHost(t, h.name, s, nixosTls(tls)));
       const credentials: Record<string, pulumi.Output<string>> = {};
       if (leaf) {
         // The same path the rendered leafnode remote points at; known at preview, so the plan shows it.
         const p = leafLinkCredentialsPath(DEFAULT_LEAF_CREDENTIALS_DIR, model.security.leafLinks[leaf.serverName]);
         credentials[p] = security.leafLinkCreds[leaf.serverName];
       }
+      for (const instance of h.instances) Object.assign(credentials, nixosTlsFiles(t, instance, tls));
       // The CID service's host also gets its unit, program and creds (components/cid/prod.ts).
-      const extra = cid && cid.host === h.name ? cidServiceNixosExtra(cid, security.credsByUser[cid.user]) : undefined;
+      // With TLS it trusts the CA the deploy placed for its leaf, on the same host.
+      const extra =
+        cid && cid.host === h.name
+          ? cidServiceNixosExtra(cid, security.credsByUser[cid.user], tls.caCertPem ? nixosSecretPaths(cid.leaf).caFile : undefined)
+          : undefined;
       return { host: h.name, files: nixosHostFiles<pulumi.Input<string>>({ moduleText, natsServerText, system: spec.nixos, hostText, credentials, access: deployAccess(spec), ...(extra ? { extra } : {}) }) };
     });
     const deployment = new NixosDeployment(
@@ -205,9 +204,32 @@ const proxmox: SubstrateRunner = {
   declareCidService: () => undefined,
 };
 
-function cidServiceNixosExtra(cid: CidServiceSpec, creds: pulumi.Output<string>) {
+/** What a prod host's configs reference: TLS when the stack issued certificates, route authorization when it has a route password. */
+function nixosTls(tls: StackTls): NixosTlsOptions {
+  return { tls: tls.caCertPem !== undefined, routeAuth: tls.routePassword !== undefined };
+}
+
+/** A prod server's secret files at their deploy paths (nixosSecretPaths): certificate, key, CA, a hub member's route authorization. */
+function nixosTlsFiles(topology: Topology, instance: ServerInstance, tls: StackTls): Record<string, pulumi.Output<string>> {
+  const paths = nixosSecretPaths(instance.serverName);
+  const tlsInput = nixosTlsInput(topology, instance, nixosTls(tls));
+  const files: Record<string, pulumi.Output<string>> = {};
+  const own = tls.servers[instance.serverName];
+  if (tlsInput.tls && tls.caCertPem && own) {
+    files[paths.certFile] = own.certPem;
+    files[paths.keyFile] = own.keyPem;
+    files[paths.caFile] = tls.caCertPem;
+  }
+  if (tlsInput.clusterAuth && tls.routePassword) {
+    files[paths.clusterAuthFile] = tls.routePassword.apply((p) => renderClusterAuth(topology, instance, ROUTE_USER, p));
+  }
+  return files;
+}
+
+function cidServiceNixosExtra(cid: CidServiceSpec, creds: pulumi.Output<string>, caFile: string | undefined) {
   const files = cidServiceHostFiles<pulumi.Input<string>>({
     spec: cid,
+    ...(caFile ? { caFile } : {}),
     moduleText: readFileSync(path.join(__dirname, "..", "..", "nix", "modules", "cim-cid-service.nix"), "utf8"),
     bundleText: bundleCidService(),
     creds,

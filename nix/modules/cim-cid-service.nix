@@ -26,6 +26,7 @@ let
 
   # systemd copies LoadCredential files here, readable only by the unit's (dynamic) user.
   credentialTarget = "/run/credentials/cim-cid-service.service/nats.creds";
+  caTarget = "/run/credentials/cim-cid-service.service/ca.pem";
 in
 {
   options.services.cim-cid-service = {
@@ -55,6 +56,16 @@ in
       description = ''
         Path of the service user's `.creds` on the host, outside the Nix store. Read at start
         through systemd `LoadCredential`; a rotated file takes effect on the next restart.
+      '';
+    };
+
+    caFile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "/var/lib/cim-nats/secrets/cimstor/ca.pem";
+      description = ''
+        The stack CA (PEM) on the host when the servers require TLS: the service trusts it alone.
+        Read at start through systemd `LoadCredential`; a new CA takes effect on the next restart.
       '';
     };
 
@@ -119,12 +130,17 @@ in
         CID_SUBJECT_PREFIX = cfg.subjectPrefix;
         CID_INBOX_PREFIX = cfg.inboxPrefix;
         NODE_ENV = "production";
-      } // lib.optionalAttrs (cfg.healthAddress != null) { CID_HEALTH_ADDR = cfg.healthAddress; };
+      }
+      // lib.optionalAttrs (cfg.healthAddress != null) { CID_HEALTH_ADDR = cfg.healthAddress; }
+      // lib.optionalAttrs (cfg.caFile != null) { CID_NATS_CA = caTarget; };
 
       serviceConfig = {
         Type = "simple";
         ExecStart = "${cfg.node}/bin/node ${cfg.script}";
-        LoadCredential = [ "nats.creds:${cfg.credentialsFile}" ];
+        LoadCredential = [
+          "nats.creds:${cfg.credentialsFile}"
+        ]
+        ++ lib.optional (cfg.caFile != null) "ca.pem:${cfg.caFile}";
         # SIGTERM: the service drains its subscriptions and exits 0.
         KillSignal = "SIGTERM";
         TimeoutStopSec = "30s";

@@ -5,10 +5,18 @@
 # components/render/nixos-host.ts) sets each instance's typed options and its `settings`, the
 # nats-server config tree the TypeScript renderer produces and the tests validate.
 #
-# Day 2: a unit runs its config from a stable path (/etc/cim-nats/<instance>.json), so a change
-# nats-server applies on SIGHUP (accounts, permissions, routes, ...) only *reloads* the unit
-# (`reloadTriggers`); a change it cannot take restarts it (`restartTriggers` = the restart-only
-# part of the settings, `restartSettings`, classified by components/render/reload-rules.ts).
+# The config is written in nats-server's own syntax (`toNatsConf`), not JSON: a hub member's
+# `cluster` block includes its route authorization (`include "cluster-auth.conf"`), which only
+# that syntax can say.
+#
+# Day 2: a unit's config (/etc/cim-nats/<instance>.conf) and its secret files (TLS key,
+# certificate, CA, route authorization; root-owned 0600 files the deploy places outside the
+# store) are copied by root into the unit's runtime dir (/run/cim-nats-<instance>, readable by
+# the service user only) before start and on every reload, so the unit file never changes with
+# them. A change nats-server applies on SIGHUP (accounts, permissions, routes, certificates, ...)
+# only *reloads* the unit (`reloadTriggers`: the config and the secret files' hashes); a change it
+# cannot take restarts it (`restartTriggers` = the restart-only part of the settings,
+# `restartSettings`, classified by components/render/reload-rules.ts).
 # Stops use lame duck mode (SIGUSR2): clients move to other servers before this one exits.
 {
   config,
@@ -47,6 +55,60 @@ let
 
   unitName = name: "cim-nats-${name}";
 
+  # Where a unit's nats-server reads its config and secret files: a systemd RuntimeDirectory,
+  # the service user's only (0700). The settings name its files there (`runtimeDir` option).
+  runtimeDir = name: "/run/${unitName name}";
+
+  # The secret files of an instance: name in its runtime dir → source on the host.
+  secretFiles =
+    inst:
+    lib.optionalAttrs (inst.tls != null) {
+      "cert.pem" = inst.tls.certFile;
+      "key.pem" = inst.tls.keyFile;
+      "ca.pem" = inst.tls.caFile;
+    }
+    // lib.optionalAttrs (inst.clusterAuthFile != null) { "cluster-auth.conf" = inst.clusterAuthFile; };
+
+  # nats-server's config syntax: `"key": value` per line, JSON scalars (its lexer reads JSON
+  # strings, numbers and booleans as they are), and the key `include` as nats-server's include
+  # directive, `include "<file>"` (a path relative to the config file's folder; nats-server
+  # refuses `"include": ...` as an unknown field).
+  toNatsConf =
+    let
+      value =
+        indent: path: v:
+        if builtins.isAttrs v then
+          "{\n${entries "${indent}  " path v}${indent}}"
+        else if builtins.isList v then
+          "[\n${
+            lib.concatImapStrings (i: x: "${indent}  ${value "${indent}  " "${path}[${toString (i - 1)}]" x}\n") v
+          }${indent}]"
+        else if v == null then
+          throw "services.cim-nats: settings.${path} is null; nats-server has no null: omit the key"
+        else
+          builtins.toJSON v;
+      entries =
+        indent: path: attrs:
+        lib.concatStrings (
+          mapAttrsToList (
+            k: v:
+            let
+              p = if path == "" then k else "${path}.${k}";
+            in
+            if k == "include" then
+              (
+                if builtins.isString v && !(hasPrefix "/" v) then
+                  "${indent}include ${builtins.toJSON v}\n"
+                else
+                  throw "services.cim-nats: settings.${p} must be a relative file path (nats-server joins it to the config file's folder)"
+              )
+            else
+              "${indent}${builtins.toJSON k}: ${value indent p v}\n"
+          ) attrs
+        );
+    in
+    settings: entries "" "" settings;
+
   enabledInstances = filterAttrs (_: inst: inst.enable) cfg.instances;
 
   # systemd copies LoadCredential files here, readable only by the unit's user.
@@ -68,9 +130,29 @@ let
         };
       };
 
-  # Where a unit reads its config: a stable path, so the unit file does not change with the
-  # config and SIGHUP makes nats-server re-read the new one.
-  configPath = name: "/etc/cim-nats/${name}.json";
+  # The config's stable path: the unit file does not change with the config; the reload copies
+  # the new one into the runtime dir, where nats-server reads it (the include resolves there).
+  configPath = name: "/etc/cim-nats/${name}.conf";
+  runtimeConfig = name: "${runtimeDir name}/nats.conf";
+
+  # Root (`+`) copies the config and the secret files into the runtime dir, readable by the
+  # service user only; each file lands whole (`mv` over the old one). Before every start and
+  # before every SIGHUP: a re-issued certificate or a new config is what the reload reads. The
+  # script names only stable paths, so it (and the unit) changes only when those do.
+  installRuntimeFiles =
+    name: inst:
+    pkgs.writeShellScript "cim-nats-${name}-runtime-files" (
+      ''
+        set -eu
+        dir=${runtimeDir name}
+        place() {
+          ${pkgs.coreutils}/bin/install -m 0400 -o ${cfg.user} -g ${cfg.group} "$1" "$dir/.$2.new"
+          ${pkgs.coreutils}/bin/mv -f "$dir/.$2.new" "$dir/$2"
+        }
+        place ${configPath name} nats.conf
+      ''
+      + lib.concatStrings (mapAttrsToList (file: source: "place ${lib.escapeShellArg source} ${file}\n") (secretFiles inst))
+    );
 
   # What restarts the unit when it changes: the settings nats-server cannot reload. Without a
   # classification (`restartSettings = null`) every change restarts, the safe default.
@@ -99,6 +181,14 @@ let
     else
       n;
 
+  # A re-issued certificate or a new route authorization reloads the unit (the reload copies it
+  # and nats-server re-reads TLS files and includes on SIGHUP). Hashes as for credentialTriggers.
+  secretTriggers =
+    inst:
+    concatMap (source: optional (builtins.pathExists source) (builtins.hashFile "sha256" source)) (
+      attrValues (secretFiles inst)
+    );
+
   # A rotated leaf-link credential must restart the leaf: systemd copies LoadCredential files
   # only at start. Its hash (which reveals nothing of the key) goes into the unit; read at
   # evaluation when the deploy has installed the file (impure, as `nixos-rebuild` evaluates).
@@ -108,18 +198,44 @@ let
       inst.leafnodeCredentialsFile != null && builtins.pathExists inst.leafnodeCredentialsFile
     ) (builtins.hashFile "sha256" inst.leafnodeCredentialsFile);
 
-  # A bad config fails `nixos-rebuild`, not the running service. `-t` neither binds ports nor
-  # opens the store dir or creds, so it runs in the build sandbox.
+  # A bad config fails `nixos-rebuild`, not the running service. `-t` binds no port and opens
+  # neither the store dir nor the creds, but it does load the TLS files and the include, which
+  # are not in the build sandbox: it checks a copy whose runtime dir is a sandbox folder holding
+  # a throwaway certificate (openssl, self-signed, one day) as cert and CA, and a route
+  # authorization of the same shape as the real one. Only the secret values differ.
   configFile =
     name: inst:
     let
-      unvalidated = format.generate "cim-nats-${name}.json" (finalSettings name inst);
+      unvalidated = pkgs.writeText "cim-nats-${name}.conf" (toNatsConf (finalSettings name inst));
+      files = secretFiles inst;
     in
     if inst.validateConfig then
-      pkgs.runCommand "cim-nats-${name}-validated.json" { nativeBuildInputs = [ inst.package ]; } ''
-        nats-server -t -c ${unvalidated}
-        ln -s ${unvalidated} $out
-      ''
+      pkgs.runCommand "cim-nats-${name}-validated.conf"
+        {
+          nativeBuildInputs = [
+            inst.package
+            pkgs.openssl
+          ];
+        }
+        (
+          ''
+            check=$PWD/check
+            mkdir -p "$check"
+            sed "s|${runtimeDir name}/|$check/|g" ${unvalidated} > "$check/nats.conf"
+          ''
+          + lib.optionalString (files ? "cert.pem") ''
+            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+              -subj /CN=cim-nats-check -keyout "$check/key.pem" -out "$check/cert.pem" 2>/dev/null
+            cp "$check/cert.pem" "$check/ca.pem"
+          ''
+          + lib.optionalString (files ? "cluster-auth.conf") ''
+            printf 'authorization { user: "cim-route", password: "build-time-check-only-0000" }\n' > "$check/cluster-auth.conf"
+          ''
+          + ''
+            nats-server -t -c "$check/nats.conf"
+            ln -s ${unvalidated} $out
+          ''
+        )
     else
       unvalidated;
 
@@ -246,6 +362,58 @@ let
             systemd `LoadCredential` and used as `credentials` of every leafnode remote. Never
             copied into the Nix store.
           '';
+        };
+
+        tls = mkOption {
+          type = types.nullOr (
+            types.submodule {
+              options = {
+                # Strings, not paths: a path would be copied into the world-readable Nix store.
+                certFile = mkOption {
+                  type = types.str;
+                  example = "/var/lib/cim-nats/secrets/nats-1-hub/cert.pem";
+                  description = "The server's certificate (PEM) on the host.";
+                };
+                keyFile = mkOption {
+                  type = types.str;
+                  example = "/var/lib/cim-nats/secrets/nats-1-hub/key.pem";
+                  description = "Its private key (PEM, root-owned 0600) on the host.";
+                };
+                caFile = mkOption {
+                  type = types.str;
+                  example = "/var/lib/cim-nats/secrets/nats-1-hub/ca.pem";
+                  description = "The CA every peer's certificate chains to (PEM) on the host.";
+                };
+              };
+            }
+          );
+          default = null;
+          description = ''
+            TLS files on the host (outside the Nix store). Before start and on every reload, root
+            copies them into `runtimeDir` as `cert.pem`, `key.pem` and `ca.pem` (0400, the service
+            user's), where the `tls` blocks of `settings` name them; a changed file reloads the
+            unit (SIGHUP: nats-server re-reads them), it does not restart it.
+          '';
+        };
+
+        clusterAuthFile = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          example = "/var/lib/cim-nats/secrets/nats-1-hub/cluster-auth.conf";
+          description = ''
+            A hub member's route authorization on the host (root-owned 0600): `authorization { user,
+            password }` and the routes with those credentials, in nats-server syntax. Copied into
+            `runtimeDir` as `cluster-auth.conf`, which `settings.cluster.include` names (relative to
+            the config there). A changed file reloads the unit.
+          '';
+        };
+
+        runtimeDir = mkOption {
+          type = types.str;
+          readOnly = true;
+          default = runtimeDir name;
+          defaultText = literalExpression ''"/run/cim-nats-''${name}"'';
+          description = "Where the unit's nats-server reads its config and secret files (a systemd RuntimeDirectory, 0700).";
         };
 
         openFirewall = mkOption {
@@ -392,7 +560,14 @@ in
       ++ mapAttrsToList (name: inst: {
         assertion = inst.leafnodeCredentialsFile == null || (inst.settings.leafnodes.remotes or [ ]) != [ ];
         message = "services.cim-nats.instances.${name}.leafnodeCredentialsFile is set but settings.leafnodes.remotes is empty; only a leaf uses leaf-link credentials.";
-      }) enabledInstances;
+      }) enabledInstances
+      ++ concatMap (
+        name:
+        mapAttrsToList (file: source: {
+          assertion = hasPrefix "/" source && !(hasPrefix builtins.storeDir source);
+          message = "services.cim-nats.instances.${name}: the source of ${file} is '${source}'; give an absolute path outside the Nix store (where every user could read it), e.g. /var/lib/cim-nats/secrets/.";
+        }) (secretFiles enabledInstances.${name})
+      ) (builtins.attrNames enabledInstances);
 
     systemd.services = mapAttrs' (
       name: inst:
@@ -404,7 +579,7 @@ in
 
         # Reload for what SIGHUP applies, restart for the rest (see the top of this file). Not
         # `reloadIfChanged`: that would reload for restart-only changes too.
-        reloadTriggers = [ (configFile name inst) ];
+        reloadTriggers = [ (configFile name inst) ] ++ secretTriggers inst;
         restartTriggers = [ (restartOnly name inst) ] ++ credentialTriggers inst;
 
         serviceConfig = mkMerge [
@@ -417,8 +592,15 @@ in
           })
           {
             Type = "simple";
-            ExecStart = "${inst.package}/bin/nats-server -c ${configPath name}";
-            ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
+            RuntimeDirectory = unitName name;
+            RuntimeDirectoryMode = "0700";
+            ExecStartPre = [ "+${installRuntimeFiles name inst}" ];
+            ExecStart = "${inst.package}/bin/nats-server -c ${runtimeConfig name}";
+            # The new config and files first (as root), then SIGHUP: nats-server re-reads them.
+            ExecReload = [
+              "+${installRuntimeFiles name inst}"
+              "${pkgs.coreutils}/bin/kill -HUP $MAINPID"
+            ];
             # Lame duck: stop accepting clients, move the existing ones away over
             # lame_duck_duration, then exit; only that main process gets the signal ("mixed"),
             # the rest of the cgroup is killed once it is gone.
@@ -480,7 +662,7 @@ in
     ) enabledInstances;
 
     environment.etc = mapAttrs' (
-      name: inst: nameValuePair "cim-nats/${name}.json" { source = configFile name inst; }
+      name: inst: nameValuePair "cim-nats/${name}.conf" { source = configFile name inst; }
     ) enabledInstances;
 
     systemd.tmpfiles.rules = concatMap (

@@ -28,6 +28,11 @@ const FILES = [
   "etc-nixos-cim-nats-system.nix",
   "etc-nixos-configuration.nix",
 ];
+/** TLS: each server's certificate, key and CA, and a hub member's route authorization (0600 secrets). */
+const tlsFiles = (host: string): string[] => [
+  ...["ca.pem", "cert.pem", "key.pem"].map((f) => `${host}-${f}`),
+  ...(host === "cimstor" ? [] : ["ca.pem", "cert.pem", "cluster-auth.conf", "key.pem"].map((f) => `${host}-hub-${f}`)),
+];
 const CONTAINER = "proxmoxve:index/containerLegacy:ContainerLegacy";
 const timings: Record<string, number> = {};
 
@@ -38,7 +43,9 @@ const CID_HOST = "cimstor";
 /** The deploy's resources for a host: stage, one copy per file (creds last), switch. */
 function hostResources(host: string): string[] {
   const files = host === CID_HOST ? [...FILES, ...CID_FILES].sort() : FILES;
-  const creds = [...(host === CID_HOST ? ["cid-service"] : []), `leaf-${host}`].map((u) => `deploy-${host}-copy-var-lib-cim-nats-secrets-${u}.creds`);
+  const creds = [...[...(host === CID_HOST ? ["cid-service"] : []), `leaf-${host}`].map((u) => `${u}.creds`), ...tlsFiles(host)].map(
+    (f) => `deploy-${host}-copy-var-lib-cim-nats-secrets-${f}`,
+  );
   return [`deploy-${host}-stage`, ...files.map((f) => `deploy-${host}-copy-${f}`), ...creds, `deploy-${host}-switch`];
 }
 

@@ -5,7 +5,8 @@
 # priorities (mkDefault, mkForce), submodules and assertion handling.
 #
 # Stub packages render as strings that carry what the tests inspect: `formats.json.generate`
-# embeds the generated JSON between '#' marks, `runCommand` embeds its script between '[' ']'.
+# embeds the generated JSON between '#' marks, `runCommand` embeds its script between '[' ']',
+# `writeText` and `writeShellScript` their text between '<<<' and '>>>'.
 {
   lib,
   hostFile,
@@ -104,6 +105,10 @@ let
     runCommand =
       name: env: script:
       "/nix/store/stub-${name}[${script}]";
+    # The text between '<<<' and '>>>' (a config, a script), so the tests can run it for real.
+    writeText = name: text: "/nix/store/stub-${name}<<<${text}>>>";
+    writeShellScript = name: text: "/nix/store/stub-${name}<<<${text}>>>";
+    openssl = "/nix/store/stub-openssl";
     # What nix/modules/nats-server.nix builds with: the stub derivation carries the arguments.
     callPackage =
       fn: overrides:

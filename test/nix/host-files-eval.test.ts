@@ -105,6 +105,13 @@ describe.skipIf(!LIB)("every file the prod program deploys, evaluated whole", ()
     const units = Object.keys(evaluated.systemd.services).filter((u) => u.startsWith("cim-nats-"));
     expect(units.length).toBeGreaterThan(0);
     for (const u of units) expect(evaluated.systemd.services[u].serviceConfig.ExecStart).toMatch(/^\/nix\/store\/stub-nats-server-2\.15\.2\/bin\/nats-server -c /);
+    // TLS on: each unit reads its config and secret files from its runtime dir, copied there by root.
+    for (const u of units) {
+      const sc = evaluated.systemd.services[u].serviceConfig;
+      expect(sc.ExecStart).toMatch(new RegExp(`-c /run/${u}/nats\\.conf$`));
+      expect(sc.ExecStartPre[0]).toContain(`place /var/lib/cim-nats/secrets/`);
+      expect(evaluated.services["cim-nats"].instances[u.replace("cim-nats-", "")].tls).not.toBeNull();
+    }
     const pkg = evaluated.natsServerBuild;
     expect(pkg).toMatchObject({
       pname: "nats-server",
@@ -118,6 +125,11 @@ describe.skipIf(!LIB)("every file the prod program deploys, evaluated whole", ()
       go: "go-1.26.2",
     });
     if (host === "cimstor") expect(evaluated.systemd.services["cim-cid-service"].serviceConfig.Type).toBe("simple");
+    if (host === "cimstor") {
+      // The CID service trusts the stack CA placed for its leaf.
+      expect(evaluated.systemd.services["cim-cid-service"].environment.CID_NATS_CA).toBe("/run/credentials/cim-cid-service.service/ca.pem");
+      expect(evaluated.systemd.services["cim-cid-service"].serviceConfig.LoadCredential).toContain("ca.pem:/var/lib/cim-nats/secrets/cimstor/ca.pem");
+    }
   });
 
   it("nixpkgs.nix is a fetchTarball of exactly the pin (evaluated with fetchTarball stubbed: nothing is downloaded)", () => {

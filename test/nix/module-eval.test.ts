@@ -14,11 +14,11 @@ import { serverConfigTree, type NatsConfTree } from "../../components/render/nat
 import { classifyConfigChange, restartOnlyView } from "../../components/render/reload-rules";
 import { parseTopology } from "../../components/topology/parse";
 import { readStackConfig } from "../support/stack-config";
-import { renderNixosHost } from "../../components/render/nixos-host";
-import type { ServerSecurity } from "../../components/render/server-security";
-import { formatNatsConf } from "../../components/render/nats-conf";
+import { nixosRunningSettings, nixosTlsInput, renderNixosHost } from "../../components/render/nixos-host";
+import { readRenderedConf } from "../../components/local/conf-reader";
+import { natsServerBinary } from "../../components/local/nats-process";
+import { checkStack } from "../../scripts/render";
 import type { Topology } from "../../components/topology/types";
-import { checkServerConfig } from "../render/nats-server-check";
 import { stackTopology } from "../render/stack-topology";
 import { testSecurity } from "../render/test-security";
 import { nixEvalJson, nixInstantiate } from "./nix-instantiate";
@@ -86,18 +86,25 @@ function nftCheck(rules: string): { ok: boolean; output: string } | undefined {
   return { ok: run.status === 0, output: `${run.stdout}${run.stderr}` };
 }
 
-/** The JSON the stub `formats.json.generate` embedded in a store path (between '#' marks). */
-function configOf(storePath: string): NatsConfTree {
+/** The JSON the stub `formats.json.generate` embedded in a store path (between '#' marks): the restart-only view. */
+function jsonOf(storePath: string): NatsConfTree {
   return JSON.parse(storePath.slice(storePath.indexOf("#") + 1, storePath.indexOf("#", storePath.indexOf("#") + 1)));
 }
 
-/** What the module must write: the tested tree, with leaf creds pointing at the systemd credential. */
-function expectedConfig(topology: Topology, serverName: string, unit: string, security?: ServerSecurity): NatsConfTree {
-  const tree = serverConfigTree(topology, serverName, security) as any;
-  if (!security || !tree.leafnodes?.remotes) return tree;
-  const credentials = `/run/credentials/${unit}.service/leafnode.creds`;
-  return { ...tree, leafnodes: { remotes: tree.leafnodes.remotes.map((r: object) => ({ ...r, credentials })) } };
+/** The text the stub `writeText` / `writeShellScript` embedded (between '<<<' and '>>>'). */
+function textOf(storePath: string): string {
+  return storePath.slice(storePath.indexOf("<<<") + 3, storePath.indexOf(">>>"));
 }
+
+/** The config a unit runs (nats-server syntax, written by the module's toNatsConf) as a tree. */
+function configOf(storePath: string): NatsConfTree {
+  const tree = readRenderedConf(textOf(storePath));
+  if (!tree) throw new Error(`not a config the reader understands:\n${textOf(storePath)}`);
+  return tree;
+}
+
+/** The prod hosts' TLS: certificates on every listener and link, route authorization on the hub. */
+const TLS = { tls: true, routeAuth: true } as const;
 
 describe.skipIf(!LIB)("the cim-nats module evaluated for every prod host", () => {
   const prod = stackTopology("prod");
@@ -109,7 +116,7 @@ describe.skipIf(!LIB)("the cim-nats module evaluated for every prod host", () =>
     it.each(prod.hosts.map((h) => h.name))("%s: one hardened unit per instance running the tested config", async (hostName) => {
       const security = operator ? (await testSecurity(prod, "/var/lib/cim-nats/secrets")).security : undefined;
       const host = prod.hosts.find((h) => h.name === hostName)!;
-      const evaluated = evalHost(renderNixosHost(prod, hostName, security));
+      const evaluated = evalHost(renderNixosHost(prod, hostName, security, TLS));
       expect(evaluated.failedAssertions).toEqual([]);
       expect(Object.keys(evaluated.systemd.services).sort()).toEqual(host.instances.map((i) => `cim-nats-${i.kind}`).sort());
 
@@ -120,16 +127,33 @@ describe.skipIf(!LIB)("the cim-nats module evaluated for every prod host", () =>
         expect(service.wantedBy).toEqual(["multi-user.target"]);
         // The unit runs a stable path; /etc points it at the validated store file.
         // ...of the pinned nats-server (nix/modules/nats-server.nix), not nixpkgs' of the day.
-        expect(sc.ExecStart).toBe(`/nix/store/stub-nats-server-2.15.2/bin/nats-server -c /etc/cim-nats/${instance.kind}.json`);
-        const source = evaluated.environment.etc[`cim-nats/${instance.kind}.json`].source;
-        expect(source).toMatch(/^\/nix\/store\/stub-cim-nats-\w+-validated\.json\[nats-server -t -c /);
+        // It reads the config from its runtime dir, where root copied it (and the secret files) first.
+        expect(sc.ExecStart).toBe(`/nix/store/stub-nats-server-2.15.2/bin/nats-server -c /run/${unit}/nats.conf`);
+        expect([sc.RuntimeDirectory, sc.RuntimeDirectoryMode]).toEqual([unit, "0700"]);
+        const source = evaluated.environment.etc[`cim-nats/${instance.kind}.conf`].source;
+        expect(source).toMatch(/^\/nix\/store\/stub-cim-nats-\w+-validated\.conf\[/);
+        // The secret files do not exist where the test evaluates: no hashes, only the config.
         expect(service.reloadTriggers).toEqual([source]);
+        const install = sc.ExecStartPre[0] as string;
+        expect(sc.ExecStartPre).toEqual([install]);
+        expect(install).toMatch(/^\+\/nix\/store\/stub-cim-nats-\w+-runtime-files<<</);
+        const secrets = `/var/lib/cim-nats/secrets/${instance.serverName}`;
+        const placed = [...textOf(install).matchAll(/^place (\S+) (\S+)$/gm)].map((m) => `${m[2]}<-${m[1]}`).sort();
+        expect(placed).toEqual(
+          [
+            `nats.conf<-/etc/cim-nats/${instance.kind}.conf`,
+            `cert.pem<-${secrets}/cert.pem`,
+            `key.pem<-${secrets}/key.pem`,
+            `ca.pem<-${secrets}/ca.pem`,
+            ...(instance.kind === "hub" ? [`cluster-auth.conf<-${secrets}/cluster-auth.conf`] : []),
+          ].sort(),
+        );
         expect(service.reloadIfChanged).toBe(false);
         expect(sc.StateDirectory).toBe(`cim-nats/${instance.serverName}`);
         expect(sc.ReadWritePaths).toEqual([instance.storeDir]);
         expect([sc.User, sc.Group, sc.ProtectSystem, sc.NoNewPrivileges, sc.LimitNOFILE]).toEqual(["cim-nats", "cim-nats", "strict", true, 800000]);
         expect([sc.ExecReload, sc.KillSignal, sc.KillMode, sc.SuccessExitStatus, sc.TimeoutStopSec]).toEqual([
-          "/nix/store/stub-coreutils/bin/kill -HUP $MAINPID",
+          [install, "/nix/store/stub-coreutils/bin/kill -HUP $MAINPID"],
           "SIGUSR2",
           "mixed",
           [0, "SIGUSR2"],
@@ -142,13 +166,15 @@ describe.skipIf(!LIB)("the cim-nats module evaluated for every prod host", () =>
         }
 
         const config = configOf(source);
-        expect(config).toEqual(expectedConfig(prod, instance.serverName, unit, security));
+        expect(config).toEqual(nixosRunningSettings(prod, instance, security, TLS));
         // Restarted only for what SIGHUP cannot apply.
         expect(service.restartTriggers).toHaveLength(1);
         const settings = host.instances.length > 0 ? (evaluated as any).services["cim-nats"].instances[instance.kind].settings : undefined;
-        expect(configOf(service.restartTriggers[0])).toEqual(restartOnlyView(settings));
-        const check = checkServerConfig(formatNatsConf(config));
+        expect(jsonOf(service.restartTriggers[0])).toEqual(restartOnlyView(settings));
+        // The exact text, its runtime files stood in by throwaway ones from components/tls: real nats-server -t.
+        const [check] = await checkStack(prod, [{ instance, text: textOf(source.slice(source.indexOf("<<<"))), tls: nixosTlsInput(prod, instance, TLS) }]);
         expect(check.output, unit).toContain("is valid");
+        expect(check.valid).toBe(true);
       }
 
       // Per listener: client ports open; monitoring (loopback) closed; routes and leafnodes from their peers only.
@@ -201,7 +227,7 @@ describe.skipIf(!LIB)("the firewall, per listener", () => {
     const exposed = prodWith((raw) => (raw.monitoring = { listen: "host" }));
     const evaluated = evalHost(renderNixosHost(exposed, "nats-2"));
     expect([...evaluated.networking.firewall.allowedTCPPorts].sort()).toEqual([4222, 4223, 8222, 8223]);
-    expect(configOf(evaluated.environment.etc["cim-nats/hub.json"].source).http).toBe("10.0.0.42:8223");
+    expect(configOf(evaluated.environment.etc["cim-nats/hub.conf"].source).http).toBe("10.0.0.42:8223");
   });
 
   it("a host that turns nftables off gets an assertion naming the fix", () => {
@@ -293,6 +319,91 @@ describe.skipIf(!LIB)("reload or restart: the trigger a change touches", () => {
     const text = renderNixosHost(prod, "nats-2").replace(/ {8}restartSettings = \{[\s\S]*?\n {8}\};\n/g, "");
     expect(text).not.toContain("restartSettings");
     const unit = evalHost(text).systemd.services["cim-nats-leaf"];
-    expect(configOf(unit.restartTriggers[0])).toEqual(configOf(unit.reloadTriggers[0]));
+    expect(jsonOf(unit.restartTriggers[0])).toEqual(configOf(unit.reloadTriggers[0]));
+  });
+});
+
+/** Runs a stub runCommand's script (between '[' and the last ']') as the build would, its input file real. */
+function runBuildScript(source: string, dir: string): { status: number | null; output: string } {
+  let script = source.slice(source.indexOf("[") + 1, source.lastIndexOf("]"));
+  script = script.replace(/\/nix\/store\/stub-[\w.-]+\.conf<<<([\s\S]*?)>>>/g, (_m, text: string) => {
+    const file = path.join(dir, "unvalidated.conf");
+    fs.writeFileSync(file, text);
+    return file;
+  });
+  const bin = path.dirname(natsServerBinary());
+  const run = spawnSync("bash", ["-e", "-c", script], { cwd: dir, encoding: "utf8", env: { ...process.env, out: path.join(dir, "out"), PATH: `${bin}:${process.env.PATH}` } });
+  return { status: run.status, output: `${run.stdout}${run.stderr}` };
+}
+
+describe.skipIf(!LIB)("TLS and route authorization on a prod host", () => {
+  const prod = stackTopology("prod");
+
+  it("the build-time check (nats-server -t in the sandbox, throwaway openssl certificate and include) passes, and fails without the include", () => {
+    const hasOpenssl = spawnSync("openssl", ["version"]).status === 0;
+    if (!hasOpenssl) return console.warn("module-eval: build-time check skipped: no openssl on PATH");
+    const evaluated = evalHost(renderNixosHost(prod, "nats-1", undefined, TLS));
+    for (const kind of ["leaf", "hub"]) {
+      const source = evaluated.environment.etc[`cim-nats/${kind}.conf`].source;
+      const dir = fs.mkdtempSync(path.join(work, `build-${kind}-`));
+      const run = runBuildScript(source, dir);
+      expect(run.output, kind).toContain("is valid");
+      expect(run.status).toBe(0);
+      expect(fs.readlinkSync(path.join(dir, "out"))).toBe(path.join(dir, "unvalidated.conf"));
+    }
+    // The same script without its throwaway include: nats-server refuses the config (the check can fail).
+    const hub = evaluated.environment.etc["cim-nats/hub.conf"].source;
+    const broken = hub.replace(/printf 'authorization[^\n]*\n/, "");
+    expect(broken).not.toBe(hub);
+    const run = runBuildScript(broken, fs.mkdtempSync(path.join(work, "build-broken-")));
+    expect(run.status).not.toBe(0);
+    expect(run.output).toContain("cluster-auth.conf");
+  });
+
+  it("a re-issued certificate or route authorization reloads the unit (hash in reloadTriggers), never restarts it", () => {
+    const files = fs.mkdtempSync(path.join(work, "secrets-"));
+    const names = ["cert.pem", "key.pem", "ca.pem", "cluster-auth.conf"];
+    const write = (serial: string) => names.forEach((n) => fs.writeFileSync(path.join(files, n), `${n} ${serial}\n`));
+    const pointed = (text: string) => text.split("/var/lib/cim-nats/secrets/nats-2-hub/").join(`${files}/`);
+    const hostText = pointed(renderNixosHost(prod, "nats-2", undefined, TLS));
+    write("1");
+    const before = evalHost(hostText).systemd.services["cim-nats-hub"];
+    const hash = (n: string) => require("node:crypto").createHash("sha256").update(fs.readFileSync(path.join(files, n))).digest("hex");
+    expect(before.reloadTriggers.slice(1).sort()).toEqual(names.map(hash).sort());
+    write("2");
+    const after = evalHost(hostText).systemd.services["cim-nats-hub"];
+    expect(after.reloadTriggers).not.toEqual(before.reloadTriggers);
+    expect(after.restartTriggers).toEqual(before.restartTriggers);
+    expect(after.serviceConfig.ExecStart).toBe(before.serviceConfig.ExecStart);
+    expect(after.serviceConfig.ExecStartPre).toEqual(before.serviceConfig.ExecStartPre);
+  });
+
+  it("the runtime-files script places each file 0400 for the service user, whole, and a second run replaces them", () => {
+    const evaluated = evalHost(renderNixosHost(prod, "nats-3", undefined, TLS));
+    const script = textOf(evaluated.systemd.services["cim-nats-hub"].serviceConfig.ExecStartPre[0]);
+    const dir = fs.mkdtempSync(path.join(work, "runtime-"));
+    const src = fs.mkdtempSync(path.join(work, "src-"));
+    const me = os.userInfo().username;
+    const group = spawnSync("id", ["-gn"], { encoding: "utf8" }).stdout.trim();
+    let local = script
+      .replace("dir=/run/cim-nats-hub", `dir=${dir}`)
+      .replace("-o cim-nats -g cim-nats", `-o ${me} -g ${group}`)
+      .split("/nix/store/stub-coreutils/bin/").join("");
+    for (const m of [...script.matchAll(/^place (\S+) (\S+)$/gm)]) {
+      const to = path.join(src, m[2]);
+      fs.writeFileSync(to, `${m[2]} v1\n`, { mode: 0o600 });
+      local = local.replace(`place ${m[1]} `, `place ${to} `);
+    }
+    expect(spawnSync("bash", ["-c", local], { encoding: "utf8" }).status).toBe(0);
+    expect(fs.readdirSync(dir).sort()).toEqual(["ca.pem", "cert.pem", "cluster-auth.conf", "key.pem", "nats.conf"]);
+    for (const f of fs.readdirSync(dir)) expect((fs.statSync(path.join(dir, f)).mode & 0o777).toString(8)).toBe("400");
+    fs.writeFileSync(path.join(src, "cert.pem"), "cert.pem v2\n");
+    expect(spawnSync("bash", ["-c", local], { encoding: "utf8" }).status).toBe(0);
+    expect(fs.readFileSync(path.join(dir, "cert.pem"), "utf8")).toBe("cert.pem v2\n");
+  });
+
+  it("a secret file in the Nix store is refused with the fix", () => {
+    const text = renderNixosHost(prod, "nats-1", undefined, TLS).replace('keyFile = "/var/lib/cim-nats/secrets/nats-1/key.pem";', 'keyFile = "/nix/store/x-key.pem";');
+    expect(evalHost(text).failedAssertions.join("\n")).toContain("the source of key.pem is '/nix/store/x-key.pem'; give an absolute path outside the Nix store");
   });
 });

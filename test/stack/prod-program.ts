@@ -1,8 +1,8 @@
 /**
  * Runs the whole prod program (components/stack/program.ts) under Pulumi's mocks on every
  * `cim-nats:*` key of Pulumi.prod.yaml, with placeholder secrets: what `pulumi up -s prod` would
- * declare. NKeys and JWTs are made by their real provider functions inside the mock, so creds and
- * rendered configs are real. One run per test file (each file is its own worker).
+ * declare. NKeys, JWTs, the TLS CA, certificates and route password are made by their real
+ * provider functions inside the mock, so creds, certificates and rendered configs are real. One run per test file (each file is its own worker).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { load } from "js-yaml";
 import { issuedJwtProvider } from "../../components/security/jwt";
 import { nkeyProvider } from "../../components/security/nkey";
+import { createRoutePassword, createServerCert, createTlsCa } from "../../components/tls/tls-crud";
 import { generateOpenSshKey } from "../proxmox/ssh-key";
 import { PROJECT_ROOT } from "../support/stack-config";
 
@@ -55,6 +56,18 @@ export async function runProdProgram(): Promise<{ registered: Registered[]; outp
         // A container's host key, as the read on its node prints it (container-host-key.ts).
         if (args.type === "command:remote:Command" && args.name.endsWith("-hostkey")) {
           return { id: `${args.name}-id`, state: { ...args.inputs, stdout: `${MOCK_CONTAINER_HOST_KEY} root@${args.name}` } };
+        }
+        // The TLS resources (components/tls): the real CA, certificates and route password.
+        const tlsCreate: Record<string, (ins: any) => Promise<{ id: string; outs: object }>> = { // eslint-disable-line @typescript-eslint/no-explicit-any
+          "pulumi-nodejs:dynamic/cim-nats:TlsCa": createTlsCa,
+          "pulumi-nodejs:dynamic/cim-nats:ServerCert": createServerCert,
+          "pulumi-nodejs:dynamic/cim-nats:RoutePassword": createRoutePassword,
+        };
+        const create = tlsCreate[args.type];
+        if (create) {
+          const ins = Object.fromEntries(Object.entries(args.inputs).map(([k, v]) => [k, plain(v)]));
+          const { id, outs } = await create(ins);
+          return { id, state: outs };
         }
         return { id: `${args.name}-id`, state: args.inputs };
       },

@@ -1,7 +1,8 @@
 /**
  * The whole prod program (index.ts → components/stack/program.ts) under Pulumi's mocks: what
- * `pulumi up -s prod` would declare, from Pulumi.prod.yaml alone. NKeys and JWTs are made by
- * their real provider functions inside the mock, so creds and rendered configs are real.
+ * `pulumi up -s prod` would declare, from Pulumi.prod.yaml alone. NKeys, JWTs, the TLS CA,
+ * certificates and route password are made by their real provider functions inside the mock, so
+ * creds, certificates and rendered configs are real.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { plain, runProdProgram, type Registered } from "./prod-program";
@@ -24,7 +25,7 @@ describe("pulumi up -s prod, as declared", () => {
     ]);
   });
 
-  it("deploys configuration.nix, the module, the host file, the SSH access and 0600 leaf-link creds to every host", () => {
+  it("deploys configuration.nix, the module, the host file, the SSH access, 0600 leaf-link creds and TLS files to every host", () => {
     const copies = ofType(":CopyToRemote");
     const forHost = (h: string) => copies.filter((c) => c.name.includes(`-${h}-`));
     // cimstor also runs the CID service (Pulumi.prod.yaml's cim-nats:cidService): its unit module,
@@ -42,7 +43,9 @@ describe("pulumi up -s prod, as declared", () => {
           "etc-nixos-cim-nats-system.nix",
           "etc-nixos-configuration.nix",
           `var-lib-cim-nats-secrets-leaf-${h}.creds`,
-          ...(h === "cimstor" ? cid : []),
+          // TLS: each server's certificate, key and the CA; a hub member's route authorization.
+          ...["ca.pem", "cert.pem", "key.pem"].map((f) => `var-lib-cim-nats-secrets-${h}-${f}`),
+          ...(h === "cimstor" ? cid : ["ca.pem", "cert.pem", "cluster-auth.conf", "key.pem"].map((f) => `var-lib-cim-nats-secrets-${h}-hub-${f}`)),
         ].sort(),
       );
     }
@@ -54,6 +57,45 @@ describe("pulumi up -s prod, as declared", () => {
     // Against the pinned nixpkgs the switch fetched, never the template's channel.
     expect(script).toContain('nixos-rebuild switch -I \\"nixpkgs=$NIXPKGS\\"');
     expect(script).toContain("nix-instantiate --eval --read-write-mode --json /etc/nixos/cim-nats/nixpkgs.nix");
+  });
+
+  it("issues the CA, a certificate per server and the route password, and deploys them as 0600 secrets", async () => {
+    const { X509Certificate } = await import("node:crypto");
+    expect(ofType(":TlsCa")).toHaveLength(1);
+    const certs = ofType(":ServerCert");
+    expect(certs.map((c) => c.name).sort()).toEqual(
+      ["cimstor", "nats-1", "nats-1-hub", "nats-2", "nats-2-hub", "nats-3", "nats-3-hub"].map((s) => `tls-cert-${s}`),
+    );
+    expect(ofType(":RoutePassword")).toHaveLength(1);
+    const copies = ofType(":CopyToRemote");
+    const content = (host: string, file: string) => {
+      const copy = copies.find((c) => c.name.includes(`-${host}-`) && c.inputs.remotePath.endsWith(`-${file}`))!;
+      return copy.inputs.source;
+    };
+    const text = async (host: string, file: string): Promise<string> => plain(await plain(plain(content(host, file)).text));
+    // Every secret file's content is a secret; the key and the route authorization are real.
+    for (const [host, file] of [["nats-2", "nats-2-key.pem"], ["nats-2", "nats-2-hub-key.pem"], ["nats-2", "nats-2-hub-cluster-auth.conf"], ["cimstor", "cimstor-cert.pem"]]) {
+      expect(content(host, file), file).toHaveProperty("4dabf18193072939515e22adb298388d");
+    }
+    expect((await text("nats-2", "nats-2-hub-key.pem"))).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    const auth = (await text("nats-2", "nats-2-hub-cluster-auth.conf"));
+    expect(auth).toMatch(/user: "cim-route"/);
+    expect(auth).toMatch(/"nats-route:\/\/cim-route:[A-Za-z0-9_-]{24,}@10\.0\.0\.41:6222"/);
+    // The certificate names the host's address and chains to the CA the stack exports.
+    const cert = new X509Certificate((await text("nats-2", "nats-2-hub-cert.pem")));
+    expect(cert.subjectAltName).toContain("IP Address:10.0.0.42");
+    expect(cert.verify(new X509Certificate(outputs.tls.caCert).publicKey)).toBe(true);
+    expect(outputs.tls.mode).toBe("generated");
+    // The public host file references them by path only, in the unit's runtime dir.
+    const hostNix = (await text("nats-2", "host.nix"));
+    expect(content("nats-2", "host.nix")).not.toHaveProperty("4dabf18193072939515e22adb298388d");
+    expect(hostNix).toContain('cert_file = "/run/cim-nats-hub/cert.pem";');
+    expect(hostNix).toContain('include = "cluster-auth.conf";');
+    expect(hostNix).toContain('clusterAuthFile = "/var/lib/cim-nats/secrets/nats-2-hub/cluster-auth.conf";');
+    expect(hostNix).not.toMatch(/PRIVATE KEY|cim-route:/);
+    // cimstor's CID service trusts the CA placed for its leaf.
+    const cidNix = (await text("cimstor", "cid-service.nix"));
+    expect(cidNix).toContain('caFile = "/var/lib/cim-nats/secrets/cimstor/ca.pem";');
   });
 
   it("declares the reference JetStream set against the prod addresses, with the admin creds as a secret", () => {

@@ -8,6 +8,8 @@ import type { JetStreamConnection } from "./connection-pool";
 /** JetStream API error codes this capability reacts to (nats-server `server/errors.json`). */
 export const JsErrCode = {
   StreamNotFound: 10059,
+  // "JetStream system temporarily unavailable": no meta or stream leader yet.
+  ClusterNotAvailable: 10008,
   ConsumerNotFound: 10014,
   StreamNameInUse: 10058,
   SubjectsOverlap: 10065,
@@ -83,6 +85,29 @@ const EMPTY = new Uint8Array(0);
  * or throws JetStreamApiError. `context` names the resource for the message ("stream hub/X").
  */
 export async function jsApi<T>(conn: JetStreamConnection, op: string, body: unknown, context: string, timeoutMs = 10_000): Promise<T> {
+  // A hub whose members all restarted (a route transport change) answers once its meta and stream
+  // leaders are elected: a request timing out then is asked again, until UNAVAILABLE_WINDOW_MS.
+  // Every request sent here is idempotent (INFO, CREATE/UPDATE with the whole config, DELETE that
+  // treats "not found" as done), so asking twice cannot apply anything twice.
+  const until = Date.now() + UNAVAILABLE_WINDOW_MS;
+  for (;;) {
+    try {
+      return await jsApiOnce<T>(conn, op, body, context, timeoutMs);
+    } catch (e) {
+      const transient = e instanceof TransientJetStreamError || (e instanceof JetStreamApiError && e.errCode === JsErrCode.ClusterNotAvailable);
+      if (!transient || Date.now() + timeoutMs > until) throw e instanceof TransientJetStreamError ? new Error(e.message) : e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+/** How long a JetStream API that times out (leaders being elected) is asked again. */
+export const UNAVAILABLE_WINDOW_MS = 45_000;
+
+/** A request that timed out: the API may answer once leaders are elected. */
+class TransientJetStreamError extends Error {}
+
+async function jsApiOnce<T>(conn: JetStreamConnection, op: string, body: unknown, context: string, timeoutMs: number): Promise<T> {
   const subject = `${conn.apiPrefix}.${op}`;
   let reply;
   try {
@@ -95,6 +120,7 @@ export async function jsApi<T>(conn: JetStreamConnection, op: string, body: unkn
           "check that the servers run JetStream, that target.domain names their domain, and that the credentials' account has JetStream",
       );
     }
+    if (/timeout/i.test(msg) || (e as { code?: string }).code === "TIMEOUT") throw new TransientJetStreamError(`${context}: request ${subject} failed: ${msg}`);
     throw new Error(`${context}: request ${subject} failed: ${msg}`);
   }
   const r = JSON.parse(decoder.decode(reply.data)) as T & { error?: { code: number; err_code: number; description: string } };

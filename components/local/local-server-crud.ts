@@ -22,6 +22,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { classifyConfigChange } from "../render/reload-rules";
+import { routeTransportChanges } from "../render/route-transport";
 import { readRenderedConf } from "./conf-reader";
 import { type HealthCheck, reloadNatsServer, startNatsServer, stopNatsServer, waitHealthy, waitJetStreamCurrent } from "./nats-process";
 import { handOffLeaderships } from "./leader-handoff";
@@ -388,6 +389,12 @@ export type LocalServerUpdatePlan = {
   readonly action: "none" | "files" | "reload" | "restart";
   /** Why, one line each (reload-rules' reasons for a config change). */
   readonly because: readonly string[];
+  /**
+   * A hub member whose route transport changes (render/route-transport.ts): old and new members
+   * cannot route to each other, so this restart waits only for the server, as create does
+   * (`createHealthCheck`: the chain's last member waits for the whole cluster).
+   */
+  readonly transportChange?: readonly string[];
 };
 
 /**
@@ -403,6 +410,7 @@ export function planLocalServerUpdate(state: LocalServerState, inputs: LocalServ
   if (storeDrifted(state, running ?? inputs.configText)) restart.push("the JetStream store was wiped or replaced (store id marker gone)");
   const configChanged = state.configHash !== sha256(inputs.configText) || running === undefined || sha256(running) !== state.configHash;
   const reload: string[] = [];
+  const transport: string[] = [];
   if (configChanged) {
     const oldTree = running === undefined ? undefined : readRenderedConf(running);
     const newTree = readRenderedConf(inputs.configText);
@@ -411,9 +419,10 @@ export function planLocalServerUpdate(state: LocalServerState, inputs: LocalServ
       const change = classifyConfigChange(oldTree, newTree);
       restart.push(...change.restartBecause);
       reload.push(...change.reloadBecause);
+      transport.push(...routeTransportChanges(oldTree, newTree));
     }
   }
-  if (restart.length > 0) return { action: "restart", because: restart };
+  if (restart.length > 0) return { action: "restart", because: restart, ...(transport.length > 0 ? { transportChange: transport } : {}) };
   if (reload.length > 0) return { action: "reload", because: reload };
   // nats-server reads certificates, keys, CA files and includes (route authorization) again only
   // on SIGHUP: a changed extra file is a reload (creds-only changes cost a no-op reload).
@@ -510,8 +519,11 @@ export async function updateLocalServer(state: LocalServerState, inputs: LocalSe
   for (const name of state.fileNames ?? []) {
     if (!keep.has(name) && !extraFileReason(name)) fs.rmSync(path.join(state.dataDir, name), { force: true });
   }
-  const restarted = await startServer(inputs, wasRunning ? "full" : (inputs.createHealthCheck ?? "full"), keptStoreId, `restarted: ${restartWhy}`);
-  noteInLog(paths.logPath, `restarted (pid ${restarted.pid}), healthy${isClustered(inputs.configText) ? " and JetStream-current" : ""}`);
+  // A member found dead, or one whose peers still speak the old route transport, waits as create does.
+  const check = wasRunning && !plan.transportChange ? "full" : (inputs.createHealthCheck ?? "full");
+  if (plan.transportChange) noteInLog(paths.logPath, `route transport changes (${plan.transportChange.join("; ")}): waiting for this member's server only, the chain's last member waits for the cluster`);
+  const restarted = await startServer(inputs, check, keptStoreId, `restarted: ${restartWhy}`);
+  noteInLog(paths.logPath, `restarted (pid ${restarted.pid}), ${check === "full" ? `healthy${isClustered(inputs.configText) ? " and JetStream-current" : ""}` : "serving (JetStream-current once its peers follow)"}`);
   return restarted;
 }
 

@@ -3,6 +3,7 @@
  * value, records an issue naming the path when it is wrong, and returns a usable fallback so
  * parsing goes on and every problem is reported at once.
  */
+import { unknownFieldReason } from "./validate";
 
 /** A raw config mapping, as YAML gives it. */
 export type Raw = Record<string, unknown>;
@@ -24,15 +25,12 @@ export function objOrEmpty(v: unknown, path: string, at: At): Raw {
 }
 
 /**
- * One issue per key not in `allowed`, with a case-insensitive near match as the hint. Keys in
+ * One issue per key not in `allowed`, with the nearest allowed key as the hint (validate.ts). Keys in
  * `reportedElsewhere` are skipped (proxmox reports a plaintext secret with its own fix).
  */
 export function unknownKeys(v: Raw, allowed: readonly string[], path: string, at: At, reportedElsewhere: readonly string[] = []): void {
   for (const k of Object.keys(v)) {
-    if (!allowed.includes(k) && !reportedElsewhere.includes(k)) {
-      const near = allowed.find((a) => a.toLowerCase() === k.toLowerCase());
-      at(`${path}.${k}`, `unknown field '${k}'${near ? ` (did you mean '${near}'?)` : ""}: allowed are ${allowed.join(", ")}`);
-    }
+    if (!allowed.includes(k) && !reportedElsewhere.includes(k)) at(`${path}.${k}`, unknownFieldReason(k, allowed));
   }
 }
 

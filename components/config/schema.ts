@@ -14,7 +14,9 @@ import { KV_KEYS } from "../jetstream/kv-config";
 import { OBJECT_STORE_KEYS } from "../jetstream/object-store-config";
 import { STREAM_KEYS } from "../jetstream/stream-config";
 import { DEFAULT_BUCKET, DEFAULT_SUBJECT_PREFIX } from "../cid/cid";
-import { DURATION_PATTERN, SIZE_PATTERN } from "./units";
+import { parseDurationNanos } from "./units";
+import { IPV4, because, duration as durationOf, intIn, ipv4, matching, record, size as sizeOf, text } from "./atoms";
+import { tokenReason } from "../subjects/subject";
 import { HUB_SYNC_DEFAULT, LEAF_SYNC_DEFAULT } from "./durability";
 import { DEFAULT_NIX_GC, NIX_GC_AGE_PATTERN, NIX_SHA256_PATTERN } from "../deploy/nixos-system";
 
@@ -31,87 +33,121 @@ function req<T extends z.ZodType>(schema: T, description: string) {
   return schema.meta({ description });
 }
 
-const size = z.union([z.string().regex(new RegExp(SIZE_PATTERN)), z.number().int().min(0)]).meta({ title: "size" });
-const sizeOrUnlimited = z.union([z.string().regex(new RegExp(SIZE_PATTERN)), z.number().int().min(-1), z.literal("-1")]).meta({ title: "size or -1" });
-const duration = z.string().regex(new RegExp(DURATION_PATTERN)).meta({ title: "duration" });
-const port = z.number().int().min(1).max(65_535);
-const name = z.string().min(1);
-const names = z.array(name);
+const size = sizeOf();
+const sizeOrUnlimited = sizeOf(true);
+const duration = durationOf();
+const port = intIn(1, 65_535);
+const name = text();
+/** A name used as a subject token (cluster name, JetStream domain). */
+const token = (what: string) => text().superRefine((s, ctx) => {
+  const reason = tokenReason(s, what);
+  if (reason) ctx.addIssue({ code: "custom", input: s, message: `${reason}: it is used as a subject token; use letters, digits, '-' or '_'` });
+});
+const names = z.array(name, because((v) => `must be a list of strings, got ${JSON.stringify(v)}`));
 /** Where a JetStream store or a service lives: every leaf, the hub, or these hosts' leaves. */
 const at = z.union([z.enum(["leaves", "hub"]), z.array(name).min(1)]).meta({ title: "leaves | hub | [host, …]" });
 
 // ---------------------------------------------------------------- topology
 
-export const leafPorts = z.strictObject({
+export const leafPorts = record({
   client: opt(port, "client port", { default: 4222 }),
   monitoring: opt(port, "HTTP monitoring port", { default: 8222 }),
-});
-export const hubPorts = z.strictObject({
+}, "{ client, monitoring }");
+export const hubPorts = record({
   client: opt(port, "client port", { default: 4223 }),
   monitoring: opt(port, "HTTP monitoring port", { default: 8223 }),
   routes: opt(port, "cluster route port", { default: 6222 }),
   leafnodes: opt(port, "port leaves connect to", { default: 7422 }),
-});
-/** `always` (fsync every write) or a duration between background fsyncs (`jetstream.sync_interval`). */
-const syncInterval = z.union([z.literal("always"), duration]).meta({ title: "always or duration" });
+}, "{ client, monitoring, routes, leafnodes }");
+/** `always` (fsync every write) or a positive duration between background fsyncs (`jetstream.sync_interval`); 0 would never flush. */
+const syncInterval = z
+  .union([z.literal("always"), durationOf(", or 'always' to flush every write")], because((v) => `${parseDurationNanos(v)}, or 'always' to flush every write`))
+  .refine((v) => v === "always" || Number(parseDurationNanos(v)) > 0, because((v) => `${JSON.stringify(v)} would never flush: write 'always' or a positive duration such as 1s`))
+  .meta({ title: "always or duration" });
 export const jetstreamLimits = (leaf: boolean) =>
-  z.strictObject({
+  record({
     maxMemory: opt(size, "`jetstream.max_mem` of each server", { default: leaf ? "256M" : "1G" }),
     maxFile: opt(size, "`jetstream.max_file` of each server; with the other servers on a host it must fit the data volume", { default: leaf ? "10G" : "48G" }),
     syncInterval: opt(syncInterval, "`jetstream.sync_interval`: how often the store is flushed to disk; `always` after every write (docs/prod.md, \"Durability\")", { default: leaf ? LEAF_SYNC_DEFAULT : HUB_SYNC_DEFAULT }),
-  });
+  }, "{ maxMemory, maxFile, syncInterval }");
 /** Where a server's HTTP monitoring listens: the host's loopback, the host's address, or this IPv4. */
-const monitoringListen = z.union([z.enum(["loopback", "host"]), z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/)]).meta({ title: "loopback | host | IPv4" });
-export const monitoringSchema = z.strictObject({
+const listenReason = (v: unknown): string =>
+  typeof v === "string" && /^\d/.test(v)
+    ? `'${v}' is not an IPv4 address: write four numbers 0-255 separated by dots, e.g. 10.0.0.41 (no prefix length here)`
+    : `${JSON.stringify(v)} is not a monitoring address: write 'loopback' (the default: only the host itself reaches /varz, /connz, /jsz), 'host' (its address, reachable from the network) or an IPv4 address`;
+const monitoringListen = z
+  .union([z.enum(["loopback", "host"]), matching(IPV4, listenReason)], because(listenReason))
+  .meta({ title: "loopback | host | IPv4" });
+export const monitoringSchema = record({
   listen: opt(monitoringListen, "where /varz, /connz, /jsz listen: `loopback` (127.0.0.1, or the host's own address when it is a 127/8 one), `host` (the host's address, opened in the firewall) or an IPv4", { default: "loopback" }),
-});
-export const hostJetstreamSchema = z.strictObject({ leaf: opt(jetstreamLimits(true), "this host's leaf JetStream settings, over `leaf.jetstream`"), hub: opt(jetstreamLimits(false), "this host's hub member JetStream settings, over `hub.jetstream`") });
+}, "{ listen }");
+export const hostJetstreamSchema = record({ leaf: opt(jetstreamLimits(true), "this host's leaf JetStream settings, over `leaf.jetstream`"), hub: opt(jetstreamLimits(false), "this host's hub member JetStream settings, over `hub.jetstream`") }, "{ leaf, hub }");
 
-export const hostResourcesSchema = z.strictObject({
-  cores: opt(z.number().int().min(1), "CPU cores", { default: 2 }),
-  memoryMiB: opt(z.number().int().min(1), "memory in MiB", { derived: "2048 (leaf), 4096 (hub or both)" }),
-  swapMiB: opt(z.number().int().min(0), "swap in MiB", { default: 512 }),
-  rootDiskGiB: opt(z.number().int().min(1), "root disk in GiB", { default: 16 }),
-  dataDiskGiB: opt(z.number().int().min(1), "JetStream data mount in GiB", { derived: "32 (leaf), 64 (hub or both)" }),
-});
-export const hostPortsSchema = z.strictObject({ leaf: opt(leafPorts, "this host's leaf ports"), hub: opt(hubPorts, "this host's hub ports") });
+export const hostResourcesSchema = record({
+  cores: opt(intIn(1, 128), "CPU cores", { default: 2 }),
+  memoryMiB: opt(intIn(256, 1_048_576), "memory in MiB", { derived: "2048 (leaf), 4096 (hub or both)" }),
+  swapMiB: opt(intIn(0, 1_048_576), "swap in MiB", { default: 512 }),
+  rootDiskGiB: opt(intIn(4, 65_536), "root disk in GiB", { default: 16 }),
+  dataDiskGiB: opt(intIn(1, 1_048_576), "JetStream data mount in GiB", { derived: "32 (leaf), 64 (hub or both)" }),
+}, "{ cores, memoryMiB, swapMiB, rootDiskGiB, dataDiskGiB }");
+export const hostPortsSchema = record({ leaf: opt(leafPorts, "this host's leaf ports"), hub: opt(hubPorts, "this host's hub ports") }, "{ leaf, hub }");
 
-export const hostSchema = z.strictObject({
-  name: req(z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/), "host name: the leaf server name and the container's hostname"),
-  vmid: req(z.number().int().min(100).max(999_999_999), "Proxmox VM id of the container (unique)"),
-  node: req(name, "Proxmox node it runs on, e.g. pve1"),
-  address: req(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/), "IPv4 address (unique)"),
+const ROLES_FIX = "a non-empty list of roles, each 'leaf' or 'hub', e.g. [leaf, hub]";
+/** Roles as a list of strings, so an unknown or repeated one is reported at `roles` with its fix; JSON Schema still lists the two. */
+const roles = z
+  .array(z.string(), because((v) => `is required: ${ROLES_FIX}; got ${JSON.stringify(v)}`))
+  .min(1, because((v) => `is required: ${ROLES_FIX}; got ${JSON.stringify(v)}`))
+  .superRefine((list, ctx) => {
+    list.forEach((r, i) => {
+      if (r !== "leaf" && r !== "hub") ctx.addIssue({ code: "custom", input: r, message: `unknown role ${JSON.stringify(r)}: use 'leaf' and/or 'hub'` });
+      else if (list.indexOf(r) !== i) ctx.addIssue({ code: "custom", input: r, message: `role '${r}' is listed twice` });
+    });
+  })
+  .meta({ items: { type: "string", enum: ["leaf", "hub"] }, uniqueItems: true });
+
+export const hostSchema = record({
+  name: req(matching(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, (s) => `host name '${s}' is not a valid hostname and subject token: use lower-case letters, digits and '-' (e.g. 'nats-4'), at most 63 characters`, "the container hostname, e.g. nats-1"), "host name: the leaf server name and the container's hostname"),
+  vmid: req(intIn(100, 999_999_999), "Proxmox VM id of the container (unique)"),
+  node: req(text("the Proxmox node it runs on, e.g. pve1"), "Proxmox node it runs on, e.g. pve1"),
+  address: req(ipv4("an IPv4 address, e.g. 10.0.0.41"), "IPv4 address (unique)"),
   network: opt(name, "network of `proxmox.networks` it sits on", { default: "default" }),
-  roles: req(z.array(z.enum(["leaf", "hub"])).min(1), "leaf, hub, or both"),
+  roles: req(roles, "leaf, hub, or both"),
   resources: opt(hostResourcesSchema, "container sizing"),
   tags: opt(names, "Proxmox tags, e.g. [storage]"),
-  leafDomain: opt(name, "JetStream domain of its leaf (unique, not the hub's)", { derived: "the host name" }),
+  leafDomain: opt(token("JetStream domain"), "JetStream domain of its leaf (unique, not the hub's)", { derived: "the host name" }),
   ports: opt(hostPortsSchema, "ports of this host, over the section defaults"),
   jetstream: opt(hostJetstreamSchema, "JetStream limits of this host's servers, over the section defaults (e.g. a large volume's maxFile)"),
   monitoring: opt(monitoringSchema, "where this host's monitoring listens, over `topology.monitoring`"),
-});
+}, "{ name, vmid, node, address, roles }");
 
-export const hubSchema = z.strictObject({
-  cluster: opt(name, "cluster name of the hub", { default: "cim-hub" }),
-  domain: opt(name, "JetStream domain of the hub", { default: "hub" }),
-  replicas: opt(z.number().int().min(1).max(5), "replicas of hub streams; at most the hub members", { default: 3 }),
+export const hubSchema = record({
+  cluster: opt(token("cluster name"), "cluster name of the hub", { default: "cim-hub" }),
+  domain: opt(token("JetStream domain"), "JetStream domain of the hub", { default: "hub" }),
+  replicas: opt(intIn(1, 5), "replicas of hub streams; at most the hub members", { default: 3 }),
   ports: opt(hubPorts, "ports of every hub member"),
   jetstream: opt(jetstreamLimits(false), "JetStream limits of every hub member"),
-});
-export const leafSchema = z.strictObject({ ports: opt(leafPorts, "ports of every leaf"), jetstream: opt(jetstreamLimits(true), "JetStream limits of every leaf") });
-export const lameDuckSchema = z.strictObject({
-  durationSeconds: opt(z.number().min(30), "lame duck duration in seconds (nats-server's minimum is 30)", { default: 30 }),
-  gracePeriodSeconds: opt(z.number().min(0), "seconds before clients are moved; below durationSeconds", { derived: "10, at most half of durationSeconds" }),
-});
+}, "{ cluster, domain, replicas, ports, jetstream }");
+export const leafSchema = record({ ports: opt(leafPorts, "ports of every leaf"), jetstream: opt(jetstreamLimits(true), "JetStream limits of every leaf") }, "{ ports, jetstream }");
+/** nats-server 2.15 refuses a `lame_duck_duration` under 30 s ("minimum is 30 seconds"). */
+export const MIN_LAME_DUCK_SECONDS = 30;
+const seconds = (min: number) =>
+  z.number(because((v) => `${JSON.stringify(v)} is not a number of seconds in (0, 3600], e.g. 30`))
+    .positive(because((v) => `${JSON.stringify(v)} is not a number of seconds in (0, 3600], e.g. 30`))
+    .max(3600, because((v) => `${JSON.stringify(v)} is not a number of seconds in (0, 3600], e.g. 30`))
+    .min(min, because((v) => Number(v) <= 0 ? `${JSON.stringify(v)} is not a number of seconds in (0, 3600], e.g. 30` : `lame duck duration ${String(v)}s is below nats-server's minimum of ${min}s (it refuses to start): use ${min} or more; a server with no clients still stops at once`));
+export const lameDuckSchema = record({
+  durationSeconds: opt(seconds(MIN_LAME_DUCK_SECONDS), "lame duck duration in seconds (nats-server's minimum is 30)", { default: 30 }),
+  gracePeriodSeconds: opt(seconds(0), "seconds before clients are moved; below durationSeconds", { derived: "10, at most half of durationSeconds" }),
+}, "{ durationSeconds, gracePeriodSeconds }");
 
-export const topologySchema = z.strictObject({
-  hosts: req(z.array(hostSchema).min(1), "the machines: each runs a leaf server, a hub member, or both"),
+export const topologySchema = record({
+  hosts: req(z.array(hostSchema, because(() => "needs at least one host: a list of { name, vmid, node, address, roles }")).min(1, because(() => "needs at least one host: a list of { name, vmid, node, address, roles }")), "the machines: each runs a leaf server, a hub member, or both"),
   hub: opt(hubSchema, "the hub cluster"),
   leaf: opt(leafSchema, "every leaf server"),
   dataDir: opt(name, "where servers keep their stores", { default: "/var/lib/cim-nats" }),
   lameDuck: opt(lameDuckSchema, "how servers stop: clients move to other servers first"),
   monitoring: opt(monitoringSchema, "where every server's HTTP monitoring listens"),
-});
+}, "{ hosts, hub, leaf, dataDir, lameDuck, monitoring }");
 
 // ---------------------------------------------------------------- jetstream
 

@@ -24,8 +24,8 @@ export function text(required?: string) {
 }
 
 /** A string matching `pattern`; `bad` says why a string is not one and what to write. */
-export function matching(pattern: RegExp, bad: (s: string) => string, required?: string) {
-  const e = because((v) => (v === undefined && required !== undefined ? `is required: ${required}; got undefined` : bad(typeof v === "string" ? v : show(v))));
+export function matching(pattern: RegExp, bad: (s: string, input: unknown) => string, required?: string) {
+  const e = because((v) => (v === undefined && required !== undefined ? `is required: ${required}; got undefined` : bad(typeof v === "string" ? v : show(v), v)));
   return z.string(e).regex(pattern, e);
 }
 

@@ -31,7 +31,7 @@ export function checkSection<S extends z.ZodType>(schema: S, raw: unknown, root:
     issues.push({ propertyPath, reason });
   };
   const bad: (readonly PropertyKey[])[] = [];
-  for (const iss of result.error.issues) {
+  for (const iss of result.error.issues.flatMap(branchIssues)) {
     if (iss.code === "unrecognized_keys") {
       const allowed = iss.message.split(",");
       for (const key of iss.keys) {
@@ -44,6 +44,17 @@ export function checkSection<S extends z.ZodType>(schema: S, raw: unknown, root:
     }
   }
   return { value: without(input, bad) as Loose<z.output<S>>, issues };
+}
+
+/**
+ * A union whose value has the type of exactly one branch (a template's { url, ... } among a file id
+ * or a download) reports that branch's own issues, at their fields; otherwise the union's message.
+ */
+function branchIssues(iss: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (iss.code !== "invalid_union" || iss.errors.length === 0) return [iss];
+  const typed = iss.errors.filter((branch) => !branch.some((b) => b.path.length === 0 && (b.code === "invalid_type" || b.code === "invalid_value")));
+  if (typed.length !== 1) return [iss];
+  return typed[0].map((b) => ({ ...b, path: [...iss.path, ...b.path] }) as z.core.$ZodIssue).flatMap(branchIssues);
 }
 
 /** `unknown field 'vmId' (did you mean 'vmid'?): allowed are …`, for every section. */

@@ -41,11 +41,11 @@ export function record<T extends z.core.$ZodLooseShape>(shape: T, hint: string) 
 export const IPV4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 export const ipv4 = (required?: string) => matching(IPV4, (s) => `'${s}' is not an IPv4 address: write four numbers 0-255 separated by dots, e.g. 10.0.0.41 (no prefix length here)`, required);
 
-/** A size in the one size grammar (units.ts): "256M", "2G" or bytes; -1 too when `unlimited`. */
-export function size(unlimited = false) {
-  const e = because((v) => String(parseByteSize(v, { unlimited })));
+/** A size in the one size grammar (units.ts): "256M", "2G" or bytes; -1 too when `unlimited`. `required`: the message when missing. */
+export function size(unlimited = false, required?: string) {
+  const e = because((v) => (v === undefined && required ? required : String(parseByteSize(v, { unlimited }))));
   const str = z.string(e).regex(new RegExp(SIZE_PATTERN), e);
-  return (unlimited ? z.union([str, z.number(e).int(e).min(-1, e), z.literal("-1")], e) : z.union([str, z.number(e).int(e).min(0, e)], e)).meta({ title: unlimited ? "size or -1" : "size" });
+  return (unlimited ? z.union([str, z.number(e).int(e).min(-1, e), z.literal("-1", e)], e) : z.union([str, z.number(e).int(e).min(0, e)], e)).meta({ title: unlimited ? "size or -1" : "size" });
 }
 
 /** A duration in the one duration grammar (units.ts): "500ms", "2s", "1m30s", "720h". */

@@ -14,9 +14,10 @@ import { KV_KEYS } from "../jetstream/kv-config";
 import { OBJECT_STORE_KEYS } from "../jetstream/object-store-config";
 import { STREAM_KEYS } from "../jetstream/stream-config";
 import { DEFAULT_BUCKET, DEFAULT_SUBJECT_PREFIX } from "../cid/cid";
-import { parseDurationNanos } from "./units";
+import { DURATION_PATTERN, parseDurationMs, parseDurationNanos } from "./units";
 import { IPV4, because, duration as durationOf, flag, intIn, ipv4, matching, record, size as sizeOf, text } from "./atoms";
-import { tokenReason } from "../subjects/subject";
+import { subjectReason, tokenReason } from "../subjects/subject";
+import { inboxPrefixReason } from "../security/bindings";
 import { HUB_SYNC_DEFAULT, LEAF_SYNC_DEFAULT } from "./durability";
 import { DEFAULT_NIX_GC, NIX_GC_AGE_PATTERN, NIX_SHA256_PATTERN } from "../deploy/nixos-system";
 import { OPENSSH_PUBLIC_KEY } from "../proxmox/container-host-key";
@@ -37,7 +38,6 @@ function req<T extends z.ZodType>(schema: T, description: string) {
 }
 
 const size = sizeOf();
-const sizeOrUnlimited = sizeOf(true);
 const duration = durationOf();
 const port = intIn(1, 65_535);
 const name = text();
@@ -236,53 +236,100 @@ export const jetstreamSchema = z.strictObject({
 
 // ---------------------------------------------------------------- security
 
-export const subjectRuleSchema = z.strictObject({ allow: opt(names, "subjects allowed (empty: all)"), deny: opt(names, "subjects denied") });
-export const bucketsSchema = z.strictObject({ kv: opt(names, "KV buckets"), objects: opt(names, "object buckets") });
+/** A name used as a subject token (operator, account): the security section's wording. */
+const securityToken = (what: string, example?: string) => {
+  const e = because((v) => (v === undefined ? `is required: the ${what}, e.g. ${example}` : `${what} must be a string, got ${JSON.stringify(v)}`));
+  return z.string(e).superRefine((s, ctx) => {
+    const reason = tokenReason(s, what);
+    if (reason) ctx.addIssue({ code: "custom", input: s, message: `${reason}: use letters, digits, '-' or '_'` });
+  }).meta({ minLength: 1 });
+};
+/** Permission subjects: each valid (wildcards as whole tokens), none twice. */
+const subjects = (what = "permission subject") =>
+  z
+    .array(z.string(because((v) => `must be a subject string, got ${JSON.stringify(v)}`)), because((v) => `must be a list of subjects, e.g. ["person.events.>"], got ${JSON.stringify(v)}`))
+    .superRefine((list, ctx) =>
+      list.forEach((s, i) => {
+        const reason = subjectReason(s, true, what);
+        if (reason) ctx.addIssue({ code: "custom", path: [i], input: s, message: reason });
+        else if (list.indexOf(s) !== i) ctx.addIssue({ code: "custom", path: [i], input: s, message: `subject '${s}' is listed twice: remove one` });
+      }),
+    );
+const nameList = (example: string, what = "names") => z.array(z.string().min(1), because((v) => `must be a list of ${what}, e.g. [${example}]; got ${JSON.stringify(v)}`));
+
+export const subjectRuleSchema = record({ allow: opt(subjects(), "subjects allowed (empty: all)"), deny: opt(subjects(), "subjects denied") }, "{ allow, deny }");
+const bucketNames = () => nameList("PERSON_METADATA", "bucket names");
+export const bucketsSchema = record({ kv: opt(bucketNames(), "KV buckets"), objects: opt(bucketNames(), "object buckets") }, "{ kv, objects }");
 
 /** A service says what it does (bindings); the stack derives its permissions (docs/security.md). */
 export const bindingFields = {
-  publishes: opt(names, "streams it writes (acked publishes)"),
-  consumes: opt(names, "consumers it pulls from"),
-  subscribes: opt(names, "core subjects it subscribes to"),
-  serves: opt(names, "subjects it answers requests on"),
+  publishes: opt(nameList("PERSON_EVENTS"), "streams it writes (acked publishes)"),
+  consumes: opt(nameList("PERSON_EVENTS"), "consumers it pulls from"),
+  subscribes: opt(subjects(), "core subjects it subscribes to"),
+  serves: opt(subjects(), "subjects it answers requests on"),
   reads: opt(bucketsSchema, "buckets it reads"),
   writes: opt(bucketsSchema, "buckets it writes"),
 };
 
-export const responsesSchema = z.strictObject({ max: opt(z.number().int().min(1), "replies per request", { default: 1 }), ttl: opt(duration, "how long it may reply") });
+const responseTtl = z.string(because((v) => String(parseDurationMs(v)))).refine((v) => typeof parseDurationMs(v) === "number", because((v) => String(parseDurationMs(v)))).meta({ title: "duration", pattern: DURATION_PATTERN });
+const positive = because((v) => `${JSON.stringify(v)} is not a positive whole number of replies per request`);
+export const responsesSchema = record({ max: opt(z.number(positive).int(positive).min(1, positive), "replies per request", { default: 1 }), ttl: opt(responseTtl, "how long it may reply") }, "{ max, ttl }");
+const responsesFix = (v: unknown) => `must be true, false or { max, ttl }, e.g. { max: 1, ttl: 2s }; got ${JSON.stringify(v)}`;
 
-export const userSchema = z.strictObject({
-  name: req(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/), "user name; also its creds file and context name"),
-  account: req(name, "account it belongs to"),
-  at: opt(at, "where it connects: leaves, hub, or a list of hosts (required with bindings)"),
-  inboxPrefix: opt(name, "its reply inbox", { derived: "`_INBOX_<name>`" }),
+export const CONNECTION_TYPES = ["STANDARD", "WEBSOCKET", "LEAFNODE", "LEAFNODE_WS", "MQTT", "MQTT_WS", "IN_PROCESS"] as const;
+const connectionTypesFix = (v: unknown) => `must be a non-empty list of connection types (${CONNECTION_TYPES.join(", ")}), got ${JSON.stringify(v)}`;
+const connectionTypes = z
+  .array(z.enum(CONNECTION_TYPES, because((v) => `unknown connection type ${JSON.stringify(v)}: use ${CONNECTION_TYPES.join(", ")}`)), because(connectionTypesFix))
+  .min(1, because(connectionTypesFix));
+const userNameFix = "use letters, digits, '-' and '_' (it names the .creds file), e.g. person-service";
+/** The place names of `at` are the topology's hosts: the section parser checks them (jetstream/locations.ts). */
+const placeFix = "use `leaves`, `hub`, or a list of host names";
+const place = z
+  .union([z.enum(["leaves", "hub"]), z.array(name, because((v) => `'${String(v)}' is not a place; ${placeFix}`)).min(1, because(() => `the host list is empty; ${placeFix}`))], because((v) => `'${String(v)}' is not a place; ${placeFix}`))
+  .meta({ title: "leaves | hub | [host, …]" });
+
+export const userSchema = record({
+  name: req(matching(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, (_, v) => `${v === undefined ? "is required" : `${JSON.stringify(v)} is not a valid user name`}: ${userNameFix}`), "user name; also its creds file and context name"),
+  account: req(text("the account it belongs to: one of security.accounts, or the system account"), "account it belongs to"),
+  at: opt(place, "where it connects: leaves, hub, or a list of hosts (required with bindings)"),
+  inboxPrefix: opt(
+    z.string(because((v) => `must be a string such as _INBOX_person-service, got ${JSON.stringify(v)}`)).refine((v) => !inboxPrefixReason(v), because((v) => inboxPrefixReason(String(v)))),
+    "its reply inbox",
+    { derived: "`_INBOX_<name>`" },
+  ),
   ...bindingFields,
   publish: opt(subjectRuleSchema, "extra publish permissions"),
   subscribe: opt(subjectRuleSchema, "extra subscribe permissions"),
-  allowResponses: opt(z.union([z.boolean(), responsesSchema]), "may reply to requests it received"),
-  requestReply: opt(z.boolean(), "may make requests (gets its inbox)"),
+  allowResponses: opt(z.union([flag(), responsesSchema], because(responsesFix)), "may reply to requests it received"),
+  requestReply: opt(flag(), "may make requests (gets its inbox)"),
   leafLink: opt(name, "leaf server whose leafnode link it is (then no bindings)"),
-  connectionTypes: opt(z.array(z.enum(["STANDARD", "WEBSOCKET", "LEAFNODE", "LEAFNODE_WS", "MQTT", "MQTT_WS", "IN_PROCESS"])), "connection types allowed", { default: ["STANDARD", "WEBSOCKET"] }),
-});
+  connectionTypes: opt(connectionTypes, "connection types allowed", { default: ["STANDARD", "WEBSOCKET"] }),
+}, "{ name, account, publish, subscribe }");
 
-export const accountJetStreamSchema = z.strictObject({
-  maxMemory: opt(sizeOrUnlimited, "memory storage limit (-1: the server's)"),
-  maxFile: opt(sizeOrUnlimited, "file storage limit (-1: the server's)"),
-  maxStreams: opt(z.number().int().min(-1), "stream limit (-1: none)"),
-  maxConsumers: opt(z.number().int().min(-1), "consumer limit (-1: none)"),
-});
-export const accountSchema = z.strictObject({
-  name: req(name, "account name"),
+const limitSize = () => sizeOf(true, "is required when jetstream is set: a size such as 1G, or -1 for unlimited");
+const count = () => {
+  const e = because((v) => `${JSON.stringify(v)} is not a count: write a whole number, or -1 for unlimited`);
+  return z.number(e).int(e).min(-1, e);
+};
+export const accountJetStreamSchema = record({
+  maxMemory: req(limitSize(), "memory storage limit (-1: the server's)"),
+  maxFile: req(limitSize(), "file storage limit (-1: the server's)"),
+  maxStreams: opt(count(), "stream limit (-1: none)", { default: -1 }),
+  maxConsumers: opt(count(), "consumer limit (-1: none)", { default: -1 }),
+}, "{ maxMemory, maxFile, maxStreams, maxConsumers }");
+export const accountSchema = record({
+  name: req(securityToken("account name", "PLATFORM"), "account name"),
   jetstream: opt(accountJetStreamSchema, "JetStream limits; without it JetStream is off for the account"),
-});
+}, "{ name, jetstream }");
 
-export const securitySchema = z.strictObject({
-  operator: req(name, "operator name"),
-  systemAccount: opt(name, "system account", { default: "SYS" }),
+const accountsFix = () => "needs at least one application account: a list of { name, jetstream: { maxMemory, maxFile } }, e.g. [{ name: PLATFORM }]";
+export const securitySchema = record({
+  operator: req(securityToken("operator name", "COWBOY_AI"), "operator name"),
+  systemAccount: opt(securityToken("system account name", "SYS"), "system account", { default: "SYS" }),
   applicationAccount: opt(name, "account leaves bind and the JetStream admin uses (required with several accounts)"),
-  accounts: req(z.array(accountSchema), "accounts"),
-  users: opt(z.array(userSchema), "users: services with bindings, leaf links, or explicit permissions"),
-});
+  accounts: req(z.array(accountSchema, because(accountsFix)).min(1, because(accountsFix)), "accounts"),
+  users: opt(z.array(userSchema, because((v) => `must be a list of users { name, account, publish, subscribe }, got ${JSON.stringify(v)}`)), "users: services with bindings, leaf links, or explicit permissions"),
+}, "{ operator, accounts, users }");
 
 // ---------------------------------------------------------------- proxmox
 

@@ -115,3 +115,28 @@ function without(v: unknown, paths: readonly (readonly PropertyKey[])[]): unknow
   }
   return copy;
 }
+
+/**
+ * Issues in the order the config lists their fields (a section's schema issues and its parser's
+ * cross-field issues interleaved), so a user reads them top to bottom; issues outside `root` keep
+ * their place after it. Stable for equal positions.
+ */
+export function inConfigOrder(issues: readonly ConfigIssue[], raw: unknown, root: string): ConfigIssue[] {
+  const position = (propertyPath: string): number[] => {
+    if (propertyPath !== root && !propertyPath.startsWith(`${root}.`) && !propertyPath.startsWith(`${root}[`)) return [Infinity];
+    const keys = [...propertyPath.slice(root.length).matchAll(/\.([^.[\]]+)|\[(\d+)\]/g)].map((m) => m[1] ?? Number(m[2]));
+    const out: number[] = [];
+    let node: unknown = raw;
+    for (const k of keys) {
+      const here = typeof k === "number" ? k : typeof node === "object" && node !== null ? Object.keys(node).indexOf(k) : -1;
+      out.push(here < 0 ? Number.MAX_SAFE_INTEGER : here);
+      node = typeof node === "object" && node !== null ? (node as Record<PropertyKey, unknown>)[k] : undefined;
+    }
+    return out;
+  };
+  const compare = (a: number[], b: number[]): number => {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+    return a.length - b.length;
+  };
+  return issues.map((issue) => ({ issue, at: position(issue.propertyPath) })).sort((x, y) => compare(x.at, y.at)).map((x) => x.issue);
+}

@@ -16,7 +16,7 @@ const sections = [
 ] as const;
 
 describe("checkSection", () => {
-  it.each(["dev", "prod"])("Pulumi.%s.yaml passes every schema-validated section, unchanged", (stack) => {
+  it.each(["dev", "prod"] as const)("Pulumi.%s.yaml passes every schema-validated section, unchanged", (stack) => {
     const config = readStackConfig(stack) as Record<string, unknown>;
     const checked = sections.filter(([key]) => config[key] !== undefined).map(([key, schema]) => [key, checkSection(schema, config[key], key)] as const);
     expect(checked.map(([key]) => key)).toEqual(expect.arrayContaining(["topology", "security"]));

@@ -1,12 +1,16 @@
 /**
  * The declarative schema of every `cim-nats:*` stack config section: fields, types, defaults and
- * one line of documentation each. From it come the field lists the parsers check unknown keys
- * against, docs/config.md (scripts/gen-config-docs.ts) and the editor JSON Schema
- * schema/pulumi-stack.schema.json (test/config/schema.test.ts keeps both current).
+ * one line of documentation each. From it come the validation of topology, proxmox, tls and
+ * security (validate.ts checkSection: unknown keys with a near match, types, enums, ranges, the
+ * size and duration grammars, each field's message from atoms.ts), docs/config.md
+ * (scripts/gen-config-docs.ts) and the editor JSON Schema schema/pulumi-stack.schema.json
+ * (test/config/schema.test.ts keeps both current). jetstream and cidService are still checked by
+ * their hand parsers against the field lists here (the JetStream wire checks also serve the
+ * providers).
  *
- * Shapes and per-field grammars live here; rules across fields and sections (replicas vs hub
- * members, bindings naming declared streams, vmids unique) stay in the section parsers, which
- * report them with the same field paths. Pure: zod only.
+ * Rules across fields and sections (replicas vs hub members, bindings naming declared streams,
+ * vmids unique, capacity) stay in the section parsers, which report them with the same field
+ * paths. Pure: zod and the grammars the parsers share.
  */
 import { z } from "zod";
 import { CONSUMER_KEYS } from "../jetstream/consumer-config";

@@ -306,7 +306,7 @@ export const userSchema = record({
   subscribe: opt(subjectRuleSchema, "extra subscribe permissions"),
   allowResponses: opt(z.union([flag(), responsesSchema], because(responsesFix)), "may reply to requests it received"),
   requestReply: opt(flag(), "may make requests (gets its inbox)"),
-  leafLink: opt(name, "leaf server whose leafnode link it is (then no bindings)"),
+  leafLink: opt(z.string(because((v) => `${JSON.stringify(v)} is not a leaf server of the topology: write a leaf's server name (its host's name)`)).min(1, because(() => `"" is not a leaf server of the topology: write a leaf's server name (its host's name)`)), "leaf server whose leafnode link it is (then no bindings)"),
   connectionTypes: opt(connectionTypes, "connection types allowed", { default: ["STANDARD", "WEBSOCKET"] }),
 }, "{ name, account, publish, subscribe }");
 

@@ -61,7 +61,6 @@ export function parseSecurity(raw: unknown, topology: Topology, jetstream: JetSt
     throw new ConfigError([{ propertyPath: root, reason: "missing: set `cim-nats:security` in Pulumi.<stack>.yaml with operator, accounts and users (see Pulumi.dev.yaml)" }]);
   }
   const checked = checkSection(securitySchema, raw, root);
-  issues.push(...checked.issues);
   const invalid = new Set(checked.issues.map((i) => i.propertyPath));
   const s: Section = checked.value;
 
@@ -72,6 +71,9 @@ export function parseSecurity(raw: unknown, topology: Topology, jetstream: JetSt
   jetStreamFitsLeaves(accounts, topology, `${root}.accounts`, at);
   const applicationAccount = pickApplicationAccount(s.applicationAccount, `${root}.applicationAccount`, accounts, at);
   const allAccounts: AccountSpec[] = [...accounts, { name: systemAccount, system: true }];
+  // The schema knows no account names: a user missing its account gets the ones it can pick.
+  const missingAccount = /^security\.users\[\d+\]\.account$/;
+  issues.unshift(...checked.issues.map((i) => (missingAccount.test(i.propertyPath) && i.reason.startsWith("is required") ? { ...i, reason: `is required: use one of ${allAccounts.map((a) => a.name).join(", ")}` } : i)));
 
   const parsed = parseUsers(s.users, `${root}.users`, allAccounts, topology, invalid, at);
   const declared = deriveBindings(parsed, jetstream, `${root}.users`, at);

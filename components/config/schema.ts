@@ -1,12 +1,16 @@
 /**
  * The declarative schema of every `cim-nats:*` stack config section: fields, types, defaults and
- * one line of documentation each. From it come the field lists the parsers check unknown keys
- * against, docs/config.md (scripts/gen-config-docs.ts) and the editor JSON Schema
- * schema/pulumi-stack.schema.json (test/config/schema.test.ts keeps both current).
+ * one line of documentation each. From it come the validation of topology, proxmox, tls and
+ * security (validate.ts checkSection: unknown keys with a near match, types, enums, ranges, the
+ * size and duration grammars, each field's message from atoms.ts), docs/config.md
+ * (scripts/gen-config-docs.ts) and the editor JSON Schema schema/pulumi-stack.schema.json
+ * (test/config/schema.test.ts keeps both current). jetstream and cidService are still checked by
+ * their hand parsers against the field lists here (the JetStream wire checks also serve the
+ * providers).
  *
- * Shapes and per-field grammars live here; rules across fields and sections (replicas vs hub
- * members, bindings naming declared streams, vmids unique) stay in the section parsers, which
- * report them with the same field paths. Pure: zod only.
+ * Rules across fields and sections (replicas vs hub members, bindings naming declared streams,
+ * vmids unique, capacity) stay in the section parsers, which report them with the same field
+ * paths. Pure: zod and the grammars the parsers share.
  */
 import { z } from "zod";
 import { CONSUMER_KEYS } from "../jetstream/consumer-config";
@@ -14,9 +18,15 @@ import { KV_KEYS } from "../jetstream/kv-config";
 import { OBJECT_STORE_KEYS } from "../jetstream/object-store-config";
 import { STREAM_KEYS } from "../jetstream/stream-config";
 import { DEFAULT_BUCKET, DEFAULT_SUBJECT_PREFIX } from "../cid/cid";
-import { DURATION_PATTERN, SIZE_PATTERN } from "./units";
+import { DURATION_PATTERN, parseDurationMs, parseDurationNanos } from "./units";
+import { IPV4, because, duration as durationOf, flag, intIn, ipv4, matching, record, size as sizeOf, text } from "./atoms";
+import { subjectReason, tokenReason } from "../subjects/subject";
+import { inboxPrefixReason } from "../security/bindings";
 import { HUB_SYNC_DEFAULT, LEAF_SYNC_DEFAULT } from "./durability";
 import { DEFAULT_NIX_GC, NIX_GC_AGE_PATTERN, NIX_SHA256_PATTERN } from "../deploy/nixos-system";
+import { OPENSSH_PUBLIC_KEY } from "../proxmox/container-host-key";
+import { parseCidr } from "../proxmox/ipv4";
+import { CHECKSUM_ALGORITHMS } from "../proxmox/config";
 
 /** `default`: the value when unset; `derived`: when the default depends on other fields, said in words. */
 type Meta = { readonly default?: unknown; readonly derived?: string };
@@ -31,87 +41,120 @@ function req<T extends z.ZodType>(schema: T, description: string) {
   return schema.meta({ description });
 }
 
-const size = z.union([z.string().regex(new RegExp(SIZE_PATTERN)), z.number().int().min(0)]).meta({ title: "size" });
-const sizeOrUnlimited = z.union([z.string().regex(new RegExp(SIZE_PATTERN)), z.number().int().min(-1), z.literal("-1")]).meta({ title: "size or -1" });
-const duration = z.string().regex(new RegExp(DURATION_PATTERN)).meta({ title: "duration" });
-const port = z.number().int().min(1).max(65_535);
-const name = z.string().min(1);
-const names = z.array(name);
+const size = sizeOf();
+const duration = durationOf();
+const port = intIn(1, 65_535);
+const name = text();
+/** A name used as a subject token (cluster name, JetStream domain). */
+const token = (what: string) => text().superRefine((s, ctx) => {
+  const reason = tokenReason(s, what);
+  if (reason) ctx.addIssue({ code: "custom", input: s, message: `${reason}: it is used as a subject token; use letters, digits, '-' or '_'` });
+});
+const names = z.array(name, because((v) => `must be a list of strings, got ${JSON.stringify(v)}`));
 /** Where a JetStream store or a service lives: every leaf, the hub, or these hosts' leaves. */
 const at = z.union([z.enum(["leaves", "hub"]), z.array(name).min(1)]).meta({ title: "leaves | hub | [host, …]" });
 
 // ---------------------------------------------------------------- topology
 
-export const leafPorts = z.strictObject({
+export const leafPorts = record({
   client: opt(port, "client port", { default: 4222 }),
   monitoring: opt(port, "HTTP monitoring port", { default: 8222 }),
-});
-export const hubPorts = z.strictObject({
+}, "{ client, monitoring }");
+export const hubPorts = record({
   client: opt(port, "client port", { default: 4223 }),
   monitoring: opt(port, "HTTP monitoring port", { default: 8223 }),
   routes: opt(port, "cluster route port", { default: 6222 }),
   leafnodes: opt(port, "port leaves connect to", { default: 7422 }),
-});
-/** `always` (fsync every write) or a duration between background fsyncs (`jetstream.sync_interval`). */
-const syncInterval = z.union([z.literal("always"), duration]).meta({ title: "always or duration" });
+}, "{ client, monitoring, routes, leafnodes }");
+/** `always` (fsync every write) or a positive duration between background fsyncs (`jetstream.sync_interval`); 0 would never flush. */
+const syncInterval = z
+  .union([z.literal("always"), durationOf(", or 'always' to flush every write")], because((v) => `${parseDurationNanos(v)}, or 'always' to flush every write`))
+  .refine((v) => v === "always" || Number(parseDurationNanos(v)) > 0, because((v) => `${JSON.stringify(v)} would never flush: write 'always' or a positive duration such as 1s`))
+  .meta({ title: "always or duration" });
 export const jetstreamLimits = (leaf: boolean) =>
-  z.strictObject({
+  record({
     maxMemory: opt(size, "`jetstream.max_mem` of each server", { default: leaf ? "256M" : "1G" }),
     maxFile: opt(size, "`jetstream.max_file` of each server; with the other servers on a host it must fit the data volume", { default: leaf ? "10G" : "48G" }),
     syncInterval: opt(syncInterval, "`jetstream.sync_interval`: how often the store is flushed to disk; `always` after every write (docs/prod.md, \"Durability\")", { default: leaf ? LEAF_SYNC_DEFAULT : HUB_SYNC_DEFAULT }),
-  });
+  }, "{ maxMemory, maxFile, syncInterval }");
 /** Where a server's HTTP monitoring listens: the host's loopback, the host's address, or this IPv4. */
-const monitoringListen = z.union([z.enum(["loopback", "host"]), z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/)]).meta({ title: "loopback | host | IPv4" });
-export const monitoringSchema = z.strictObject({
+const listenReason = (v: unknown): string =>
+  typeof v === "string" && /^\d/.test(v)
+    ? `'${v}' is not an IPv4 address: write four numbers 0-255 separated by dots, e.g. 10.0.0.41 (no prefix length here)`
+    : `${JSON.stringify(v)} is not a monitoring address: write 'loopback' (the default: only the host itself reaches /varz, /connz, /jsz), 'host' (its address, reachable from the network) or an IPv4 address`;
+const monitoringListen = z
+  .union([z.enum(["loopback", "host"]), matching(IPV4, listenReason)], because(listenReason))
+  .meta({ title: "loopback | host | IPv4" });
+export const monitoringSchema = record({
   listen: opt(monitoringListen, "where /varz, /connz, /jsz listen: `loopback` (127.0.0.1, or the host's own address when it is a 127/8 one), `host` (the host's address, opened in the firewall) or an IPv4", { default: "loopback" }),
-});
-export const hostJetstreamSchema = z.strictObject({ leaf: opt(jetstreamLimits(true), "this host's leaf JetStream settings, over `leaf.jetstream`"), hub: opt(jetstreamLimits(false), "this host's hub member JetStream settings, over `hub.jetstream`") });
+}, "{ listen }");
+export const hostJetstreamSchema = record({ leaf: opt(jetstreamLimits(true), "this host's leaf JetStream settings, over `leaf.jetstream`"), hub: opt(jetstreamLimits(false), "this host's hub member JetStream settings, over `hub.jetstream`") }, "{ leaf, hub }");
 
-export const hostResourcesSchema = z.strictObject({
-  cores: opt(z.number().int().min(1), "CPU cores", { default: 2 }),
-  memoryMiB: opt(z.number().int().min(1), "memory in MiB", { derived: "2048 (leaf), 4096 (hub or both)" }),
-  swapMiB: opt(z.number().int().min(0), "swap in MiB", { default: 512 }),
-  rootDiskGiB: opt(z.number().int().min(1), "root disk in GiB", { default: 16 }),
-  dataDiskGiB: opt(z.number().int().min(1), "JetStream data mount in GiB", { derived: "32 (leaf), 64 (hub or both)" }),
-});
-export const hostPortsSchema = z.strictObject({ leaf: opt(leafPorts, "this host's leaf ports"), hub: opt(hubPorts, "this host's hub ports") });
+export const hostResourcesSchema = record({
+  cores: opt(intIn(1, 128), "CPU cores", { default: 2 }),
+  memoryMiB: opt(intIn(256, 1_048_576), "memory in MiB", { derived: "2048 (leaf), 4096 (hub or both)" }),
+  swapMiB: opt(intIn(0, 1_048_576), "swap in MiB", { default: 512 }),
+  rootDiskGiB: opt(intIn(4, 65_536), "root disk in GiB", { default: 16 }),
+  dataDiskGiB: opt(intIn(1, 1_048_576), "JetStream data mount in GiB", { derived: "32 (leaf), 64 (hub or both)" }),
+}, "{ cores, memoryMiB, swapMiB, rootDiskGiB, dataDiskGiB }");
+export const hostPortsSchema = record({ leaf: opt(leafPorts, "this host's leaf ports"), hub: opt(hubPorts, "this host's hub ports") }, "{ leaf, hub }");
 
-export const hostSchema = z.strictObject({
-  name: req(z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/), "host name: the leaf server name and the container's hostname"),
-  vmid: req(z.number().int().min(100).max(999_999_999), "Proxmox VM id of the container (unique)"),
-  node: req(name, "Proxmox node it runs on, e.g. pve1"),
-  address: req(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/), "IPv4 address (unique)"),
+const ROLES_FIX = "a non-empty list of roles, each 'leaf' or 'hub', e.g. [leaf, hub]";
+/** Roles as a list of strings, so an unknown or repeated one is reported at `roles` with its fix; JSON Schema still lists the two. */
+const roles = z
+  .array(z.string(), because((v) => `is required: ${ROLES_FIX}; got ${JSON.stringify(v)}`))
+  .min(1, because((v) => `is required: ${ROLES_FIX}; got ${JSON.stringify(v)}`))
+  .superRefine((list, ctx) => {
+    list.forEach((r, i) => {
+      if (r !== "leaf" && r !== "hub") ctx.addIssue({ code: "custom", input: r, message: `unknown role ${JSON.stringify(r)}: use 'leaf' and/or 'hub'` });
+      else if (list.indexOf(r) !== i) ctx.addIssue({ code: "custom", input: r, message: `role '${r}' is listed twice` });
+    });
+  })
+  .meta({ items: { type: "string", enum: ["leaf", "hub"] }, uniqueItems: true });
+
+export const hostSchema = record({
+  name: req(matching(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, (s) => `host name '${s}' is not a valid hostname and subject token: use lower-case letters, digits and '-' (e.g. 'nats-4'), at most 63 characters`, "the container hostname, e.g. nats-1"), "host name: the leaf server name and the container's hostname"),
+  vmid: req(intIn(100, 999_999_999), "Proxmox VM id of the container (unique)"),
+  node: req(text("the Proxmox node it runs on, e.g. pve1"), "Proxmox node it runs on, e.g. pve1"),
+  address: req(ipv4("an IPv4 address, e.g. 10.0.0.41"), "IPv4 address (unique)"),
   network: opt(name, "network of `proxmox.networks` it sits on", { default: "default" }),
-  roles: req(z.array(z.enum(["leaf", "hub"])).min(1), "leaf, hub, or both"),
+  roles: req(roles, "leaf, hub, or both"),
   resources: opt(hostResourcesSchema, "container sizing"),
   tags: opt(names, "Proxmox tags, e.g. [storage]"),
-  leafDomain: opt(name, "JetStream domain of its leaf (unique, not the hub's)", { derived: "the host name" }),
+  leafDomain: opt(token("JetStream domain"), "JetStream domain of its leaf (unique, not the hub's)", { derived: "the host name" }),
   ports: opt(hostPortsSchema, "ports of this host, over the section defaults"),
   jetstream: opt(hostJetstreamSchema, "JetStream limits of this host's servers, over the section defaults (e.g. a large volume's maxFile)"),
   monitoring: opt(monitoringSchema, "where this host's monitoring listens, over `topology.monitoring`"),
-});
+}, "{ name, vmid, node, address, roles }");
 
-export const hubSchema = z.strictObject({
-  cluster: opt(name, "cluster name of the hub", { default: "cim-hub" }),
-  domain: opt(name, "JetStream domain of the hub", { default: "hub" }),
-  replicas: opt(z.number().int().min(1).max(5), "replicas of hub streams; at most the hub members", { default: 3 }),
+export const hubSchema = record({
+  cluster: opt(token("cluster name"), "cluster name of the hub", { default: "cim-hub" }),
+  domain: opt(token("JetStream domain"), "JetStream domain of the hub", { default: "hub" }),
+  replicas: opt(intIn(1, 5), "replicas of hub streams; at most the hub members", { default: 3 }),
   ports: opt(hubPorts, "ports of every hub member"),
   jetstream: opt(jetstreamLimits(false), "JetStream limits of every hub member"),
-});
-export const leafSchema = z.strictObject({ ports: opt(leafPorts, "ports of every leaf"), jetstream: opt(jetstreamLimits(true), "JetStream limits of every leaf") });
-export const lameDuckSchema = z.strictObject({
-  durationSeconds: opt(z.number().min(30), "lame duck duration in seconds (nats-server's minimum is 30)", { default: 30 }),
-  gracePeriodSeconds: opt(z.number().min(0), "seconds before clients are moved; below durationSeconds", { derived: "10, at most half of durationSeconds" }),
-});
+}, "{ cluster, domain, replicas, ports, jetstream }");
+export const leafSchema = record({ ports: opt(leafPorts, "ports of every leaf"), jetstream: opt(jetstreamLimits(true), "JetStream limits of every leaf") }, "{ ports, jetstream }");
+/** nats-server 2.15 refuses a `lame_duck_duration` under 30 s ("minimum is 30 seconds"). */
+export const MIN_LAME_DUCK_SECONDS = 30;
+const seconds = (min: number) =>
+  z.number(because((v) => `${JSON.stringify(v)} is not a number of seconds in (0, 3600], e.g. 30`))
+    .positive(because((v) => `${JSON.stringify(v)} is not a number of seconds in (0, 3600], e.g. 30`))
+    .max(3600, because((v) => `${JSON.stringify(v)} is not a number of seconds in (0, 3600], e.g. 30`))
+    .min(min, because((v) => Number(v) <= 0 ? `${JSON.stringify(v)} is not a number of seconds in (0, 3600], e.g. 30` : `lame duck duration ${String(v)}s is below nats-server's minimum of ${min}s (it refuses to start): use ${min} or more; a server with no clients still stops at once`));
+export const lameDuckSchema = record({
+  durationSeconds: opt(seconds(MIN_LAME_DUCK_SECONDS), "lame duck duration in seconds (nats-server's minimum is 30)", { default: 30 }),
+  gracePeriodSeconds: opt(seconds(0), "seconds before clients are moved; below durationSeconds", { derived: "10, at most half of durationSeconds" }),
+}, "{ durationSeconds, gracePeriodSeconds }");
 
-export const topologySchema = z.strictObject({
-  hosts: req(z.array(hostSchema).min(1), "the machines: each runs a leaf server, a hub member, or both"),
+export const topologySchema = record({
+  hosts: req(z.array(hostSchema, because(() => "needs at least one host: a list of { name, vmid, node, address, roles }")).min(1, because(() => "needs at least one host: a list of { name, vmid, node, address, roles }")), "the machines: each runs a leaf server, a hub member, or both"),
   hub: opt(hubSchema, "the hub cluster"),
   leaf: opt(leafSchema, "every leaf server"),
   dataDir: opt(name, "where servers keep their stores", { default: "/var/lib/cim-nats" }),
   lameDuck: opt(lameDuckSchema, "how servers stop: clients move to other servers first"),
   monitoring: opt(monitoringSchema, "where every server's HTTP monitoring listens"),
-});
+}, "{ hosts, hub, leaf, dataDir, lameDuck, monitoring }");
 
 // ---------------------------------------------------------------- jetstream
 
@@ -197,112 +240,197 @@ export const jetstreamSchema = z.strictObject({
 
 // ---------------------------------------------------------------- security
 
-export const subjectRuleSchema = z.strictObject({ allow: opt(names, "subjects allowed (empty: all)"), deny: opt(names, "subjects denied") });
-export const bucketsSchema = z.strictObject({ kv: opt(names, "KV buckets"), objects: opt(names, "object buckets") });
+/** A name used as a subject token (operator, account): the security section's wording. */
+const securityToken = (what: string, example?: string) => {
+  const e = because((v) => (v === undefined ? `is required: the ${what}, e.g. ${example}` : `${what} must be a string, got ${JSON.stringify(v)}`));
+  return z.string(e).superRefine((s, ctx) => {
+    const reason = tokenReason(s, what);
+    if (reason) ctx.addIssue({ code: "custom", input: s, message: `${reason}: use letters, digits, '-' or '_'` });
+  }).meta({ minLength: 1 });
+};
+/** Permission subjects: each valid (wildcards as whole tokens), none twice. */
+const subjects = (what = "permission subject") =>
+  z
+    .array(z.string(because((v) => `must be a subject string, got ${JSON.stringify(v)}`)), because((v) => `must be a list of subjects, e.g. ["person.events.>"], got ${JSON.stringify(v)}`))
+    .superRefine((list, ctx) =>
+      list.forEach((s, i) => {
+        const reason = subjectReason(s, true, what);
+        if (reason) ctx.addIssue({ code: "custom", path: [i], input: s, message: reason });
+        else if (list.indexOf(s) !== i) ctx.addIssue({ code: "custom", path: [i], input: s, message: `subject '${s}' is listed twice: remove one` });
+      }),
+    );
+const nameList = (example: string, what = "names") => z.array(z.string().min(1), because((v) => `must be a list of ${what}, e.g. [${example}]; got ${JSON.stringify(v)}`));
+
+export const subjectRuleSchema = record({ allow: opt(subjects(), "subjects allowed (empty: all)"), deny: opt(subjects(), "subjects denied") }, "{ allow, deny }");
+const bucketNames = () => nameList("PERSON_METADATA", "bucket names");
+export const bucketsSchema = record({ kv: opt(bucketNames(), "KV buckets"), objects: opt(bucketNames(), "object buckets") }, "{ kv, objects }");
 
 /** A service says what it does (bindings); the stack derives its permissions (docs/security.md). */
 export const bindingFields = {
-  publishes: opt(names, "streams it writes (acked publishes)"),
-  consumes: opt(names, "consumers it pulls from"),
-  subscribes: opt(names, "core subjects it subscribes to"),
-  serves: opt(names, "subjects it answers requests on"),
+  publishes: opt(nameList("PERSON_EVENTS"), "streams it writes (acked publishes)"),
+  consumes: opt(nameList("PERSON_EVENTS"), "consumers it pulls from"),
+  subscribes: opt(subjects(), "core subjects it subscribes to"),
+  serves: opt(subjects(), "subjects it answers requests on"),
   reads: opt(bucketsSchema, "buckets it reads"),
   writes: opt(bucketsSchema, "buckets it writes"),
 };
 
-export const responsesSchema = z.strictObject({ max: opt(z.number().int().min(1), "replies per request", { default: 1 }), ttl: opt(duration, "how long it may reply") });
+const responseTtl = z.string(because((v) => String(parseDurationMs(v)))).refine((v) => typeof parseDurationMs(v) === "number", because((v) => String(parseDurationMs(v)))).meta({ title: "duration", pattern: DURATION_PATTERN });
+const positive = because((v) => `${JSON.stringify(v)} is not a positive whole number of replies per request`);
+export const responsesSchema = record({ max: opt(z.number(positive).int(positive).min(1, positive), "replies per request", { default: 1 }), ttl: opt(responseTtl, "how long it may reply") }, "{ max, ttl }");
+const responsesFix = (v: unknown) => `must be true, false or { max, ttl }, e.g. { max: 1, ttl: 2s }; got ${JSON.stringify(v)}`;
 
-export const userSchema = z.strictObject({
-  name: req(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/), "user name; also its creds file and context name"),
-  account: req(name, "account it belongs to"),
-  at: opt(at, "where it connects: leaves, hub, or a list of hosts (required with bindings)"),
-  inboxPrefix: opt(name, "its reply inbox", { derived: "`_INBOX_<name>`" }),
+export const CONNECTION_TYPES = ["STANDARD", "WEBSOCKET", "LEAFNODE", "LEAFNODE_WS", "MQTT", "MQTT_WS", "IN_PROCESS"] as const;
+const connectionTypesFix = (v: unknown) => `must be a non-empty list of connection types (${CONNECTION_TYPES.join(", ")}), got ${JSON.stringify(v)}`;
+const connectionTypes = z
+  .array(z.enum(CONNECTION_TYPES, because((v) => `unknown connection type ${JSON.stringify(v)}: use ${CONNECTION_TYPES.join(", ")}`)), because(connectionTypesFix))
+  .min(1, because(connectionTypesFix));
+const userNameFix = "use letters, digits, '-' and '_' (it names the .creds file), e.g. person-service";
+/** The place names of `at` are the topology's hosts: the section parser checks them (jetstream/locations.ts). */
+const placeFix = "use `leaves`, `hub`, or a list of host names";
+const place = z
+  .union([z.enum(["leaves", "hub"]), z.array(name, because((v) => `'${String(v)}' is not a place; ${placeFix}`)).min(1, because(() => `the host list is empty; ${placeFix}`))], because((v) => `'${String(v)}' is not a place; ${placeFix}`))
+  .meta({ title: "leaves | hub | [host, …]" });
+
+export const userSchema = record({
+  name: req(matching(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, (_, v) => `${v === undefined ? "is required" : `${JSON.stringify(v)} is not a valid user name`}: ${userNameFix}`), "user name; also its creds file and context name"),
+  account: req(text("the account it belongs to: one of security.accounts, or the system account"), "account it belongs to"),
+  at: opt(place, "where it connects: leaves, hub, or a list of hosts (required with bindings)"),
+  inboxPrefix: opt(
+    z.string(because((v) => `must be a string such as _INBOX_person-service, got ${JSON.stringify(v)}`)).refine((v) => !inboxPrefixReason(v), because((v) => inboxPrefixReason(String(v)))),
+    "its reply inbox",
+    { derived: "`_INBOX_<name>`" },
+  ),
   ...bindingFields,
   publish: opt(subjectRuleSchema, "extra publish permissions"),
   subscribe: opt(subjectRuleSchema, "extra subscribe permissions"),
-  allowResponses: opt(z.union([z.boolean(), responsesSchema]), "may reply to requests it received"),
-  requestReply: opt(z.boolean(), "may make requests (gets its inbox)"),
-  leafLink: opt(name, "leaf server whose leafnode link it is (then no bindings)"),
-  connectionTypes: opt(z.array(z.enum(["STANDARD", "WEBSOCKET", "LEAFNODE", "LEAFNODE_WS", "MQTT", "MQTT_WS", "IN_PROCESS"])), "connection types allowed", { default: ["STANDARD", "WEBSOCKET"] }),
-});
+  allowResponses: opt(z.union([flag(), responsesSchema], because(responsesFix)), "may reply to requests it received"),
+  requestReply: opt(flag(), "may make requests (gets its inbox)"),
+  leafLink: opt(z.string(because((v) => `${JSON.stringify(v)} is not a leaf server of the topology: write a leaf's server name (its host's name)`)).min(1, because(() => `"" is not a leaf server of the topology: write a leaf's server name (its host's name)`)), "leaf server whose leafnode link it is (then no bindings)"),
+  connectionTypes: opt(connectionTypes, "connection types allowed", { default: ["STANDARD", "WEBSOCKET"] }),
+}, "{ name, account, publish, subscribe }");
 
-export const accountJetStreamSchema = z.strictObject({
-  maxMemory: opt(sizeOrUnlimited, "memory storage limit (-1: the server's)"),
-  maxFile: opt(sizeOrUnlimited, "file storage limit (-1: the server's)"),
-  maxStreams: opt(z.number().int().min(-1), "stream limit (-1: none)"),
-  maxConsumers: opt(z.number().int().min(-1), "consumer limit (-1: none)"),
-});
-export const accountSchema = z.strictObject({
-  name: req(name, "account name"),
+const limitSize = () => sizeOf(true, "is required when jetstream is set: a size such as 1G, or -1 for unlimited");
+const count = () => {
+  const e = because((v) => `${JSON.stringify(v)} is not a count: write a whole number, or -1 for unlimited`);
+  return z.number(e).int(e).min(-1, e);
+};
+export const accountJetStreamSchema = record({
+  maxMemory: req(limitSize(), "memory storage limit (-1: the server's)"),
+  maxFile: req(limitSize(), "file storage limit (-1: the server's)"),
+  maxStreams: opt(count(), "stream limit (-1: none)", { default: -1 }),
+  maxConsumers: opt(count(), "consumer limit (-1: none)", { default: -1 }),
+}, "{ maxMemory, maxFile, maxStreams, maxConsumers }");
+export const accountSchema = record({
+  name: req(securityToken("account name", "PLATFORM"), "account name"),
   jetstream: opt(accountJetStreamSchema, "JetStream limits; without it JetStream is off for the account"),
-});
+}, "{ name, jetstream }");
 
-export const securitySchema = z.strictObject({
-  operator: req(name, "operator name"),
-  systemAccount: opt(name, "system account", { default: "SYS" }),
+const accountsFix = () => "needs at least one application account: a list of { name, jetstream: { maxMemory, maxFile } }, e.g. [{ name: PLATFORM }]";
+export const securitySchema = record({
+  operator: req(securityToken("operator name", "COWBOY_AI"), "operator name"),
+  systemAccount: opt(securityToken("system account name", "SYS"), "system account", { default: "SYS" }),
   applicationAccount: opt(name, "account leaves bind and the JetStream admin uses (required with several accounts)"),
-  accounts: req(z.array(accountSchema), "accounts"),
-  users: opt(z.array(userSchema), "users: services with bindings, leaf links, or explicit permissions"),
-});
+  accounts: req(z.array(accountSchema, because(accountsFix)).min(1, because(accountsFix)), "accounts"),
+  users: opt(z.array(userSchema, because((v) => `must be a list of users { name, account, publish, subscribe }, got ${JSON.stringify(v)}`)), "users: services with bindings, leaf links, or explicit permissions"),
+}, "{ operator, accounts, users }");
 
 // ---------------------------------------------------------------- proxmox
 
-export const templateDownloadSchema = z.strictObject({
-  url: req(z.string().regex(/^https?:\/\/\S+$/), "http(s) URL of the NixOS LXC template (.tar.xz)"),
+const show = (v: unknown) => JSON.stringify(v);
+const httpUrl = (bad: (s: string) => string, required: string) => matching(/^https?:\/\/\S+$/, bad, required);
+export const templateDownloadSchema = record({
+  url: req(httpUrl((s) => `'${s}' is not an http(s) URL`, "the http(s) URL of the NixOS LXC template (.tar.xz)"), "http(s) URL of the NixOS LXC template (.tar.xz)"),
   fileName: opt(name, "file name on the node", { derived: "the URL's last path segment" }),
   datastore: opt(name, "storage to download to", { default: "local" }),
   checksum: opt(name, "expected checksum (with checksumAlgorithm)"),
-  checksumAlgorithm: opt(z.enum(["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]), "checksum algorithm"),
-});
-const template = z.union([z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*:vztmpl\/\S+$/), templateDownloadSchema]);
+  checksumAlgorithm: opt(z.enum(CHECKSUM_ALGORITHMS, because((v) => `${show(v)} is not supported: use one of ${CHECKSUM_ALGORITHMS.join(", ")}`)), "checksum algorithm"),
+}, "{ url, fileName?, datastore?, checksum?, checksumAlgorithm? }");
+const FILE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*:vztmpl\/\S+$/;
+const templateReason = (v: unknown) =>
+  typeof v === "string"
+    ? `'${v}' is not a container template file id: write <storage>:vztmpl/<file>, e.g. local:vztmpl/nixos-25.11-x86_64-linux.tar.xz`
+    : `must be a file id (local:vztmpl/<file>) or { url, fileName?, datastore?, checksum?, checksumAlgorithm? }; got ${show(v)}`;
+const template = z.union([matching(FILE_ID, templateReason), templateDownloadSchema], because(templateReason));
 
-export const networkSchema = z.strictObject({
-  cidr: req(name, "subnet, e.g. 10.0.0.0/24"),
-  gateway: req(name, "gateway address"),
-  bridge: req(name, "Proxmox bridge, e.g. vmbr0"),
-  dns: opt(names, "DNS servers"),
-});
-export const sshNodeSchema = z.strictObject({
-  name: req(name, "node name"),
-  address: req(name, "its SSH address"),
+const ipv4Short = (required?: string) => matching(IPV4, (s) => `'${s}' is not an IPv4 address`, required);
+export const networkSchema = record({
+  cidr: req(text("the IPv4 subnet, e.g. 10.0.0.0/24").refine((c) => !parseCidr(c).reason, because((v) => parseCidr(String(v)).reason)), "subnet, e.g. 10.0.0.0/24"),
+  gateway: req(ipv4Short("the default gateway, e.g. 10.0.0.1"), "gateway address"),
+  bridge: req(text("the Proxmox bridge, e.g. vmbr0"), "Proxmox bridge, e.g. vmbr0"),
+  dns: opt(z.array(ipv4Short(), because((v) => `must be a list of strings, got ${show(v)}`)), "DNS servers"),
+}, "{ cidr, gateway, bridge, dns }");
+/** A host key line's fix names the node's address, so the check sits on the node entry. */
+export const sshNodeSchema = record({
+  name: req(text("the node name, e.g. pve1"), "node name"),
+  address: req(text("the node's SSH address"), "its SSH address"),
   port: opt(port, "its SSH port", { default: 22 }),
-  hostKey: opt(name, "the node's SSH host public key (`ssh-ed25519 AAAA…`, checked on its console); pins the node, through which each container's host key is read"),
+  hostKey: opt(text("the node's SSH host public key line").meta({ pattern: OPENSSH_PUBLIC_KEY.source }), "the node's SSH host public key (`ssh-ed25519 AAAA…`, checked on its console); pins the node, through which each container's host key is read"),
+}, "{ name, address, port? }").refine((n) => n.hostKey === undefined || OPENSSH_PUBLIC_KEY.test(n.hostKey), {
+  path: ["hostKey"],
+  when: (p) => typeof (p.value as { hostKey?: unknown } | undefined)?.hostKey === "string",
+  error: (iss) => `is not an OpenSSH public key line ('<type> <base64> [comment]'): take \`ssh-keyscan -t ed25519 ${(iss.input as { address?: string }).address || "<node>"}\` and check it against \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the node's console`,
 });
-export const sshSchema = z.strictObject({
+const authorizedKey = matching(/^(ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/=]+( .*)?$/, () => "is not an OpenSSH public key line ('<type> <base64> [comment]', as in a .pub file)");
+export const sshSchema = record({
   username: opt(name, "user on the Proxmox nodes", { default: "root" }),
-  agent: opt(z.boolean(), "use the SSH agent instead of cim-nats:sshPrivateKey", { default: false }),
-  authorizedKeys: opt(names, "keys allowed into the containers (the deploy key is added)"),
+  agent: opt(flag(), "use the SSH agent instead of cim-nats:sshPrivateKey", { default: false }),
+  authorizedKeys: opt(z.array(authorizedKey, because((v) => `must be a list of strings, got ${show(v)}`)), "keys allowed into the containers (the deploy key is added)"),
   containerUser: opt(name, "user the deploy logs into containers as", { default: "root" }),
   containerPort: opt(port, "SSH port of the containers", { default: 22 }),
-  nodes: opt(z.array(sshNodeSchema), "SSH addresses (and host keys) of the nodes"),
-  verifyHostKeys: opt(z.boolean(), "pin every container's SSH host key, read through its node (needs ssh.nodes[].hostKey of every node hosting a container)", { default: true }),
-});
+  nodes: opt(z.array(sshNodeSchema, because((v) => `must be a list of { name, address, port? }, got ${show(v)}`)), "SSH addresses (and host keys) of the nodes"),
+  verifyHostKeys: opt(flag(), "pin every container's SSH host key, read through its node (needs ssh.nodes[].hostKey of every node hosting a container)", { default: true }),
+}, "{ username, agent, authorizedKeys, containerUser, containerPort, nodes }");
 
-export const nixpkgsPinSchema = z.strictObject({
-  url: req(z.string().regex(/^https?:\/\/\S+$/), "http(s) URL of a nixpkgs tarball, e.g. https://github.com/NixOS/nixpkgs/archive/<rev>.tar.gz"),
-  sha256: req(z.string().regex(NIX_SHA256_PATTERN), "sha256 of the unpacked tree (fetchTarball's; a flake.lock narHash): Nix base32 or sha256-… SRI"),
+/** The sha256's fix names the pin's URL, so the check sits on the pin. */
+export const nixpkgsPinSchema = record({
+  url: req(httpUrl((s) => `'${s}' is not an http(s) URL of a nixpkgs tarball`, "a nixpkgs tarball URL, e.g. https://github.com/NixOS/nixpkgs/archive/<rev>.tar.gz"), "http(s) URL of a nixpkgs tarball, e.g. https://github.com/NixOS/nixpkgs/archive/<rev>.tar.gz"),
+  sha256: req(text("the sha256 of the unpacked tree (`nix-prefetch-url --unpack <url>`, or the narHash of a flake.lock)").meta({ pattern: NIX_SHA256_PATTERN.source }), "sha256 of the unpacked tree (fetchTarball's; a flake.lock narHash): Nix base32 or sha256-… SRI"),
+}, "{ url, sha256 }").refine((p) => NIX_SHA256_PATTERN.test(p.sha256), {
+  path: ["sha256"],
+  when: (p) => typeof (p.value as { sha256?: unknown } | undefined)?.sha256 === "string",
+  error: (iss) => {
+    const pin = iss.input as { url?: unknown; sha256: string };
+    return `'${pin.sha256}' is neither a Nix base32 sha256 (52 characters) nor an SRI hash (sha256-<44 base64>); take the output of \`nix-prefetch-url --unpack ${typeof pin.url === "string" && pin.url ? pin.url : "<url>"}\``;
+  },
 });
-export const nixGcSchema = z.strictObject({
+export const nixGcSchema = record({
   dates: opt(name, "when `nix.gc` runs (systemd calendar)", { default: DEFAULT_NIX_GC.dates }),
-  deleteOlderThan: opt(z.string().regex(NIX_GC_AGE_PATTERN), "generations younger than this are kept, e.g. 30d", { default: DEFAULT_NIX_GC.deleteOlderThan }),
-});
-export const nixosSchema = z.strictObject({
+  deleteOlderThan: opt(matching(NIX_GC_AGE_PATTERN, (s) => `'${s}' is not a number of days like '30d' (nix-collect-garbage --delete-older-than)`), "generations younger than this are kept, e.g. 30d", { default: DEFAULT_NIX_GC.deleteOlderThan }),
+}, "{ dates, deleteOlderThan }");
+export const nixosSchema = record({
   nixpkgs: opt(nixpkgsPinSchema, "the nixpkgs every rebuild builds against", { derived: "nixos-25.11 at 8fd9daa3db09 (components/deploy/nixos-system.ts)" }),
   gc: opt(nixGcSchema, "automatic garbage collection of the Nix store"),
-});
+}, "{ nixpkgs: { url, sha256 }, gc: { dates, deleteOlderThan } }");
 
-export const proxmoxSchema = z.strictObject({
-  endpoint: req(z.string().regex(/^https?:\/\/\S+$/), "Proxmox API URL, e.g. https://10.0.0.11:8006/"),
-  insecure: opt(z.boolean(), "accept a self-signed API certificate", { default: false }),
-  nodes: req(z.array(name).min(1), "Proxmox node names"),
-  templates: req(z.record(z.string(), template), "NixOS LXC template per node: a file id (local:vztmpl/…) or a download"),
-  datastore: req(name, "storage for root disks and data volumes, e.g. local-lvm"),
-  networks: req(z.record(z.string(), networkSchema), "networks by name; hosts pick one with `network`"),
+const NODE_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const nodesFix = (v: unknown) => `is required: the Proxmox node names, e.g. [pve1, pve2, pve3]; got ${show(v)}`;
+const nodeNames = z
+  .array(matching(NODE_NAME, (_, v) => `${show(v)} is not a node name: use the name Proxmox shows, e.g. pve1`), because(nodesFix))
+  .min(1, because(nodesFix))
+  .superRefine((list, ctx) => list.forEach((n, i) => list.indexOf(n) !== i && ctx.addIssue({ code: "custom", path: [i], input: n, message: `node '${n}' is listed twice` })));
+const endpointReason = (s: string) => `'${s}' is not an http(s) URL: write the API address, e.g. https://10.0.0.11:8006/`;
+const hasHost = (s: string) => {
+  try {
+    return new URL(s).hostname !== "";
+  } catch {
+    return false;
+  }
+};
+const templatesFix = (v: unknown) => `is required: the NixOS LXC template per node, e.g. { pve1: local:vztmpl/nixos-25.11-x86_64-linux.tar.xz }; got ${show(v)}`;
+const networksFix = (v: unknown) => `is required: named networks, e.g. { default: { cidr: 10.0.0.0/24, gateway: 10.0.0.1, bridge: vmbr0, dns: [10.0.0.1] } }; got ${show(v)}`;
+export const proxmoxSchema = record({
+  endpoint: req(httpUrl(endpointReason, "the Proxmox API URL, e.g. https://10.0.0.11:8006/").refine(hasHost, because((v) => endpointReason(String(v)))), "Proxmox API URL, e.g. https://10.0.0.11:8006/"),
+  insecure: opt(flag(), "accept a self-signed API certificate", { default: false }),
+  nodes: req(nodeNames, "Proxmox node names"),
+  templates: req(z.record(z.string(), template, because(templatesFix)), "NixOS LXC template per node: a file id (local:vztmpl/…) or a download"),
+  datastore: req(text("the storage for root disks and data volumes, e.g. local-lvm"), "storage for root disks and data volumes, e.g. local-lvm"),
+  networks: req(z.record(z.string(), networkSchema, because(networksFix)).refine((o) => Object.keys(o).length > 0, because(networksFix)), "networks by name; hosts pick one with `network`"),
   ssh: opt(sshSchema, "SSH access of the provider and the deploy"),
-  dataMountPath: opt(z.string().regex(/^\//), "where the data volume is mounted in containers", { default: "/var/lib/cim-nats" }),
-  protect: opt(z.boolean(), "protect containers from deletion (Pulumi and Proxmox)", { default: true }),
+  dataMountPath: opt(matching(/^\//, (s) => `'${s}' is not an absolute path: write e.g. /var/lib/cim-nats`), "where the data volume is mounted in containers", { default: "/var/lib/cim-nats" }),
+  protect: opt(flag(), "protect containers from deletion (Pulumi and Proxmox)", { default: true }),
   nixos: opt(nixosSchema, "NixOS of the containers: pinned nixpkgs, garbage collection"),
-});
+}, "{ endpoint, nodes, templates, datastore, networks }");
 
 // ---------------------------------------------------------------- cidService
 
@@ -316,20 +444,33 @@ export const cidServiceSchema = z.strictObject({
 
 // ---------------------------------------------------------------- tls
 
-const tlsDays = {
-  caDays: opt(z.number().int().min(2).max(36_500), "lifetime of a generated CA, in days (changing it never replaces an existing CA)", { default: 3650 }),
-  serverDays: opt(z.number().int().min(2).max(3650), "lifetime of each server certificate, in days", { default: 365 }),
-  renewBeforeDays: opt(z.number().int().min(1).max(3649), "re-issue a server certificate this many days before it ends (`up` does, `preview` shows it)", { default: 30 }),
+const days = (min: number, max: number) => {
+  const e = because((v) => `${JSON.stringify(v)} must be a whole number of days in [${min}, ${max}]`);
+  return z.number(e).int(e).min(min, e).max(max, e);
 };
-export const tlsSchema = z.discriminatedUnion("mode", [
-  z.strictObject({ mode: z.literal("generated").describe("the stack issues a private CA once (a secret in state) and every server's certificate"), ...tlsDays }),
-  z.strictObject({
-    mode: z.literal("provided").describe("your CA: the stack issues every server's certificate from it"),
-    caCert: req(z.string().regex(/^-----BEGIN CERTIFICATE-----/), "the CA certificate (PEM); its key goes in the secret `cim-nats:tlsCaKey`"),
-    ...tlsDays,
-  }),
-  z.strictObject({ mode: z.literal("off").describe("no TLS on any listener (explicit opt-out; prod policy flags it)") }),
-]);
+const tlsDays = {
+  caDays: opt(days(2, 36_500), "lifetime of a generated CA, in days (changing it never replaces an existing CA)", { default: 3650 }),
+  serverDays: opt(days(2, 3650), "lifetime of each server certificate, in days", { default: 365 }),
+  renewBeforeDays: opt(days(1, 3649), "re-issue a server certificate this many days before it ends (`up` does, `preview` shows it)", { default: 30 }),
+};
+const PEM_CERT = /^-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*$/;
+const caCert = (() => {
+  const e = because(() => "mode provided needs the CA certificate as PEM (-----BEGIN CERTIFICATE----- …): `pulumi config set --path cim-nats:tls.caCert \"$(cat ca.pem)\"`");
+  return z.string(e).regex(/^-----BEGIN CERTIFICATE-----/, e).refine((s) => PEM_CERT.test(s.trim() + "\n"), e);
+})();
+export const tlsSchema = z.discriminatedUnion(
+  "mode",
+  [
+    z.strictObject({ mode: z.literal("generated").describe("the stack issues a private CA once (a secret in state) and every server's certificate"), ...tlsDays }),
+    z.strictObject({
+      mode: z.literal("provided").describe("your CA: the stack issues every server's certificate from it"),
+      caCert: req(caCert, "the CA certificate (PEM); its key goes in the secret `cim-nats:tlsCaKey`"),
+      ...tlsDays,
+    }),
+    z.strictObject({ mode: z.literal("off").describe("no TLS on any listener (explicit opt-out; prod policy flags it)") }),
+  ],
+  { error: (iss) => (iss.code === "invalid_union" ? `${JSON.stringify((iss.input as { mode?: unknown })?.mode)} is not a TLS mode: use generated (the stack's own CA), provided (your CA) or off` : `${JSON.stringify(iss.input)} is not an object: write { mode: generated } (or provided, off)`) },
+);
 
 // ---------------------------------------------------------------- the stack config
 

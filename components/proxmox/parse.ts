@@ -6,45 +6,33 @@
  */
 import { deepFreeze } from "../topology/freeze";
 import { ConfigError, type ConfigIssue } from "../config/errors";
-import { fieldsOf, networkSchema, proxmoxSchema, sshNodeSchema, sshSchema, templateDownloadSchema } from "../config/schema";
+import { proxmoxSchema } from "../config/schema";
+import { checkSection, type Loose } from "../config/validate";
 import { Topology } from "../topology/types";
-import {
-  CHECKSUM_ALGORITHMS,
-  DEFAULT_DATA_MOUNT_PATH,
-  DEFAULT_TEMPLATE_DATASTORE,
-  ProxmoxNetwork,
-  ProxmoxSecrets,
-  ProxmoxSpec,
-  ProxmoxSsh,
-  ProxmoxSshNode,
-  TemplateSource,
-} from "./config";
+import { DEFAULT_DATA_MOUNT_PATH, DEFAULT_TEMPLATE_DATASTORE, ProxmoxNetwork, ProxmoxSecrets, ProxmoxSpec, ProxmoxSsh, ProxmoxSshNode, TemplateSource } from "./config";
 import { inSubnet, ipv4ToNumber, isSubnetEdge, parseCidr } from "./ipv4";
-import { OPENSSH_PUBLIC_KEY } from "./container-host-key";
-import { parseNixos } from "./parse-nixos";
+import { nixosSpec } from "./parse-nixos";
 import { openSshPublicKey } from "./ssh-public-key";
-import { type At, type Raw, bool, int, isObject, optString, requiredString, stringList, unknownKeys as unknownFields } from "../config/fields";
+import { type At, type Raw, isObject } from "../config/fields";
+import type { z } from "zod";
 
 const ROOT = "proxmox";
-// Field lists come from the declared schema (components/config/schema.ts), which the docs and the editor JSON Schema share.
-const TOP_KEYS = fieldsOf(proxmoxSchema);
-const NETWORK_KEYS = fieldsOf(networkSchema);
-const SSH_KEYS = fieldsOf(sshSchema);
-const DOWNLOAD_KEYS = fieldsOf(templateDownloadSchema);
+type Section = Loose<z.output<typeof proxmoxSchema>>;
 /** Keys that would put a secret in plaintext YAML, and the secret config value to use instead. */
 const PLAINTEXT_SECRETS: Readonly<Record<string, string>> = {
   apiToken: "cim-nats:proxmoxApiToken",
   password: "cim-nats:proxmoxApiToken",
   privateKey: "cim-nats:sshPrivateKey",
 };
-/** Unknown fields, but a plaintext secret, which plaintextSecrets reports with its fix. */
-const unknownKeys = (v: Raw, allowed: readonly string[], path: string, at: At) => unknownFields(v, allowed, path, at, Object.keys(PLAINTEXT_SECRETS));
 /** `USER@REALM!TOKENID=SECRET`, the only form the provider's `apiToken` accepts. */
 const API_TOKEN = /^[^@\s]+@[^!\s]+![^=\s]+=\S+$/;
-const FILE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*:vztmpl\/\S+$/;
-const NODE_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const defined = <T>(list: readonly (T | undefined)[] | undefined): T[] => (list ?? []).filter((x): x is T => x !== undefined);
 
-/** Parses and validates the Proxmox settings against the topology; throws ConfigError listing every problem. */
+/**
+ * Parses and validates the Proxmox settings against the topology; throws ConfigError listing every
+ * problem. Field shapes are the schema's (config/schema.ts); here: secrets, defaults, and the rules
+ * across fields and against the topology.
+ */
 export function parseProxmox(raw: unknown, topology: Topology, secrets: ProxmoxSecrets): ProxmoxSpec {
   const issues: ConfigIssue[] = [];
   const at: At = (propertyPath, reason) => issues.push({ propertyPath, reason });
@@ -55,41 +43,36 @@ export function parseProxmox(raw: unknown, topology: Topology, secrets: ProxmoxS
     ]);
   }
   plaintextSecrets(raw, ROOT, at);
-  unknownKeys(raw, TOP_KEYS, ROOT, at);
+  if (isObject(raw.ssh)) plaintextSecrets(raw.ssh, `${ROOT}.ssh`, at);
+  const checked = checkSection(proxmoxSchema, raw, ROOT);
+  // A plaintext secret is reported above with its own fix, not as an unknown field.
+  issues.push(...checked.issues.filter((i) => !Object.keys(PLAINTEXT_SECRETS).some((k) => i.propertyPath === `${ROOT}.${k}` || i.propertyPath === `${ROOT}.ssh.${k}`)));
+  const p: Section = checked.value;
 
-  const endpoint = parseEndpoint(raw.endpoint, at);
   const apiToken = parseApiToken(secrets.apiToken, at);
-  const insecure = bool(raw.insecure, `${ROOT}.insecure`, false, at);
-  const nodes = parseNodes(raw.nodes, at);
-  const templates = parseTemplates(raw.templates, nodes, at);
-  const datastore = requiredString(raw.datastore, `${ROOT}.datastore`, "the storage for root disks and data volumes, e.g. local-lvm", at);
-  const networks = parseNetworks(raw.networks, at);
-  const ssh = parseSsh(raw.ssh, secrets.sshPrivateKey, at);
-  const dataMountPath = absolutePath(raw.dataMountPath, `${ROOT}.dataMountPath`, DEFAULT_DATA_MOUNT_PATH, at);
-  const protect = bool(raw.protect, `${ROOT}.protect`, true, at);
-  const nixos = parseNixos(raw.nixos, `${ROOT}.nixos`, at);
+  const nodes = defined(p.nodes);
+  const templates = parseTemplates(p.templates, nodes, at);
+  const networks = parseNetworks(p.networks, at);
+  const ssh = parseSsh(p.ssh, secrets.sshPrivateKey, at);
+  const dataMountPath = p.dataMountPath ?? DEFAULT_DATA_MOUNT_PATH;
   if (ssh.verifyHostKeys) checkNodeHostKeys(topology, nodes, ssh.nodes, at);
 
   checkHosts(topology, { nodes, templates, networks, dataMountPath }, at);
 
   if (issues.length > 0) throw new ConfigError(issues);
-  return deepFreeze({ endpoint, apiToken, insecure, nodes, templates, datastore, networks, ssh, dataMountPath, protect, nixos });
-}
-
-function parseEndpoint(v: unknown, at: At): string {
-  const path = `${ROOT}.endpoint`;
-  const s = requiredString(v, path, "the Proxmox API URL, e.g. https://10.0.0.11:8006/", at);
-  if (!s) return s;
-  let url: URL | undefined;
-  try {
-    url = new URL(s);
-  } catch {
-    url = undefined;
-  }
-  if (!url || (url.protocol !== "https:" && url.protocol !== "http:") || !url.hostname) {
-    at(path, `'${s}' is not an http(s) URL: write the API address, e.g. https://10.0.0.11:8006/`);
-  }
-  return s;
+  return deepFreeze({
+    endpoint: p.endpoint ?? "",
+    apiToken,
+    insecure: p.insecure ?? false,
+    nodes,
+    templates,
+    datastore: p.datastore ?? "",
+    networks,
+    ssh,
+    dataMountPath,
+    protect: p.protect ?? true,
+    nixos: nixosSpec(p.nixos),
+  });
 }
 
 function parseApiToken(v: string | undefined, at: At): string {
@@ -103,127 +86,58 @@ function parseApiToken(v: string | undefined, at: At): string {
   return v;
 }
 
-function parseNodes(v: unknown, at: At): readonly string[] {
-  const path = `${ROOT}.nodes`;
-  if (!Array.isArray(v) || v.length === 0) {
-    at(path, `is required: the Proxmox node names, e.g. [pve1, pve2, pve3]; got ${JSON.stringify(v)}`);
-    return [];
-  }
-  const out: string[] = [];
-  v.forEach((n: unknown, i: number) => {
-    if (typeof n !== "string" || !NODE_NAME.test(n)) at(`${path}[${i}]`, `${JSON.stringify(n)} is not a node name: use the name Proxmox shows, e.g. pve1`);
-    else if (out.includes(n)) at(`${path}[${i}]`, `node '${n}' is listed twice`);
-    else out.push(n);
-  });
-  return out;
-}
-
-function parseTemplates(v: unknown, nodes: readonly string[], at: At): Readonly<Record<string, TemplateSource>> {
-  const path = `${ROOT}.templates`;
-  if (!isObject(v)) {
-    at(path, `is required: the NixOS LXC template per node, e.g. { pve1: local:vztmpl/nixos-25.11-x86_64-linux.tar.xz }; got ${JSON.stringify(v)}`);
-    return {};
-  }
+/** Templates by node: keys must be declared nodes; a download's file name defaults from its URL. */
+function parseTemplates(v: Section["templates"], nodes: readonly string[], at: At): Readonly<Record<string, TemplateSource>> {
   const out: Record<string, TemplateSource> = {};
-  for (const [node, t] of Object.entries(v)) {
-    const p = `${path}.${node}`;
+  for (const [node, t] of Object.entries(v ?? {})) {
+    const p = `${ROOT}.templates.${node}`;
     if (nodes.length > 0 && !nodes.includes(node)) {
       at(p, `template for unknown node '${node}': proxmox.nodes lists ${nodes.join(", ")}; fix the key or add the node`);
       continue;
     }
-    const source = parseTemplate(t, p, at);
-    if (source) out[node] = source;
-  }
-  return out;
-}
-
-function parseTemplate(v: unknown, path: string, at: At): TemplateSource | undefined {
-  if (typeof v === "string") {
-    if (!FILE_ID.test(v)) {
-      at(path, `'${v}' is not a container template file id: write <storage>:vztmpl/<file>, e.g. local:vztmpl/nixos-25.11-x86_64-linux.tar.xz`);
-      return undefined;
-    }
-    return { kind: "file", fileId: v };
-  }
-  if (!isObject(v)) {
-    at(path, `must be a file id (local:vztmpl/<file>) or { url, fileName?, datastore?, checksum?, checksumAlgorithm? }; got ${JSON.stringify(v)}`);
-    return undefined;
-  }
-  unknownKeys(v, DOWNLOAD_KEYS, path, at);
-  const url = requiredString(v.url, `${path}.url`, "the http(s) URL of the NixOS LXC template (.tar.xz)", at);
-  if (url && !/^https?:\/\/\S+$/.test(url)) at(`${path}.url`, `'${url}' is not an http(s) URL`);
-  const fromUrl = url.split("?")[0].split("/").pop() ?? "";
-  const fileName = optString(v.fileName, `${path}.fileName`, fromUrl, at);
-  if (url && !fileName) at(`${path}.fileName`, `cannot be derived from url '${url}': set fileName, e.g. nixos-25.11-x86_64-linux.tar.xz`);
-  const datastore = optString(v.datastore, `${path}.datastore`, DEFAULT_TEMPLATE_DATASTORE, at);
-  const checksum = v.checksum === undefined ? undefined : optString(v.checksum, `${path}.checksum`, "", at);
-  const algorithm = v.checksumAlgorithm === undefined ? undefined : optString(v.checksumAlgorithm, `${path}.checksumAlgorithm`, "", at);
-  if (algorithm !== undefined && !(CHECKSUM_ALGORITHMS as readonly string[]).includes(algorithm)) {
-    at(`${path}.checksumAlgorithm`, `'${algorithm}' is not supported: use one of ${CHECKSUM_ALGORITHMS.join(", ")}`);
-  }
-  if ((checksum === undefined) !== (algorithm === undefined)) {
-    at(path, "checksum and checksumAlgorithm go together: set both (e.g. sha256 and its hex digest) or neither");
-  }
-  return {
-    kind: "download",
-    url,
-    fileName,
-    datastore,
-    ...(checksum !== undefined ? { checksum } : {}),
-    ...(algorithm !== undefined ? { checksumAlgorithm: algorithm } : {}),
-  };
-}
-
-function parseNetworks(v: unknown, at: At): Readonly<Record<string, ProxmoxNetwork>> {
-  const path = `${ROOT}.networks`;
-  if (!isObject(v) || Object.keys(v).length === 0) {
-    at(path, `is required: named networks, e.g. { default: { cidr: 10.0.0.0/24, gateway: 10.0.0.1, bridge: vmbr0, dns: [10.0.0.1] } }; got ${JSON.stringify(v)}`);
-    return {};
-  }
-  const out: Record<string, ProxmoxNetwork> = {};
-  for (const [name, n] of Object.entries(v)) {
-    const p = `${path}.${name}`;
-    if (!isObject(n)) {
-      at(p, `must be an object { cidr, gateway, bridge, dns }, got ${JSON.stringify(n)}`);
+    if (t === undefined) continue;
+    if (typeof t === "string") {
+      out[node] = { kind: "file", fileId: t };
       continue;
     }
-    unknownKeys(n, NETWORK_KEYS, p, at);
-    const cidr = requiredString(n.cidr, `${p}.cidr`, "the IPv4 subnet, e.g. 10.0.0.0/24", at);
-    const { subnet, reason } = cidr ? parseCidr(cidr) : { subnet: undefined, reason: "" };
-    if (reason) at(`${p}.cidr`, reason);
-    const gateway = requiredString(n.gateway, `${p}.gateway`, "the default gateway, e.g. 10.0.0.1", at);
-    const gw = gateway ? ipv4ToNumber(gateway) : undefined;
-    if (gateway && gw === undefined) at(`${p}.gateway`, `'${gateway}' is not an IPv4 address`);
-    else if (gw !== undefined && subnet && !inSubnet(gw, subnet)) at(`${p}.gateway`, `gateway ${gateway} is outside ${cidr}: containers could not reach it`);
-    const bridge = requiredString(n.bridge, `${p}.bridge`, "the Proxmox bridge, e.g. vmbr0", at);
-    const dns = ipv4List(n.dns, `${p}.dns`, at);
-    out[name] = { name, cidr, prefixLength: subnet?.prefixLength ?? NaN, gateway, bridge, dns };
+    const url = t.url ?? "";
+    const fileName = t.fileName ?? url.split("?")[0].split("/").pop() ?? "";
+    if (url && !fileName) at(`${p}.fileName`, `cannot be derived from url '${url}': set fileName, e.g. nixos-25.11-x86_64-linux.tar.xz`);
+    if ((t.checksum === undefined) !== (t.checksumAlgorithm === undefined)) {
+      at(p, "checksum and checksumAlgorithm go together: set both (e.g. sha256 and its hex digest) or neither");
+    }
+    out[node] = {
+      kind: "download",
+      url,
+      fileName,
+      datastore: t.datastore ?? DEFAULT_TEMPLATE_DATASTORE,
+      ...(t.checksum !== undefined ? { checksum: t.checksum } : {}),
+      ...(t.checksumAlgorithm !== undefined ? { checksumAlgorithm: t.checksumAlgorithm } : {}),
+    };
   }
   return out;
 }
 
-function parseSsh(v: unknown, privateKey: string | undefined, at: At): ProxmoxSsh {
-  const path = `${ROOT}.ssh`;
-  const r = v === undefined || v === null ? {} : v;
-  if (!isObject(r)) {
-    at(path, `must be an object { username, agent, authorizedKeys, containerUser, containerPort, nodes }, got ${JSON.stringify(v)}`);
+/** Networks by name; the gateway must sit in the subnet. */
+function parseNetworks(v: Section["networks"], at: At): Readonly<Record<string, ProxmoxNetwork>> {
+  const out: Record<string, ProxmoxNetwork> = {};
+  for (const [name, n] of Object.entries(v ?? {})) {
+    if (!n) continue;
+    const cidr = n.cidr ?? "";
+    const subnet = cidr ? parseCidr(cidr).subnet : undefined;
+    const gateway = n.gateway ?? "";
+    const gw = gateway ? ipv4ToNumber(gateway) : undefined;
+    if (gw !== undefined && subnet && !inSubnet(gw, subnet)) at(`${ROOT}.networks.${name}.gateway`, `gateway ${gateway} is outside ${cidr}: containers could not reach it`);
+    out[name] = { name, cidr, prefixLength: subnet?.prefixLength ?? NaN, gateway, bridge: n.bridge ?? "", dns: defined(n.dns) };
   }
-  const ssh: Raw = isObject(r) ? r : {};
-  plaintextSecrets(ssh, path, at);
-  unknownKeys(ssh, SSH_KEYS, path, at);
-  const username = optString(ssh.username, `${path}.username`, "root", at);
-  const agent = bool(ssh.agent, `${path}.agent`, false, at);
-  const containerUser = optString(ssh.containerUser, `${path}.containerUser`, "root", at);
-  const containerPort = int(ssh.containerPort, `${path}.containerPort`, 22, 1, 65_535, at);
-  const nodes = parseSshNodes(ssh.nodes, `${path}.nodes`, at);
-  const verifyHostKeys = bool(ssh.verifyHostKeys, `${path}.verifyHostKeys`, true, at);
-  const configured = stringList(ssh.authorizedKeys, `${path}.authorizedKeys`, at);
-  configured.forEach((k, i) => {
-    if (!/^(ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/=]+( .*)?$/.test(k)) {
-      at(`${path}.authorizedKeys[${i}]`, `is not an OpenSSH public key line ('<type> <base64> [comment]', as in a .pub file)`);
-    }
-  });
+  return out;
+}
 
+/** SSH: the private key secret (or the agent), and the deploy key's public half among the authorized keys. */
+function parseSsh(ssh: Section["ssh"], privateKey: string | undefined, at: At): ProxmoxSsh {
+  const path = `${ROOT}.ssh`;
+  const agent = ssh?.agent ?? false;
+  const configured = defined(ssh?.authorizedKeys);
   const hasKey = privateKey !== undefined && privateKey !== "";
   if (!hasKey && !agent) {
     at("sshPrivateKey", "missing: the key the deploy and the provider log in with; set it with `pulumi config set --secret cim-nats:sshPrivateKey < ~/.ssh/id_ed25519` (or set proxmox.ssh.agent: true)");
@@ -237,42 +151,22 @@ function parseSsh(v: unknown, privateKey: string | undefined, at: At): ProxmoxSs
   if (authorizedKeys.length === 0 && (hasKey || agent)) {
     at(`${path}.authorizedKeys`, "is required: the deploy logs into containers with a key installed here, and cim-nats:sshPrivateKey is not in OpenSSH format (its public half cannot be derived); add the .pub line");
   }
+  const nodes: ProxmoxSshNode[] = defined(ssh?.nodes).map((n) => ({
+    name: n.name ?? "",
+    address: n.address ?? "",
+    ...(n.port !== undefined ? { port: n.port } : {}),
+    ...(n.hostKey ? { hostKey: n.hostKey.split(" ").slice(0, 2).join(" ") } : {}),
+  }));
   return {
-    username,
+    username: ssh?.username ?? "root",
     agent,
     ...(hasKey ? { privateKey } : {}),
     authorizedKeys,
-    containerUser,
-    containerPort,
+    containerUser: ssh?.containerUser ?? "root",
+    containerPort: ssh?.containerPort ?? 22,
     nodes,
-    verifyHostKeys,
+    verifyHostKeys: ssh?.verifyHostKeys ?? true,
   };
-}
-
-function parseSshNodes(v: unknown, path: string, at: At): readonly ProxmoxSshNode[] {
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) {
-    at(path, `must be a list of { name, address, port? }, got ${JSON.stringify(v)}`);
-    return [];
-  }
-  const out: ProxmoxSshNode[] = [];
-  v.forEach((n: unknown, i: number) => {
-    const p = `${path}[${i}]`;
-    if (!isObject(n)) {
-      at(p, `must be { name, address, port? }, got ${JSON.stringify(n)}`);
-      return;
-    }
-    unknownKeys(n, fieldsOf(sshNodeSchema), p, at);
-    const name = requiredString(n.name, `${p}.name`, "the node name, e.g. pve1", at);
-    const address = requiredString(n.address, `${p}.address`, "the node's SSH address", at);
-    const port = n.port === undefined ? undefined : int(n.port, `${p}.port`, 22, 1, 65_535, at);
-    const hostKey = n.hostKey === undefined ? undefined : requiredString(n.hostKey, `${p}.hostKey`, "the node's SSH host public key line", at);
-    if (hostKey && !OPENSSH_PUBLIC_KEY.test(hostKey)) {
-      at(`${p}.hostKey`, `is not an OpenSSH public key line ('<type> <base64> [comment]'): take \`ssh-keyscan -t ed25519 ${address || "<node>"}\` and check it against \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the node's console`);
-    }
-    out.push({ name, address, ...(port !== undefined ? { port } : {}), ...(hostKey ? { hostKey: hostKey.split(" ").slice(0, 2).join(" ") } : {}) });
-  });
-  return out;
 }
 
 /** Cross-checks every host of the topology against the Proxmox settings. */
@@ -337,24 +231,6 @@ function plaintextSecrets(v: Raw, path: string, at: At): void {
 function isUnder(dir: string, base: string): boolean {
   const b = base.replace(/\/+$/, "");
   return dir === b || dir.startsWith(`${b}/`);
-}
-
-
-function absolutePath(v: unknown, path: string, dflt: string, at: At): string {
-  const s = optString(v, path, dflt, at);
-  if (!s.startsWith("/")) at(path, `'${s}' is not an absolute path: write e.g. /var/lib/cim-nats`);
-  return s;
-}
-
-
-
-
-function ipv4List(v: unknown, path: string, at: At): readonly string[] {
-  const list = stringList(v, path, at);
-  list.forEach((s, i) => {
-    if (ipv4ToNumber(s) === undefined) at(`${path}[${i}]`, `'${s}' is not an IPv4 address`);
-  });
-  return list;
 }
 
 /** With host-key verification, every node hosting a container needs an `ssh.nodes` entry with its host key. */

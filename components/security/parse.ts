@@ -1,14 +1,14 @@
 /**
  * Stack config (`cim-nats:security`) + topology → validated, frozen SecuritySpec. Pure: no I/O,
- * no keys, no Pulumi. Every problem is collected and thrown as one ConfigError naming its path
- * (`security.users[1].account`), so `pulumi preview` shows them all at once.
+ * no keys, no Pulumi. Field shapes and grammars (names, subjects, sizes, durations, connection
+ * types) are the declared schema's (config/schema.ts); here: defaults, the rules across users
+ * and accounts and against the topology and JetStream, and the derived users. Every problem is
+ * thrown as one ConfigError naming its path (`security.users[1].account`), in config order.
  */
-import { subjectReason, tokenReason } from "../subjects/subject";
 import { deepFreeze } from "../topology/freeze";
 import { ConfigError, type ConfigIssue } from "../config/errors";
 import { Topology } from "../topology/types";
 import {
-  AccountJetStreamLimits,
   AccountSpec,
   ConnectionType,
   JETSTREAM_ADMIN_USER,
@@ -21,12 +21,14 @@ import {
   UserSpec,
 } from "./types";
 import { parseByteSize, parseDurationMs } from "./units";
-import { accountJetStreamSchema, accountSchema, bindingFields, bucketsSchema, fieldsOf, responsesSchema, securitySchema, subjectRuleSchema, userSchema } from "../config/schema";
-import { type At, bool as boolOr, isObject, objOrEmpty, unknownKeys } from "../config/fields";
+import { bindingFields, securitySchema } from "../config/schema";
+import { checkSection, inConfigOrder, type Loose } from "../config/validate";
+import { type At, isObject } from "../config/fields";
+import type { z } from "zod";
 import type { JetStreamSpec } from "../jetstream/spec";
 import { atIssues, resolveAt, type At as Place } from "../jetstream/locations";
 import { subjectCovers } from "../subjects/subject";
-import { deriveServicePermissions, leafLinkPermissions, inboxesCollide, inboxPrefixReason, serviceInboxPrefix, SHARED_INBOX_PREFIX } from "./bindings";
+import { deriveServicePermissions, leafLinkPermissions, inboxesCollide, serviceInboxPrefix, SHARED_INBOX_PREFIX } from "./bindings";
 import type { Grant, ServiceBindings, ServicePlace } from "./types";
 
 /** The shared reply inbox of nats.js and natscli: never granted to a service (it would read every reply). */
@@ -34,24 +36,16 @@ export const INBOX_SUBJECTS = "_INBOX.>";
 /** No JetStream declarations: what bindings are checked against when the caller passes none. */
 const NO_JETSTREAM: JetStreamSpec = { streams: [], aggregates: [], kv: [], objects: [], consumers: [] };
 
-const bool = (v: unknown, path: string, at: At): boolean => boolOr(v, path, false, at);
-// Field lists come from the declared schema (components/config/schema.ts), which the docs and the editor JSON Schema share.
-const TOP_KEYS = fieldsOf(securitySchema);
-const ACCOUNT_KEYS = fieldsOf(accountSchema);
-const ACCOUNT_JS_KEYS = fieldsOf(accountJetStreamSchema);
-const BINDING_KEYS = Object.keys(bindingFields);
-const USER_KEYS = fieldsOf(userSchema);
-const BUCKET_KEYS = fieldsOf(bucketsSchema);
-const CONNECTION_TYPES: readonly ConnectionType[] = ["STANDARD", "WEBSOCKET", "LEAFNODE", "LEAFNODE_WS", "MQTT", "MQTT_WS", "IN_PROCESS"];
+type Section = Loose<z.output<typeof securitySchema>>;
+type RawUser = NonNullable<NonNullable<Section["users"]>[number]>;
+const BINDING_KEYS = Object.keys(bindingFields) as (keyof typeof bindingFields)[];
+const defined = <T>(list: readonly (T | undefined)[] | undefined): T[] => [...new Set((list ?? []).filter((x): x is T => x !== undefined))];
 /**
  * Connection types of users that don't say: clients only, so a service's creds cannot link a
  * rogue leaf into the account.
  */
 export const DEFAULT_CONNECTION_TYPES: readonly ConnectionType[] = ["STANDARD", "WEBSOCKET"];
-const RULE_KEYS = fieldsOf(subjectRuleSchema);
 const DEFAULT_SYSTEM_ACCOUNT = "SYS";
-/** User names become creds file names and context references. */
-const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /**
  * Parses and validates `cim-nats:security` against the topology (leaf-link users need leaves)
@@ -66,17 +60,22 @@ export function parseSecurity(raw: unknown, topology: Topology, jetstream: JetSt
   if (!isObject(raw)) {
     throw new ConfigError([{ propertyPath: root, reason: "missing: set `cim-nats:security` in Pulumi.<stack>.yaml with operator, accounts and users (see Pulumi.dev.yaml)" }]);
   }
-  unknownKeys(raw, TOP_KEYS, root, at);
+  const checked = checkSection(securitySchema, raw, root);
+  const invalid = new Set(checked.issues.map((i) => i.propertyPath));
+  const s: Section = checked.value;
 
-  const operator = token(raw.operator, `${root}.operator`, undefined, "operator name", at);
-  const systemAccount = token(raw.systemAccount, `${root}.systemAccount`, DEFAULT_SYSTEM_ACCOUNT, "system account name", at);
+  const operator = s.operator ?? "";
+  const systemAccount = s.systemAccount ?? DEFAULT_SYSTEM_ACCOUNT;
 
-  const accounts = parseAccounts(raw.accounts, `${root}.accounts`, systemAccount, at);
+  const accounts = parseAccounts(s.accounts, `${root}.accounts`, systemAccount, at);
   jetStreamFitsLeaves(accounts, topology, `${root}.accounts`, at);
-  const applicationAccount = pickApplicationAccount(raw.applicationAccount, `${root}.applicationAccount`, accounts, at);
+  const applicationAccount = pickApplicationAccount(s.applicationAccount, `${root}.applicationAccount`, accounts, at);
   const allAccounts: AccountSpec[] = [...accounts, { name: systemAccount, system: true }];
+  // The schema knows no account names: a user missing its account gets the ones it can pick.
+  const missingAccount = /^security\.users\[\d+\]\.account$/;
+  issues.unshift(...checked.issues.map((i) => (missingAccount.test(i.propertyPath) && i.reason.startsWith("is required") ? { ...i, reason: `is required: use one of ${allAccounts.map((a) => a.name).join(", ")}` } : i)));
 
-  const parsed = parseUsers(raw.users, `${root}.users`, allAccounts, topology, at);
+  const parsed = parseUsers(s.users, `${root}.users`, allAccounts, topology, invalid, at);
   const declared = deriveBindings(parsed, jetstream, `${root}.users`, at);
   const leafLinks = leafLinkUsers(parsed, topology, applicationAccount, `${root}.users`, at, { users: declared, jetstream });
   const derived: UserSpec[] = [
@@ -91,7 +90,7 @@ export function parseSecurity(raw: unknown, topology: Topology, jetstream: JetSt
     }
   });
 
-  if (issues.length > 0) throw new ConfigError(issues);
+  if (issues.length > 0) throw new ConfigError(inConfigOrder(issues, raw, root));
   return deepFreeze({
     operator,
     systemAccount,
@@ -102,61 +101,29 @@ export function parseSecurity(raw: unknown, topology: Topology, jetstream: JetSt
   });
 }
 
-function parseAccounts(v: unknown, path: string, systemAccount: string, at: At): AccountSpec[] {
-  if (!Array.isArray(v) || v.length === 0) {
-    at(path, "needs at least one application account: a list of { name, jetstream: { maxMemory, maxFile } }, e.g. [{ name: PLATFORM }]");
-    return [];
-  }
+/** Accounts: unique, and not the implied system account; limits in bytes. */
+function parseAccounts(v: Section["accounts"], path: string, systemAccount: string, at: At): AccountSpec[] {
   const out: AccountSpec[] = [];
-  v.forEach((a: unknown, i: number) => {
+  (v ?? []).forEach((a, i) => {
+    if (!a) return;
     const p = `${path}[${i}]`;
-    if (!isObject(a)) {
-      at(p, `must be an object { name, jetstream }, got ${JSON.stringify(a)}`);
-      return;
-    }
-    unknownKeys(a, ACCOUNT_KEYS, p, at);
-    const name = token(a.name, `${p}.name`, undefined, "account name", at);
+    const name = a.name ?? "";
     if (name === systemAccount) {
       at(`${p}.name`, `'${name}' is the system account (security.systemAccount); it is implied: remove it from accounts, or rename one of them`);
       return;
     }
     const twin = out.findIndex((x) => x.name === name);
     if (name && twin >= 0) at(`${p}.name`, `duplicate account name '${name}' (also ${path}[${twin}]): account names must be unique`);
-    out.push({ name, system: false, ...(a.jetstream === undefined ? {} : { jetstream: jetStreamLimits(a.jetstream, `${p}.jetstream`, at) }) });
+    const js = a.jetstream;
+    const bytes = (x: unknown) => (x === undefined ? 0 : (parseByteSize(x) as number));
+    out.push({ name, system: false, ...(js ? { jetstream: { memoryBytes: bytes(js.maxMemory), fileBytes: bytes(js.maxFile), streams: js.maxStreams ?? -1, consumers: js.maxConsumers ?? -1 } } : {}) });
   });
   return out;
 }
 
-function jetStreamLimits(v: unknown, path: string, at: At): AccountJetStreamLimits {
-  const r = objOrEmpty(v, path, at);
-  unknownKeys(r, ACCOUNT_JS_KEYS, path, at);
-  const size = (key: string): number => {
-    if (r[key] === undefined) {
-      at(`${path}.${key}`, `is required when jetstream is set: a size such as 1G, or -1 for unlimited`);
-      return 0;
-    }
-    const bytes = parseByteSize(r[key]);
-    if (typeof bytes === "string") {
-      at(`${path}.${key}`, bytes);
-      return 0;
-    }
-    return bytes;
-  };
-  const count = (key: string): number => {
-    const x = r[key];
-    if (x === undefined) return -1;
-    if (typeof x !== "number" || !Number.isSafeInteger(x) || x < -1) {
-      at(`${path}.${key}`, `${JSON.stringify(x)} is not a count: write a whole number, or -1 for unlimited`);
-      return -1;
-    }
-    return x;
-  };
-  return { memoryBytes: size("maxMemory"), fileBytes: size("maxFile"), streams: count("maxStreams"), consumers: count("maxConsumers") };
-}
-
-function pickApplicationAccount(v: unknown, path: string, accounts: readonly AccountSpec[], at: At): string {
+function pickApplicationAccount(v: string | undefined, path: string, accounts: readonly AccountSpec[], at: At): string {
   if (v !== undefined) {
-    if (typeof v !== "string" || !accounts.some((a) => a.name === v)) {
+    if (!accounts.some((a) => a.name === v)) {
       at(path, `${JSON.stringify(v)} is not a declared account: use one of ${accounts.map((a) => a.name).join(", ") || "(none declared)"}`);
     }
     return String(v);
@@ -170,39 +137,28 @@ function pickApplicationAccount(v: unknown, path: string, accounts: readonly Acc
 /** A declared user and its index in `security.users` (for issue paths). */
 type DeclaredUser = { readonly user: UserSpec; readonly index: number; readonly explicitInbox: boolean };
 
-function parseUsers(v: unknown, path: string, accounts: readonly AccountSpec[], topology: Topology, at: At): DeclaredUser[] {
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) {
-    at(path, `must be a list of users { name, account, publish, subscribe }, got ${JSON.stringify(v)}`);
-    return [];
-  }
+function parseUsers(v: Section["users"], path: string, accounts: readonly AccountSpec[], topology: Topology, invalid: ReadonlySet<string>, at: At): DeclaredUser[] {
   const out: DeclaredUser[] = [];
-  v.forEach((u: unknown, i: number) => {
+  (v ?? []).forEach((u, i) => {
+    if (!u) return;
     const p = `${path}[${i}]`;
-    if (!isObject(u)) {
-      at(p, `must be an object { name, account, publish, subscribe }, got ${JSON.stringify(u)}`);
-      return;
-    }
-    unknownKeys(u, USER_KEYS, p, at);
-    const name = userName(u.name, `${p}.name`, at);
+    const name = u.name ?? "";
     const twin = out.find((x) => x.user.name === name);
     if (name && twin) at(`${p}.name`, `duplicate user name '${name}' (also ${path}[${twin.index}]): user names must be unique`);
-    const account = typeof u.account === "string" ? u.account : "";
+    const account = u.account ?? "";
     const known = accounts.find((a) => a.name === account);
-    if (!known) {
-      at(`${p}.account`, `${u.account === undefined ? "is required" : `unknown account ${JSON.stringify(u.account)}`}: use one of ${accounts.map((a) => a.name).join(", ")}`);
-    }
-    const publish = subjectRule(u.publish, `${p}.publish`, at);
-    const subscribe = subjectRule(u.subscribe, `${p}.subscribe`, at);
-    const requestReply = bool(u.requestReply, `${p}.requestReply`, at);
+    if (!known && u.account !== undefined) at(`${p}.account`, `unknown account ${JSON.stringify(u.account)}: use one of ${accounts.map((a) => a.name).join(", ")}`);
+    const publish = subjectRule(u.publish);
+    const subscribe = subjectRule(u.subscribe);
+    const requestReply = u.requestReply ?? false;
     const explicitInbox = u.inboxPrefix !== undefined;
-    const inboxPrefix = explicitInbox ? inboxPrefixOf(u.inboxPrefix, `${p}.inboxPrefix`, at) : serviceInboxPrefix(name);
-    const bindings = serviceBindings(u, p, at);
+    const inboxPrefix = u.inboxPrefix ?? serviceInboxPrefix(name);
+    const bindings = serviceBindings(u);
     const places = u.at === undefined ? undefined : servicePlaces(u.at, `${p}.at`, topology, at);
-    if (bindings && u.at === undefined) at(`${p}.at`, `is required with bindings (${BINDING_KEYS.filter((k) => u[k] !== undefined).join(", ")}): say where '${name}' connects — leaves, hub, or a list of hosts`);
-    const responses = responsePermission(u.allowResponses, `${p}.allowResponses`, at);
+    if (bindings && u.at === undefined && !invalid.has(`${p}.at`)) at(`${p}.at`, `is required with bindings (${BINDING_KEYS.filter((k) => u[k] !== undefined).join(", ")}): say where '${name}' connects — leaves, hub, or a list of hosts`);
+    const responses = responsePermission(u.allowResponses);
     const leafLink = u.leafLink === undefined ? undefined : leafName(u.leafLink, `${p}.leafLink`, topology, at);
-    const connectionTypes = connectionTypeList(u.connectionTypes, `${p}.connectionTypes`, leafLink === undefined ? DEFAULT_CONNECTION_TYPES : ["LEAFNODE"], at);
+    const connectionTypes: readonly ConnectionType[] = u.connectionTypes ? defined(u.connectionTypes) : leafLink === undefined ? DEFAULT_CONNECTION_TYPES : ["LEAFNODE"];
     if (leafLink !== undefined && known?.system) {
       at(`${p}.account`, `leaf-link user '${name}' is in the system account '${account}': leaves bind an application account; use ${accounts.filter((a) => !a.system).map((a) => a.name).join(", ")}`);
     }
@@ -356,39 +312,17 @@ function inboxChecks(parsed: readonly DeclaredUser[], users: readonly UserSpec[]
   }
 }
 
-/** The bindings of a user, or undefined when it declares none. */
-function serviceBindings(u: Record<string, unknown>, p: string, at: At): ServiceBindings | undefined {
+/** The bindings of a user (names once each), or undefined when it declares none. */
+function serviceBindings(u: RawUser): ServiceBindings | undefined {
   if (!BINDING_KEYS.some((k) => u[k] !== undefined)) return undefined;
-  const names = (key: string): string[] => {
-    const v = u[key];
-    if (v === undefined || v === null) return [];
-    if (!Array.isArray(v) || v.some((x) => typeof x !== "string" || x.length === 0)) {
-      at(`${p}.${key}`, `must be a list of names, e.g. [PERSON_EVENTS]; got ${JSON.stringify(v)}`);
-      return [];
-    }
-    return [...new Set(v as string[])];
-  };
-  const buckets = (key: "reads" | "writes") => {
-    const r = objOrEmpty(u[key], `${p}.${key}`, at);
-    unknownKeys(r, BUCKET_KEYS, `${p}.${key}`, at);
-    const list = (k: string) => {
-      const v = r[k];
-      if (v === undefined || v === null) return [];
-      if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
-        at(`${p}.${key}.${k}`, `must be a list of bucket names, e.g. [PERSON_METADATA]; got ${JSON.stringify(v)}`);
-        return [];
-      }
-      return [...new Set(v as string[])];
-    };
-    return { kv: list("kv"), objects: list("objects") };
-  };
+  const buckets = (b: RawUser["reads"]) => ({ kv: defined(b?.kv), objects: defined(b?.objects) });
   return {
-    publishes: names("publishes"),
-    consumes: names("consumes"),
-    subscribes: subjects(u.subscribes, `${p}.subscribes`, at),
-    serves: subjects(u.serves, `${p}.serves`, at),
-    reads: buckets("reads"),
-    writes: buckets("writes"),
+    publishes: defined(u.publishes),
+    consumes: defined(u.consumes),
+    subscribes: defined(u.subscribes),
+    serves: defined(u.serves),
+    reads: buckets(u.reads),
+    writes: buckets(u.writes),
   };
 }
 
@@ -400,28 +334,8 @@ function servicePlaces(v: unknown, path: string, topology: Topology, at: At): Se
   return resolveAt(v as Place, topology).map((l) => ({ level: l.level, name: l.level === "hub" ? "hub" : l.serverNames[0], domain: l.domain }));
 }
 
-function inboxPrefixOf(v: unknown, path: string, at: At): string {
-  const reason = typeof v === "string" ? inboxPrefixReason(v) : `must be a string such as _INBOX_person-service, got ${JSON.stringify(v)}`;
-  if (reason) at(path, reason);
-  return typeof v === "string" ? v : "";
-}
-
 function union(a: readonly string[], b: readonly string[]): string[] {
   return [...new Set([...a, ...b])];
-}
-
-function connectionTypeList(v: unknown, path: string, dflt: readonly ConnectionType[], at: At): readonly ConnectionType[] {
-  if (v === undefined || v === null) return dflt;
-  if (!Array.isArray(v) || v.length === 0) {
-    at(path, `must be a non-empty list of connection types (${CONNECTION_TYPES.join(", ")}), got ${JSON.stringify(v)}`);
-    return dflt;
-  }
-  const out: ConnectionType[] = [];
-  v.forEach((t: unknown, i: number) => {
-    if (!CONNECTION_TYPES.includes(t as ConnectionType)) at(`${path}[${i}]`, `unknown connection type ${JSON.stringify(t)}: use ${CONNECTION_TYPES.join(", ")}`);
-    else if (!out.includes(t as ConnectionType)) out.push(t as ConnectionType);
-  });
-  return out;
 }
 
 /**
@@ -462,55 +376,18 @@ function withInbox(rule: SubjectRule, inboxPrefix: string): SubjectRule {
   return { allow: [...rule.allow, inbox], deny: rule.deny };
 }
 
-function subjectRule(v: unknown, path: string, at: At): SubjectRule {
-  const r = objOrEmpty(v, path, at);
-  unknownKeys(r, RULE_KEYS, path, at);
-  return { allow: subjects(r.allow, `${path}.allow`, at), deny: subjects(r.deny, `${path}.deny`, at) };
+function subjectRule(r: RawUser["publish"]): SubjectRule {
+  return { allow: defined(r?.allow), deny: defined(r?.deny) };
 }
 
-function subjects(v: unknown, path: string, at: At): string[] {
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) {
-    at(path, `must be a list of subjects, e.g. ["person.events.>"], got ${JSON.stringify(v)}`);
-    return [];
-  }
-  const out: string[] = [];
-  v.forEach((s: unknown, i: number) => {
-    if (typeof s !== "string") {
-      at(`${path}[${i}]`, `must be a subject string, got ${JSON.stringify(s)}`);
-      return;
-    }
-    const reason = subjectReason(s, true, "permission subject");
-    if (reason) at(`${path}[${i}]`, reason);
-    else if (out.includes(s)) at(`${path}[${i}]`, `subject '${s}' is listed twice: remove one`);
-    else out.push(s);
-  });
-  return out;
-}
-
-function responsePermission(v: unknown, path: string, at: At): ResponsePermission | undefined {
-  if (v === undefined || v === null || v === false) return undefined;
+/** `allowResponses`: true is one reply with no time limit; the schema checked max and ttl. */
+function responsePermission(v: RawUser["allowResponses"]): ResponsePermission | undefined {
+  if (v === undefined || v === false) return undefined;
   if (v === true) return { max: 1, ttlMs: 0 };
-  if (!isObject(v)) {
-    at(path, `must be true, false or { max, ttl }, e.g. { max: 1, ttl: 2s }; got ${JSON.stringify(v)}`);
-    return undefined;
-  }
-  unknownKeys(v, fieldsOf(responsesSchema), path, at);
-  let max = 1;
-  if (v.max !== undefined) {
-    if (typeof v.max !== "number" || !Number.isSafeInteger(v.max) || v.max < 1) at(`${path}.max`, `${JSON.stringify(v.max)} is not a positive whole number of replies per request`);
-    else max = v.max;
-  }
-  let ttlMs = 0;
-  if (v.ttl !== undefined) {
-    const ms = parseDurationMs(v.ttl);
-    if (typeof ms === "string") at(`${path}.ttl`, ms);
-    else ttlMs = ms;
-  }
-  return { max, ttlMs };
+  return { max: v.max ?? 1, ttlMs: v.ttl === undefined ? 0 : (parseDurationMs(v.ttl) as number) };
 }
 
-function leafName(v: unknown, path: string, topology: Topology, at: At): string {
+function leafName(v: string, path: string, topology: Topology, at: At): string {
   const names = topology.leaves.map((l) => l.serverName);
   if (typeof v !== "string" || !names.includes(v)) {
     at(path, `${JSON.stringify(v)} is not a leaf server of the topology: use one of ${names.join(", ") || "(no leaves)"}`);
@@ -518,27 +395,3 @@ function leafName(v: unknown, path: string, topology: Topology, at: At): string 
   }
   return v;
 }
-
-function userName(v: unknown, path: string, at: At): string {
-  if (typeof v !== "string" || !USER_NAME.test(v)) {
-    at(path, `${v === undefined ? "is required" : `${JSON.stringify(v)} is not a valid user name`}: use letters, digits, '-' and '_' (it names the .creds file), e.g. person-service`);
-    return typeof v === "string" ? v : "";
-  }
-  return v;
-}
-
-function token(v: unknown, path: string, dflt: string | undefined, what: string, at: At): string {
-  if (v === undefined || v === null) {
-    if (dflt === undefined) at(path, `is required: the ${what}, e.g. ${what.startsWith("operator") ? "COWBOY_AI" : "PLATFORM"}`);
-    return dflt ?? "";
-  }
-  if (typeof v !== "string") {
-    at(path, `${what} must be a string, got ${JSON.stringify(v)}`);
-    return "";
-  }
-  const reason = tokenReason(v, what);
-  if (reason) at(path, `${reason}: use letters, digits, '-' or '_'`);
-  return v;
-}
-
-

@@ -145,6 +145,8 @@ describe.skipIf(!hasSshd)("a route transport change deployed to a running prod h
     for (const h of topology.hosts) expect(switched(h.name)?.stdout).toContain(`cim-nats: ${h.name} deployed`);
     expect(switched("nats-2").startedAt).toBeGreaterThanOrEqual(switched("nats-1").finishedAt);
     expect(switched("nats-3").startedAt).toBeGreaterThanOrEqual(switched("nats-2").finishedAt);
+    const span = Math.max(...tlsSteps.map((t) => t.finishedAt)) - Math.min(...tlsSteps.map((t) => t.startedAt));
+    console.info(`transport roll: ${span} ms in all; switches ${topology.hosts.map((h) => `${h.name} ${switched(h.name).finishedAt - switched(h.name).startedAt} ms`).join(", ")}`);
     // Two rebuilds per host in all: the plain deploy and this one.
     const starts = rebuildLog(dir).filter((l) => l.event === "start");
     for (const h of topology.hosts) expect(starts.filter((l) => l.address === h.address)).toHaveLength(2);

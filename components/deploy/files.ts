@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { ConfigError, type ConfigIssue } from "../config/errors";
+import type { RouteTransportRecord } from "./route-roll";
 
 /** One file for a host, as the renderers hand it over. `C` is `string` in the pure core, `pulumi.Input<string>` at the edge. */
 export type RenderedFile<C = string> = {
@@ -21,6 +22,11 @@ export type RenderedFile<C = string> = {
 export type HostFiles<C = string> = {
   readonly host: string;
   readonly files: readonly RenderedFile<C>[];
+  /**
+   * A hub host's route transport (route-roll.ts): the switch compares it with the one the host
+   * last deployed, to roll a change of it. Not a file of the NixOS config. Unset: no roll check.
+   */
+  readonly routeTransport?: RouteTransportRecord;
 };
 
 /** A validated file plus the name it is staged under on the target before `install` puts it in place. */

@@ -4,6 +4,7 @@
  */
 import { Host } from "../topology/types";
 import { contentTrigger, ContentTrigger, RenderedFile, StagedFile, stagedFiles } from "./files";
+import type { HubRoll } from "./route-roll";
 import { DeployOptions, stageDirCommand, switchScript } from "./scripts";
 
 export type HostDeployment = {
@@ -20,8 +21,11 @@ export type HostDeployment = {
   readonly switchScript: string;
 };
 
-/** The deployment of one host from its rendered files. Throws ConfigError for invalid files. */
-export function hostDeployment(host: Host, files: readonly RenderedFile[], options: DeployOptions): HostDeployment {
+/**
+ * The deployment of one host from its rendered files; `roll` for a hub host whose route transport
+ * the switch tracks (route-roll.ts). Throws ConfigError for invalid files.
+ */
+export function hostDeployment(host: Host, files: readonly RenderedFile[], options: DeployOptions, roll?: HubRoll): HostDeployment {
   const staged = stagedFiles(host.name, files);
   const trigger = contentTrigger(files);
   return {
@@ -30,6 +34,6 @@ export function hostDeployment(host: Host, files: readonly RenderedFile[], optio
     files: staged,
     trigger,
     stageCommand: stageDirCommand(options),
-    switchScript: switchScript(host.name, staged, host.instances, options, trigger),
+    switchScript: switchScript(host.name, staged, host.instances, options, trigger, roll),
   };
 }

@@ -8,7 +8,9 @@
  * The switch re-runs only when that host's files change, and then as an *update* (the script's
  * full /healthz wait: the member is JetStream-current before the next one starts), never as a
  * replacement: no `triggers`, which @pulumi/command marks replaceOnChanges. Hub members switch one
- * at a time (each waits for the previous one's health check) so the R3 cluster keeps quorum.
+ * at a time (each waits for the previous one's health check) so the R3 cluster keeps quorum;
+ * across a route transport change (a host's `routeTransport`, route-roll.ts) each waits for its
+ * own server only, the last one for the whole cluster.
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
@@ -16,7 +18,8 @@ import { ConfigError, type ConfigIssue } from "../config/errors";
 import { Topology } from "../topology/types";
 import { HostFiles, RenderedFile } from "./files";
 import { hostDeployment } from "./host-deployment";
-import { rebuildOrder } from "./rebuild-order";
+import { lastHubHost, rebuildOrder } from "./rebuild-order";
+import type { HubRoll } from "./route-roll";
 import { DEFAULT_DEPLOY_OPTIONS, DeployOptions, stagedPath, SWITCH_CREATE, SWITCH_UPDATE } from "./scripts";
 
 /** How the deploy reaches the containers. */
@@ -70,6 +73,7 @@ export class NixosDeployment extends pulumi.ComponentResource {
 function createDeployment(parent: NixosDeployment, name: string, args: NixosDeploymentArgs) {
   const options: DeployOptions = { ...DEFAULT_DEPLOY_OPTIONS, ...args.options };
   const filesByHost = hostFilesByName(args.topology, args.hosts);
+  const lastHub = lastHubHost(args.topology);
   const connection = (host: string, address: string): command.types.input.remote.ConnectionArgs => ({
     host: address,
     user: args.connection.user ?? "root",
@@ -85,13 +89,15 @@ function createDeployment(parent: NixosDeployment, name: string, args: NixosDepl
   // Paths, modes and scripts are known now; only the contents may be Outputs.
   const plans = rebuildOrder(args.topology).map((step) => {
     const host = args.topology.hosts.find((h) => h.name === step.host)!;
-    const files = filesByHost.get(host.name)!;
-    return { step, host, files, plan: hostDeployment(host, files.map((f) => ({ ...f, content: "" })), options) };
+    const { files, routeTransport } = filesByHost.get(host.name)!;
+    const hub = host.instances.find((i) => i.kind === "hub");
+    const roll: HubRoll | undefined = routeTransport && hub && lastHub ? { ...routeTransport, hubServer: hub.serverName, lastHubHost: lastHub } : undefined;
+    return { step, host, files, roll, plan: hostDeployment(host, files.map((f) => ({ ...f, content: "" })), options, roll) };
   });
 
   const switches: Record<string, command.remote.Command> = {};
   const contentHashes: Record<string, pulumi.Output<string>> = {};
-  for (const { step, host, files, plan } of plans) {
+  for (const { step, host, files, roll, plan } of plans) {
     const conn = connection(host.name, host.address);
     const prefix = `${name}-${host.name}`;
     const deps = args.dependsOn?.[host.name];
@@ -117,7 +123,7 @@ function createDeployment(parent: NixosDeployment, name: string, args: NixosDepl
     // unsecret, so the preview shows which file changed.
     const known = pulumi
       .all(files.map((f) => f.content))
-      .apply((contents) => hostDeployment(host, files.map((f, i): RenderedFile => ({ ...f, content: contents[i] })), options));
+      .apply((contents) => hostDeployment(host, files.map((f, i): RenderedFile => ({ ...f, content: contents[i] })), options, roll));
     const contentHash = pulumi.unsecret(known.apply((d) => d.trigger.contentHash));
     const script = pulumi.unsecret(known.apply((d) => d.switchScript));
     const previous = step.after !== undefined ? [switches[step.after]] : [];
@@ -166,14 +172,14 @@ export function copySource(content: pulumi.Output<string>, path: string): pulumi
 function hostFilesByName(
   topology: Topology,
   hosts: readonly HostFiles<pulumi.Input<string>>[],
-): Map<string, readonly RenderedFile<pulumi.Input<string>>[]> {
+): Map<string, Omit<HostFiles<pulumi.Input<string>>, "host">> {
   const issues: ConfigIssue[] = [];
   const known = topology.hosts.map((h) => h.name);
-  const byName = new Map<string, readonly RenderedFile<pulumi.Input<string>>[]>();
+  const byName = new Map<string, Omit<HostFiles<pulumi.Input<string>>, "host">>();
   hosts.forEach((h, i) => {
     if (!known.includes(h.host)) issues.push({ propertyPath: `deploy.hosts[${i}].host`, reason: `unknown host '${h.host}': the topology has ${known.join(", ")}` });
     else if (byName.has(h.host)) issues.push({ propertyPath: `deploy.hosts[${i}].host`, reason: `host '${h.host}' has two file sets: merge them` });
-    else byName.set(h.host, h.files);
+    else byName.set(h.host, { files: h.files, ...(h.routeTransport ? { routeTransport: h.routeTransport } : {}) });
   });
   for (const name of known) {
     if (!byName.has(name)) issues.push({ propertyPath: "deploy.hosts", reason: `host '${name}' has no rendered files: render its NixOS module, host file and credentials` });

@@ -22,3 +22,8 @@ export function rebuildOrder(topology: Topology): readonly RebuildStep[] {
     return step;
   });
 }
+
+/** The hub host rebuilt last (the end of the chain); undefined without hub hosts. */
+export function lastHubHost(topology: Topology): string | undefined {
+  return topology.hosts.filter((h) => h.roles.includes(Role.Hub)).at(-1)?.name;
+}

@@ -7,6 +7,10 @@
 import { ServerInstance } from "../topology/types";
 import { ContentTrigger, StagedFile } from "./files";
 import { NIXPKGS_GC_ROOT } from "./nixos-system";
+import { type HubRoll, routeRollCheck, routeRollRecord } from "./route-roll";
+import { shellQuote } from "./shell";
+
+export { shellQuote };
 
 /** Deployment settings shared by every host. */
 export type DeployOptions = {
@@ -45,11 +49,6 @@ export const DEFAULT_DEPLOY_OPTIONS: DeployOptions = {
   natsServerVersion: NATS_SERVER_VERSION,
 };
 
-/** Single-quotes a word for POSIX shells. */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
 /** Creates the staging dir, private to root. */
 export function stageDirCommand(options: DeployOptions): string {
   return `install -d -m 0700 ${shellQuote(options.stagingDir)}`;
@@ -82,7 +81,9 @@ export const SWITCH_UPDATE = "bash -s -- update";
  * `/healthz?js-server-only=true` (server up, JetStream on): a lone new hub member cannot pass the
  * full check before its peers exist, and the members are created one after another. Every later
  * run (a rolling rebuild) waits for the full `/healthz`: the member is current with the meta
- * leader and its streams, so the next member may restart without losing quorum.
+ * leader and its streams, so the next member may restart without losing quorum. Except across a
+ * route transport change (`roll`, route-roll.ts): a hub member whose peers still route the old way
+ * waits for its own server only, and the chain's last hub host for the whole cluster.
  */
 export function switchScript(
   host: string,
@@ -90,6 +91,7 @@ export function switchScript(
   instances: readonly Pick<ServerInstance, "serverName" | "monitoringAddress" | "monitoringPort">[],
   options: DeployOptions,
   content: ContentTrigger,
+  roll?: HubRoll,
 ): string {
   const secretDirs = [...new Set(files.filter((f) => f.secret).map((f) => parentDir(f.path)))].sort();
   const lines = [
@@ -102,33 +104,39 @@ export function switchScript(
       .map((path) => `#   ${content.fileHashes[path]} ${path}`),
     `case "\${1:-update}" in create) HEALTHZ='/healthz?js-server-only=true' ;; *) HEALTHZ='/healthz' ;; esac`,
     // bash's /dev/tcp, not curl: a minimal NixOS has no curl. stderr first, so a refused connect is quiet.
-    "healthz() { # address port: true when the server answers 200",
+    "healthz() { # address port path: true when the server answers 200",
     "  local status=''",
-    `  { printf 'GET %s HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n' "$HEALTHZ" "$1" >&3; IFS= read -r -t 5 status <&3; } 2>/dev/null 3<>"/dev/tcp/$1/$2" || return 1`,
+    `  { printf 'GET %s HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n' "$3" "$1" >&3; IFS= read -r -t 5 status <&3; } 2>/dev/null 3<>"/dev/tcp/$1/$2" || return 1`,
     `  [[ $status == "HTTP/1."?" 200"* ]]`,
     "}",
-    "wait_healthy() { # server address port",
+    "wait_healthy() { # server address port [path, default $HEALTHZ]",
+    '  local path=${4:-$HEALTHZ}',
     // bash's SECONDS ticks in whole seconds: +1 so the wait is never shorter than the timeout.
     `  local deadline=$((SECONDS + ${options.healthTimeoutSeconds} + 1))`,
-    `  until healthz "$2" "$3"; do`,
-    `    if ((SECONDS >= deadline)); then echo "cim-nats: $1 did not answer http://$2:$3$HEALTHZ within ${options.healthTimeoutSeconds}s" >&2; return 1; fi`,
+    `  until healthz "$2" "$3" "$path"; do`,
+    `    if ((SECONDS >= deadline)); then echo "cim-nats: $1 did not answer http://$2:$3$path within ${options.healthTimeoutSeconds}s" >&2; return 1; fi`,
     "    sleep 1",
     "  done",
-    `  echo "cim-nats: $1 healthy (http://$2:$3$HEALTHZ)"`,
+    `  echo "cim-nats: $1 healthy (http://$2:$3$path)"`,
     "}",
     ...(options.natsServerVersion !== undefined ? versionCheck(options.natsServerVersion) : []),
     ...(options.nixpkgsPin !== undefined ? nixpkgsFetch(options.nixpkgsPin, options.nixpkgsGcRoot) : []),
     "deploy() {",
     "  set -euo pipefail",
+    // Read before anything is installed: the transport this host last deployed healthily.
+    ...(roll !== undefined ? routeRollCheck(host, roll) : []),
     // Secret dirs are private before a secret lands in them; install -D would make them 0755.
     ...secretDirs.map((d) => `  install -d -m 0700 ${shellQuote(d)}`),
     ...files.map((f) => `  install -D -m ${f.mode} ${shellQuote(stagedPath(f, options))} ${shellQuote(f.path)}`),
     ...(options.nixpkgsPin !== undefined ? ["  fetch_nixpkgs", `  ${options.rebuildCommand} -I "nixpkgs=$NIXPKGS"`] : [`  ${options.rebuildCommand}`]),
     // Runs on the host, so a loopback-only monitoring address answers.
-    ...instances.map((i) => `  wait_healthy ${shellQuote(i.serverName)} ${shellQuote(i.monitoringAddress)} ${i.monitoringPort}`),
+    ...instances.map(
+      (i) => `  wait_healthy ${shellQuote(i.serverName)} ${shellQuote(i.monitoringAddress)} ${i.monitoringPort}${roll?.hubServer === i.serverName ? ' "$hub_healthz"' : ""}`,
+    ),
     ...(options.natsServerVersion !== undefined
       ? instances.map((i) => `  check_version ${shellQuote(i.serverName)} ${shellQuote(i.monitoringAddress)} ${i.monitoringPort}`)
       : []),
+    ...(roll !== undefined ? routeRollRecord(roll) : []),
     `  echo "cim-nats: ${host} deployed"`,
     "}",
     "deploy </dev/null",

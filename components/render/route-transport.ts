@@ -13,8 +13,11 @@ function block(value: NatsConfValue | undefined): NatsConfTree | undefined {
   return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as NatsConfTree) : undefined;
 }
 
+/** What a member's routes speak: two members route to each other only when these are equal. */
+export type RouteTransport = { readonly name: string; readonly tls: boolean; readonly auth: boolean };
+
 /** The route transport of a config: undefined when it is not a cluster member. */
-export function routeTransport(tree: NatsConfTree): { readonly name: string; readonly tls: boolean; readonly auth: boolean } | undefined {
+export function routeTransport(tree: NatsConfTree): RouteTransport | undefined {
   const cluster = block(tree.cluster);
   if (!cluster) return undefined;
   return {

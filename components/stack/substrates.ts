@@ -12,13 +12,15 @@ import type { CidServiceSpec } from "../cid/spec";
 import { declareLocalCidService } from "../cid/stack";
 import { NixosDeployment } from "../deploy/nixos-deployment";
 import { nixosHostFiles } from "../deploy/nixos-files";
+import { ROUTE_TRANSPORT_MARKER, routeTransportMarker } from "../deploy/route-roll";
 import { NIXPKGS_PIN_PATH } from "../deploy/nixos-system";
 import { LocalTopology, localServerFilePath } from "../local/local-topology";
 import { deployAccess, deployConnection } from "../proxmox/deploy-connection";
 import { readContainerHostKeys } from "../proxmox/container-host-keys";
 import { ProxmoxInventory } from "../proxmox/inventory";
 import { renderServerConfig } from "../render/nats-server-config";
-import { nixosSecretPaths, nixosTlsInput, renderNixosHost, type NixosTlsOptions } from "../render/nixos-host";
+import { nixosRunningSettings, nixosSecretPaths, nixosTlsInput, renderNixosHost, type NixosTlsOptions } from "../render/nixos-host";
+import { routeTransport } from "../render/route-transport";
 import type { ServerSecurity } from "../render/server-security";
 import { DEFAULT_LEAF_CREDENTIALS_DIR, type NatsSecurity } from "../security/nats-security";
 import { leafLinkCredentialsPath } from "../security/server-security";
@@ -181,7 +183,14 @@ const proxmox: SubstrateRunner = {
         cid && cid.host === h.name
           ? cidServiceNixosExtra(cid, security.credsByUser[cid.user], tls.caCertPem ? nixosSecretPaths(cid.leaf).caFile : undefined)
           : undefined;
-      return { host: h.name, files: nixosHostFiles<pulumi.Input<string>>({ moduleText, natsServerText, system: spec.nixos, hostText, credentials, access: deployAccess(spec), ...(extra ? { extra } : {}) }) };
+      // What the hub member's routes speak, recorded on the host so the deploy can roll a change of it (deploy/route-roll.ts).
+      const hub = h.instances.find((i) => i.kind === "hub");
+      const transport = hub ? routeTransport(nixosRunningSettings(t, hub, undefined, nixosTls(tls))) : undefined;
+      return {
+        host: h.name,
+        files: nixosHostFiles<pulumi.Input<string>>({ moduleText, natsServerText, system: spec.nixos, hostText, credentials, access: deployAccess(spec), ...(extra ? { extra } : {}) }),
+        ...(transport ? { routeTransport: { markerPath: ROUTE_TRANSPORT_MARKER, transport: routeTransportMarker(transport) } } : {}),
+      };
     });
     const deployment = new NixosDeployment(
       "deploy",

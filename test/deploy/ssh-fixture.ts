@@ -45,7 +45,7 @@ export function sshDeployFiles(topology: Topology, root: string, hostFileExtra: 
 
 /** The same files with secret contents as secret Outputs, as a program hands them over. */
 export function withSecretOutputs(hosts: readonly PlainHostFiles[]): HostFiles<pulumi.Input<string>>[] {
-  return hosts.map((h) => ({ host: h.host, files: h.files.map((f) => ({ ...f, content: f.secret ? pulumi.secret(f.content) : f.content })) }));
+  return hosts.map((h) => ({ ...h, files: h.files.map((f) => ({ ...f, content: f.secret ? pulumi.secret(f.content) : f.content })) }));
 }
 
 /** Writes the `nixos-rebuild` stand-in into `dir/bin` and returns that dir. */

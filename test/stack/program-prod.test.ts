@@ -59,6 +59,17 @@ describe("pulumi up -s prod, as declared", () => {
     expect(script).toContain("nix-instantiate --eval --read-write-mode --json /etc/nixos/cim-nats/nixpkgs.nix");
   });
 
+  it("each hub host's switch records its route transport (no file of the NixOS config) and relaxes its wait across a change, but the last", () => {
+    const stdin = (host: string): string => plain(ofType(":Command").find((c) => c.name.endsWith(`-${host}-switch`))!.inputs.stdin);
+    const transport = `'{"name":"cim-hub","tls":true,"auth":true}'`;
+    for (const host of ["nats-1", "nats-2", "nats-3"]) {
+      expect(stdin(host)).toContain(`printf '%s\\n' ${transport} >/var/lib/cim-nats/route-transport.new`);
+      expect(stdin(host)).toContain(`wait_healthy ${host}-hub 127.0.0.1 8223 "$hub_healthz"`);
+      expect(stdin(host).includes("hub_healthz='/healthz?js-server-only=true'")).toBe(host !== "nats-3");
+    }
+    expect(stdin("cimstor")).not.toContain("route-transport");
+  });
+
   it("issues the CA, a certificate per server and the route password, and deploys them as 0600 secrets", async () => {
     const { X509Certificate } = await import("node:crypto");
     expect(ofType(":TlsCa")).toHaveLength(1);

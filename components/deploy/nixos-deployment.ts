@@ -161,7 +161,13 @@ export function copySource(content: pulumi.Output<string>, path: string): pulumi
     content,
     (c) => {
       if (c !== undefined && !pulumi.isUnknown(c)) return new pulumi.asset.StringAsset(c);
-      if (!pulumi.runtime.isDryRun()) throw new Error(`${path}: its content is still unknown in an update; nothing may be copied in its place`);
+      // An `up` knows every content unless a resource the file is rendered from is left out of a targeted up.
+      if (!pulumi.runtime.isDryRun()) {
+        throw new Error(
+          `${path}: its content is still unknown in an update; nothing may be copied in its place. ` +
+            "A targeted up (--target) must include the resources it is rendered from when they do not exist yet (e.g. the TLS CA, certificates and route password)",
+        );
+      }
       return new pulumi.asset.StringAsset(PREVIEW_PLACEHOLDER);
     },
     true,

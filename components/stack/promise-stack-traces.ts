@@ -1,25 +1,58 @@
 /**
- * The Pulumi SDK records `new Error().stack` on every promise it creates (runtime/debuggable.js,
- * kept for its promise-leak report), several per resource. Under the TypeScript runtime each of
- * those stacks is source-mapped by ts-node's `Error.prepareStackTrace`: measured at 0.94 s of a
- * 5.4 s program run (no-change `up`, 257 JetStream resources; bench/scale.ts). Those stacks are
- * only printed if a promise leaks, so they get V8's plain format; every other error keeps its
- * TypeScript positions.
+ * Stack traces of the program, formatted so that printing them is cheap and always terminates.
+ *
+ * 1. The Pulumi SDK records `new Error().stack` on every promise it creates (runtime/debuggable.js,
+ *    kept for its promise-leak report), several per resource. Under the TypeScript runtime each of
+ *    those stacks is source-mapped by ts-node's `Error.prepareStackTrace`: measured at 0.94 s of a
+ *    5.4 s program run (no-change `up`, 257 JetStream resources; bench/scale.ts). Those stacks are
+ *    only printed if a promise leaks, so they get V8's plain format.
+ * 2. Frames inside node_modules keep their real .js position. The SDK's source maps name sources
+ *    it does not ship, one folder up (`output.js.map` → `../output.ts`), so a mapped frame reads
+ *    `…/node_modules/@pulumi/output.ts:519:31`: a scope folder with a file in it. Node 22.23's
+ *    `util.inspect(error, { colors: true })`, which the SDK prints every unhandled program error
+ *    with, loops forever on such a path, growing its output until the heap is full
+ *    (nodejs/node#64011, fixed by nodejs/node#64022): any error thrown inside an `apply` hung the
+ *    `up`/`preview` at full CPU instead of failing it.
+ * Frames of the project's own files keep their TypeScript positions.
  */
 import * as path from "node:path";
 
 const DEBUGGABLE = `${path.sep}@pulumi${path.sep}pulumi${path.sep}runtime${path.sep}debuggable.js`;
+const NODE_MODULES = `${path.sep}node_modules${path.sep}`;
 
 /** Enough of a promise's creation stack to find it in a leak report (the SDK's own frames come first). */
 const LEAK_REPORT_FRAMES = 8;
 
-/** Formats the SDK's promise-bookkeeping stacks without source maps; everything else as before. */
+type Prepare = (error: Error, frames: NodeJS.CallSite[]) => unknown;
+
+const plainHeader = (error: Error): string => `${error.name}${error.message ? `: ${error.message}` : ""}`;
+const plainFrame = (frame: NodeJS.CallSite): string => `    at ${frame}`;
+
+/**
+ * `mapped`'s stack with every frame in node_modules put back to V8's plain line. A mapper writes
+ * one line per frame after the message (ts-node's source-map-support does), so the last
+ * `frames.length` lines are the frames; anything else is replaced by V8's plain format whole.
+ */
+export function withPlainDependencyFrames(mapped: Prepare): Prepare {
+  return (error, frames) => {
+    const text = mapped(error, frames);
+    const dependency = frames.map((f) => f.getFileName()?.includes(NODE_MODULES) ?? false);
+    if (!dependency.includes(true)) return text;
+    const lines = typeof text === "string" ? text.split("\n") : [];
+    if (lines.length <= frames.length) return [plainHeader(error), ...frames.map(plainFrame)].join("\n");
+    const first = lines.length - frames.length;
+    return lines.map((line, i) => (i >= first && dependency[i - first] ? plainFrame(frames[i - first]) : line)).join("\n");
+  };
+}
+
+/** Installs both formats over the current (source-mapping) `Error.prepareStackTrace`; idempotent. */
 export function plainPromiseStackTraces(): void {
   const mapped = Error.prepareStackTrace;
   if (!mapped || (mapped as { cimPlainPromises?: boolean }).cimPlainPromises) return;
-  const prepare = (error: Error, frames: NodeJS.CallSite[]): unknown =>
+  const mappedOwnFrames = withPlainDependencyFrames(mapped);
+  const prepare: Prepare = (error, frames) =>
     frames[0]?.getFileName()?.endsWith(DEBUGGABLE)
-      ? `${error.name}${error.message ? `: ${error.message}` : ""}\n${frames.slice(0, LEAK_REPORT_FRAMES).map((f) => `    at ${f}`).join("\n")}`
-      : mapped(error, frames);
+      ? `${plainHeader(error)}\n${frames.slice(0, LEAK_REPORT_FRAMES).map(plainFrame).join("\n")}`
+      : mappedOwnFrames(error, frames);
   Error.prepareStackTrace = Object.assign(prepare, { cimPlainPromises: true });
 }

@@ -7,11 +7,25 @@
  *
  * Day 2 starts from a prior state written with `pulumi stack import` (writePriorState): the
  * state an `up` would leave, checked first by an unchanged config planning no change at all.
+ * A stack deployed by the release before prod TLS (its program from git, withProgramAt) adopts
+ * TLS and route authorization by creating them and updating files and switches, never a container.
  * Skipped, with the reason printed, where the plugins are not built (npm run setup builds them).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateOpenSshKey } from "../proxmox/ssh-key";
-import { createProdProject, missingProdPlugins, nameOf, PLACEHOLDER_API_TOKEN, preview, writePriorState, type Preview, type ProdProject } from "./prod-project";
+import {
+  BEFORE_PROD_TLS,
+  createProdProject,
+  missingProdPlugins,
+  missingRevision,
+  nameOf,
+  PLACEHOLDER_API_TOKEN,
+  preview,
+  withProgramAt,
+  writePriorState,
+  type Preview,
+  type ProdProject,
+} from "./prod-project";
 
 const SKIP = missingProdPlugins();
 if (SKIP) console.warn(`prod-preview: skipped: ${SKIP}`);
@@ -28,12 +42,18 @@ const FILES = [
   "etc-nixos-cim-nats-system.nix",
   "etc-nixos-configuration.nix",
 ];
+/** The hosts that also run a hub member (`<host>-hub`); cimstor and an added leaf-04 run a leaf only. */
+const HUB_HOSTS = ["nats-1", "nats-2", "nats-3"];
 /** TLS: each server's certificate, key and CA, and a hub member's route authorization (0600 secrets). */
 const tlsFiles = (host: string): string[] => [
   ...["ca.pem", "cert.pem", "key.pem"].map((f) => `${host}-${f}`),
-  ...(host === "cimstor" ? [] : ["ca.pem", "cert.pem", "cluster-auth.conf", "key.pem"].map((f) => `${host}-hub-${f}`)),
+  ...(HUB_HOSTS.includes(host) ? ["ca.pem", "cert.pem", "cluster-auth.conf", "key.pem"].map((f) => `${host}-hub-${f}`) : []),
 ];
 const CONTAINER = "proxmoxve:index/containerLegacy:ContainerLegacy";
+/** The stack's TLS resources (components/tls/resources.ts). */
+const TLS_TYPE = /\$pulumi-nodejs:dynamic\/cim-nats:(TlsCa|ServerCert|RoutePassword)::/;
+/** Every nats-server of a host (prod: a leaf per host, a hub member on nats-1..3). */
+const serversOf = (host: string): string[] => (HUB_HOSTS.includes(host) ? [host, `${host}-hub`] : [host]);
 const timings: Record<string, number> = {};
 
 /** cimstor also runs the CID service: its unit module, program bundle, enabling file and creds. */
@@ -181,7 +201,8 @@ describe.skipIf(SKIP !== "")("day-2 plans from the real providers, against a pri
     expect(changed(machineOps(baseline))).toEqual({});
     // The 4 containers and 28 commands are among the unchanged (with the components and security).
     expect(baseline.changeSummary.same).toBeGreaterThanOrEqual(4 + 4 * 7);
-    // What is left to create is the JetStream state the prior state leaves out (it needs servers).
+    // What is left to create is the JetStream state the prior state leaves out (it needs servers):
+    // the CA, the certificates and the route password the state holds plan no change either.
     expect(baseline.steps.filter((s) => s.op !== "same" && !s.urn.includes("pulumi-nodejs:dynamic/jetstream:")).map((s) => nameOf(s.urn))).toEqual([]);
   });
 
@@ -284,4 +305,52 @@ describe.skipIf(SKIP !== "")("adopting host-key pinning on a stack deployed with
     expect(Object.entries(ops).filter(([, op]) => op !== "create" && op !== "update")).toEqual([]);
     for (const h of HOSTS) expect(ops[`deploy-${h}-switch`]).toBe("update");
   }, 120_000);
+});
+
+const BEFORE_TLS_SKIP = SKIP || missingRevision(BEFORE_PROD_TLS);
+if (BEFORE_TLS_SKIP && !SKIP) console.warn(`prod-preview (TLS adoption): skipped: ${BEFORE_TLS_SKIP}`);
+
+describe.skipIf(BEFORE_TLS_SKIP !== "")("adopting TLS and route authorization on a stack deployed before them (real providers)", () => {
+  let project: ProdProject;
+  let p: Preview;
+
+  beforeAll(async () => {
+    project = await createProdProject();
+    // The state the release before prod TLS leaves (its own program, this stack config): no CA,
+    // certificates or route password, no TLS files on the hosts, host files without TLS.
+    const prior = await withProgramAt(project, BEFORE_PROD_TLS, () => writePriorState(project, ADDRESS, { tls: false }));
+    timings.priorStateBeforeTls = prior.ms;
+    p = await preview(project);
+    timings.tlsAdoptionPreview = p.run.ms;
+  }, 600_000);
+  afterAll(() => {
+    project?.cleanup();
+    console.log(`prod-preview timings (ms): ${JSON.stringify(timings)}`);
+  });
+
+  it("creates the CA, every server's certificate and the route password; replaces and deletes nothing", () => {
+    expect(errors(p)).toEqual([]);
+    expect(p.run.code).toBe(0);
+    const tls = p.steps.filter((s) => TLS_TYPE.test(s.urn));
+    expect(tls.map((s) => nameOf(s.urn)).sort()).toEqual(["tls-ca", "tls-route-password", ...HOSTS.flatMap(serversOf).map((s) => `tls-cert-${s}`)].sort());
+    expect(new Set(tls.map((s) => s.op))).toEqual(new Set(["create"]));
+    expect(p.steps.filter((s) => !["same", "create", "update"].includes(s.op)).map((s) => `${s.op} ${nameOf(s.urn)}`)).toEqual([]);
+  });
+
+  it("places each server's TLS files, updates the files that change and every switch; no container is touched", () => {
+    const ops = changed(machineOps(p));
+    expect(Object.entries(ops).filter(([n]) => n.endsWith("-container"))).toEqual([]);
+    expect(Object.entries(ops).filter(([, op]) => op === "create").map(([n]) => n).sort()).toEqual(
+      HOSTS.flatMap((h) => tlsFiles(h).map((f) => `deploy-${h}-copy-var-lib-cim-nats-secrets-${f}`)).sort(),
+    );
+    // The host file (tls blocks, the cluster include), the module (runtime dir, secret hashes
+    // as reload triggers) and, on cimstor, the CID service (it trusts the CA); then the switch.
+    const updated = HOSTS.flatMap((h) => [
+      `deploy-${h}-copy-etc-nixos-cim-nats-host.nix`,
+      `deploy-${h}-copy-etc-nixos-cim-nats-modules-cim-nats.nix`,
+      ...(h === CID_HOST ? ["etc-nixos-cim-nats-cid-service.nix", "etc-nixos-cim-nats-modules-cim-cid-service.nix"].map((f) => `deploy-${h}-copy-${f}`) : []),
+      `deploy-${h}-switch`,
+    ]);
+    expect(Object.entries(ops).filter(([, op]) => op === "update").map(([n]) => n).sort()).toEqual(updated.sort());
+  });
 });

@@ -5,10 +5,14 @@
  * Proxmox or a container: `preview` plans with the real provider plugins, and a prior state is
  * written with `pulumi stack import` (priorState below), never by a real `up`.
  */
+import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { dump, load } from "js-yaml";
+import { renderClusterAuth } from "../../components/render/cluster-auth";
+import { ROUTE_USER } from "../../components/tls/types";
+import { parseTopology } from "../../components/topology/parse";
 import { generateOpenSshKey } from "../proxmox/ssh-key";
 import { copyProject } from "./dev-project";
 import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext, type PulumiRun } from "./pulumi-cli";
@@ -150,17 +154,26 @@ export type PriorState = {
 
 /**
  * Writes the state a successful `pulumi up -s prod` would leave, without Proxmox or SSH:
- * 1. a real, targeted `up` of the security resources (keys and JWTs are made locally) and the
- *    JetStream removal guard (it only records the declared stores), so every rendered file is known;
+ * 1. a real, targeted `up` of the security resources (keys and JWTs are made locally), the TLS
+ *    resources (CA, server certificates, route password: made locally too) and the JetStream
+ *    removal guard (it only records the declared stores), so every rendered file is known;
  * 2. `preview --json`: the real providers' checked inputs of every container and command;
  * 3. `stack import` of those as created resources (outputs = inputs, the way both providers
  *    echo them; commands with empty stdout/stderr). Secret inputs the preview masks are put
  *    back from what the stack itself holds: the deploy connection (address, root, 22, the key,
- *    20 × 15 s) and each leaf's link creds (the security component's output).
+ *    20 × 15 s), each leaf's link creds (the security component's output) and each server's
+ *    TLS files (the CA's and its certificate's outputs, its route authorization rendered with
+ *    the route password).
  * JetStream resources are left out (they need running servers); dependencies on them are dropped.
  * The resulting state is checked by the caller: an unchanged config must preview no change.
  */
-export async function writePriorState(project: ProdProject, hostAddresses: Readonly<Record<string, string>>): Promise<PriorState> {
+export async function writePriorState(
+  project: ProdProject,
+  hostAddresses: Readonly<Record<string, string>>,
+  options: { readonly tls?: boolean } = {},
+): Promise<PriorState> {
+  // `tls: false`: the program has no TLS resources to target (a release before them, see priorRelease).
+  const tls = options.tls ?? true;
   const started = Date.now();
   const root = "urn:pulumi:prod::cim-nats::cim-nats:index:Backbone";
   await project.pulumi([
@@ -171,6 +184,9 @@ export async function writePriorState(project: ProdProject, hostAddresses: Reado
     "--target", `${root}$cim-nats:security:NatsSecurity**`,
     // Local too (it only records the declared stores); the servers and security may depend on it.
     "--target", `${root}$pulumi-nodejs:dynamic/jetstream:RemovalGuard::jetstream-removal-guard`,
+    // The CA, certificates and route password the deploy copies to each host (components/tls).
+    // Left out, their outputs stay unknown and the program refuses to copy a file whose content is unknown.
+    ...(tls ? ["--target", `${root}$pulumi-nodejs:dynamic/cim-nats:TlsCa::tls-ca`, "--target", `${root}$pulumi-nodejs:dynamic/cim-nats:ServerCert::tls-cert-**`, "--target", `${root}$pulumi-nodejs:dynamic/cim-nats:RoutePassword::tls-route-password`] : []),
   ]);
   const planned = await preview(project);
   if (planned.run.code !== 0) throw new Error(`preview for the prior state failed:\n${planned.diagnostics.map((d) => d.message).join("\n")}`);
@@ -189,6 +205,28 @@ export async function writePriorState(project: ProdProject, hostAddresses: Reado
     return (config["cim-nats:proxmox"].ssh?.nodes ?? []).find((n: { name: string }) => n.name === node) ?? { address: "" };
   };
   const verifyHostKeys = config["cim-nats:proxmox"].ssh?.verifyHostKeys !== false;
+  // Secret copies (their sources are masked in the preview), by what the targeted up made:
+  // creds named after their user (leaf-<leaf>.creds, cid-service.creds), and a server's TLS files
+  // (<server>-ca.pem, -cert.pem, -key.pem, a hub member's -cluster-auth.conf: substrates.ts nixosTlsFiles).
+  const outputsOf = (type: string, resourceName: string) => base.find((r) => r.type === type && nameOf(r.urn) === resourceName)?.outputs;
+  const topology = parseTopology(config["cim-nats:topology"], { name: "prod" });
+  const secretFileText = (copy: string): string => {
+    const user = Object.keys(userCreds).find((u) => copy.endsWith(`-secrets-${u}.creds`));
+    if (user !== undefined) return userCreds[user];
+    const m = /-copy-var-lib-cim-nats-secrets-(.+)-(ca\.pem|cert\.pem|key\.pem|cluster-auth\.conf)$/.exec(copy);
+    const ca = outputsOf("pulumi-nodejs:dynamic/cim-nats:TlsCa", "tls-ca");
+    const cert = m && outputsOf("pulumi-nodejs:dynamic/cim-nats:ServerCert", `tls-cert-${m[1]}`);
+    const member = m && topology.hub.members.find((i) => i.serverName === m[1]);
+    const password = outputsOf("pulumi-nodejs:dynamic/cim-nats:RoutePassword", "tls-route-password")?.password;
+    const text =
+      m?.[2] === "ca.pem" ? ca?.certPem
+      : m?.[2] === "cert.pem" ? cert?.certPem
+      : m?.[2] === "key.pem" ? cert?.keyPem
+      : m?.[2] === "cluster-auth.conf" && member && password ? renderClusterAuth(topology, member, ROUTE_USER, fromSecret(password))
+      : undefined;
+    if (text === undefined) throw new Error(`${copy}: a secret copy that is neither a user's creds nor a TLS file of the state`);
+    return fromSecret(text);
+  };
 
   const build = (containerOutputs: Readonly<Record<string, Record<string, unknown>>>) => {
     const resources = [...base];
@@ -221,10 +259,7 @@ export async function writePriorState(project: ProdProject, hostAddresses: Reado
           user: "root",
         });
         if (inputs.source === "[secret]") {
-          // Secret copies are creds files named after their user (leaf-<leaf>.creds, cid-service.creds).
-          const user = Object.keys(userCreds).find((u) => name.endsWith(`-secrets-${u}.creds`));
-          if (user === undefined) throw new Error(`${name}: a secret copy that is no user's creds`);
-          const text = userCreds[user];
+          const text = secretFileText(name);
           inputs.source = secretPlaintext({ [ASSET_SIG]: ASSET_VALUE, hash: createHash("sha256").update(text).digest("hex"), text });
         }
       }
@@ -320,4 +355,42 @@ function afterCreate(planned: Record<string, unknown>, inputs: Record<string, an
     return v;
   };
   return fill(planned, "");
+}
+
+/**
+ * main just before the prodtls merge: the last program whose prod stack had no TLS resources,
+ * no route password and no TLS files on its hosts (the proxmox substrate did not place them).
+ */
+export const BEFORE_PROD_TLS = "cf2e1ebea458ed92e6a8606bffe92bd84d777f52";
+
+/** What makes up the program in a project copy (copyProject copies these from the checkout). */
+const PROGRAM_PATHS = ["components", "nix", "index.ts"] as const;
+
+/** Why `revision`'s program cannot be read from this checkout's git history, or "". */
+export function missingRevision(revision: string): string {
+  const r = spawnSync("git", ["-C", PROJECT_ROOT, "cat-file", "-e", `${revision}^{commit}`], { encoding: "utf8" });
+  return r.status === 0 ? "" : `commit ${revision.slice(0, 12)} is not in this checkout's git history (a shallow clone?): ${(r.stderr || r.error?.message || "").trim()}`;
+}
+
+/**
+ * Runs `body` with the copy's program as it was at `revision` (git archive of components/, nix/,
+ * index.ts; the copy's Pulumi.prod.yaml and secrets stay), then puts this checkout's program back:
+ * a state written inside is what that release's `up` leaves.
+ */
+export async function withProgramAt<T>(project: ProdProject, revision: string, body: () => Promise<T>): Promise<T> {
+  const replace = (fill: () => void) => {
+    for (const p of PROGRAM_PATHS) fs.rmSync(path.join(project.projectDir, p), { recursive: true, force: true });
+    fill();
+  };
+  replace(() => {
+    const tar = execFileSync("git", ["-C", PROJECT_ROOT, "archive", "--format=tar", revision, ...PROGRAM_PATHS], { maxBuffer: 256 * 1024 * 1024 });
+    execFileSync("tar", ["-x", "-C", project.projectDir], { input: tar });
+  });
+  try {
+    return await body();
+  } finally {
+    replace(() => {
+      for (const p of PROGRAM_PATHS) fs.cpSync(path.join(PROJECT_ROOT, p), path.join(project.projectDir, p), { recursive: true });
+    });
+  }
 }

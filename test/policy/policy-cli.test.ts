@@ -110,7 +110,7 @@ describe.skipIf(PROD_SKIP !== "")("pulumi preview -s prod --policy-pack policy (
     }
   }, 300_000);
 
-  it("from an up's state: flags servers without TLS and a container move, which allowReplace approves", async () => {
+  it("from an up's state: every host.nix server runs TLS; a container move is flagged until allowReplace approves it", async () => {
     await writePriorState(project, { "nats-1": "10.0.0.41", "nats-2": "10.0.0.42", "nats-3": "10.0.0.43", cimstor: "172.16.0.2" });
     project.editConfig((c) => (c["cim-nats:topology"].hosts.find((h: { name: string }) => h.name === "cimstor").node = "pve2"));
     try {
@@ -118,11 +118,8 @@ describe.skipIf(PROD_SKIP !== "")("pulumi preview -s prod --policy-pack policy (
       const out = run.stdout.replace(/\s+/g, " ");
       expect(out).toContain("[mandatory] no-unapproved-replacement (proxmoxve:index:ContainerLegacy: cimstor-container)");
       expect(out).toContain('would be replaced (nodeName "pve1" → "pve2")');
-      if (out.includes("tls-in-prod")) {
-        // Until TLS is rendered (the tls work): every server of the host files is named.
-        expect(out).toContain("nats-server 'nats-1-hub' in 'deploy-nats-1-copy-etc-nixos-cim-nats-host.nix'");
-        expect(out).toContain("has no tls block on the client listener (top-level tls), cluster (routes), the leafnodes listener");
-      }
+      // host.nix is known from the state and read: TLS on every listener and link (cim-nats:tls generated).
+      expect(out).not.toContain("[mandatory] tls-in-prod");
       expect(out).not.toContain("could not be read");
       expect(run.code).not.toBe(0);
 

@@ -1,5 +1,9 @@
+import { execFileSync } from "node:child_process";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import { afterEach, describe, expect, it } from "vitest";
 import { plainPromiseStackTraces } from "../../components/stack/promise-stack-traces";
+import { PROJECT_ROOT } from "../e2e/pulumi-cli";
 
 const original = Error.prepareStackTrace;
 afterEach(() => {
@@ -9,9 +13,10 @@ afterEach(() => {
 describe("plainPromiseStackTraces", () => {
   it("formats the SDK's promise stacks without the mapper and leaves every other stack to it", async () => {
     const seen: string[] = [];
+    // A mapper as ts-node's: the message, then one line per frame.
     Error.prepareStackTrace = (error, frames) => {
       seen.push(String(frames[0]?.getFileName()));
-      return `MAPPED ${error.message}`;
+      return [`MAPPED ${error.message}`, ...frames.map(() => "    at MAPPED")].join("\n");
     };
     plainPromiseStackTraces();
     plainPromiseStackTraces(); // idempotent: not wrapped twice
@@ -24,8 +29,40 @@ describe("plainPromiseStackTraces", () => {
     await debuggablePromise(p, "test");
     expect(p._debugStackTrace).toMatch(/^Error\n    at debuggablePromise \(.*runtime[/\\]debuggable\.js:\d+:\d+\)/);
 
-    expect(new Error("mine").stack).toBe("MAPPED mine");
+    // Its own frame stays mapped (vitest's, in node_modules, do not: see below).
+    expect(new Error("mine").stack!.split("\n").slice(0, 2)).toEqual(["MAPPED mine", "    at MAPPED"]);
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatch(/promise-stack-traces\.test\.ts$/);
   });
+});
+
+describe("withPlainDependencyFrames", () => {
+  it("puts frames inside node_modules back to their real .js line and keeps the project's mapped ones", async () => {
+    // The SDK's maps name `../output.ts`: a mapped SDK frame reads node_modules/@pulumi/output.ts.
+    const mapper = (error: Error, frames: NodeJS.CallSite[]) =>
+      [`${error.name}: ${error.message}`, ...frames.map((f) => `    at ${String(f.getFileName()).replace(/[/\\]pulumi[/\\]output\.js$/, "/output.ts").replace(/\.test\.ts$/, ".MAPPED.ts")}:1:1`)].join("\n");
+    Error.prepareStackTrace = mapper;
+    plainPromiseStackTraces();
+    const stack = await new Promise<string>((resolve) => pulumi.output(1).apply(() => resolve(new Error("thrown in an apply").stack!)));
+    const lines = stack.split("\n");
+    expect(lines[0]).toBe("Error: thrown in an apply");
+    expect(lines[1]).toMatch(/promise-stack-traces\.MAPPED\.ts:1:1$/);
+    expect(lines.filter((l) => /node_modules[/\\]@pulumi[/\\]pulumi[/\\]output\.js:\d+:\d+\)?$/.test(l)).length).toBeGreaterThan(0);
+    expect(stack).not.toContain("@pulumi/output.ts");
+  });
+
+  it("an error thrown in an apply prints (util.inspect with colors, as the SDK reports it) under the program's real ts-node", () => {
+    // In a child: Node 22.23's inspect loops forever on a mis-mapped SDK frame (nodejs/node#64011).
+    const sdk = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
+    const script = `
+      require(${JSON.stringify(path.join(sdk, "vendor", "ts-node@7.0.1"))}).register({ compiler: ${JSON.stringify(require.resolve("typescript"))}, transpileOnly: true, skipProject: true, compilerOptions: { target: "ES2020", module: "commonjs", sourceMap: "true" } });
+      const pulumi = require("@pulumi/pulumi");
+      require(${JSON.stringify(path.join(PROJECT_ROOT, "components", "stack", "promise-stack-traces.ts"))}).plainPromiseStackTraces();
+      process.on("unhandledRejection", (e) => { process.stdout.write(require("node:util").inspect(e, { colors: true })); process.exit(0); });
+      pulumi.output(1).apply(() => { throw new Error("thrown in an apply"); });
+    `;
+    const out = execFileSync(process.execPath, ["-e", script], { cwd: PROJECT_ROOT, timeout: 30_000, encoding: "utf8" });
+    expect(out).toContain("Error: thrown in an apply");
+    expect(out.replace(/\x1b\[\d+m/g, "")).toMatch(/node_modules\/@pulumi\/pulumi\/output\.js:\d+:\d+/);
+  }, 40_000);
 });

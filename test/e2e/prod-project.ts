@@ -377,7 +377,7 @@ export function missingRevision(revision: string): string {
  * index.ts; the copy's Pulumi.prod.yaml and secrets stay), then puts this checkout's program back:
  * a state written inside is what that release's `up` leaves.
  */
-export async function withProgramAt<T>(project: ProdProject, revision: string, body: () => Promise<T>): Promise<T> {
+export async function withProgramAt<T>(project: Pick<ProdProject, "projectDir">, revision: string, body: () => Promise<T>): Promise<T> {
   const replace = (fill: () => void) => {
     for (const p of PROGRAM_PATHS) fs.rmSync(path.join(project.projectDir, p), { recursive: true, force: true });
     fill();

@@ -14,25 +14,11 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_NIXPKGS_PIN, NIXPKGS_GC_ROOT } from "../../components/deploy/nixos-system";
 import { plain, runProdProgram, type Registered } from "../stack/prod-program";
-import { nixEvalJson, nixInstantiate } from "./nix-instantiate";
+import { nixEvalJson, nixInstantiate, nixpkgsLib } from "./nix-instantiate";
 
 const ROOT = path.resolve(__dirname, "../..");
 const HARNESS = path.join(__dirname, "eval-nixos.nix");
 const HOSTS = ["nats-1", "nats-2", "nats-3", "cimstor"];
-
-/** The nixpkgs lib snapshot, as module-eval.test.ts finds it. */
-function nixpkgsLib(work: string): string | undefined {
-  const given = process.env.CIM_NATS_NIXPKGS_LIB ?? path.resolve(ROOT, "..", "shared", "nixpkgs-lib");
-  if (!fs.existsSync(given)) return undefined;
-  if (fs.existsSync(path.join(given, "default.nix"))) return given;
-  const tarball = fs.statSync(given).isDirectory() ? fs.readdirSync(given).find((f) => /^nixpkgs-lib-.*\.tar\.gz$/.test(f)) : path.basename(given);
-  if (!tarball) return undefined;
-  const into = path.join(work, "nixpkgs-lib");
-  fs.mkdirSync(into, { recursive: true });
-  const tar = require("node:child_process").spawnSync("tar", ["xzf", fs.statSync(given).isDirectory() ? path.join(given, tarball) : given, "-C", into]);
-  if (tar.status !== 0) throw new Error(`cannot extract ${tarball}`);
-  return path.join(into, "lib");
-}
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "cim-nixpin-hosts-"));
 const LIB = nixpkgsLib(work);

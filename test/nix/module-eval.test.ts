@@ -21,27 +21,14 @@ import { checkStack } from "../../scripts/render";
 import type { Topology } from "../../components/topology/types";
 import { stackTopology } from "../render/stack-topology";
 import { testSecurity } from "../render/test-security";
-import { nixEvalJson, nixInstantiate } from "./nix-instantiate";
+import { nixEvalJson, nixInstantiate, nixpkgsLib } from "./nix-instantiate";
 
 const ROOT = path.resolve(__dirname, "../..");
 const HARNESS = path.join(__dirname, "eval-nixos.nix");
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "cim-nats-module-"));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-/** nixpkgs' lib: CIM_NATS_NIXPKGS_LIB (a lib dir or the snapshot tarball), default ../shared/nixpkgs-lib. */
-function nixpkgsLib(): string | undefined {
-  const given = process.env.CIM_NATS_NIXPKGS_LIB ?? path.resolve(ROOT, "..", "shared", "nixpkgs-lib");
-  if (!fs.existsSync(given)) return undefined;
-  if (fs.existsSync(path.join(given, "default.nix"))) return given;
-  const tarball = fs.statSync(given).isDirectory() ? fs.readdirSync(given).find((f) => /^nixpkgs-lib-.*\.tar\.gz$/.test(f)) : path.basename(given);
-  if (!tarball) return undefined;
-  const into = path.join(work, "nixpkgs-lib");
-  fs.mkdirSync(into, { recursive: true });
-  const tar = spawnSync("tar", ["xzf", fs.statSync(given).isDirectory() ? path.join(given, tarball) : given, "-C", into], { encoding: "utf8" });
-  if (tar.status !== 0) throw new Error(`cannot extract ${tarball}: ${tar.stderr}`);
-  return path.join(into, "lib");
-}
-const LIB = nixpkgsLib();
+const LIB = nixpkgsLib(work);
 if (!LIB) console.warn("module-eval: skipped: no nixpkgs lib snapshot (set CIM_NATS_NIXPKGS_LIB to a lib dir or ../shared/nixpkgs-lib/nixpkgs-lib-*.tar.gz)");
 
 let fileCount = 0;

@@ -17,7 +17,7 @@ import { Topology } from "../../components/topology/types";
 import { freePort } from "../local/free-port";
 import { readStackConfig } from "../support/stack-config";
 
-/** Prod topology on `<prefix>.x` with free ports and stores under `dir`. */
+/** Prod topology on `<prefix>.x` with free ports, stores under `dir` and a 1 s lame duck grace. */
 export async function sshTestTopology(dir: string, prefix: string, name = "sshtest"): Promise<Topology> {
   const raw = JSON.parse(JSON.stringify(readStackConfig("prod").topology));
   const p = () => freePort(`${prefix}.1`);
@@ -25,6 +25,10 @@ export async function sshTestTopology(dir: string, prefix: string, name = "sshte
   raw.leaf.ports = { client: await p(), monitoring: await p() };
   raw.hub.jetstream = { maxMemory: "64M", maxFile: "256M" };
   raw.leaf.jetstream = { maxMemory: "64M", maxFile: "256M" };
+  // The recorder stops each server with lame duck, as the unit does; the prod default grace (10 s
+  // before clients are moved) would make every restart here wait 10 s for nothing the tests look
+  // at. 1 s, as the dev stack uses; the rolling tests still probe the hub throughout.
+  raw.lameDuck = { durationSeconds: 30, gracePeriodSeconds: 1 };
   return withDataDir(rebaseAddresses(parseTopology(raw, { name }), prefix), join(dir, "data"));
 }
 

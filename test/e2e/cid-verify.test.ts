@@ -25,6 +25,7 @@ import { processCommandLine } from "../../components/local/process-identity";
 import { createDevProject, type DevProject } from "./dev-project";
 import { resourceSummary, runPulumi, stackOutputs } from "./pulumi-cli";
 import { stackCa, stackClientTls } from "../support/stack-tls";
+import { eventually } from "../support/eventually";
 
 const NET = "127.0.71";
 let project: DevProject;
@@ -79,7 +80,7 @@ async function verifyEventuallyPasses(): Promise<void> {
     const run = await verify(["--source-wait", "5"]);
     if (run.code === 0) return;
     if (Date.now() > deadline) throw new Error(`verify still fails 60 s after the repair:\n${run.stdout}${run.stderr}`);
-    await new Promise((r) => setTimeout(r, 2_000));
+    await new Promise((r) => setTimeout(r, 1_000));
   }
 }
 
@@ -176,7 +177,7 @@ describe("npm run verify", () => {
 
   it("a stopped CID service fails, naming it", async () => {
     for (const pid of cidServicesUnder(project.dir)) process.kill(pid, "SIGTERM");
-    await new Promise((r) => setTimeout(r, 1500));
+    await eventually("the CID service gone", async () => cidServicesUnder(project.dir), (pids) => pids.length === 0, 10_000, 50);
     const run = await verify();
     console.log(run.stdout);
     expect(run.code).not.toBe(0);

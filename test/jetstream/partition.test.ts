@@ -12,14 +12,15 @@ import { closeJetStreamConnections, jetStreamConnection } from "../../components
 import { locationTarget } from "../../components/jetstream/locations";
 import { leafLocalSubjects, parseJetStream } from "../../components/jetstream/spec";
 import { createStream, streamInfo } from "../../components/jetstream/stream";
+import type { StreamInfoResponse } from "../../components/jetstream/stream-requests";
 import { parseTopology } from "../../components/topology/parse";
 import { rebaseAddresses, withLeafDenyImports } from "../../components/topology/rebase";
 import { startTopology, type RunningTopology } from "../support/local-topology";
 import { readStackConfig } from "../support/stack-config";
+import { eventually } from "../support/eventually";
 
 const EVENTS = 500;
 const HUB = ["nats-1-hub", "nats-2-hub", "nats-3-hub"];
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const dev = readStackConfig("dev");
 const bare = rebaseAddresses(parseTopology(dev.topology, { name: "partition" }), "127.0.8");
@@ -59,21 +60,18 @@ describe("a leaf cut off from the hub", () => {
     }
 
     for (const m of HUB) await running.startServer(m);
-    // The aggregate recovers with the hub (R3, file store) and sources the leaf's backlog.
-    const deadline = Date.now() + 60_000;
-    let messages = -1;
-    while (Date.now() < deadline) {
-      try {
-        messages = (await streamInfo(hubTarget, agg.config.name))?.state.messages ?? -1;
-        if (messages >= EVENTS) break;
-      } catch {
-        // meta leader election after the restart
-      }
-      await sleep(500);
-    }
-    await sleep(2_000); // duplicates, if any, would land within this
-    const info = await streamInfo(hubTarget, agg.config.name);
-    expect(info?.state.messages).toBe(EVENTS);
+    // The aggregate recovers with the hub (R3, file store) and sources the leaf's backlog. It has
+    // caught up when it holds EVENTS and every source reports no lag: nothing more is on its way,
+    // so a duplicate would already be counted.
+    type Source = { name: string; lag: number; error?: unknown };
+    const caughtUp = await eventually(
+      "the aggregate caught up with every leaf",
+      async () => (await streamInfo(hubTarget, agg.config.name)) as (StreamInfoResponse & { sources?: Source[] }) | undefined,
+      (i) => (i?.state.messages ?? 0) >= EVENTS && (i?.sources ?? []).length === (agg.config.sources ?? []).length && i!.sources!.every((s) => s.lag === 0),
+      60_000,
+      250,
+    );
+    expect(caughtUp?.state.messages).toBe(EVENTS);
 
     // Every event once, in the leaf's order, at sequences 1..EVENTS (no gaps, no duplicates).
     const conn = await jetStreamConnection(hubTarget);

@@ -24,6 +24,7 @@ import { createKvEntry, getKvEntry } from "../../components/jetstream/kv-entry";
 import { createObjectStore } from "../../components/jetstream/object-store";
 import { leafLocalSubjects, parseJetStream } from "../../components/jetstream/spec";
 import { createStream, diffStream, readStream, streamInfo, updateStream, type StreamArgs, type StreamOutputs } from "../../components/jetstream/stream";
+import type { StreamInfoResponse } from "../../components/jetstream/stream-requests";
 import type { ConnectionTarget } from "../../components/jetstream/types";
 import { parseTopology } from "../../components/topology/parse";
 import { rebaseAddresses } from "../../components/topology/rebase";
@@ -142,9 +143,15 @@ describe("PERSON_EVENTS at the leaves, CLUSTER_PERSON_EVENTS at the hub", () => 
   });
 
   it("holds every event exactly once, each leaf's in order, in a gapless sequence", async () => {
-    await sleep(1000); // duplicates would arrive late
-    const info = await streamInfo(hubTarget(), "CLUSTER_PERSON_EVENTS");
     const total = 4 * EVENTS_PER_LEAF;
+    // Caught up: every source reports no lag, so nothing (no late duplicate) is on its way.
+    type Source = { lag: number };
+    const info = await waitUntil(
+      "every source of the aggregate caught up",
+      30_000,
+      async () => (await streamInfo(hubTarget(), "CLUSTER_PERSON_EVENTS")) as (StreamInfoResponse & { sources?: Source[] }) | undefined,
+      (i) => (i?.sources ?? []).length === 4 && i!.sources!.every((s) => s.lag === 0),
+    );
     expect(info?.state).toMatchObject({ messages: total, first_seq: 1, last_seq: total });
     const msgs = await messagesOf(hubTarget(), "CLUSTER_PERSON_EVENTS", total);
     expect(msgs.map((m) => m.seq)).toEqual(Array.from({ length: total }, (_, k) => k + 1));

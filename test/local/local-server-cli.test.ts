@@ -26,6 +26,9 @@ import { LocalTopology } from "./components/local";
 
 const config = new pulumi.Config("probe");
 const raw = {
+  // Lame duck is not the subject here: a 1 s grace (nats-server's default is 10 s) lets each
+  // restart and stop begin moving clients at once, as the dev stack does.
+  lameDuck: { durationSeconds: 30, gracePeriodSeconds: 1 },
   hub: { jetstream: { maxMemory: "32M", maxFile: "256M" } },
   leaf: { jetstream: { maxMemory: "32M", maxFile: "256M" } },
   hosts: [
@@ -84,7 +87,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    if (context) await runPulumi(context, ["destroy", "--yes", "-s", STACK], { allowFailure: true });
+    if (context) await runPulumi(context, ["destroy", "--yes", "--skip-preview", "-s", STACK], { allowFailure: true });
   } finally {
     killNatsServersUnder(dir);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -19,6 +19,8 @@ import { killNatsServersUnder } from "../e2e/processes";
 import { PROJECT_ROOT, pulumiEnv, resourceSummary, runPulumi, stackOutputs, type PulumiContext } from "../e2e/pulumi-cli";
 import { reloadSecurity, smallTopology, tempDir, type ReloadSecurity } from "./reload-support";
 import { stackCa, stackClientTls } from "../support/stack-tls";
+import { eventually } from "../support/eventually";
+import { isProcessRunning } from "../../components/local/nats-process";
 
 const STACK = "roll";
 const PREFIX = "127.0.21";
@@ -164,6 +166,11 @@ function startProbe(nc: NatsConnection) {
   })();
   return {
     result,
+    /** Resolves once `n` more probes have been answered (or failed): the probe is seen running, no fixed wait. */
+    async answered(n: number) {
+      const target = result.probes + n;
+      await eventually(`${n} more probes`, async () => result.probes, (p) => p >= target, 10_000, 25);
+    },
     async stop() {
       running = false;
       await loop;
@@ -257,9 +264,9 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
     const preview = await pulumi(["preview"]);
     expect(resourceSummary(preview.stdout)).toEqual({ update: 4, unchanged: 11 });
     const probe = startProbe(prober);
-    await sleep(500);
+    await probe.answered(3);
     const up = await pulumi(["up", "--yes", "--skip-preview"]);
-    await sleep(500);
+    await probe.answered(3);
     const probes = await probe.stop();
     report.userRemoval = { ...probes, upMs: up.ms };
     await prober.close();
@@ -290,9 +297,9 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
     const preview = await pulumi(["preview"]);
     expect(resourceSummary(preview.stdout)).toEqual({ update: 3, unchanged: 12 });
     const probe = startProbe(prober);
-    await sleep(500);
+    await probe.answered(3);
     const up = await pulumi(["up", "--yes", "--skip-preview"]);
-    await sleep(500);
+    await probe.answered(3);
     const probes = await probe.stop();
     await prober.close();
 
@@ -349,7 +356,7 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
   it("every hub member killed at once (a reboot): plain up starts them again along the chain, the R3 stream intact", async () => {
     const before = await pids();
     for (const m of HUB) process.kill(before[m], "SIGKILL");
-    await sleep(300);
+    await eventually("every hub member gone", async () => HUB.filter((m) => isProcessRunning(before[m])), (alive) => alive.length === 0, 5_000, 25);
     const up = await pulumi(["up", "--yes", "--skip-preview"]);
     report.allHubDownUpMs = up.ms;
     expect(resourceSummary(up.stdout)).toEqual({ update: 3, unchanged: 12 });
@@ -378,7 +385,7 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
     const before = (await stackOutputs(context, STACK)).storeIds as Record<string, string>;
     const leafPid = (await pids())["r-4"];
     process.kill(leafPid, "SIGKILL");
-    await sleep(300);
+    await eventually("the leaf gone", async () => isProcessRunning(leafPid), (alive) => !alive, 5_000, 25);
     fs.rmSync(path.join(serverDir("r-4"), "jetstream"), { recursive: true, force: true });
 
     const preview = await pulumi(["preview"]);

@@ -28,6 +28,7 @@ import { rebaseAddresses } from "../../components/topology/rebase";
 import type { Topology } from "../../components/topology/types";
 import { startTopology, type RunningTopology } from "../support/local-topology";
 import { readStackConfig } from "../support/stack-config";
+import { eventually } from "../support/eventually";
 import { issueForTest, leafLinkFiles, testServerSecurity, type TestIssue } from "./support/issue";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -83,15 +84,49 @@ async function connectAs(name: string, url: string): Promise<NatsConnection> {
   return nc;
 }
 
-/** Subjects a subscription on `filter` receives while `publish` runs, after interest had time to spread. */
-async function received(nc: NatsConnection, filter: string, publish: () => Promise<void>): Promise<string[]> {
+/** Where a barrier message comes from and on what subject: one the link carries on the path under test. */
+type Barrier = { readonly from: readonly NatsConnection[]; readonly subject: string };
+let barriers = 0;
+
+/**
+ * Publishes `barrier.subject` from each of `barrier.from` (again every 50 ms) until `nc` has
+ * received it from each: `nc`'s interest has reached them, and whatever they sent on the same
+ * path before has arrived. Positive evidence instead of a fixed wait.
+ */
+async function passBarrier(nc: NatsConnection, barrier: Barrier): Promise<void> {
+  const tags = barrier.from.map(() => `barrier-${++barriers}`);
+  const seen = new Set<string>();
+  const sub = nc.subscribe(barrier.subject, { callback: (_e, m) => void seen.add(m.string()) });
+  await nc.flush();
+  try {
+    await eventually(
+      `'${barrier.subject}' from ${barrier.from.length} publisher(s) at ${nc.getServer()}`,
+      async () => {
+        barrier.from.forEach((from, i) => seen.has(tags[i]) || from.publish(barrier.subject, tags[i]));
+        await Promise.all(barrier.from.map((from) => from.flush()));
+        return tags.every((t) => seen.has(t));
+      },
+      Boolean,
+      10_000,
+      50,
+    );
+  } finally {
+    sub.unsubscribe();
+  }
+}
+
+/**
+ * Subjects a subscription on `filter` receives from what `publish` sends: a barrier before (the
+ * subscription's interest has spread) and one after (anything sent on the barrier's path has
+ * arrived). Barrier messages are left out.
+ */
+async function received(nc: NatsConnection, filter: string, publish: () => Promise<void>, barrier: Barrier): Promise<string[]> {
   const seen: string[] = [];
   nc.subscribe(filter, { callback: (_e, m) => void seen.push(m.subject) });
-  await nc.flush();
-  await sleep(500);
+  await passBarrier(nc, barrier);
   await publish();
-  await sleep(700);
-  return seen;
+  await passBarrier(nc, barrier);
+  return seen.filter((s) => s !== barrier.subject);
 }
 
 beforeAll(async () => {
@@ -150,17 +185,22 @@ describe("derived leaf-link users carry only what the bindings need", () => {
 
   it("the aggregate still sources every leaf's events exactly once, and hub subscribers see them (republished)", async () => {
     const admin = await connectAs(JETSTREAM_ADMIN_USER, rt.clientUrl(hub));
-    const seen = await received(admin, "person.events.>", async () => {
-      for (const leaf of topology.leaves) {
-        const nc = await connectAs("person-service", rt.clientUrl(leaf.serverName));
-        for (let i = 0; i < EVENTS_PER_LEAF; i++) await jetstream(nc).publish("person.events.linked", `${leaf.serverName}-${i}`);
-      }
-      const jsm = await jetstreamManager(admin);
-      for (let t = 0; t < 100 && (await jsm.streams.info("CLUSTER_PERSON_EVENTS")).state.messages < topology.leaves.length * EVENTS_PER_LEAF; t++) await sleep(200);
-    });
+    const total = topology.leaves.length * EVENTS_PER_LEAF;
+    const seen: string[] = [];
+    admin.subscribe("person.events.>", { callback: (_e, m) => void seen.push(m.subject) });
+    // The aggregate republishes from whichever hub member leads it: the interest must be at each.
+    const members = await Promise.all(topology.hub.members.map((m) => connectAs(JETSTREAM_ADMIN_USER, rt.clientUrl(m.serverName))));
+    await passBarrier(admin, { from: members, subject: "person.events.barrier" });
+    for (const leaf of topology.leaves) {
+      const nc = await connectAs("person-service", rt.clientUrl(leaf.serverName));
+      for (let i = 0; i < EVENTS_PER_LEAF; i++) await jetstream(nc).publish("person.events.linked", `${leaf.serverName}-${i}`);
+    }
     const jsm = await jetstreamManager(admin);
-    expect((await jsm.streams.info("CLUSTER_PERSON_EVENTS")).state.messages).toBe(topology.leaves.length * EVENTS_PER_LEAF);
-    expect(seen.length).toBe(topology.leaves.length * EVENTS_PER_LEAF);
+    await eventually("the aggregate holds every event", async () => (await jsm.streams.info("CLUSTER_PERSON_EVENTS")).state.messages, (n) => n >= total, 20_000);
+    // Republished as stored, in order: once the last is seen, a duplicate would have been too.
+    await eventually("every republished event at the hub subscriber", async () => seen.filter((s) => s === "person.events.linked").length, (n) => n >= total, 10_000, 50);
+    expect((await jsm.streams.info("CLUSTER_PERSON_EVENTS")).state.messages).toBe(total);
+    expect(seen.filter((s) => s !== "person.events.barrier").length).toBe(total);
   });
 
   it("a service at a leaf writes a hub stream with acks and reads a hub bucket through the link (edge-service at nats-1)", async () => {
@@ -185,8 +225,10 @@ describe("derived leaf-link users carry only what the bindings need", () => {
   it("what breaks, by design: core subjects no binding names stay on their side of the link, both ways", async () => {
     const hubAdmin = await connectAs(JETSTREAM_ADMIN_USER, rt.clientUrl(hub));
     const leafAdmin = await connectAs(JETSTREAM_ADMIN_USER, rt.clientUrl("nats-2"));
-    expect(await received(leafAdmin, ">", async () => void hubAdmin.publish("person.notes.down"))).not.toContain("person.notes.down");
-    expect(await received(hubAdmin, "person.notes.>", async () => void leafAdmin.publish("person.notes.up"))).toEqual([]);
+    // Barriers on subjects nats-2's link does carry (flow control down, cluster replies up), sent by the same clients.
+    const down = await received(leafAdmin, ">", async () => void hubAdmin.publish("person.notes.down"), { from: [hubAdmin], subject: "$JS.FC.PERSON_EVENTS.barrier" });
+    expect(down).not.toContain("person.notes.down");
+    expect(await received(hubAdmin, "person.notes.>", async () => void leafAdmin.publish("person.notes.up"), { from: [leafAdmin], subject: "$JSC.R.barrier" })).toEqual([]);
   });
 
   it("what breaks, by design: the hub's JetStream is not reachable from a leaf except through bindings (the admin manages the hub through the hub context)", async () => {
@@ -227,15 +269,17 @@ describe("a stolen leaf-link creds file", () => {
           hubAdmin.publish("$JS.FC.PERSON_EVENTS.control", "");
           await jetstream(projection).publish("person.projections.leak", "{}");
           await hubAdmin.flush();
-        });
+        }, { from: [hubAdmin], subject: "$JS.FC.PERSON_EVENTS.barrier" });
         expect(seen).toContain("$JS.FC.PERSON_EVENTS.control");
         expect(seen.filter((s) => !s.startsWith("$JS.nats-1.API.") && !s.startsWith("$JS.FC."))).toEqual([]);
         // And nothing at the hub answers it: no hub JetStream API, no forged projection.
         await expect(thief.request("$JS.hub.API.STREAM.DELETE.PATTERNS", "", { timeout: 1_500 })).rejects.toThrow(/no responders|timeout/i);
         thief.publish("person.projections.forged", "{}");
         await thief.flush();
+        // A barrier up the same link (cluster replies, which it carries): the forged message got
+        // as far as the hub before it arrived.
+        await passBarrier(hubAdmin, { from: [thief], subject: "$JSC.R.barrier" });
       }
-      await sleep(500);
       const jsm = await jetstreamManager(hubAdmin);
       expect((await jsm.streams.info("PATTERNS")).config.name).toBe("PATTERNS");
       const forged = await jsm.streams.getMessage("PERSON_PROJECTIONS", { last_by_subj: "person.projections.forged" }).catch(() => null);

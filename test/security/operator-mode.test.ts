@@ -75,8 +75,12 @@ type OperatorTopology = {
   running: RunningTopology;
   /** Connects `user` (default: with its issued creds) to a server of the topology. */
   connectAs(user: string, serverName: string, creds?: string): Promise<NatsConnection>;
-  /** The first server error `nc` reports while or shortly after `action` runs, or undefined. */
-  serverErrorDuring(nc: NatsConnection, action: () => Promise<void>, waitMs?: number): Promise<Error | undefined>;
+  /**
+   * The first server error `nc` reports for what `action` sent, or undefined. The server answers a
+   * connection's protocol in order, so once a PING sent after the action has its PONG, an error
+   * for the action (a permissions violation's -ERR) has arrived: no fixed wait for its absence.
+   */
+  serverErrorDuring(nc: NatsConnection, action: () => Promise<void>): Promise<Error | undefined>;
 };
 
 /**
@@ -108,12 +112,14 @@ function useOperatorTopology(name: string, leafDenyImports: readonly string[]): 
       })();
       return nc;
     },
-    async serverErrorDuring(nc, action, waitMs = 2_000) {
+    async serverErrorDuring(nc, action) {
       const errors = serverErrors.get(nc)!;
       const before = errors.length;
       await action();
-      const deadline = Date.now() + waitMs;
-      while (errors.length === before && Date.now() < deadline) await sleep(50);
+      await nc.flush();
+      // nats.js pushes an -ERR to the status iterator as it reads it, before that PONG; its
+      // consumer (connectAs) takes it within the same turn's microtasks, all done by setImmediate.
+      await new Promise((r) => setImmediate(r));
       return errors[before];
     },
   };

@@ -29,6 +29,7 @@ import { ROUTE_USER } from "../../components/tls/types";
 import { instanceEndpoints } from "../../components/topology/endpoints";
 import type { ServerInstance, Topology } from "../../components/topology/types";
 import { smallTopology, tempDir } from "./reload-support";
+import { eventually } from "../support/eventually";
 
 const PREFIX = "127.0.113";
 const PASSWORD = "transport-roll-password-0123456789";
@@ -107,7 +108,10 @@ describe("a route transport change on a running hub", () => {
     }
     const nc = await connect({ servers: urls, tls: natsClientTls(ca.certPem, urls) });
     try {
-      const info = await (await jetstreamManager(nc)).streams.info("ROLL");
+      // Its stream leader is elected once all three speak the new transport (the stack's own
+      // JetStream requests are asked again meanwhile: components/jetstream/api.ts).
+      const jsm = await jetstreamManager(nc);
+      const info = (await eventually("ROLL has a leader and two current replicas again", () => jsm.streams.info("ROLL").catch(() => undefined), (i) => (i?.cluster?.replicas?.filter((r) => r.current).length ?? 0) === 2, 45_000))!;
       expect(info.state.messages).toBe(20);
       expect(info.cluster?.replicas?.filter((r) => r.current)).toHaveLength(2);
       const ack = await jetstream(nc).publish("roll.after", "after");

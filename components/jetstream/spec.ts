@@ -299,6 +299,8 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
     const ai = atIssues(at, `${path}.at`, topology);
     issues.push(...ai);
     if (ai.length) return;
+    // A consumer's replicas, like its stream's, cannot exceed the servers of its domain.
+    issues.push(...replicaIssue(wire.num_replicas, resolveAt(at, topology), `${path}.${names.num_replicas ?? "replicas"}`));
     for (const location of resolveAt(at, topology)) {
       if (!known.domains.has(location.domain)) {
         issues.push({ propertyPath: `${path}.at`, reason: `stream '${streamName}' does not exist in domain '${location.domain}' (it lives in ${[...known.domains].join(", ")}); change at or the stream's at` });

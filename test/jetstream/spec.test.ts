@@ -153,6 +153,13 @@ describe("validation", () => {
     ["a consumer on an unknown stream", { ...stream({}), consumers: [{ name: "c", stream: "NOPE" }] }, "jetstream.consumers[0].stream", /unknown stream 'NOPE'; declared streams: S/],
     ["a consumer where its stream is not", { ...stream({}), consumers: [{ name: "c", stream: "S", at: "hub" }] }, "jetstream.consumers[0].at", /does not exist in domain 'hub'/],
     ["a bad consumer setting", { ...stream({}), consumers: [{ name: "c", stream: "S", ack_policy: "maybe" }] }, "jetstream.consumers[0].ack_policy", /must be one of/],
+    [
+      "consumer replicas > hub members",
+      { ...stream({ aggregate: { name: "AGG" } }), consumers: [{ name: "c", stream: "AGG", at: "hub", replicas: 5 }] },
+      "jetstream.consumers[0].replicas",
+      /replicas 5 > 3 hub members in domain 'hub': use at most 3/,
+    ],
+    ["consumer replicas > 1 at a leaf", { ...stream({}), consumers: [{ name: "c", stream: "S", replicas: 3 }] }, "jetstream.consumers[0].replicas", /leaf domains have one server, use replicas: 1/],
     ["a negative size other than -1 (the server stores -1)", stream({ max_bytes: -5 }), "jetstream.streams[0].max_bytes", /-5 is not a limit.*-1 for unlimited.*silently store -1/],
     ["a fractional count", stream({ max_msgs: 1.5 }), "jetstream.streams[0].max_msgs", /1.5 is not a limit/],
     ["a negative bucket size", { kv: [{ bucket: "B", at: "hub", max_bytes: -2 }] }, "jetstream.kv[0].max_bytes", /-2 is not a limit/],

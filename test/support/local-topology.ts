@@ -142,6 +142,26 @@ async function missingRoutes(topology: Topology, monitoringUrl: (s: string) => s
   return problems.join("; ");
 }
 
+/**
+ * "" when the hub's JetStream meta group has a leader that sees every other member current, else
+ * what is missing. Healthy servers and a full route mesh are not yet enough to place an R3 stream:
+ * under load a placement right after them failed with "no suitable peers for placement, peer offline".
+ */
+async function metaGroupNotReady(topology: Topology, monitoringUrl: (s: string) => string): Promise<string> {
+  const members = topology.hub.members;
+  if (members.length < 2) return "";
+  type Jsz = { server_name?: string; meta_cluster?: { leader?: string; replicas?: { name: string; current?: boolean; offline?: boolean }[] } };
+  for (const member of members) {
+    const jsz = await getJson<Jsz>(`${monitoringUrl(member.serverName)}/jsz`);
+    const meta = jsz.meta_cluster;
+    if (!meta?.leader || meta.leader !== member.serverName) continue;
+    const current = new Set((meta.replicas ?? []).filter((r) => r.current && !r.offline).map((r) => r.name));
+    const behind = members.filter((m) => m.serverName !== member.serverName && !current.has(m.serverName));
+    return behind.length ? `meta leader ${member.serverName} does not see ${behind.map((m) => m.serverName).join(", ")} current` : "";
+  }
+  return "no hub member is the JetStream meta leader yet";
+}
+
 /** "" when every leaf has its leafnode link up (/leafz), else what is missing. */
 async function missingLeafLinks(topology: Topology, monitoringUrl: (s: string) => string): Promise<string> {
   const problems: string[] = [];
@@ -194,6 +214,7 @@ export async function startTopology(topology: Topology, options: StartTopologyOp
     }
     await Promise.all(instances.map((i) => waitHealthy(monitoringUrl(i.serverName), timeoutMs, pids.get(i.serverName))));
     await waitFor("full hub route mesh", timeoutMs, () => missingRoutes(running, monitoringUrl));
+    await waitFor("JetStream meta group", timeoutMs, () => metaGroupNotReady(running, monitoringUrl));
     await waitFor("leafnode links", timeoutMs, () => missingLeafLinks(running, monitoringUrl));
   } catch (err) {
     const message = `${(err as Error).message}\n${logs()}`;

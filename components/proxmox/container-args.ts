@@ -39,6 +39,25 @@ export type ContainerArgs = {
 };
 
 /**
+ * Container inputs the Proxmox provider can only change by re-creating the container: `ForceNew`
+ * in bpg/terraform-provider-proxmox v0.111.1 proxmoxtf/resource/container/container.go (the schema
+ * pulumi-proxmoxve 8.6.0 bridges), as Pulumi spells them. Read by the policy pack's replacement rule
+ * and the routine-edits test; CONTAINER_IGNORE_CHANGES below keeps routine edits off them.
+ */
+export const CONTAINER_FORCE_NEW = [
+  "clone",
+  "disk.datastoreId",
+  "initialization.userAccount",
+  "mountPoints",
+  "nodeName",
+  "operatingSystem",
+  "poolId",
+  "template",
+  "unprivileged",
+  "vmId",
+] as const;
+
+/**
  * Input paths of the container that the Proxmox provider can only change by replacing the
  * container (force-new in its schema) and that change in routine operation. Pulumi ignores
  * changes to them once the container exists, so a key rotation or a template bump never destroys

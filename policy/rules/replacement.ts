@@ -15,6 +15,7 @@
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { deepEqual, resourceConfig } from "../../components/jetstream/canonical";
+import { CONTAINER_FORCE_NEW } from "../../components/proxmox/container-args";
 import { KV_STORE_KIND } from "../../components/jetstream/kv-config";
 import { OBJECT_STORE_KIND } from "../../components/jetstream/object-store-config";
 import { STORE_RESOURCE_KEYS, type StoreKind } from "../../components/jetstream/store-kind";
@@ -29,19 +30,6 @@ const STORE_KINDS: Readonly<Record<string, StoreKind<any, any>>> = {
   [TYPES.objectStore]: OBJECT_STORE_KIND,
 };
 
-/** Container input paths the Proxmox provider replaces the container for (see above). */
-export const CONTAINER_FORCE_NEW = [
-  "clone",
-  "disk.datastoreId",
-  "initialization.userAccount",
-  "mountPoints",
-  "nodeName",
-  "operatingSystem",
-  "poolId",
-  "template",
-  "unprivileged",
-  "vmId",
-] as const;
 
 /** Pulumi's secret envelope in exported state: such a value cannot be compared without the key. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";

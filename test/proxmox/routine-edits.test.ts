@@ -5,7 +5,7 @@
  * picked by the test; test/e2e/prod-day2.test.ts asks the real provider the same questions.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { CONTAINER_IGNORE_CHANGES } from "../../components/proxmox/container-args";
+import { CONTAINER_FORCE_NEW, CONTAINER_IGNORE_CHANGES } from "../../components/proxmox/container-args";
 import { ProxmoxInventory } from "../../components/proxmox/inventory";
 import { parseProxmox } from "../../components/proxmox/parse";
 import { plannedOperation } from "../deploy/engine-plan";
@@ -16,22 +16,6 @@ import { generateOpenSshKey } from "./ssh-key";
 const CONTAINER = "proxmoxve:index/containerLegacy:ContainerLegacy";
 const HOSTS = ["nats-1", "nats-2", "nats-3", "cimstor"];
 
-/**
- * Container inputs the provider can only change by re-creating the container: `ForceNew` in
- * bpg/terraform-provider-proxmox v0.111.1 proxmoxtf/resource/container/container.go (the schema
- * pulumi-proxmoxve 8.6.0 bridges), as Pulumi spells them.
- */
-export const CONTAINER_FORCE_NEW = [
-  "clone",
-  "disk.datastoreId",
-  "initialization.userAccount",
-  "mountPoints",
-  "nodeName",
-  "operatingSystem",
-  "poolId",
-  "template",
-  "vmId",
-];
 
 /** Registers the inventory for `raw`/`sshPrivateKey` and returns its containers by host. */
 async function declare(name: string, raw: Record<string, unknown>, sshPrivateKey: string): Promise<{ mocks: MockRecorder; containers: Record<string, Registered> }> {

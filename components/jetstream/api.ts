@@ -95,7 +95,7 @@ export async function jsApi<T>(conn: JetStreamConnection, op: string, body: unkn
       return await jsApiOnce<T>(conn, op, body, context, timeoutMs);
     } catch (e) {
       const transient = e instanceof TransientJetStreamError || (e instanceof JetStreamApiError && e.errCode === JsErrCode.ClusterNotAvailable);
-      if (!transient || Date.now() + timeoutMs > until) throw e instanceof TransientJetStreamError ? new Error(e.message) : e;
+      if (!transient || Date.now() + timeoutMs > until) throw e;
       await new Promise((r) => setTimeout(r, 500));
     }
   }

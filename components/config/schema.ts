@@ -441,6 +441,7 @@ export const cidServiceSchema = z.strictObject({
   bucket: opt(name, "object bucket it stores into", { default: DEFAULT_BUCKET }),
   subjectPrefix: opt(name, "subjects it serves: `<prefix>.put`, `<prefix>.get.<cid>`", { default: DEFAULT_SUBJECT_PREFIX }),
   healthPort: opt(port, "HTTP health port", { default: 8290 }),
+  maxPendingBytes: opt(size, "bytes of unfinished chunked uploads it holds at once, all clients together; a chunk over it is refused with 503 (retry later)", { default: "256M" }),
 });
 
 // ---------------------------------------------------------------- tls

@@ -22,9 +22,13 @@ export function hubRouteUrls(topology: Topology, member: ServerInstance): string
   return topology.hub.members.filter((m) => m.serverName !== member.serverName).map((m) => instanceEndpoints(m).routeUrl!);
 }
 
-/** A listener's or a link's `tls` block; `verify`: the peer must present a certificate from the CA too. */
-export function renderTlsBlock(tls: ServerTls, verify: boolean): NatsConfTree {
-  return { cert_file: tls.certFile, key_file: tls.keyFile, ca_file: tls.caFile, ...(verify ? { verify: true } : {}) };
+/**
+ * A listener's or a link's `tls` block; `verify`: the peer must present a certificate from the CA
+ * too; `map`: and that certificate must name the listener's authorization user (routes: only a
+ * hub member's certificate names the route identity).
+ */
+export function renderTlsBlock(tls: ServerTls, verify: boolean, map = false): NatsConfTree {
+  return { cert_file: tls.certFile, key_file: tls.keyFile, ca_file: tls.caFile, ...(map ? { verify_and_map: true } : verify ? { verify: true } : {}) };
 }
 
 /**
@@ -32,13 +36,15 @@ export function renderTlsBlock(tls: ServerTls, verify: boolean): NatsConfTree {
  * are mutual TLS (`verify`: each side presents a certificate from the CA). With route
  * authorization the routes and the password move to an included 0600 file (renderClusterAuth):
  * nats-server dials an explicit route with the credentials in its URL only, so the URLs are
- * secret too, and the public config keeps just the include.
+ * secret too, and the public config keeps just the include. With both, the route peer's
+ * certificate must also name the route user (`verify_and_map`; only hub members' certificates
+ * do, tls/names.ts): a certificate of the same CA issued to a leaf no longer gets a route.
  */
 export function renderHubCluster(topology: Topology, member: ServerInstance, input: ServerTlsInput = {}): NatsConfTree {
   return {
     name: topology.hub.name,
     listen: `${member.address}:${requiredPort(member, member.routePort, "routePort")}`,
-    ...(input.tls ? { tls: renderTlsBlock(input.tls, true) } : {}),
+    ...(input.tls ? { tls: renderTlsBlock(input.tls, true, input.clusterAuth !== undefined) } : {}),
     ...(input.clusterAuth ? { include: input.clusterAuth.include } : { routes: hubRouteUrls(topology, member) }),
   };
 }

@@ -47,7 +47,8 @@ export function withAccountLinks(accounts: readonly AccountSpec[], users: readon
     }
     for (const s of u.serves ?? []) {
       addExport(u.account, { type: "service", subject: s, responseType: "Singleton" });
-      addImport(dataAccount, { type: "service", from: u.account, subject: s, localSubject: s, why: `served by ${u.name}` });
+      // Shared: the service learns which client asked (the server sets Nats-Request-Info; a client cannot forge it).
+      addImport(dataAccount, { type: "service", from: u.account, subject: s, localSubject: s, why: `served by ${u.name}`, share: true });
     }
   }
   return accounts.map((a) => ({ ...a, imports: imports.get(a.name) ?? [], exports: exports.get(a.name) ?? [] }));

@@ -51,11 +51,11 @@ export function tombstoneAccountClaims(revokedAt: number): Claims {
   return { limits: { ...limits.limits, conn: 0, leaf: 0 }, revocations: { "*": revokedAt } };
 }
 
-type ImportClaim = { readonly name: string; readonly subject: string; readonly account: string; readonly type: string; readonly local_subject?: string };
+type ImportClaim = { readonly name: string; readonly subject: string; readonly account: string; readonly type: string; readonly local_subject?: string; readonly share?: boolean };
 function importClaim(i: AccountImport, accountKeys: Readonly<Record<string, string>>): ImportClaim {
   const account = accountKeys[i.from];
   if (!account) throw new Error(`account '${i.from}' (imported from for '${i.subject}') has no public key: issue every account of the spec`);
-  return { name: i.subject, subject: i.subject, account, type: i.type, ...(i.localSubject !== i.subject ? { local_subject: i.localSubject } : {}) };
+  return { name: i.subject, subject: i.subject, account, type: i.type, ...(i.localSubject !== i.subject ? { local_subject: i.localSubject } : {}), ...(i.share ? { share: true } : {}) };
 }
 
 type ExportClaim = { readonly name: string; readonly subject: string; readonly type: string; readonly response_type?: string };

@@ -94,6 +94,11 @@ export type AccountImport = {
   readonly localSubject: string;
   /** The binding it comes from, for reviews and docs. */
   readonly why: string;
+  /**
+   * Services: the exporter learns who asked (nats-server's `Nats-Request-Info`: account, server,
+   * connection id), e.g. to keep each client's uploads its own. Default false.
+   */
+  readonly share?: boolean;
 };
 
 /** One export: a service (request/reply) or a stream (messages) other accounts may import. */

@@ -38,6 +38,12 @@ export type JetStreamResourcesArgs = {
   readonly storeIds?: Readonly<Record<string, pulumi.Output<string>>>;
   /** The stack's CA certificate (PEM): every provider connection verifies the servers with it. Default: no TLS. */
   readonly caCertPem?: pulumi.Output<string>;
+  /**
+   * What an aggregate also waits for: the push of the data account's JWT, which waits for the
+   * leaves' links it enables. Created before its sources' links are up, an aggregate idles on
+   * nats-server's source retry backoff. Default none.
+   */
+  readonly linksUp?: readonly pulumi.Resource[];
 };
 
 /** Resource name suffix for a location: the leaf domain, or `hub`. */
@@ -70,7 +76,7 @@ export function declareJetStream(parent: pulumi.Resource, args: JetStreamResourc
     const r = new AggregateStream(
       `aggregate-${a.config.name}`,
       { target: target(a.location), leafStream: a.leafStream, topology, config, sources: derived, allowDataLoss },
-      { parent, dependsOn: [...serversOf(a.location), ...sources] },
+      { parent, dependsOn: [...serversOf(a.location), ...sources, ...(args.linksUp ?? [])] },
     );
     streams.set(`${a.location.domain}/${a.config.name}`, r);
   }

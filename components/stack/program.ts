@@ -115,14 +115,13 @@ export function program(): Record<string, unknown> {
   const { topology, servers, storeIds } = declared;
   // Account JWTs reach the servers through the system account, once they run: no config change.
   const pushes = declareAccountPushes(root, { spec: m.security, topology, security, servers, ...(tls.caCertPem ? { caCertPem: tls.caCertPem } : {}) });
-  // JetStream state waits for the data account's push too (which waits for the leaves' links):
-  // an aggregate created before its sources' links are up idles on nats-server's retry backoff.
-  const linked = pushes[m.security.applicationAccount];
   const jetstream = declareJetStream(root, {
     topology,
     spec: m.jetstream,
     creds: security.jetstreamAdminCreds,
-    servers: Object.fromEntries(Object.entries(servers).map(([name, server]) => [name, linked ?? server])),
+    servers,
+    // Aggregates wait for the data account's push too, which waits for the leaves' links.
+    linksUp: [pushes[m.security.applicationAccount]],
     allowDataLoss,
     ...(storeIds ? { storeIds } : {}),
     ...(tls.caCertPem ? { caCertPem: tls.caCertPem } : {}),

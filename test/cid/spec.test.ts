@@ -45,6 +45,7 @@ describe("cidService in the dev stack", () => {
       bucket: "CLUSTER_OBJECTS",
       subjectPrefix: "cimstor.objects",
       healthPort: 8290,
+      maxPendingBytes: 256 * 1024 * 1024,
       healthUrl: "http://127.0.0.2:8290/healthz",
       putSubject: "cimstor.objects.put",
       getSubject: "cimstor.objects.get.<cid>",

@@ -227,25 +227,44 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
     expect(planned).toEqual(["nats-1", "nats-2", "nats-3", "cimstor"].map((l) => `update stream-PERSON_EVENTS-${l}`).sort());
   }, 300_000);
 
-  it("change a permission: preview = up = that user's JWT only; no server changes", async () => {
+  it("change a permission: preview = up = that user's JWT, its account's and PLATFORM's (a new import and export) and their pushes; no server changes", async () => {
     const pids = natsServersUnder(project.dir).sort();
+    const configs = () => fs.readdirSync(project.dataDir).filter((d) => fs.existsSync(path.join(project.dataDir, d, "nats.conf"))).map((d) => fs.readFileSync(path.join(project.dataDir, d, "nats.conf"), "utf8"));
+    const before = configs();
     editConfig((c) => {
       const u = c["cim-nats:security"].users.find((x: { name: string }) => x.name === "pattern-service");
       u.subscribes = [...(u.subscribes ?? []), "audit.>"];
     });
     const { planned, applied } = await previewThenUp("change permission");
     expect(applied).toEqual(planned);
-    expect(planned).toEqual(["update security-user-pattern-service-jwt"]);
+    // A wider permission: the signing key stays (it records what it signs now).
+    expect(planned).toEqual(
+      [
+        "update security-user-pattern-service-signing-key",
+        "update security-user-pattern-service-jwt",
+        "update security-account-pattern-service-jwt",
+        "update security-account-PLATFORM-jwt",
+        "update security-account-pattern-service-push",
+        "update security-account-PLATFORM-push",
+      ].sort(),
+    );
     expect(natsServersUnder(project.dir).sort()).toEqual(pids);
+    expect(configs()).toEqual(before);
   }, 300_000);
 
-  it("add a user, then remove it: preview = up; servers reload (same pids); the removed user is refused; the hub's JetStream never fails", async () => {
+  it("add a user, then remove it: preview = up; no server changes (same pids, same configs); the removed user is refused; the hub's JetStream never fails", async () => {
     const pids = natsServersUnder(project.dir).sort();
     editConfig((c) => c["cim-nats:security"].users.push({ name: "audit-service", account: "PLATFORM", subscribe: { allow: ["audit.>"] } }));
     const added = await previewThenUp("add user");
     expect(added.applied).toEqual(added.planned);
     expect(added.planned).toEqual(
-      expect.arrayContaining(["create security-user-audit-service-key", "create security-user-audit-service-signing-key", "create security-user-audit-service-jwt", "update security-account-PLATFORM-jwt"]),
+      [
+        "create security-user-audit-service-key",
+        "create security-user-audit-service-signing-key",
+        "create security-user-audit-service-jwt",
+        "update security-account-PLATFORM-jwt",
+        "update security-account-PLATFORM-push",
+      ].sort(),
     );
     expect(natsServersUnder(project.dir).sort()).toEqual(pids);
     const creds = String(((await stackOutputs(project.context, "dev")).creds as Record<string, string>)["audit-service"]);
@@ -255,7 +274,15 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
     editConfig((c) => (c["cim-nats:security"].users = c["cim-nats:security"].users.filter((u: { name: string }) => u.name !== "audit-service")));
     const { result: removed, probes, failures } = await probeHubWhile(() => previewThenUp("remove user"));
     expect(removed.applied).toEqual(removed.planned);
-    expect(removed.planned).toEqual(expect.arrayContaining(["delete security-user-audit-service-jwt", "update security-account-PLATFORM-jwt"]));
+    expect(removed.planned).toEqual(
+      [
+        "delete security-user-audit-service-key",
+        "delete security-user-audit-service-signing-key",
+        "delete security-user-audit-service-jwt",
+        "update security-account-PLATFORM-jwt",
+        "update security-account-PLATFORM-push",
+      ].sort(),
+    );
     console.log(`remove user: ${probes} hub JetStream probes, ${failures.length} failures`);
     expect(failures).toEqual([]);
     expect(natsServersUnder(project.dir).sort()).toEqual(pids);
@@ -328,6 +355,11 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
     const { planned, applied } = await previewThenUp("add leaf");
     expect(applied).toEqual(planned);
     expect(planned).toEqual(expect.arrayContaining(["create servers-leaf-04", "update aggregate-CLUSTER_PERSON_EVENTS-stream", "create stream-PERSON_EVENTS-leaf-04"]));
+    // No existing server changes: the new leaf's link keys reach the others by push (PLATFORM's and SYS's JWTs).
+    expect(planned.filter((c) => c.startsWith("update servers-"))).toEqual([]);
+    expect(planned.filter((c) => c.startsWith("update security-"))).toEqual(
+      ["update security-account-PLATFORM-jwt", "update security-account-PLATFORM-push", "update security-account-SYS-jwt", "update security-account-SYS-push"].sort(),
+    );
     await publishAt(44, "person.events.created", 2, "leaf-04");
     // A source whose leaf was not linked yet when the aggregate gained it retries on the server's own backoff.
     await eventually("leaf-04's events in the aggregate", () => tagged(HUB, "CLUSTER_PERSON_EVENTS", "leaf-04"), (m) => m.length >= 2, 90_000);
@@ -344,7 +376,8 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
     editConfig((c) => c["cim-nats:topology"].hosts.push({ name: "leaf-04", vmid: 205, node: "pve2", address: `${NET}.44`, roles: ["leaf"] }));
     expect(await plannedChanges("refused host removal: revert")).toEqual([]);
     const leafz = (await (await fetch(`http://${NET}.44:8222/leafz`)).json()) as { leafnodes: number };
-    expect(leafz.leafnodes).toBe(1);
+    // Its application and system links.
+    expect(leafz.leafnodes).toBe(2);
     await publishAt(44, "person.events.created", 1, "leaf-04-after");
     await eventually("leaf-04's event after the revert", () => tagged(HUB, "CLUSTER_PERSON_EVENTS", "leaf-04-after"), (m) => m.length === 1);
   }, 600_000);

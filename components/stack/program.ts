@@ -11,7 +11,7 @@ import { NatsSecurity } from "../security/nats-security";
 import { JETSTREAM_ADMIN_USER } from "../security/types";
 import { ConfigError } from "../config/errors";
 import { readProxmoxConfig } from "../proxmox/stack-config";
-import { declareJetStream, declareRemovalGuard, jetstreamNames } from "./jetstream-resources";
+import { declareJetStream, declareRemovalGuard, declareTeardownGate, jetstreamNames } from "./jetstream-resources";
 import { cidServiceOutput, parseCidService } from "../cid/spec";
 import { declaredJetStream } from "../verify/declared";
 import { loadStackModel, type StackModel } from "./stack-model";
@@ -106,7 +106,7 @@ export function program(): Record<string, unknown> {
   const allowDataLoss = config.getBoolean("allowDataLoss") ?? false;
   // Every server waits for the removal guard: a data-losing removal fails before any server
   // changes, and removed leaf stores are gone before the leaves drop their deny_imports.
-  const removalGuard = declareRemovalGuard(root, { topology: m.topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, allowDataLoss, caCertPem: tls.caCertPem });
+  const removalGuard = declareRemovalGuard(root, { topology: m.topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, allowDataLoss, ...(tls.caCertPem ? { caCertPem: tls.caCertPem } : {}) });
   guardCreated(removalGuard);
 
   const where = { root, stack, model: m, security, removalGuard, dataDir, cid, tls };
@@ -127,6 +127,10 @@ export function program(): Record<string, unknown> {
     const bucket = jetstream.objects.filter((_, i) => m.jetstream.objects[i].config.bucket === cid.bucket && m.jetstream.objects[i].location.domain === cid.jetstreamDomain);
     substrate.declareCidService(where, declared, cid, bucket);
   }
+
+  // Declared last and depending on everything above: a destroy deletes it first, and it decides
+  // the whole teardown before anything else goes.
+  declareTeardownGate(root, { topology: m.topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, allowDataLoss, caCertPem: tls.caCertPem });
 
   const outputs = stackOutputs(topology, jetstreamNames(m.jetstream));
   const secrets = secretStackOutputs(security.userCreds, security.natsContexts, Object.values(m.security.leafLinks));

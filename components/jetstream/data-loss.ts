@@ -47,6 +47,19 @@ export function markDomainsGoing(domains: Iterable<string>): void {
   for (const d of domains) going().add(d);
 }
 
+/** Records that this run's whole-run decision allowed data loss (the stack's `allowDataLoss`). */
+export function markRunAllowsDataLoss(): void {
+  going().add(RUN_ALLOWS);
+}
+
+/** Whether this run's whole-run decision allowed data loss. */
+export function runAllowsDataLoss(): boolean {
+  return going().has(RUN_ALLOWS);
+}
+
+/** A key no JetStream domain can be (domains are names without spaces). */
+const RUN_ALLOWS = "run allows data loss";
+
 /** Whether this run removes the servers of `domain` (see markDomainsGoing). */
 export function domainGoing(domain: string | undefined): boolean {
   return domain !== undefined && going().has(domain);
@@ -54,7 +67,7 @@ export function domainGoing(domain: string | undefined): boolean {
 
 /**
  * An expected refusal: its message is the whole story (what, where, how much, the fix), so the
- * provider process prints no stack trace for it (provider-loader.ts) and Pulumi shows it once.
+ * provider process prints no stack trace for it (the console filter below) and Pulumi shows it once.
  */
 export class Refusal extends Error {
   constructor(message: string) {
@@ -70,8 +83,22 @@ export class Refusal extends Error {
   }
 }
 
-/** What a Refusal shows to the provider host's own logging (filtered out, see provider-loader.ts). */
+/** What a Refusal shows to the provider host's own logging (filtered out below). */
 export const REFUSAL_MARK = "[cim-nats refusal]";
+
+// The dynamic provider host logs every error it returns as `${e}: ${e.stack}` before the engine
+// reports it; a Refusal is all message, shown once by the engine: drop that log line (installed
+// once per process, by whichever module loads this one first).
+const QUIET_KEY = Symbol.for("cim-nats.quiet-refusals");
+const g = globalThis as unknown as Record<symbol, boolean | undefined>;
+if (!g[QUIET_KEY]) {
+  g[QUIET_KEY] = true;
+  const original = console.error.bind(console);
+  console.error = (...args: unknown[]) => {
+    if (typeof args[0] === "string" && args[0].startsWith(REFUSAL_MARK)) return;
+    original(...args);
+  };
+}
 
 /** The error a guarded delete or replace raises. */
 export class DataLossError extends Refusal {

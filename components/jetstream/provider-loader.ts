@@ -51,17 +51,6 @@ export function dynamicProvider(moduleFile: string, exports: ProviderExports): p
   // Runs in the provider process at call time. Only strings are captured; node's modules are
   // required here, not captured (capturing them breaks serialization under vitest).
   const load = (): Record<string, (...args: unknown[]) => Promise<never>> => {
-    // The provider host logs every error it returns as `${e}: ${e.stack}`; an expected refusal
-    // (data-loss.ts `Refusal`) is all message, shown once by the engine: drop its log line.
-    const g = globalThis as unknown as Record<string, unknown>;
-    if (!g.__cimNatsQuietRefusals) {
-      g.__cimNatsQuietRefusals = true;
-      const original = console.error.bind(console);
-      console.error = (...args: unknown[]) => {
-        if (typeof args[0] === "string" && args[0].startsWith("[cim-nats refusal]")) return;
-        original(...args);
-      };
-    }
     const nodeFs: typeof import("node:fs") = require("node:fs");
     const nodePath: typeof import("node:path") = require("node:path");
     const tried: string[] = [];

@@ -23,7 +23,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { deepEqual } from "./canonical";
 import { UnreachableError } from "./connection-pool";
-import { approveReplacement, markDomainsGoing } from "./data-loss";
+import { approveReplacement, markDomainsGoing, markRunAllowsDataLoss } from "./data-loss";
 import { dataLossChanges, describeStore, refusalLine, removedStores, storeKey, storeResourceId, storeStreamName, type StoreRef } from "./data-loss-plan";
 import { liveChecksDisabled } from "./liveness";
 import { dynamicProvider } from "./provider-loader";
@@ -81,6 +81,7 @@ export async function removalFailures(olds: RemovalGuardInputs | undefined, news
     return changes.map((c) => ({ property: "", reason: refusalLine(c) }));
   }
   for (const c of changes) approveReplacement(storeResourceId(c.store));
+  if (news.allowDataLoss === true) markRunAllowsDataLoss();
   markDomainsGoing(gone);
   return [];
 }

@@ -12,7 +12,17 @@ import { KV_STORE_KIND } from "./kv-config";
 import { OBJECT_STORE_KIND } from "./object-store-config";
 import { formatId } from "./resource-id";
 import { STREAM_STORE_KIND } from "./stream-config";
-import type { LiveStore } from "./user-data";
+import type { StreamConfig } from "./types";
+
+/** A store as the guard sees it live (user-data.ts asks the server). */
+export type LiveStore = {
+  /** Messages of data no declaration puts back (user-data.ts). */
+  readonly userMessages: number;
+  /** All messages in its stream. */
+  readonly messages: number;
+  /** The stream's config as the server reports it (normalized). */
+  readonly config: StreamConfig;
+};
 
 /** One declared store in one JetStream domain, by the name of the stream that holds it. */
 export type StoreRef = {

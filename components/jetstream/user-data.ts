@@ -11,18 +11,11 @@
 import { createHash } from "node:crypto";
 import { isNotFound, jsApi, JetStreamApiError, JsErrCode } from "./api";
 import { jetStreamConnection } from "./connection-pool";
+import type { LiveStore } from "./data-loss-plan";
 import { normalizeStreamConfig } from "./stream-config";
 import type { ConnectionTarget, StreamConfig } from "./types";
 
-/** A store as the guard sees it live. */
-export type LiveStore = {
-  /** Messages of data no declaration puts back (see above). */
-  readonly userMessages: number;
-  /** All messages in its stream. */
-  readonly messages: number;
-  /** The stream's config as the server reports it (normalized). */
-  readonly config: StreamConfig;
-};
+export type { LiveStore } from "./data-loss-plan";
 
 /** sha256 of a declared KV value: the guard's state keeps hashes, not values. */
 export function valueHash(value: string): string {

@@ -4,9 +4,15 @@
  */
 import { createHash } from "node:crypto";
 import * as path from "node:path";
-import type { HealthCheck } from "./nats-process";
 
 /** What one local server is made of (the provider's inputs, after Pulumi resolved them). */
+/** Which /healthz a wait asks for. */
+export type HealthCheck =
+  /** Full /healthz: for a clustered member a JetStream meta leader and every asset current. */
+  | "full"
+  /** `/healthz?js-server-only=true`: the server accepts connections and JetStream runs (a lone new hub member). */
+  | "js-server-only";
+
 export type LocalServerInputs = {
   /** `server_name`; also the last segment of `dataDir`. Changing it replaces the server. */
   readonly serverName: string;

@@ -75,7 +75,9 @@ export type DataLossChange = {
 };
 
 /**
- * The run's data-losing changes. `live` holds each store's live facts by storeKey: a LiveStore,
+ * The run's changes that delete messages: each removal or replacement of a store that holds any.
+ * Those with `userMessages` > 0 drop user data (refused unless allowed); the others hold only
+ * what the stack declares again (approved, so the store's own delete guard lets them go). `live` holds each store's live facts by storeKey: a LiveStore,
  * undefined when the stream is gone, "unreachable" when its servers did not answer (absent: not
  * asked). `goneDomains`: domains whose host leaves the topology in this run.
  */
@@ -88,13 +90,13 @@ export function dataLossChanges(
   const out: DataLossChange[] = [];
   for (const store of removedStores(before, after)) {
     const l = live.get(storeKey(store));
-    if (!l || l === "unreachable" || l.userMessages === 0) continue;
+    if (!l || l === "unreachable" || l.messages === 0) continue;
     const because = goneDomains.has(store.domain) ? `its host ${store.servers?.join(", ") || store.domain} leaves the topology` : "it was removed from cim-nats:jetstream";
     out.push({ store, change: "remove", because, userMessages: l.userMessages });
   }
   for (const store of after) {
     const l = live.get(storeKey(store));
-    if (!l || l === "unreachable" || l.userMessages === 0 || !store.config) continue;
+    if (!l || l === "unreachable" || l.messages === 0 || !store.config) continue;
     const reasons = replaceReasons(store, l);
     if (reasons.length > 0) out.push({ store, change: "replace", because: reasons.join("; "), userMessages: l.userMessages });
   }

@@ -76,10 +76,13 @@ export async function removalFailures(olds: RemovalGuardInputs | undefined, news
     ...(news.stores ?? []).filter((s) => s.config).map((store) => ({ store, target: news.targets?.[store.domain] })),
   ]);
   const changes = dataLossChanges(olds.stores, news.stores ?? [], live, gone);
-  if (changes.length > 0 && news.allowDataLoss !== true) {
+  const losing = changes.filter((c) => c.userMessages > 0);
+  if (losing.length > 0 && news.allowDataLoss !== true) {
     // No property: Pulumi then prints the reason alone, not a dump of the whole `stores` value.
-    return changes.map((c) => ({ property: "", reason: refusalLine(c) }));
+    return losing.map((c) => ({ property: "", reason: refusalLine(c) }));
   }
+  // Approved for the stores' own deletes: allowed losses, and stores holding only what the stack
+  // declares (a KV bucket's own entries and markers) whose raw count their guard would refuse.
   for (const c of changes) approveReplacement(storeResourceId(c.store));
   if (news.allowDataLoss === true) markRunAllowsDataLoss();
   markDomainsGoing(gone);

@@ -111,6 +111,8 @@ describe("whole refusals: replacements, user data, teardown", () => {
     const bucket = (entries: Record<string, string>): StoreRef => ({ ...ref("kv", "RETIRE_KV"), entries });
     const declared = bucket({ "domain.name": valueHash("Person Domain") });
     expect((await checkRemovalGuard(guard([declared]), guard([]))).failures).toEqual([]);
+    // …and its delete is approved for the run: the store's own guard counts raw messages.
+    expect(dataLossAllowed("kv:d2/RETIRE_KV", false)).toBe(true);
     // The same value under a key the stack does not declare is the user's.
     const { failures } = await checkRemovalGuard(guard([bucket({})]), guard([]));
     expect(failures![0].reason).toMatch(/^KV bucket RETIRE_KV at leaf d2 holds 1 message;/);

@@ -26,7 +26,14 @@ export async function waitReady(inputs: LocalServerInputs, pid: number, check: H
   const timeoutMs = (inputs.healthTimeoutSeconds ?? DEFAULT_HEALTH_TIMEOUT_SECONDS) * 1000;
   if (check === "full" && isClustered(inputs.configText)) await waitJetStreamCurrent(inputs.monitoringUrl, timeoutMs, pid);
   else await waitHealthy(inputs.monitoringUrl, timeoutMs, pid, check);
-  if (check === "full") await waitLinked(inputs);
+  // Not the leaf's links: in operator mode they come up only once the account JWTs listing the
+  // link users' keys are pushed, which needs every server up; the data account's push waits for them.
+  if (check === "full" && !operatorMode(inputs.configText)) await waitLinked(inputs);
+}
+
+/** Whether a rendered config runs in operator mode (its links then wait for the JWT pushes, not for the server). */
+function operatorMode(configText: string): boolean {
+  return readRenderedConf(configText)?.operator !== undefined;
 }
 
 /** How long a leaf waits for its hub link before it counts as ready anyway (leaves work cut off). */

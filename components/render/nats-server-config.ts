@@ -58,27 +58,51 @@ export function renderLeafRemotes(topology: Topology, leaf: ServerInstance, secu
   if (deny.length > 0) remote.deny_imports = [...deny];
   // The leaf checks the hub's certificate against the CA and presents its own (the hub verifies).
   if (tls) remote.tls = renderTlsBlock(tls, false);
-  if (security) {
-    const link = security.leafLinks[leaf.serverName];
-    if (!link) {
-      throw new Error(
-        `security.leafLinks has no entry for leaf '${leaf.serverName}'; ` +
-          "the security capability must issue one leaf-link user per leaf server",
-      );
-    }
-    remote.credentials = link.credentialsPath;
-    remote.account = link.account;
+  if (!security) return [remote];
+  const links = security.leafLinks[leaf.serverName];
+  if (!links) {
+    throw new Error(
+      `security.leafLinks has no entry for leaf '${leaf.serverName}'; ` +
+        "the security capability must issue one leaf-link and one system-link user per leaf server",
+    );
   }
-  return [remote];
+  remote.credentials = links.application.credentialsPath;
+  remote.account = links.application.account;
+  // The system accounts linked too: account JWT updates reach the leaf, and a leaf that was cut
+  // off fetches what it missed when it links again (resolver lookup and sync).
+  const system: Record<string, NatsConfValue> = {
+    urls: topology.hub.members.map((m) => instanceEndpoints(m).leafnodeUrl!),
+    ...(tls ? { tls: renderTlsBlock(tls, false) } : {}),
+    credentials: links.system.credentialsPath,
+    account: links.system.account,
+  };
+  return [remote, system];
 }
 
-/** Operator-mode block: the trust chain and a memory resolver preloaded with account JWTs. */
-export function renderOperatorMode(security: ServerSecurity): NatsConfTree {
+/** Where a server's full resolver keeps the account JWTs it was pushed: beside its JetStream store. */
+export function resolverDir(instance: ServerInstance): string {
+  return `${instance.storeDir}/jwt`;
+}
+
+/**
+ * How often a server's resolver asks a peer for the account JWTs it lacks (nats-server's
+ * `interval`, default 1 min): a leaf back from a partition catches up within this.
+ */
+export const RESOLVER_SYNC_INTERVAL = "5s";
+
+/**
+ * Operator-mode block: the trust chain and nats-server's full resolver, which keeps every account
+ * JWT it is pushed (`$SYS.REQ.CLAIMS.UPDATE`, security/jwt-push.ts) in `dir` and survives
+ * restarts with it. Preloaded: only the bootstrap JWTs, stable for the stack's life, so account
+ * and user changes never touch this config. Deletes stay off: a removed account is tombstoned
+ * by a newer JWT instead, which the resolvers' sync spreads and no stale peer can undo.
+ */
+export function renderOperatorMode(security: ServerSecurity, instance: ServerInstance): NatsConfTree {
   return {
     operator: security.operatorJwt,
     system_account: security.systemAccount,
-    resolver: "MEMORY",
-    resolver_preload: { ...security.resolverPreload },
+    resolver: { type: "full", dir: resolverDir(instance), allow_delete: false, interval: RESOLVER_SYNC_INTERVAL },
+    resolver_preload: { ...security.bootstrapJwts },
   };
 }
 
@@ -128,7 +152,7 @@ export function serverConfigTree(topology: Topology, serverName: string, securit
       throw new Error(`unknown instance kind '${String(never)}'`);
     }
   }
-  return security ? { ...tree, ...renderOperatorMode(security) } : tree;
+  return security ? { ...tree, ...renderOperatorMode(security, instance) } : tree;
 }
 
 /** nats-server config text for one server of the topology. */

@@ -60,10 +60,13 @@ export const RELOAD_RULES = {
   "leafnodes.remotes[+/-]": { change: "reload", why: "leafNodeOption: added remotes are connected, removed remotes are disconnected" },
   operator: { change: "restart", why: "Options.TrustedOperators has no reload case: the trust chain is fixed at start" },
   system_account: { change: "restart", why: "'config reload not supported for SystemAccount' (only the default -> unset case is allowed)" },
-  resolver: { change: "restart", why: "'config reload does not support moving to or from an account resolver'; the resolver type is fixed at start" },
+  resolver: {
+    change: "restart",
+    why: "a resolver starts (subscribes to JWT updates, syncs) only at server start (server.go: ar.Start); reload refuses moving to or from one",
+  },
   resolver_preload: {
     change: "reload",
-    why: "a MEMORY resolver is rebuilt from the new preloads on reload and every account is updated from its JWT (reloadAuthorization)",
+    why: "the full resolver stores a preload only when it is newer than the JWT it holds (saveIfNewer): the stack's bootstrap JWTs (iat 1) never replace a pushed one",
   },
   accounts: { change: "reload", why: "accountsOption: accounts are reconfigured and clients re-checked on reload" },
   authorization: { change: "reload", why: "authorizationOption: users and permissions are reloaded, clients re-checked" },

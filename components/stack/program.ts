@@ -18,6 +18,7 @@ import { loadStackModel, type StackModel } from "./stack-model";
 import { ALLOW_LOCAL_STATE_ENV, stateBackendVerdict } from "./state-backend";
 import { SUBSTRATES } from "./substrates";
 import { declareStackTls } from "../tls/resources";
+import { declareAccountPushes } from "../security/account-pushes";
 
 /** The dev stack's passphrase (scripts/with-env.sh): fine for loopback-only throwaway keys, never for prod. */
 export const DEV_PASSPHRASE = "cim-nats-dev";
@@ -112,11 +113,16 @@ export function program(): Record<string, unknown> {
   const where = { root, stack, model: m, security, removalGuard, dataDir, cid, tls };
   const declared = substrate.declareServers(where);
   const { topology, servers, storeIds } = declared;
+  // Account JWTs reach the servers through the system account, once they run: no config change.
+  const pushes = declareAccountPushes(root, { spec: m.security, topology, security, servers, ...(tls.caCertPem ? { caCertPem: tls.caCertPem } : {}) });
+  // JetStream state waits for the data account's push too (which waits for the leaves' links):
+  // an aggregate created before its sources' links are up idles on nats-server's retry backoff.
+  const linked = pushes[m.security.applicationAccount];
   const jetstream = declareJetStream(root, {
     topology,
     spec: m.jetstream,
     creds: security.jetstreamAdminCreds,
-    servers,
+    servers: Object.fromEntries(Object.entries(servers).map(([name, server]) => [name, linked ?? server])),
     allowDataLoss,
     ...(storeIds ? { storeIds } : {}),
     ...(tls.caCertPem ? { caCertPem: tls.caCertPem } : {}),
@@ -125,7 +131,8 @@ export function program(): Record<string, unknown> {
   // cimstor's CID object service (components/cid): a resource of its own where the substrate has one.
   if (cid) {
     const bucket = jetstream.objects.filter((_, i) => m.jetstream.objects[i].config.bucket === cid.bucket && m.jetstream.objects[i].location.domain === cid.jetstreamDomain);
-    substrate.declareCidService(where, declared, cid, bucket);
+    // The service's creds work once its account and the data account it imports from are pushed.
+    substrate.declareCidService(where, declared, cid, [...bucket, pushes[m.security.users.find((u) => u.name === cid.user)!.account], pushes[m.security.applicationAccount]]);
   }
 
   // Declared last and depending on everything above: a destroy deletes it first, and it decides
@@ -133,7 +140,8 @@ export function program(): Record<string, unknown> {
   declareTeardownGate(root, { topology: m.topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, allowDataLoss, caCertPem: tls.caCertPem });
 
   const outputs = stackOutputs(topology, jetstreamNames(m.jetstream));
-  const secrets = secretStackOutputs(security.userCreds, security.natsContexts, Object.values(m.security.leafLinks));
+  // Link creds stay on the leaves: not among the clients' creds outputs.
+  const secrets = secretStackOutputs(security.userCreds, security.natsContexts, [...Object.values(m.security.leafLinks), ...Object.values(m.security.systemLinks)]);
   const result = {
     stack: outputs.stack,
     substrate: m.substrate,

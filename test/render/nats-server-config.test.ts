@@ -101,11 +101,16 @@ describe("operator mode", () => {
       const t = serverConfigTree(topology, server, security) as Tree;
       expect(t.operator).toBe(security.operatorJwt);
       expect(t.system_account).toBe(security.systemAccount);
-      expect(t.resolver).toBe("MEMORY");
-      expect(t.resolver_preload).toEqual(security.resolverPreload);
+      // The full resolver keeps pushed JWTs beside the store; only the bootstrap JWTs are preloaded.
+      expect(t.resolver).toEqual({ type: "full", dir: `${instanceByName(topology, server).storeDir}/jwt`, allow_delete: false, interval: "5s" });
+      expect(t.resolver_preload).toEqual(security.bootstrapJwts);
       if (instanceByName(topology, server).kind === "leaf") {
-        expect(t.leafnodes.remotes[0].credentials).toBe(`/var/lib/cim-nats/secrets/leaf-${server}.creds`);
-        expect(t.leafnodes.remotes[0].account).toBe(security.leafLinks[server].account);
+        expect(t.leafnodes.remotes.map((r: Tree) => [r.account, r.credentials])).toEqual([
+          [security.leafLinks[server].application.account, `/var/lib/cim-nats/secrets/leaf-${server}.creds`],
+          [security.systemAccount, `/var/lib/cim-nats/secrets/leaf-${server}-sys.creds`],
+        ]);
+        // The system link carries no deny_imports: JWT updates and resolver sync only (its user's permissions).
+        expect(t.leafnodes.remotes[1].deny_imports).toBeUndefined();
       }
       // Creds are referenced by path; no seed ever reaches a rendered config.
       for (const creds of Object.values(files)) {

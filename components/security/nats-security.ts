@@ -12,6 +12,7 @@ import { natsContexts } from "./contexts";
 import { credsFileName, credsText } from "./creds";
 import { IssuedJwt } from "./jwt";
 import { NKey } from "./nkey";
+import { SignedPermissions } from "./signed-permissions";
 import { identityPlan } from "./identity-plan";
 import { parseSecurity } from "./parse";
 import type { JetStreamSpec } from "../jetstream/spec";
@@ -41,9 +42,10 @@ export interface NatsSecurityArgs {
   /** Whether the servers require TLS: contexts then name `<contextCredentialsDir>/ca.pem` as their `ca`. Default false. */
   readonly contextCa?: boolean;
   /**
-   * What every JWT waits for before it is issued or re-issued, except those of `issueFirst`
-   * users. The stack passes the JetStream removal guard: a change the guard refuses (at preview,
-   * or before any step of `up`) then re-signs nothing, so a revert finds nothing to undo.
+   * What every key, signing record and JWT waits for before it is made, rotated or re-issued,
+   * except those the `issueFirst` users' JWTs need. The stack passes the JetStream removal
+   * guard: a change the guard refuses (at preview, or before any step of `up`) then creates,
+   * rotates and re-signs nothing, so a revert finds nothing to undo.
    * Default none.
    */
   readonly issueAfter?: readonly pulumi.Input<pulumi.Resource>[];
@@ -135,9 +137,18 @@ export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent:
   const opts = { parent };
   const after = { parent, dependsOn: [...(args.issueAfter ?? [])] };
   const plan = identityPlan(spec);
+  const first = plan.jwts.filter((j) => j.kind === "user" && (args.issueFirst ?? []).includes(j.name));
+  const firstKeys = new Set(first.flatMap((j) => [j.subject, j.signer, ...(j.issuerAccount ? [j.issuerAccount] : [])]));
 
   const keys: Record<string, NKey> = Object.fromEntries(
-    plan.keys.map((k) => [k.id, new NKey(`${name}-${k.resource}`, { kind: k.kind, ...(k.signs ? { signs: k.signs } : {}) }, opts)]),
+    plan.keys.map((k) => {
+      // Like the JWTs, keys and records wait for `issueAfter` (the data-loss guard), so a refused
+      // run creates or rotates nothing; only what the `issueFirst` users' JWTs need does not.
+      const o = firstKeys.has(k.id) ? opts : after;
+      // A signing key rotates with the record of what it signs (replaced when that narrows).
+      const rotation = k.signs ? new SignedPermissions(`${name}-${k.resource.replace(/-signing-key$/, "-signed-permissions")}`, { signs: k.signs }, o).id : undefined;
+      return [k.id, new NKey(`${name}-${k.resource}`, { kind: k.kind, ...(rotation ? { rotation } : {}) }, o)];
+    }),
   );
   const publicKeyOf = (id: string) => keys[id].publicKey;
   const jwts: Record<string, IssuedJwt> = Object.fromEntries(

@@ -19,6 +19,11 @@ import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext, type PulumiRun 
 
 
 /** Placeholder secrets: well-formed, worthless. */
+/** What a prior state written without servers leaves out: JetStream state and account JWT pushes (both live on servers). */
+export function needsServers(urn: string): boolean {
+  return urn.includes("pulumi-nodejs:dynamic/jetstream:") || urn.includes("pulumi-nodejs:dynamic/cim-nats:AccountJwtPush::");
+}
+
 export const PLACEHOLDER_API_TOKEN = "pulumi@pve!deploy=00000000-0000-0000-0000-000000000000";
 export const PROD_TEST_PASSPHRASE = "cim-nats-prod-preview-test";
 
@@ -231,8 +236,8 @@ export async function writePriorState(
   const build = (containerOutputs: Readonly<Record<string, Record<string, unknown>>>) => {
     const resources = [...base];
     const known = new Set(resources.map((r) => r.urn));
-    // JetStream resources need servers: left out, except what the targeted up already made.
-    const kept = (urn: string) => known.has(urn) || !urn.includes("pulumi-nodejs:dynamic/jetstream:");
+    // JetStream resources and account pushes need servers: left out, except what the targeted up already made.
+    const kept = (urn: string) => known.has(urn) || !needsServers(urn);
     for (const key of Object.keys(counts)) delete counts[key];
     for (const step of planned.steps) {
       if (step.op !== "create" || !kept(step.urn) || known.has(step.urn)) continue;

@@ -4,11 +4,13 @@
  * streams, buckets and consumers through the JetStream admin's creds, the aggregates' sources
  * (waited for, with progress, while they catch up), and the CID service with a put and a get.
  */
+import { createHash } from "node:crypto";
 import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager, type MsgRequest } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { EMPTY_CID, replyError } from "../cid/cid";
-import { serversOf, sourceProblems, type ConsumerObservation, type Observations, type ServerObservation, type StreamObservation, type VerifyOutputs } from "./checks";
+import { rewindKey, serversOf, sourceLeaf, sourceProblems, type ConsumerObservation, type Observations, type ServerObservation, type StreamObservation, type VerifyOutputs } from "./checks";
+import { findRewind, parseStreamSource, sourceIndexName, type Reader, type RewindFinding, type SourceConfig } from "./rewind";
 import { natsClientTls } from "../tls/client";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -77,6 +79,9 @@ async function withAdmin<T>(servers: readonly string[], creds: string, use: (nc:
   }
 }
 
+/** The aggregates' live source configs (`<domain>/<stream>`), as the last STREAM.INFO saw them: the rewind check needs their epochs. */
+const sourceConfigs = new Map<string, readonly SourceConfig[]>();
+
 /** STREAM.INFO of each declared stream and bucket, CONSUMER.INFO of each consumer, per domain. */
 async function observeJetStream(outputs: VerifyOutputs, creds: string): Promise<Pick<Observations, "streams" | "consumers">> {
   const declared = outputs.declared ?? { streams: [], consumers: [] };
@@ -93,7 +98,12 @@ async function observeJetStream(outputs: VerifyOutputs, creds: string): Promise<
           for (const s of ss) {
             try {
               const info = await jsm.streams.info(s.stream);
-              streams[`${domain}/${s.stream}`] = { config: info.config as StreamObservation["config"], sources: (info.sources ?? []) as StreamObservation["sources"] };
+              streams[`${domain}/${s.stream}`] = {
+                config: info.config as StreamObservation["config"],
+                sources: (info.sources ?? []) as StreamObservation["sources"],
+                state: { first_seq: info.state.first_seq, last_seq: info.state.last_seq, messages: info.state.messages },
+              };
+              sourceConfigs.set(`${domain}/${s.stream}`, (info.config.sources ?? []) as SourceConfig[]);
             } catch (e) {
               streams[`${domain}/${s.stream}`] = { error: message(e) };
             }
@@ -143,6 +153,61 @@ async function observeCid(outputs: VerifyOutputs, creds: string): Promise<Observ
   }
 }
 
+const sha256 = (v: string) => createHash("sha256").update(v).digest();
+
+/** A Reader over one stream: the first message at or after a sequence, with the headers the rewind check compares. */
+function reader(jsm: JetStreamManager, stream: string): Reader {
+  return async (seq) => {
+    let m;
+    try {
+      // STREAM.MSG.GET takes next_by_subj (the first message at or after seq); nats.js types it for direct gets only.
+      m = await jsm.streams.getMessage(stream, { seq, next_by_subj: ">" } as unknown as MsgRequest);
+    } catch (e) {
+      if (/no message found|not found/i.test((e as Error).message)) return undefined;
+      throw e;
+    }
+    if (!m) return undefined;
+    return { seq: m.seq, subject: m.subject, data: m.data, msgId: m.header?.get("Nats-Msg-Id") || undefined, source: parseStreamSource(m.header?.get("Nats-Stream-Source") || undefined) };
+  };
+}
+
+/**
+ * Per aggregate source: is the event the hub stored for its last sourced leaf sequence still the
+ * leaf's event there (rewind.ts)? Sources with nothing sourced yet, or whose leaf stream is not
+ * observed, are left out.
+ */
+async function observeRewinds(outputs: VerifyOutputs, creds: string, streams: Readonly<Record<string, StreamObservation>>): Promise<NonNullable<Observations["rewinds"]>> {
+  const out: Record<string, RewindFinding | { error: string }> = {};
+  const urlsOf = (domain: string) => (domain === outputs.hub.jetstreamDomain ? outputs.hub.clientUrls : Object.values(outputs.leaves).filter((l) => l.jetstreamDomain === domain).map((l) => l.clientUrl));
+  for (const a of (outputs.declared?.streams ?? []).filter((d) => d.kind === "aggregate")) {
+    const agg = streams[`${a.domain}/${a.stream}`];
+    if (!agg?.state) continue;
+    for (const s of a.sources ?? []) {
+      const leaf = sourceLeaf(s.api);
+      const live = agg.sources?.find((x) => x.name === s.name && (x.external?.api ?? "") === s.api);
+      const leafState = streams[`${leaf}/${s.name}`]?.state;
+      const config = sourceConfigs.get(`${a.domain}/${a.stream}`)?.find((c) => c.name === s.name && (c.external?.api ?? "") === s.api);
+      if (!live || !leafState || !config) continue;
+      try {
+        out[rewindKey(a.domain, a.stream, leaf)] = await withAdmin(urlsOf(a.domain), creds, (_hn, hubJsm) =>
+          withAdmin(urlsOf(leaf), creds, (_ln, leafJsm) =>
+            findRewind({
+              indexName: sourceIndexName(config, sha256),
+              hubSeq: live.seq ?? 0,
+              startSeq: config.opt_start_seq,
+              leaf: { first: leafState.first_seq, last: leafState.last_seq, read: reader(leafJsm, s.name) },
+              aggregate: { first: agg.state!.first_seq, last: agg.state!.last_seq, read: reader(hubJsm, a.stream) },
+            }),
+          ),
+        );
+      } catch (e) {
+        out[rewindKey(a.domain, a.stream, leaf)] = { error: message(e) };
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * Everything verify looks at. `progress` gets a line for each check that waits (aggregate
  * sources catching up, up to `sourceWaitMs`).
@@ -166,5 +231,7 @@ export async function observe(outputs: VerifyOutputs, options: { readonly progre
     await sleep(1_000);
     js = await observeJetStream(outputs, creds);
   }
-  return { servers: Object.fromEntries(serverObs), ...js, ...(cid ? { cid } : {}) };
+  progress("comparing each aggregate source's last sequence with its leaf's stream…");
+  const rewinds = await observeRewinds(outputs, creds, js.streams);
+  return { servers: Object.fromEntries(serverObs), ...js, rewinds, ...(cid ? { cid } : {}) };
 }

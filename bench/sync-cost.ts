@@ -12,7 +12,7 @@
  *
  *   npm run bench -- sync-cost          (or: tsx bench/sync-cost.ts [rounds])
  *
- * Loopback 127.0.122.x only. Stores sit under the OS temp dir: fsync cost is that disk's, so the
+ * Loopback 127.0.129.x only. Stores sit under the OS temp dir: fsync cost is that disk's, so the
  * line printed first names its file system.
  */
 import { execFileSync } from "node:child_process";
@@ -106,7 +106,7 @@ async function runOnce(setting: Setting, base: string): Promise<Record<Tier, Run
     leaf: { jetstream: { maxMemory: "64M", maxFile: "2G", syncInterval: sync } },
     hosts: [1, 2, 3].map((n) => ({ name: `bench-${n}`, vmid: 900 + n, node: `pve${n}`, address: `127.0.0.${10 + n}`, roles: n === 1 ? ["leaf", "hub"] : ["hub"] })),
   };
-  const topology = rebaseAddresses(parseTopology(raw, { name: "bench-sync", leafDenyImports: ["person.events.>"] }), "127.0.122");
+  const topology = rebaseAddresses(parseTopology(raw, { name: "bench-sync", leafDenyImports: ["person.events.>"] }), "127.0.129");
   process.env.TMPDIR = base;
   const running = await startTopology(topology);
   try {

@@ -88,6 +88,8 @@ export type StreamObservation = {
   readonly sources?: readonly { readonly name: string; readonly external?: { readonly api?: string }; readonly lag: number; readonly active: number; readonly seq?: number }[];
   /** First and last sequence (a leaf stream's, for the aggregate's sequence check). */
   readonly state?: { readonly first_seq: number; readonly last_seq: number; readonly messages: number };
+  /** When the stream was created (its identity: a stream created anew is another stream to a source). */
+  readonly created?: string;
   readonly error?: string;
 };
 export type ConsumerObservation = { readonly config?: { readonly ack_policy?: string; readonly deliver_policy?: string; readonly filter_subjects?: readonly string[]; readonly filter_subject?: string }; readonly error?: string };
@@ -198,10 +200,9 @@ export function sourceProblems(declared: readonly DeclaredStream[], obs: Observa
       const rewind = obs.rewinds?.[rewindKey(a.domain, a.stream, leaf)];
       if (!live) problems.push(`aggregate ${a.stream} has no source ${s.name} from ${leaf}: run pulumi up`);
       else if (rewind && "status" in rewind && rewind.status === "rewound") {
-        problems.push(
-          `aggregate ${a.stream}: source ${s.name}@${leaf} is rewound: ${rewind.detail}. Repair: add { domain: ${leaf}, fromSeq: ${rewind.resumeAt} } to the \`rewinds\` of aggregate ${a.stream} ` +
-            `(jetstream.streams, stream ${s.name}, \`aggregate\`) and run pulumi up (docs/durability.md, "Sequence rewind")`,
-        );
+        const where = `the \`rewinds\` of aggregate ${a.stream} (jetstream.streams, stream ${s.name}, \`aggregate\`)`;
+        const repair = rewind.fix === "drop-rewinds" ? `remove the entries of domain ${leaf} from ${where}` : `add { domain: ${leaf}, fromSeq: ${rewind.resumeAt} } to ${where}`;
+        problems.push(`aggregate ${a.stream}: source ${s.name}@${leaf} is rewound: ${rewind.detail}. Repair: ${repair} and run pulumi up (docs/durability.md, "Sequence rewind")`);
       } else if (live.active < 0 || live.active > SOURCE_ACTIVE_LIMIT_NS) {
         problems.push(`aggregate ${a.stream}: source ${s.name}@${leaf} ${live.active < 0 ? "never active" : `last active ${Math.round(live.active / 1e9)} s ago`} (lag ${live.lag}): is leaf ${leaf} up and linked to the hub?`);
       } else if (live.lag > 0) problems.push(`aggregate ${a.stream}: source ${s.name}@${leaf} lags ${live.lag} messages`);

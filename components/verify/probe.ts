@@ -10,8 +10,9 @@ import { jetstreamManager, type JetStreamManager, type MsgRequest } from "@nats-
 import { connect } from "@nats-io/transport-node";
 import { EMPTY_CID, replyError } from "../cid/cid";
 import { rewindKey, serversOf, sourceLeaf, sourceProblems, type ConsumerObservation, type Observations, type ServerObservation, type StreamObservation, type VerifyOutputs } from "./checks";
-import { findRewind, parseStreamSource, sourceIndexName, type Reader, type RewindFinding, type SourceConfig } from "./rewind";
+import { findRewind, parseStreamSource, sourceIndexName, streamIdentity, type Reader, type RewindFinding, type SourceConfig } from "./rewind";
 import { natsClientTls } from "../tls/client";
+import { epochTransforms, isEpochSpelling } from "../jetstream/aggregate";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -66,7 +67,8 @@ let stackCa: string | undefined;
 async function withAdmin<T>(servers: readonly string[], creds: string, use: (nc: NatsConnection, jsm: JetStreamManager) => Promise<T>): Promise<T> {
   const nc = await connect({
     servers: [...servers],
-    authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
+    // No creds: a stack without auth (test topologies).
+    ...(creds ? { authenticator: credsAuthenticator(new TextEncoder().encode(creds)) } : {}),
     timeout: 3_000,
     maxReconnectAttempts: 0,
     name: "cim-nats-verify",
@@ -102,6 +104,7 @@ async function observeJetStream(outputs: VerifyOutputs, creds: string): Promise<
                 config: info.config as StreamObservation["config"],
                 sources: (info.sources ?? []) as StreamObservation["sources"],
                 state: { first_seq: info.state.first_seq, last_seq: info.state.last_seq, messages: info.state.messages },
+                created: info.created,
               };
               sourceConfigs.set(`${domain}/${s.stream}`, (info.config.sources ?? []) as SourceConfig[]);
             } catch (e) {
@@ -155,6 +158,14 @@ async function observeCid(outputs: VerifyOutputs, creds: string): Promise<Observ
 
 const sha256 = (v: string) => createHash("sha256").update(v).digest();
 
+/** A repaired source's earlier epochs (aggregate.ts): the plain source, then epochs 1..n-1. */
+function priorEpochs(c: SourceConfig): SourceConfig[] {
+  const transforms = c.subject_transforms?.map((t) => ({ src: t.src, dest: t.dest ?? "" }));
+  if (!transforms || !isEpochSpelling(transforms)) return [];
+  const { subject_transforms: _, opt_start_seq: __, ...plain } = c;
+  return [plain, ...Array.from({ length: transforms.length - 2 }, (_x, i) => ({ ...plain, subject_transforms: epochTransforms(i + 1) }))];
+}
+
 /** A Reader over one stream: the first message at or after a sequence, with the headers the rewind check compares. */
 function reader(jsm: JetStreamManager, stream: string): Reader {
   return async (seq) => {
@@ -186,6 +197,7 @@ async function observeRewinds(outputs: VerifyOutputs, creds: string, streams: Re
       const leaf = sourceLeaf(s.api);
       const live = agg.sources?.find((x) => x.name === s.name && (x.external?.api ?? "") === s.api);
       const leafState = streams[`${leaf}/${s.name}`]?.state;
+      const leafCreated = streams[`${leaf}/${s.name}`]?.created;
       const config = sourceConfigs.get(`${a.domain}/${a.stream}`)?.find((c) => c.name === s.name && (c.external?.api ?? "") === s.api);
       if (!live || !leafState || !config) continue;
       try {
@@ -193,8 +205,10 @@ async function observeRewinds(outputs: VerifyOutputs, creds: string, streams: Re
           withAdmin(urlsOf(leaf), creds, (_ln, leafJsm) =>
             findRewind({
               indexName: sourceIndexName(config, sha256),
+              ...(leafCreated ? { ident: streamIdentity(leafCreated, sha256) } : {}),
               hubSeq: live.seq ?? 0,
               startSeq: config.opt_start_seq,
+              priorIndexNames: priorEpochs(config).map((c) => sourceIndexName(c, sha256)),
               leaf: { first: leafState.first_seq, last: leafState.last_seq, read: reader(leafJsm, s.name) },
               aggregate: { first: agg.state!.first_seq, last: agg.state!.last_seq, read: reader(hubJsm, a.stream) },
             }),

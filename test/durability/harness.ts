@@ -297,7 +297,9 @@ export function startProjector(nc: NatsConnection, ledger: Ledger): Projector {
             (async () => {
               await js.publish(`person.projections.${id}`, JSON.stringify({ id, seen: m.info.streamSequence }), { msgID: `p-${id}`, timeout: 3_000 });
               ledger.ackedProjections.add(id);
-              if (await m.ackAck({ timeout: 3_000 })) ledger.processed.add(id);
+              // A double ack (the server confirms): JsMsg.ackAck leaves a rejected promise unhandled when the hub is down (nats.js 3.4).
+              await nc.request((m as unknown as { reply: string }).reply, "+ACK", { timeout: 3_000 });
+              ledger.processed.add(id);
             })(),
           );
         }

@@ -155,11 +155,24 @@ export async function startWorld(o: WorldOptions): Promise<World> {
   const spec = parseJetStream(worldJetStream(), running.topology);
   const conns = new Map<string, Promise<NatsConnection>>();
   let aggregateOutputs!: StreamOutputs;
+  // Under load a placement right after the meta group formed can still see a peer as offline
+  // (the forwarders of a namespaced member add a hop): retried, as an operator's next `up` would.
+  const placed = async <T>(what: string, create: () => Promise<T>): Promise<T> => {
+    const until = Date.now() + 60_000;
+    for (;;) {
+      try {
+        return await create();
+      } catch (e) {
+        if (Date.now() > until || !/no suitable peers|peer offline|no responders|timeout/i.test((e as Error).message)) throw e;
+        await sleep(500);
+      }
+    }
+  };
   try {
-    for (const s of spec.streams) await createStream({ ...s.config, target: locationTarget(s.location, running.topology) });
+    for (const s of spec.streams) await placed(s.config.name, () => createStream({ ...s.config, target: locationTarget(s.location, running.topology) }));
     const [agg] = spec.aggregates;
-    aggregateOutputs = (await createStream({ ...agg.config, target: locationTarget(agg.location, running.topology) })).outs;
-    for (const c of spec.consumers) await createConsumer({ ...c.config, stream: c.stream, target: locationTarget(c.location, running.topology) });
+    aggregateOutputs = (await placed(AGGREGATE, () => createStream({ ...agg.config, target: locationTarget(agg.location, running.topology) }))).outs;
+    for (const c of spec.consumers) await placed(CONSUMER, () => createConsumer({ ...c.config, stream: c.stream, target: locationTarget(c.location, running.topology) }));
     // What exists now is on disk, as the kernel's writeback would have it by the time faults start.
     for (const m of mounts.values()) await m.checkpoint();
   } catch (e) {

@@ -55,7 +55,7 @@ describe.skipIf(SKIP !== "")(`one hub member's power failure while another is pa
       await fault;
       const a = await audit(world, ledger, 120_000);
       report(`power failure of ${powered} with h2-hub partitioned`, run, a, `projector errors ${projector.errors}`);
-      expect(a).toMatchObject(CLEAN);
+      expect.soft(a).toMatchObject(CLEAN);
     }
   }, 240_000 * RUNS);
 });

@@ -107,11 +107,10 @@ describe("a leaf restored from a backup (sequence rewind)", () => {
     for (const round of [1, 2]) {
       const js = jetstream(await world.connection("l2"));
       await publishEvents(js, "l2", `r${round}-kept`, 300, ledger, { inFlight: 16 });
-      await world.running.stopServer("l2");
+      // A crash-consistent backup, taken while the leaf runs (as a volume snapshot would be).
       fs.rmSync(backup, { recursive: true, force: true });
       fs.cpSync(l2.storeDir, backup, { recursive: true });
-      await world.restart(["l2"]);
-      await publishEvents(js, "l2", `r${round}-lost`, 200, ledger, { inFlight: 16, retryUntil: Date.now() + 30_000 });
+      await publishEvents(js, "l2", `r${round}-lost`, 200, ledger, { inFlight: 16 });
       await eventually("the aggregate sourced them", () => sourceState("l2"), (s) => s.hubSeq === s.leafLast, 60_000, 250);
       const sourced = (await sourceState("l2")).hubSeq;
 

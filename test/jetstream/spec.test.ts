@@ -30,7 +30,7 @@ describe("the reference set (Pulumi.dev.yaml)", () => {
     const pe = spec.streams.filter((s) => s.config.name === "PERSON_EVENTS");
     expect(pe.map((s) => s.location.domain)).toEqual(["nats-1", "nats-2", "nats-3", "cimstor"]);
     expect(pe.map((s) => s.location.serverNames)).toEqual([["nats-1"], ["nats-2"], ["nats-3"], ["cimstor"]]);
-    expect(pe[0].config).toEqual({ name: "PERSON_EVENTS", subjects: ["person.events.>"], storage: "file", retention: "limits", max_age: "720h", num_replicas: 1 });
+    expect(pe[0].config).toEqual({ name: "PERSON_EVENTS", subjects: ["person.events.>"], storage: "file", retention: "limits", max_age: "720h", num_replicas: 1, allow_atomic: true });
   });
 
   it("aggregates them at the hub as CLUSTER_PERSON_EVENTS: R3, 2160h, no subjects, one source per leaf, republished", () => {

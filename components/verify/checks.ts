@@ -222,7 +222,7 @@ function sourceLines(declared: readonly DeclaredStream[], obs: Observations): So
         const r = obs.rewinds?.[rewindKey(a.domain, a.stream, leaf)];
         const sequence = !r ? "not checked" : "error" in r ? `not checked: ${r.error}` : r.status === "rewound" ? `REWOUND: ${r.detail}` : r.status === "unchecked" ? `not checked: ${r.detail}` : "consistent";
         const leafLast = r && "leafLast" in r ? r.leafLast : obs.streams[`${leaf}/${s.name}`]?.state?.last_seq;
-        return { aggregate: a.stream, source: s.name, leaf, lag: live?.lag, hubSeq: live?.seq, leafLast, sequence };
+        return { aggregate: a.stream, source: s.name, leaf, lag: live?.lag, hubSeq: live ? (live.seq ?? 0) : undefined, leafLast, sequence };
       }),
     );
 }

@@ -535,6 +535,16 @@ if [ "${#MISSING_PLUGINS[@]}" -gt 0 ] && [ "${CIM_NATS_REQUIRE_PLUGINS:-0}" = 1 
 fi
 
 # --- 5. Debian packages ------------------------------------------------------------------------
+# apt_install WHAT LOG PACKAGE...: apt-get install as root (else stop, saying the command to run).
+apt_install() {
+  local what="$1" log="$2"
+  shift 2
+  if [ "$(id -u)" != 0 ]; then
+    die "$what" "not installed, and setup is not running as root: install them with 'sudo apt-get install -y $*' and re-run"
+  fi
+  run_logged "apt-get update" "$LOGS/apt.log" apt-get update -qq
+  run_logged "$what" "$log" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
 missing=()
 command -v nix-instantiate >/dev/null 2>&1 || missing+=(nix-bin)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
@@ -545,12 +555,7 @@ if [ "${#missing[@]}" -eq 0 ]; then
   say "debian packages (nix-bin openssh-server curl nftables): cached"
 else
   t=$SECONDS
-  if [ "$(id -u)" != 0 ]; then
-    die "${missing[*]}" "not installed, and setup is not running as root: install them with 'sudo apt-get install -y ${missing[*]}' and re-run"
-  fi
-  run_logged "apt-get update" "$LOGS/apt.log" apt-get update -qq
-  run_logged "${missing[*]}" "$LOGS/apt-install.log" \
-    env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt_install "${missing[*]}" "$LOGS/apt-install.log" "${missing[@]}"
   say "debian packages (${missing[*]}): installed in $(since "$t")"
 fi
 nix_probe_dir="$(mktemp -d)"
@@ -606,12 +611,7 @@ else
   done
   if [ "${#missing[@]}" -gt 0 ]; then
     t=$SECONDS
-    if [ "$(id -u)" != 0 ]; then
-      die "lazyfs" "needs Debian packages ${missing[*]}: install them with 'sudo apt-get install -y ${missing[*]}' and re-run"
-    fi
-    run_logged "apt-get update" "$LOGS/apt.log" apt-get update -qq
-    run_logged "${missing[*]}" "$LOGS/apt-install-lazyfs.log" \
-      env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    apt_install "lazyfs (Debian packages ${missing[*]})" "$LOGS/apt-install-lazyfs.log" "${missing[@]}"
     say "debian packages for lazyfs (${missing[*]}): installed in $(since "$t")"
   fi
   lazyfs_key="$({

@@ -54,7 +54,7 @@ describe("a damaged block file on one hub member", () => {
     for (let run = 1; run <= RUNS; run++) {
       const d = DAMAGES[(run - 1) % DAMAGES.length];
       const [l1, l2] = await Promise.all(LEAVES.map(async (l) => jetstream(await world.connection(l))));
-      await Promise.all([publishEvents(l1, "l1", `damage${run}`, 1_000, ledger, { inFlight: 16 }), publishEvents(l2, "l2", `damage${run}-l2`, 500, ledger, { inFlight: 16 })]);
+      await Promise.all([publishEvents(l1, "l1", `damage${run}`, 600, ledger, { inFlight: 16 }), publishEvents(l2, "l2", `damage${run}-l2`, 300, ledger, { inFlight: 16 })]);
       expect(await audit(world, ledger)).toMatchObject(CLEAN); // everything stored, on every member, before the damage
 
       await world.crash([d.member]);
@@ -82,7 +82,7 @@ describe("a damaged block file on one hub member", () => {
         60_000,
         500,
       );
-      await publishEvents(l1, "l1", `damage${run}-after`, 200, ledger, { inFlight: 8, retryUntil: Date.now() + 30_000 });
+      await publishEvents(l1, "l1", `damage${run}-after`, 100, ledger, { inFlight: 8, retryUntil: Date.now() + 30_000 });
       const a = await audit(world, ledger, 90_000);
       const replicas = await eventually(`the replicas of ${d.stream} agree`, () => replicaStates(d.stream), (r) => new Set(Object.values(r)).size === 1, 30_000, 500).catch(() => replicaStates(d.stream));
       report(`${d.how === "flip" ? "flipped byte" : "truncated to 60%"} in ${d.member}'s ${d.stream} block (${size} B)`, run, a, `replicas ${JSON.stringify(replicas)}`);

@@ -32,9 +32,9 @@ describe("kill -9 mid-publish", () => {
       const js = jetstream(await world.connection("l1"));
       let killed: Promise<void> | undefined;
       const kill = (n: number) => {
-        if (n === 1_000 && !killed) killed = world.crash(["l1"]).then(() => world.restart(["l1"]));
+        if (n === 700 && !killed) killed = world.crash(["l1"]).then(() => world.restart(["l1"]));
       };
-      await publishEvents(js, "l1", `kill-leaf${run}`, 3_000, ledger, { inFlight: 32, retryUntil: Date.now() + 60_000, onAck: kill });
+      await publishEvents(js, "l1", `kill-leaf${run}`, 2_000, ledger, { inFlight: 32, retryUntil: Date.now() + 60_000, onAck: kill });
       await killed;
       const a = await audit(world, ledger);
       report("kill -9 of a leaf mid-publish", run, a);
@@ -50,9 +50,9 @@ describe("kill -9 mid-publish", () => {
       const [l1, l2] = await Promise.all(LEAVES.map(async (l) => jetstream(await world.connection(l))));
       let killed: Promise<void> | undefined;
       const kill = (n: number) => {
-        if (n === 500 && !killed) killed = world.crash(victims).then(() => world.restart(victims));
+        if (n === 400 && !killed) killed = world.crash(victims).then(() => world.restart(victims));
       };
-      await Promise.all([publishEvents(l1, "l1", `kill-hub${run}`, 1_500, ledger, { inFlight: 16, onAck: kill }), publishEvents(l2, "l2", `kill-hub${run}-l2`, 1_500, ledger, { inFlight: 16 })]);
+      await Promise.all([publishEvents(l1, "l1", `kill-hub${run}`, 1_000, ledger, { inFlight: 16, onAck: kill }), publishEvents(l2, "l2", `kill-hub${run}-l2`, 1_000, ledger, { inFlight: 16 })]);
       await killed;
       const a = await audit(world, ledger, 90_000);
       report("kill -9 of two hub members mid-publish", run, a, `killed ${victims.join(" + ")}, projector errors ${projector.errors}`);

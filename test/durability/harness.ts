@@ -11,7 +11,7 @@
  * Every scenario file has its own loopback block (127.0.12x) and cleans up what it made.
  */
 import * as path from "node:path";
-import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { waitHealthy } from "../../components/local/nats-process";
@@ -20,7 +20,7 @@ import { createConsumer } from "../../components/jetstream/consumer";
 import { locationTarget } from "../../components/jetstream/locations";
 import { leafLocalSubjects, parseJetStream, type JetStreamSpec } from "../../components/jetstream/spec";
 import { createStream, updateStream, type StreamOutputs } from "../../components/jetstream/stream";
-import { instanceByName, instanceEndpoints } from "../../components/topology/endpoints";
+import { instanceByName } from "../../components/topology/endpoints";
 import { parseTopology } from "../../components/topology/parse";
 import { rebaseAddresses, withLeafDenyImports } from "../../components/topology/rebase";
 import type { Topology } from "../../components/topology/types";
@@ -403,7 +403,7 @@ export async function audit(world: World, ledger: Ledger, drainMs = 60_000): Pro
     leafIds.set(l, await readIds(await jetstreamManager(nc), jetstream(nc), EVENTS));
   }
   const aggIds = await readIds(hubJsm, jetstream(hub), AGGREGATE);
-  const projIds = new Set((await readIds(hubJsm, jetstream(hub), PROJECTIONS)).map((id) => id));
+  const projIds = new Set(await readIds(hubJsm, jetstream(hub), PROJECTIONS));
   const agg = dupes(aggIds);
   let lostAtLeaf = 0;
   let lostInAggregate = 0;
@@ -446,4 +446,4 @@ export async function streamLeader(world: World, stream: string): Promise<string
   return (await jsm.streams.info(stream)).cluster?.leader;
 }
 
-export { AckPolicy, instanceEndpoints, sleep };
+export { sleep };

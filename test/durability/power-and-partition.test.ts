@@ -40,7 +40,7 @@ describe.skipIf(SKIP !== "")(`one hub member's power failure while another is pa
       const [l1, l2] = await Promise.all(LEAVES.map(async (l) => jetstream(await world.connection(l))));
       let fault: Promise<void> | undefined;
       const strike = (n: number) => {
-        if (n !== 500 || fault) return;
+        if (n !== 400 || fault) return;
         fault = (async () => {
           h2.cut();
           await world.crash([powered], true);
@@ -51,7 +51,7 @@ describe.skipIf(SKIP !== "")(`one hub member's power failure while another is pa
           await world.restart([powered, "h2-hub"]); // both running already: waits until both are healthy
         })();
       };
-      await Promise.all([publishEvents(l1, "l1", `jepsen${run}`, 1_500, ledger, { inFlight: 16, onAck: strike }), publishEvents(l2, "l2", `jepsen${run}-l2`, 1_500, ledger, { inFlight: 16 })]);
+      await Promise.all([publishEvents(l1, "l1", `jepsen${run}`, 1_000, ledger, { inFlight: 16, onAck: strike }), publishEvents(l2, "l2", `jepsen${run}-l2`, 1_000, ledger, { inFlight: 16 })]);
       await fault;
       const a = await audit(world, ledger, 120_000);
       report(`power failure of ${powered} with h2-hub partitioned`, run, a, `projector errors ${projector.errors}`);

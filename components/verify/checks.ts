@@ -38,7 +38,7 @@ export type ServerRef = {
 export type MonitoringScope = "host" | "network";
 
 /** The checks, in table order. */
-export const CHECKS = ["reachable", "healthz", "identity", "routes", "leafnode", "meta", "durability", "streams", "consumers", "sources", "cid"] as const;
+export const CHECKS = ["reachable", "healthz", "identity", "routes", "leafnode", "meta", "durability", "streams", "replicas", "consumers", "sources", "cid"] as const;
 export type CheckName = (typeof CHECKS)[number];
 
 export type Cell = { readonly status: "ok" | "fail" | "n/a"; readonly detail: string };
@@ -78,7 +78,16 @@ export type ServerObservation = {
   readonly leafnodes?: readonly string[];
   readonly jsz?: {
     readonly meta_cluster?: { readonly leader?: string; readonly cluster_size?: number; readonly replicas?: readonly { readonly name: string; readonly current?: boolean; readonly offline?: boolean; readonly active?: number }[] };
+    /** `/jsz?accounts=true&streams=true`: each stream's state in this server's own store, and its group's leader. */
+    readonly account_details?: readonly { readonly name?: string; readonly stream_detail?: readonly ReplicaObservation[] }[];
   };
+};
+
+/** One stream replica as its server's /jsz reports it. */
+export type ReplicaObservation = {
+  readonly name: string;
+  readonly cluster?: { readonly leader?: string };
+  readonly state?: { readonly messages: number; readonly first_seq: number; readonly last_seq: number };
 };
 
 /** A stream's live state as `STREAM.INFO` answered it (only what is compared). */
@@ -116,10 +125,12 @@ function remoteLoopback(s: ServerRef): boolean {
 }
 
 export function serversOf(o: VerifyOutputs): ServerRef[] {
+  // Hub members' names: `<host>-hub` where a leaf shares the host; else the durability output's (host order).
+  const hubNames = (o.durability ?? []).filter((d) => d.kind === "hub").map((d) => d.server);
   const hub = o.hub.clientUrls.map((clientUrl, i) => {
     const host = new URL(clientUrl.replace(/^nats:/, "http:")).hostname;
     const leaf = Object.entries(o.leaves).find(([, l]) => new URL(l.clientUrl.replace(/^nats:/, "http:")).hostname === host);
-    return { server: leaf ? `${leaf[1].host}-hub` : `hub-${i + 1}`, kind: "hub" as const, domain: o.hub.jetstreamDomain, clientUrl, monitoringUrl: o.hub.monitoringUrls[i], monitoringScope: o.hub.monitoringScopes?.[i] };
+    return { server: leaf ? `${leaf[1].host}-hub` : (hubNames[i] ?? `hub-${i + 1}`), kind: "hub" as const, domain: o.hub.jetstreamDomain, clientUrl, monitoringUrl: o.hub.monitoringUrls[i], monitoringScope: o.hub.monitoringScopes?.[i] };
   });
   const leaves = Object.entries(o.leaves).map(([server, l]) => ({ server, kind: "leaf" as const, domain: l.jetstreamDomain, clientUrl: l.clientUrl, monitoringUrl: l.monitoringUrl, monitoringScope: l.monitoringScope }));
   return [...leaves, ...hub];
@@ -227,6 +238,32 @@ function sourceLines(declared: readonly DeclaredStream[], obs: Observations): So
     );
 }
 
+/**
+ * Each hub stream's replica on this member against its leader's (both from their own /jsz): a
+ * store damaged on one member (a flipped byte, a truncated block) can come back with other
+ * counts than its peers (seen: 3,001 messages with last seq 3,000). A replica still catching up
+ * differs for a moment too: the probe looks again before it reports (probe.ts).
+ */
+export function replicaProblems(server: string, obs: Observations): string[] {
+  const mine = (obs.servers[server]?.jsz?.account_details ?? []).flatMap((a) => a.stream_detail ?? []);
+  const problems: string[] = [];
+  const span = (st: NonNullable<ReplicaObservation["state"]>) => `${st.messages} messages (seq ${st.first_seq}–${st.last_seq})`;
+  for (const r of mine) {
+    const leader = r.cluster?.leader;
+    if (!r.state) continue;
+    const impossible = r.state.last_seq >= r.state.first_seq && r.state.messages > r.state.last_seq - r.state.first_seq + 1;
+    const theirs = leader && leader !== server ? (obs.servers[leader]?.jsz?.account_details ?? []).flatMap((a) => a.stream_detail ?? []).find((x) => x.name === r.name)?.state : undefined;
+    const differs = theirs && (theirs.messages !== r.state.messages || theirs.first_seq !== r.state.first_seq || theirs.last_seq !== r.state.last_seq);
+    if (impossible || differs) {
+      problems.push(
+        `stream ${r.name}: this replica holds ${span(r.state)}${theirs ? `, its leader ${leader} ${span(theirs)}` : ""}: its store is damaged or behind; ` +
+          `if it stays so, rebuild it from its peers: stop ${server}, remove the stream's folder from its store (jetstream/<account>/streams/${r.name}), start it (docs/durability.md, "Faults, measured")`,
+      );
+    }
+  }
+  return problems;
+}
+
 /** A server's sync mode as /varz reports it: `always`, or its interval as the config would spell it. */
 export function runningSync(config: { readonly sync_interval?: number; readonly sync_always?: boolean } | undefined): string | undefined {
   if (!config) return undefined;
@@ -317,6 +354,8 @@ export function evaluate(
     const declaredSync = outputs.durability?.find((d) => d.server === s.server)?.syncInterval;
     cells.durability = down ? fail("not reachable") : durabilityCell(runningSync(o.varz?.jetstream?.config), declaredSync);
     cells.streams = streamCell(declared.streams.filter((d) => d.domain === s.domain && d.servers.includes(s.server)), obs, hints.up);
+    const replicaIssues = s.kind === "hub" && !down ? replicaProblems(s.server, obs) : [];
+    cells.replicas = s.kind !== "hub" || memberNames.length < 2 ? na : down ? fail("not reachable") : replicaIssues.length ? fail(replicaIssues.join(" | ")) : ok();
     cells.consumers = consumerCell(declared.consumers.filter((c) => c.domain === s.domain && c.servers.includes(s.server)), obs, hints.up);
     const hasAggregates = declared.streams.some((d) => d.kind === "aggregate" && d.domain === s.domain);
     cells.sources = !hasAggregates || s.kind !== "hub" ? na : sourceIssues.length ? fail(sourceIssues.join(" | ")) : ok();

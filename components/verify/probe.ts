@@ -9,7 +9,7 @@ import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager, type JetStreamManager, type MsgRequest } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { EMPTY_CID, replyError } from "../cid/cid";
-import { rewindKey, serversOf, sourceLeaf, sourceProblems, type ConsumerObservation, type Observations, type ServerObservation, type StreamObservation, type VerifyOutputs } from "./checks";
+import { replicaProblems, rewindKey, serversOf, sourceLeaf, sourceProblems, type ConsumerObservation, type Observations, type ServerObservation, type StreamObservation, type VerifyOutputs } from "./checks";
 import { findRewind, parseStreamSource, sourceIndexName, streamIdentity, type Reader, type RewindFinding, type SourceConfig } from "./rewind";
 import { natsClientTls } from "../tls/client";
 import { epochTransforms, isEpochSpelling } from "../jetstream/aggregate";
@@ -46,7 +46,7 @@ export async function observeServer(monitoringUrl: string, kind: "leaf" | "hub",
     getJson(`${base}/healthz`, timeoutMs),
     kind === "hub" ? getJson(`${base}/routez`, timeoutMs) : Promise.resolve(undefined),
     kind === "leaf" ? getJson(`${base}/leafz`, timeoutMs) : Promise.resolve(undefined),
-    kind === "hub" ? getJson(`${base}/jsz`, timeoutMs) : Promise.resolve(undefined),
+    kind === "hub" ? getJson(`${base}/jsz?accounts=true&streams=true`, timeoutMs) : Promise.resolve(undefined),
   ]);
   if (healthz.status === "fulfilled") out.healthz = { status: healthz.value.status, body: healthz.value.body };
   else out.healthzError = message(healthz.reason);
@@ -232,18 +232,24 @@ export async function observe(outputs: VerifyOutputs, options: { readonly progre
   const progress = options.progress ?? (() => {});
   const refs = serversOf(outputs);
   progress(`probing ${refs.length} servers…`);
-  const serverObs = await Promise.all(refs.map(async (r) => [r.server, await observeServer(r.monitoringUrl, r.kind)] as const));
+  let serverObs = await Promise.all(refs.map(async (r) => [r.server, await observeServer(r.monitoringUrl, r.kind)] as const));
   progress("asking each domain for its streams, buckets and consumers…");
   let js = await observeJetStream(outputs, creds);
   const cid = await observeCid(outputs, creds);
   const deadline = Date.now() + (options.sourceWaitMs ?? 15_000);
   const declared = outputs.declared?.streams ?? [];
+  const hubMembers = refs.filter((r) => r.kind === "hub");
   for (;;) {
-    const problems = sourceProblems(declared, { servers: {}, streams: js.streams, consumers: js.consumers });
+    const servers = Object.fromEntries(serverObs);
+    const problems = [
+      ...sourceProblems(declared, { servers: {}, streams: js.streams, consumers: js.consumers }),
+      ...hubMembers.flatMap((m) => replicaProblems(m.server, { servers, streams: {}, consumers: {} }).map((p) => `${m.server}: ${p}`)),
+    ];
     if (problems.length === 0 || Date.now() >= deadline) break;
-    progress(`waiting for aggregate sources (${Math.ceil((deadline - Date.now()) / 1000)} s left): ${problems[0]}`);
+    progress(`waiting for aggregate sources and replicas (${Math.ceil((deadline - Date.now()) / 1000)} s left): ${problems[0]}`);
     await sleep(1_000);
     js = await observeJetStream(outputs, creds);
+    serverObs = await Promise.all(refs.map(async (r) => [r.server, await observeServer(r.monitoringUrl, r.kind)] as const));
   }
   progress("comparing each aggregate source's last sequence with its leaf's stream…");
   const rewinds = await observeRewinds(outputs, creds, js.streams);

@@ -67,7 +67,7 @@ describe("verify's checks", () => {
   it("a healthy picture passes every check (followers' /jsz listing peers as not current is not a failure)", () => {
     const report = evaluate(outputs, healthy(), hints);
     expect(report.failures).toEqual([]);
-    expect(renderReport(report)).toContain("all 36 checks passed on 5 servers");
+    expect(renderReport(report)).toContain("all 39 checks passed on 5 servers");
   });
 
   it("states every server's sync mode and loss window, and each source's lag and sequence consistency", () => {
@@ -83,6 +83,16 @@ describe("verify's checks", () => {
     const servers = { ...o.servers, "hub-2": { ...member("hub-2"), varz: { server_name: "hub-2", jetstream: { config: { domain: "hub", sync_interval: 120e9 } } } } };
     expect(failures({ ...o, servers })).toEqual([
       "hub-2: durability: runs sync_interval 2m, declared always: restart it to apply (nats-server does not reload sync_interval; docs/changes.md) — until then 2m: a power failure or kernel crash can lose up to 2m of acked writes (opt-in; the default is always)",
+    ]);
+  });
+
+  it("a hub member whose replica of a stream differs from its leader's fails on its row, naming the stream and the rebuild", () => {
+    const o = healthy();
+    const detail = (messages: number, leader: string) => [{ name: "PROJ", cluster: { leader }, state: { messages, first_seq: 1, last_seq: 3000 } }];
+    const withStreams = (name: string, messages: number) => ({ ...member(name), jsz: { ...member(name).jsz, account_details: [{ name: "APP", stream_detail: detail(messages, "hub-1") }] } });
+    const servers = { ...o.servers, "hub-1": withStreams("hub-1", 3000), "hub-2": withStreams("hub-2", 3001), "hub-3": withStreams("hub-3", 3000) };
+    expect(failures({ ...o, servers })).toEqual([
+      "hub-2: replicas: stream PROJ: this replica holds 3001 messages (seq 1–3000), its leader hub-1 3000 messages (seq 1–3000): its store is damaged or behind; if it stays so, rebuild it from its peers: stop hub-2, remove the stream's folder from its store (jetstream/<account>/streams/PROJ), start it (docs/durability.md, \"Faults, measured\")",
     ]);
   });
 

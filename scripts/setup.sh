@@ -571,9 +571,9 @@ rm -rf "$nix_probe_dir"
 # `lazyfs::clear-cache`: what a power failure does to a disk (test/durability/, docs/durability.md).
 # Built from the public source snapshot in $CIM_NATS_LAZYFS_SRC (default ../shared/lazyfs-src; its
 # README has the recipe) against Debian's toml11 and spdlog (upstream's CMake would download them).
-# No snapshot: a warning, and the power-failure tests say why they skip. A snapshot that does not
-# build stops setup. Cached in .tools/lazyfs; the stamp is keyed by the archive, this recipe and
-# the Debian packages it built against.
+# No snapshot: a LazyFS built before is kept, else a warning (the power-failure tests then say
+# why they skip). A snapshot that does not build stops setup. Cached in .tools/lazyfs; the stamp
+# is keyed by the archive, this recipe and the Debian packages it built against.
 LAZYFS_ARCHIVE=lazyfs-a47a5ba.tar.gz
 LAZYFS_SRC="${CIM_NATS_LAZYFS_SRC:-$ROOT/../shared/lazyfs-src}"
 LAZYFS_DEBS=(libfuse3-dev fuse3 cmake g++ make pkg-config libtoml11-dev libspdlog-dev)
@@ -602,8 +602,11 @@ PY
   (cd "$dir/lazyfs" && mkdir -p build && cd build && cmake -DLAZYFS_BUILD_TESTS=OFF .. && cmake --build . -j 2) >>"$log" 2>&1
 }
 if [ ! -f "$LAZYFS_SRC/$LAZYFS_ARCHIVE" ]; then
-  warn "lazyfs: not available: the source snapshot $LAZYFS_ARCHIVE is not in $LAZYFS_SRC (set CIM_NATS_LAZYFS_SRC); the power-failure tests will skip"
-  rm -rf "$TOOLS/lazyfs" "$BIN/lazyfs" "$STAMPS/lazyfs"
+  if [ -x "$TOOLS/lazyfs/lazyfs" ] && [ -x "$BIN/lazyfs" ]; then
+    say "lazyfs: cached (the source snapshot is not in $LAZYFS_SRC: kept the one built before)"
+  else
+    warn "lazyfs: not available: the source snapshot $LAZYFS_ARCHIVE is not in $LAZYFS_SRC (set CIM_NATS_LAZYFS_SRC); the power-failure tests will skip"
+  fi
 else
   missing=()
   for p in "${LAZYFS_DEBS[@]}"; do

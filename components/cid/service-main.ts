@@ -57,7 +57,9 @@ async function main(): Promise<void> {
       if (s.type === "disconnect" || s.type === "reconnect" || s.type === "error") log(`nats: ${s.type}${"server" in s ? ` ${String(s.server)}` : ""}`);
     }
   })();
-  const service = await startCidService(nc, { bucket, subjectPrefix, log });
+  // Unfinished uploads held at once, all clients together (a memory cap).
+  const pending = process.env.CID_MAX_PENDING_BYTES ? Number(process.env.CID_MAX_PENDING_BYTES) : undefined;
+  const service = await startCidService(nc, { bucket, subjectPrefix, log, ...(pending !== undefined && Number.isFinite(pending) && pending > 0 ? { maxPendingBytes: pending } : {}) });
   log(`cid-service: serving ${subjectPrefix}.put and ${subjectPrefix}.get.<cid> over bucket ${bucket} at ${nc.getServer()} (chunk ${service.chunkBytes} bytes)`);
 
   let server: http.Server | undefined;

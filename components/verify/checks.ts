@@ -245,14 +245,15 @@ function sourceLines(declared: readonly DeclaredStream[], obs: Observations): So
  * differs for a moment too: the probe looks again before it reports (probe.ts).
  */
 export function replicaProblems(server: string, obs: Observations): string[] {
-  const mine = (obs.servers[server]?.jsz?.account_details ?? []).flatMap((a) => a.stream_detail ?? []);
+  // Streams by account: two accounts may hold streams of the same name.
+  const replicasOf = (s: string) => (obs.servers[s]?.jsz?.account_details ?? []).flatMap((a) => (a.stream_detail ?? []).map((r) => ({ account: a.name ?? "", r })));
   const problems: string[] = [];
   const span = (st: NonNullable<ReplicaObservation["state"]>) => `${st.messages} messages (seq ${st.first_seq}–${st.last_seq})`;
-  for (const r of mine) {
+  for (const { account, r } of replicasOf(server)) {
     const leader = r.cluster?.leader;
     if (!r.state) continue;
     const impossible = r.state.last_seq >= r.state.first_seq && r.state.messages > r.state.last_seq - r.state.first_seq + 1;
-    const theirs = leader && leader !== server ? (obs.servers[leader]?.jsz?.account_details ?? []).flatMap((a) => a.stream_detail ?? []).find((x) => x.name === r.name)?.state : undefined;
+    const theirs = leader && leader !== server ? replicasOf(leader).find((x) => x.account === account && x.r.name === r.name)?.r.state : undefined;
     const differs = theirs && (theirs.messages !== r.state.messages || theirs.first_seq !== r.state.first_seq || theirs.last_seq !== r.state.last_seq);
     if (impossible || differs) {
       problems.push(

@@ -114,8 +114,9 @@ let
   # systemd copies LoadCredential files here, readable only by the unit's user.
   leafnodeCredentialTarget = name: "/run/credentials/${unitName name}.service/leafnode.creds";
 
-  # The settings as written to the store: the leafnode remotes point at the systemd credential,
-  # so the secret itself never enters the Nix store.
+  # The settings as written to the store: a leafnode remote that names no credentials points at
+  # the leaf-link systemd credential, so the secret itself never enters the Nix store (cim-nats
+  # renders each remote's credential path itself: the system link's is system-link.creds).
   finalSettings =
     name: inst:
     if inst.leafnodeCredentialsFile == null then
@@ -124,9 +125,9 @@ let
       inst.settings
       // {
         leafnodes = (inst.settings.leafnodes or { }) // {
-          remotes = map (remote: remote // { credentials = leafnodeCredentialTarget name; }) (
-            inst.settings.leafnodes.remotes or [ ]
-          );
+          remotes = map (
+            remote: { credentials = leafnodeCredentialTarget name; } // remote
+          ) (inst.settings.leafnodes.remotes or [ ]);
         };
       };
 
@@ -194,9 +195,10 @@ let
   # evaluation when the deploy has installed the file (impure, as `nixos-rebuild` evaluates).
   credentialTriggers =
     inst:
-    optional (
-      inst.leafnodeCredentialsFile != null && builtins.pathExists inst.leafnodeCredentialsFile
-    ) (builtins.hashFile "sha256" inst.leafnodeCredentialsFile);
+    concatMap (file: optional (file != null && builtins.pathExists file) (builtins.hashFile "sha256" file)) [
+      inst.leafnodeCredentialsFile
+      inst.systemLinkCredentialsFile
+    ];
 
   # A bad config fails `nixos-rebuild`, not the running service. `-t` binds no port and opens
   # neither the store dir nor the creds, but it does load the TLS files and the include, which
@@ -361,6 +363,18 @@ let
             Leaf-link `.creds` file on the target (root-owned, 0600), read at service start through
             systemd `LoadCredential` and used as `credentials` of every leafnode remote. Never
             copied into the Nix store.
+          '';
+        };
+
+        systemLinkCredentialsFile = mkOption {
+          # A string, not a path: a path would be copied into the world-readable Nix store.
+          type = types.nullOr types.str;
+          default = null;
+          example = "/var/lib/cim-nats/secrets/leaf-nats-1-sys.creds";
+          description = ''
+            System-link `.creds` file on the target (root-owned, 0600): the leafnode remote bound to
+            the system account (account JWT updates, resolver sync) reads it through systemd
+            `LoadCredential` as `system-link.creds`. Never copied into the Nix store.
           '';
         };
 
@@ -589,6 +603,9 @@ in
           })
           (mkIf (inst.leafnodeCredentialsFile != null) {
             LoadCredential = [ "leafnode.creds:${inst.leafnodeCredentialsFile}" ];
+          })
+          (mkIf (inst.systemLinkCredentialsFile != null) {
+            LoadCredential = [ "system-link.creds:${inst.systemLinkCredentialsFile}" ];
           })
           {
             Type = "simple";

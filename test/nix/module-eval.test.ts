@@ -147,7 +147,10 @@ describe.skipIf(!LIB)("the cim-nats module evaluated for every prod host", () =>
           String(prod.lameDuck.durationSeconds + 30),
         ]);
         if (operator && instance.kind === "leaf") {
-          expect(sc.LoadCredential).toEqual([`leafnode.creds:/var/lib/cim-nats/secrets/leaf-${instance.serverName}.creds`]);
+          expect(sc.LoadCredential).toEqual([
+            `leafnode.creds:/var/lib/cim-nats/secrets/leaf-${instance.serverName}.creds`,
+            `system-link.creds:/var/lib/cim-nats/secrets/leaf-${instance.serverName}-sys.creds`,
+          ]);
         } else {
           expect(sc.LoadCredential).toBeUndefined();
         }

@@ -25,7 +25,7 @@ describe("pulumi up -s prod, as declared", () => {
     ]);
   });
 
-  it("deploys configuration.nix, the module, the host file, the SSH access, 0600 leaf-link creds and TLS files to every host", () => {
+  it("deploys configuration.nix, the module, the host file, the SSH access, 0600 link creds (application and system) and TLS files to every host", () => {
     const copies = ofType(":CopyToRemote");
     const forHost = (h: string) => copies.filter((c) => c.name.includes(`-${h}-`));
     // cimstor also runs the CID service (Pulumi.prod.yaml's cim-nats:cidService): its unit module,
@@ -43,6 +43,7 @@ describe("pulumi up -s prod, as declared", () => {
           "etc-nixos-cim-nats-system.nix",
           "etc-nixos-configuration.nix",
           `var-lib-cim-nats-secrets-leaf-${h}.creds`,
+          `var-lib-cim-nats-secrets-leaf-${h}-sys.creds`,
           // TLS: each server's certificate, key and the CA; a hub member's route authorization.
           ...["ca.pem", "cert.pem", "key.pem"].map((f) => `var-lib-cim-nats-secrets-${h}-${f}`),
           ...(h === "cimstor" ? cid : ["ca.pem", "cert.pem", "cluster-auth.conf", "key.pem"].map((f) => `var-lib-cim-nats-secrets-${h}-hub-${f}`)),
@@ -53,6 +54,7 @@ describe("pulumi up -s prod, as declared", () => {
     expect(switches).toHaveLength(4);
     const script = JSON.stringify(switches.find((s) => s.name.includes("nats-2"))!.inputs);
     expect(script).toContain("/var/lib/cim-nats/secrets/leaf-nats-2.creds");
+    expect(script).toContain("/var/lib/cim-nats/secrets/leaf-nats-2-sys.creds");
     expect(script).toContain("0600");
     // Against the pinned nixpkgs the switch fetched, never the template's channel.
     expect(script).toContain('nixos-rebuild switch -I \\"nixpkgs=$NIXPKGS\\"');

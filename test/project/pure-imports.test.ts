@@ -16,6 +16,7 @@ const PURE_MODULES = [
   "components/config/errors.ts",
   "components/config/units.ts",
   "components/config/schema.ts",
+  "components/config/durability.ts",
   "components/config/reference.ts",
   "components/jetstream/spec.ts",
   "components/jetstream/stream-config.ts",
@@ -56,6 +57,9 @@ const PURE_MODULES = [
   "components/deploy/rebuild-order.ts",
   "components/deploy/outputs.ts",
   "components/stack/stack-model.ts",
+  "components/stack/durability-picture.ts",
+  "components/verify/rewind.ts",
+  "components/verify/checks.ts",
 ];
 
 describe("pure modules", () => {

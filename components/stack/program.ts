@@ -161,6 +161,8 @@ export function program(): Record<string, unknown> {
     declared: declaredJetStream(m.jetstream),
     // Each server's sync mode and loss window as declared; verify compares the running ones.
     durability: durability.servers,
+    // Each account's public key and current JWT (public): verify checks every server enforces it.
+    accounts: security.accounts,
     cidService: cid ? cidServiceOutput(cid) : null,
   };
   root.complete(result);

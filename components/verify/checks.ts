@@ -21,6 +21,8 @@ export type VerifyOutputs = {
   readonly tls?: { readonly mode: string; readonly caCert: string | null } | null;
   /** Each server's declared sync mode and loss window (`durability` output); absent in older stacks. */
   readonly durability?: readonly { readonly server: string; readonly kind: string; readonly syncInterval: string; readonly lossWindow: string }[];
+  /** Each account's public key and current JWT (`accounts` output; public); absent in older stacks. */
+  readonly accounts?: Readonly<Record<string, { readonly publicKey: string; readonly jwt: string }>>;
 };
 
 /** One server of the topology as verify sees it. */
@@ -38,7 +40,7 @@ export type ServerRef = {
 export type MonitoringScope = "host" | "network";
 
 /** The checks, in table order. */
-export const CHECKS = ["reachable", "healthz", "identity", "routes", "leafnode", "meta", "durability", "streams", "replicas", "consumers", "sources", "cid"] as const;
+export const CHECKS = ["reachable", "healthz", "identity", "routes", "leafnode", "accounts", "meta", "durability", "streams", "replicas", "consumers", "sources", "cid"] as const;
 export type CheckName = (typeof CHECKS)[number];
 
 export type Cell = { readonly status: "ok" | "fail" | "n/a"; readonly detail: string };
@@ -76,6 +78,8 @@ export type ServerObservation = {
   readonly routePeers?: readonly string[];
   /** Leafnode connections (`/leafz`): remote server names. */
   readonly leafnodes?: readonly string[];
+  /** Account name → the JWT this server enforces (`/accountz?acc=`), or why there is none (not loaded here). */
+  readonly accounts?: Readonly<Record<string, { readonly jwt?: string; readonly error?: string }>>;
   readonly jsz?: {
     readonly meta_cluster?: { readonly leader?: string; readonly cluster_size?: number; readonly replicas?: readonly { readonly name: string; readonly current?: boolean; readonly offline?: boolean; readonly active?: number }[] };
     /** `/jsz?accounts=true&streams=true`: each stream's state in this server's own store, and its group's leader. */
@@ -286,6 +290,45 @@ function durabilityCell(running: string | undefined, declared: string | undefine
   return ok(lossWindow(running).text);
 }
 
+/** The `iat` of a JWT (seconds), or undefined when it does not decode. */
+function issuedAt(jwt: string): number | undefined {
+  try {
+    return (JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString("utf8")) as { iat?: number }).iat;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether this server enforces the current JWT of every account it has loaded (a pushed JWT that
+ * did not arrive leaves a server on older permissions, or on the bootstrap JWT). An account no
+ * client or link uses here is not loaded: the server reads it from its resolver store at first
+ * use, which resolver sync keeps current (`interval`), so that is no failure.
+ */
+export function accountsCell(o: ServerObservation, accounts: VerifyOutputs["accounts"]): Cell {
+  if (!accounts || !o.accounts) return na;
+  const problems: string[] = [];
+  let current = 0;
+  for (const [name, want] of Object.entries(accounts)) {
+    const got = o.accounts[name];
+    if (!got?.jwt) continue;
+    if (got.jwt === want.jwt) {
+      current++;
+      continue;
+    }
+    const [have, should] = [issuedAt(got.jwt), issuedAt(want.jwt)];
+    // Either way a re-issue repairs it: a replaced JWT gets a newer iat than any before, and newer wins everywhere.
+    const reissue = `re-issue the stack's: pulumi up --replace <URN of security-account-${name}-jwt> (pulumi stack --show-urns)`;
+    problems.push(
+      (have ?? 0) < (should ?? 0)
+        ? `enforces an older JWT of account ${name} (iat ${have}${have === 1 ? ", the bootstrap JWT" : ""}; the stack's iat ${should}): its push did not arrive; a linked server fetches it from its peers within seconds (resolver interval 5s); if it stays, ${reissue}`
+        : `enforces a JWT of account ${name} the stack did not issue (iat ${have}, the stack's iat ${should}): signed with the operator's key elsewhere (nsc?); ${reissue}`,
+    );
+  }
+  const idle = Object.keys(accounts).length - current - problems.length;
+  return problems.length ? fail(problems.join(" | ")) : ok(`${current} current${idle ? `, ${idle} not loaded` : ""}`);
+}
+
 /**
  * JetStream meta group, as its leader sees it: only the leader tracks whether its peers are
  * current (a follower's /jsz lists its peers as not current), so a member passes when a leader
@@ -352,6 +395,7 @@ export function evaluate(
       else if (obs.cid?.error) cells.cid = fail(`CID service does not answer on ${cid.subjectPrefix}.put/get at ${cid.clientUrl}: ${obs.cid.error}${obs.cid.health ? ` (health: ${obs.cid.health})` : ""}; see ${hints.cidLog}`);
       else cells.cid = ok(obs.cid?.putCid ? `put/get ${obs.cid.putCid.slice(0, 16)}…` : "");
     }
+    cells.accounts = down ? fail("not reachable") : accountsCell(o, outputs.accounts);
     const declaredSync = outputs.durability?.find((d) => d.server === s.server)?.syncInterval;
     cells.durability = down ? fail("not reachable") : durabilityCell(runningSync(o.varz?.jetstream?.config), declaredSync);
     cells.streams = streamCell(declared.streams.filter((d) => d.domain === s.domain && d.servers.includes(s.server)), obs, hints.up);

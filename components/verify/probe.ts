@@ -33,7 +33,7 @@ const message = (e: unknown) => {
   return err.cause?.code ?? err.cause?.message ?? err.message ?? String(e);
 };
 
-export async function observeServer(monitoringUrl: string, kind: "leaf" | "hub", timeoutMs = 2_000): Promise<ServerObservation> {
+export async function observeServer(monitoringUrl: string, kind: "leaf" | "hub", timeoutMs = 2_000, accounts: VerifyOutputs["accounts"] = undefined): Promise<ServerObservation> {
   const base = monitoringUrl.replace(/\/+$/, "");
   let varz: ServerObservation["varz"];
   try {
@@ -58,6 +58,21 @@ export async function observeServer(monitoringUrl: string, kind: "leaf" | "hub",
     out.leafnodes = ((leafz.value.json as { leafs?: { name?: string }[] })?.leafs ?? []).map((l) => l.name ?? "?");
   }
   if (jsz.status === "fulfilled" && jsz.value) out.jsz = jsz.value.json as ServerObservation["jsz"];
+  if (accounts) {
+    // One /accountz per account: its detail carries the JWT this server enforces (400 when not loaded).
+    const seen = await Promise.all(
+      Object.entries(accounts).map(async ([name, a]) => {
+        try {
+          const r = await getJson(`${base}/accountz?acc=${encodeURIComponent(a.publicKey)}`, timeoutMs);
+          const jwt = (r.json as { account_detail?: { jwt?: string } } | undefined)?.account_detail?.jwt;
+          return [name, jwt ? { jwt } : { error: r.body.trim() || `HTTP ${r.status}` }] as const;
+        } catch (e) {
+          return [name, { error: message(e) }] as const;
+        }
+      }),
+    );
+    out.accounts = Object.fromEntries(seen);
+  }
   return out;
 }
 
@@ -232,7 +247,7 @@ export async function observe(outputs: VerifyOutputs, options: { readonly progre
   const progress = options.progress ?? (() => {});
   const refs = serversOf(outputs);
   progress(`probing ${refs.length} servers…`);
-  let serverObs = await Promise.all(refs.map(async (r) => [r.server, await observeServer(r.monitoringUrl, r.kind)] as const));
+  let serverObs = await Promise.all(refs.map(async (r) => [r.server, await observeServer(r.monitoringUrl, r.kind, undefined, outputs.accounts)] as const));
   progress("asking each domain for its streams, buckets and consumers…");
   let js = await observeJetStream(outputs, creds);
   const cid = await observeCid(outputs, creds);
@@ -249,7 +264,7 @@ export async function observe(outputs: VerifyOutputs, options: { readonly progre
     progress(`waiting for aggregate sources and replicas (${Math.ceil((deadline - Date.now()) / 1000)} s left): ${problems[0]}`);
     await sleep(1_000);
     js = await observeJetStream(outputs, creds);
-    serverObs = await Promise.all(refs.map(async (r) => [r.server, await observeServer(r.monitoringUrl, r.kind)] as const));
+    serverObs = await Promise.all(refs.map(async (r) => [r.server, await observeServer(r.monitoringUrl, r.kind, undefined, outputs.accounts)] as const));
   }
   progress("comparing each aggregate source's last sequence with its leaf's stream…");
   const rewinds = await observeRewinds(outputs, creds, js.streams);

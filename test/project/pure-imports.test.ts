@@ -38,7 +38,6 @@ const PURE_MODULES = [
   "components/local/update-plan.ts",
   "components/local/local-server-types.ts",
   "components/topology/index.ts",
-  "components/render/index.ts",
   "components/render/reload-rules.ts",
   "components/security/account-links.ts",
   "components/security/bindings.ts",

@@ -151,6 +151,26 @@ describe("verify's checks", () => {
     expect(failures(silent)).toContain("hub-1: sources: aggregate AGG: source E@nats-1 last active 95 s ago (lag 12): is leaf nats-1 up and linked to the hub?");
   });
 
+  it("a server enforcing another JWT of an account than the stack's current one fails on its row, naming the account, both iats and the re-issue", () => {
+    const jwt = (iat: number) => `e30.${Buffer.from(JSON.stringify({ iat })).toString("base64url")}.sig`;
+    const withAccounts: VerifyOutputs = { ...outputs, accounts: { PLATFORM: { publicKey: "AP", jwt: jwt(200) }, "person-service": { publicKey: "AS", jwt: jwt(150) } } };
+    const o = healthy();
+    const seen = (platform: number) => ({ accounts: { PLATFORM: { jwt: jwt(platform) }, "person-service": { error: "Account AS does not exist" } } });
+    const servers = Object.fromEntries(Object.entries(o.servers).map(([n, s]) => [n, { ...s, ...seen(200) }]));
+    const current = evaluate(withAccounts, { ...o, servers }, hints);
+    expect(current.failures).toEqual([]);
+    // Not loaded is no failure: the server reads it from its resolver store at first use.
+    expect(current.rows.find((r) => r.server === "nats-1")!.cells.accounts).toEqual({ status: "ok", detail: "1 current, 1 not loaded" });
+
+    const stale = evaluate(withAccounts, { ...o, servers: { ...servers, "nats-1": { ...servers["nats-1"], ...seen(1) }, "hub-2": { ...servers["hub-2"], ...seen(300) } } }, hints);
+    expect(stale.failures.map((f) => `${f.server}: ${f.check}: ${f.message}`)).toEqual([
+      "nats-1: accounts: enforces an older JWT of account PLATFORM (iat 1, the bootstrap JWT; the stack's iat 200): its push did not arrive; a linked server fetches it from its peers within seconds (resolver interval 5s); if it stays, re-issue the stack's: pulumi up --replace <URN of security-account-PLATFORM-jwt> (pulumi stack --show-urns)",
+      "hub-2: accounts: enforces a JWT of account PLATFORM the stack did not issue (iat 300, the stack's iat 200): signed with the operator's key elsewhere (nsc?); re-issue the stack's: pulumi up --replace <URN of security-account-PLATFORM-jwt> (pulumi stack --show-urns)",
+    ]);
+    // Stacks from before the `accounts` output: no such check.
+    expect(evaluate(outputs, { ...o, servers }, hints).rows[0].cells.accounts.status).toBe("n/a");
+  });
+
   it("a stopped CID service fails on its leaf's row, naming the service and its log", () => {
     expect(failures({ ...healthy(), cid: { error: "no responders: the CID service is not running (or not subscribed)" } })).toEqual([
       "cimstor: cid: CID service does not answer on cimstor.objects.put/get at nats://10.0.0.2:4222: no responders: the CID service is not running (or not subscribed); see cid.log",

@@ -27,7 +27,8 @@ export async function testSecurity(topology: Topology, credentialsDir = "secrets
   const sysPub = sys.getPublicKey();
   const appPub = app.getPublicKey();
   const operatorJwt = await encodeOperator("TEST_OPERATOR", operator, { system_account: sysPub });
-  const sysJwt = await encodeAccount("SYS", sys, {}, { signer: operator });
+  // The system account takes each leaf's system link: leaf connections must be allowed (the library's default is none).
+  const sysJwt = await encodeAccount("SYS", sys, { limits: { subs: -1, data: -1, payload: -1, conn: -1, leaf: -1, imports: -1, exports: -1, wildcards: true } }, { signer: operator });
   const appJwt = await encodeAccount(
     "PLATFORM",
     app,

@@ -293,11 +293,12 @@ describe("the dev topology in operator mode (ServerSecurity from test keys)", ()
     await running?.stop();
   });
 
-  it("links every leaf with its leaf-link creds into the application account", async () => {
+  it("links every leaf with its leaf-link creds into the application account, and with its system-link creds into the system account", async () => {
+    const operatorVarz = await monitor(running, "nats-1-hub", "varz");
     for (const leaf of topology.leaves) {
       const leafz = await monitor(running, leaf.serverName, "leafz");
-      expect(leafz.leafnodes, leaf.serverName).toBe(1);
-      expect(leafz.leafs[0].account, leaf.serverName).toBe(appAccount);
+      expect(leafz.leafnodes, leaf.serverName).toBe(2);
+      expect(leafz.leafs.map((l: { account: string }) => l.account).sort(), leaf.serverName).toEqual([appAccount, operatorVarz.system_account].sort());
     }
     const operatorMode = await monitor(running, "nats-1-hub", "varz");
     expect(operatorMode.system_account).toMatch(/^A[A-Z2-7]{55}$/);
@@ -329,7 +330,7 @@ describe("the dev topology in operator mode (ServerSecurity from test keys)", ()
     await running.reload("nats-2");
     const after = await monitor(running, "nats-2", "varz");
     expect(after.config_load_time).not.toBe(before);
-    expect((await monitor(running, "nats-2", "leafz")).leafnodes).toBe(1);
+    expect((await monitor(running, "nats-2", "leafz")).leafnodes).toBe(2);
   });
 });
 

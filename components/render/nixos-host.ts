@@ -64,8 +64,8 @@ function hostByName(topology: Topology, hostName: string): Host {
 }
 
 /**
- * The tree without leafnode-remote `credentials`: on NixOS the module points them at the
- * systemd credential it loads from `leafnodeCredentialsFile`, so the path is set once, there.
+ * The tree without leafnode-remote `credentials`: on NixOS the module points them at the runtime
+ * copy it makes of `leafnodeCredentialsFile`, so the path is set once, there.
  */
 export function withoutRemoteCredentials(tree: NatsConfTree): NatsConfTree {
   const leafnodes = tree.leafnodes as NatsConfTree | undefined;
@@ -77,12 +77,16 @@ export function withoutRemoteCredentials(tree: NatsConfTree): NatsConfTree {
   };
 }
 
-/** Where the module points a leaf's remotes for its link creds: the systemd credential (nix/modules/cim-nats.nix). */
+/**
+ * Where the module points a leaf's remotes for its link creds: the copy root places in the unit's
+ * runtime dir before start (nix/modules/cim-nats.nix; not systemd's LoadCredential, which LXC's
+ * service override resets).
+ */
 export function nixosLeafCredentialTarget(kind: ServerInstance["kind"]): string {
-  return `/run/credentials/cim-nats-${kind}.service/leafnode.creds`;
+  return `/run/cim-nats-${kind}/leafnode.creds`;
 }
 
-/** The config tree the instance's unit runs: its settings, leaf remotes reading the systemd credential. */
+/** The config tree the instance's unit runs: its settings, leaf remotes reading the runtime copy of the creds. */
 export function nixosRunningSettings(topology: Topology, instance: ServerInstance, security?: ServerSecurity, tlsOptions: Partial<NixosTlsOptions> = {}): NatsConfTree {
   const tree = serverConfigTree(topology, instance.serverName, security, nixosTlsInput(topology, instance, tlsOptions));
   const leafnodes = tree.leafnodes as NatsConfTree | undefined;

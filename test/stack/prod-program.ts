@@ -57,6 +57,10 @@ export async function runProdProgram(): Promise<{ registered: Registered[]; outp
         if (args.type === "command:remote:Command" && args.name.endsWith("-hostkey")) {
           return { id: `${args.name}-id`, state: { ...args.inputs, stdout: `${MOCK_CONTAINER_HOST_KEY} root@${args.name}` } };
         }
+        // A host's build prints its system's store path.
+        if (args.type === "command:local:Command" && args.name.endsWith("-build")) {
+          return { id: `${args.name}-id`, state: { ...args.inputs, stdout: `/nix/store/00000000000000000000000000000000-nixos-system-${args.name}\n` } };
+        }
         // The TLS resources (components/tls): the real CA, certificates and route password.
         const tlsCreate: Record<string, (ins: any) => Promise<{ id: string; outs: object }>> = { // eslint-disable-line @typescript-eslint/no-explicit-any
           "pulumi-nodejs:dynamic/cim-nats:TlsCa": createTlsCa,

@@ -40,8 +40,12 @@ export type ClosureTarget = {
   readonly address: string;
   readonly user: string;
   readonly port: number;
-  /** The container's pinned SSH host key (`<type> <base64>`); unset: not verified (docs/prod.md, SSH host keys). */
-  readonly hostKey?: string;
+  /**
+   * Pin the container's SSH host key: the copy accepts only the key in CIM_NATS_HOST_KEY
+   * (`<type> <base64>`, the build's environment; read on the container's node). false: not
+   * verified (docs/prod.md, SSH host keys).
+   */
+  readonly pinHostKey: boolean;
 };
 
 /** Where the deploy writes the SHA-256 of each secret file (a NixOS module the entry point imports). */
@@ -112,11 +116,12 @@ export function embeddedFiles(script: string): Record<string, string> {
 
 /** The ssh options of the closure copy (`NIX_SSHOPTS`, split on spaces by Nix): pinned key, no prompts. */
 function sshOptions(target: ClosureTarget): string {
-  const verify = target.hostKey !== undefined;
   return [
     `-p ${target.port}`,
     "-o BatchMode=yes",
-    verify ? `-o StrictHostKeyChecking=yes -o UserKnownHostsFile=$dir/known_hosts -o HostKeyAlgorithms=${target.hostKey!.split(" ")[0]}` : "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+    target.pinHostKey
+      ? "-o StrictHostKeyChecking=yes -o UserKnownHostsFile=$dir/known_hosts -o HostKeyAlgorithms=${CIM_NATS_HOST_KEY%% *}"
+      : "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
   ].join(" ");
 }
 
@@ -124,7 +129,8 @@ function sshOptions(target: ClosureTarget): string {
  * The build script of one host (stdin of `bash -s` on the deploying machine). Writes the host's
  * public files into a private temp dir, fetches the pinned nixpkgs, builds the system, copies its
  * closure to the container with `nix-copy-closure` (SSH: the agent at SSH_AUTH_SOCK, or the key in
- * CIM_NATS_DEPLOY_KEY loaded into a throwaway agent), prints the store path. Progress goes to stderr.
+ * CIM_NATS_DEPLOY_KEY loaded into a throwaway agent; the host key in CIM_NATS_HOST_KEY pinned),
+ * prints the store path. Progress goes to stderr.
  */
 export function buildScript(files: readonly RenderedFile[], settings: BuildSettings, target: ClosureTarget): string {
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -171,7 +177,12 @@ export function buildScript(files: readonly RenderedFile[], settings: BuildSetti
     "  local system",
     `  system=$(nix-build "$nixos" -A system "\${path[@]}" -I "nixos-config=$dir"${shellQuote(settings.nixosConfig)} --out-link "$roots"/${shellQuote(settings.gcRootName)}${builders})`,
     `  echo "cim-nats: ${target.host}: built $system" >&2`,
-    ...(target.hostKey !== undefined ? [`  printf '%s %s\\n' ${shellQuote(knownHost)} ${shellQuote(target.hostKey)} >"$dir/known_hosts"`] : []),
+    ...(target.pinHostKey
+      ? [
+          `  [[ -n \${CIM_NATS_HOST_KEY:-} ]] || { echo "cim-nats: ${target.host}: no host key to pin (CIM_NATS_HOST_KEY): nothing is copied to an unverified host" >&2; return 1; }`,
+          `  printf '%s %s\\n' ${shellQuote(knownHost)} "$CIM_NATS_HOST_KEY" >"$dir/known_hosts"`,
+        ]
+      : []),
     `  NIX_SSHOPTS="${sshOptions(target)}" nix-copy-closure --to ${shellQuote(login)} "$system" >&2`,
     `  echo "cim-nats: ${target.host}: closure copied to ${login}" >&2`,
     `  printf '%s\\n' "$system"`,

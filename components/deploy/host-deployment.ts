@@ -54,7 +54,7 @@ export function hostDeployment(host: Host, files: readonly RenderedFile[], optio
     buildScript: buildScript(
       buildFiles,
       { nixosConfig: options.nixosConfig, gcRootName: build.gcRootName, ...(options.nixpkgsPin ? { nixpkgsPin: options.nixpkgsPin } : {}), ...(options.builders ? { builders: options.builders } : {}) },
-      { host: host.name, address: host.address, user: build.user, port: build.port, ...(build.hostKey !== undefined ? { hostKey: build.hostKey } : {}) },
+      { host: host.name, address: host.address, user: build.user, port: build.port, pinHostKey: build.pinHostKey },
     ),
     secrets,
     servers: host.instances.map((i) => ({ serverName: i.serverName, unit: instanceUnit(i), monitoringAddress: i.monitoringAddress, monitoringPort: i.monitoringPort })),

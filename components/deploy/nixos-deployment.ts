@@ -99,7 +99,7 @@ function createDeployment(parent: NixosDeployment, name: string, args: NixosDepl
     perDialTimeout: args.connection.perDialTimeout ?? 15,
     ...(args.connection.hostKeys?.[host] !== undefined ? { hostKey: args.connection.hostKeys[host] } : {}),
   });
-  const buildOf = (host: string, hostKey?: string) => ({ user, port, gcRootName: `${args.topology.name}-${host}`, ...(hostKey !== undefined ? { hostKey } : {}) });
+  const buildOf = (host: string) => ({ user, port, gcRootName: `${args.topology.name}-${host}`, pinHostKey: args.connection.hostKeys?.[host] !== undefined });
 
   // Every host's plan first, so invalid files fail the deployment before any resource exists.
   // Paths, modes and the scripts' shape are known now; only the contents may be Outputs.
@@ -121,13 +121,19 @@ function createDeployment(parent: NixosDeployment, name: string, args: NixosDepl
     const deps = args.dependsOn?.[host.name];
     const hostDeps: pulumi.Input<pulumi.Resource>[] = deps === undefined ? [] : Array.isArray(deps) ? [...deps] : [deps as pulumi.Input<pulumi.Resource>];
 
-    // The whole plan again once the contents (and the host key) are known. The build script holds
-    // the public files and hashes of the secrets; the switch script paths and hashes: neither holds
-    // a secret, so both are unsecret and the preview shows what changed.
-    const hostKey = args.connection.hostKeys?.[host.name];
+    // The whole plan again once the contents are known. The build script holds the public files
+    // and hashes of the secrets; the switch script paths and hashes: neither holds a secret, so
+    // both are unsecret and the preview shows what changed.
     const known = pulumi
-      .all([pulumi.all(files.map((f) => f.content)), pulumi.output(hostKey)])
-      .apply(([contents, key]) => hostDeployment(host, files.map((f, i): RenderedFile => ({ ...f, content: contents[i] })), options, buildOf(host.name, key)));
+      .all(files.map((f) => f.content))
+      .apply((contents) => hostDeployment(host, files.map((f, i): RenderedFile => ({ ...f, content: contents[i] })), options, buildOf(host.name)));
+    const hostKey = args.connection.hostKeys?.[host.name];
+    const environment = {
+      // The key the closure copy pins (the build runs before a container's key may be known in a preview).
+      ...(hostKey !== undefined ? { CIM_NATS_HOST_KEY: hostKey } : {}),
+      // Without an agent, the copy logs in with the stack's key, loaded into a throwaway agent.
+      ...(args.connection.privateKey !== undefined ? { CIM_NATS_DEPLOY_KEY: pulumi.secret(args.connection.privateKey) } : {}),
+    };
 
     const build = new command.local.Command(
       `${prefix}-build`,
@@ -135,8 +141,7 @@ function createDeployment(parent: NixosDeployment, name: string, args: NixosDepl
         create: "bash -s",
         update: "bash -s",
         stdin: pulumi.unsecret(known.apply((d) => d.buildScript)),
-        // Without an agent, the closure copy logs in with the stack's key, loaded into a throwaway agent.
-        ...(args.connection.privateKey !== undefined ? { environment: { CIM_NATS_DEPLOY_KEY: pulumi.secret(args.connection.privateKey) } } : {}),
+        ...(Object.keys(environment).length > 0 ? { environment } : {}),
         addPreviousOutputInEnv: false,
       },
       { parent, dependsOn: hostDeps },

@@ -207,6 +207,8 @@ export function switchScript(
     "}",
     "remove_staged() { # no staged secret outlives the switch, whatever happened",
     ...each((s) => `rm -f ${q(stagedPath(s, options))}`),
+    // What the release before build-once staged and left: the NixOS sources (now built elsewhere).
+    `  rm -f ${q(options.stagingDir)}/etc-nixos-*`,
     "  true",
     "}",
     "deploy() {",

@@ -19,7 +19,7 @@ import { eventually } from "../support/eventually";
 
 const HAS_NIX = spawnSync("nix-instantiate", ["--version"]).status === 0;
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPdDPmOhoM7QsPD27uStGCQOd47WiiKlG2IDSRAtDQZQ";
-const TARGET: ClosureTarget = { host: "nats-1", address: "10.0.0.41", user: "root", port: 22, hostKey: HOST_KEY };
+const TARGET: ClosureTarget = { host: "nats-1", address: "10.0.0.41", user: "root", port: 22, pinHostKey: true };
 
 describe("buildScript under bash", () => {
   let dir: string;
@@ -79,7 +79,7 @@ if [[ -n \${SSH_AUTH_SOCK:-} ]]; then echo "agent: $(ssh-add -l | cut -d' ' -f2)
       input: script,
       encoding: "utf8",
       timeout: 60_000,
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, LOG: log, SEEN: seen, TMPDIR: tmp, XDG_CACHE_HOME: join(dir, `${name}-cache`), SSH_AUTH_SOCK: "", ...env },
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, LOG: log, SEEN: seen, TMPDIR: tmp, XDG_CACHE_HOME: join(dir, `${name}-cache`), SSH_AUTH_SOCK: "", CIM_NATS_HOST_KEY: HOST_KEY, ...env },
     });
     return { ...run, log: () => (existsSync(log) ? readFileSync(log, "utf8") : ""), seen, tmp };
   }
@@ -103,12 +103,18 @@ if [[ -n \${SSH_AUTH_SOCK:-} ]]; then echo "agent: $(ssh-add -l | cut -d' ' -f2)
     expect(readdirSync(run.tmp)).toEqual([]);
   });
 
+  it("without the key to pin nothing is copied", () => {
+    const run = build("nokey", buildScript(files, settings, TARGET), { CIM_NATS_HOST_KEY: "" });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("cim-nats: nats-1: no host key to pin (CIM_NATS_HOST_KEY): nothing is copied to an unverified host");
+    expect(run.log()).not.toContain("nix-copy-closure");
+  });
+
   it("a non-default SSH port pins the key as [address]:port; an unpinned host is not verified", () => {
     const pinned = build("port", buildScript(files, settings, { ...TARGET, port: 2222 }));
     expect(pinned.status, pinned.stderr).toBe(0);
     expect(pinned.log()).toContain(`known_hosts: [10.0.0.41]:2222 ${HOST_KEY}`);
-    const { hostKey: _k, ...unpinned } = TARGET;
-    const open = build("unpinned", buildScript(files, settings, unpinned));
+    const open = build("unpinned", buildScript(files, settings, { ...TARGET, pinHostKey: false }), { CIM_NATS_HOST_KEY: "" });
     expect(open.status, open.stderr).toBe(0);
     expect(open.log()).toContain("NIX_SSHOPTS=-p 22 -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null\n");
   });

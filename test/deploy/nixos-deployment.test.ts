@@ -62,6 +62,7 @@ describe("NixosDeployment of the prod stack (mocked)", () => {
       create: "bash -s",
       update: "bash -s",
       stdin: expect.any(String),
+      // The stack's key only as a secret (no agent here); the container's host key the copy pins.
       environment: secretInput({ CIM_NATS_DEPLOY_KEY: fixture.key.privateKey }),
       addPreviousOutputInEnv: false,
     });

@@ -159,11 +159,13 @@ export type PriorState = {
  *    removal guard (it only records the declared stores), so every rendered file is known;
  * 2. `preview --json`: the real providers' checked inputs of every container and command;
  * 3. `stack import` of those as created resources (outputs = inputs, the way both providers
- *    echo them; commands with empty stdout/stderr). Secret inputs the preview masks are put
- *    back from what the stack itself holds: the deploy connection (address, root, 22, the key,
- *    20 × 15 s), each leaf's link creds (the security component's output) and each server's
- *    TLS files (the CA's and its certificate's outputs, its route authorization rendered with
- *    the route password).
+ *    echo them; commands with empty stdout/stderr, a host's build with the store path of what it
+ *    built). Secret inputs the preview masks are put back from what the stack itself holds: the
+ *    deploy connection (address, root, 22, the key, 20 × 15 s), a build's environment (the
+ *    container's host key, the stack's key), each leaf's link creds (the security component's
+ *    output) and each server's TLS files (the CA's and its certificate's outputs, its route
+ *    authorization rendered with the route password). A resource whose inputs are unknown until
+ *    another exists (a switch activates what its build printed) is written from the next preview.
  * JetStream resources are left out (they need running servers); dependencies on them are dropped.
  * The resulting state is checked by the caller: an unchanged config must preview no change.
  */
@@ -228,15 +230,21 @@ export async function writePriorState(
     return fromSecret(text);
   };
 
-  const build = (containerOutputs: Readonly<Record<string, Record<string, unknown>>>) => {
+  const build = (containerOutputs: Readonly<Record<string, Record<string, unknown>>>, plans: readonly Preview[]) => {
     const resources = [...base];
     const known = new Set(resources.map((r) => r.urn));
     // JetStream resources need servers: left out, except what the targeted up already made.
     const kept = (urn: string) => known.has(urn) || !urn.includes("pulumi-nodejs:dynamic/jetstream:");
     for (const key of Object.keys(counts)) delete counts[key];
-    for (const step of planned.steps) {
+    // What a round leaves for the next (its inputs unknown yet), and so everything that depends on it.
+    const later = new Set<string>();
+    for (const step of plans.flatMap((p) => p.steps)) {
       if (step.op !== "create" || !kept(step.urn) || known.has(step.urn)) continue;
       const s = step.newState!;
+      if ((s.dependencies ?? []).some((d) => later.has(d) && !known.has(d))) {
+        later.add(step.urn);
+        continue;
+      }
       const name = nameOf(step.urn);
       const host = Object.keys(hostAddresses).find((h) => name.startsWith(`deploy-${h}-`));
       const inputs: Record<string, any> = { ...s.inputs };
@@ -247,6 +255,10 @@ export async function writePriorState(
         // Its trigger: the container's id, as an `up` stored it (the prior containers' ids are their vmids).
         const vmid = config["cim-nats:topology"].hosts.find((h: { name: string }) => h.name === host).vmid;
         inputs.triggers = [String(vmid)];
+      } else if (s.type === "command:local:Command") {
+        // A host's build: the key its closure copy pins and, without an agent, the stack's key.
+        // (The provider checks the map into plain values with the key secret inside.)
+        inputs.environment = { ...(verifyHostKeys ? { CIM_NATS_HOST_KEY: PRIOR_CONTAINER_HOST_KEY } : {}), CIM_NATS_DEPLOY_KEY: secretPlaintext(privateKey) };
       } else if (s.type.startsWith("command:remote:")) {
         // The provider marks the key secret inside the (secret) connection, so the state does too.
         inputs.connection = secretPlaintext({
@@ -264,12 +276,19 @@ export async function writePriorState(
         }
       }
       if (JSON.stringify(inputs).includes('"[secret]"')) throw new Error(`${name}: a masked secret input the prior state cannot restore`);
+      // Known only once what it depends on is in the state: written from a later preview.
+      if (JSON.stringify(inputs).includes(UNKNOWN)) {
+        later.add(step.urn);
+        continue;
+      }
       const container = s.type === CONTAINER_TYPE;
       const outputs = container
         ? (containerOutputs[step.urn] ?? { ...withoutDefaults(inputs), id: String(inputs.vmId) })
         : s.type === "command:remote:Command"
           ? { ...withoutDefaults(inputs), stdout: hostKeyRead ? `${PRIOR_CONTAINER_HOST_KEY} root@${host}` : "", stderr: "" }
-          : withoutDefaults(inputs);
+          : s.type === "command:local:Command"
+            ? { ...withoutDefaults(inputs), stdout: priorSystemPath(host!, String(inputs.stdin)), stderr: "" }
+            : withoutDefaults(inputs);
       const deps = (s.dependencies ?? []).filter(kept);
       const propertyDependencies = Object.fromEntries(Object.entries(s.propertyDependencies ?? {}).map(([k, v]) => [k, v.filter(kept)]));
       const extra = s as any;
@@ -304,20 +323,28 @@ export async function writePriorState(
     }
   };
 
-  // Round 1: containers with their checked inputs as outputs. The bridged provider then plans
+  // Round 1: containers with their checked inputs as outputs, every command whose inputs are known
+  // (a switch's are not: it activates what its build printed). The bridged provider then plans
   // what it would store after a create (defaults and computed attributes): round 2 stores that.
-  await importState(build({}));
+  // Then, with containers and builds as an up leaves them, the next plan knows each switch's
+  // script: round 3 stores the switches (and what waits for them).
+  const plans = [planned];
+  await importState(build({}, plans));
   const planned2 = await preview(project);
   const containerOutputs: Record<string, Record<string, unknown>> = {};
   for (const step of planned2.steps) {
     if (step.newState?.type !== CONTAINER_TYPE || !step.newState.outputs) continue;
     containerOutputs[step.urn] = afterCreate(step.newState.outputs, step.newState.inputs as Record<string, any>);
   }
-  await importState(build(containerOutputs));
+  await importState(build(containerOutputs, plans));
+  plans.push(await preview(project));
+  await importState(build(containerOutputs, plans));
   return { counts, ms: Date.now() - started };
 }
 
 const CONTAINER_TYPE = "proxmoxve:index/containerLegacy:ContainerLegacy";
+/** The store path a host's build printed in the prior state: a function of its script, as Nix's is of its inputs. */
+export const priorSystemPath = (host: string, script: string) => `/nix/store/${createHash("sha256").update(script).digest("hex").slice(0, 32)}-nixos-system-${host}`;
 /** The SSH host key every container of the prior state had (what its read on the node printed). */
 export const PRIOR_CONTAINER_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKMGwCj9hlKhSiEbGGa6LAIXyFvC9YhJ0ptMvHaYXKwe";
 const ASSET_SIG = SECRET_SIG;

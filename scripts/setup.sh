@@ -16,6 +16,8 @@
 #   CIM_NATS_SETUP_SMOKE=1      re-run the Pulumi end-to-end smoke test even if it passed before
 #   CIM_NATS_PLUGIN_SRC=DIR     source snapshots to build plugins from (default ../shared/plugin-src)
 #   CIM_NATS_REQUIRE_PLUGINS=1  a provider plugin that cannot be had fails setup (default: a warning)
+#   CIM_NATS_SKIP_SYSTEM_PACKAGES=1  skip the Debian packages only the tests use (nix-bin, sshd, curl,
+#                               nftables): what a CI runner that only previews sets (it runs without root)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -534,6 +536,10 @@ if [ "${#MISSING_PLUGINS[@]}" -gt 0 ] && [ "${CIM_NATS_REQUIRE_PLUGINS:-0}" = 1 
 fi
 
 # --- 5. Debian packages ------------------------------------------------------------------------
+# For the tests only (parse checks, the SSH deploy replay, nft -c): a preview needs none of them.
+if [ "${CIM_NATS_SKIP_SYSTEM_PACKAGES:-0}" = 1 ]; then
+  say "debian packages (nix-bin openssh-server curl nftables): skipped (CIM_NATS_SKIP_SYSTEM_PACKAGES=1; the tests that need them say so and skip)"
+else
 missing=()
 command -v nix-instantiate >/dev/null 2>&1 || missing+=(nix-bin)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
@@ -559,6 +565,7 @@ if ! nix-instantiate --parse --store dummy:// "$nix_probe_dir/probe.nix" >"$LOGS
   die nix-instantiate "cannot parse a trivial expression: $(last_error "$LOGS/nix-probe.log")"
 fi
 rm -rf "$nix_probe_dir"
+fi # CIM_NATS_SKIP_SYSTEM_PACKAGES
 
 # --- 6. Pulumi end-to-end smoke test -----------------------------------------------------------
 # A throwaway TypeScript project with one dynamic-provider resource, `pulumi up` through

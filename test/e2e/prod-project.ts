@@ -1,7 +1,8 @@
 /**
  * A throwaway copy of this project for running the real Pulumi CLI on the prod stack offline:
- * its own file backend, a fresh `prod` stack with placeholder secrets (a made-up API token and a
- * fresh SSH key), the same Pulumi.prod.yaml (a copy, so a test may change it). Nothing reaches
+ * its own file backend, a fresh `prod` stack with a placeholder secret (a made-up API token; the
+ * deploy key is in an SSH agent, as Pulumi.prod.yaml logs in), the same Pulumi.prod.yaml (a
+ * copy, so a test may change it). Nothing reaches
  * Proxmox or a container: `preview` plans with the real provider plugins, and a prior state is
  * written with `pulumi stack import` (priorState below), never by a real `up`.
  */
@@ -13,7 +14,6 @@ import { dump, load } from "js-yaml";
 import { renderClusterAuth } from "../../components/render/cluster-auth";
 import { ROUTE_USER } from "../../components/tls/types";
 import { parseTopology } from "../../components/topology/parse";
-import { generateOpenSshKey } from "../proxmox/ssh-key";
 import { copyProject } from "./dev-project";
 import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext, type PulumiRun } from "./pulumi-cli";
 
@@ -37,8 +37,6 @@ export type ProdProject = {
   readonly dir: string;
   readonly projectDir: string;
   readonly context: PulumiContext;
-  /** The deploy key's private half (OpenSSH), as set in `cim-nats:sshPrivateKey`. */
-  readonly sshPrivateKey: string;
   pulumi(args: readonly string[], allowFailure?: boolean): Promise<PulumiRun>;
   /** Edits the copy's Pulumi.prod.yaml (`config:` keys, e.g. `cim-nats:topology`); secrets stay as they are. */
   editConfig(edit: (config: Record<string, any>) => void): void;
@@ -58,19 +56,16 @@ export async function createProdProject(prefix = "cim-nats-prod-"): Promise<Prod
     env: pulumiEnv(stateDir, { PULUMI_CONFIG_PASSPHRASE: PROD_TEST_PASSPHRASE, CIM_NATS_ROOT: projectDir, PULUMI_NODEJS_TRANSPILE_ONLY: "true", CIM_NATS_OFFLINE: "1" }),
   };
   const pulumi = (args: readonly string[], allowFailure = false) => runPulumi(context, [...args, "-s", "prod"], { allowFailure, timeoutMs: 600_000 });
-  const key = generateOpenSshKey("deploy@cim-nats-test");
-  // Through stdin: a value on the command line would show in `ps`, and a key spans lines.
+  // Through stdin: a value on the command line would show in `ps`.
   const setSecret = (k: string, value: string) => runWithStdin(context, ["config", "set", "--secret", "-s", "prod", k], value);
   await runPulumi(context, ["stack", "init", "prod"]);
   await setSecret("cim-nats:proxmoxApiToken", PLACEHOLDER_API_TOKEN);
-  await setSecret("cim-nats:sshPrivateKey", key.privateKey);
   const yamlPath = path.join(projectDir, "Pulumi.prod.yaml");
   const createdYaml = fs.readFileSync(yamlPath, "utf8");
   return {
     dir,
     projectDir,
     context,
-    sshPrivateKey: key.privateKey,
     pulumi,
     editConfig: (edit) => {
       const doc = load(fs.readFileSync(yamlPath, "utf8")) as { config: Record<string, any> };
@@ -161,8 +156,8 @@ export type PriorState = {
  * 3. `stack import` of those as created resources (outputs = inputs, the way both providers
  *    echo them; commands with empty stdout/stderr, a host's build with the store path of what it
  *    built). Secret inputs the preview masks are put back from what the stack itself holds: the
- *    deploy connection (address, root, 22, the key, 20 × 15 s), a build's environment (the
- *    container's host key, the stack's key), each leaf's link creds (the security component's
+ *    deploy connection (address, root, 22, 20 × 15 s; the agent, no key), a build's environment
+ *    (the container's host key), each leaf's link creds (the security component's
  *    output) and each server's TLS files (the CA's and its certificate's outputs, its route
  *    authorization rendered with the route password). A resource whose inputs are unknown until
  *    another exists (a switch activates what its build printed) is written from the next preview.
@@ -196,8 +191,6 @@ export async function writePriorState(
   const base: any[] = exported.deployment.resources;
   const security = base.find((r) => r.type === "cim-nats:security:NatsSecurity");
   const userCreds: Record<string, string> = fromSecret(security.outputs.userCreds);
-  // What the program sent: `pulumi config set` from stdin drops the key's trailing newline.
-  const privateKey = (await project.pulumi(["config", "get", "cim-nats:sshPrivateKey"])).stdout.replace(/\n$/, "");
   const counts: Record<string, number> = {};
   // Each container's host key read (container-host-keys.ts) runs on its node: the node's address
   // and pinned key from the stack config; what it printed, the key every deploy connection pins.
@@ -251,23 +244,22 @@ export async function writePriorState(
       const hostKeyRead = name.endsWith("-hostkey");
       if (hostKeyRead) {
         const node = nodeOf(host!);
-        inputs.connection = secretPlaintext({ dialErrorLimit: 10, host: node.address, hostKey: node.hostKey, perDialTimeout: 15, port: 22, privateKey: secretPlaintext(privateKey), user: "root" });
+        inputs.connection = secretPlaintext({ dialErrorLimit: 10, host: node.address, hostKey: node.hostKey, perDialTimeout: 15, port: 22, user: "root" });
         // Its trigger: the container's id, as an `up` stored it (the prior containers' ids are their vmids).
         const vmid = config["cim-nats:topology"].hosts.find((h: { name: string }) => h.name === host).vmid;
         inputs.triggers = [String(vmid)];
       } else if (s.type === "command:local:Command") {
-        // A host's build: the key its closure copy pins and, without an agent, the stack's key.
-        // (The provider checks the map into plain values with the key secret inside.)
-        inputs.environment = { ...(verifyHostKeys ? { CIM_NATS_HOST_KEY: PRIOR_CONTAINER_HOST_KEY } : {}), CIM_NATS_DEPLOY_KEY: secretPlaintext(privateKey) };
+        // A host's build: the key its closure copy pins (no deploy key: the agent logs in).
+        if (verifyHostKeys) inputs.environment = { CIM_NATS_HOST_KEY: PRIOR_CONTAINER_HOST_KEY };
+        else delete inputs.environment;
       } else if (s.type.startsWith("command:remote:")) {
-        // The provider marks the key secret inside the (secret) connection, so the state does too.
+        // The command SDK makes every connection secret.
         inputs.connection = secretPlaintext({
           dialErrorLimit: 20,
           host: hostAddresses[host!],
           ...(verifyHostKeys ? { hostKey: PRIOR_CONTAINER_HOST_KEY } : {}),
           perDialTimeout: 15,
           port: 22,
-          privateKey: secretPlaintext(privateKey),
           user: "root",
         });
         if (inputs.source === "[secret]") {

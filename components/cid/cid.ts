@@ -40,6 +40,8 @@ export const HEADER_ROOM_BYTES = 8 * 1024;
 export const UPLOAD_IDLE_MS = 60_000;
 /** Largest object a chunked upload may assemble (held in memory until its CID is known). */
 export const DEFAULT_MAX_UPLOAD_BYTES = 256 * 1024 * 1024;
+/** Bytes of unfinished chunked uploads the service holds at once, all clients together (a memory cap). */
+export const DEFAULT_MAX_PENDING_BYTES = 256 * 1024 * 1024;
 
 export const Header = {
   Cid: "Cim-Cid",
@@ -54,7 +56,7 @@ export const Header = {
   Error: "Nats-Service-Error",
 } as const;
 
-export const ErrorCode = { BadRequest: 400, NotFound: 404, Mismatch: 409, TooLarge: 413, Internal: 500 } as const;
+export const ErrorCode = { BadRequest: 400, NotFound: 404, Mismatch: 409, TooLarge: 413, Internal: 500, Unavailable: 503 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** The CID (base32 text) of `bytes`. */
@@ -94,7 +96,10 @@ export function cidReason(text: string): string {
 
 /** The sha2-256 digest of a valid CID, as object stores write it (`SHA-256=<base64url>`). */
 export function objectStoreDigest(cid: string): string {
-  return `SHA-256=${Buffer.from(CID.parse(cid).multihash.digest).toString("base64url")}`;
+  // Padded base64url, as nats.js and nats.go write it (Node's "base64url" leaves the padding off,
+  // and an unpadded digest never matched a stored one: every repeated put rewrote its object).
+  const b64 = Buffer.from(CID.parse(cid).multihash.digest).toString("base64url");
+  return `SHA-256=${b64.padEnd(Math.ceil(b64.length / 4) * 4, "=")}`;
 }
 
 /** Bytes of one reply that carries content: the server's max payload less room for headers. */

@@ -33,6 +33,8 @@ export type LocalCidServiceInputs = {
   readonly inboxPrefix: string;
   /** `host:port` of its HTTP /healthz. */
   readonly healthAddr: string;
+  /** Unfinished uploads held at once (bytes); default the service's. */
+  readonly maxPendingBytes?: number;
   /** Seconds create/update wait for /healthz. Default 30. */
   readonly healthTimeoutSeconds?: number;
   /** The stack's CA certificate (PEM, public) when the servers require TLS; written as `ca.pem`. Default: plain. */
@@ -187,6 +189,7 @@ async function start(inputs: LocalCidServiceInputs): Promise<LocalCidServiceStat
           CID_SUBJECT_PREFIX: inputs.subjectPrefix,
           CID_INBOX_PREFIX: inputs.inboxPrefix,
           CID_HEALTH_ADDR: inputs.healthAddr,
+          ...(inputs.maxPendingBytes !== undefined ? { CID_MAX_PENDING_BYTES: String(inputs.maxPendingBytes) } : {}),
         },
       },
     );
@@ -217,7 +220,7 @@ export function readLocalCidService(id: string, state: LocalCidServiceState): { 
 
 export function diffLocalCidService(state: LocalCidServiceState, inputs: LocalCidServiceInputs): { changes: boolean; replaces: string[]; changed: string[] } {
   const changed: string[] = [];
-  for (const k of ["dataDir", "bucket", "subjectPrefix", "inboxPrefix", "healthAddr", "codeHash"] as const) if (state[k] !== inputs[k]) changed.push(k);
+  for (const k of ["dataDir", "bucket", "subjectPrefix", "inboxPrefix", "healthAddr", "codeHash", "maxPendingBytes"] as const) if (state[k] !== inputs[k]) changed.push(k);
   if (JSON.stringify(state.servers) !== JSON.stringify(inputs.servers)) changed.push("servers");
   if ((state.caPem ?? "") !== (inputs.caPem ?? "")) changed.push("caPem");
   if (state.credsHash !== sha256(inputs.creds)) changed.push("creds");

@@ -31,6 +31,8 @@ export type LocalCidServiceArgs = {
   readonly inboxPrefix: pulumi.Input<string>;
   /** `host:port` of its HTTP /healthz. */
   readonly healthAddr: pulumi.Input<string>;
+  /** Unfinished uploads held at once (bytes); default the service's (256 MiB). */
+  readonly maxPendingBytes?: pulumi.Input<number>;
   /** The stack's CA certificate (PEM, public) when the servers require TLS. */
   readonly caPem?: pulumi.Input<string>;
 };

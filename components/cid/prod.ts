@@ -38,6 +38,7 @@ export function renderCidServiceNix(spec: CidServiceSpec, caFile?: string): stri
     `    subjectPrefix = ${nixString(spec.subjectPrefix)};`,
     `    inboxPrefix = ${nixString(spec.inboxPrefix)};`,
     `    healthAddress = ${nixString(`${spec.address}:${spec.healthPort}`)};`,
+    `    maxPendingBytes = ${spec.maxPendingBytes};`,
     // The servers require TLS: the service trusts the stack CA the deploy placed for its leaf.
     ...(caFile ? [`    caFile = ${nixString(caFile)};`] : []),
     "  };",

@@ -3,7 +3,7 @@
  * `cim-cid-service` systemd unit). Configured by environment:
  *
  * - `CID_NATS_URLS`     comma-separated server URLs (required), e.g. `nats://127.0.0.2:4222`
- * - `CID_NATS_CREDS`    path of the user's `.creds` file (prod: `$CREDENTIALS_DIRECTORY/cid-service.creds`)
+ * - `CID_NATS_CREDS`    path of the user's `.creds` file (prod: `/run/cim-cid-service/nats.creds`, copied there by root)
  * - `CID_INBOX_PREFIX`  the user's own inbox prefix (`_INBOX_cid-service`); its JWT allows only that
  * - `CID_BUCKET`        object bucket, default CLUSTER_OBJECTS
  * - `CID_SUBJECT_PREFIX` default `cimstor.objects`
@@ -57,7 +57,9 @@ async function main(): Promise<void> {
       if (s.type === "disconnect" || s.type === "reconnect" || s.type === "error") log(`nats: ${s.type}${"server" in s ? ` ${String(s.server)}` : ""}`);
     }
   })();
-  const service = await startCidService(nc, { bucket, subjectPrefix, log });
+  // Unfinished uploads held at once, all clients together (a memory cap).
+  const pending = process.env.CID_MAX_PENDING_BYTES ? Number(process.env.CID_MAX_PENDING_BYTES) : undefined;
+  const service = await startCidService(nc, { bucket, subjectPrefix, log, ...(pending !== undefined && Number.isFinite(pending) && pending > 0 ? { maxPendingBytes: pending } : {}) });
   log(`cid-service: serving ${subjectPrefix}.put and ${subjectPrefix}.get.<cid> over bucket ${bucket} at ${nc.getServer()} (chunk ${service.chunkBytes} bytes)`);
 
   let server: http.Server | undefined;

@@ -13,6 +13,7 @@ import {
   cidHasher,
   cidOf,
   cidReason,
+  DEFAULT_MAX_PENDING_BYTES,
   DEFAULT_MAX_UPLOAD_BYTES,
   ErrorCode,
   Header,
@@ -31,6 +32,11 @@ export type CidServiceOptions = {
   readonly queue?: string;
   /** Largest chunked upload. Default 256 MiB. */
   readonly maxUploadBytes?: number;
+  /**
+   * Bytes of unfinished uploads held in memory at once, across every client. A chunk that would
+   * go over is refused with 503 (retry later). Default 256 MiB.
+   */
+  readonly maxPendingBytes?: number;
   /** Bytes per reply; default from the server's max payload. */
   readonly chunkBytes?: number;
   /** Called on every error reply and internal failure (for the log). */
@@ -39,7 +45,7 @@ export type CidServiceOptions = {
 
 export type CidService = {
   /** Requests answered so far, by outcome. */
-  readonly stats: { puts: number; gets: number; chunks: number; errors: number };
+  readonly stats: { puts: number; gets: number; chunks: number; errors: number; unchanged: number; pendingBytes: number };
   readonly subscriptions: readonly Subscription[];
   readonly chunkBytes: number;
 };
@@ -51,6 +57,26 @@ type ReplyFailure = Error & { readonly replyCode: ErrorCode; readonly replyHeade
 const replyFailure = (code: ErrorCode, message: string, headers: Record<string, string> = {}): ReplyFailure =>
   Object.assign(new Error(message), { replyCode: code, replyHeaders: headers });
 const isReplyFailure = (e: unknown): e is ReplyFailure => e instanceof Error && "replyCode" in e;
+
+/**
+ * Who sent a request, so an upload continues only from the connection that started it. A request
+ * through a service import (clients in another account) carries the server's `Nats-Request-Info`
+ * (the import shares it: account, server, connection id); a direct one is scoped by its reply
+ * subject's inbox (a connection's own mux inbox). Neither can be chosen by another client.
+ */
+function requesterScope(msg: Msg): string {
+  const info = hdr(msg.headers, "Nats-Request-Info");
+  if (info) {
+    try {
+      const i = JSON.parse(info) as { acc?: string; server?: string; id?: number };
+      if (i.acc && i.id !== undefined) return `${i.acc}/${i.server ?? ""}/${i.id}`;
+    } catch {
+      // not the server's JSON: fall back to the reply subject
+    }
+  }
+  const reply = msg.reply ?? "";
+  return reply.slice(0, Math.max(0, reply.lastIndexOf(".")));
+}
 
 /** A header value must be one line. */
 const oneLine = (s: string) => s.replace(/[\r\n]+/g, " ").slice(0, 1024);
@@ -102,18 +128,24 @@ export async function startCidService(nc: NatsConnection, options: CidServiceOpt
   const store = await new Objm(nc).open(options.bucket);
   const chunkBytes = options.chunkBytes ?? chunkBytesFor(nc.info?.max_payload ?? 1024 * 1024);
   const maxUpload = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+  const maxPending = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
   const subjects = serviceSubjects(options.subjectPrefix);
   const queue = options.queue ?? "cid-service";
-  const stats = { puts: 0, gets: 0, chunks: 0, errors: 0 };
+  const stats = { puts: 0, gets: 0, chunks: 0, errors: 0, unchanged: 0, pendingBytes: 0 };
+  // Unfinished uploads by `<requester>\u0000<upload id>`: another client's id never touches them.
   const uploads = new Map<string, Upload>();
+  const pendingBytes = () => [...uploads.values()].reduce((n, u) => n + u.size, 0);
   // Verified content of large objects by `<cid>/<nuid>`: a chunked get hashes the whole object
   // once; any later write (a tampering overwrite too) gets a new nuid and is verified again.
   const verified = new Map<string, { bytes: Uint8Array; timer: NodeJS.Timeout }>();
 
-  /** Stores `bytes` under their CID unless an identical object is already there. */
+  /** Stores `bytes` under their CID unless an identical object is already there (then nothing is written). */
   const store1 = async (bytes: Uint8Array, cid: string) => {
     const existing = await store.info(cid);
-    if (existing && !existing.deleted && existing.size === bytes.length && existing.digest === objectStoreDigest(cid)) return;
+    if (existing && !existing.deleted && existing.size === bytes.length && existing.digest === objectStoreDigest(cid)) {
+      stats.unchanged++;
+      return;
+    }
     await store.putBlob({ name: cid, description: "CIDv1 raw sha2-256 of the content" }, bytes);
   };
 
@@ -175,15 +207,17 @@ export async function startCidService(nc: NatsConnection, options: CidServiceOpt
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(uploadId)) throw replyFailure(ErrorCode.BadRequest, `${Header.Upload} '${uploadId}' must be 1-64 letters, digits, '-' or '_'`);
     const chunk = intHeader(hdr(msg.headers, Header.Chunk));
     if (chunk === undefined || Number.isNaN(chunk)) throw replyFailure(ErrorCode.BadRequest, `a chunked upload needs ${Header.Chunk}: 0, 1, … in order`);
-    let up = uploads.get(uploadId);
+    const key = `${requesterScope(msg)}\u0000${uploadId}`;
+    let up = uploads.get(key);
     const drop = () => {
       if (up) clearTimeout(up.timer);
-      uploads.delete(uploadId);
+      uploads.delete(key);
+      stats.pendingBytes = pendingBytes();
     };
     if (chunk === 0) {
       drop();
       up = { parts: [], next: 0, size: 0, hasher: cidHasher(), timer: setTimeout(() => {}, 0) };
-      uploads.set(uploadId, up);
+      uploads.set(key, up);
     }
     if (!up || up.next !== chunk) {
       const expected = up?.next;
@@ -191,13 +225,26 @@ export async function startCidService(nc: NatsConnection, options: CidServiceOpt
       throw replyFailure(ErrorCode.BadRequest, `upload '${uploadId}': got chunk ${chunk}, expected ${expected ?? 0 /* a new upload starts at 0 */}; start again at chunk 0`);
     }
     clearTimeout(up.timer);
-    up.timer = setTimeout(() => uploads.delete(uploadId), UPLOAD_IDLE_MS);
+    up.timer = setTimeout(() => {
+      uploads.delete(key);
+      stats.pendingBytes = pendingBytes();
+    }, UPLOAD_IDLE_MS);
     up.timer.unref();
-    up.size += msg.data.length;
-    if (up.size > maxUpload) {
+    if (up.size + msg.data.length > maxUpload) {
       drop();
       throw replyFailure(ErrorCode.TooLarge, `upload '${uploadId}' is above ${maxUpload} bytes, the most this service assembles`);
     }
+    const held = pendingBytes();
+    if (held + msg.data.length > maxPending) {
+      // The chunk is refused, not the upload: the client may send it again once others finished.
+      throw replyFailure(
+        ErrorCode.Unavailable,
+        `the service holds ${held} bytes of unfinished uploads (its cap is ${maxPending}): send chunk ${chunk} of '${uploadId}' again later`,
+        { [Header.Upload]: uploadId, [Header.Chunk]: String(chunk) },
+      );
+    }
+    up.size += msg.data.length;
+    stats.pendingBytes = held + msg.data.length;
     up.parts.push(msg.data);
     up.hasher.update(msg.data);
     up.next++;

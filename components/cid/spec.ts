@@ -11,6 +11,7 @@
  *   bucket: CLUSTER_OBJECTS      # default
  *   subjectPrefix: cimstor.objects  # default
  *   healthPort: 8290             # HTTP /healthz on the leaf's address; default 8290
+ *   maxPendingBytes: 256M        # unfinished uploads held in memory, all clients; default 256M
  * ```
  */
 import type { JetStreamSpec } from "../jetstream/spec";
@@ -19,7 +20,8 @@ import { subjectCovers } from "../subjects/subject";
 import { ConfigError, type ConfigIssue } from "../config/errors";
 import { cidServiceSchema, fieldsOf } from "../config/schema";
 import { type Topology } from "../topology/types";
-import { DEFAULT_BUCKET, DEFAULT_SUBJECT_PREFIX } from "./cid";
+import { DEFAULT_BUCKET, DEFAULT_MAX_PENDING_BYTES, DEFAULT_SUBJECT_PREFIX } from "./cid";
+import { parseByteSize } from "../security/units";
 
 export const DEFAULT_CID_HEALTH_PORT = 8290;
 /** The section's fields, from the declared schema (components/config/schema.ts). */
@@ -39,6 +41,8 @@ export type CidServiceSpec = {
   readonly bucket: string;
   readonly subjectPrefix: string;
   readonly healthPort: number;
+  /** Bytes of unfinished uploads held at once (a memory cap; a chunk over it gets 503). */
+  readonly maxPendingBytes: number;
 };
 
 /** The public stack output `cidService`. */
@@ -57,7 +61,7 @@ export function parseCidService(raw: unknown, topology: Topology, jetstream: Jet
   const root = "cidService";
   const issues: ConfigIssue[] = [];
   const at = (propertyPath: string, reason: string) => issues.push({ propertyPath, reason });
-  if (typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError([{ propertyPath: root, reason: "must be an object { at, user, bucket, subjectPrefix, healthPort }" }]);
+  if (typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError([{ propertyPath: root, reason: "must be an object { at, user, bucket, subjectPrefix, healthPort, maxPendingBytes }" }]);
   const r = raw as Record<string, unknown>;
   for (const k of Object.keys(r)) if (!KEYS.includes(k)) at(`${root}.${k}`, `unknown setting '${k}'; known: ${KEYS.join(", ")}`);
   const leafName = String(r.at ?? "");
@@ -68,6 +72,8 @@ export function parseCidService(raw: unknown, topology: Topology, jetstream: Jet
   if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(subjectPrefix)) at(`${root}.subjectPrefix`, `'${subjectPrefix}' must be a literal subject such as cimstor.objects`);
   const healthPort = r.healthPort === undefined ? DEFAULT_CID_HEALTH_PORT : Number(r.healthPort);
   if (!Number.isInteger(healthPort) || healthPort < 1 || healthPort > 65535) at(`${root}.healthPort`, `${JSON.stringify(r.healthPort)} is not a port`);
+  const pending = r.maxPendingBytes === undefined ? DEFAULT_MAX_PENDING_BYTES : parseByteSize(r.maxPendingBytes);
+  if (typeof pending !== "number" || pending < 1) at(`${root}.maxPendingBytes`, `${JSON.stringify(r.maxPendingBytes)} is not a size of at least one byte: write e.g. 256M`);
   if (leaf && !jetstream.objects.some((o) => o.config.bucket === bucket && o.location.domain === leaf.jetstreamDomain)) {
     at(`${root}.bucket`, `object bucket '${bucket}' is not declared at ${leafName}: declare it under jetstream.objects with at: [${leafName}]`);
   }
@@ -95,6 +101,7 @@ export function parseCidService(raw: unknown, topology: Topology, jetstream: Jet
     bucket,
     subjectPrefix,
     healthPort,
+    maxPendingBytes: typeof pending === "number" ? pending : DEFAULT_MAX_PENDING_BYTES,
   };
 }
 

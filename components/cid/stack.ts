@@ -35,6 +35,7 @@ export function declareLocalCidService(parent: pulumi.Resource, args: DeclareCid
       subjectPrefix: spec.subjectPrefix,
       inboxPrefix: spec.inboxPrefix,
       healthAddr: `${spec.address}:${spec.healthPort}`,
+      maxPendingBytes: spec.maxPendingBytes,
       ...(args.caCertPem ? { caPem: args.caCertPem } : {}),
     },
     { parent, dependsOn: [...args.dependsOn] },

@@ -271,8 +271,9 @@ export const bindingFields = {
   consumes: opt(nameList("PERSON_EVENTS"), "consumers it pulls from"),
   subscribes: opt(subjects(), "core subjects it subscribes to"),
   serves: opt(subjects(), "subjects it answers requests on"),
-  reads: opt(bucketsSchema, "buckets it reads"),
+  reads: opt(bucketsSchema, "buckets it reads (gets)"),
   writes: opt(bucketsSchema, "buckets it writes"),
+  watches: opt(bucketsSchema, "buckets it follows through consumers it creates (nats.js kv watch, object get)"),
 };
 
 const responseTtl = z.string(because((v) => String(parseDurationMs(v)))).refine((v) => typeof parseDurationMs(v) === "number", because((v) => String(parseDurationMs(v)))).meta({ title: "duration", pattern: DURATION_PATTERN });
@@ -294,7 +295,7 @@ const place = z
 
 export const userSchema = record({
   name: req(matching(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, (_, v) => `${v === undefined ? "is required" : `${JSON.stringify(v)} is not a valid user name`}: ${userNameFix}`), "user name; also its creds file and context name"),
-  account: req(text("the account it belongs to: one of security.accounts, or the system account"), "account it belongs to"),
+  account: opt(securityToken("account name", "PLATFORM"), "the account it belongs to: a declared account (required without bindings), or for a service with bindings a trust group it shares with the services it trusts", { derived: "a service with bindings: an account of its own, named after it" }),
   at: opt(place, "where it connects: leaves, hub, or a list of hosts (required with bindings)"),
   inboxPrefix: opt(
     z.string(because((v) => `must be a string such as _INBOX_person-service, got ${JSON.stringify(v)}`)).refine((v) => !inboxPrefixReason(v), because((v) => inboxPrefixReason(String(v)))),
@@ -308,7 +309,7 @@ export const userSchema = record({
   requestReply: opt(flag(), "may make requests (gets its inbox)"),
   leafLink: opt(z.string(because((v) => `${JSON.stringify(v)} is not a leaf server of the topology: write a leaf's server name (its host's name)`)).min(1, because(() => `"" is not a leaf server of the topology: write a leaf's server name (its host's name)`)), "leaf server whose leafnode link it is (then no bindings)"),
   connectionTypes: opt(connectionTypes, "connection types allowed", { default: ["STANDARD", "WEBSOCKET"] }),
-}, "{ name, account, publish, subscribe }");
+}, "{ name, account?, at?, bindings…, publish?, subscribe? }");
 
 const limitSize = () => sizeOf(true, "is required when jetstream is set: a size such as 1G, or -1 for unlimited");
 const count = () => {
@@ -444,6 +445,7 @@ export const cidServiceSchema = z.strictObject({
   bucket: opt(name, "object bucket it stores into", { default: DEFAULT_BUCKET }),
   subjectPrefix: opt(name, "subjects it serves: `<prefix>.put`, `<prefix>.get.<cid>`", { default: DEFAULT_SUBJECT_PREFIX }),
   healthPort: opt(port, "HTTP health port", { default: 8290 }),
+  maxPendingBytes: opt(size, "bytes of unfinished chunked uploads it holds at once, all clients together; a chunk over it is refused with 503 (retry later)", { default: "256M" }),
 });
 
 // ---------------------------------------------------------------- tls

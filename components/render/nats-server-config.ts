@@ -5,6 +5,7 @@
 import { instanceByName, instanceEndpoints } from "../topology/endpoints";
 import type { ServerInstance, Topology } from "../topology/types";
 import { formatNatsConf, type NatsConfTree, type NatsConfValue } from "./nats-conf";
+import { withDenyImportsTag } from "./remote-identity";
 import type { ServerSecurity } from "./server-security";
 import type { ServerTls, ServerTlsInput } from "./server-tls";
 
@@ -22,9 +23,13 @@ export function hubRouteUrls(topology: Topology, member: ServerInstance): string
   return topology.hub.members.filter((m) => m.serverName !== member.serverName).map((m) => instanceEndpoints(m).routeUrl!);
 }
 
-/** A listener's or a link's `tls` block; `verify`: the peer must present a certificate from the CA too. */
-export function renderTlsBlock(tls: ServerTls, verify: boolean): NatsConfTree {
-  return { cert_file: tls.certFile, key_file: tls.keyFile, ca_file: tls.caFile, ...(verify ? { verify: true } : {}) };
+/**
+ * A listener's or a link's `tls` block; `verify`: the peer must present a certificate from the CA
+ * too; `map`: and that certificate must name the listener's authorization user (routes: only a
+ * hub member's certificate names the route identity).
+ */
+export function renderTlsBlock(tls: ServerTls, verify: boolean, map = false): NatsConfTree {
+  return { cert_file: tls.certFile, key_file: tls.keyFile, ca_file: tls.caFile, ...(map ? { verify_and_map: true } : verify ? { verify: true } : {}) };
 }
 
 /**
@@ -32,13 +37,15 @@ export function renderTlsBlock(tls: ServerTls, verify: boolean): NatsConfTree {
  * are mutual TLS (`verify`: each side presents a certificate from the CA). With route
  * authorization the routes and the password move to an included 0600 file (renderClusterAuth):
  * nats-server dials an explicit route with the credentials in its URL only, so the URLs are
- * secret too, and the public config keeps just the include.
+ * secret too, and the public config keeps just the include. With both, the route peer's
+ * certificate must also name the route user (`verify_and_map`; only hub members' certificates
+ * do, tls/names.ts): a certificate of the same CA issued to a leaf no longer gets a route.
  */
 export function renderHubCluster(topology: Topology, member: ServerInstance, input: ServerTlsInput = {}): NatsConfTree {
   return {
     name: topology.hub.name,
     listen: `${member.address}:${requiredPort(member, member.routePort, "routePort")}`,
-    ...(input.tls ? { tls: renderTlsBlock(input.tls, true) } : {}),
+    ...(input.tls ? { tls: renderTlsBlock(input.tls, true, input.clusterAuth !== undefined) } : {}),
     ...(input.clusterAuth ? { include: input.clusterAuth.include } : { routes: hubRouteUrls(topology, member) }),
   };
 }
@@ -51,31 +58,57 @@ export function renderHubCluster(topology: Topology, member: ServerInstance, inp
  * those subjects leave it only through JetStream sourcing, not as core messages.
  */
 export function renderLeafRemotes(topology: Topology, leaf: ServerInstance, security?: ServerSecurity, tls?: ServerTls): NatsConfTree[] {
-  const remote: Record<string, NatsConfValue> = { urls: topology.hub.members.map((m) => instanceEndpoints(m).leafnodeUrl!) };
-  if (topology.leafDenyImports.length > 0) remote.deny_imports = [...topology.leafDenyImports];
+  // The deny set's digest tags each URL: a new set is a new remote to nats-server, which reloads (remote-identity.ts).
+  const deny = topology.leafDenyImports;
+  const remote: Record<string, NatsConfValue> = { urls: topology.hub.members.map((m) => withDenyImportsTag(instanceEndpoints(m).leafnodeUrl!, deny)) };
+  if (deny.length > 0) remote.deny_imports = [...deny];
   // The leaf checks the hub's certificate against the CA and presents its own (the hub verifies).
   if (tls) remote.tls = renderTlsBlock(tls, false);
-  if (security) {
-    const link = security.leafLinks[leaf.serverName];
-    if (!link) {
-      throw new Error(
-        `security.leafLinks has no entry for leaf '${leaf.serverName}'; ` +
-          "the security capability must issue one leaf-link user per leaf server",
-      );
-    }
-    remote.credentials = link.credentialsPath;
-    remote.account = link.account;
+  if (!security) return [remote];
+  const links = security.leafLinks[leaf.serverName];
+  if (!links) {
+    throw new Error(
+      `security.leafLinks has no entry for leaf '${leaf.serverName}'; ` +
+        "the security capability must issue one leaf-link and one system-link user per leaf server",
+    );
   }
-  return [remote];
+  remote.credentials = links.application.credentialsPath;
+  remote.account = links.application.account;
+  // The system accounts linked too: account JWT updates reach the leaf, and a leaf that was cut
+  // off fetches what it missed when it links again (resolver lookup and sync).
+  const system: Record<string, NatsConfValue> = {
+    urls: topology.hub.members.map((m) => instanceEndpoints(m).leafnodeUrl!),
+    ...(tls ? { tls: renderTlsBlock(tls, false) } : {}),
+    credentials: links.system.credentialsPath,
+    account: links.system.account,
+  };
+  return [remote, system];
 }
 
-/** Operator-mode block: the trust chain and a memory resolver preloaded with account JWTs. */
-export function renderOperatorMode(security: ServerSecurity): NatsConfTree {
+/** Where a server's full resolver keeps the account JWTs it was pushed: beside its JetStream store. */
+export function resolverDir(instance: ServerInstance): string {
+  return `${instance.storeDir}/jwt`;
+}
+
+/**
+ * How often a server's resolver asks a peer for the account JWTs it lacks (nats-server's
+ * `interval`, default 1 min): a leaf back from a partition catches up within this.
+ */
+export const RESOLVER_SYNC_INTERVAL = "5s";
+
+/**
+ * Operator-mode block: the trust chain and nats-server's full resolver, which keeps every account
+ * JWT it is pushed (`$SYS.REQ.CLAIMS.UPDATE`, security/jwt-push.ts) in `dir` and survives
+ * restarts with it. Preloaded: only the bootstrap JWTs, stable for the stack's life, so account
+ * and user changes never touch this config. Deletes stay off: a removed account is tombstoned
+ * by a newer JWT instead, which the resolvers' sync spreads and no stale peer can undo.
+ */
+export function renderOperatorMode(security: ServerSecurity, instance: ServerInstance): NatsConfTree {
   return {
     operator: security.operatorJwt,
     system_account: security.systemAccount,
-    resolver: "MEMORY",
-    resolver_preload: { ...security.resolverPreload },
+    resolver: { type: "full", dir: resolverDir(instance), allow_delete: false, interval: RESOLVER_SYNC_INTERVAL },
+    resolver_preload: { ...security.bootstrapJwts },
   };
 }
 
@@ -125,7 +158,7 @@ export function serverConfigTree(topology: Topology, serverName: string, securit
       throw new Error(`unknown instance kind '${String(never)}'`);
     }
   }
-  return security ? { ...tree, ...renderOperatorMode(security) } : tree;
+  return security ? { ...tree, ...renderOperatorMode(security, instance) } : tree;
 }
 
 /** nats-server config text for one server of the topology. */

@@ -63,37 +63,31 @@ function hostByName(topology: Topology, hostName: string): Host {
   return host;
 }
 
+/** The names a leaf's unit reads its link creds under: the application and the system link's. */
+export const NIXOS_LINK_CREDENTIALS = { application: "leafnode.creds", system: "system-link.creds" } as const;
+
 /**
- * The tree without leafnode-remote `credentials`: on NixOS the module points them at the runtime
- * copy it makes of `leafnodeCredentialsFile`, so the path is set once, there.
+ * Where the unit finds a link's creds: the copy root places in its runtime dir before start
+ * (nix/modules/cim-nats.nix; not systemd's LoadCredential, which LXC's service override resets).
  */
-export function withoutRemoteCredentials(tree: NatsConfTree): NatsConfTree {
-  const leafnodes = tree.leafnodes as NatsConfTree | undefined;
-  const remotes = leafnodes?.remotes as readonly NatsConfTree[] | undefined;
-  if (!leafnodes || !remotes) return tree;
-  return {
-    ...tree,
-    leafnodes: { ...leafnodes, remotes: remotes.map(({ credentials: _credentials, ...rest }) => rest) },
-  };
+export function nixosLeafCredentialTarget(kind: ServerInstance["kind"], credential: string = NIXOS_LINK_CREDENTIALS.application): string {
+  return `${nixosRuntimeDir(kind)}/${credential}`;
 }
 
 /**
- * Where the module points a leaf's remotes for its link creds: the copy root places in the unit's
- * runtime dir before start (nix/modules/cim-nats.nix; not systemd's LoadCredential, which LXC's
- * service override resets).
+ * The config tree the instance's unit runs: its settings, each leaf remote reading its link's
+ * creds (the remote bound to the system account the system link's, the other the application
+ * link's) from the copy root places in the unit's runtime dir. The creds files themselves never
+ * enter the Nix store.
  */
-export function nixosLeafCredentialTarget(kind: ServerInstance["kind"]): string {
-  return `/run/cim-nats-${kind}/leafnode.creds`;
-}
-
-/** The config tree the instance's unit runs: its settings, leaf remotes reading the runtime copy of the creds. */
 export function nixosRunningSettings(topology: Topology, instance: ServerInstance, security?: ServerSecurity, tlsOptions: Partial<NixosTlsOptions> = {}): NatsConfTree {
   const tree = serverConfigTree(topology, instance.serverName, security, nixosTlsInput(topology, instance, tlsOptions));
   const leafnodes = tree.leafnodes as NatsConfTree | undefined;
   const remotes = leafnodes?.remotes as readonly NatsConfTree[] | undefined;
   if (!security?.leafLinks[instance.serverName] || !leafnodes || !remotes) return tree;
-  const credentials = nixosLeafCredentialTarget(instance.kind);
-  return { ...tree, leafnodes: { ...leafnodes, remotes: remotes.map((r) => ({ ...r, credentials })) } };
+  const credentials = (r: NatsConfTree) =>
+    nixosLeafCredentialTarget(instance.kind, r.account === security.systemAccount ? NIXOS_LINK_CREDENTIALS.system : NIXOS_LINK_CREDENTIALS.application);
+  return { ...tree, leafnodes: { ...leafnodes, remotes: remotes.map((r) => ({ ...r, credentials: credentials(r) })) } };
 }
 
 /** Options of one `services.cim-nats.instances.<kind>` entry. */
@@ -104,7 +98,6 @@ export function nixosInstanceOptions(
   tlsOptions: Partial<NixosTlsOptions> = {},
 ): Record<string, NixValue> {
   const tlsInput = nixosTlsInput(topology, instance, tlsOptions);
-  const tree = serverConfigTree(topology, instance.serverName, security, tlsInput);
   const options: Record<string, NixValue> = {
     serverName: instance.serverName,
     host: instance.address,
@@ -121,9 +114,12 @@ export function nixosInstanceOptions(
     options.routePeers = topology.hub.members.filter((m) => m.serverName !== instance.serverName).map((m) => m.address);
     options.leafnodePeers = [...new Set(topology.leaves.map((l) => l.address))];
   }
-  const link = security?.leafLinks[instance.serverName];
-  const settings = instance.kind === "leaf" && link ? withoutRemoteCredentials(tree) : tree;
-  if (instance.kind === "leaf" && link) options.leafnodeCredentialsFile = link.credentialsPath;
+  const links = security?.leafLinks[instance.serverName];
+  const settings = nixosRunningSettings(topology, instance, security, tlsOptions);
+  if (instance.kind === "leaf" && links) {
+    options.leafnodeCredentialsFile = links.application.credentialsPath;
+    options.systemLinkCredentialsFile = links.system.credentialsPath;
+  }
   const secrets = nixosSecretPaths(instance.serverName);
   if (tlsInput.tls) options.tls = { certFile: secrets.certFile, keyFile: secrets.keyFile, caFile: secrets.caFile };
   if (tlsInput.clusterAuth) options.clusterAuthFile = secrets.clusterAuthFile;

@@ -1,32 +1,47 @@
 /**
- * Service bindings → least-privilege NATS permissions. A service says what it does in this
- * stack's terms (streams it publishes to, durable consumers it pulls, buckets it reads or writes,
- * subjects it subscribes to or serves, where it connects); this derives the exact subjects its
- * user JWT allows, each with the binding it comes from. Pure: no I/O, no Pulumi.
+ * Service bindings → least-privilege NATS permissions and the imports that carry them. A service
+ * says what it does in this stack's terms (streams it publishes to, durable consumers it pulls,
+ * buckets it reads or writes, subjects it subscribes to or serves, where it connects); this
+ * derives the exact subjects its user JWT allows, each with the binding it comes from, and what
+ * its account imports from the data account (account-links.ts turns those into JWT imports and
+ * exports). Pure: no I/O, no Pulumi.
  *
- * Subjects per binding (API = `$JS.API` when the resource is in the domain of the place the
- * service connects to — the server maps `$JS.<own domain>.API` onto it before checking — and
- * `$JS.<domain>.API` when it lives in one other domain the links reach):
- * - publishes STREAM    pub the stream's subjects; acks come back on the inbox.
- * - consumes CONSUMER   pub API.CONSUMER.INFO.<stream>.<c>, API.CONSUMER.MSG.NEXT.<stream>.<c>,
- *                       `$JS.ACK.<stream>.<c>.>` (ack subjects carry no domain).
- * - reads kv B          pub API.STREAM.INFO.KV_B, API.DIRECT.GET.KV_B.> and API.STREAM.MSG.GET.KV_B (get),
- *                       API.CONSUMER.CREATE.KV_B.>
- *                       and `$JS.FC.KV_B.>` (watch: an ordered consumer delivering to the inbox).
- * - writes kv B         pub API.STREAM.INFO.KV_B, `$KV.B.>` (put, delete, purge are publishes).
- * - reads objects B     pub API.STREAM.INFO.OBJ_B, API.DIRECT.GET.OBJ_B.>, API.STREAM.MSG.GET.OBJ_B, API.CONSUMER.CREATE.OBJ_B.>,
- *                       API.CONSUMER.MSG.NEXT.OBJ_B.*, API.CONSUMER.DELETE.OBJ_B.*, `$JS.FC.OBJ_B.>`.
- * - writes objects B    pub API.STREAM.INFO.OBJ_B, `$O.B.>`, API.STREAM.PURGE.OBJ_B (replacing an object).
- * - any bucket binding  pub API.INFO (nats.js `Kvm`/`Objm` open through jetstreamManager, which asks
- *                       it first; consumers and publishes need none — measured with nats.js and natscli).
- * - subscribes S        sub S.       serves S: sub S plus response permission (one reply).
+ * A service lives in an account of its own with JetStream off; it reaches the data account only
+ * through service imports, one per subject below, each with the same subject on both sides. A
+ * resource in the domain of a place the service connects to is reached as `$JS.API.…` and
+ * `$JS.<domain>.API.…` (the data account's JetStream maps its own domain's form, also for
+ * requests arriving through an import — measured on 2.15.2); one in one other domain as
+ * `$JS.<domain>.API.…`, which the data account carries over its leafnode links.
+ * - publishes STREAM    the stream's subjects (acked writes; the ack comes back through the import).
+ * - consumes CONSUMER   API.CONSUMER.INFO.<stream>.<c>, API.CONSUMER.MSG.NEXT.<stream>.<c> (a
+ *                       stream of responses), `$JS.ACK.<stream>.<c>.>` (ack subjects carry no domain).
+ * - reads kv B          API.STREAM.INFO.KV_B, API.DIRECT.GET.KV_B.> and API.STREAM.MSG.GET.KV_B: gets
+ *                       only. No consumer creation: nats.js names every consumer it creates, so a
+ *                       grant to create one could create a durable one that outlives the reader;
+ *                       to follow a bucket, declare a consumer on KV_B and bind it with `consumes`.
+ * - writes kv B         API.STREAM.INFO.KV_B, `$KV.B.>` (put, delete, purge are publishes).
+ * - reads objects B     API.STREAM.INFO.OBJ_B, API.DIRECT.GET.OBJ_B.>, API.STREAM.MSG.GET.OBJ_B.
+ * - watches kv|objects B  what nats.js kv watch and object get do: API.STREAM.INFO, API.CONSUMER.CREATE
+ *                       .<stream>.> and API.CONSUMER.DELETE.<stream>.* (its ordered consumers),
+ *                       `$JS.FC.<stream>.>` (flow control), and the consumers' deliveries into its
+ *                       inbox (the data account's `<inbox>.>`, a stream import). The server cannot
+ *                       tell an ordered consumer from a durable one by subject: a watcher can
+ *                       create (and delete) consumers on that bucket's stream; `reads` cannot.
+ * - writes objects B    API.STREAM.INFO.OBJ_B, `$O.B.>`, API.STREAM.PURGE.OBJ_B (replacing an object).
+ * - any API binding     API.INFO: nats.js asks it first, and importing it is what keeps nats-server
+ *                       from adding its "JetStream not enabled" responder for the account's API.
+ * - subscribes S        sub S (the data account's messages on S, through a stream import).
+ * - serves S            sub S plus response permission (the service's account exports S, the data
+ *                       account imports it: requests are answered where the service connects).
  * - always              sub `<inboxPrefix>.>`: its own replies, never `_INBOX.>`.
  */
 import type { JetStreamSpec } from "../jetstream/spec";
 import type { At as Place } from "../jetstream/locations";
-import { subjectCovers, subjectsOverlap } from "../subjects/subject";
+import { subjectsOverlap } from "../subjects/subject";
 import type { At } from "../config/fields";
-import type { Grant, ServiceBindings, ServicePlace } from "./types";
+import type { DataImport, Grant, InboxDeliveries, ResponseType, ServiceBindings, ServicePlace } from "./types";
+
+export type { DataImport } from "./types";
 
 /** The shared default inbox prefix of nats.js and natscli: every service would read every reply. */
 export const SHARED_INBOX_PREFIX = "_INBOX";
@@ -50,9 +65,16 @@ export type DerivedPermissions = {
   readonly grants: readonly Grant[];
   /** Consumer keys (`domain/stream/name`) it pulls: two users on one consumer is refused by the caller. */
   readonly consumers: readonly string[];
+  /** What its account imports from the data account, one entry per subject. */
+  readonly imports: readonly DataImport[];
+  /** With `watches`: its consumers' deliveries come to its inbox (and where they cross links). */
+  readonly inboxDeliveries?: InboxDeliveries;
 };
 
 const leafLocalAt = (at: Place): boolean => at === "leaves" || (Array.isArray(at) && at.length > 1);
+
+/** How one place reaches a resource: the API prefixes it uses, and whether that crosses a link. */
+type Route = { readonly prefixes: readonly string[]; readonly crossesTo?: string };
 
 /**
  * Derives the permissions of one service. `path` is the user's config path
@@ -72,21 +94,37 @@ export function deriveServicePermissions(args: {
   const grant = (op: Grant["op"], subject: string, why: string) => {
     if (!grants.some((g) => g.op === op && g.subject === subject)) grants.push({ op, subject, why });
   };
+  const imports: DataImport[] = [];
+  /** Grants and imports `subject`, sent from `place` (crossing to `crossesTo` when set). */
+  const send = (subject: string, why: string, place: ServicePlace, crossesTo: string | undefined, responseType: ResponseType = "Singleton") => {
+    grant("pub", subject, why);
+    const i = imports.findIndex((x) => x.subject === subject);
+    const prev = imports[i];
+    const crossesFrom = [...(prev?.crossesFrom ?? []), ...(crossesTo !== undefined ? [place.name] : [])];
+    const next: DataImport = {
+      subject,
+      responseType: prev?.responseType === "Stream" ? "Stream" : responseType,
+      why: prev?.why ?? why,
+      crossesFrom: [...new Set(crossesFrom)],
+      ...((crossesTo ?? prev?.targetDomain) !== undefined ? { targetDomain: crossesTo ?? prev?.targetDomain } : {}),
+    };
+    if (i >= 0) imports[i] = next;
+    else imports.push(next);
+  };
   const consumers: string[] = [];
-  /** API prefixes of bucket bindings: nats.js `Kvm`/`Objm` open through `jetstreamManager()`, which asks `INFO` first. */
-  const infoPrefixes = new Set<string>();
+  const deliveries = { crossesFrom: new Set<string>(), fromDomains: new Set<string>(), any: false };
+  /** Places that reach any JetStream API: they get API.INFO too. */
+  const apiRoutes = new Map<string, { place: ServicePlace; route: Route }[]>();
 
-  /** The API prefixes through which `place` reaches `r`, or an issue. */
-  const prefixesFor = (r: Resource, field: string, value: string): string[] => {
-    const out: string[] = [];
+  /** How each place reaches `r`, or an issue for a place that cannot. */
+  const routesFor = (r: Resource, field: string, value: string): { place: ServicePlace; route: Route }[] => {
+    const out: { place: ServicePlace; route: Route }[] = [];
     for (const place of places) {
       if (r.domains.has(place.domain)) {
-        // A server maps its own domain's `$JS.<domain>.API.>` to `$JS.API.>` before it checks
-        // permissions (measured on 2.15.2: the violation names `$JS.API…`), so one grant serves
-        // clients with and without the domain, and another leaf's copy stays out of reach.
-        out.push("$JS.API");
+        out.push({ place, route: { prefixes: ["$JS.API", `$JS.${place.domain}.API`] } });
       } else if (r.domains.size === 1 && !r.leafLocal) {
-        out.push(`$JS.${[...r.domains][0]}.API`);
+        const domain = [...r.domains][0];
+        out.push({ place, route: { prefixes: [`$JS.${domain}.API`], crossesTo: domain } });
       } else {
         at(
           field,
@@ -95,21 +133,30 @@ export function deriveServicePermissions(args: {
         );
       }
     }
-    return [...new Set(out)];
+    return out;
   };
-  const api = (prefixes: readonly string[], rest: string, why: string) => {
-    for (const p of prefixes) grant("pub", `${p}.${rest}`, why);
+  const api = (routes: readonly { place: ServicePlace; route: Route }[], rest: string, why: string, responseType: ResponseType = "Singleton") => {
+    for (const { place, route } of routes) {
+      for (const p of route.prefixes) send(`${p}.${rest}`, why, place, route.crossesTo, responseType);
+      const list = apiRoutes.get(place.name) ?? [];
+      if (!list.some((x) => x.route.prefixes.join() === route.prefixes.join())) list.push({ place, route });
+      apiRoutes.set(place.name, list);
+    }
+  };
+  /** A subject that is the same wherever it is sent from (stream subjects, acks, bucket writes). */
+  const plain = (routes: readonly { place: ServicePlace; route: Route }[], subject: string, why: string) => {
+    for (const { place, route } of routes) send(subject, why, place, route.crossesTo);
   };
 
   const streamByName = (name: string): (Resource & { subjects: readonly string[]; aggregate: boolean }) | undefined => {
-    const plain = js.streams.filter((s) => s.config.name === name);
+    const stored = js.streams.filter((s) => s.config.name === name);
     const agg = js.aggregates.filter((a) => String(a.config.name) === name);
-    if (!plain.length && !agg.length) return undefined;
-    const subjects = plain[0]?.config.subjects?.length ? plain[0].config.subjects : plain[0] && !plain[0].config.sources?.length && !plain[0].config.mirror ? [name] : [];
+    if (!stored.length && !agg.length) return undefined;
+    const subjects = stored[0]?.config.subjects?.length ? stored[0].config.subjects : stored[0] && !stored[0].config.sources?.length && !stored[0].config.mirror ? [name] : [];
     return {
       what: agg.length ? "aggregate stream" : "stream",
-      domains: new Set([...plain, ...agg].map((x) => x.location.domain)),
-      leafLocal: plain.some((s) => leafLocalAt(s.at)),
+      domains: new Set([...stored, ...agg].map((x) => x.location.domain)),
+      leafLocal: stored.some((s) => leafLocalAt(s.at)),
       subjects,
       aggregate: agg.length > 0,
     };
@@ -134,16 +181,21 @@ export function deriveServicePermissions(args: {
       return;
     }
     // Publishing needs no API; it needs the stream where the publication lands.
+    const routes: { place: ServicePlace; route: Route }[] = [];
     for (const place of places) {
-      if (!s.domains.has(place.domain) && s.leafLocal) {
+      if (s.domains.has(place.domain)) {
+        routes.push({ place, route: { prefixes: [] } });
+      } else if (s.leafLocal) {
         at(
           field,
           `stream '${name}' does not exist at ${place.level === "hub" ? "the hub" : `leaf ${place.name}`} where '${user}' connects, and the leaves deny importing its subjects (leaf stores stay local): events published there would never be stored. ` +
             `Change the user's \`at\` to ${[...s.domains].join(", ")}, or publish to a stream declared there`,
         );
+      } else {
+        routes.push({ place, route: { prefixes: [], crossesTo: [...s.domains][0] } });
       }
     }
-    for (const subject of s.subjects) grant("pub", subject, `publishes ${name}`);
+    for (const subject of s.subjects) plain(routes, subject, `publishes ${name}`);
   });
 
   b.consumes.forEach((ref, i) => {
@@ -161,15 +213,16 @@ export function deriveServicePermissions(args: {
     }
     const stream = streams[0];
     const r: Resource = { what: "consumer", domains: new Set(matches.map((c) => c.location.domain)), leafLocal: matches.some((c) => leafLocalAt(c.at)) };
-    const prefixes = prefixesFor(r, field, ref);
+    const routes = routesFor(r, field, ref);
     const why = `consumes ${stream}/${namePart}`;
-    api(prefixes, `CONSUMER.INFO.${stream}.${namePart}`, why);
-    api(prefixes, `CONSUMER.MSG.NEXT.${stream}.${namePart}`, why);
-    grant("pub", `$JS.ACK.${stream}.${namePart}.>`, why);
+    api(routes, `CONSUMER.INFO.${stream}.${namePart}`, why);
+    // A pull request is answered by every message it asks for: a stream of responses.
+    api(routes, `CONSUMER.MSG.NEXT.${stream}.${namePart}`, why, "Stream");
+    plain(routes, `$JS.ACK.${stream}.${namePart}.>`, why);
     for (const c of matches) consumers.push(`${c.location.domain}/${stream}/${namePart}`);
   });
 
-  for (const mode of ["reads", "writes"] as const) {
+  for (const mode of ["reads", "writes", "watches"] as const) {
     for (const kind of ["kv", "objects"] as const) {
       b[mode][kind].forEach((name, i) => {
         const field = `${path}.${mode}.${kind}[${i}]`;
@@ -179,32 +232,37 @@ export function deriveServicePermissions(args: {
           at(field, `unknown ${kind === "kv" ? "kv" : "object"} bucket '${name}': declared are ${declared(names)}; declare it under jetstream.${kind} or fix the name`);
           return;
         }
-        const prefixes = prefixesFor(r, field, name);
+        const routes = routesFor(r, field, name);
         const why = `${mode} ${kind === "kv" ? "kv" : "objects"} ${name}`;
         const stream = kind === "kv" ? `KV_${name}` : `OBJ_${name}`;
-        api(prefixes, `STREAM.INFO.${stream}`, why);
-        for (const p of prefixes) infoPrefixes.add(p);
+        api(routes, `STREAM.INFO.${stream}`, why);
         if (mode === "reads") {
           // Direct get where the client uses it (natscli, nats.go); nats.js `Kvm.open` binds without
           // asking the stream and gets through STREAM.MSG.GET. Both read the same bucket only.
-          api(prefixes, `DIRECT.GET.${stream}.>`, why);
-          api(prefixes, `STREAM.MSG.GET.${stream}`, why);
-          api(prefixes, `CONSUMER.CREATE.${stream}.>`, why);
-          if (kind === "objects") {
-            api(prefixes, `CONSUMER.MSG.NEXT.${stream}.*`, why);
-            api(prefixes, `CONSUMER.DELETE.${stream}.*`, why);
+          api(routes, `DIRECT.GET.${stream}.>`, why, "Stream");
+          api(routes, `STREAM.MSG.GET.${stream}`, why);
+        } else if (mode === "watches") {
+          // nats.js follows a bucket with an ordered push consumer it names and deletes itself.
+          api(routes, `CONSUMER.CREATE.${stream}.>`, why);
+          api(routes, `CONSUMER.DELETE.${stream}.*`, why);
+          plain(routes, `$JS.FC.${stream}.>`, why);
+          deliveries.any = true;
+          for (const { place, route } of routes) {
+            if (route.crossesTo !== undefined) {
+              deliveries.crossesFrom.add(place.name);
+              deliveries.fromDomains.add(route.crossesTo);
+            }
           }
-          grant("pub", `$JS.FC.${stream}.>`, why);
         } else if (kind === "kv") {
-          grant("pub", `$KV.${name}.>`, why);
+          plain(routes, `$KV.${name}.>`, why);
         } else {
-          grant("pub", `$O.${name}.>`, why);
-          api(prefixes, `STREAM.PURGE.${stream}`, why);
+          plain(routes, `$O.${name}.>`, why);
+          api(routes, `STREAM.PURGE.${stream}`, why);
         }
       });
     }
   }
-  for (const p of infoPrefixes) grant("pub", `${p}.INFO`, "bucket clients check the API first");
+  api([...apiRoutes.values()].flat(), "INFO", "JetStream clients ask the API first (and its import keeps nats-server's own 'not enabled' responder out of the account)");
 
   for (const s of b.subscribes) grant("sub", s, "subscribes");
   for (const s of b.serves) grant("sub", s, "serves (answers requests)");
@@ -216,6 +274,8 @@ export function deriveServicePermissions(args: {
     responds: b.serves.length > 0,
     grants,
     consumers,
+    imports,
+    ...(deliveries.any ? { inboxDeliveries: { crossesFrom: [...deliveries.crossesFrom], fromDomains: [...deliveries.fromDomains] } } : {}),
   };
 }
 
@@ -233,111 +293,4 @@ export function inboxPrefixReason(prefix: string): string {
 /** Whether two users' inboxes (`<prefix>.>`) can share a subject. */
 export function inboxesCollide(a: string, b: string): boolean {
   return subjectsOverlap(`${a}.>`, `${b}.>`);
-}
-
-/**
- * What the leaf-link user of one leaf may carry, from the leaf's point of view (nats-server reads
- * a leaf-link JWT's `sub` as what the leaf imports from the hub and `pub` as what it exports,
- * sends both to the leaf for local enforcement, and reverses them inside the hub):
- *
- * imports (sub.allow)
- * - `$JS.<leaf>.API.>` when an aggregate sources a stream of this leaf: the hub's sourcing
- *   requests; plus the exact grants other places' services hold on this leaf's stores (API
- *   requests, writes, acks, flow control) — and those services' inboxes go out, for the replies.
- * - `$JS.FC.<stream>.>` per sourced stream: flow-control replies to the sourcing consumer.
- * Only bindings cross a link: a service's plain publish/subscribe lists work where it connects.
- *
- * - for each service at this leaf: what it subscribes to (messages from elsewhere), and its
- *   inbox when it sends the hub anything that is answered. Not what it serves: requests are
- *   answered where the service connects (replies to the hub would need every requester's inbox
- *   on the link, and each new service would re-issue every leaf's link creds).
- * exports (pub.allow)
- * - `$JS.S.>` (sourced messages) and `$JSC.R.>` (API replies) when an aggregate sources it.
- * - for each service at this leaf: what it publishes to places other than this leaf (hub
- *   streams, remote API prefixes, remote acks and buckets), never its leaf-local stream subjects
- *   nor `$JS.API` (the leaf's own JetStream).
- */
-export function leafLinkPermissions(args: {
-  readonly leafServer: string;
-  readonly domain: string;
-  readonly users: readonly {
-    /** The derived grants: only what bindings say crosses a link (plain lists stay local). */
-    readonly grants?: readonly Grant[];
-    readonly inboxPrefix?: string;
-    readonly places?: readonly ServicePlace[];
-    readonly bindings?: ServiceBindings;
-    readonly responses?: unknown;
-  }[];
-  readonly jetstream: JetStreamSpec;
-}): { readonly publish: string[]; readonly subscribe: string[] } {
-  const { leafServer, domain, users, jetstream: js } = args;
-  const pubGrants = (u: (typeof users)[number]) => (u.grants ?? []).filter((g) => g.op === "pub").map((g) => g.subject);
-  // Subjects of leaf-local stores (what the leaves deny importing): never exported either.
-  const leafLocal = [
-    ...js.streams.filter((s) => s.location.level === "leaf" && leafLocalAt(s.at)).flatMap((s) => s.config.subjects ?? []),
-    ...js.kv.filter((k) => k.location.level === "leaf" && leafLocalAt(k.at)).map((k) => `$KV.${k.config.bucket}.>`),
-    ...js.objects.filter((o) => o.location.level === "leaf" && leafLocalAt(o.at)).map((o) => `$O.${o.config.bucket}.>`),
-  ];
-  const pub = new Set<string>();
-  const sub = new Set<string>();
-  const sourced = js.aggregates.filter((a) => a.config.sources?.some((s) => s.external?.api === `$JS.${domain}.API`));
-  if (sourced.length) {
-    sub.add(`$JS.${domain}.API.>`);
-    for (const a of sourced) sub.add(`$JS.FC.${a.leafStream.name}.>`);
-    pub.add("$JS.S.>");
-    pub.add("$JSC.R.>");
-  }
-  const here = users.filter((u) => u.places?.some((p) => p.level === "leaf" && p.name === leafServer));
-  const elsewhere = users.filter((u) => u.places && !u.places.some((p) => p.level === "leaf" && p.name === leafServer));
-  // Streams in this leaf's domain (KV_/OBJ_ included): their acks and flow control stay local.
-  const streamsHere = new Set([
-    ...js.streams.filter((s) => s.location.domain === domain).map((s) => s.config.name),
-    ...js.kv.filter((k) => k.location.domain === domain).map((k) => `KV_${k.config.bucket}`),
-    ...js.objects.filter((o) => o.location.domain === domain).map((o) => `OBJ_${o.config.bucket}`),
-  ]);
-  const local = (s: string) => {
-    if (s.startsWith("$JS.API.")) return true;
-    const t = s.split(".");
-    if (t[0] === "$JS" && (t[1] === "FC" || t[1] === "ACK") && streamsHere.has(t[2])) return true;
-    // A store kept at this leaf alone (CLUSTER_OBJECTS at cimstor) is written where it is.
-    if (!s.startsWith("$JS.") && storeSubjectsHere.some((x) => subjectCovers(x, s))) return true;
-    return leafLocal.some((l) => subjectsOverlap(l, s));
-  };
-  // Stores in this domain that other places' services reach: their writes and API requests come
-  // in, their acks and replies go back out to those services' inboxes.
-  // (Only the ones at this leaf alone: a leaf-local store's copies are each reached locally.)
-  const sole = <T extends { readonly at: Place; readonly location: { readonly domain: string } }>(x: T) => x.location.domain === domain && !leafLocalAt(x.at);
-  const soleStreams = new Set([
-    ...js.streams.filter(sole).map((s) => s.config.name),
-    ...js.kv.filter(sole).map((k) => `KV_${k.config.bucket}`),
-    ...js.objects.filter(sole).map((o) => `OBJ_${o.config.bucket}`),
-  ]);
-  const storeSubjectsHere = [
-    ...js.streams.filter(sole).flatMap((s) => s.config.subjects ?? []),
-    ...js.kv.filter(sole).map((k) => `$KV.${k.config.bucket}.>`),
-    ...js.objects.filter(sole).map((o) => `$O.${o.config.bucket}.>`),
-  ];
-  const targetsHere = (s: string) => {
-    const t = s.split(".");
-    if (s.startsWith(`$JS.${domain}.API.`)) return true;
-    if (t[0] === "$JS" && (t[1] === "FC" || t[1] === "ACK") && soleStreams.has(t[2])) return true;
-    return !s.startsWith("$JS.") && storeSubjectsHere.some((x) => subjectsOverlap(x, s));
-  };
-  for (const u of elsewhere) {
-    const reaching = pubGrants(u).filter(targetsHere);
-    for (const s of reaching) sub.add(s);
-    if (reaching.length && u.inboxPrefix) pub.add(`${u.inboxPrefix}.>`);
-  }
-  for (const u of here) {
-    const exported = pubGrants(u).filter((s) => !local(s));
-    for (const s of exported) pub.add(s);
-    // Its inbox only when it sends the hub something that can be answered (acks, API replies).
-    if (u.inboxPrefix && exported.length) sub.add(`${u.inboxPrefix}.>`);
-    // What it subscribes to may come from the hub (one way, no reply needed). What it serves is
-    // answered where it connects: carrying requests in would need every requester's inbox out.
-    for (const s of u.bindings?.subscribes ?? []) sub.add(s);
-  }
-  // Drop what a wider entry already covers (`$JS.<leaf>.API.INFO` under `$JS.<leaf>.API.>`).
-  const compact = (set: Set<string>) => [...set].filter((x) => ![...set].some((y) => y !== x && subjectCovers(y, x)));
-  return { publish: compact(pub), subscribe: compact(sub) };
 }

@@ -34,6 +34,12 @@ export type IssuedJwtInputs = {
   readonly issuerAccount?: string;
   /** The `nats` claims (claims.ts); an account's include its users' `signing_keys`. */
   readonly claims: Claims;
+  /**
+   * Accounts: a fixed `iat` (seconds). The bootstrap JWTs servers preload use 1, older than any
+   * pushed JWT. Default: now, and always later than the JWT it replaces (the full resolver keeps
+   * the newer of two JWTs by `iat`, to the second).
+   */
+  readonly issuedAt?: number;
 };
 
 export type IssuedJwtOutputs = {
@@ -77,8 +83,44 @@ function issuerOrUnknown(seed: string): string {
   }
 }
 
-/** Signs the JWT of `inputs`. */
-async function encodeJwt(inputs: IssuedJwtInputs): Promise<string> {
+/** The `iat` of a JWT (0 when it cannot be read). */
+export function jwtIssuedAt(token: string): number {
+  try {
+    const claims = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8"));
+    return typeof claims.iat === "number" ? claims.iat : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * An account JWT with the `iat` given (the library's encoder always stamps now): the same
+ * header, claim layout and v2 `nats` fields as `@nats-io/jwt`'s encodeAccount. `signerSeed`: the
+ * operator's (or an operator signing key's) seed.
+ */
+export function encodeAccountJwtAt(name: string, subjectPublicKey: string, claims: Claims, signerSeed: string, issuedAt: number): string {
+  const nkeys = require("@nats-io/nkeys");
+  const crypto: typeof import("node:crypto") = require("node:crypto");
+  const signer = nkeys.fromSeed(new TextEncoder().encode(signerSeed));
+  try {
+    const body: Record<string, unknown> = {
+      iat: issuedAt,
+      iss: signer.getPublicKey(),
+      name,
+      sub: subjectPublicKey,
+      nats: { ...JSON.parse(JSON.stringify(claims)), type: "account", version: 2 },
+    };
+    const claim = { jti: crypto.createHash("sha512").update(JSON.stringify(body)).digest("base64"), ...body };
+    const b64url = (b: Buffer | Uint8Array | string) => Buffer.from(b).toString("base64url");
+    const payload = `${b64url(JSON.stringify({ typ: "JWT", alg: "ed25519-nkey" }))}.${b64url(JSON.stringify(claim))}`;
+    return `${payload}.${b64url(signer.sign(new TextEncoder().encode(payload)))}`;
+  } finally {
+    signer.clear();
+  }
+}
+
+/** Signs the JWT of `inputs`; an account's `iat` is `issuedAt`, or now but later than `previousJwt`'s. */
+async function encodeJwt(inputs: IssuedJwtInputs, previousJwt?: string): Promise<string> {
   const jwt = require("@nats-io/jwt");
   const nkeys = require("@nats-io/nkeys");
   // The encoders add `type`/`version` to the object they get: hand them a copy.
@@ -91,8 +133,11 @@ async function encodeJwt(inputs: IssuedJwtInputs): Promise<string> {
           throw new Error(`operator JWT '${inputs.name}' must be self-signed: the signer seed belongs to ${signer.getPublicKey()}, not ${inputs.subjectPublicKey}`);
         }
         return await jwt.encodeOperator(inputs.name, signer, claims);
-      case "account":
-        return await jwt.encodeAccount(inputs.name, inputs.subjectPublicKey, claims, { signer });
+      case "account": {
+        const now = Math.floor(Date.now() / 1000);
+        const iat = inputs.issuedAt ?? Math.max(now, previousJwt ? jwtIssuedAt(previousJwt) + 1 : 0);
+        return encodeAccountJwtAt(inputs.name, inputs.subjectPublicKey, inputs.claims, inputs.signerSeed, iat);
+      }
       case "user":
         if (!inputs.issuerAccount) return await jwt.encodeUser(inputs.name, inputs.subjectPublicKey, signer, claims);
         return await jwt.encodeUser(inputs.name, inputs.subjectPublicKey, inputs.issuerAccount, claims, { signer });
@@ -122,7 +167,7 @@ async function issue(inputs: IssuedJwtInputs, previous: IssuedJwtOutputs | undef
     issuerPublicKey,
     issuerAccount,
     claims: inputs.claims,
-    jwt: same ? previous.jwt : await encodeJwt(inputs),
+    jwt: same ? previous.jwt : await encodeJwt(inputs, previous?.jwt),
   };
 }
 
@@ -172,6 +217,8 @@ export type IssuedJwtArgs = {
   readonly issuerAccount?: pulumi.Input<string>;
   /** The `nats` claims from claims.ts. */
   readonly claims: pulumi.Input<Claims>;
+  /** Accounts: a fixed `iat` in seconds (the bootstrap JWTs: 1). Default: now, after the previous JWT's. */
+  readonly issuedAt?: number;
 };
 
 /** A JWT re-issued only when its content changes. `jwt` is public. */

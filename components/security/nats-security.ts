@@ -8,11 +8,11 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ServerSecurity } from "../render/server-security";
 import { ConfigError } from "../config/errors";
 import { Topology } from "../topology/types";
-import { accountClaims, operatorClaims, userClaims, withSigningKeys } from "./claims";
 import { natsContexts } from "./contexts";
 import { credsFileName, credsText } from "./creds";
 import { IssuedJwt } from "./jwt";
 import { NKey } from "./nkey";
+import { identityPlan } from "./identity-plan";
 import { parseSecurity } from "./parse";
 import type { JetStreamSpec } from "../jetstream/spec";
 import { buildServerSecurity, IssuedIdentities } from "./server-security";
@@ -58,20 +58,26 @@ export type SecurityPublicKeys = {
   readonly users: Readonly<Record<string, string>>;
 };
 
+/** One account as the push resources need it: its public key and current JWT (both public). */
+export type IssuedAccount = { readonly publicKey: pulumi.Output<string>; readonly jwt: pulumi.Output<string> };
+
 /** What createNatsSecurity returns: the component copies these onto itself. */
 export type NatsSecurityOutputs = {
   readonly serverSecurity: pulumi.Output<ServerSecurity>;
   readonly userCreds: pulumi.Output<Readonly<Record<string, string>>>;
   readonly credsByUser: Readonly<Record<string, pulumi.Output<string>>>;
   readonly leafLinkCreds: Readonly<Record<string, pulumi.Output<string>>>;
+  readonly systemLinkCreds: Readonly<Record<string, pulumi.Output<string>>>;
   readonly jetstreamAdminCreds: pulumi.Output<string>;
   readonly natsContexts: pulumi.Output<Readonly<Record<string, string>>>;
   readonly publicKeys: pulumi.Output<SecurityPublicKeys>;
+  readonly accounts: Readonly<Record<string, IssuedAccount>>;
+  readonly operatorSeed: pulumi.Output<string>;
 };
 
 /** Operator, accounts and users of one stack as keys, JWTs, creds and contexts. */
 export class NatsSecurity extends pulumi.ComponentResource {
-  /** Operator JWT, system account, resolver preload, leaf links: public material for the renderers. */
+  /** Operator JWT, system account, bootstrap JWTs, leaf links: public material for the renderers. */
   declare public readonly serverSecurity: pulumi.Output<ServerSecurity>;
   /** User name → `.creds` text, every user (declared and derived). Secret. */
   declare public readonly userCreds: pulumi.Output<Readonly<Record<string, string>>>;
@@ -82,6 +88,8 @@ export class NatsSecurity extends pulumi.ComponentResource {
   declare public readonly credsByUser: Readonly<Record<string, pulumi.Output<string>>>;
   /** Leaf server name → its leaf-link `.creds` text (one Output each, so leaves change independently). Secret. */
   declare public readonly leafLinkCreds: Readonly<Record<string, pulumi.Output<string>>>;
+  /** Leaf server name → its system-link `.creds` text. Secret. */
+  declare public readonly systemLinkCreds: Readonly<Record<string, pulumi.Output<string>>>;
   /** `.creds` text of `jetstream-admin` (the JetStream providers connect with it). Secret. */
   declare public readonly jetstreamAdminCreds: pulumi.Output<string>;
   /**
@@ -91,6 +99,10 @@ export class NatsSecurity extends pulumi.ComponentResource {
   declare public readonly natsContexts: pulumi.Output<Readonly<Record<string, string>>>;
   /** Public keys of operator, accounts and users. Not secret. */
   declare public readonly publicKeys: pulumi.Output<SecurityPublicKeys>;
+  /** Account name → public key and current JWT: what the JWT pushes (jwt-push.ts) deliver. Public. */
+  declare public readonly accounts: Readonly<Record<string, IssuedAccount>>;
+  /** The operator's seed: signs the tombstone of a removed service account. Secret. */
+  declare public readonly operatorSeed: pulumi.Output<string>;
 
   constructor(name: string, args: NatsSecurityArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cim-nats:security:NatsSecurity", name, {}, opts);
@@ -99,94 +111,79 @@ export class NatsSecurity extends pulumi.ComponentResource {
     this.userCreds = out.userCreds;
     this.credsByUser = out.credsByUser;
     this.leafLinkCreds = out.leafLinkCreds;
+    this.systemLinkCreds = out.systemLinkCreds;
     this.jetstreamAdminCreds = out.jetstreamAdminCreds;
     this.natsContexts = out.natsContexts;
     this.publicKeys = out.publicKeys;
-    this.registerOutputs({ ...out, credsByUser: undefined, leafLinkCreds: pulumi.secret(pulumi.all(out.leafLinkCreds)) });
+    this.accounts = out.accounts;
+    this.operatorSeed = out.operatorSeed;
+    this.registerOutputs({
+      serverSecurity: out.serverSecurity,
+      userCreds: out.userCreds,
+      natsContexts: out.natsContexts,
+      publicKeys: out.publicKeys,
+      jetstreamAdminCreds: out.jetstreamAdminCreds,
+      leafLinkCreds: pulumi.secret(pulumi.all(out.leafLinkCreds)),
+      systemLinkCreds: pulumi.secret(pulumi.all(out.systemLinkCreds)),
+    });
   }
 }
 
-/** The children of a NatsSecurity and what it exposes. */
+/** The children of a NatsSecurity (one NKey or IssuedJwt per entry of the identity plan) and what it exposes. */
 export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent: pulumi.Resource): NatsSecurityOutputs {
   const { spec, topology } = args;
   const opts = { parent };
   const after = { parent, dependsOn: [...(args.issueAfter ?? [])] };
-  const userOpts = (user: string) => ((args.issueFirst ?? []).includes(user) ? opts : after);
+  const plan = identityPlan(spec);
 
-  const operatorKey = new NKey(`${name}-operator-key`, { kind: "operator" }, opts);
-  const accountKeys = Object.fromEntries(
-    spec.accounts.map((a) => [a.name, new NKey(`${name}-account-${a.name}-key`, { kind: "account" }, opts)]),
+  const keys: Record<string, NKey> = Object.fromEntries(
+    plan.keys.map((k) => [k.id, new NKey(`${name}-${k.resource}`, { kind: k.kind, ...(k.signs ? { signs: k.signs } : {}) }, opts)]),
   );
-  const userKeys = Object.fromEntries(spec.users.map((u) => [u.name, new NKey(`${name}-user-${u.name}-key`, { kind: "user" }, opts)]));
-  // One account signing key per user: the account JWT lists exactly the declared users' keys, so
-  // removing a user (dropping its key) refuses its creds, and adding it back accepts them again.
-  const signingKeys = Object.fromEntries(
-    spec.users.map((u) => [u.name, new NKey(`${name}-user-${u.name}-signing-key`, { kind: "account" }, opts)]),
-  );
-
-  const operatorJwt = new IssuedJwt(
-    `${name}-operator-jwt`,
-    {
-      kind: "operator",
-      name: spec.operator,
-      subjectPublicKey: operatorKey.publicKey,
-      signerSeed: operatorKey.seed,
-      claims: accountKeys[spec.systemAccount].publicKey.apply(operatorClaims),
-    },
-    after,
-  );
-  const accountJwts = Object.fromEntries(
-    spec.accounts.map((a) => {
-      const users = spec.users.filter((u) => u.account === a.name);
-      const claims = pulumi
-        .all(users.map((u) => signingKeys[u.name].publicKey))
-        .apply((keys) => withSigningKeys(accountClaims(a), keys));
+  const publicKeyOf = (id: string) => keys[id].publicKey;
+  const jwts: Record<string, IssuedJwt> = Object.fromEntries(
+    plan.jwts.map((j) => {
+      // User JWTs of `issueFirst` users do not wait for the guard (it connects as one of them).
+      const user = j.kind === "user" && (args.issueFirst ?? []).includes(j.name);
+      const claims = pulumi.all(Object.fromEntries(j.needs.map((id) => [id, publicKeyOf(id)]))).apply((pubs) => j.claims((id) => pubs[id]));
       return [
-        a.name,
+        j.id,
         new IssuedJwt(
-          `${name}-account-${a.name}-jwt`,
-          { kind: "account", name: a.name, subjectPublicKey: accountKeys[a.name].publicKey, signerSeed: operatorKey.seed, claims },
-          after,
+          `${name}-${j.resource}`,
+          {
+            kind: j.kind,
+            name: j.name,
+            subjectPublicKey: publicKeyOf(j.subject),
+            signerSeed: keys[j.signer].seed,
+            ...(j.issuerAccount ? { issuerAccount: publicKeyOf(j.issuerAccount) } : {}),
+            claims,
+            ...(j.issuedAt !== undefined ? { issuedAt: j.issuedAt } : {}),
+          },
+          user ? opts : after,
         ),
       ];
     }),
   );
-  const userJwts = Object.fromEntries(
-    spec.users.map((u) => [
-      u.name,
-      new IssuedJwt(
-        `${name}-user-${u.name}-jwt`,
-        {
-          kind: "user",
-          name: u.name,
-          subjectPublicKey: userKeys[u.name].publicKey,
-          signerSeed: signingKeys[u.name].seed,
-          issuerAccount: accountKeys[u.account].publicKey,
-          claims: userClaims(u),
-        },
-        userOpts(u.name),
-      ),
-    ]),
-  );
 
-  // JWTs and public keys are public: drop any secrecy inherited from the signing seed.
-  const issued: pulumi.Output<IssuedIdentities> = pulumi.unsecret(
+  // Servers see only what is stable for the stack's life: operator, bootstrap JWTs, link paths
+  // (public: drop the secrecy inherited from the signing seeds). Account JWTs are pushed.
+  const stable: pulumi.Output<IssuedIdentities> = pulumi.unsecret(
     pulumi.output({
-      operatorJwt: operatorJwt.jwt,
+      operatorJwt: jwts.operator.jwt,
       accounts: Object.fromEntries(
-        spec.accounts.map((a) => [a.name, { publicKey: accountKeys[a.name].publicKey, jwt: accountJwts[a.name].jwt }]),
+        spec.accounts.map((a) => [a.name, { publicKey: publicKeyOf(`account:${a.name}`), jwt: "", ...(jwts[`bootstrap:${a.name}`] ? { bootstrapJwt: jwts[`bootstrap:${a.name}`].jwt } : {}) }]),
       ),
     }),
   );
-  const serverSecurity = issued.apply((i) => buildServerSecurity(spec, i, args.leafCredentialsDir ?? DEFAULT_LEAF_CREDENTIALS_DIR));
+  const serverSecurity = stable.apply((i) => buildServerSecurity(spec, i, args.leafCredentialsDir ?? DEFAULT_LEAF_CREDENTIALS_DIR));
 
   // Each user's creds depend on that user's JWT and seed only: a change to one user leaves every
   // other creds value (and what consumes it: JetStream targets, leaf-link files) known at preview.
   const credsOf: Record<string, pulumi.Output<string>> = Object.fromEntries(
-    spec.users.map((u) => [u.name, pulumi.secret(pulumi.all([userJwts[u.name].jwt, userKeys[u.name].seed]).apply(([jwt, seed]) => credsText(jwt, seed)))]),
+    spec.users.map((u) => [u.name, pulumi.secret(pulumi.all([jwts[`user:${u.name}`].jwt, keys[`user:${u.name}`].seed]).apply(([jwt, seed]) => credsText(jwt, seed)))]),
   );
   const userCreds = pulumi.secret(pulumi.all(credsOf));
   const leafLinkCreds = Object.fromEntries(Object.entries(spec.leafLinks).map(([leaf, user]) => [leaf, credsOf[user]]));
+  const systemLinkCreds = Object.fromEntries(Object.entries(spec.systemLinks).map(([leaf, user]) => [leaf, credsOf[user]]));
   const jetstreamAdminCreds = credsOf[JETSTREAM_ADMIN_USER];
   const contextDir = (args.contextCredentialsDir ?? `~/.config/cim-nats/${topology.name}`).replace(/\/+$/, "");
   const contexts = pulumi.secret(
@@ -200,13 +197,28 @@ export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent:
 
   const publicKeys: pulumi.Output<SecurityPublicKeys> = pulumi.unsecret(
     pulumi.output({
-      operator: operatorKey.publicKey,
-      accounts: Object.fromEntries(spec.accounts.map((a) => [a.name, accountKeys[a.name].publicKey])),
-      users: Object.fromEntries(spec.users.map((u) => [u.name, userKeys[u.name].publicKey])),
+      operator: publicKeyOf("operator"),
+      accounts: Object.fromEntries(spec.accounts.map((a) => [a.name, publicKeyOf(`account:${a.name}`)])),
+      users: Object.fromEntries(spec.users.map((u) => [u.name, publicKeyOf(`user:${u.name}`)])),
     }),
   );
+  const accounts = Object.fromEntries(
+    // Each its own Outputs: one account's change leaves every other push known at preview.
+    spec.accounts.map((a) => [a.name, { publicKey: pulumi.unsecret(publicKeyOf(`account:${a.name}`)), jwt: pulumi.unsecret(jwts[`account:${a.name}`].jwt) }]),
+  );
 
-  return { serverSecurity, userCreds, credsByUser: credsOf, leafLinkCreds, jetstreamAdminCreds, natsContexts: contexts, publicKeys };
+  return {
+    serverSecurity,
+    userCreds,
+    credsByUser: credsOf,
+    leafLinkCreds,
+    systemLinkCreds,
+    jetstreamAdminCreds,
+    natsContexts: contexts,
+    publicKeys,
+    accounts,
+    operatorSeed: keys.operator.seed,
+  };
 }
 
 /**

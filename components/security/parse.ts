@@ -9,6 +9,7 @@ import { deepFreeze } from "../topology/freeze";
 import { ConfigError, type ConfigIssue } from "../config/errors";
 import { Topology } from "../topology/types";
 import {
+  AccountKind,
   AccountSpec,
   ConnectionType,
   JETSTREAM_ADMIN_USER,
@@ -17,6 +18,7 @@ import {
   SecuritySpec,
   SubjectRule,
   SYSTEM_MONITOR_USER,
+  systemLinkUserName,
   UserRole,
   UserSpec,
 } from "./types";
@@ -27,12 +29,11 @@ import { type At, isObject } from "../config/fields";
 import type { z } from "zod";
 import type { JetStreamSpec } from "../jetstream/spec";
 import { atIssues, resolveAt, type At as Place } from "../jetstream/locations";
-import { subjectCovers } from "../subjects/subject";
-import { deriveServicePermissions, leafLinkPermissions, inboxesCollide, serviceInboxPrefix, SHARED_INBOX_PREFIX } from "./bindings";
+import { subjectCovers, subjectsOverlap } from "../subjects/subject";
+import { deriveServicePermissions, inboxesCollide, serviceInboxPrefix, SHARED_INBOX_PREFIX } from "./bindings";
+import { leafLinkPermissions, systemLinkPermissions } from "./leaf-links";
+import { withAccountLinks } from "./account-links";
 import type { Grant, ServiceBindings, ServicePlace } from "./types";
-
-/** The shared reply inbox of nats.js and natscli: never granted to a service (it would read every reply). */
-export const INBOX_SUBJECTS = "_INBOX.>";
 /** No JetStream declarations: what bindings are checked against when the caller passes none. */
 const NO_JETSTREAM: JetStreamSpec = { streams: [], aggregates: [], kv: [], objects: [], consumers: [] };
 
@@ -70,16 +71,19 @@ export function parseSecurity(raw: unknown, topology: Topology, jetstream: JetSt
   const accounts = parseAccounts(s.accounts, `${root}.accounts`, systemAccount, at);
   jetStreamFitsLeaves(accounts, topology, `${root}.accounts`, at);
   const applicationAccount = pickApplicationAccount(s.applicationAccount, `${root}.applicationAccount`, accounts, at);
-  const allAccounts: AccountSpec[] = [...accounts, { name: systemAccount, system: true }];
-  // The schema knows no account names: a user missing its account gets the ones it can pick.
-  const missingAccount = /^security\.users\[\d+\]\.account$/;
-  issues.unshift(...checked.issues.map((i) => (missingAccount.test(i.propertyPath) && i.reason.startsWith("is required") ? { ...i, reason: `is required: use one of ${allAccounts.map((a) => a.name).join(", ")}` } : i)));
+  const systemSpec: AccountSpec = { name: systemAccount, system: true, kind: AccountKind.System, imports: [], exports: [] };
+  issues.unshift(...checked.issues);
 
+  const serviceAccounts = deriveServiceAccounts(s.users, `${root}.users`, [...accounts, systemSpec], at);
+  const allAccounts: AccountSpec[] = [...accounts, ...serviceAccounts, systemSpec];
   const parsed = parseUsers(s.users, `${root}.users`, allAccounts, topology, invalid, at);
   const declared = deriveBindings(parsed, jetstream, `${root}.users`, at);
+  servesDoNotOverlap(parsed, declared, `${root}.users`, at);
   const leafLinks = leafLinkUsers(parsed, topology, applicationAccount, `${root}.users`, at, { users: declared, jetstream });
+  const systemLinks = topology.leaves.map((leaf) => systemLinkUser(leaf.serverName, systemAccount));
   const derived: UserSpec[] = [
     ...leafLinks.derived,
+    ...systemLinks,
     fullAccessUser(JETSTREAM_ADMIN_USER, applicationAccount, UserRole.JetStreamAdmin),
     fullAccessUser(SYSTEM_MONITOR_USER, systemAccount, UserRole.SystemMonitor),
   ];
@@ -91,13 +95,75 @@ export function parseSecurity(raw: unknown, topology: Topology, jetstream: JetSt
   });
 
   if (issues.length > 0) throw new ConfigError(inConfigOrder(issues, raw, root));
+  const users = [...declared, ...derived];
   return deepFreeze({
     operator,
     systemAccount,
     applicationAccount,
-    accounts: allAccounts,
-    users: [...declared, ...derived],
+    accounts: withAccountLinks(
+      allAccounts,
+      users.map((u) => ({
+        name: u.name,
+        account: u.account,
+        dataImports: u.dataImports,
+        subscribes: [...(u.bindings?.subscribes ?? []), ...(u.inboxDeliveries && u.inboxPrefix ? [`${u.inboxPrefix}.>`] : [])],
+        serves: u.bindings?.serves,
+      })),
+      applicationAccount,
+    ),
+    users,
     leafLinks: leafLinks.byLeaf,
+    systemLinks: Object.fromEntries(systemLinks.map((u) => [u.leafLink!, u.name])),
+  });
+}
+
+/**
+ * The service accounts bound users live in: a user with bindings and no `account` gets one of
+ * its own (named after it); one naming an account nobody declared shares that trust group with
+ * the others naming it. A service may not live in an account with JetStream: any request it may
+ * send could make JetStream write into any stream of that account through its reply subject.
+ */
+function deriveServiceAccounts(v: Section["users"], path: string, declared: readonly AccountSpec[], at: At): AccountSpec[] {
+  const out: AccountSpec[] = [];
+  (v ?? []).forEach((u, i) => {
+    if (!u || u.leafLink !== undefined || !serviceBindings(u)) return;
+    const name = u.account ?? u.name ?? "";
+    if (!name) return;
+    const known = declared.find((a) => a.name === name);
+    if (known?.system) {
+      at(`${path}[${i}].account`, `'${name}' is the system account: services with bindings live in accounts of their own; remove \`account\``);
+    } else if (known?.jetstream) {
+      at(
+        `${path}[${i}]${u.account === undefined ? ".name" : ".account"}`,
+        u.account === undefined
+          ? `service '${name}' would get an account of its own named '${name}', but that is a declared account with JetStream: rename the user`
+          : `'${name}' holds JetStream (streams and buckets): a service in it could make JetStream write into any of its streams through the reply subject of a request it may send. ` +
+              `Remove \`account\` (the service gets an account of its own and reaches '${name}' through the imports its bindings derive), or name a trust group it shares with the services it trusts`,
+      );
+    } else if (!known && !out.some((a) => a.name === name)) {
+      out.push({ name, system: false, kind: AccountKind.Service, imports: [], exports: [] });
+    }
+  });
+  return out;
+}
+
+/**
+ * Two accounts serving overlapping subjects would both get every request the data account
+ * imports for them (two answers); instances of one service share its account and are fine.
+ */
+function servesDoNotOverlap(parsed: readonly DeclaredUser[], users: readonly UserSpec[], path: string, at: At): void {
+  const seen: { account: string; user: string; subject: string }[] = [];
+  users.forEach((u, n) => {
+    for (const [j, subject] of (u.bindings?.serves ?? []).entries()) {
+      const other = seen.find((x) => x.account !== u.account && subjectsOverlap(x.subject, subject));
+      if (other) {
+        at(
+          `${path}[${parsed[n].index}].serves[${j}]`,
+          `'${subject}' overlaps '${other.subject}' served by '${other.user}' (account '${other.account}'): each request would reach both services; serve disjoint subjects, or put both in one trust group (\`account\`)`,
+        );
+      }
+      seen.push({ account: u.account, user: u.name, subject });
+    }
   });
 }
 
@@ -116,7 +182,14 @@ function parseAccounts(v: Section["accounts"], path: string, systemAccount: stri
     if (name && twin >= 0) at(`${p}.name`, `duplicate account name '${name}' (also ${path}[${twin}]): account names must be unique`);
     const js = a.jetstream;
     const bytes = (x: unknown) => (x === undefined ? 0 : (parseByteSize(x) as number));
-    out.push({ name, system: false, ...(js ? { jetstream: { memoryBytes: bytes(js.maxMemory), fileBytes: bytes(js.maxFile), streams: js.maxStreams ?? -1, consumers: js.maxConsumers ?? -1 } } : {}) });
+    out.push({
+      name,
+      system: false,
+      kind: js ? AccountKind.Data : AccountKind.Plain,
+      ...(js ? { jetstream: { memoryBytes: bytes(js.maxMemory), fileBytes: bytes(js.maxFile), streams: js.maxStreams ?? -1, consumers: js.maxConsumers ?? -1 } } : {}),
+      imports: [],
+      exports: [],
+    });
   });
   return out;
 }
@@ -145,9 +218,15 @@ function parseUsers(v: Section["users"], path: string, accounts: readonly Accoun
     const name = u.name ?? "";
     const twin = out.find((x) => x.user.name === name);
     if (name && twin) at(`${p}.name`, `duplicate user name '${name}' (also ${path}[${twin.index}]): user names must be unique`);
-    const account = u.account ?? "";
+    const bound = serviceBindings(u) !== undefined && u.leafLink === undefined;
+    const account = u.account ?? (bound ? name : "");
     const known = accounts.find((a) => a.name === account);
-    if (!known && u.account !== undefined) at(`${p}.account`, `unknown account ${JSON.stringify(u.account)}: use one of ${accounts.map((a) => a.name).join(", ")}`);
+    const pickable = accounts.filter((a) => a.kind !== AccountKind.Service || a.name !== name).map((a) => a.name).join(", ");
+    if (u.account === undefined && !bound && !invalid.has(`${p}.account`)) {
+      at(`${p}.account`, `is required for a user without bindings: use one of ${pickable}, or declare what it does (publishes, consumes, reads, …) and it gets an account of its own`);
+    } else if (!known && u.account !== undefined && !bound) {
+      at(`${p}.account`, `unknown account ${JSON.stringify(u.account)}: use one of ${pickable}`);
+    }
     const publish = subjectRule(u.publish);
     const subscribe = subjectRule(u.subscribe);
     const requestReply = u.requestReply ?? false;
@@ -170,6 +249,7 @@ function parseUsers(v: Section["users"], path: string, accounts: readonly Accoun
       name,
       account,
       role: service ? UserRole.Service : UserRole.LeafLink,
+      signedBy: "signing-key",
       publish,
       subscribe: requestReply && service ? withInbox(subscribe, inboxPrefix) : subscribe,
       ...(responses ? { responses } : {}),
@@ -214,6 +294,7 @@ function leafLinkUsers(
         ...(bound ? { publish: rule(link.publish), subscribe: rule(link.subscribe) } : {}),
         leafLink: leaf.serverName,
         connectionTypes: ["LEAFNODE" as const],
+        signedBy: "signing-key" as const,
       };
     });
     for (const u of derived) byLeaf[u.leafLink] = u.name;
@@ -235,8 +316,28 @@ function leafLinkUsers(
   return { derived: [], byLeaf };
 }
 
+/**
+ * A derived user with the account's full access, signed by the account key itself: it works on a
+ * server that knows only the account's bootstrap JWT (a new or wiped server, before any push).
+ */
 function fullAccessUser(name: string, account: string, role: UserRole): UserSpec {
-  return { name, account, role, publish: { allow: [], deny: [] }, subscribe: { allow: [], deny: [] }, connectionTypes: DEFAULT_CONNECTION_TYPES, grants: [] };
+  return { name, account, role, signedBy: "account", publish: { allow: [], deny: [] }, subscribe: { allow: [], deny: [] }, connectionTypes: DEFAULT_CONNECTION_TYPES, grants: [] };
+}
+
+/** The system link of one leaf: JWT updates and resolver sync only (leaf-links.ts), LEAFNODE only. */
+function systemLinkUser(leafServer: string, systemAccount: string): UserSpec {
+  const p = systemLinkPermissions(leafServer);
+  return {
+    name: systemLinkUserName(leafServer),
+    account: systemAccount,
+    role: UserRole.SystemLink,
+    signedBy: "signing-key",
+    publish: { allow: p.publish, deny: [] },
+    subscribe: { allow: p.subscribe, deny: [] },
+    leafLink: leafServer,
+    connectionTypes: ["LEAFNODE"],
+    grants: [],
+  };
 }
 
 /**
@@ -265,6 +366,8 @@ function deriveBindings(parsed: readonly DeclaredUser[], jetstream: JetStreamSpe
       subscribe: { allow: union(user.subscribe.allow, d.subscribe), deny: user.subscribe.deny },
       ...(d.responds && !user.responses ? { responses: { max: 1, ttlMs: 0 } } : {}),
       grants: d.grants as Grant[],
+      dataImports: d.imports,
+      ...(d.inboxDeliveries ? { inboxDeliveries: d.inboxDeliveries } : {}),
     };
     return merged;
   });
@@ -323,6 +426,7 @@ function serviceBindings(u: RawUser): ServiceBindings | undefined {
     serves: defined(u.serves),
     reads: buckets(u.reads),
     writes: buckets(u.writes),
+    watches: buckets(u.watches),
   };
 }
 

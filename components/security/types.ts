@@ -11,6 +11,11 @@ export const UserRole = {
   Service: "service",
   /** Binds one leaf's application account to the hub's over the leafnode link. */
   LeafLink: "leaf-link",
+  /**
+   * Binds one leaf's system account to the hub's: account JWT updates reach the leaf, and a leaf
+   * that was cut off fetches what it missed (resolver lookups and sync) when it links again.
+   */
+  SystemLink: "system-link",
   /** Full access to the application account: what the JetStream providers and `nats` contexts use. */
   JetStreamAdmin: "jetstream-admin",
   /** Full access to the system account: `nats server ls/report` and monitoring. */
@@ -23,6 +28,25 @@ export const JETSTREAM_ADMIN_USER = "jetstream-admin";
 export const SYSTEM_MONITOR_USER = "sys-monitor";
 /** Derived leaf-link user of a leaf server: `leaf-nats-1`. */
 export const leafLinkUserName = (leafServerName: string): string => `leaf-${leafServerName}`;
+/** Derived system-link user of a leaf server: `leaf-nats-1-sys`. */
+export const systemLinkUserName = (leafServerName: string): string => `leaf-${leafServerName}-sys`;
+
+/**
+ * What an account is for. Isolation is by account (docs/security.md): data lives in the data
+ * account (JetStream on), each service in a service account of its own (JetStream off) that
+ * reaches the data only through imports derived from its bindings.
+ */
+export const AccountKind = {
+  /** The system account: server events, monitoring, account JWT updates. */
+  System: "system",
+  /** Holds streams and buckets (JetStream on): the application account leaves bind. */
+  Data: "data",
+  /** Declared without bindings in mind: plain users with explicit permissions. */
+  Plain: "plain",
+  /** A service's own account (or a trust group's), derived from bindings; JetStream off. */
+  Service: "service",
+} as const;
+export type AccountKind = (typeof AccountKind)[keyof typeof AccountKind];
 
 /**
  * Account-wide JetStream limits, in bytes and counts as the account JWT carries them
@@ -40,12 +64,49 @@ export type AccountJetStreamLimits = {
 };
 
 export type AccountSpec = {
-  /** Account name (JWT `name`); a subject token. */
+  /** Account name (JWT `name`); a subject token, or a service user's name. */
   readonly name: string;
   /** The system account (`SYS`): no JetStream, server events and monitoring. */
   readonly system: boolean;
+  readonly kind: AccountKind;
   /** JetStream limits; undefined: JetStream disabled for this account. */
   readonly jetstream?: AccountJetStreamLimits;
+  /** What it imports from other accounts and exports to them (account-links.ts); empty for most. */
+  readonly imports: readonly AccountImport[];
+  readonly exports: readonly AccountExport[];
+};
+
+/** How many responses a service export may send per request (JWT `response_type`). */
+export type ResponseType = "Singleton" | "Stream";
+
+/**
+ * One import: requests (service) or messages (stream) on `subject` in account `from` appear in
+ * this account as `localSubject`. A service import's responses come back through nats-server's
+ * reply mapping, so a reply subject can name only subjects of the importing account.
+ */
+export type AccountImport = {
+  readonly type: "service" | "stream";
+  /** Name of the exporting account. */
+  readonly from: string;
+  /** The subject in the exporting account. */
+  readonly subject: string;
+  /** What this account's clients use (`$JS.hub.API…` where the exporter has `$JS.API…`). */
+  readonly localSubject: string;
+  /** The binding it comes from, for reviews and docs. */
+  readonly why: string;
+  /**
+   * Services: the exporter learns who asked (nats-server's `Nats-Request-Info`: account, server,
+   * connection id), e.g. to keep each client's uploads its own. Default false.
+   */
+  readonly share?: boolean;
+};
+
+/** One export: a service (request/reply) or a stream (messages) other accounts may import. */
+export type AccountExport = {
+  readonly type: "service" | "stream";
+  readonly subject: string;
+  /** Services: Singleton (one reply) or Stream (consumer deliveries). */
+  readonly responseType?: ResponseType;
 };
 
 /**
@@ -82,8 +143,15 @@ export type UserSpec = {
   readonly subscribe: SubjectRule;
   /** Undefined: no response permissions. */
   readonly responses?: ResponsePermission;
-  /** Leaf-link users: the leaf server whose `remotes` use these credentials. */
+  /** Leaf-link and system-link users: the leaf server whose `remotes` use these credentials. */
   readonly leafLink?: string;
+  /**
+   * Who signs its JWT. `signing-key` (services, leaf links): a signing key of its own, listed in
+   * the account JWT and replaced whenever the user's permissions narrow, so earlier creds stop
+   * working everywhere at once. `account` (the derived admin users): the account key itself, so
+   * they work on a server that knows only the account's bootstrap JWT.
+   */
+  readonly signedBy: "signing-key" | "account";
   /** Empty: any connection type. Leaf-link users: LEAFNODE only, so their creds can't serve a client. */
   readonly connectionTypes: readonly ConnectionType[];
   /**
@@ -98,6 +166,10 @@ export type UserSpec = {
   readonly bindings?: ServiceBindings;
   /** Every permission the bindings derived, each with why: the docs tables and reviews read these. Empty or absent without bindings. */
   readonly grants?: readonly Grant[];
+  /** What its account imports from the data account for its bindings (bindings.ts). */
+  readonly dataImports?: readonly DataImport[];
+  /** With `watches`: consumer deliveries reach its inbox from the data account (a stream import). */
+  readonly inboxDeliveries?: InboxDeliveries;
 };
 
 /** One server (a leaf) or the hub cluster a service connects to. */
@@ -126,6 +198,35 @@ export type ServiceBindings = {
   readonly reads: { readonly kv: readonly string[]; readonly objects: readonly string[] };
   /** KV and object buckets it writes (put, delete). */
   readonly writes: { readonly kv: readonly string[]; readonly objects: readonly string[] };
+  /**
+   * KV and object buckets it follows through ordered consumers it creates (nats.js kv watch and
+   * object get): consumer creation on the bucket's stream, deliveries to its inbox.
+   */
+  readonly watches: { readonly kv: readonly string[]; readonly objects: readonly string[] };
+};
+
+/** A service whose consumers deliver to its inbox (watches): where those deliveries cross links. */
+export type InboxDeliveries = {
+  /** Places whose server receives deliveries over a link. */
+  readonly crossesFrom: readonly string[];
+  /** Domains whose servers send them over a link. */
+  readonly fromDomains: readonly string[];
+};
+
+/** One subject a service sends into the data account (a service import of the same subject). */
+export type DataImport = {
+  readonly subject: string;
+  /** Singleton (one reply) or Stream (a pull request's deliveries, a direct get's batch). */
+  readonly responseType: ResponseType;
+  readonly why: string;
+  /**
+   * Places (context names: a leaf's server name, or `hub`) from whose server this subject leaves
+   * over a leafnode link to reach its resource in another domain; empty when it is always
+   * answered where the service connects.
+   */
+  readonly crossesFrom: readonly string[];
+  /** The JetStream domain of the resource it reaches from across a link; undefined when it never crosses. */
+  readonly targetDomain?: string;
 };
 
 /** One derived permission and the binding it comes from. */
@@ -153,4 +254,6 @@ export type SecuritySpec = {
   readonly users: readonly UserSpec[];
   /** Leaf server name → name of its leaf-link user; one per topology leaf. */
   readonly leafLinks: Readonly<Record<string, string>>;
+  /** Leaf server name → name of its system-link user; one per topology leaf. */
+  readonly systemLinks: Readonly<Record<string, string>>;
 };

@@ -11,13 +11,14 @@ import { NatsSecurity } from "../security/nats-security";
 import { JETSTREAM_ADMIN_USER } from "../security/types";
 import { ConfigError } from "../config/errors";
 import { readProxmoxConfig } from "../proxmox/stack-config";
-import { declareJetStream, declareRemovalGuard, jetstreamNames } from "./jetstream-resources";
+import { declareJetStream, declareRemovalGuard, declareTeardownGate, jetstreamNames } from "./jetstream-resources";
 import { cidServiceOutput, parseCidService } from "../cid/spec";
 import { declaredJetStream } from "../verify/declared";
 import { loadStackModel, type StackModel } from "./stack-model";
 import { ALLOW_LOCAL_STATE_ENV, stateBackendVerdict } from "./state-backend";
 import { SUBSTRATES } from "./substrates";
 import { declareStackTls } from "../tls/resources";
+import { declareAccountPushes } from "../security/account-pushes";
 
 /** The dev stack's passphrase (scripts/with-env.sh): fine for loopback-only throwaway keys, never for prod. */
 export const DEV_PASSPHRASE = "cim-nats-dev";
@@ -106,17 +107,21 @@ export function program(): Record<string, unknown> {
   const allowDataLoss = config.getBoolean("allowDataLoss") ?? false;
   // Every server waits for the removal guard: a data-losing removal fails before any server
   // changes, and removed leaf stores are gone before the leaves drop their deny_imports.
-  const removalGuard = declareRemovalGuard(root, { topology: m.topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, allowDataLoss, caCertPem: tls.caCertPem });
+  const removalGuard = declareRemovalGuard(root, { topology: m.topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, allowDataLoss, ...(tls.caCertPem ? { caCertPem: tls.caCertPem } : {}) });
   guardCreated(removalGuard);
 
   const where = { root, stack, model: m, security, removalGuard, dataDir, cid, tls };
   const declared = substrate.declareServers(where);
   const { topology, servers, storeIds } = declared;
+  // Account JWTs reach the servers through the system account, once they run: no config change.
+  const pushes = declareAccountPushes(root, { spec: m.security, topology, security, servers, ...(tls.caCertPem ? { caCertPem: tls.caCertPem } : {}) });
   const jetstream = declareJetStream(root, {
     topology,
     spec: m.jetstream,
     creds: security.jetstreamAdminCreds,
     servers,
+    // Aggregates wait for the data account's push too, which waits for the leaves' links.
+    linksUp: [pushes[m.security.applicationAccount]],
     allowDataLoss,
     ...(storeIds ? { storeIds } : {}),
     ...(tls.caCertPem ? { caCertPem: tls.caCertPem } : {}),
@@ -125,11 +130,17 @@ export function program(): Record<string, unknown> {
   // cimstor's CID object service (components/cid): a resource of its own where the substrate has one.
   if (cid) {
     const bucket = jetstream.objects.filter((_, i) => m.jetstream.objects[i].config.bucket === cid.bucket && m.jetstream.objects[i].location.domain === cid.jetstreamDomain);
-    substrate.declareCidService(where, declared, cid, bucket);
+    // The service's creds work once its account and the data account it imports from are pushed.
+    substrate.declareCidService(where, declared, cid, [...bucket, pushes[m.security.users.find((u) => u.name === cid.user)!.account], pushes[m.security.applicationAccount]]);
   }
 
+  // Declared last and depending on everything above: a destroy deletes it first, and it decides
+  // the whole teardown before anything else goes.
+  declareTeardownGate(root, { topology: m.topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, allowDataLoss, caCertPem: tls.caCertPem });
+
   const outputs = stackOutputs(topology, jetstreamNames(m.jetstream));
-  const secrets = secretStackOutputs(security.userCreds, security.natsContexts, Object.values(m.security.leafLinks));
+  // Link creds stay on the leaves: not among the clients' creds outputs.
+  const secrets = secretStackOutputs(security.userCreds, security.natsContexts, [...Object.values(m.security.leafLinks), ...Object.values(m.security.systemLinks)]);
   const result = {
     stack: outputs.stack,
     substrate: m.substrate,

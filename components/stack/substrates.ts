@@ -65,16 +65,25 @@ export interface SubstrateRunner {
   contextCredentialsDir(dataDir: string): string | undefined;
   /** Declares the servers (and the machines they run on). */
   declareServers(ctx: SubstrateContext): SubstrateServers;
-  /** Declares the CID service where it is a resource of its own; `buckets`: its object bucket resources. */
-  declareCidService(ctx: SubstrateContext, servers: SubstrateServers, cid: CidServiceSpec, buckets: readonly pulumi.Resource[]): void;
+  /** Declares the CID service where it is a resource of its own; `after`: what it waits for (its object bucket, its account's JWT push). */
+  declareCidService(ctx: SubstrateContext, servers: SubstrateServers, cid: CidServiceSpec, after: readonly pulumi.Resource[]): void;
 }
 
-/** Leaf-link creds live beside each local leaf's config, so the rendered path points there. */
+/** A local leaf's two link creds files, beside its config. */
+const LOCAL_LINK_CREDS = { application: "leaf-link.creds", system: "system-link.creds" } as const;
+
+/** Link creds live beside each local leaf's config, so the rendered paths point there. */
 function localLeafLinks(topology: Topology, security: ServerSecurity): ServerSecurity {
   const leafLinks = Object.fromEntries(
-    Object.entries(security.leafLinks).map(([leaf, link]) => {
+    Object.entries(security.leafLinks).map(([leaf, links]) => {
       const instance = topology.leaves.find((l) => l.serverName === leaf)!;
-      return [leaf, { ...link, credentialsPath: localServerFilePath(instance, "leaf-link.creds") }];
+      return [
+        leaf,
+        {
+          application: { ...links.application, credentialsPath: localServerFilePath(instance, LOCAL_LINK_CREDS.application) },
+          system: { ...links.system, credentialsPath: localServerFilePath(instance, LOCAL_LINK_CREDS.system) },
+        },
+      ];
     }),
   );
   return { ...security, leafLinks };
@@ -133,7 +142,12 @@ const local: SubstrateRunner = {
         files: Object.fromEntries(
           instances.map((i) => [
             i.serverName,
-            { ...(i.kind === "leaf" ? { "leaf-link.creds": security.leafLinkCreds[i.serverName] } : {}), ...localTlsFiles(t, i, tls) },
+            {
+              ...(i.kind === "leaf"
+                ? { [LOCAL_LINK_CREDS.application]: security.leafLinkCreds[i.serverName], [LOCAL_LINK_CREDS.system]: security.systemLinkCreds[i.serverName] }
+                : {}),
+              ...localTlsFiles(t, i, tls),
+            },
           ]),
         ),
         dependsOn: [removalGuard],
@@ -146,12 +160,12 @@ const local: SubstrateRunner = {
     return { topology: t, servers: localServers.servers, storeIds };
   },
   // cimstor's CID object service: a local process, once its leaf and bucket are there.
-  declareCidService({ root, security, dataDir, tls }, { servers }, cid, buckets) {
+  declareCidService({ root, security, dataDir, tls }, { servers }, cid, after) {
     declareLocalCidService(root, {
       spec: cid,
       creds: security.credsByUser[cid.user],
       dataDir,
-      dependsOn: [servers[cid.leaf], ...buckets],
+      dependsOn: [servers[cid.leaf], ...after],
       ...(tls.caCertPem ? { caCertPem: tls.caCertPem } : {}),
     });
   },
@@ -172,9 +186,9 @@ const proxmox: SubstrateRunner = {
       const hostText = security.serverSecurity.apply((s) => renderNixosHost(t, h.name, s, nixosTls(tls)));
       const credentials: Record<string, pulumi.Output<string>> = {};
       if (leaf) {
-        // The same path the rendered leafnode remote points at; known at preview, so the plan shows it.
-        const p = leafLinkCredentialsPath(DEFAULT_LEAF_CREDENTIALS_DIR, model.security.leafLinks[leaf.serverName]);
-        credentials[p] = security.leafLinkCreds[leaf.serverName];
+        // The same paths the rendered leafnode remotes point at; known at preview, so the plan shows them.
+        credentials[leafLinkCredentialsPath(DEFAULT_LEAF_CREDENTIALS_DIR, model.security.leafLinks[leaf.serverName])] = security.leafLinkCreds[leaf.serverName];
+        credentials[leafLinkCredentialsPath(DEFAULT_LEAF_CREDENTIALS_DIR, model.security.systemLinks[leaf.serverName])] = security.systemLinkCreds[leaf.serverName];
       }
       for (const instance of h.instances) Object.assign(credentials, nixosTlsFiles(t, instance, tls));
       // The CID service's host also gets its unit, program and creds (components/cid/prod.ts).

@@ -116,6 +116,12 @@ in
       description = "The user's own inbox prefix; its JWT allows replies only there.";
     };
 
+    maxPendingBytes = mkOption {
+      type = types.ints.positive;
+      default = 268435456;
+      description = "Bytes of unfinished chunked uploads held at once, all clients together; a chunk over it is refused with 503.";
+    };
+
     healthAddress = mkOption {
       type = types.nullOr types.str;
       default = null;
@@ -158,6 +164,7 @@ in
         CID_NATS_CREDS = credentialTarget;
         CID_BUCKET = cfg.bucket;
         CID_SUBJECT_PREFIX = cfg.subjectPrefix;
+        CID_MAX_PENDING_BYTES = toString cfg.maxPendingBytes;
         CID_INBOX_PREFIX = cfg.inboxPrefix;
         NODE_ENV = "production";
       }

@@ -75,7 +75,8 @@ let
   runtimeSecretFiles =
     inst:
     secretFiles inst
-    // lib.optionalAttrs (inst.leafnodeCredentialsFile != null) { "leafnode.creds" = inst.leafnodeCredentialsFile; };
+    // lib.optionalAttrs (inst.leafnodeCredentialsFile != null) { "leafnode.creds" = inst.leafnodeCredentialsFile; }
+    // lib.optionalAttrs (inst.systemLinkCredentialsFile != null) { "system-link.creds" = inst.systemLinkCredentialsFile; };
 
   # The SHA-256 of a secret file: the one the deploy recorded (secretFileHashes: the system is
   # built where the files are not), else the file's own when it exists where this evaluates.
@@ -131,8 +132,9 @@ let
   # Where the unit's nats-server reads the leaf-link creds: its runtime dir, copied there by root.
   leafnodeCredentialTarget = name: "${runtimeDir name}/leafnode.creds";
 
-  # The settings as written to the store: the leafnode remotes point at the runtime copy of the
-  # creds, so the secret itself never enters the Nix store.
+  # The settings as written to the store: a leafnode remote that names no credentials points at
+  # the runtime copy of the leaf-link creds, so the secret itself never enters the Nix store
+  # (cim-nats renders each remote's credential path itself: the system link's is system-link.creds).
   finalSettings =
     name: inst:
     if inst.leafnodeCredentialsFile == null then
@@ -141,9 +143,9 @@ let
       inst.settings
       // {
         leafnodes = (inst.settings.leafnodes or { }) // {
-          remotes = map (remote: remote // { credentials = leafnodeCredentialTarget name; }) (
-            inst.settings.leafnodes.remotes or [ ]
-          );
+          remotes = map (
+            remote: { credentials = leafnodeCredentialTarget name; } // remote
+          ) (inst.settings.leafnodes.remotes or [ ]);
         };
       };
 
@@ -205,7 +207,9 @@ let
   # A rotated leaf-link credential restarts the leaf: the connection it holds was made with the
   # old creds, and only a restart makes it log in again.
   credentialTriggers =
-    inst: optionals (inst.leafnodeCredentialsFile != null) (secretHashes [ inst.leafnodeCredentialsFile ]);
+    inst:
+    optionals (inst.leafnodeCredentialsFile != null) (secretHashes [ inst.leafnodeCredentialsFile ])
+    ++ optionals (inst.systemLinkCredentialsFile != null) (secretHashes [ inst.systemLinkCredentialsFile ]);
 
   # A bad config fails `nixos-rebuild`, not the running service. `-t` binds no port and opens
   # neither the store dir nor the creds, but it does load the TLS files and the include, which
@@ -371,6 +375,19 @@ let
             into `runtimeDir` as `leafnode.creds` (0400, the service user's), which every leafnode
             remote uses as `credentials`. Never copied into the Nix store; a changed file restarts
             the unit.
+          '';
+        };
+
+        systemLinkCredentialsFile = mkOption {
+          # A string, not a path: a path would be copied into the world-readable Nix store.
+          type = types.nullOr types.str;
+          default = null;
+          example = "/var/lib/cim-nats/secrets/leaf-nats-1-sys.creds";
+          description = ''
+            System-link `.creds` file on the target (root-owned, 0600): before start root copies it
+            into `runtimeDir` as `system-link.creds` (0400, the service user's), which the leafnode
+            remote bound to the system account (account JWT updates, resolver sync) uses. Never
+            copied into the Nix store; a changed file restarts the unit.
           '';
         };
 

@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
 import { connect } from "@nats-io/transport-node";
 import { CID } from "multiformats/cid";
@@ -17,6 +18,7 @@ import { sha256 } from "multiformats/hashes/sha2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cidOf, cidReason, EMPTY_CID, Header, replyError } from "../../components/cid/cid";
 import { getObject, putObject } from "../../components/cid/client";
+import { startCidService } from "../../components/cid/service";
 import {
   cidServiceCodeHash,
   createLocalCidService,
@@ -102,6 +104,68 @@ describe("CIDs", () => {
   ])("cidReason(%s) says '%s'", (text, reason) => {
     if (reason === "") expect(cidReason(text)).toBe("");
     else expect(cidReason(text)).toContain(reason);
+  });
+});
+
+describe("puts that change nothing, uploads that stay their own, memory that stays bounded", () => {
+  /** The bucket's stream sequence: what a write moves. */
+  const lastSeq = async () => (await (await jetstreamManager(nc)).streams.info(`OBJ_${BUCKET}`)).state.last_seq;
+
+  it("a repeated put of the same bytes writes nothing (the stored digest matches its CID)", async () => {
+    const bytes = randomBytes(5_000);
+    const first = await request(`${PREFIX}.put`, bytes);
+    expect(first.string()).toBe(await independentCid(bytes));
+    const seq = await lastSeq();
+    const again = await request(`${PREFIX}.put`, bytes);
+    expect(again.string()).toBe(first.string());
+    expect(await lastSeq()).toBe(seq);
+  });
+
+  it("an upload id belongs to the connection that started it: another connection's chunk under the same id neither breaks it nor joins it", async () => {
+    const other = await connect({ servers: URL });
+    try {
+      const [a, b] = [randomBytes(1_000), randomBytes(1_000)];
+      const first = await request(`${PREFIX}.put`, a, { [Header.Upload]: "shared-id", [Header.Chunk]: "0" });
+      expect(replyError(first.headers)).toBeUndefined();
+      // The other client's chunk 1 under the same id: for it there is no such upload.
+      const h = natsHeaders();
+      h.set(Header.Upload, "shared-id");
+      h.set(Header.Chunk, "1");
+      h.set(Header.Last, "true");
+      const intruder = await other.request(`${PREFIX}.put`, b, { timeout: 10_000, headers: h });
+      expect(replyError(intruder.headers)).toMatchObject({ code: 400 });
+      // The owner finishes its upload as if nothing happened.
+      const done = await request(`${PREFIX}.put`, b, { [Header.Upload]: "shared-id", [Header.Chunk]: "1", [Header.Last]: "true" });
+      expect(done.string()).toBe(await independentCid(Buffer.concat([a, b])));
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("unfinished uploads of all clients together are capped: a chunk over the cap is refused with 503, and sent again once another upload finished, it completes", async () => {
+    // A second instance on its own subjects, capped at 3,000 bytes held.
+    const svcConn = await connect({ servers: URL });
+    const capped = await startCidService(svcConn, { bucket: BUCKET, subjectPrefix: "capped.objects", queue: "capped", maxPendingBytes: 3_000 });
+    const [c1, c2] = [await connect({ servers: URL }), await connect({ servers: URL })];
+    const put = (nc2: NatsConnection, id: string, chunk: number, data: Uint8Array, last = false) => {
+      const h = natsHeaders();
+      h.set(Header.Upload, id);
+      h.set(Header.Chunk, String(chunk));
+      if (last) h.set(Header.Last, "true");
+      return nc2.request("capped.objects.put", data, { timeout: 10_000, headers: h });
+    };
+    try {
+      const [x0, x1, y0] = [randomBytes(2_000), randomBytes(500), randomBytes(2_000)];
+      expect(replyError((await put(c1, "x", 0, x0)).headers)).toBeUndefined();
+      const refused = await put(c2, "y", 0, y0);
+      expect(replyError(refused.headers)).toEqual({ code: 503, message: expect.stringMatching(/holds 2000 bytes of unfinished uploads \(its cap is 3000\): send chunk 0 of 'y' again later/) });
+      expect(capped.stats.pendingBytes).toBe(2_000);
+      expect((await put(c1, "x", 1, x1, true)).string()).toBe(await independentCid(Buffer.concat([x0, x1])));
+      expect(capped.stats.pendingBytes).toBe(0);
+      expect((await put(c2, "y", 0, y0, true)).string()).toBe(await independentCid(y0));
+    } finally {
+      await Promise.all([c1.close(), c2.close(), svcConn.close()]);
+    }
   });
 });
 

@@ -32,6 +32,7 @@ const spec: CidServiceSpec = {
   bucket: "CLUSTER_OBJECTS",
   subjectPrefix: "cimstor.objects",
   healthPort: 8290,
+  maxPendingBytes: 64 * 1024 * 1024,
 };
 
 let work: string;

@@ -18,13 +18,13 @@ import { dump, load } from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDevProject, type DevProject } from "./dev-project";
 import { natsServersUnder } from "./processes";
+import { changes, countOps, lastJson, performedSteps } from "./plan-steps";
 import { runPulumi, stackOutputs, type PulumiRun } from "./pulumi-cli";
 import { eventually } from "../support/eventually";
 import { stackCa, stackClientTls } from "../support/stack-tls";
 
 const NET = "127.0.42";
 type Doc = { config: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
-type Step = { op: string; urn: string };
 
 let project: DevProject;
 let configFile: string;
@@ -45,39 +45,6 @@ function editConfig(change: (config: Doc["config"]) => void): void {
   fs.writeFileSync(configFile, dump(doc, { lineWidth: 200 }));
 }
 
-/** The last JSON document a `--json` run printed (up prints one per phase). */
-function lastJson(text: string): { steps?: Step[]; changeSummary?: Record<string, number>; diagnostics?: { message: string }[] } {
-  const starts = [...text.matchAll(/^\{/gm)].map((m) => m.index!);
-  for (const at of starts.reverse()) {
-    try {
-      return JSON.parse(text.slice(at));
-    } catch {
-      // an inner brace: keep looking
-    }
-  }
-  throw new Error(`no JSON in output:\n${text.slice(-2000)}`);
-}
-
-/** "op name" of every step that changes something, sorted: what a reviewer reads in the plan. */
-function changes(steps: readonly Step[] | undefined): string[] {
-  return (steps ?? [])
-    .filter((s) => s.op !== "same" && s.op !== "read" && !s.urn.endsWith("pulumi:pulumi:Stack"))
-    .map((s) => `${s.op === "create-replacement" || s.op === "delete-replaced" ? "replace" : s.op} ${s.urn.split("::").pop()}`)
-    .filter((v, i, all) => all.indexOf(v) === i)
-    .sort();
-}
-
-/** The steps `up --json` performed: its stream of engine events, one JSON object per line. */
-function performedSteps(text: string): Step[] {
-  const steps: Step[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    const event = JSON.parse(line) as { resourcePreEvent?: { metadata: Step } };
-    if (event.resourcePreEvent) steps.push(event.resourcePreEvent.metadata);
-  }
-  return steps;
-}
-
 /** What `preview --json` plans. */
 async function plannedChanges(step: string): Promise<string[]> {
   return changes(lastJson((await pulumi(step, ["preview", "--json"])).stdout).steps);
@@ -89,8 +56,7 @@ async function previewThenUp(step: string): Promise<{ planned: string[]; applied
   const planned = changes(lastJson(preview.stdout).steps);
   const up = await pulumi(`${step}: up`, ["up", "--yes", "--skip-preview", "--json"]);
   const applied = changes(performedSteps(up.stdout));
-  const count = (list: string[]) => JSON.stringify(list.reduce<Record<string, number>>((c, x) => ((c[x.split(" ")[0]] = (c[x.split(" ")[0]] ?? 0) + 1), c), {}));
-  console.log(`${step}: preview ${count(planned)}, up ${count(applied)}`);
+  console.log(`${step}: preview ${countOps(planned)}, up ${countOps(applied)}`);
   return { planned, applied };
 }
 
@@ -227,25 +193,44 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
     expect(planned).toEqual(["nats-1", "nats-2", "nats-3", "cimstor"].map((l) => `update stream-PERSON_EVENTS-${l}`).sort());
   }, 300_000);
 
-  it("change a permission: preview = up = that user's JWT only; no server changes", async () => {
+  it("change a permission: preview = up = that user's JWT, its account's and PLATFORM's (a new import and export) and their pushes; no server changes", async () => {
     const pids = natsServersUnder(project.dir).sort();
+    const configs = () => fs.readdirSync(project.dataDir).filter((d) => fs.existsSync(path.join(project.dataDir, d, "nats.conf"))).map((d) => fs.readFileSync(path.join(project.dataDir, d, "nats.conf"), "utf8"));
+    const before = configs();
     editConfig((c) => {
       const u = c["cim-nats:security"].users.find((x: { name: string }) => x.name === "pattern-service");
       u.subscribes = [...(u.subscribes ?? []), "audit.>"];
     });
     const { planned, applied } = await previewThenUp("change permission");
     expect(applied).toEqual(planned);
-    expect(planned).toEqual(["update security-user-pattern-service-jwt"]);
+    // A wider permission: the signing key stays (it records what it signs now).
+    expect(planned).toEqual(
+      [
+        "update security-user-pattern-service-signing-key",
+        "update security-user-pattern-service-jwt",
+        "update security-account-pattern-service-jwt",
+        "update security-account-PLATFORM-jwt",
+        "update security-account-pattern-service-push",
+        "update security-account-PLATFORM-push",
+      ].sort(),
+    );
     expect(natsServersUnder(project.dir).sort()).toEqual(pids);
+    expect(configs()).toEqual(before);
   }, 300_000);
 
-  it("add a user, then remove it: preview = up; servers reload (same pids); the removed user is refused; the hub's JetStream never fails", async () => {
+  it("add a user, then remove it: preview = up; no server changes (same pids, same configs); the removed user is refused; the hub's JetStream never fails", async () => {
     const pids = natsServersUnder(project.dir).sort();
     editConfig((c) => c["cim-nats:security"].users.push({ name: "audit-service", account: "PLATFORM", subscribe: { allow: ["audit.>"] } }));
     const added = await previewThenUp("add user");
     expect(added.applied).toEqual(added.planned);
     expect(added.planned).toEqual(
-      expect.arrayContaining(["create security-user-audit-service-key", "create security-user-audit-service-signing-key", "create security-user-audit-service-jwt", "update security-account-PLATFORM-jwt"]),
+      [
+        "create security-user-audit-service-key",
+        "create security-user-audit-service-signing-key",
+        "create security-user-audit-service-jwt",
+        "update security-account-PLATFORM-jwt",
+        "update security-account-PLATFORM-push",
+      ].sort(),
     );
     expect(natsServersUnder(project.dir).sort()).toEqual(pids);
     const creds = String(((await stackOutputs(project.context, "dev")).creds as Record<string, string>)["audit-service"]);
@@ -255,7 +240,15 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
     editConfig((c) => (c["cim-nats:security"].users = c["cim-nats:security"].users.filter((u: { name: string }) => u.name !== "audit-service")));
     const { result: removed, probes, failures } = await probeHubWhile(() => previewThenUp("remove user"));
     expect(removed.applied).toEqual(removed.planned);
-    expect(removed.planned).toEqual(expect.arrayContaining(["delete security-user-audit-service-jwt", "update security-account-PLATFORM-jwt"]));
+    expect(removed.planned).toEqual(
+      [
+        "delete security-user-audit-service-key",
+        "delete security-user-audit-service-signing-key",
+        "delete security-user-audit-service-jwt",
+        "update security-account-PLATFORM-jwt",
+        "update security-account-PLATFORM-push",
+      ].sort(),
+    );
     console.log(`remove user: ${probes} hub JetStream probes, ${failures.length} failures`);
     expect(failures).toEqual([]);
     expect(natsServersUnder(project.dir).sort()).toEqual(pids);
@@ -284,7 +277,7 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
     editConfig((c) => (c["cim-nats:jetstream"].streams = c["cim-nats:jetstream"].streams.filter((s: { name: string }) => s.name !== "ORDER_EVENTS")));
     const preview = await pulumi("refused removal: preview", ["preview"], true);
     expect(preview.code).not.toBe(0);
-    expect(preview.stdout + preview.stderr).toMatch(/stream ORDER_EVENTS in domain nats-1 holds 3 messages/);
+    expect(preview.stdout + preview.stderr).toMatch(/stream ORDER_EVENTS at leaf nats-1 \(resource stream-ORDER_EVENTS-nats-1\) holds 3 messages; removing it \(it was removed from cim-nats:jetstream\)/);
     const up = await pulumi("refused removal: up", ["up", "--yes", "--skip-preview"], true);
     expect(up.code).not.toBe(0);
     expect(configs()).toEqual(before);
@@ -328,6 +321,11 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
     const { planned, applied } = await previewThenUp("add leaf");
     expect(applied).toEqual(planned);
     expect(planned).toEqual(expect.arrayContaining(["create servers-leaf-04", "update aggregate-CLUSTER_PERSON_EVENTS-stream", "create stream-PERSON_EVENTS-leaf-04"]));
+    // No existing server changes: the new leaf's link keys reach the others by push (PLATFORM's and SYS's JWTs).
+    expect(planned.filter((c) => c.startsWith("update servers-"))).toEqual([]);
+    expect(planned.filter((c) => c.startsWith("update security-"))).toEqual(
+      ["update security-account-PLATFORM-jwt", "update security-account-PLATFORM-push", "update security-account-SYS-jwt", "update security-account-SYS-push"].sort(),
+    );
     await publishAt(44, "person.events.created", 2, "leaf-04");
     // A source whose leaf was not linked yet when the aggregate gained it retries on the server's own backoff.
     await eventually("leaf-04's events in the aggregate", () => tagged(HUB, "CLUSTER_PERSON_EVENTS", "leaf-04"), (m) => m.length >= 2, 90_000);
@@ -338,13 +336,14 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
     editConfig((c) => (c["cim-nats:topology"].hosts = c["cim-nats:topology"].hosts.filter((h: { name: string }) => h.name !== "leaf-04")));
     const preview = await pulumi("refused host removal: preview", ["preview"], true);
     expect(preview.code).not.toBe(0);
-    expect(preview.stdout + preview.stderr).toMatch(/in domain leaf-04 holds \d+ message/);
+    expect(preview.stdout + preview.stderr).toMatch(/at leaf leaf-04 \(resource [a-z]+-[A-Z_]+-leaf-04\) holds \d+ messages?; removing it \(its host leaf-04 leaves the topology\)/);
     expect((await pulumi("refused host removal: up", ["up", "--yes", "--skip-preview"], true)).code).not.toBe(0);
 
     editConfig((c) => c["cim-nats:topology"].hosts.push({ name: "leaf-04", vmid: 205, node: "pve2", address: `${NET}.44`, roles: ["leaf"] }));
     expect(await plannedChanges("refused host removal: revert")).toEqual([]);
     const leafz = (await (await fetch(`http://${NET}.44:8222/leafz`)).json()) as { leafnodes: number };
-    expect(leafz.leafnodes).toBe(1);
+    // Its application and system links.
+    expect(leafz.leafnodes).toBe(2);
     await publishAt(44, "person.events.created", 1, "leaf-04-after");
     await eventually("leaf-04's event after the revert", () => tagged(HUB, "CLUSTER_PERSON_EVENTS", "leaf-04-after"), (m) => m.length === 1);
   }, 600_000);

@@ -70,19 +70,21 @@ const serversOf = (host: string): string[] => (HUB_HOSTS.includes(host) ? [host,
 const timings: Record<string, number> = {};
 /**
  * docs/prod.md's counts: what a fresh `pulumi preview -s prod` creates, and the deploy commands
- * among them (per host: host-key read, build, stage, copies, switch; 8 copies on a hub host, 5 on cimstor).
+ * among them (per host: host-key read, build, stage, copies, switch; 9 copies on a hub host, 6 on cimstor).
  */
-const FRESH_PREVIEW_CREATES = 130;
-const DEPLOY_COMMANDS = 3 * (4 + 8) + (4 + 5);
+const FRESH_PREVIEW_CREATES = 161;
+const DEPLOY_COMMANDS = 3 * (4 + 9) + (4 + 6);
 
 /** cimstor also runs the CID service: its unit module, program bundle and enabling file (built), and creds (copied). */
 const CID_FILES = ["/etc/nixos/cim-nats/cid-service.js", "/etc/nixos/cim-nats/cid-service.nix", "/etc/nixos/cim-nats/modules/cim-cid-service.nix"];
 const OLD_CID_COPIES = ["etc-nixos-cim-nats-cid-service.js", "etc-nixos-cim-nats-cid-service.nix", "etc-nixos-cim-nats-modules-cim-cid-service.nix"];
 const CID_HOST = "cimstor";
 
-/** The secret files copied to a host: its creds and its servers' TLS files (docs/prod.md, "File copies per host"). */
+/** The secret files copied to a host: its creds (application and system link) and its servers' TLS files (docs/prod.md, "File copies per host"). */
 function secretCopies(host: string): string[] {
-  return [...[...(host === CID_HOST ? ["cid-service"] : []), `leaf-${host}`].map((u) => `${u}.creds`), ...tlsFiles(host)].map((f) => `deploy-${host}-copy-var-lib-cim-nats-secrets-${f}`);
+  return [...[...(host === CID_HOST ? ["cid-service"] : []), `leaf-${host}`, `leaf-${host}-sys`].map((u) => `${u}.creds`), ...tlsFiles(host)].map(
+    (f) => `deploy-${host}-copy-var-lib-cim-nats-secrets-${f}`,
+  );
 }
 
 /** The deploy's resources for a host on the host: stage, one copy per secret, switch. */
@@ -136,8 +138,8 @@ describe.skipIf(SKIP !== "")("pulumi preview -s prod from an empty state (real p
     expect(Object.keys(ops).filter((n) => n.endsWith("-container")).sort()).toEqual(HOSTS.map((h) => `${h}-container`).sort());
     expect(Object.keys(ops).filter((n) => n.startsWith("deploy-")).sort()).toEqual(HOSTS.flatMap(machineResources).sort());
     expect(new Set(Object.values(ops))).toEqual(new Set(["create"]));
-    // docs/prod.md: 8 copies per hub host (creds + 2 × 3 TLS files + the route authorization), 5 on cimstor.
-    expect(Object.fromEntries(HOSTS.map((h) => [h, secretCopies(h).length]))).toEqual({ "nats-1": 8, "nats-2": 8, "nats-3": 8, cimstor: 5 });
+    // docs/prod.md: 9 copies per hub host (two link creds + 2 × 3 TLS files + the route authorization), 6 on cimstor.
+    expect(Object.fromEntries(HOSTS.map((h) => [h, secretCopies(h).length]))).toEqual({ "nats-1": 9, "nats-2": 9, "nats-3": 9, cimstor: 6 });
     expect(fresh.changeSummary.create).toBe(FRESH_PREVIEW_CREATES);
     expect(Object.keys(ops).filter((n) => n.startsWith("deploy-")).length).toBe(DEPLOY_COMMANDS);
   });
@@ -362,18 +364,32 @@ describe.skipIf(BEFORE_TLS_SKIP !== "")("adopting TLS and route authorization on
     expect(tls.map((s) => nameOf(s.urn)).sort()).toEqual(["tls-ca", "tls-route-password", ...HOSTS.flatMap(serversOf).map((s) => `tls-cert-${s}`)].sort());
     expect(new Set(tls.map((s) => s.op))).toEqual(new Set(["create"]));
     // The public files are built here now: their copies go from the state (the provider's
-    // CopyToRemote has no delete, so nothing happens on the host).
-    expect(p.steps.filter((s) => !["same", "create", "update"].includes(s.op)).map((s) => `${s.op} ${nameOf(s.urn)}`).sort()).toEqual(
-      HOSTS.flatMap((h) => [...OLD_PUBLIC_COPIES, ...(h === CID_HOST ? OLD_CID_COPIES : [])].map((f) => `delete deploy-${h}-copy-${f}`)).sort(),
+    // CopyToRemote has no delete, so nothing happens on the host). Identities only change hands
+    // (that release predates accounts per service, docs/security.md): the signing keys of that
+    // release are replaced once, the admins' are no longer used.
+    const other = p.steps.filter((s) => !["same", "create", "update"].includes(s.op)).map((s) => `${s.op} ${nameOf(s.urn)}`);
+    expect(other.filter((o) => !/^(replace|create-replacement|delete-replaced) security-user-.*-signing-key$/.test(o)).sort()).toEqual(
+      [
+        "delete security-user-jetstream-admin-signing-key",
+        "delete security-user-sys-monitor-signing-key",
+        ...HOSTS.flatMap((h) => [...OLD_PUBLIC_COPIES, ...(h === CID_HOST ? OLD_CID_COPIES : [])].map((f) => `delete deploy-${h}-copy-${f}`)),
+      ].sort(),
     );
   });
 
   it("builds every host, places each server's TLS files and updates every switch; no container is touched", () => {
     const ops = changed(machineOps(p));
     expect(Object.entries(ops).filter(([n]) => n.endsWith("-container"))).toEqual([]);
+    // Each server's TLS files, and each leaf's system-link creds (accounts per service came later too).
     expect(Object.entries(ops).filter(([, op]) => op === "create").map(([n]) => n).sort()).toEqual(
-      HOSTS.flatMap((h) => [`deploy-${h}-build`, ...tlsFiles(h).map((f) => `deploy-${h}-copy-var-lib-cim-nats-secrets-${f}`)]).sort(),
+      HOSTS.flatMap((h) => [`deploy-${h}-build`, ...[...tlsFiles(h), `leaf-${h}-sys.creds`].map((f) => `deploy-${h}-copy-var-lib-cim-nats-secrets-${f}`)]).sort(),
     );
-    expect(Object.entries(ops).filter(([, op]) => op === "update").map(([n]) => n).sort()).toEqual(HOSTS.map((h) => `deploy-${h}-switch`).sort());
+    // The switch; with it, the re-keyed link and service creds.
+    const updated = HOSTS.flatMap((h) => [
+      `deploy-${h}-copy-var-lib-cim-nats-secrets-leaf-${h}.creds`,
+      ...(h === CID_HOST ? [`deploy-${h}-copy-var-lib-cim-nats-secrets-cid-service.creds`] : []),
+      `deploy-${h}-switch`,
+    ]);
+    expect(Object.entries(ops).filter(([, op]) => op === "update").map(([n]) => n).sort()).toEqual(updated.sort());
   });
 });

@@ -12,6 +12,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { dump, load } from "js-yaml";
 import { renderClusterAuth } from "../../components/render/cluster-auth";
+import { SYSTEM_MONITOR_USER } from "../../components/security/types";
 import { ROUTE_USER } from "../../components/tls/types";
 import { parseTopology } from "../../components/topology/parse";
 import { copyProject } from "./dev-project";
@@ -191,6 +192,7 @@ export async function writePriorState(
   const base: any[] = exported.deployment.resources;
   const security = base.find((r) => r.type === "cim-nats:security:NatsSecurity");
   const userCreds: Record<string, string> = fromSecret(security.outputs.userCreds);
+  const operatorKey = base.find((r) => r.type === "pulumi-nodejs:dynamic/cim-nats:NKey" && r.outputs?.kind === "operator");
   const counts: Record<string, number> = {};
   // Each container's host key read (container-host-keys.ts) runs on its node: the node's address
   // and pinned key from the stack config; what it printed, the key every deploy connection pins.
@@ -266,6 +268,11 @@ export async function writePriorState(
           const text = secretFileText(name);
           inputs.source = secretPlaintext({ [ASSET_SIG]: ASSET_VALUE, hash: createHash("sha256").update(text).digest("hex"), text });
         }
+      } else if (s.type === PUSH_TYPE) {
+        // An account's JWT push (components/security/account-pushes.ts): its system-account creds
+        // and the operator seed, from what the targeted up made.
+        if (inputs.creds === "[secret]") inputs.creds = secretPlaintext(userCreds[SYSTEM_MONITOR_USER]);
+        if (inputs.operatorSeed === "[secret]") inputs.operatorSeed = secretPlaintext(fromSecret(operatorKey.outputs.seed));
       }
       if (JSON.stringify(inputs).includes('"[secret]"')) throw new Error(`${name}: a masked secret input the prior state cannot restore`);
       // Known only once what it depends on is in the state: written from a later preview.
@@ -280,7 +287,9 @@ export async function writePriorState(
           ? { ...withoutDefaults(inputs), stdout: hostKeyRead ? `${PRIOR_CONTAINER_HOST_KEY} root@${host}` : "", stderr: "" }
           : s.type === "command:local:Command"
             ? { ...withoutDefaults(inputs), stdout: priorSystemPath(host!, String(inputs.stdin)), stderr: "" }
-            : withoutDefaults(inputs);
+            : s.type === PUSH_TYPE
+              ? { ...withoutDefaults(inputs), confirmed: (inputs.servers as { name: string }[]).map((v) => v.name), pending: [] }
+              : withoutDefaults(inputs);
       const deps = (s.dependencies ?? []).filter(kept);
       const propertyDependencies = Object.fromEntries(Object.entries(s.propertyDependencies ?? {}).map(([k, v]) => [k, v.filter(kept)]));
       const extra = s as any;
@@ -334,6 +343,8 @@ export async function writePriorState(
   return { counts, ms: Date.now() - started };
 }
 
+/** An account's JWT push (components/security/jwt-push.ts). */
+const PUSH_TYPE = "pulumi-nodejs:dynamic/cim-nats:AccountJwtPush";
 const CONTAINER_TYPE = "proxmoxve:index/containerLegacy:ContainerLegacy";
 /** The store path a host's build printed in the prior state: a function of its script, as Nix's is of its inputs. */
 export const priorSystemPath = (host: string, script: string) => `/nix/store/${createHash("sha256").update(script).digest("hex").slice(0, 32)}-nixos-system-${host}`;
@@ -397,6 +408,11 @@ export function missingRevision(revision: string): string {
  * a state written inside is what that release's `up` leaves.
  */
 export async function withProgramAt<T>(project: Pick<ProdProject, "projectDir">, revision: string, body: () => Promise<T>): Promise<T> {
+  // Releases before accounts per service required every user to name its account (services were
+  // in the application account): their program reads the copy's config with that added back.
+  const configs = ["Pulumi.prod.yaml", "Pulumi.dev.yaml"].map((f) => path.join(project.projectDir, f)).filter((f) => fs.existsSync(f));
+  const originals = new Map(configs.map((f) => [f, fs.readFileSync(f, "utf8")]));
+  for (const f of configs) fs.writeFileSync(f, withServiceAccounts(originals.get(f)!));
   const replace = (fill: () => void) => {
     for (const p of PROGRAM_PATHS) fs.rmSync(path.join(project.projectDir, p), { recursive: true, force: true });
     fill();
@@ -411,5 +427,16 @@ export async function withProgramAt<T>(project: Pick<ProdProject, "projectDir">,
     replace(() => {
       for (const p of PROGRAM_PATHS) fs.cpSync(path.join(PROJECT_ROOT, p), path.join(project.projectDir, p), { recursive: true });
     });
+    for (const [f, text] of originals) fs.writeFileSync(f, text);
   }
+}
+
+/** A stack config whose users without `account` name the application account (what releases before accounts per service required). */
+function withServiceAccounts(text: string): string {
+  const doc = load(text) as { config?: Record<string, { applicationAccount?: string; accounts?: { name: string }[]; users?: Record<string, unknown>[] }> };
+  const security = doc.config?.["cim-nats:security"];
+  if (!security?.users) return text;
+  const app = security.applicationAccount ?? security.accounts?.[0]?.name;
+  for (const u of security.users) if (u.account === undefined && u.leafLink === undefined) u.account = app;
+  return dump(doc, { lineWidth: -1 });
 }

@@ -92,7 +92,7 @@ export function resourceSummary(output: string): Record<string, number> {
   if (at < 0) return {};
   const counts: Record<string, number> = {};
   for (const line of output.slice(at).split("\n").slice(1)) {
-    const m = /^\s*[-+~]?\s*(\d+) (to )?(create|created|update|updated|delete|deleted|replace|replaced|unchanged|errored)/.exec(line);
+    const m = /^\s*[-+~]*\s*(\d+) (to )?(create|created|update|updated|delete|deleted|replace|replaced|unchanged|errored)/.exec(line);
     if (!m) {
       if (line.trim() === "") continue;
       break;

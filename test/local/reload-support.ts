@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds } from "@nats-io/jwt";
-import type { ServerSecurity } from "../../components/render/server-security";
+import type { LeafLinks, ServerSecurity } from "../../components/render/server-security";
 import { parseTopology } from "../../components/topology/parse";
 import type { Topology } from "../../components/topology/types";
 
@@ -94,10 +94,15 @@ export async function reloadSecurity(topology: Topology, credsDir: string): Prom
     return u;
   };
   const leafLinkFiles: Record<string, string> = {};
-  const leafLinks: Record<string, { credentialsPath: string; account: string }> = {};
+  const leafLinks: Record<string, LeafLinks> = {};
   for (const leaf of topology.leaves) {
+    const kp = createUser();
     leafLinkFiles[`leaf-${leaf.serverName}.creds`] = (await user(`leaf-${leaf.serverName}`)).creds;
-    leafLinks[leaf.serverName] = { credentialsPath: path.join(credsDir, `leaf-${leaf.serverName}.creds`), account: appPub };
+    leafLinkFiles[`leaf-${leaf.serverName}-sys.creds`] = new TextDecoder().decode(fmtCreds(await encodeUser(`leaf-${leaf.serverName}-sys`, kp, sys), kp));
+    leafLinks[leaf.serverName] = {
+      application: { credentialsPath: path.join(credsDir, `leaf-${leaf.serverName}.creds`), account: appPub },
+      system: { credentialsPath: path.join(credsDir, `leaf-${leaf.serverName}-sys.creds`), account: sysPub },
+    };
   }
   const appJwt = async (revoked: readonly string[] = []) => {
     const now = Math.floor(Date.now() / 1000) + 1;
@@ -119,7 +124,8 @@ export async function reloadSecurity(topology: Topology, credsDir: string): Prom
     appAccount: appPub,
     sysJwt,
     appJwt,
-    serverSecurity: (jwt) => ({ operatorJwt, systemAccount: sysPub, resolverPreload: { [sysPub]: sysJwt, [appPub]: jwt }, leafLinks }),
+    // The app JWT rides in the preload: a newer one replaces the resolver's copy at the reload.
+    serverSecurity: (jwt) => ({ operatorJwt, systemAccount: sysPub, bootstrapJwts: { [sysPub]: sysJwt, [appPub]: jwt }, leafLinks }),
     creds: async (name) => (await user(name)).creds,
     userKey: async (name) => (await user(name)).key,
     systemCreds: async (name) => {

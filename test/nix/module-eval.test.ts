@@ -134,7 +134,12 @@ describe.skipIf(!LIB)("the cim-nats module evaluated for every prod host", () =>
             `ca.pem<-${secrets}/ca.pem`,
             ...(instance.kind === "hub" ? [`cluster-auth.conf<-${secrets}/cluster-auth.conf`] : []),
             // The leaf-link creds too: not through LoadCredential, which LXC's service override empties.
-            ...(operator && instance.kind === "leaf" ? [`leafnode.creds<-/var/lib/cim-nats/secrets/leaf-${instance.serverName}.creds`] : []),
+            ...(operator && instance.kind === "leaf"
+              ? [
+                  `leafnode.creds<-/var/lib/cim-nats/secrets/leaf-${instance.serverName}.creds`,
+                  `system-link.creds<-/var/lib/cim-nats/secrets/leaf-${instance.serverName}-sys.creds`,
+                ]
+              : []),
           ].sort(),
         );
         expect(service.reloadIfChanged).toBe(false);

@@ -7,7 +7,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { serverConfigTree } from "../../components/render/nats-server-config";
-import { renderNixosHost, withoutRemoteCredentials } from "../../components/render/nixos-host";
+import { nixosRunningSettings, renderNixosHost } from "../../components/render/nixos-host";
+import { instanceByName } from "../../components/topology/endpoints";
 import { toNix, type NixValue } from "../../components/render/to-nix";
 import { stackTopology } from "../render/stack-topology";
 import { testSecurity } from "../render/test-security";
@@ -75,8 +76,9 @@ describe("a rendered host file evaluated by Nix", () => {
     expect(host.imports).toEqual([path.join(path.dirname(file), "modules", "cim-nats.nix")]);
     expect(host["cim-nats"].enable).toBe(true);
     expect(host["cim-nats"].instances.hub.settings).toEqual(serverConfigTree(prod, "nats-2-hub", security));
-    expect(host["cim-nats"].instances.leaf.settings).toEqual(withoutRemoteCredentials(serverConfigTree(prod, "nats-2", security)));
+    expect(host["cim-nats"].instances.leaf.settings).toEqual(nixosRunningSettings(prod, instanceByName(prod, "nats-2"), security));
     expect(host["cim-nats"].instances.leaf.leafnodeCredentialsFile).toBe("/var/lib/cim-nats/secrets/leaf-nats-2.creds");
+    expect(host["cim-nats"].instances.leaf.systemLinkCredentialsFile).toBe("/var/lib/cim-nats/secrets/leaf-nats-2-sys.creds");
   });
 });
 

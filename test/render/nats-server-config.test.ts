@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import { denyImportsDigest } from "../../components/render/remote-identity";
 import { describe, expect, it } from "vitest";
 import { formatNatsConf, renderServerConfig, serverConfigTree, type NatsConfTree } from "../../components/render/nats-server-config";
 import { instanceByName } from "../../components/topology/endpoints";
@@ -40,7 +41,8 @@ describe.each(stacks)("rendered %s configs", (stack) => {
     expect(t.leafnodes.listen).toBeUndefined();
     expect(t.leafnodes.remotes).toHaveLength(1);
     const [remote] = t.leafnodes.remotes;
-    expect(remote.urls).toEqual(topology.hub.members.map((m) => `nats-leaf://${m.address}:7422`));
+    // Each URL carries the deny set's digest: a new set is a new remote, which nats-server reloads.
+    expect(remote.urls).toEqual(topology.hub.members.map((m) => `nats-leaf://${m.address}:7422?deny_imports=${denyImportsDigest(LEAF_DENY_IMPORTS)}`));
     expect(remote.deny_imports).toEqual(LEAF_DENY_IMPORTS);
     expect(remote.credentials).toBeUndefined();
     // Each leaf is its own JetStream domain, named after its host.
@@ -99,11 +101,16 @@ describe("operator mode", () => {
       const t = serverConfigTree(topology, server, security) as Tree;
       expect(t.operator).toBe(security.operatorJwt);
       expect(t.system_account).toBe(security.systemAccount);
-      expect(t.resolver).toBe("MEMORY");
-      expect(t.resolver_preload).toEqual(security.resolverPreload);
+      // The full resolver keeps pushed JWTs beside the store; only the bootstrap JWTs are preloaded.
+      expect(t.resolver).toEqual({ type: "full", dir: `${instanceByName(topology, server).storeDir}/jwt`, allow_delete: false, interval: "5s" });
+      expect(t.resolver_preload).toEqual(security.bootstrapJwts);
       if (instanceByName(topology, server).kind === "leaf") {
-        expect(t.leafnodes.remotes[0].credentials).toBe(`/var/lib/cim-nats/secrets/leaf-${server}.creds`);
-        expect(t.leafnodes.remotes[0].account).toBe(security.leafLinks[server].account);
+        expect(t.leafnodes.remotes.map((r: Tree) => [r.account, r.credentials])).toEqual([
+          [security.leafLinks[server].application.account, `/var/lib/cim-nats/secrets/leaf-${server}.creds`],
+          [security.systemAccount, `/var/lib/cim-nats/secrets/leaf-${server}-sys.creds`],
+        ]);
+        // The system link carries no deny_imports: JWT updates and resolver sync only (its user's permissions).
+        expect(t.leafnodes.remotes[1].deny_imports).toBeUndefined();
       }
       // Creds are referenced by path; no seed ever reaches a rendered config.
       for (const creds of Object.values(files)) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { serverConfigTree } from "../../components/render/nats-server-config";
-import { nixosInstanceOptions, renderNixosHost, withoutRemoteCredentials } from "../../components/render/nixos-host";
+import { nixosInstanceOptions, nixosRunningSettings, renderNixosHost } from "../../components/render/nixos-host";
 import { instanceByName } from "../../components/topology/endpoints";
 import { stackTopology } from "./stack-topology";
 import { testSecurity } from "./test-security";
@@ -47,8 +47,15 @@ describe("renderNixosHost", () => {
     const { security, files } = await testSecurity(prod, "/var/lib/cim-nats/secrets");
     const leaf = nixosInstanceOptions(prod, instanceByName(prod, "nats-1"), security);
     expect(leaf.leafnodeCredentialsFile).toBe("/var/lib/cim-nats/secrets/leaf-nats-1.creds");
-    expect(leaf.settings).toEqual(withoutRemoteCredentials(serverConfigTree(prod, "nats-1", security)));
-    expect(JSON.stringify(leaf.settings)).not.toContain("credentials");
+    expect(leaf.settings).toEqual(nixosRunningSettings(prod, instanceByName(prod, "nats-1"), security));
+    // Each remote reads its link's creds from the unit's runtime dir (root copies them there; the app link's, the system link's), never a path under /var/lib.
+    const remotes = (leaf.settings as { leafnodes: { remotes: { account: string; credentials: string }[] } }).leafnodes.remotes;
+    expect(remotes.map((r) => [r.account, r.credentials])).toEqual([
+      [security.leafLinks["nats-1"].application.account, "/run/cim-nats-leaf/leafnode.creds"],
+      [security.systemAccount, "/run/cim-nats-leaf/system-link.creds"],
+    ]);
+    expect(leaf.leafnodeCredentialsFile).toBe(security.leafLinks["nats-1"].application.credentialsPath);
+    expect(leaf.systemLinkCredentialsFile).toBe(security.leafLinks["nats-1"].system.credentialsPath);
     const hub = nixosInstanceOptions(prod, instanceByName(prod, "nats-1-hub"), security);
     expect(hub.settings).toEqual(serverConfigTree(prod, "nats-1-hub", security));
     const text = renderNixosHost(prod, "nats-1", security);

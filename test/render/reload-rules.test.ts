@@ -5,6 +5,7 @@
  * "reload" — a refused reload leaves "Failed to reload server configuration" in its log.
  * Loopback 127.0.20.1–127.0.20.9 only; one server at a time.
  */
+import { withDenyImportsTag } from "../../components/render/remote-identity";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createOperator, encodeOperator } from "@nats-io/jwt";
@@ -15,6 +16,7 @@ import { reloadNatsServer, startNatsServer, stopNatsServer, type ReloadOutcome }
 import { formatNatsConf, type NatsConfTree } from "../../components/render/nats-conf";
 import { serverConfigTree } from "../../components/render/nats-server-config";
 import { classifyConfigChange, parseNatsSize, RELOAD_RULES, restartOnlyView } from "../../components/render/reload-rules";
+import { pushAccountJwt } from "../../components/security/jwt-push";
 import type { Topology } from "../../components/topology/types";
 import { reloadSecurity, smallTopology, tempDir, type ReloadSecurity } from "../local/reload-support";
 
@@ -114,6 +116,15 @@ const CASES: [string, "leaf" | "hub", Edit][] = [
   ["leafnodes.remotes[].deny_imports (same remote)", "leaf", (t) => leafRemote(t).deny_imports.push("order.events.>")],
   ["leafnodes.remotes[].deny_imports removed (same remote)", "leaf", (t) => delete leafRemote(t).deny_imports],
   [
+    "leafnodes.remotes[].deny_imports with their digest in the urls (as the stack renders them: remove + add)",
+    "leaf",
+    (t) => {
+      const remote = leafRemote(t);
+      remote.deny_imports.push("order.events.>");
+      remote.urls = remote.urls.map((u: string) => withDenyImportsTag(u.split("?")[0], remote.deny_imports));
+    },
+  ],
+  [
     "leafnodes.remotes[].deny_imports with new urls (remove + add)",
     "leaf",
     (t) => {
@@ -136,7 +147,8 @@ describe("the reload table matches nats-server 2.15.2", () => {
       Object.entries(t).flatMap(([k, v]) => {
         const p = prefix ? `${prefix}.${k}` : k;
         if (k === "remotes" && Array.isArray(v)) return Object.keys(v[0] as NatsConfTree).map((f) => `${p}[].${f}`);
-        if (typeof v === "object" && !Array.isArray(v) && k !== "resolver_preload") return paths(v as NatsConfTree, p);
+        // The resolver block and the preloads are classified whole.
+        if (typeof v === "object" && !Array.isArray(v) && k !== "resolver_preload" && k !== "resolver") return paths(v as NatsConfTree, p);
         return [p];
       });
     const rendered = new Set([...paths(baseLeaf), ...paths(baseHub)]);
@@ -156,7 +168,7 @@ describe("the reload table matches nats-server 2.15.2", () => {
     expect({ case: name, server, why: outcome.applied ? "" : outcome.reason }).toMatchObject({ case: name, server: verdict.kind });
   });
 
-  it("an account JWT with a new revocation in resolver_preload is applied on SIGHUP: the revoked user is refused, others stay", async () => {
+  it("a revocation arrives by push, with no reload: the revoked user is refused and her connection closed; a later reload with the old preload does not bring her back", async () => {
     const caseDir = path.join(dir, "cases", "revocation");
     fs.mkdirSync(caseDir, { recursive: true });
     fs.rmSync(path.join(dir, "stores"), { recursive: true, force: true });
@@ -173,20 +185,24 @@ describe("the reload table matches nats-server 2.15.2", () => {
       const alice = await as("alice");
       const bob = await as("bob");
       const aliceClosed = alice.closed();
+      const loadTime = async () => ((await (await fetch(`${monitoringUrl}/varz`)).json()) as { config_load_time: string }).config_load_time;
+      const loadedAt = await loadTime();
 
-      const revoked = copy(baseLeaf);
-      revoked.resolver_preload[sec.appAccount] = await sec.appJwt(["alice"]);
-      const verdict = classifyConfigChange(baseLeaf, revoked);
-      expect(verdict.kind).toBe("reload");
-      fs.writeFileSync(configPath, formatNatsConf(revoked));
-      expect(await reloadNatsServer(pid, monitoringUrl, logPath, 10_000)).toEqual({ applied: true });
+      // JWT iat counts seconds, and the resolvers keep the newer one: issue the revocation a second later.
+      await sleep(1_100);
+      const pushed = await pushAccountJwt({ account: "PLATFORM", accountPublicKey: sec.appAccount, jwt: await sec.appJwt(["alice"]), servers: [{ name: "h1", url }], creds: await sec.systemCreds("pusher") });
+      expect(pushed).toEqual({ confirmed: ["h1"], pending: [] });
+      expect(await loadTime()).toBe(loadedAt);
 
-      // The live connection of the revoked user is closed by the server, and she cannot come back.
       const closedWith = await Promise.race([aliceClosed.then((e: Error | void) => `closed: ${String(e)}`), sleep(5_000).then(() => "still open")]);
       expect(closedWith).toMatch(/^closed/);
       await expect(as("alice")).rejects.toThrow(/authoriz|revoked/i);
-      // Bob is untouched: still connected, and can connect anew.
       expect(bob.isClosed()).toBe(false);
+
+      // A reload re-reads the preload (the older JWT): the resolver keeps the newer, pushed one.
+      expect(classifyConfigChange(baseLeaf, baseLeaf).kind).toBe("none");
+      expect(await reloadNatsServer(pid, monitoringUrl, logPath, 10_000)).toEqual({ applied: true });
+      await expect(as("alice")).rejects.toThrow(/authoriz|revoked/i);
       await bob.flush();
       const bob2 = await as("bob");
       await bob2.close();

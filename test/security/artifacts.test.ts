@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { parseCreds } from "@nats-io/jwt";
+import { decode, parseCreds } from "@nats-io/jwt";
 import { afterAll, describe, expect, it } from "vitest";
 import { HUB_CONTEXT, HUB_SYSTEM_CONTEXT, natsContext, natsContexts } from "../../components/security/contexts";
 import { credsFileName, credsText, SEED_PATTERN } from "../../components/security/creds";
@@ -76,18 +76,30 @@ describe("nats contexts", () => {
 });
 
 describe("buildServerSecurity", () => {
-  it("preloads every account, names the system account and points each leaf at its own leaf-link creds", async () => {
+  it("preloads only the bootstrap JWTs, names the system account and points each leaf at its own two link creds", async () => {
     const issue = await issueForTest(spec);
     const security = buildServerSecurity(spec, issue.issued, "/var/lib/cim-nats/secrets/");
     expect(security.operatorJwt).toBe(issue.issued.operatorJwt);
     expect(security.systemAccount).toBe(issue.issued.accounts.SYS.publicKey);
-    expect(security.resolverPreload).toEqual({
-      [issue.issued.accounts.PLATFORM.publicKey]: issue.issued.accounts.PLATFORM.jwt,
-      [issue.issued.accounts.SYS.publicKey]: issue.issued.accounts.SYS.jwt,
+    expect(security.bootstrapJwts).toEqual({
+      [issue.issued.accounts.PLATFORM.publicKey]: issue.issued.accounts.PLATFORM.bootstrapJwt,
+      [issue.issued.accounts.SYS.publicKey]: issue.issued.accounts.SYS.bootstrapJwt,
     });
+    // Stable for the stack's life: iat 1, limits only (no signing keys, imports or exports).
+    for (const jwt of Object.values(security.bootstrapJwts)) {
+      const claims = decode<{ signing_keys?: unknown; imports?: unknown; exports?: unknown }>(jwt);
+      expect(claims.iat).toBe(1);
+      expect([claims.nats.signing_keys, claims.nats.imports, claims.nats.exports]).toEqual([undefined, undefined, undefined]);
+    }
     expect(security.leafLinks).toEqual(
       Object.fromEntries(
-        topology.leaves.map((l) => [l.serverName, { credentialsPath: `/var/lib/cim-nats/secrets/leaf-${l.serverName}.creds`, account: issue.issued.accounts.PLATFORM.publicKey }]),
+        topology.leaves.map((l) => [
+          l.serverName,
+          {
+            application: { credentialsPath: `/var/lib/cim-nats/secrets/leaf-${l.serverName}.creds`, account: issue.issued.accounts.PLATFORM.publicKey },
+            system: { credentialsPath: `/var/lib/cim-nats/secrets/leaf-${l.serverName}-sys.creds`, account: issue.issued.accounts.SYS.publicKey },
+          },
+        ]),
       ),
     );
     expect(JSON.stringify(security)).not.toMatch(SEED_PATTERN);

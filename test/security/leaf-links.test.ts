@@ -22,14 +22,16 @@ import { locationTarget } from "../../components/jetstream/locations";
 import { leafLocalSubjects, parseJetStream } from "../../components/jetstream/spec";
 import { createStream } from "../../components/jetstream/stream";
 import { parseSecurity } from "../../components/security/parse";
-import { JETSTREAM_ADMIN_USER, UserRole } from "../../components/security/types";
+import { pushAccountJwt } from "../../components/security/jwt-push";
+import { serverHash } from "../../components/security/leaf-links";
+import { JETSTREAM_ADMIN_USER, SYSTEM_MONITOR_USER, UserRole } from "../../components/security/types";
 import { parseTopology } from "../../components/topology/parse";
 import { rebaseAddresses } from "../../components/topology/rebase";
 import type { Topology } from "../../components/topology/types";
 import { startTopology, type RunningTopology } from "../support/local-topology";
 import { readStackConfig } from "../support/stack-config";
 import { eventually } from "../support/eventually";
-import { issueForTest, leafLinkFiles, testServerSecurity, type TestIssue } from "./support/issue";
+import { accountPushes, issueForTest, leafLinkFiles, testServerSecurity, type TestIssue } from "./support/issue";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const config = readStackConfig("dev");
@@ -42,21 +44,19 @@ const raw = config.security as Raw;
  * The dev services plus one that works across the links: at nats-1, writing a hub stream,
  * reading a hub bucket, and writing and reading the object bucket that lives at cimstor alone.
  */
-const spec = parseSecurity(
+const users: Raw[] = [
+  ...raw.users,
   {
-    ...raw,
-    users: [...raw.users, {
-        name: "edge-service",
-        account: "PLATFORM",
-        at: ["nats-1"],
-        publishes: ["PATTERNS"],
-        reads: { kv: ["CLUSTER_METADATA"], objects: ["CLUSTER_OBJECTS"] },
-        writes: { objects: ["CLUSTER_OBJECTS"] },
-      },],
+    name: "edge-service",
+    at: ["nats-1"],
+    publishes: ["PATTERNS"],
+    reads: { kv: ["CLUSTER_METADATA"], objects: ["CLUSTER_OBJECTS"] },
+    writes: { objects: ["CLUSTER_OBJECTS"] },
+    // nats.js reads an object through an ordered consumer it creates.
+    watches: { objects: ["CLUSTER_OBJECTS"] },
   },
-  topology,
-  js,
-);
+];
+const spec = parseSecurity({ ...raw, users }, topology, js);
 const hub = topology.hub.members[0].serverName;
 const EVENTS_PER_LEAF = 20;
 
@@ -131,7 +131,7 @@ async function received(nc: NatsConnection, filter: string, publish: () => Promi
 
 beforeAll(async () => {
   issue = await issueForTest(spec);
-  rt = await startTopology(topology, { security: testServerSecurity(issue), files: leafLinkFiles(issue), timeoutMs: 90_000 });
+  rt = await startTopology(topology, { security: testServerSecurity(issue), files: leafLinkFiles(issue), pushes: accountPushes(issue), timeoutMs: 90_000 });
   const target = (l: Parameters<typeof locationTarget>[0]) => ({ ...locationTarget(l, rt.topology, { creds: issue.creds[JETSTREAM_ADMIN_USER] }), servers: l.serverNames.map((s) => rt.clientUrl(s)) });
   for (const s of js.streams) await createStream({ ...s.config, target: target(s.location) });
   for (const a of js.aggregates) await createStream({ ...a.config, target: target(a.location) });
@@ -150,8 +150,10 @@ afterAll(async () => {
 
 describe("derived leaf-link users carry only what the bindings need", () => {
   it("each leaf imports its own JetStream API and the sourcing flow control, and exports sourced messages and API replies; nats-1 and cimstor also carry edge-service's traffic", () => {
-    const links = Object.fromEntries(spec.users.filter((u) => u.role === UserRole.LeafLink).map((u) => [u.leafLink!, { pub: u.publish.allow, sub: u.subscribe.allow }]));
-    expect(links["nats-2"]).toEqual({ pub: ["$JS.S.>", "$JSC.R.>"], sub: ["$JS.nats-2.API.>", "$JS.FC.PERSON_EVENTS.>"] });
+    const links = Object.fromEntries(spec.users.filter((u) => u.role === UserRole.LeafLink).map((u) => [u.leafLink!, { pub: [...u.publish.allow].sort(), sub: [...u.subscribe.allow].sort() }]));
+    expect(links["nats-2"]).toEqual({ pub: ["$JS.S.>", "$JSC.R.>"], sub: ["$JS.FC.PERSON_EVENTS.>", "$JS.nats-2.API.>"] });
+    // What edge-service at nats-1 sends to the hub and to cimstor goes out; the replies (through its
+    // account's imports: _R_) and its consumer's deliveries (its inbox) come in.
     expect(links["nats-1"]).toEqual({
       pub: [
         "$JS.S.>",
@@ -160,27 +162,48 @@ describe("derived leaf-link users carry only what the bindings need", () => {
         "$JS.hub.API.STREAM.INFO.KV_CLUSTER_METADATA",
         "$JS.hub.API.DIRECT.GET.KV_CLUSTER_METADATA.>",
         "$JS.hub.API.STREAM.MSG.GET.KV_CLUSTER_METADATA",
-        "$JS.hub.API.CONSUMER.CREATE.KV_CLUSTER_METADATA.>",
-        "$JS.FC.KV_CLUSTER_METADATA.>",
         "$JS.cimstor.API.STREAM.INFO.OBJ_CLUSTER_OBJECTS",
         "$JS.cimstor.API.DIRECT.GET.OBJ_CLUSTER_OBJECTS.>",
         "$JS.cimstor.API.STREAM.MSG.GET.OBJ_CLUSTER_OBJECTS",
-        "$JS.cimstor.API.CONSUMER.CREATE.OBJ_CLUSTER_OBJECTS.>",
-        "$JS.cimstor.API.CONSUMER.MSG.NEXT.OBJ_CLUSTER_OBJECTS.*",
-        "$JS.cimstor.API.CONSUMER.DELETE.OBJ_CLUSTER_OBJECTS.*",
-        "$JS.FC.OBJ_CLUSTER_OBJECTS.>",
         "$O.CLUSTER_OBJECTS.>",
         "$JS.cimstor.API.STREAM.PURGE.OBJ_CLUSTER_OBJECTS",
+        "$JS.cimstor.API.CONSUMER.CREATE.OBJ_CLUSTER_OBJECTS.>",
+        "$JS.cimstor.API.CONSUMER.DELETE.OBJ_CLUSTER_OBJECTS.*",
+        "$JS.FC.OBJ_CLUSTER_OBJECTS.>",
         "$JS.hub.API.INFO",
         "$JS.cimstor.API.INFO",
-      ],
-      sub: ["$JS.nats-1.API.>", "$JS.FC.PERSON_EVENTS.>", "_INBOX_edge-service.>"],
+      ].sort(),
+      sub: ["$JS.nats-1.API.>", "$JS.FC.PERSON_EVENTS.>", "_R_.>", "_INBOX_edge-service.>"].sort(),
     });
-    // cimstor holds the bucket edge-service reaches: its writes and flow control come in, replies go out.
+    // cimstor holds the bucket edge-service reaches: its requests and writes come in, replies and deliveries go out.
     expect(links.cimstor).toEqual({
-      pub: ["$JS.S.>", "$JSC.R.>", "_INBOX_edge-service.>"],
-      sub: ["$JS.cimstor.API.>", "$JS.FC.PERSON_EVENTS.>", "$JS.FC.OBJ_CLUSTER_OBJECTS.>", "$O.CLUSTER_OBJECTS.>"],
+      pub: ["$JS.S.>", "$JSC.R.>", "_R_.>", "_INBOX_edge-service.>"].sort(),
+      sub: ["$JS.cimstor.API.>", "$JS.FC.PERSON_EVENTS.>", "$O.CLUSTER_OBJECTS.>", "$JS.FC.OBJ_CLUSTER_OBJECTS.>"].sort(),
     });
+    // The system links carry JWT updates and resolver sync, on each leaf's own system inbox.
+    const sys = spec.users.find((u) => u.name === "leaf-nats-1-sys")!;
+    expect(sys.subscribe.allow).toContain(`$SYS._INBOX.${serverHash("nats-1")}.*`);
+  });
+
+  it("serverHash matches what a running leaf uses as its system inbox (so its resolver sync replies pass its link)", async () => {
+    const varz = (await (await fetch(`${rt.monitoringUrl("nats-1")}/varz`)).json()) as { server_name: string };
+    expect(varz.server_name).toBe("nats-1");
+    // A leaf that lacks an account fetches it over its system link: the reply comes back on
+    // $SYS._INBOX.<hash>.*; if the hash were wrong, this lookup (a user of a new account connecting) would time out.
+    const spec2 = parseSecurity({ ...raw, users: [...users, { name: "late-service", at: ["nats-1"], publishes: ["PATTERNS"] }] }, topology, js);
+    const late = await issueForTest(spec2, issue);
+    // nats-1's link carried patterns.> already: no link changes hands.
+    expect(late.rotated).toEqual([]);
+    // Pushed to the hub members only: nats-1 has never seen the account and must look it up.
+    const hubs = topology.hub.members.map((m) => ({ name: m.serverName, url: rt.clientUrl(m.serverName) }));
+    for (const a of accountPushes(late, ["late-service", "PLATFORM"]).accounts) {
+      await pushAccountJwt({ account: a.account, accountPublicKey: a.publicKey, jwt: a.jwt, servers: hubs, creds: late.creds[SYSTEM_MONITOR_USER] });
+    }
+    const nc = await connect({ servers: rt.clientUrl("nats-1"), authenticator: credsAuthenticator(new TextEncoder().encode(late.creds["late-service"])), inboxPrefix: "_INBOX_late-service", maxReconnectAttempts: 0 });
+    connections.push(nc);
+    const ack = await jetstream(nc).publish("patterns.late", "{}");
+    expect([ack.stream, ack.domain]).toEqual(["PATTERNS", "hub"]);
+    issue = late;
   });
 
   it("the aggregate still sources every leaf's events exactly once, and hub subscribers see them (republished)", async () => {
@@ -239,11 +262,15 @@ describe("derived leaf-link users carry only what the bindings need", () => {
 });
 
 describe("a stolen leaf-link creds file", () => {
-  it("links a rogue leaf (the creds are valid), which then receives nothing a leaf does not need and reaches nothing at the hub", async () => {
+  it.each([
+    ["leaf-nats-2", "a leaf no service crosses from: nothing but its own sourcing traffic", false],
+    ["leaf-nats-1", "a leaf edge-service crosses from: also service-import replies (_R_), the documented residual", true],
+  ] as const)("%s links a rogue leaf (the creds are valid) — %s — and reaches nothing at the hub", async (linkUser, _what, carriesReplies) => {
     // The attacker's own server: no accounts (its clients need no auth), one leafnode remote
     // to every hub member with the stolen creds: what a thief would write.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cim-nats-rogue-"));
-    fs.writeFileSync(path.join(dir, "leaf.creds"), issue.creds["leaf-nats-1"], { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, "leaf.creds"), issue.creds[linkUser], { mode: 0o600 });
+    const leafDomain = linkUser.slice("leaf-".length);
     const urls = topology.hub.members.map((m) => `"nats-leaf://${m.address}:${m.leafnodePort}"`).join(", ");
     fs.writeFileSync(
       path.join(dir, "leaf.conf"),
@@ -271,7 +298,9 @@ describe("a stolen leaf-link creds file", () => {
           await hubAdmin.flush();
         }, { from: [hubAdmin], subject: "$JS.FC.PERSON_EVENTS.barrier" });
         expect(seen).toContain("$JS.FC.PERSON_EVENTS.control");
-        expect(seen.filter((s) => !s.startsWith("$JS.nats-1.API.") && !s.startsWith("$JS.FC."))).toEqual([]);
+        const replies = seen.filter((s) => s.startsWith("_R_."));
+        expect(replies.length > 0, `replies: ${replies.join(", ")}`).toBe(carriesReplies);
+        expect(seen.filter((s) => !s.startsWith(`$JS.${leafDomain}.API.`) && !s.startsWith("$JS.FC.") && !s.startsWith("_R_."))).toEqual([]);
         // And nothing at the hub answers it: no hub JetStream API, no forged projection.
         await expect(thief.request("$JS.hub.API.STREAM.DELETE.PATTERNS", "", { timeout: 1_500 })).rejects.toThrow(/no responders|timeout/i);
         thief.publish("person.projections.forged", "{}");

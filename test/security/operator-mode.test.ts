@@ -27,7 +27,8 @@ import { rebaseAddresses } from "../../components/topology/rebase";
 import type { ServerInstance, Topology } from "../../components/topology/types";
 import { startTopology, RunningTopology } from "../support/local-topology";
 import { PROJECT_ROOT, readStackConfig } from "../support/stack-config";
-import { issueForTest, leafLinkFiles, testServerSecurity, TestIssue } from "./support/issue";
+import { accountPushes, issueForTest, leafLinkFiles, testServerSecurity, TestIssue } from "./support/issue";
+import { pushTombstone } from "../../components/security/jwt-push";
 import { eventually } from "../support/eventually";
 
 const run = promisify(execFile);
@@ -98,11 +99,13 @@ function useOperatorTopology(name: string, leafDenyImports: readonly string[]): 
     issue: undefined as unknown as TestIssue,
     running: undefined as unknown as RunningTopology,
     async connectAs(user, serverName, creds = env.issue.creds[user]) {
+      const inboxPrefix = env.spec.users.find((u) => u.name === user)?.inboxPrefix;
       const nc = await connect({
         servers: env.running.clientUrl(serverName),
         authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
         name: user,
         maxReconnectAttempts: 0,
+        ...(inboxPrefix ? { inboxPrefix } : {}),
       });
       connections.push(nc);
       const errors: Error[] = [];
@@ -125,7 +128,7 @@ function useOperatorTopology(name: string, leafDenyImports: readonly string[]): 
   };
   beforeAll(async () => {
     env.issue = await issueForTest(spec);
-    env.running = await startTopology(topology, { security: testServerSecurity(env.issue), files: leafLinkFiles(env.issue) });
+    env.running = await startTopology(topology, { security: testServerSecurity(env.issue), files: leafLinkFiles(env.issue), pushes: accountPushes(env.issue) });
   });
   afterAll(async () => {
     await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
@@ -156,17 +159,21 @@ describe("operator mode on the dev topology, leaf stores local (deny_imports)", 
       const text = fs.readFileSync(configPath, "utf8");
       expect(text).toContain(`operator: "${env.issue.issued.operatorJwt}"`);
       expect(text).toContain(`system_account: "${env.issue.issued.accounts.SYS.publicKey}"`);
-      expect(text).toContain(env.issue.issued.accounts.PLATFORM.jwt);
+      // Only the bootstrap JWTs: the current ones arrive by push, and no account change touches a config.
+      expect(text).toContain(env.issue.issued.accounts.PLATFORM.bootstrapJwt!);
+      expect(text).not.toContain(env.issue.issued.accounts.PLATFORM.jwt);
+      expect(text).toMatch(/resolver: \{[^}]*type: "?full"?/);
       const { stdout, stderr } = await run(NATS_SERVER, ["-t", "-c", configPath]);
       expect(`${stdout}${stderr}`).toMatch(/configuration file .* is valid/);
     }
   });
 
-  it("every leaf binds PLATFORM to the hub through its own leaf-link user", async () => {
+  it("every leaf binds PLATFORM and SYS to the hub, each through its own link user", async () => {
     const platform = env.issue.issued.accounts.PLATFORM.publicKey;
+    const sys = env.issue.issued.accounts.SYS.publicKey;
     for (const leaf of topology.leaves) {
       const leafz = (await (await fetch(`${env.running.monitoringUrl(leaf.serverName)}/leafz`)).json()) as { leafs: { account: string }[] };
-      expect(leafz.leafs.map((l) => l.account), leaf.serverName).toEqual([platform]);
+      expect(leafz.leafs.map((l) => l.account).sort(), leaf.serverName).toEqual([platform, sys].sort());
     }
   });
 
@@ -256,11 +263,19 @@ describe("operator mode on the dev topology, leaf stores local (deny_imports)", 
     const serverName = `rogue-${credsOf}`;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cim-nats-security-leaf-"));
     const rogue = extraLeaf(env.running.topology, serverName, "127.0.4.9", path.join(dir, "js"));
+    // Its system link presents the matching system-link creds (the control's) or the same creds.
+    const systemCreds = credsOf === "leaf-cimstor" ? env.issue.creds["leaf-cimstor-sys"] : credsOf === "foreign" ? foreign.creds["leaf-cimstor-sys"] : creds;
     const security: ServerSecurity = {
       ...testServerSecurity(env.issue),
-      leafLinks: { [serverName]: { credentialsPath: path.join(dir, "leaf.creds"), account: env.issue.issued.accounts.PLATFORM.publicKey } },
+      leafLinks: {
+        [serverName]: {
+          application: { credentialsPath: path.join(dir, "leaf.creds"), account: env.issue.issued.accounts.PLATFORM.publicKey },
+          system: { credentialsPath: path.join(dir, "leaf-sys.creds"), account: env.issue.issued.accounts.SYS.publicKey },
+        },
+      },
     };
     fs.writeFileSync(path.join(dir, "leaf.creds"), creds, { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, "leaf-sys.creds"), systemCreds, { mode: 0o600 });
     fs.writeFileSync(path.join(dir, "leaf.conf"), renderServerConfig(rogue, serverName, security), { mode: 0o600 });
     const logPath = path.join(dir, "leaf.log");
     const { pid } = await startNatsServer({ configPath: path.join(dir, "leaf.conf"), logPath });
@@ -308,7 +323,8 @@ describe("operator mode on the dev topology, leaf stores local (deny_imports)", 
     expect(leaf.state.messages).toBeGreaterThanOrEqual(1);
     const aggregate = JSON.parse((await nats(["--context", "hub", "stream", "info", AGGREGATE, "--json"])).stdout);
     expect(aggregate.cluster.name).toBe(topology.hub.name);
-    // The system context sees the hub's servers (leaves link PLATFORM only, not SYS).
+    // The system context sees the hub's servers: the leaves' system links carry JWT updates and
+    // resolver sync only, not server pings.
     const servers = JSON.parse((await nats(["--context", "hub-system", "server", "list", "--json"])).stdout) as { server: { name: string } }[];
     expect(servers.map((s) => s.server.name).sort()).toEqual(topology.hub.members.map((m) => m.serverName).sort());
 
@@ -320,31 +336,77 @@ describe("operator mode on the dev topology, leaf stores local (deny_imports)", 
     expect(last?.string()).toBe("from-natscli");
   });
 
-  it("a user removed from config can no longer connect after re-render and reload", async () => {
+  it("a narrowed permission is taken from every creds file: the user's signing key is replaced, earlier creds refused and their connections closed — by a push, no reload", async () => {
+    const withReads = (reads: boolean) =>
+      parseSecurity(
+        { ...rawSecurity, users: rawSecurity.users.map((u) => (u.name === "pattern-service" && reads ? { ...u, reads: { kv: ["CLUSTER_METADATA"] } } : u)) },
+        topology,
+        DEV_JETSTREAM,
+      );
+    const loadTimes = async () => Promise.all(topology.hosts.flatMap((h) => h.instances).map(async (i) => ((await (await fetch(`${env.running.monitoringUrl(i.serverName)}/varz`)).json()) as { config_load_time: string }).config_load_time));
+    const before = await loadTimes();
+    // Widen: a new binding; the key stays (older creds can do less, not more).
+    const wide = await issueForTest(withReads(true), env.issue);
+    expect(wide.rotated).toEqual([]);
+    await env.running.pushAccounts(accountPushes(wide, ["pattern-service", "PLATFORM"]));
+    const widened = await env.connectAs("pattern-service", hub, wide.creds["pattern-service"]);
+    // JetStream answers it (the bucket is not created here: an answer is what the binding grants).
+    const reply = await widened.request("$JS.API.STREAM.INFO.KV_CLUSTER_METADATA", "", { timeout: 5_000 });
+    expect((reply.json() as { type?: string }).type).toBe("io.nats.jetstream.api.v1.stream_info_response");
+    const closed = widened.closed();
+
+    // Narrow: the binding goes; the signing key is replaced, and only pattern-service's account changes hands.
+    const narrow = await issueForTest(withReads(false), wide);
+    expect(narrow.rotated).toEqual(["signing:pattern-service"]);
+    expect(changedAccountsOf(narrow)).toEqual(["PLATFORM", "pattern-service"]);
+    await env.running.pushAccounts(accountPushes(narrow, ["pattern-service", "PLATFORM"]));
+
+    expect(await Promise.race([closed.then(() => "closed"), sleep(10_000).then(() => "still open")])).toBe("closed");
+    for (const server of [...topology.leaves, ...topology.hub.members].map((i) => i.serverName)) {
+      for (const [which, creds] of [["widened", wide.creds["pattern-service"]], ["original", env.issue.creds["pattern-service"]]] as const) {
+        await expect(env.connectAs("pattern-service", server, creds), `${which} creds at ${server}`).rejects.toThrow(/authorization violation/i);
+      }
+    }
+    // The new creds work, without the binding; nothing was reloaded.
+    const current = await env.connectAs("pattern-service", hub, narrow.creds["pattern-service"]);
+    expect(await env.serverErrorDuring(current, async () => void current.publish("$JS.API.STREAM.INFO.KV_CLUSTER_METADATA", ""))).toBeInstanceOf(PermissionViolationError);
+    expect(await loadTimes()).toEqual(before);
+    env.issue = narrow;
+  });
+
+  it("a service removed from config: its account is tombstoned by a push — its live connection is dropped and its creds refused at every server, no reload", async () => {
     const pattern = await env.connectAs("pattern-service", hub);
     const closed = pattern.closed();
-    const removedSigningKey = env.issue.keys["signing:pattern-service"].publicKey;
     const without = parseSecurity({ ...rawSecurity, users: rawSecurity.users.filter((u) => u.name !== "pattern-service") }, topology, DEV_JETSTREAM);
-
     const next = await issueForTest(without, env.issue);
-    // Only the account that issued the user is re-issued; every other JWT stays as it was.
+    // PLATFORM no longer exports what pattern-service imported; no other JWT changes.
     expect(next.encoded).toEqual(["account:PLATFORM"]);
-    const signingKeys = (next.jwts["account:PLATFORM"].claims as { signing_keys: string[] }).signing_keys;
-    expect(signingKeys).not.toContain(removedSigningKey);
-    expect(signingKeys).toHaveLength(next.spec.users.filter((u) => u.account === "PLATFORM").length);
-    await env.running.reload(undefined, { security: testServerSecurity(next) });
+    expect(next.spec.accounts.map((a) => a.name)).not.toContain("pattern-service");
+    await env.running.pushAccounts(accountPushes(next, ["PLATFORM"]));
+    const servers = [...topology.leaves, ...topology.hub.members].map((i) => ({ name: i.serverName, url: env.running.clientUrl(i.serverName) }));
+    await pushTombstone({
+      account: "pattern-service",
+      accountPublicKey: env.issue.issued.accounts["pattern-service"].publicKey,
+      jwt: env.issue.issued.accounts["pattern-service"].jwt,
+      servers,
+      creds: env.issue.creds[SYSTEM_MONITOR_USER],
+      tombstone: true,
+      operatorSeed: env.issue.keys.operator.seed,
+      confirmed: [],
+      pending: [],
+    });
 
     // The live connection is dropped and new ones are refused, at every server.
     expect(await Promise.race([closed.then(() => "closed"), sleep(10_000).then(() => "still open")])).toBe("closed");
-    for (const server of [...topology.leaves, ...topology.hub.members].map((i) => i.serverName)) {
-      await expect(env.connectAs("pattern-service", server), server).rejects.toThrow(/authorization violation/i);
+    for (const server of servers.map((s) => s.name)) {
+      await expect(env.connectAs("pattern-service", server), server).rejects.toThrow(/authorization violation|maximum account active connections/i);
     }
-    // Everyone else keeps working with unchanged creds, and the leaf links stay up.
+    // Everyone else keeps working with unchanged creds, and every leaf keeps both links.
     const person = await env.connectAs("person-service", "nats-1");
     expect(person.isClosed()).toBe(false);
     for (const leaf of topology.leaves) {
       const leafz = (await (await fetch(`${env.running.monitoringUrl(leaf.serverName)}/leafz`)).json()) as { leafnodes: number };
-      expect(leafz.leafnodes, leaf.serverName).toBe(1);
+      expect(leafz.leafnodes, leaf.serverName).toBe(2);
     }
     env.issue = next;
   });
@@ -365,8 +427,8 @@ describe("operator mode on the dev topology, leaf stores local (deny_imports)", 
       if (SEED_PATTERN.test(fs.readFileSync(p, "latin1"))) found.push(p);
     };
     for (const root of [env.running.dir, secretsDir, PROJECT_ROOT]) walk(root);
-    // The scan does find seeds where they belong: the leaf-link creds and natscli's creds files.
-    expect(found.filter((f) => f.startsWith(env.running.dir) && f.endsWith(".creds")).length).toBe(topology.leaves.length);
+    // The scan does find seeds where they belong: each leaf's two link creds and natscli's creds files.
+    expect(found.filter((f) => f.startsWith(env.running.dir) && f.endsWith(".creds")).length).toBe(topology.leaves.length * 2);
     expect(found.filter((f) => f.startsWith(secretsDir) && f.endsWith(".creds")).length).toBe(3);
     expect(found.filter((f) => !f.endsWith(".creds"))).toEqual([]);
     expect(scanned).toBeGreaterThan(50);
@@ -425,6 +487,11 @@ describe("operator mode on the dev topology, no leaf-local stores (no deny_impor
     expect(seen).toEqual(["person.projections.summary"]);
   });
 });
+
+/** Accounts whose JWT an issue re-encoded, sorted. */
+function changedAccountsOf(issue: TestIssue): string[] {
+  return issue.encoded.filter((id) => id.startsWith("account:")).map((id) => id.slice("account:".length)).sort();
+}
 
 /** `topology` plus one extra leaf `serverName` on `address`, linked like every other leaf. */
 function extraLeaf(topology: Topology, serverName: string, address: string, storeDir: string): Topology {

@@ -7,6 +7,7 @@ import { parseJetStream } from "../../components/jetstream/spec";
 import { DEFAULT_CONNECTION_TYPES, parseSecurity } from "../../components/security/parse";
 import { JETSTREAM_ADMIN_USER, SYSTEM_MONITOR_USER, UserRole } from "../../components/security/types";
 import { parseTopology } from "../../components/topology/parse";
+import { serverHash } from "../../components/security/leaf-links";
 import { readStackConfig } from "../support/stack-config";
 import { configIssues } from "./support/config-issues";
 
@@ -34,8 +35,8 @@ describe("parseSecurity: what the config declares", () => {
     expect(spec.systemAccount).toBe("SYS");
     expect(spec.applicationAccount).toBe("PLATFORM");
     expect(spec.accounts).toEqual([
-      { name: "PLATFORM", system: false, jetstream: { memoryBytes: 32_000_000, fileBytes: 512_000_000, streams: -1, consumers: -1 } },
-      { name: "SYS", system: true },
+      { name: "PLATFORM", system: false, kind: "data", jetstream: { memoryBytes: 32_000_000, fileBytes: 512_000_000, streams: -1, consumers: -1 }, imports: [], exports: [] },
+      { name: "SYS", system: true, kind: "system", imports: [], exports: [] },
     ]);
   });
 
@@ -45,6 +46,7 @@ describe("parseSecurity: what the config declares", () => {
       name: "person-service",
       account: "PLATFORM",
       role: UserRole.Service,
+      signedBy: "signing-key",
       publish: { allow: ["person.events.>"], deny: [] },
       subscribe: { allow: ["person.commands.>"], deny: [] },
       responses: { max: 1, ttlMs: 0 },
@@ -55,17 +57,31 @@ describe("parseSecurity: what the config declares", () => {
     expect(spec.users.find((u) => u.name === "projection-service")!.responses).toBeUndefined();
   });
 
-  it("derives one leaf-link user per leaf (LEAFNODE only), the JetStream admin and the system monitor", () => {
+  it("derives a leaf-link and a system-link user per leaf (LEAFNODE only), the JetStream admin and the system monitor", () => {
     const derived = spec.users.filter((u) => u.role !== UserRole.Service);
-    expect(derived.map((u) => [u.name, u.account, u.role, u.leafLink ?? "", u.connectionTypes.join(",")])).toEqual([
-      ...leafNames.map((l) => [`leaf-${l}`, "PLATFORM", UserRole.LeafLink, l, "LEAFNODE"]),
-      [JETSTREAM_ADMIN_USER, "PLATFORM", UserRole.JetStreamAdmin, "", DEFAULT_CONNECTION_TYPES.join(",")],
-      [SYSTEM_MONITOR_USER, "SYS", UserRole.SystemMonitor, "", DEFAULT_CONNECTION_TYPES.join(",")],
+    expect(derived.map((u) => [u.name, u.account, u.role, u.leafLink ?? "", u.connectionTypes.join(","), u.signedBy])).toEqual([
+      ...leafNames.map((l) => [`leaf-${l}`, "PLATFORM", UserRole.LeafLink, l, "LEAFNODE", "signing-key"]),
+      ...leafNames.map((l) => [`leaf-${l}-sys`, "SYS", UserRole.SystemLink, l, "LEAFNODE", "signing-key"]),
+      [JETSTREAM_ADMIN_USER, "PLATFORM", UserRole.JetStreamAdmin, "", DEFAULT_CONNECTION_TYPES.join(","), "account"],
+      [SYSTEM_MONITOR_USER, "SYS", UserRole.SystemMonitor, "", DEFAULT_CONNECTION_TYPES.join(","), "account"],
     ]);
     // Leaf links carry only what bindings need (none here, no JetStream declared): deny-all.
     for (const u of derived.filter((x) => x.role === UserRole.LeafLink)) expect([u.publish, u.subscribe]).toEqual([{ allow: [], deny: [">"] }, { allow: [], deny: [">"] }]);
-    for (const u of derived.filter((x) => x.role !== UserRole.LeafLink)) expect([u.publish, u.subscribe]).toEqual([{ allow: [], deny: [] }, { allow: [], deny: [] }]);
+    // System links: JWT updates in, the leaf's own resolver requests out, replies on its own system inbox only.
+    const sys1 = derived.find((u) => u.name === "leaf-nats-1-sys")!;
+    expect([sys1.publish, sys1.subscribe]).toEqual([
+      { allow: ["$SYS.REQ.CLAIMS.PACK", "$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP"], deny: [] },
+      { allow: ["$SYS.REQ.CLAIMS.UPDATE", "$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE", `$SYS._INBOX.${serverHash("nats-1")}.*`], deny: [] },
+    ]);
+    for (const u of derived.filter((x) => x.role === UserRole.JetStreamAdmin || x.role === UserRole.SystemMonitor)) expect([u.publish, u.subscribe]).toEqual([{ allow: [], deny: [] }, { allow: [], deny: [] }]);
     expect(spec.leafLinks).toEqual(Object.fromEntries(leafNames.map((l) => [l, `leaf-${l}`])));
+    expect(spec.systemLinks).toEqual(Object.fromEntries(leafNames.map((l) => [l, `leaf-${l}-sys`])));
+  });
+
+  it("serverHash is nats-server's: the system inbox token it uses for a server name", () => {
+    // events.go getHash: sha256, first 8 bytes each mapped onto 62 digits (checked against a real server's $SYS._INBOX in the leaf-links test).
+    expect(serverHash("nats-1")).toMatch(/^[0-9A-Za-z]{8}$/);
+    expect(serverHash("nats-1")).not.toBe(serverHash("nats-2"));
   });
 
   it("returns frozen data", () => {
@@ -226,6 +242,7 @@ describe("parseSecurity: bad input is named by its path", () => {
       "pattern-service",
       "cid-service",
       ...leafNames.map((l) => `leaf-${l}`),
+      ...leafNames.map((l) => `leaf-${l}-sys`),
       JETSTREAM_ADMIN_USER,
       SYSTEM_MONITOR_USER,
     ]);

@@ -20,10 +20,12 @@ const person: UserSpec = {
   name: "person-service",
   account: "PLATFORM",
   role: "service",
+  signedBy: "signing-key",
   publish: { allow: ["person.events.>"], deny: [] },
   subscribe: { allow: ["person.commands.>"], deny: [] },
   connectionTypes: ["STANDARD"],
 };
+const platform = { name: "PLATFORM", system: false, kind: "data" as const, imports: [], exports: [] };
 
 describe("nkeyProvider", () => {
   it.each([
@@ -43,6 +45,34 @@ describe("nkeyProvider", () => {
     expect(await nkeyProvider.diff!("id", k, { kind: "account" })).toEqual({ changes: true, replaces: ["kind"] });
   });
 
+  describe("a signing key is replaced when the permissions it signs narrow, kept when they widen", () => {
+    const signs = (pub: string[], extra: Record<string, unknown> = {}) => ({ pub: { allow: pub }, sub: { allow: ["_INBOX_x.>"] }, allowed_connection_types: ["STANDARD"], ...extra });
+    it.each([
+      ["an allowed subject removed", signs(["a.>", "b.>"]), signs(["a.>"]), true],
+      ["everything allowed becomes a list", { pub: {}, sub: {} }, signs(["a.>"]), true],
+      ["a deny added", signs(["a.>"]), { ...signs(["a.>"]), pub: { allow: ["a.>"], deny: ["a.secret"] } }, true],
+      ["response permission removed", signs(["a.>"], { resp: { max: 1, ttl: 0 } }), signs(["a.>"]), true],
+      ["fewer replies per request", signs(["a.>"], { resp: { max: 3, ttl: 0 } }), signs(["a.>"], { resp: { max: 1, ttl: 0 } }), true],
+      ["a connection type dropped", signs(["a.>"]), { ...signs(["a.>"]), allowed_connection_types: ["WEBSOCKET"] }, true],
+      ["a subject added", signs(["a.>"]), signs(["a.>", "b.>"]), false],
+      ["response permission added", signs(["a.>"]), signs(["a.>"], { resp: { max: 1, ttl: 0 } }), false],
+    ])("%s → replace: %s", async (_what, before, after, replaced) => {
+      const { outs } = await nkeyProvider.create({ kind: "account", signs: before });
+      const d = await nkeyProvider.diff!("id", outs!, { kind: "account", signs: after });
+      expect(d).toEqual(replaced ? { changes: true, replaces: ["signs"] } : { changes: true });
+      if (!replaced) {
+        // Widening keeps the very key, and records what it signs now.
+        const updated = (await nkeyProvider.update!("id", outs!, { kind: "account", signs: after })).outs!;
+        expect([updated.publicKey, updated.seed, updated.signs]).toEqual([outs!.publicKey, outs!.seed, after]);
+      }
+    });
+
+    it("a signing key from before permissions were recorded is replaced once", async () => {
+      const { outs } = await nkeyProvider.create({ kind: "account" });
+      expect(await nkeyProvider.diff!("id", outs!, { kind: "account", signs: signs(["a.>"]) })).toEqual({ changes: true, replaces: ["signs"] });
+    });
+  });
+
   it("refuses an unknown kind at check", async () => {
     const result = await nkeyProvider.check!({ kind: "user" }, { kind: "server" as never });
     expect(result.failures).toEqual([{ property: "kind", reason: expect.stringMatching(/"server" is not one of operator, account, user/) }]);
@@ -50,6 +80,25 @@ describe("nkeyProvider", () => {
 });
 
 describe("issuedJwtProvider", () => {
+  it("re-issues an account JWT with an iat later than the one it replaces, even within the same second (the resolvers keep the newer)", async () => {
+    const [op, acc] = [await key("operator"), await key("account")];
+    const inputs: IssuedJwtInputs = { kind: "account", name: "PLATFORM", subjectPublicKey: acc.publicKey, signerSeed: op.seed, claims: accountClaims(platform) };
+    let outs = await create(inputs);
+    const iats = [decode(outs.jwt).iat];
+    for (const streams of [1, 2, 3]) {
+      outs = await update(outs, { ...inputs, claims: accountClaims({ ...platform, jetstream: { memoryBytes: -1, fileBytes: -1, streams, consumers: -1 } }) });
+      iats.push(decode(outs.jwt).iat);
+    }
+    for (let i = 1; i < iats.length; i++) expect(iats[i]).toBeGreaterThan(iats[i - 1]);
+  });
+
+  it("issues a bootstrap account JWT with the fixed iat it is given, verifiable like any other", async () => {
+    const [op, acc] = [await key("operator"), await key("account")];
+    const outs = await create({ kind: "account", name: "PLATFORM", subjectPublicKey: acc.publicKey, signerSeed: op.seed, claims: accountClaims(platform), issuedAt: 1 });
+    const a = decode<Account>(outs.jwt);
+    expect([a.iat, a.iss, a.sub, a.nats.type, a.nats.version]).toEqual([1, op.publicKey, acc.publicKey, "account", 2]);
+  });
+
   it("issues a verifiable chain: operator (self-signed) → account → user", async () => {
     const [op, sys, acc, usr] = [await key("operator"), await key("account"), await key("account"), await key("user")];
     const operator = await create({ kind: "operator", name: "COWBOY_AI", subjectPublicKey: op.publicKey, signerSeed: op.seed, claims: operatorClaims(sys.publicKey) });
@@ -58,7 +107,7 @@ describe("issuedJwtProvider", () => {
       name: "PLATFORM",
       subjectPublicKey: acc.publicKey,
       signerSeed: op.seed,
-      claims: accountClaims({ name: "PLATFORM", system: false }),
+      claims: accountClaims(platform),
     });
     const user = await create({ kind: "user", name: "person-service", subjectPublicKey: usr.publicKey, signerSeed: acc.seed, claims: userClaims(person) });
 
@@ -109,7 +158,7 @@ describe("issuedJwtProvider", () => {
   describe("accounts list their users' signing keys", () => {
     const setup = async () => {
       const [op, acc, alice, bob] = [await key("operator"), await key("account"), await key("account"), await key("account")];
-      const claims = (keys: string[]) => withSigningKeys(accountClaims({ name: "PLATFORM", system: false }), keys);
+      const claims = (keys: string[]) => withSigningKeys(accountClaims(platform), keys);
       const inputs: IssuedJwtInputs = { kind: "account", name: "PLATFORM", subjectPublicKey: acc.publicKey, signerSeed: op.seed, claims: claims([alice.publicKey]) };
       return { acc, alice, bob, claims, inputs, outs: await create(inputs) };
     };

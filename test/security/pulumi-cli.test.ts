@@ -77,7 +77,8 @@ async function stateResources(): Promise<{ text: string; resources: Resource[] }
 /** Counts in the summary of `up`/`preview`, e.g. { updated: 1, deleted: 2 }. */
 function summary(out: string): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const m of out.matchAll(/^\s+[~+-]?\s*(\d+) (to update|to delete|to create|to replace|updated|deleted|created|replaced|unchanged)\s*$/gm)) {
+  // Replacements are shown as "+-1 to replace": two marks.
+  for (const m of out.matchAll(/^\s+[~+-]*\s*(\d+) (to update|to delete|to create|to replace|updated|deleted|created|replaced|unchanged)\s*$/gm)) {
     counts[m[2].replace(/^to /, "")] = Number(m[1]);
   }
   return counts;
@@ -86,10 +87,13 @@ function summary(out: string): Record<string, number> {
 const hasPulumi = fs.existsSync(PULUMI);
 
 describe.skipIf(!hasPulumi)("NatsSecurity under the Pulumi CLI", () => {
-  // operator + PLATFORM + SYS keys and JWTs, 3 declared + 4 leaf-link + 2 derived users, ×2,
-  // plus one account signing key per user.
-  const users = devSecurity.users.length + 4 + 2;
-  const resources = 2 * (1 + 2 + users) + users;
+  // Keys: the operator, each account (PLATFORM, SYS and one per declared service), each user (the
+  // declared, 4 leaf links, 4 system links, the 2 derived admins) and a signing key per user but
+  // the 2 admins (signed by their account's key). JWTs: operator, each account, the 2 bootstrap
+  // JWTs servers preload, each user.
+  const users = devSecurity.users.length + 4 + 4 + 2;
+  const accounts = 2 + devSecurity.users.length;
+  const resources = 1 + accounts + users + (users - 2) + (1 + accounts + 2 + users);
 
   beforeAll(async () => {
     dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "cim-nats-security-pulumi-")));
@@ -141,41 +145,49 @@ describe.skipIf(!hasPulumi)("NatsSecurity under the Pulumi CLI", () => {
     expect(shown.userCreds["person-service"].match(SEEDS)).toHaveLength(1);
   }, 120_000);
 
-  it("removing a user updates only its account's JWT, which no longer lists the user's signing key", async () => {
+  it("removing a service removes its account (keys and JWTs) and updates only PLATFORM's JWT: its exports, not its signing keys", async () => {
     const before = await stateResources();
-    const removedKey = (before.resources.find((r) => r.urn.endsWith("nats-user-pattern-service-signing-key"))!.outputs as { publicKey: string }).publicKey;
-    const accountBefore = before.resources.find((r) => r.urn.endsWith("nats-account-PLATFORM-jwt"))!.outputs as { jwt: string };
-    const keysBefore = decode<Account>(accountBefore.jwt).nats.signing_keys as string[];
-    expect(keysBefore).toContain(removedKey);
+    const platform = (r: { resources: Resource[] }) => decode<Account>((r.resources.find((x) => x.urn.endsWith("nats-account-PLATFORM-jwt"))!.outputs as { jwt: string }).jwt).nats;
+    const exportsBefore = (platform(before).exports ?? []).map((e) => e.subject);
+    expect(exportsBefore).toContain("$JS.API.CONSUMER.MSG.NEXT.CLUSTER_PERSON_EVENTS.pattern-detection");
     writeSecurity({ ...security, users: security.users.filter((u) => u.name !== "pattern-service") });
 
+    // The user's key, signing key and JWT; its account's key and JWT.
     const preview = await pulumi(["preview", "--diff"]);
-    expect(summary(preview.out)).toMatchObject({ update: 1, delete: 3 });
+    expect(summary(preview.out)).toMatchObject({ update: 1, delete: 5 });
     expect(preview.out).toMatch(/nats-account-PLATFORM-jwt/);
     const up = await pulumi(["up", "--yes", "--skip-preview"]);
-    expect(summary(up.out)).toMatchObject({ updated: 1, deleted: 3 });
+    expect(summary(up.out)).toMatchObject({ updated: 1, deleted: 5 });
 
     const after = await stateResources();
-    const account = after.resources.find((r) => r.urn.endsWith("nats-account-PLATFORM-jwt"))!.outputs as { jwt: string };
-    const keys = decode<Account>(account.jwt).nats.signing_keys as string[];
-    expect(keys).not.toContain(removedKey);
-    expect(keys.sort()).toEqual(keysBefore.filter((k) => k !== removedKey).sort());
+    expect((platform(after).exports ?? []).map((e) => e.subject)).toEqual(exportsBefore.filter((s) => !s.includes("pattern-detection") && s !== "patterns.>"));
+    expect(platform(after).signing_keys).toEqual(platform(before).signing_keys);
+    expect(after.resources.some((r) => r.urn.endsWith("nats-account-pattern-service-jwt"))).toBe(false);
     await pulumi(["preview", "--expect-no-changes"]);
   }, 180_000);
 
-  it("changing one user's permissions re-issues only that user's JWT", async () => {
-    const users = security.users
-      .filter((u) => u.name !== "pattern-service")
-      .map((u) => (u.name === "person-service" ? { ...u, publish: { allow: ["person.events.>", "person.audit.>"] } } : u));
-    writeSecurity({ ...security, users });
-    const up = await pulumi(["up", "--yes", "--skip-preview"]);
-    expect(summary(up.out)).toMatchObject({ updated: 1 });
-    expect(up.out).toMatch(/nats-user-person-service-jwt\s+updated/);
+  it("widening one user's permissions re-issues only that user's JWT (its signing key stays); narrowing them replaces its signing key too", async () => {
+    const withPublish = (allow: string[]) =>
+      security.users.filter((u) => u.name !== "pattern-service").map((u) => (u.name === "person-service" ? { ...u, publish: { allow } } : u));
+    writeSecurity({ ...security, users: withPublish(["person.events.>", "person.audit.>"]) });
+    const wider = await pulumi(["up", "--yes", "--skip-preview"]);
+    // The JWT, and the signing key recording what it signs now.
+    expect(summary(wider.out)).toMatchObject({ updated: 2 });
+    expect(wider.out).toMatch(/nats-user-person-service-jwt\s+updated/);
     const state = await stateResources();
     const jwt = (state.resources.find((r) => r.urn.endsWith("nats-user-person-service-jwt"))!.outputs as { jwt: string }).jwt;
     // The plain list comes first, then what person-service's bindings derive.
     expect(decode<User>(jwt).nats.pub?.allow?.slice(0, 3)).toEqual(["person.events.>", "person.audit.>", "$JS.API.STREAM.INFO.KV_PERSON_METADATA"]);
-  }, 180_000);
+
+    writeSecurity({ ...security, users: withPublish(["person.events.>"]) });
+    const preview = await pulumi(["preview"]);
+    // A new signing key, the user JWT it signs, and person-service's account JWT listing it.
+    expect(summary(preview.out)).toMatchObject({ replace: 1, update: 2 });
+    const narrower = await pulumi(["up", "--yes", "--skip-preview"]);
+    expect(summary(narrower.out)).toMatchObject({ replaced: 1, updated: 2 });
+    expect(narrower.out).toMatch(/nats-user-person-service-signing-key\s+replaced/);
+    await pulumi(["preview", "--expect-no-changes"]);
+  }, 240_000);
 
   it("bad config fails the preview with every problem and its path", async () => {
     writeSecurity({

@@ -20,6 +20,7 @@ import { closeJetStreamConnections } from "../../components/jetstream/connection
 import { createConsumer } from "../../components/jetstream/consumer";
 import { createKv } from "../../components/jetstream/kv";
 import { createKvEntry } from "../../components/jetstream/kv-entry";
+import { createObjectStore } from "../../components/jetstream/object-store";
 import { locationTarget } from "../../components/jetstream/locations";
 import { leafLocalSubjects, parseJetStream, type JetStreamSpec } from "../../components/jetstream/spec";
 import { createStream } from "../../components/jetstream/stream";
@@ -32,7 +33,7 @@ import { rebaseAddresses } from "../../components/topology/rebase";
 import type { Topology } from "../../components/topology/types";
 import { startTopology, type RunningTopology } from "../support/local-topology";
 import { PROJECT_ROOT, readStackConfig } from "../support/stack-config";
-import { issueForTest, leafLinkFiles, testServerSecurity, type TestIssue } from "./support/issue";
+import { accountPushes, issueForTest, leafLinkFiles, testServerSecurity, type TestIssue } from "./support/issue";
 import { eventually } from "../support/eventually";
 
 const run = promisify(execFile);
@@ -47,9 +48,18 @@ const bare = rebaseAddresses(parseTopology(rawTopology, { name: "services" }), "
 const jetstreamSpec: JetStreamSpec = parseJetStream(config.jetstream, bare);
 const topology: Topology = rebaseAddresses(parseTopology(rawTopology, { name: "services", leafDenyImports: leafLocalSubjects(jetstreamSpec) }), "127.0.50");
 const raw = config.security as RawSecurity;
-/** PLATFORM's limits fitted to the dev leaves (see operator-mode.test.ts); the bindings as declared. */
+/**
+ * PLATFORM's limits fitted to the dev leaves (see operator-mode.test.ts); the bindings as declared.
+ * Plus `legacy-reader`: what every service was before accounts per service — a user in the data
+ * account allowed one read-only API request. The control that shows the forgery test can fail.
+ */
+const LEGACY = "legacy-reader";
 const spec: SecuritySpec = parseSecurity(
-  { ...raw, accounts: raw.accounts.map((a) => (a.name === "PLATFORM" ? { ...a, jetstream: { ...a.jetstream, maxMemory: "32M", maxFile: "512M" } } : a)) },
+  {
+    ...raw,
+    accounts: raw.accounts.map((a) => (a.name === "PLATFORM" ? { ...a, jetstream: { ...a.jetstream, maxMemory: "32M", maxFile: "512M" } } : a)),
+    users: [...(raw.users as unknown[]), { name: LEGACY, account: "PLATFORM", publish: { allow: ["$JS.API.STREAM.INFO.KV_PERSON_METADATA"] }, requestReply: true }],
+  },
   topology,
   jetstreamSpec,
 );
@@ -106,6 +116,7 @@ async function createDeclaredJetStream(): Promise<void> {
     await createKv({ ...k.config, target: target(k.location) });
     for (const [key, value] of Object.entries(k.entries)) await createKvEntry({ target: target(k.location), bucket: k.config.bucket, key, value });
   }
+  for (const o of jetstreamSpec.objects) await createObjectStore({ ...o.config, target: target(o.location) });
   for (const c of jetstreamSpec.consumers) await createConsumer({ ...c.config, stream: c.stream, target: target(c.location) } as Parameters<typeof createConsumer>[0]);
 }
 
@@ -113,7 +124,7 @@ beforeAll(async () => {
   secretsDir = fs.mkdtempSync(path.join(os.tmpdir(), "cim-nats-services-"));
   fs.chmodSync(secretsDir, 0o700);
   issue = await issueForTest(spec);
-  rt = await startTopology(topology, { security: testServerSecurity(issue), files: leafLinkFiles(issue), timeoutMs: 90_000 });
+  rt = await startTopology(topology, { security: testServerSecurity(issue), files: leafLinkFiles(issue), pushes: accountPushes(issue), timeoutMs: 90_000 });
   await createDeclaredJetStream();
 }, 180_000);
 
@@ -160,15 +171,24 @@ describe("the reference services do their seed workflows with the generated perm
     }
   });
 
-  it("person-service watches its domain metadata (an ordered consumer on its inbox)", async () => {
+  it("person-service may only get from its metadata bucket: a watch (a consumer it would create) is refused, and no consumer appears", async () => {
     const nc = await connectAs("person-service", "nats-2");
     const kv = await new Kvm(nc).open("PERSON_METADATA");
-    const watch = await kv.watch({ key: "domain.>" });
-    for await (const e of watch) {
-      expect([e.key, e.string()]).toEqual(["domain.name", "Person Domain"]);
-      break;
-    }
-    expect(serverErrors.get(nc)).toEqual([]);
+    const error = await violationDuring(nc, async () => {
+      const watch = await kv.watch({ key: "domain.>" });
+      watch.stop();
+    });
+    expect(error?.subject).toMatch(/^\$JS\.API\.CONSUMER\.CREATE\.KV_PERSON_METADATA\./);
+    const admin = await jetstreamManager(await connectAs(JETSTREAM_ADMIN_USER, "nats-2"));
+    expect((await admin.streams.info("KV_PERSON_METADATA")).state.consumer_count).toBe(0);
+  });
+
+  it("person-service at nats-1 asking for nats-2's copy of its bucket is answered by no one (its account reaches nats-1's data only)", async () => {
+    const nc = await connectAs("person-service", "nats-1");
+    await expect(nc.request("$JS.nats-2.API.STREAM.INFO.KV_PERSON_METADATA", "", { timeout: 2_000 })).rejects.toThrow(/no responders|timeout/i);
+    // Its own leaf's copy, through the domain form its context uses, answers.
+    const own = (await nc.request("$JS.nats-1.API.STREAM.INFO.KV_PERSON_METADATA", "", { timeout: 2_000 })).json<{ config: { name: string } }>();
+    expect(own.config.name).toBe("KV_PERSON_METADATA");
   });
 
   it.each([
@@ -261,9 +281,7 @@ describe("natscli through the generated contexts, no flags", () => {
 describe("denials, each checked on the real server", () => {
   it.each<[string, "publish" | "subscribe", string, string]>([
     ["projection-service", "publish", "$JS.API.CONSUMER.MSG.NEXT.CLUSTER_PERSON_EVENTS.pattern-detection", "read another service's consumer"],
-    // The hub maps its own domain's API prefix onto $JS.API before checking: the violation names that.
     ["projection-service", "publish", "$JS.hub.API.CONSUMER.INFO.CLUSTER_PERSON_EVENTS.pattern-detection", "look at another service's consumer (domain-prefixed)"],
-    ["person-service", "publish", "$JS.nats-2.API.STREAM.INFO.KV_PERSON_METADATA", "reach another leaf's copy of its bucket"],
     ["projection-service", "publish", "$JS.ACK.CLUSTER_PERSON_EVENTS.pattern-detection.1.1.1.1.0", "ack another service's messages"],
     ["projection-service", "publish", "$JS.API.CONSUMER.CREATE.CLUSTER_PERSON_EVENTS", "create its own consumer on the aggregate"],
     ["projection-service", "subscribe", "_INBOX.>", "read the shared inbox"],
@@ -274,7 +292,6 @@ describe("denials, each checked on the real server", () => {
     ["projection-service", "publish", "$JS.API.STREAM.PURGE.PERSON_PROJECTIONS", "purge a stream"],
     ["projection-service", "publish", "$JS.API.CONSUMER.DELETE.CLUSTER_PERSON_EVENTS.person-projection", "delete its own consumer"],
     ["projection-service", "publish", "$JS.API.STREAM.MSG.GET.CLUSTER_PERSON_EVENTS", "read the aggregate around its consumer"],
-    ["projection-service", "publish", "$JS.API.INFO", "read the account's JetStream usage (it has no bucket binding)"],
     ["projection-service", "publish", "$JS.API.STREAM.LIST", "list the account's streams"],
     ["projection-service", "publish", "person.events.created", "publish outside its bindings (forge an event)"],
     ["projection-service", "publish", "patterns.person.x", "publish outside its bindings (another service's stream)"],
@@ -293,8 +310,8 @@ describe("denials, each checked on the real server", () => {
       await nc.flush();
     });
     expect(error, `no violation for ${service} ${operation} ${subject}`).toBeInstanceOf(PermissionViolationError);
-    const reported = subject.replace(/^\$JS\.hub\.API\./, "$JS.API.");
-    expect([error!.operation, error!.subject]).toEqual([operation === "publish" ? "publish" : "subscription", reported]);
+    // A service account has no JetStream to map its domain's prefix: the violation names the subject as sent.
+    expect([error!.operation, error!.subject]).toEqual([operation === "publish" ? "publish" : "subscription", subject]);
     if (closed) expect(await closed).toBeInstanceOf(PermissionViolationError);
     expect(nc.isClosed()).toBe(false);
   });
@@ -314,5 +331,131 @@ describe("denials, each checked on the real server", () => {
     });
     connections.push(nc);
     await expect(jetstream(nc).publish("person.events.created", "{}", { timeout: 1_500 })).rejects.toThrow(/Permissions Violation for Subscription to "_INBOX/);
+  });
+});
+
+/**
+ * The isolation issue's attack, exhaustively: nats-server checks a message's subject against the
+ * publish permissions but never its reply subject, and JetStream answers every API request to the
+ * reply subject. With every service in an account of its own, a reply can only name subjects of
+ * that account, which holds no stream: for every client user × every place it connects × every
+ * subject its JWT lets it publish × a reply naming every store of the topology (and the API of
+ * each), nothing is stored anywhere that the user could not have published itself.
+ */
+describe("no creds file writes where its bindings do not, by any reply subject", () => {
+  /** A concrete subject for a permission subject: wildcards become a token of ours. */
+  const concrete = (s: string, token = "sent") => s.replace(/>$/, token).replace(/\*/g, token);
+  /**
+   * Every subject a reply could name to get something stored or done: each stream's and bucket's
+   * subjects (ending in `replied`, which no request uses: any stored one is a forgery), each
+   * stream's purge and delete API.
+   */
+  const replyTargets = (): string[] => {
+    const streamSubjects = [...jetstreamSpec.streams.flatMap((s) => s.config.subjects ?? [])].map((s) => concrete(s, "replied"));
+    const buckets = [
+      ...jetstreamSpec.kv.map((k) => `$KV.${k.config.bucket}.replied`),
+      ...jetstreamSpec.objects.flatMap((o) => [`$O.${o.config.bucket}.C.replied`, `$O.${o.config.bucket}.M.replied`]),
+    ];
+    const names = [...new Set([...jetstreamSpec.streams.map((s) => s.config.name), ...jetstreamSpec.aggregates.map((a) => String(a.config.name)), ...jetstreamSpec.kv.map((k) => `KV_${k.config.bucket}`), ...jetstreamSpec.objects.map((o) => `OBJ_${o.config.bucket}`)])];
+    const api = names.flatMap((n) => [`$JS.API.STREAM.PURGE.${n}`, `$JS.API.STREAM.DELETE.${n}`, `$JS.hub.API.STREAM.PURGE.${n}`]);
+    return [...new Set([...streamSubjects, ...buckets, ...api])];
+  };
+  type Snapshot = Record<string, { messages: number; lastSeq: number; consumers: number }>;
+  /** Every stream at every place it lives, as the admin sees it. */
+  const snapshot = async (): Promise<Snapshot> => {
+    const out: Snapshot = {};
+    const places = [...topology.leaves.map((l) => ({ server: l.serverName, domain: l.jetstreamDomain })), { server: hubServer, domain: "hub" }];
+    for (const p of places) {
+      const jsm = await jetstreamManager(await connectAs(JETSTREAM_ADMIN_USER, p.server));
+      for await (const si of jsm.streams.list()) out[`${p.domain}/${si.config.name}`] = { messages: si.state.messages, lastSeq: si.state.last_seq, consumers: si.state.consumer_count };
+    }
+    return out;
+  };
+  /** Subjects stored since `before`, per stream. */
+  const storedSince = async (before: Snapshot): Promise<Record<string, string[]>> => {
+    const out: Record<string, string[]> = {};
+    const places = [...topology.leaves.map((l) => ({ server: l.serverName, domain: l.jetstreamDomain })), { server: hubServer, domain: "hub" }];
+    for (const p of places) {
+      const jsm = await jetstreamManager(await connectAs(JETSTREAM_ADMIN_USER, p.server));
+      for await (const si of jsm.streams.list()) {
+        const key = `${p.domain}/${si.config.name}`;
+        const from = (before[key]?.lastSeq ?? 0) + 1;
+        for (let seq = from; seq <= si.state.last_seq; seq++) {
+          const m = await jsm.streams.getMessage(si.config.name, { seq }).catch(() => undefined);
+          if (m) (out[key] ??= []).push(m.subject);
+        }
+      }
+    }
+    return out;
+  };
+  const clientUsers = () => spec.users.filter((u) => u.role === "service" && u.name !== LEGACY);
+
+  it("tries every user × place × request subject × reply target: nothing stored but what the user may publish itself, nothing purged or deleted", async () => {
+    const targets = replyTargets();
+    const before = await snapshot();
+    let tried = 0;
+    for (const u of clientUsers()) {
+      for (const place of u.places ?? []) {
+        const server = place.level === "hub" ? hubServer : place.name;
+        const nc = await connectAs(u.name, server);
+        for (const request of u.publish.allow.map((a) => concrete(a))) {
+          for (const reply of targets) {
+            nc.publish(request, JSON.stringify({ id: "mallory", name: `forged by ${u.name}` }), { reply });
+            tried++;
+          }
+        }
+        await nc.flush();
+      }
+    }
+    // Every answer had time to land: a round trip through every place after the last request.
+    for (const leaf of topology.leaves) await (await connectAs(JETSTREAM_ADMIN_USER, leaf.serverName)).flush();
+    await sleep(500);
+    const stored = await storedSince(before);
+    const after = await snapshot();
+    // Nothing deleted or purged: every stream still there, none with fewer messages or consumers.
+    for (const [key, b] of Object.entries(before)) {
+      expect(after[key], key).toBeDefined();
+      expect(after[key].messages, key).toBeGreaterThanOrEqual(b.messages);
+      expect(after[key].consumers, key).toBe(b.consumers);
+    }
+    // Whatever was stored is a request a user sent as its own publication (a subject it may
+    // publish); no reply target was stored anywhere, the aggregate included.
+    const own = new Set(clientUsers().flatMap((u) => u.publish.allow.map((a) => concrete(a))));
+    const forged = Object.entries(stored).flatMap(([key, subjects]) => subjects.filter((s) => !own.has(s)).map((s) => `${key}: ${s}`));
+    expect(forged).toEqual([]);
+    expect(Object.values(stored).flat().filter((s) => s.endsWith(".replied"))).toEqual([]);
+    // The requests did reach the streams they may write (the test sent what it says it sent).
+    expect(stored["nats-1/PERSON_EVENTS"]).toContain("person.events.sent");
+    expect(tried).toBeGreaterThan(2_000);
+    console.log(`forgery: ${tried} requests tried (${clientUsers().length} users, every place, every allowed subject × ${targets.length} reply targets); forged subjects stored: ${forged.length}`);
+  }, 120_000);
+
+  it("control: a user in the data account, allowed only a read-only API request, writes its bucket through the reply (the attack the layout stops)", async () => {
+    const before = await snapshot();
+    const legacy = await connectAs(LEGACY, "nats-1");
+    legacy.publish("$JS.API.STREAM.INFO.KV_PERSON_METADATA", "", { reply: "$KV.PERSON_METADATA.injected" });
+    await legacy.flush();
+    await eventually("the forged KV entry", () => storedSince(before), (s) => (s["nats-1/KV_PERSON_METADATA"] ?? []).includes("$KV.PERSON_METADATA.injected"), 5_000);
+  });
+
+  it("the three attacks of the issue, replayed: each stores nothing", async () => {
+    const before = await snapshot();
+    // person-service: STREAM.INFO of its bucket with the reply naming the bucket's own subjects.
+    const person = await connectAs("person-service", "nats-1");
+    person.publish("$JS.API.STREAM.INFO.KV_PERSON_METADATA", "", { reply: "$KV.PERSON_METADATA.injected" });
+    await person.flush();
+    // pattern-service: CONSUMER.INFO on its own consumer with the reply naming another service's stream.
+    const pattern = await connectAs("pattern-service", hubServer);
+    pattern.publish("$JS.API.CONSUMER.INFO.CLUSTER_PERSON_EVENTS.pattern-detection", "", { reply: "person.projections.forged" });
+    await pattern.flush();
+    // cid-service: a chunk with content it chose, then a direct get of it with the reply naming the event stream.
+    const cid = await connectAs("cid-service", "cimstor");
+    const chunk = `$O.CLUSTER_OBJECTS.C.${"m".repeat(22)}`;
+    await jetstream(cid).publish(chunk, JSON.stringify({ id: "mallory", name: "Forged by cid-service" }));
+    cid.publish(`$JS.API.DIRECT.GET.OBJ_CLUSTER_OBJECTS.${chunk}`, "", { reply: "person.events.created" });
+    await cid.flush();
+    await sleep(1_000);
+    const stored = await storedSince(before);
+    expect(stored).toEqual({ "cimstor/OBJ_CLUSTER_OBJECTS": [chunk] });
   });
 });

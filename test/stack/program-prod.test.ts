@@ -26,7 +26,7 @@ describe("pulumi up -s prod, as declared", () => {
     ]);
   });
 
-  it("builds every host from configuration.nix, the modules, the host file, the SSH access; copies only its 0600 leaf-link creds and TLS files", () => {
+  it("builds every host from configuration.nix, the modules, the host file, the SSH access; copies only its 0600 link creds (application and system) and TLS files", () => {
     const copies = ofType(":CopyToRemote");
     const forHost = (h: string) => copies.filter((c) => c.name.includes(`-${h}-`));
     const built = (h: string) => embeddedFiles(plain(ofType(":Command").find((c) => c.name === `deploy-${h}-build`)!.inputs.stdin));
@@ -49,6 +49,7 @@ describe("pulumi up -s prod, as declared", () => {
       expect(forHost(h).map((c) => c.inputs.remotePath.split("/").pop()).sort()).toEqual(
         [
           `var-lib-cim-nats-secrets-leaf-${h}.creds`,
+          `var-lib-cim-nats-secrets-leaf-${h}-sys.creds`,
           // TLS: each server's certificate, key and the CA; a hub member's route authorization.
           ...["ca.pem", "cert.pem", "key.pem"].map((f) => `var-lib-cim-nats-secrets-${h}-${f}`),
           ...(h === "cimstor" ? ["var-lib-cim-nats-secrets-cid-service.creds"] : ["ca.pem", "cert.pem", "cluster-auth.conf", "key.pem"].map((f) => `var-lib-cim-nats-secrets-${h}-hub-${f}`)),
@@ -59,6 +60,7 @@ describe("pulumi up -s prod, as declared", () => {
     expect(switches).toHaveLength(4);
     const script = plain(switches.find((s) => s.name.includes("nats-2"))!.inputs.stdin) as string;
     expect(script).toContain("install -D -m 0600 /var/lib/cim-nats/.deploy/var-lib-cim-nats-secrets-leaf-nats-2.creds /var/lib/cim-nats/secrets/leaf-nats-2.creds");
+    expect(script).toContain("install -D -m 0600 /var/lib/cim-nats/.deploy/var-lib-cim-nats-secrets-leaf-nats-2-sys.creds /var/lib/cim-nats/secrets/leaf-nats-2-sys.creds");
     // It activates what nats-2's build printed, through the system profile.
     expect(script).toMatch(/^SYSTEM=\/nix\/store\/0{32}-nixos-system-deploy-nats-2-build$/m);
     expect(script).toContain('nix-env -p "$PROFILE" --set "$1"');

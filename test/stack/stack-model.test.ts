@@ -26,7 +26,8 @@ describe("loadStackModel", () => {
     const c = structuredClone(readStackConfig("dev")) as any;
     c.substrate = "docker";
     c.jetstream.streams[0].subjects = ["person..events"];
-    c.security.users[0].account = "NOPE";
+    // A service in the data account: refused (its replies could write any stream there).
+    c.security.users[0].account = "PLATFORM";
     try {
       loadStackModel("dev", c);
       expect.unreachable();

@@ -11,14 +11,25 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { startNatsServer, stopNatsServer, waitHealthy } from "../../components/local/nats-process";
 import { renderServerConfig } from "../../components/render/nats-server-config";
-import type { ServerSecurity } from "../../components/render/server-security";
+import type { LinkCredentials, ServerSecurity } from "../../components/render/server-security";
+import { pushAccountJwt } from "../../components/security/jwt-push";
 import { instanceEndpoints } from "../../components/topology/endpoints";
 import { withDataDir } from "../../components/topology/rebase";
 import type { ServerInstance, Topology } from "../../components/topology/types";
 
+/** An account JWT to push to every server (operator mode: servers run the full resolver). */
+export type AccountToPush = { readonly account: string; readonly publicKey: string; readonly jwt: string };
+/** What `pushAccounts` needs: the system user's creds, and the JWTs. */
+export type AccountPushes = { readonly creds: string; readonly accounts: readonly AccountToPush[] };
+
 export type StartTopologyOptions = {
-  /** Operator mode. Relative `leafLinks[*].credentialsPath` values are resolved against the temp dir. */
+  /** Operator mode. Relative `leafLinks[*].*.credentialsPath` values are resolved against the temp dir. */
   readonly security?: ServerSecurity;
+  /**
+   * Operator mode: account JWTs pushed to every server once they are healthy, before the links
+   * are awaited (the leaf links authenticate with keys only the pushed JWTs list), as `up` does.
+   */
+  readonly pushes?: AccountPushes;
   /** Extra files (e.g. creds), path relative to the temp dir → content; written 0600 before any server starts. */
   readonly files?: Readonly<Record<string, string>>;
   /** How long to wait for health, routes and leafnode links. Default 60 s. */
@@ -53,6 +64,11 @@ export type RunningTopology = {
   stopServer(serverName: string): Promise<void>;
   /** Starts a stopped server again from its config and store; waits until it is healthy. */
   startServer(serverName: string): Promise<void>;
+  /**
+   * Pushes account JWTs to every running server (as the stack's AccountJwtPush does); returns the
+   * servers that confirmed each. Throws when a server refuses one.
+   */
+  pushAccounts(pushes: AccountPushes): Promise<Record<string, string[]>>;
 };
 
 /** Servers and dirs still alive in this process; killed and removed on exit if a test forgot. */
@@ -89,11 +105,9 @@ function writeFiles(dir: string, files: Readonly<Record<string, string>>): void 
 
 function resolveSecurity(dir: string, security: ServerSecurity | undefined): ServerSecurity | undefined {
   if (!security) return undefined;
+  const resolve = (l: LinkCredentials) => ({ ...l, credentialsPath: path.resolve(dir, l.credentialsPath) });
   const leafLinks = Object.fromEntries(
-    Object.entries(security.leafLinks).map(([server, link]) => [
-      server,
-      { ...link, credentialsPath: path.resolve(dir, link.credentialsPath) },
-    ]),
+    Object.entries(security.leafLinks).map(([server, links]) => [server, { application: resolve(links.application), system: resolve(links.system) }]),
   );
   return { ...security, leafLinks };
 }
@@ -162,12 +176,12 @@ async function metaGroupNotReady(topology: Topology, monitoringUrl: (s: string) 
   return "no hub member is the JetStream meta leader yet";
 }
 
-/** "" when every leaf has its leafnode link up (/leafz), else what is missing. */
-async function missingLeafLinks(topology: Topology, monitoringUrl: (s: string) => string): Promise<string> {
+/** "" when every leaf has all its leafnode links up (/leafz; operator mode: application and system), else what is missing. */
+async function missingLeafLinks(topology: Topology, monitoringUrl: (s: string) => string, linksPerLeaf: number): Promise<string> {
   const problems: string[] = [];
   for (const leaf of topology.leaves) {
     const leafz = await getJson<{ leafnodes?: number }>(`${monitoringUrl(leaf.serverName)}/leafz`);
-    if (!leafz.leafnodes) problems.push(`${leaf.serverName} has no leafnode connection`);
+    if ((leafz.leafnodes ?? 0) < linksPerLeaf) problems.push(`${leaf.serverName} has ${leafz.leafnodes ?? 0} of ${linksPerLeaf} leafnode links`);
   }
   return problems.join("; ");
 }
@@ -196,6 +210,15 @@ export async function startTopology(topology: Topology, options: StartTopologyOp
   const logs = () => instances.map((i) => `--- ${i.serverName}.log ---\n${logTail(logPath(i.serverName))}`).join("\n");
 
   let stopped = false;
+  const pushAccounts = async (pushes: AccountPushes): Promise<Record<string, string[]>> => {
+    const servers = instances.filter((i) => pids.has(i.serverName)).map((i) => ({ name: i.serverName, url: clientUrl(i.serverName) }));
+    const confirmed: Record<string, string[]> = {};
+    for (const a of pushes.accounts) {
+      confirmed[a.account] = (await pushAccountJwt({ account: a.account, accountPublicKey: a.publicKey, jwt: a.jwt, servers, creds: pushes.creds })).confirmed;
+    }
+    return confirmed;
+  };
+
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
@@ -213,9 +236,10 @@ export async function startTopology(topology: Topology, options: StartTopologyOp
       live.get(dir)!.push(pid);
     }
     await Promise.all(instances.map((i) => waitHealthy(monitoringUrl(i.serverName), timeoutMs, pids.get(i.serverName))));
+    if (options.pushes) await pushAccounts(options.pushes);
     await waitFor("full hub route mesh", timeoutMs, () => missingRoutes(running, monitoringUrl));
     await waitFor("JetStream meta group", timeoutMs, () => metaGroupNotReady(running, monitoringUrl));
-    await waitFor("leafnode links", timeoutMs, () => missingLeafLinks(running, monitoringUrl));
+    await waitFor("leafnode links", timeoutMs, () => missingLeafLinks(running, monitoringUrl, security ? 2 : 1));
   } catch (err) {
     const message = `${(err as Error).message}\n${logs()}`;
     await stop();
@@ -258,5 +282,5 @@ export async function startTopology(topology: Topology, options: StartTopologyOp
     live.get(dir)!.push(pid);
   };
 
-  return { topology: running, clientUrl, monitoringUrl, dir, stop, reload, stopServer, startServer };
+  return { topology: running, clientUrl, monitoringUrl, dir, stop, reload, stopServer, startServer, pushAccounts };
 }

@@ -132,7 +132,7 @@ describe("rendered TLS configs on nats-server 2.15.2", () => {
       const text = fs.readFileSync(conf(m.serverName), "utf8");
       expect(text).not.toContain(PASSWORD);
       expect(text).toContain(`include "${m.serverName}-cluster.conf"`);
-      expect(text).toMatch(/verify: true/);
+      expect(text).toMatch(/verify_and_map: true/);
     }
     for (const leaf of topology.leaves) {
       const leafz = () => fetch(`${endpoints(leaf.serverName).monitoringUrl}/leafz`).then((r) => r.json() as Promise<{ leafnodes: number }>);
@@ -215,6 +215,35 @@ describe("rogue routes", () => {
     } finally {
       await stopNatsServer(pid, 10_000);
     }
+  }, 60_000);
+
+  it("one with a valid certificate from the CA (a leaf's) AND the route password gets no route: a route peer's certificate must name the route identity, which only hub members' do", async () => {
+    const leaf = topology.leaves[0].serverName;
+    const routes = topology.hub.members.map((m) => endpoints(m.serverName).routeUrl!.replace("nats-route://", `nats-route://${ROUTE_USER}:${PASSWORD}@`));
+    const text = formatNatsConf({
+      server_name: "rogue-cert-pass",
+      listen: `${ROGUE}:4302`,
+      http: `${ROGUE}:8302`,
+      cluster: {
+        name: topology.hub.name,
+        listen: `${ROGUE}:6302`,
+        routes,
+        authorization: { user: ROUTE_USER, password: PASSWORD },
+        tls: { cert_file: path.join(dir, leaf, "cert.pem"), key_file: path.join(dir, leaf, "key.pem"), ca_file: caFile(), verify: true },
+      },
+    });
+    write(conf("rogue-cert-pass"), text);
+    const { pid } = await startNatsServer({ configPath: conf("rogue-cert-pass"), logPath: log("rogue-cert-pass") });
+    rogues.push(pid);
+    try {
+      await waitHealthy(`http://${ROGUE}:8302`, 30_000, pid);
+      await expectMeshUntouched("rogue-cert-pass", 2, /Authorization Violation/);
+    } finally {
+      await stopNatsServer(pid, 10_000);
+    }
+    // Control: the hub members' own certificates name the route identity; the leaf's does not.
+    expect(certInfo(fs.readFileSync(path.join(dir, topology.hub.members[0].serverName, "cert.pem"), "utf8")).dnsNames).toContain(ROUTE_USER);
+    expect(certInfo(fs.readFileSync(path.join(dir, leaf, "cert.pem"), "utf8")).dnsNames).not.toContain(ROUTE_USER);
   }, 60_000);
 
   it("one with a valid certificate from the CA (a leaf's) but no route password gets no route either", async () => {

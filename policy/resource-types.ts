@@ -5,6 +5,8 @@ export const TYPES = {
   /** The same container under v7's name (`ct.Container`), should the SDK pin go back. */
   containerV7: "proxmoxve:CT/container:Container",
   copyToRemote: "command:remote:CopyToRemote",
+  /** A host's build (components/deploy): carries its public NixOS files, host.nix among them. */
+  localCommand: "command:local:Command",
   localServer: "pulumi-nodejs:dynamic/cim-nats:LocalNatsServer",
   issuedJwt: "pulumi-nodejs:dynamic/cim-nats:IssuedJwt",
   stream: "pulumi-nodejs:dynamic/jetstream:Stream",

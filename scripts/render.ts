@@ -8,8 +8,10 @@
  *
  * Secrets are never written: keys, route passwords and creds are referenced by the paths the
  * deploy places them at. The operator-mode blocks (operator, accounts) are not rendered: their JWTs
- * are issued by the stack's resources and live in its state. `access.nix` shows the deploy key's
- * public half as a placeholder (it is derived from the secret `cim-nats:sshPrivateKey`).
+ * are issued by the stack's resources and live in its state. `access.nix` shows the configured
+ * deploy keys (`ssh.authorizedKeys`), and when the stack logs in with a key in its config
+ * (`ssh.agent` off), that key's public half as a placeholder (derived from the secret
+ * `cim-nats:sshPrivateKey`).
  *
  * `--check` issues a throwaway CA, server certificates and route password into a temp dir,
  * points each config's TLS files and cluster include there and runs the pinned `nats-server -t`
@@ -57,10 +59,12 @@ export function readStackModel(stack: string, root = ROOT): StackModel {
   const doc = load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
   const get = (k: string) => doc.config?.[`cim-nats:${k}`];
   const proxmox = get("proxmox") as { ssh?: Record<string, unknown> } | undefined;
-  // The secrets are not here; the deploy's SSH access renders with a placeholder key instead.
+  // The secrets are not here: with a key in the config, the deploy's SSH access renders its public
+  // half as a placeholder; with the agent, the configured keys are the whole list.
+  const keyless = proxmox?.ssh?.agent === true;
   const renderProxmox = proxmox && {
     ...proxmox,
-    ssh: { ...(proxmox.ssh ?? {}), agent: true, authorizedKeys: [...((proxmox.ssh?.authorizedKeys as string[]) ?? []), DEPLOY_KEY_PLACEHOLDER] },
+    ssh: { ...(proxmox.ssh ?? {}), agent: true, authorizedKeys: [...((proxmox.ssh?.authorizedKeys as string[]) ?? []), ...(keyless ? [] : [DEPLOY_KEY_PLACEHOLDER])] },
   };
   return loadStackModel(
     stack,

@@ -17,6 +17,8 @@
 #   CIM_NATS_PLUGIN_SRC=DIR     source snapshots to build plugins from (default ../shared/plugin-src)
 #   CIM_NATS_REQUIRE_PLUGINS=1  a provider plugin that cannot be had fails setup (default: a warning)
 #   CIM_NATS_LAZYFS_SRC=DIR     LazyFS source snapshot for the power-failure tests (default ../shared/lazyfs-src)
+#   CIM_NATS_SKIP_SYSTEM_PACKAGES=1  skip the Debian packages only the tests use (nix-bin, sshd, curl,
+#                               nftables) and LazyFS: what a CI runner that only previews sets (it runs without root)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -545,6 +547,10 @@ apt_install() {
   run_logged "apt-get update" "$LOGS/apt.log" apt-get update -qq
   run_logged "$what" "$log" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
 }
+# For the tests only (parse checks, the SSH deploy replay, nft -c): a preview needs none of them.
+if [ "${CIM_NATS_SKIP_SYSTEM_PACKAGES:-0}" = 1 ]; then
+  say "debian packages (nix-bin openssh-server curl nftables): skipped (CIM_NATS_SKIP_SYSTEM_PACKAGES=1; the tests that need them say so and skip)"
+else
 missing=()
 command -v nix-instantiate >/dev/null 2>&1 || missing+=(nix-bin)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
@@ -565,6 +571,7 @@ if ! nix-instantiate --parse --store dummy:// "$nix_probe_dir/probe.nix" >"$LOGS
   die nix-instantiate "cannot parse a trivial expression: $(last_error "$LOGS/nix-probe.log")"
 fi
 rm -rf "$nix_probe_dir"
+fi # CIM_NATS_SKIP_SYSTEM_PACKAGES
 
 # --- 5b. LazyFS (power-failure tests) ----------------------------------------------------------
 # LazyFS is a FUSE file system that keeps every write not fsynced in its own cache and drops it on
@@ -601,7 +608,9 @@ PY
   (cd "$dir/libs/libpcache" && mkdir -p build && cd build && cmake .. && cmake --build . -j 2) >>"$log" 2>&1 || return 1
   (cd "$dir/lazyfs" && mkdir -p build && cd build && cmake -DLAZYFS_BUILD_TESTS=OFF .. && cmake --build . -j 2) >>"$log" 2>&1
 }
-if [ ! -f "$LAZYFS_SRC/$LAZYFS_ARCHIVE" ]; then
+if [ "${CIM_NATS_SKIP_SYSTEM_PACKAGES:-0}" = 1 ]; then
+  say "lazyfs: skipped (CIM_NATS_SKIP_SYSTEM_PACKAGES=1; the power-failure tests say so and skip)"
+elif [ ! -f "$LAZYFS_SRC/$LAZYFS_ARCHIVE" ]; then
   if [ -x "$TOOLS/lazyfs/lazyfs" ] && [ -x "$BIN/lazyfs" ]; then
     say "lazyfs: cached (the source snapshot is not in $LAZYFS_SRC: kept the one built before)"
   else

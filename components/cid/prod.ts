@@ -5,7 +5,7 @@
  * - `/etc/nixos/cim-nats/modules/cim-cid-service.nix`: the module (nix/modules/cim-cid-service.nix);
  * - `/etc/nixos/cim-nats/cid-service.js`: the bundled program (copied into the store by the path literal);
  * - `/etc/nixos/cim-nats/cid-service.nix`: enables it with this stack's values;
- * - the user's creds, 0600, under /var/lib/cim-nats/secrets (read through LoadCredential, never in the store).
+ * - the user's creds, 0600, under /var/lib/cim-nats/secrets (copied by root into the unit's runtime dir, never in the store).
  *
  * The host's configuration.nix imports `./cim-nats/cid-service.nix` (CID_SERVICE_IMPORT, through
  * deploy/nixos-files.ts `extra`) on the host that runs it.

@@ -3,7 +3,7 @@
  * `cim-cid-service` systemd unit). Configured by environment:
  *
  * - `CID_NATS_URLS`     comma-separated server URLs (required), e.g. `nats://127.0.0.2:4222`
- * - `CID_NATS_CREDS`    path of the user's `.creds` file (prod: `$CREDENTIALS_DIRECTORY/cid-service.creds`)
+ * - `CID_NATS_CREDS`    path of the user's `.creds` file (prod: `/run/cim-cid-service/nats.creds`, copied there by root)
  * - `CID_INBOX_PREFIX`  the user's own inbox prefix (`_INBOX_cid-service`); its JWT allows only that
  * - `CID_BUCKET`        object bucket, default CLUSTER_OBJECTS
  * - `CID_SUBJECT_PREFIX` default `cimstor.objects`

@@ -409,9 +409,13 @@ export const nixGcSchema = record({
   deleteOlderThan: opt(matching(NIX_GC_AGE_PATTERN, (s) => `'${s}' is not a number of days like '30d' (nix-collect-garbage --delete-older-than)`), "generations younger than this are kept, e.g. 30d", { default: DEFAULT_NIX_GC.deleteOlderThan }),
 }, "{ dates, deleteOlderThan }");
 export const nixosSchema = record({
-  nixpkgs: opt(nixpkgsPinSchema, "the nixpkgs every rebuild builds against", { derived: "nixos-25.11 at 8fd9daa3db09 (components/deploy/nixos-system.ts)" }),
+  nixpkgs: opt(nixpkgsPinSchema, "the nixpkgs every host's system is built against", { derived: "nixos-25.11 at 8fd9daa3db09 (components/deploy/nixos-system.ts)" }),
+  builders: opt(
+    text("a Nix builders line, e.g. 'ssh://nix@builder x86_64-linux'"),
+    "a build host for the hosts' systems, as Nix's --builders line (e.g. ssh://nix@builder x86_64-linux); unset: the machine running the deploy builds",
+  ),
   gc: opt(nixGcSchema, "automatic garbage collection of the Nix store"),
-}, "{ nixpkgs: { url, sha256 }, gc: { dates, deleteOlderThan } }");
+}, "{ nixpkgs: { url, sha256 }, builders, gc: { dates, deleteOlderThan } }");
 
 const NODE_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const nodesFix = (v: unknown) => `is required: the Proxmox node names, e.g. [pve1, pve2, pve3]; got ${show(v)}`;

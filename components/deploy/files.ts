@@ -27,6 +27,8 @@ export type HostFiles<C = string> = {
    * last deployed, to roll a change of it. Not a file of the NixOS config. Unset: no roll check.
    */
   readonly routeTransport?: RouteTransportRecord;
+  /** The host's NixOS system profile the switch sets. Default /nix/var/nix/profiles/system. */
+  readonly systemProfile?: string;
 };
 
 /** A validated file plus the name it is staged under on the target before `install` puts it in place. */

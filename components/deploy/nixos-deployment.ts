@@ -1,16 +1,22 @@
 /**
- * Deploys the rendered NixOS configuration to every host over SSH with @pulumi/command. Per host:
- *   `${name}-<host>-stage`         remote.Command: private staging dir (0700)
- *   `${name}-<host>-copy-<file>`   remote.CopyToRemote: each rendered file into the staging dir
- *   `${name}-<host>-switch`        remote.Command: install files with their modes, `nixos-rebuild
- *                                  switch`, wait for /healthz; its script carries the host's
- *                                  content hashes
- * The switch re-runs only when that host's files change, and then as an *update* (the script's
- * full /healthz wait: the member is JetStream-current before the next one starts), never as a
- * replacement: no `triggers`, which @pulumi/command marks replaceOnChanges. Hub members switch one
- * at a time (each waits for the previous one's health check) so the R3 cluster keeps quorum;
- * across a route transport change (a host's `routeTransport`, route-roll.ts) each waits for its
- * own server only, the last one for the whole cluster.
+ * Deploys the rendered NixOS configuration to every host the way deploy-rs and colmena do: build
+ * once where the deploy runs, copy the closure, activate, roll back when unhealthy. Per host:
+ *   `${name}-<host>-build`         local.Command on the deploying machine: writes the host's public
+ *                                  NixOS files into a private temp dir, builds the system against
+ *                                  the pinned nixpkgs (or on a declared build host), copies its
+ *                                  closure to the container over SSH; prints the store path
+ *   `${name}-<host>-stage`         remote.Command: private staging dir (0700) for the secrets
+ *   `${name}-<host>-copy-<file>`   remote.CopyToRemote: each secret file into the staging dir
+ *   `${name}-<host>-switch`        remote.Command: installs the secrets (staged copies removed),
+ *                                  makes the built system the profile's generation, switches to
+ *                                  it, waits for health, re-activates the previous generation if
+ *                                  it is not healthy in time (and fails naming the host)
+ * The containers need no internet and no compiler. A host's switch re-runs only when its system or
+ * a secret changes, and then as an *update* (the full /healthz wait: the member is JetStream-current
+ * before the next one starts), never as a replacement: no `triggers`, which @pulumi/command marks
+ * replaceOnChanges. Hub members switch one at a time (each waits for the previous one's switch);
+ * across a route transport change (route-roll.ts) each waits for its own server only, the last one
+ * for the whole cluster. Builds and copies run ahead, in parallel: only activation is ordered.
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
@@ -20,7 +26,7 @@ import { HostFiles, RenderedFile } from "./files";
 import { hostDeployment } from "./host-deployment";
 import { lastHubHost, rebuildOrder } from "./rebuild-order";
 import type { HubRoll } from "./route-roll";
-import { DEFAULT_DEPLOY_OPTIONS, DeployOptions, stagedPath, SWITCH_CREATE, SWITCH_UPDATE } from "./scripts";
+import { DEFAULT_DEPLOY_OPTIONS, DeployOptions, stagedPath, SWITCH_CREATE, SWITCH_UPDATE, switchScript } from "./scripts";
 
 /** How the deploy reaches the containers. */
 export interface DeployConnection {
@@ -28,7 +34,10 @@ export interface DeployConnection {
   readonly user?: string;
   /** SSH port. Default 22. */
   readonly port?: number;
-  /** Private key (made secret here). Unset: the SSH agent at `agentSocketPath`/`SSH_AUTH_SOCK`. */
+  /**
+   * Private key (made secret here). Unset: the SSH agent at `agentSocketPath`, or the one
+   * SSH_AUTH_SOCK names where the deploy runs, so no key enters the config or the state.
+   */
   readonly privateKey?: pulumi.Input<string>;
   readonly agentSocketPath?: pulumi.Input<string>;
   /** Dial attempts before giving up; fresh containers need a moment for sshd. Default 20. */
@@ -37,8 +46,9 @@ export interface DeployConnection {
   readonly perDialTimeout?: number;
   /**
    * Host name → the SSH host public key (`<type> <base64>`) its connections must see; the
-   * provider pins it (ssh.FixedHostKey), so another key fails the key exchange, before the deploy
-   * authenticates or copies anything. A host without one is not verified.
+   * provider pins it (ssh.FixedHostKey), and the closure copy pins it too (known_hosts of one
+   * line), so another key fails the key exchange, before the deploy authenticates or copies
+   * anything. A host without one is not verified.
    */
   readonly hostKeys?: Readonly<Record<string, pulumi.Input<string>>>;
 }
@@ -51,13 +61,15 @@ export interface NixosDeploymentArgs {
   readonly connection: DeployConnection;
   /** Host name → what its deployment waits for first (its container). Default: nothing. */
   readonly dependsOn?: Readonly<Record<string, pulumi.Input<pulumi.Resource> | readonly pulumi.Input<pulumi.Resource>[]>>;
-  /** Staging dir, rebuild command, health timeout. Defaults: DEFAULT_DEPLOY_OPTIONS. */
+  /** Staging dir, entry point, nixpkgs pin, build host, health bound. Defaults: DEFAULT_DEPLOY_OPTIONS. */
   readonly options?: Partial<DeployOptions>;
 }
 
 export class NixosDeployment extends pulumi.ComponentResource {
   /** Host name → its switch command (what a later step can depend on). */
   public readonly switches!: Readonly<Record<string, command.remote.Command>>;
+  /** Host name → its build command; its stdout is the system's store path. */
+  public readonly builds!: Readonly<Record<string, command.local.Command>>;
   /** Host name → content hash of its files (`sha256:<hex>`); public, see files.ts. */
   public readonly contentHashes!: Readonly<Record<string, pulumi.Output<string>>>;
 
@@ -65,6 +77,7 @@ export class NixosDeployment extends pulumi.ComponentResource {
     super("cim-nats:deploy:NixosDeployment", name, {}, opts);
     const result = createDeployment(this, name, args);
     this.switches = result.switches;
+    this.builds = result.builds;
     this.contentHashes = result.contentHashes;
     this.registerOutputs({ contentHashes: this.contentHashes });
   }
@@ -74,58 +87,85 @@ function createDeployment(parent: NixosDeployment, name: string, args: NixosDepl
   const options: DeployOptions = { ...DEFAULT_DEPLOY_OPTIONS, ...args.options };
   const filesByHost = hostFilesByName(args.topology, args.hosts);
   const lastHub = lastHubHost(args.topology);
+  const user = args.connection.user ?? "root";
+  const port = args.connection.port ?? 22;
   const connection = (host: string, address: string): command.types.input.remote.ConnectionArgs => ({
     host: address,
-    user: args.connection.user ?? "root",
-    port: args.connection.port ?? 22,
+    user,
+    port,
     ...(args.connection.privateKey !== undefined ? { privateKey: pulumi.secret(args.connection.privateKey) } : {}),
     ...(args.connection.agentSocketPath !== undefined ? { agentSocketPath: args.connection.agentSocketPath } : {}),
     dialErrorLimit: args.connection.dialErrorLimit ?? 20,
     perDialTimeout: args.connection.perDialTimeout ?? 15,
     ...(args.connection.hostKeys?.[host] !== undefined ? { hostKey: args.connection.hostKeys[host] } : {}),
   });
+  const buildOf = (host: string) => ({ user, port, gcRootName: `${args.topology.name}-${host}`, pinHostKey: args.connection.hostKeys?.[host] !== undefined });
 
   // Every host's plan first, so invalid files fail the deployment before any resource exists.
-  // Paths, modes and scripts are known now; only the contents may be Outputs.
+  // Paths, modes and the scripts' shape are known now; only the contents may be Outputs.
   const plans = rebuildOrder(args.topology).map((step) => {
     const host = args.topology.hosts.find((h) => h.name === step.host)!;
-    const { files, routeTransport } = filesByHost.get(host.name)!;
+    const { files, routeTransport, systemProfile } = filesByHost.get(host.name)!;
     const hub = host.instances.find((i) => i.kind === "hub");
     const roll: HubRoll | undefined = routeTransport && hub && lastHub ? { ...routeTransport, hubServer: hub.serverName, lastHubHost: lastHub } : undefined;
-    return { step, host, files, roll, plan: hostDeployment(host, files.map((f) => ({ ...f, content: "" })), options, roll) };
+    const plan = hostDeployment(host, files.map((f) => ({ ...f, content: "" })), options, buildOf(host.name));
+    return { step, host, files, roll, systemProfile, plan };
   });
 
   const switches: Record<string, command.remote.Command> = {};
+  const builds: Record<string, command.local.Command> = {};
   const contentHashes: Record<string, pulumi.Output<string>> = {};
-  for (const { step, host, files, roll, plan } of plans) {
+  for (const { step, host, files, roll, systemProfile, plan } of plans) {
     const conn = connection(host.name, host.address);
     const prefix = `${name}-${host.name}`;
     const deps = args.dependsOn?.[host.name];
     const hostDeps: pulumi.Input<pulumi.Resource>[] = deps === undefined ? [] : Array.isArray(deps) ? [...deps] : [deps as pulumi.Input<pulumi.Resource>];
+
+    // The whole plan again once the contents are known. The build script holds the public files
+    // and hashes of the secrets; the switch script paths and hashes: neither holds a secret, so
+    // both are unsecret and the preview shows what changed.
+    const known = pulumi
+      .all(files.map((f) => f.content))
+      .apply((contents) => hostDeployment(host, files.map((f, i): RenderedFile => ({ ...f, content: contents[i] })), options, buildOf(host.name)));
+    const hostKey = args.connection.hostKeys?.[host.name];
+    const environment = {
+      // The key the closure copy pins (the build runs before a container's key may be known in a preview).
+      ...(hostKey !== undefined ? { CIM_NATS_HOST_KEY: hostKey } : {}),
+      // Without an agent, the copy logs in with the stack's key, loaded into a throwaway agent.
+      ...(args.connection.privateKey !== undefined ? { CIM_NATS_DEPLOY_KEY: pulumi.secret(args.connection.privateKey) } : {}),
+    };
+
+    const build = new command.local.Command(
+      `${prefix}-build`,
+      {
+        create: "bash -s",
+        update: "bash -s",
+        stdin: pulumi.unsecret(known.apply((d) => d.buildScript)),
+        ...(Object.keys(environment).length > 0 ? { environment } : {}),
+        addPreviousOutputInEnv: false,
+      },
+      { parent, dependsOn: hostDeps },
+    );
+    builds[host.name] = build;
 
     const stage = new command.remote.Command(
       `${prefix}-stage`,
       { connection: conn, create: plan.stageCommand, addPreviousOutputInEnv: false },
       { parent, dependsOn: hostDeps },
     );
-    const copies = plan.files.map((staged) => {
+    const copies = plan.secrets.map((staged) => {
       const file = files.find((f) => f.path === staged.path)!;
-      const content = staged.secret ? pulumi.secret(file.content) : pulumi.output(file.content);
       return new command.remote.CopyToRemote(
         `${prefix}-copy-${staged.stagingName}`,
-        { connection: conn, source: copySource(content, staged.path), remotePath: stagedPath(staged, options) },
+        { connection: conn, source: copySource(pulumi.secret(file.content), staged.path), remotePath: stagedPath(staged, options) },
         { parent, dependsOn: [stage] },
       );
     });
 
-    // The whole plan again once the contents are known: its script embeds the content hashes.
-    // Hashes of secrets reveal nothing (files.ts), and nothing else secret is in the script:
-    // unsecret, so the preview shows which file changed.
-    const known = pulumi
-      .all(files.map((f) => f.content))
-      .apply((contents) => hostDeployment(host, files.map((f, i): RenderedFile => ({ ...f, content: contents[i] })), options, roll));
-    const contentHash = pulumi.unsecret(known.apply((d) => d.trigger.contentHash));
-    const script = pulumi.unsecret(known.apply((d) => d.switchScript));
+    const system = build.stdout.apply((out) => out.trim());
+    const script = pulumi
+      .all([known, system])
+      .apply(([d, s]) => switchScript(host.name, d.secrets, d.servers, options, { system: s, ...(systemProfile ? { profile: systemProfile } : {}) }, roll));
     const previous = step.after !== undefined ? [switches[step.after]] : [];
 
     switches[host.name] = new command.remote.Command(
@@ -134,14 +174,14 @@ function createDeployment(parent: NixosDeployment, name: string, args: NixosDepl
         connection: conn,
         create: SWITCH_CREATE,
         update: SWITCH_UPDATE,
-        stdin: script,
+        stdin: pulumi.unsecret(script),
         addPreviousOutputInEnv: false,
       },
-      { parent, dependsOn: [...copies, ...previous] },
+      { parent, dependsOn: [build, ...copies, ...previous] },
     );
-    contentHashes[host.name] = contentHash;
+    contentHashes[host.name] = pulumi.unsecret(known.apply((d) => d.trigger.contentHash));
   }
-  return { switches, contentHashes };
+  return { switches, builds, contentHashes };
 }
 
 /** What a copy's source holds in a preview whose file content is not known yet. */
@@ -185,7 +225,7 @@ function hostFilesByName(
   hosts.forEach((h, i) => {
     if (!known.includes(h.host)) issues.push({ propertyPath: `deploy.hosts[${i}].host`, reason: `unknown host '${h.host}': the topology has ${known.join(", ")}` });
     else if (byName.has(h.host)) issues.push({ propertyPath: `deploy.hosts[${i}].host`, reason: `host '${h.host}' has two file sets: merge them` });
-    else byName.set(h.host, { files: h.files, ...(h.routeTransport ? { routeTransport: h.routeTransport } : {}) });
+    else byName.set(h.host, { files: h.files, ...(h.routeTransport ? { routeTransport: h.routeTransport } : {}), ...(h.systemProfile ? { systemProfile: h.systemProfile } : {}) });
   });
   for (const name of known) {
     if (!byName.has(name)) issues.push({ propertyPath: "deploy.hosts", reason: `host '${name}' has no rendered files: render its NixOS module, host file and credentials` });

@@ -12,5 +12,6 @@ export function nixosSpec(v: Loose<z.output<typeof nixosSchema>> | undefined): N
   return {
     nixpkgs: pin ? { url: pin.url ?? "", sha256: pin.sha256 ?? "" } : DEFAULT_NIXPKGS_PIN,
     gc: { ...DEFAULT_NIX_GC, ...v?.gc },
+    ...(v?.builders ? { builders: v.builders } : {}),
   };
 }

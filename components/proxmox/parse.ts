@@ -142,6 +142,10 @@ function parseSsh(ssh: Section["ssh"], privateKey: string | undefined, at: At): 
   if (!hasKey && !agent) {
     at("sshPrivateKey", "missing: the key the deploy and the provider log in with; set it with `pulumi config set --secret cim-nats:sshPrivateKey < ~/.ssh/id_ed25519` (or set proxmox.ssh.agent: true)");
   }
+  // One way to log in: with the agent, no key belongs in the config (or, through it, in the state).
+  if (hasKey && agent) {
+    at("sshPrivateKey", "is set, but proxmox.ssh.agent is true: the deploy and the provider log in through the SSH agent (SSH_AUTH_SOCK); remove the secret (`pulumi config rm cim-nats:sshPrivateKey`) or set proxmox.ssh.agent: false");
+  }
   const derived = hasKey ? openSshPublicKey(privateKey) : undefined;
   if (hasKey && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKey)) {
     at("sshPrivateKey", "is not a private key (no '-----BEGIN ... PRIVATE KEY-----' line): store the key file's whole content, unencrypted");

@@ -63,18 +63,22 @@ function hostByName(topology: Topology, hostName: string): Host {
   return host;
 }
 
-/** The systemd credentials a leaf's unit loads: the application and the system link's creds. */
+/** The names a leaf's unit reads its link creds under: the application and the system link's. */
 export const NIXOS_LINK_CREDENTIALS = { application: "leafnode.creds", system: "system-link.creds" } as const;
 
-/** Where the unit finds a link's creds: the systemd credential the module loads (nix/modules/cim-nats.nix). */
+/**
+ * Where the unit finds a link's creds: the copy root places in its runtime dir before start
+ * (nix/modules/cim-nats.nix; not systemd's LoadCredential, which LXC's service override resets).
+ */
 export function nixosLeafCredentialTarget(kind: ServerInstance["kind"], credential: string = NIXOS_LINK_CREDENTIALS.application): string {
-  return `/run/credentials/cim-nats-${kind}.service/${credential}`;
+  return `${nixosRuntimeDir(kind)}/${credential}`;
 }
 
 /**
  * The config tree the instance's unit runs: its settings, each leaf remote reading its link's
- * systemd credential (the remote bound to the system account the system link's, the other the
- * application link's). The creds files themselves never enter the Nix store.
+ * creds (the remote bound to the system account the system link's, the other the application
+ * link's) from the copy root places in the unit's runtime dir. The creds files themselves never
+ * enter the Nix store.
  */
 export function nixosRunningSettings(topology: Topology, instance: ServerInstance, security?: ServerSecurity, tlsOptions: Partial<NixosTlsOptions> = {}): NatsConfTree {
   const tree = serverConfigTree(topology, instance.serverName, security, nixosTlsInput(topology, instance, tlsOptions));

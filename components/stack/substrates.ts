@@ -213,8 +213,9 @@ const proxmox: SubstrateRunner = {
         hosts,
         // Each container's host key, read on its node and pinned on every deploy connection to it.
         connection: { ...deployConnection(spec), ...(spec.ssh.verifyHostKeys ? { hostKeys: readContainerHostKeys(root, "deploy", t, spec, inventory.containers) } : {}) },
-        // Every rebuild builds against the pinned nixpkgs (nixos-system.ts), fetched by the switch.
-        options: { nixpkgsPin: NIXPKGS_PIN_PATH },
+        // Each system is built here (or on the declared build host) against the pinned nixpkgs
+        // (nixos-system.ts), and only its closure goes to the container.
+        options: { nixpkgsPin: NIXPKGS_PIN_PATH, ...(spec.nixos.builders ? { builders: spec.nixos.builders } : {}) },
         dependsOn: Object.fromEntries(Object.entries(inventory.containers).map(([host, c]) => [host, [c, removalGuard]])),
       },
       { parent: root },

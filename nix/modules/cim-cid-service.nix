@@ -3,8 +3,10 @@
 # components/cid/bundle.ts, no node_modules on the host) answering `<prefix>.put` and
 # `<prefix>.get.<cid>` over an object bucket of the leaf it connects to.
 #
-# Its NATS user's creds come from a file outside the Nix store (credentialsFile), handed to the
-# unit by systemd LoadCredential; the unit itself runs as a dynamic user with no state.
+# Its NATS user's creds come from a file outside the Nix store (credentialsFile), copied by root
+# into the unit's runtime dir (0400, the unit's user only) before every start; the unit itself
+# runs as a dynamic user with no state. Not systemd's LoadCredential: the LXC service override of
+# nixpkgs' LXC profile (zzz-lxc-service.conf) resets `LoadCredential=` in unprivileged containers.
 # Stop: SIGTERM makes the service drain (answer what is in flight, then exit 0).
 {
   config,
@@ -24,9 +26,36 @@ let
 
   cfg = config.services.cim-cid-service;
 
-  # systemd copies LoadCredential files here, readable only by the unit's (dynamic) user.
-  credentialTarget = "/run/credentials/cim-cid-service.service/nats.creds";
-  caTarget = "/run/credentials/cim-cid-service.service/ca.pem";
+  # Root copies the secret files here before every start, readable only by the unit's (dynamic) user.
+  runtimeDir = "/run/cim-cid-service";
+  credentialTarget = "${runtimeDir}/nats.creds";
+  caTarget = "${runtimeDir}/ca.pem";
+  secretFiles = {
+    "nats.creds" = cfg.credentialsFile;
+  }
+  // lib.optionalAttrs (cfg.caFile != null) { "ca.pem" = cfg.caFile; };
+
+  # Runs as root (`+`) after systemd made the runtime dir for the dynamic user: the files get that
+  # dir's owner, whole (`mv` over the old one).
+  installRuntimeFiles = pkgs.writeShellScript "cim-cid-service-runtime-files" (
+    ''
+      set -eu
+      dir=${runtimeDir}
+      owner=$(${pkgs.coreutils}/bin/stat -c %u:%g "$dir")
+      place() {
+        ${pkgs.coreutils}/bin/install -m 0400 -o "''${owner%:*}" -g "''${owner#*:}" "$1" "$dir/.$2.new"
+        ${pkgs.coreutils}/bin/mv -f "$dir/.$2.new" "$dir/$2"
+      }
+    ''
+    + lib.concatStrings (lib.mapAttrsToList (file: source: "place ${lib.escapeShellArg source} ${file}\n") secretFiles)
+  );
+
+  # The SHA-256 of a secret file as the deploy recorded it (services.cim-nats.secretFileHashes,
+  # the system is built where the files are not), else the file's own where this evaluates.
+  secretHash =
+    source:
+    (config.services.cim-nats.secretFileHashes or { }).${source}
+      or (if builtins.pathExists source then builtins.hashFile "sha256" source else null);
 in
 {
   options.services.cim-cid-service = {
@@ -54,8 +83,8 @@ in
       type = types.str;
       example = "/var/lib/cim-nats/secrets/cid-service.creds";
       description = ''
-        Path of the service user's `.creds` on the host, outside the Nix store. Read at start
-        through systemd `LoadCredential`; a rotated file takes effect on the next restart.
+        Path of the service user's `.creds` on the host, outside the Nix store. Copied by root
+        into the unit's runtime dir before every start; a rotated file restarts the unit.
       '';
     };
 
@@ -65,7 +94,7 @@ in
       example = "/var/lib/cim-nats/secrets/cimstor/ca.pem";
       description = ''
         The stack CA (PEM) on the host when the servers require TLS: the service trusts it alone.
-        Read at start through systemd `LoadCredential`; a new CA takes effect on the next restart.
+        Copied into the unit's runtime dir before every start; a new CA restarts the unit.
       '';
     };
 
@@ -128,7 +157,8 @@ in
         "cim-nats-leaf.service"
       ];
       wants = [ "network-online.target" ];
-      restartTriggers = [ cfg.script ];
+      # A new program or a rotated secret restarts it: the copies are made at start.
+      restartTriggers = [ cfg.script ] ++ lib.filter (h: h != null) (map secretHash (lib.attrValues secretFiles));
       environment = {
         CID_NATS_URLS = concatStringsSep "," cfg.natsUrls;
         CID_NATS_CREDS = credentialTarget;
@@ -144,10 +174,9 @@ in
       serviceConfig = {
         Type = "simple";
         ExecStart = "${cfg.node}/bin/node ${cfg.script}";
-        LoadCredential = [
-          "nats.creds:${cfg.credentialsFile}"
-        ]
-        ++ lib.optional (cfg.caFile != null) "ca.pem:${cfg.caFile}";
+        RuntimeDirectory = "cim-cid-service";
+        RuntimeDirectoryMode = "0700";
+        ExecStartPre = [ "+${installRuntimeFiles}" ];
         # SIGTERM: the service drains its subscriptions and exits 0.
         KillSignal = "SIGTERM";
         TimeoutStopSec = "30s";

@@ -10,10 +10,12 @@
 # that syntax can say.
 #
 # Day 2: a unit's config (/etc/cim-nats/<instance>.conf) and its secret files (TLS key,
-# certificate, CA, route authorization; root-owned 0600 files the deploy places outside the
-# store) are copied by root into the unit's runtime dir (/run/cim-nats-<instance>, readable by
-# the service user only) before start and on every reload, so the unit file never changes with
-# them. A change nats-server applies on SIGHUP (accounts, permissions, routes, certificates, ...)
+# certificate, CA, route authorization, leaf-link creds; root-owned 0600 files the deploy places
+# outside the store) are copied by root into the unit's runtime dir (/run/cim-nats-<instance>,
+# 0400, readable by the service user only) before start and on every reload, so the unit file
+# never changes with them. Not systemd's LoadCredential: the LXC service override that nixpkgs'
+# LXC profile ships (zzz-lxc-service.conf) resets `LoadCredential=` for every service in an
+# unprivileged container, which would leave a leaf without its creds. A change nats-server applies on SIGHUP (accounts, permissions, routes, certificates, ...)
 # only *reloads* the unit (`reloadTriggers`: the config and the secret files' hashes); a change it
 # cannot take restarts it (`restartTriggers` = the restart-only part of the settings,
 # `restartSettings`, classified by components/render/reload-rules.ts).
@@ -59,7 +61,7 @@ let
   # the service user's only (0700). The settings name its files there (`runtimeDir` option).
   runtimeDir = name: "/run/${unitName name}";
 
-  # The secret files of an instance: name in its runtime dir → source on the host.
+  # The secret files of an instance that a SIGHUP re-reads: name in its runtime dir → source on the host.
   secretFiles =
     inst:
     lib.optionalAttrs (inst.tls != null) {
@@ -68,6 +70,22 @@ let
       "ca.pem" = inst.tls.caFile;
     }
     // lib.optionalAttrs (inst.clusterAuthFile != null) { "cluster-auth.conf" = inst.clusterAuthFile; };
+
+  # Every secret file placed in the runtime dir, the leaf-link creds included.
+  runtimeSecretFiles =
+    inst:
+    secretFiles inst
+    // lib.optionalAttrs (inst.leafnodeCredentialsFile != null) { "leafnode.creds" = inst.leafnodeCredentialsFile; }
+    // lib.optionalAttrs (inst.systemLinkCredentialsFile != null) { "system-link.creds" = inst.systemLinkCredentialsFile; };
+
+  # The SHA-256 of a secret file: the one the deploy recorded (secretFileHashes: the system is
+  # built where the files are not), else the file's own when it exists where this evaluates.
+  # A hash of a key or seed reveals nothing.
+  secretHash =
+    source:
+    cfg.secretFileHashes.${source}
+      or (if builtins.pathExists source then builtins.hashFile "sha256" source else null);
+  secretHashes = sources: lib.filter (h: h != null) (map secretHash sources);
 
   # nats-server's config syntax: `"key": value` per line, JSON scalars (its lexer reads JSON
   # strings, numbers and booleans as they are), and the key `include` as nats-server's include
@@ -111,12 +129,12 @@ let
 
   enabledInstances = filterAttrs (_: inst: inst.enable) cfg.instances;
 
-  # systemd copies LoadCredential files here, readable only by the unit's user.
-  leafnodeCredentialTarget = name: "/run/credentials/${unitName name}.service/leafnode.creds";
+  # Where the unit's nats-server reads the leaf-link creds: its runtime dir, copied there by root.
+  leafnodeCredentialTarget = name: "${runtimeDir name}/leafnode.creds";
 
   # The settings as written to the store: a leafnode remote that names no credentials points at
-  # the leaf-link systemd credential, so the secret itself never enters the Nix store (cim-nats
-  # renders each remote's credential path itself: the system link's is system-link.creds).
+  # the runtime copy of the leaf-link creds, so the secret itself never enters the Nix store
+  # (cim-nats renders each remote's credential path itself: the system link's is system-link.creds).
   finalSettings =
     name: inst:
     if inst.leafnodeCredentialsFile == null then
@@ -152,7 +170,7 @@ let
         }
         place ${configPath name} nats.conf
       ''
-      + lib.concatStrings (mapAttrsToList (file: source: "place ${lib.escapeShellArg source} ${file}\n") (secretFiles inst))
+      + lib.concatStrings (mapAttrsToList (file: source: "place ${lib.escapeShellArg source} ${file}\n") (runtimeSecretFiles inst))
     );
 
   # What restarts the unit when it changes: the settings nats-server cannot reload. Without a
@@ -183,22 +201,15 @@ let
       n;
 
   # A re-issued certificate or a new route authorization reloads the unit (the reload copies it
-  # and nats-server re-reads TLS files and includes on SIGHUP). Hashes as for credentialTriggers.
-  secretTriggers =
-    inst:
-    concatMap (source: optional (builtins.pathExists source) (builtins.hashFile "sha256" source)) (
-      attrValues (secretFiles inst)
-    );
+  # and nats-server re-reads TLS files and includes on SIGHUP).
+  secretTriggers = inst: secretHashes (attrValues (secretFiles inst));
 
-  # A rotated leaf-link credential must restart the leaf: systemd copies LoadCredential files
-  # only at start. Its hash (which reveals nothing of the key) goes into the unit; read at
-  # evaluation when the deploy has installed the file (impure, as `nixos-rebuild` evaluates).
+  # A rotated leaf-link credential restarts the leaf: the connection it holds was made with the
+  # old creds, and only a restart makes it log in again.
   credentialTriggers =
     inst:
-    concatMap (file: optional (file != null && builtins.pathExists file) (builtins.hashFile "sha256" file)) [
-      inst.leafnodeCredentialsFile
-      inst.systemLinkCredentialsFile
-    ];
+    optionals (inst.leafnodeCredentialsFile != null) (secretHashes [ inst.leafnodeCredentialsFile ])
+    ++ optionals (inst.systemLinkCredentialsFile != null) (secretHashes [ inst.systemLinkCredentialsFile ]);
 
   # A bad config fails `nixos-rebuild`, not the running service. `-t` binds no port and opens
   # neither the store dir nor the creds, but it does load the TLS files and the include, which
@@ -360,9 +371,10 @@ let
           default = null;
           example = "/var/lib/cim-nats/secrets/leaf.creds";
           description = ''
-            Leaf-link `.creds` file on the target (root-owned, 0600), read at service start through
-            systemd `LoadCredential` and used as `credentials` of every leafnode remote. Never
-            copied into the Nix store.
+            Leaf-link `.creds` file on the target (root-owned, 0600). Before start root copies it
+            into `runtimeDir` as `leafnode.creds` (0400, the service user's), which every leafnode
+            remote uses as `credentials`. Never copied into the Nix store; a changed file restarts
+            the unit.
           '';
         };
 
@@ -372,9 +384,10 @@ let
           default = null;
           example = "/var/lib/cim-nats/secrets/leaf-nats-1-sys.creds";
           description = ''
-            System-link `.creds` file on the target (root-owned, 0600): the leafnode remote bound to
-            the system account (account JWT updates, resolver sync) reads it through systemd
-            `LoadCredential` as `system-link.creds`. Never copied into the Nix store.
+            System-link `.creds` file on the target (root-owned, 0600): before start root copies it
+            into `runtimeDir` as `system-link.creds` (0400, the service user's), which the leafnode
+            remote bound to the system account (account JWT updates, resolver sync) uses. Never
+            copied into the Nix store; a changed file restarts the unit.
           '';
         };
 
@@ -529,6 +542,21 @@ in
       description = "User every instance runs as.";
     };
 
+    secretFileHashes = mkOption {
+      type = types.attrsOf types.str;
+      default = { };
+      example = {
+        "/var/lib/cim-nats/secrets/nats-1/key.pem" = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+      };
+      description = ''
+        SHA-256 (hex) of each secret file by its path on the host, written by the deploy. The
+        units' reload and restart triggers hash the secret files they read; a system built where
+        the files are not (the deploying machine, a build host) takes the hashes from here, so a
+        rotated secret still reloads or restarts its unit. Paths not listed are hashed where the
+        system is evaluated, when they exist there.
+      '';
+    };
+
     group = mkOption {
       type = types.str;
       default = "cim-nats";
@@ -580,7 +608,7 @@ in
         mapAttrsToList (file: source: {
           assertion = hasPrefix "/" source && !(hasPrefix builtins.storeDir source);
           message = "services.cim-nats.instances.${name}: the source of ${file} is '${source}'; give an absolute path outside the Nix store (where every user could read it), e.g. /var/lib/cim-nats/secrets/.";
-        }) (secretFiles enabledInstances.${name})
+        }) (runtimeSecretFiles enabledInstances.${name})
       ) (builtins.attrNames enabledInstances);
 
     systemd.services = mapAttrs' (
@@ -600,12 +628,6 @@ in
           (mkIf (hasPrefix "/var/lib/" inst.dataDir) {
             StateDirectory = removePrefix "/var/lib/" inst.dataDir;
             StateDirectoryMode = "0750";
-          })
-          (mkIf (inst.leafnodeCredentialsFile != null) {
-            LoadCredential = [ "leafnode.creds:${inst.leafnodeCredentialsFile}" ];
-          })
-          (mkIf (inst.systemLinkCredentialsFile != null) {
-            LoadCredential = [ "system-link.creds:${inst.systemLinkCredentialsFile}" ];
           })
           {
             Type = "simple";

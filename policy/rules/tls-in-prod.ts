@@ -2,15 +2,20 @@
  * `tls-in-prod`: every nats-server of a prod stack (substrate proxmox) has TLS on every listener
  * it opens — clients, routes (`cluster`), the hub's leafnode listener and each leaf's remotes.
  * What it reads is what the servers will run: a dev server's rendered `configText`
- * (LocalNatsServer) and a prod host's `host.nix` (the CopyToRemote that stages it), whose
+ * (LocalNatsServer) and a prod host's `host.nix` (carried by the host's build command, which
+ * builds the system from it: components/deploy/build-script.ts), whose
  * `services.cim-nats.instances.<kind>.settings` is the same config tree in Nix.
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
+import { embeddedFiles } from "../../components/deploy/build-script";
 import { readRenderedConf } from "../../components/local/conf-reader";
 import type { PolicyContext } from "../context";
 import { nixAttribute, NixSubsetError, type NixData } from "../nix-settings";
 import { TYPES } from "../resource-types";
-import { assetText, what } from "./props";
+import { isUnknownValueError, what } from "./props";
+
+/** Where each host's build finds its host file (components/deploy/nixos-files.ts, NIXOS_DIR). */
+export const HOST_NIX_PATH = "/etc/nixos/cim-nats/host.nix";
 
 type Tree = { readonly [key: string]: unknown };
 
@@ -46,9 +51,6 @@ export function hostNixServers(text: string): Record<string, Tree> | undefined {
   );
 }
 
-/** A preview's stand-in for a file whose content is not known yet (components/deploy/nixos-deployment.ts). */
-const PREVIEW_PLACEHOLDER_MARK = "known once the resources this file is rendered from exist";
-
 export function tlsInProd(ctx: PolicyContext): ResourceValidationPolicy {
   return {
     name: "tls-in-prod",
@@ -60,7 +62,7 @@ export function tlsInProd(ctx: PolicyContext): ResourceValidationPolicy {
       },
     },
     validateResource: async (args, report) => {
-      if (args.type !== TYPES.localServer && args.type !== TYPES.copyToRemote) return;
+      if (args.type !== TYPES.localServer && args.type !== TYPES.localCommand) return;
       const substrates = args.getConfig<{ substrates?: string[] }>().substrates ?? ["proxmox"];
       const substrate = ctx.substrate();
       if (!substrates.includes(substrate)) args.notApplicable(`substrate '${substrate}' is not one of ${substrates.join(", ")}`);
@@ -74,9 +76,16 @@ export function tlsInProd(ctx: PolicyContext): ResourceValidationPolicy {
         }
         servers = { [String(args.props.serverName)]: tree };
       } else {
-        const text = await assetText(args.props.source);
+        let script: unknown;
+        try {
+          script = args.props.stdin;
+        } catch (e) {
+          if (!isUnknownValueError(e)) throw e;
+          args.notApplicable("the host's files are not known until the stack's keys exist: checked again at up");
+        }
+        // Not a host's build (another local command): nothing to check.
+        const text = typeof script === "string" ? embeddedFiles(script)[HOST_NIX_PATH] : undefined;
         if (text === undefined) return;
-        if (text.includes(PREVIEW_PLACEHOLDER_MARK)) args.notApplicable("this file is not known until the stack's keys exist: checked again at up");
         try {
           servers = hostNixServers(text);
         } catch (e) {
@@ -84,7 +93,6 @@ export function tlsInProd(ctx: PolicyContext): ResourceValidationPolicy {
           report(`${what(args)}: host.nix could not be read (${e.message}), so TLS cannot be checked`);
           return;
         }
-        // Not a host file (configuration.nix, access.nix, the module itself): nothing to check.
         if (!servers) return;
       }
       for (const [server, tree] of Object.entries(servers ?? {})) {

@@ -1,6 +1,7 @@
 # Evaluates a rendered cid-service.nix and the cim-cid-service module it imports with nixpkgs'
 # real `lib.evalModules`, beside just the NixOS options the module sets (typed as nixpkgs types
-# them, simplified where only the merge matters) and a stub `pkgs.nodejs_22`.
+# them, simplified where only the merge matters) and stub packages (nodejs_22, coreutils;
+# writeShellScript keeps its text between '<<<' and '>>>').
 { lib, hostFile }:
 
 let
@@ -16,6 +17,8 @@ let
     type = "derivation";
     name = "nodejs-22";
   };
+  pkgs.coreutils = "/nix/store/stub-coreutils";
+  pkgs.writeShellScript = name: text: "/nix/store/stub-${name}<<<${text}>>>";
   nixosOptions.options = {
     assertions = mkOption { type = types.listOf types.unspecified; default = [ ]; };
     networking.firewall.allowedTCPPorts = mkOption { type = types.listOf types.port; default = [ ]; };

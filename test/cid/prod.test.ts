@@ -1,6 +1,6 @@
 /**
  * The CID service for a prod host, from the same spec as dev: the NixOS module evaluated with
- * nixpkgs' real `lib.evalModules` (hardened unit, creds through LoadCredential, never in the
+ * nixpkgs' real `lib.evalModules` (hardened unit, creds copied by root into its runtime dir, never in the
  * store), and the bundled program run with the pinned node against a real nats-server
  * (127.0.70.2): it serves, and drains on SIGTERM with exit 0.
  */
@@ -76,7 +76,7 @@ describe("the prod unit", () => {
     }
   });
 
-  it("evaluates with nixpkgs' module system to a hardened unit reading its creds through LoadCredential", (ctx) => {
+  it("evaluates with nixpkgs' module system to a hardened unit reading its creds from its runtime dir (root copies them there; not LoadCredential)", (ctx) => {
     const lib = nixpkgsLib();
     if (!lib) return ctx.skip();
     const dir = path.join(work, "host");
@@ -94,14 +94,20 @@ describe("the prod unit", () => {
     expect(unit.after).toContain("cim-nats-leaf.service");
     expect(unit.environment).toMatchObject({
       CID_NATS_URLS: "nats://172.16.0.2:4222",
-      CID_NATS_CREDS: "/run/credentials/cim-cid-service.service/nats.creds",
+      CID_NATS_CREDS: "/run/cim-cid-service/nats.creds",
       CID_BUCKET: "CLUSTER_OBJECTS",
       CID_SUBJECT_PREFIX: "cimstor.objects",
       CID_INBOX_PREFIX: "_INBOX_cid-service",
       CID_HEALTH_ADDR: "172.16.0.2:8290",
     });
+    // LXC's service override empties LoadCredential= in unprivileged containers: the unit does not use it.
+    expect(unit.serviceConfig.LoadCredential).toBeUndefined();
+    const install = String((unit.serviceConfig.ExecStartPre as string[])[0]);
+    expect(install).toMatch(/^\+\/nix\/store\/stub-cim-cid-service-runtime-files<<</);
+    expect([...install.matchAll(/^place (\S+) (\S+)$/gm)].map((m) => `${m[2]}<-${m[1]}`)).toEqual(["nats.creds<-/var/lib/cim-nats/secrets/cid-service.creds"]);
     expect(unit.serviceConfig).toMatchObject({
-      LoadCredential: ["nats.creds:/var/lib/cim-nats/secrets/cid-service.creds"],
+      RuntimeDirectory: "cim-cid-service",
+      RuntimeDirectoryMode: "0700",
       DynamicUser: true,
       KillSignal: "SIGTERM",
       NoNewPrivileges: true,

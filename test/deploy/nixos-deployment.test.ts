@@ -1,20 +1,21 @@
 /**
  * The prod deployment under Pulumi's mocks: the exact inputs of every command, which resources
- * wait for which (container → stage → copies → switch, hub members chained), a switch whose
- * script changes for exactly the host whose files changed, and secrets that stay secret. What a
- * change plans (update or replace) is read off the SDK's own registration (engine-plan.ts), so a
- * `triggers`-style replacement cannot hide behind the test.
+ * wait for which (container → build; container → stage → secret copies; build + copies → switch;
+ * hub members chained), scripts that change for exactly the host whose files changed, and
+ * secrets that stay secret. What a change plans (update or replace) is read off the SDK's own
+ * registration (engine-plan.ts), so a `triggers`-style replacement cannot hide behind the test.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
+import { contentSha256, embeddedFiles } from "../../components/deploy/build-script";
 import { NixosDeployment } from "../../components/deploy/nixos-deployment";
 import { deployConnection } from "../../components/proxmox/deploy-connection";
 import { ProxmoxInventory } from "../../components/proxmox/inventory";
 import { ConfigError } from "../../components/topology/types";
 import { prodFixture } from "../proxmox/fixtures";
-import { installMocks, MockRecorder, registered, secretInput, valueOf } from "../proxmox/mocks";
+import { installMocks, MockRecorder, mockSystemPath, registered, secretInput, valueOf } from "../proxmox/mocks";
 import { commandRun, plannedOperation } from "./engine-plan";
-import { credsPath, HOST_PATH, MODULE_PATH, prodFiles } from "./prod-files";
+import { credsOf, credsPath, ENTRY_PATH, HOST_PATH, MODULE_PATH, prodFiles } from "./prod-files";
 
 const HOSTS = ["nats-1", "nats-2", "nats-3", "cimstor"] as const;
 const ADDRESS = { "nats-1": "10.0.0.41", "nats-2": "10.0.0.42", "nats-3": "10.0.0.43", cimstor: "172.16.0.2" } as const;
@@ -23,7 +24,6 @@ const STAGE = "/var/lib/cim-nats/.deploy";
 describe("NixosDeployment of the prod stack (mocked)", () => {
   let mocks: MockRecorder;
   let base: NixosDeployment;
-  let changed: NixosDeployment;
   const fixture = prodFixture();
   const connection = (host: keyof typeof ADDRESS) =>
     secretInput({ host: ADDRESS[host], user: "root", port: 22, privateKey: fixture.key.privateKey, dialErrorLimit: 20, perDialTimeout: 15 });
@@ -34,24 +34,52 @@ describe("NixosDeployment of the prod stack (mocked)", () => {
     const dependsOn = Object.fromEntries(Object.entries(inventory.containers).map(([h, c]) => [h, c.container]));
     const args = { topology: fixture.topology, connection: deployConnection(fixture.spec), dependsOn };
     base = new NixosDeployment("deploy", { ...args, hosts: prodFiles(fixture.topology) });
-    // Same stack, one host's rendered host file changed.
-    changed = new NixosDeployment("changed", { ...args, hosts: prodFiles(fixture.topology, { "nats-2": "# rebuilt\n" }) });
-    await registered([...Object.values(base.switches), ...Object.values(changed.switches)]);
+    // Same stack, one host's rendered host file changed; and one leaf's creds rotated.
+    const changed = new NixosDeployment("changed", { ...args, hosts: prodFiles(fixture.topology, { "nats-2": "# rebuilt\n" }) });
+    const rotated = new NixosDeployment("rotated", { ...args, hosts: prodFiles(fixture.topology, {}, { "nats-2": ".v2" }) });
+    await registered([...Object.values(base.switches), ...Object.values(changed.switches), ...Object.values(rotated.switches)]);
   });
 
   const deployOf = (prefix: string) => mocks.registered.filter((r) => r.name.startsWith(`${prefix}-`) && r.type.startsWith("command:"));
+  /** What the host's build printed under the mocks: a store path that follows its script. */
+  const system = (host: string) => mockSystemPath(mocks.byName(`deploy-${host}-build`));
 
-  it("declares stage, one copy per file and a switch per host, named after host and file", () => {
+  it("declares a build, a stage, one copy per secret and a switch per host, named after host and file", () => {
     // Registration order is asynchronous: compare as sets.
-    expect(deployOf("deploy").map((r) => `${r.type.split(":").pop()} ${r.name}`).sort()).toEqual(
+    expect(deployOf("deploy").map((r) => `${r.type.split(":").slice(1).join(":")} ${r.name}`).sort()).toEqual(
       HOSTS.flatMap((h) => [
-        `Command deploy-${h}-stage`,
-        `CopyToRemote deploy-${h}-copy-etc-nixos-cim-nats-host.nix`,
-        `CopyToRemote deploy-${h}-copy-etc-nixos-cim-nats-modules-cim-nats.nix`,
-        `CopyToRemote deploy-${h}-copy-var-lib-cim-nats-secrets-${h}-leaf.creds`,
-        `Command deploy-${h}-switch`,
+        `local:Command deploy-${h}-build`,
+        `remote:Command deploy-${h}-stage`,
+        `remote:CopyToRemote deploy-${h}-copy-var-lib-cim-nats-secrets-${h}-leaf.creds`,
+        `remote:Command deploy-${h}-switch`,
       ]).sort(),
     );
+  });
+
+  it.each(HOSTS)("%s: the build runs here once the container exists: exact inputs, the stack's key only as a secret environment value", (host) => {
+    const build = mocks.byName(`deploy-${host}-build`);
+    expect(build.inputs).toEqual({
+      create: "bash -s",
+      update: "bash -s",
+      stdin: expect.any(String),
+      // The stack's key only as a secret (no agent here); the container's host key the copy pins.
+      environment: secretInput({ CIM_NATS_DEPLOY_KEY: fixture.key.privateKey }),
+      addPreviousOutputInEnv: false,
+    });
+    expect(build.dependencies).toEqual([mocks.urnOf(`${host}-container`)]);
+    // No triggers: nothing forces a replacement.
+    expect(build.options.replaceOnChanges).toEqual(["triggers[*]"]);
+  });
+
+  it.each(HOSTS)("%s: the build script carries the public files and the secrets' hashes, never a secret; it copies the closure to the host", (host) => {
+    const stdin: string = mocks.byName(`deploy-${host}-build`).inputs.stdin;
+    const files = embeddedFiles(stdin);
+    expect(Object.keys(files).sort()).toEqual([ENTRY_PATH, "/etc/nixos/cim-nats/secret-hashes.nix", HOST_PATH, MODULE_PATH].sort());
+    expect(files[HOST_PATH]).toBe(`# ${host}\n{ ... }: { imports = [ ./modules/cim-nats.nix ]; }\n`);
+    expect(files["/etc/nixos/cim-nats/secret-hashes.nix"]).toContain(`"${credsPath(host)}" = "${contentSha256(credsOf(host))}";`);
+    expect(stdin).not.toContain("NATS USER JWT");
+    expect(stdin).toContain(`nix-copy-closure --to root@${ADDRESS[host]} "$system"`);
+    expect(stdin).toContain(`--out-link "$roots"/prod-${host}`);
   });
 
   it.each(HOSTS)("%s: the stage command makes the private staging dir, after the container exists", (host) => {
@@ -60,26 +88,13 @@ describe("NixosDeployment of the prod stack (mocked)", () => {
     expect(stage.dependencies).toEqual([mocks.urnOf(`${host}-container`)]);
   });
 
-  it.each(HOSTS)("%s: each file is copied into the staging dir; the creds copy is secret", async (host) => {
+  it.each(HOSTS)("%s: only the secret is copied to the host, as a secret asset, into the staging dir", async (host) => {
     const copies = mocks.registered.filter((r) => r.name.startsWith(`deploy-${host}-copy-`));
     const seen = await Promise.all(
-      copies.map(async (c) => {
-        const secret = c.inputs.source.value !== undefined;
-        const asset = secret ? c.inputs.source.value : c.inputs.source;
-        return { remotePath: c.inputs.remotePath, secret, text: await asset.text, connection: c.inputs.connection, deps: c.dependencies };
-      }),
+      copies.map(async (c) => ({ remotePath: c.inputs.remotePath, secret: c.inputs.source.value !== undefined, text: await c.inputs.source.value.text, connection: c.inputs.connection, deps: c.dependencies })),
     );
-    const deps = [mocks.urnOf(`deploy-${host}-stage`)];
     expect(seen).toEqual([
-      { remotePath: `${STAGE}/etc-nixos-cim-nats-host.nix`, secret: false, text: `# ${host}\n{ ... }: { imports = [ ./modules/cim-nats.nix ]; }\n`, connection: connection(host), deps },
-      { remotePath: `${STAGE}/etc-nixos-cim-nats-modules-cim-nats.nix`, secret: false, text: "{ config, lib, pkgs, ... }: { }\n", connection: connection(host), deps },
-      {
-        remotePath: `${STAGE}/var-lib-cim-nats-secrets-${host}-leaf.creds`,
-        secret: true,
-        text: `-----BEGIN NATS USER JWT-----\neyJ0eXAi.${host}\n------END NATS USER JWT------\n`,
-        connection: connection(host),
-        deps,
-      },
+      { remotePath: `${STAGE}/var-lib-cim-nats-secrets-${host}-leaf.creds`, secret: true, text: credsOf(host), connection: connection(host), deps: [mocks.urnOf(`deploy-${host}-stage`)] },
     ]);
   });
 
@@ -92,90 +107,102 @@ describe("NixosDeployment of the prod stack (mocked)", () => {
       stdin: expect.any(String),
       addPreviousOutputInEnv: false,
     });
-    // What @pulumi/command adds on its own; none of the switch's inputs falls under it.
     expect(sw.options.replaceOnChanges).toEqual(["triggers[*]"]);
     expect(await valueOf(base.contentHashes["nats-1"])).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 
-  it("nats-1's script installs each staged file with its mode, switches, then waits for both servers", () => {
-    const lines: string[] = mocks.byName("deploy-nats-1-switch").inputs.stdin.split("\n");
-    const body = lines.slice(lines.indexOf("deploy() {") + 1, lines.indexOf("}", lines.indexOf("deploy() {")));
-    expect(body).toEqual([
-      "  set -euo pipefail",
-      "  install -d -m 0700 /var/lib/cim-nats/secrets",
-      `  install -D -m 0644 ${STAGE}/etc-nixos-cim-nats-host.nix ${HOST_PATH}`,
-      `  install -D -m 0644 ${STAGE}/etc-nixos-cim-nats-modules-cim-nats.nix ${MODULE_PATH}`,
-      `  install -D -m 0600 ${STAGE}/var-lib-cim-nats-secrets-nats-1-leaf.creds ${credsPath("nats-1")}`,
-      "  nixos-rebuild switch",
-      // The script runs on the host, where loopback monitoring answers.
-      "  wait_healthy nats-1 127.0.0.1 8222",
-      "  wait_healthy nats-1-hub 127.0.0.1 8223",
-      // Both run the pinned nats-server (/varz), or the switch fails.
-      "  check_version nats-1 127.0.0.1 8222",
-      "  check_version nats-1-hub 127.0.0.1 8223",
-      '  echo "cim-nats: nats-1 deployed"',
+  it("nats-1's switch activates the system its build printed, installs the staged secret, waits for both servers' units and /healthz", () => {
+    const stdin: string = mocks.byName("deploy-nats-1-switch").inputs.stdin;
+    const lines = stdin.split("\n");
+    expect(lines.slice(0, 3)).toEqual([
+      "# cim-nats: activate host nats-1's NixOS system (built and copied by its build step); roll back unless healthy within 300s.",
+      `# system ${system("nats-1")}`,
+      `# secret sha256:${contentSha256(credsOf("nats-1")).slice(0, 16)} ${credsPath("nats-1")}`,
     ]);
+    expect(lines).toContain(`SYSTEM=${system("nats-1")}`);
+    expect(lines).toContain("PROFILE=/nix/var/nix/profiles/system");
+    expect(lines).toContain(`    install -D -m 0600 ${STAGE}/var-lib-cim-nats-secrets-nats-1-leaf.creds ${credsPath("nats-1")} || return 1`);
+    expect(lines).toContain(`    rm -f ${STAGE}/var-lib-cim-nats-secrets-nats-1-leaf.creds`);
+    const healthy = lines.slice(lines.indexOf("healthy() { # every server of the host") + 1, lines.indexOf("activate() { # system: the profile's new generation, then switch to it") - 1);
+    // The script runs on the host, where loopback monitoring answers.
+    expect(healthy).toEqual([
+      "  wait_healthy nats-1 cim-nats-leaf 127.0.0.1 8222 || return 1",
+      "  wait_healthy nats-1-hub cim-nats-hub 127.0.0.1 8223 || return 1",
+      // Both run the pinned nats-server (/varz), or the generation counts as unhealthy.
+      "  check_version nats-1 127.0.0.1 8222 || return 1",
+      "  check_version nats-1-hub 127.0.0.1 8223 || return 1",
+      "  true",
+    ]);
+    expect(stdin).not.toContain("NATS USER JWT");
+    // The script is plain (not secret), so the preview shows what changed.
+    expect(typeof stdin).toBe("string");
   });
 
-  it.each(HOSTS)("%s: the script names its content hash and each file's hash", async (host) => {
-    const stdin: string = mocks.byName(`deploy-${host}-switch`).inputs.stdin;
-    expect(stdin).toContain(`\n# content ${await valueOf(base.contentHashes[host])}\n`);
-    for (const path of [HOST_PATH, MODULE_PATH, credsPath(host)]) expect(stdin).toMatch(new RegExp(`\n#   sha256:[0-9a-f]{16} ${path}\n`));
-  });
-
-  it.each(HOSTS)("%s: the switch waits for each server on the host, and nothing secret is in it", (host) => {
-    const sw = mocks.byName(`deploy-${host}-switch`);
-    const waits = sw.inputs.stdin.split("\n").filter((l: string) => l.startsWith("  wait_healthy "));
-    const expected = host === "cimstor" ? ["  wait_healthy cimstor 127.0.0.1 8222"] : [`  wait_healthy ${host} 127.0.0.1 8222`, `  wait_healthy ${host}-hub 127.0.0.1 8223`];
-    expect(waits).toEqual(expected);
-    expect(sw.inputs.stdin).not.toContain("NATS USER JWT");
-    // The script is plain (not secret), so the preview shows which file changed.
-    expect(typeof sw.inputs.stdin).toBe("string");
-  });
-
-  it("hub members switch one at a time; the storage leaf does not wait", () => {
-    const switchDeps = (host: string) =>
-      mocks.byName(`deploy-${host}-switch`).dependencies.filter((u: string) => u.includes("::deploy-") && u.endsWith("-switch"));
+  it("hub members switch one at a time; the storage leaf does not wait; each switch waits for its build and its copies", () => {
+    const switchDeps = (host: string) => mocks.byName(`deploy-${host}-switch`).dependencies.filter((u: string) => u.includes("::deploy-") && u.endsWith("-switch"));
     expect(switchDeps("nats-1")).toEqual([]);
     expect(switchDeps("nats-2")).toEqual([mocks.urnOf("deploy-nats-1-switch")]);
     expect(switchDeps("nats-3")).toEqual([mocks.urnOf("deploy-nats-2-switch")]);
     expect(switchDeps("cimstor")).toEqual([]);
+    for (const host of HOSTS) {
+      const deps = mocks.byName(`deploy-${host}-switch`).dependencies;
+      expect(deps).toContain(mocks.urnOf(`deploy-${host}-build`));
+      expect(deps).toContain(mocks.urnOf(`deploy-${host}-copy-var-lib-cim-nats-secrets-${host}-leaf.creds`));
+    }
   });
 
-  it.each(HOSTS)("%s: the switch runs after all of its host's copies", (host) => {
-    const copies = mocks.registered.filter((r) => r.name.startsWith(`deploy-${host}-copy-`)).map((r) => mocks.urnOf(r.name));
-    const deps = mocks.byName(`deploy-${host}-switch`).dependencies;
-    expect(copies).toHaveLength(3);
-    for (const c of copies) expect(deps).toContain(c);
-  });
+  const planned = async (prefix: string) =>
+    (
+      await Promise.all(
+        deployOf("deploy").map(async (r) => {
+          const after = mocks.byName(r.name.replace(/^deploy-/, `${prefix}-`));
+          const op = await plannedOperation(r, after);
+          return [after.name, op, commandRun(op, after.inputs)] as const;
+        }),
+      )
+    ).filter(([, op]) => op !== "same");
 
-  it("a change to nats-2's host file plans an update of nats-2's copy and switch only, which runs the switch's update path", async () => {
-    const plans = await Promise.all(
-      deployOf("deploy").map(async (r) => {
-        const after = mocks.byName(r.name.replace(/^deploy-/, "changed-"));
-        const op = await plannedOperation(r, after);
-        return [after.name, op, commandRun(op, after.inputs)] as const;
-      }),
-    );
-    expect(plans.filter(([, op]) => op !== "same").sort()).toEqual([
-      ["changed-nats-2-copy-etc-nixos-cim-nats-host.nix", "update", undefined],
+  it("a change to nats-2's host file plans updates of nats-2's build and of its switch (a new system to activate), nothing else", async () => {
+    expect((await planned("changed")).sort()).toEqual([
+      ["changed-nats-2-build", "update", "bash -s"],
       ["changed-nats-2-switch", "update", "bash -s -- update"],
     ]);
+    const before = embeddedFiles(mocks.byName("deploy-nats-2-build").inputs.stdin);
+    const after = embeddedFiles(mocks.byName("changed-nats-2-build").inputs.stdin);
+    expect(Object.keys(after).filter((p) => after[p] !== before[p])).toEqual([HOST_PATH]);
   });
 
-  it("the changed script says which file changed", async () => {
-    const fileLines = (name: string) => mocks.byName(name).inputs.stdin.split("\n").filter((l: string) => l.startsWith("#   "));
-    const before = fileLines("deploy-nats-2-switch");
-    const after = fileLines("changed-nats-2-switch");
-    expect(after.filter((l: string) => !before.includes(l))).toEqual([expect.stringMatching(new RegExp(`^#   sha256:[0-9a-f]{16} ${HOST_PATH}$`))]);
-    expect(await valueOf(changed.contentHashes["nats-2"])).not.toBe(await valueOf(base.contentHashes["nats-2"]));
+  it("a rotated creds file plans updates of its copy, the build (its hash) and the switch, which runs update", async () => {
+    expect((await planned("rotated")).sort()).toEqual([
+      ["rotated-nats-2-build", "update", "bash -s"],
+      ["rotated-nats-2-copy-var-lib-cim-nats-secrets-nats-2-leaf.creds", "update", undefined],
+      ["rotated-nats-2-switch", "update", "bash -s -- update"],
+    ]);
+    const secretLine = (name: string) => mocks.byName(name).inputs.stdin.split("\n").find((l: string) => l.startsWith("# secret "));
+    expect(secretLine("rotated-nats-2-switch")).toBe(`# secret sha256:${contentSha256(credsOf("nats-2", ".v2")).slice(0, 16)} ${credsPath("nats-2")}`);
+    expect(secretLine("rotated-nats-2-switch")).not.toBe(secretLine("deploy-nats-2-switch"));
   });
 
   it("exposes each host's content hash as a plain output", async () => {
     for (const h of HOSTS) {
       expect(await pulumi.isSecret(base.contentHashes[h])).toBe(false);
-      expect(mocks.byName(`deploy-${h}-switch`).inputs.stdin).toContain(`# content ${await valueOf(base.contentHashes[h])}\n`);
+      expect(await valueOf(base.contentHashes[h])).toMatch(/^sha256:[0-9a-f]{64}$/);
     }
+  });
+});
+
+describe("NixosDeployment through an SSH agent (mocked)", () => {
+  it("with no key, no key is anywhere in its inputs: the agent (SSH_AUTH_SOCK) authenticates every step", async () => {
+    const mocks = await installMocks("prod");
+    const fixture = prodFixture();
+    const deployment = new NixosDeployment("agent", { topology: fixture.topology, hosts: prodFiles(fixture.topology), connection: { user: "root", port: 22 } });
+    await registered(Object.values(deployment.switches));
+    const mine = mocks.registered.filter((r) => r.name.startsWith("agent-"));
+    expect(mine.length).toBe(16);
+    expect(JSON.stringify(mine.map((r) => r.inputs))).not.toContain("PRIVATE KEY");
+    expect(mocks.byName("agent-nats-1-build").inputs.environment).toBeUndefined();
+    // (@pulumi/command makes every connection secret, key or not.)
+    expect(mocks.byName("agent-nats-1-switch").inputs.connection).toEqual(secretInput({ host: "10.0.0.41", user: "root", port: 22, dialErrorLimit: 20, perDialTimeout: 15 }));
   });
 });
 
@@ -193,7 +220,7 @@ describe("NixosDeployment bad input (mocked)", () => {
     [
       "a world-readable secret",
       (files: ReturnType<typeof prodFiles>) => files.map((f) => (f.host === "nats-2" ? { ...f, files: f.files.map((x) => (x.secret ? { ...x, mode: "0644" } : x)) } : f)),
-      "deploy.nats-2.files[2].mode",
+      "deploy.nats-2.files[3].mode",
       /secret file '\/var\/lib\/cim-nats\/secrets\/nats-2-leaf.creds' has mode 0644/,
     ],
   ])("%s: ConfigError before any resource", async (_name, change, propertyPath, reason) => {
@@ -207,5 +234,14 @@ describe("NixosDeployment bad input (mocked)", () => {
     expect((error as ConfigError).issues).toContainEqual({ propertyPath, reason: expect.stringMatching(reason) });
     await new Promise((r) => setTimeout(r, 50));
     expect(mocks.registered.filter((r) => r.type.startsWith("command:") && r.name.startsWith("bad-"))).toEqual([]);
+  });
+
+  it("a host without the entry point its system is built from: an error naming it, before any resource", async () => {
+    const files = prodFiles(fixture.topology).map((f) => (f.host === "nats-3" ? { ...f, files: f.files.filter((x) => x.path !== ENTRY_PATH) } : f));
+    expect(() => new NixosDeployment("noentry", { topology: fixture.topology, hosts: files, connection: {} })).toThrow(
+      "host 'nats-3': /etc/nixos/configuration.nix is not among its files, so its system cannot be built",
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    expect(mocks.registered.filter((r) => r.name.startsWith("noentry-"))).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The files a prod host receives, in particular access.nix: the deploy's SSH keys delivered as
+ * The files a prod host's system is built from, in particular access.nix: the deploy's SSH keys delivered as
  * NixOS config (so a key rotation is a file change, never a container replacement), read by
  * sshd exclusively (so removing a key revokes it).
  */
@@ -26,7 +26,8 @@ describe("access.nix", () => {
     // Evaluated with a two-function stand-in for lib: the module's own values, quoting included.
     const evaluated = nixEvalJson(`(import ${file} { lib = { mkForce = v: { _force = v; }; }; })`) as any;
     expect(evaluated).toEqual({
-      services: { openssh: { enable: true, ports: [22], authorizedKeysFiles: { _force: ["/etc/ssh/authorized_keys.d/%u"] } } },
+      // Always running, not per connection (proxmox-lxc.nix's default).
+      services: { openssh: { enable: true, ports: [22], startWhenNeeded: false, authorizedKeysFiles: { _force: ["/etc/ssh/authorized_keys.d/%u"] } } },
       users: { users: { root: { openssh: { authorizedKeys: { keys: [KEY, OPS] } } } } },
     });
   });

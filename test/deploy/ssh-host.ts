@@ -1,9 +1,10 @@
 /**
  * A throwaway SSH test host on loopback: Debian's sshd on the given addresses with a temp host
  * key, one authorized client key, sftp, and a PATH that puts `binDir` first (where the tests put
- * their `nixos-rebuild` recorder). Started and stopped by the test that owns it.
+ * their stand-ins for the hosts' Nix commands, ssh-fixture.ts). Started and stopped by the test
+ * that owns it; so is the ssh-agent the deploy authenticates through.
  */
-import { ChildProcess, spawn } from "node:child_process";
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
 import { join } from "node:path";
@@ -94,6 +95,36 @@ export async function startSshHost(dir: string, addresses: readonly string[], po
     stop: async () => {
       if (child.exitCode === null) child.kill("SIGTERM");
       await exited;
+    },
+  };
+}
+
+export type SshAgent = {
+  /** SSH_AUTH_SOCK of the agent. */
+  readonly socket: string;
+  stop(): void;
+};
+
+/** An ssh-agent of the test's own (socket under `dir`) holding the key at `keyPath`: how deploys authenticate without a key in config or state. */
+export function startSshAgent(dir: string, keyPath: string): SshAgent {
+  mkdirSync(dir, { recursive: true });
+  const socket = join(dir, "agent.sock");
+  const started = spawnSync("ssh-agent", ["-a", socket, "-s"], { encoding: "utf8" });
+  const pid = Number(/SSH_AGENT_PID=(\d+)/.exec(started.stdout)?.[1]);
+  if (started.status !== 0 || !pid) throw new Error(`ssh-agent did not start: ${started.stderr}`);
+  const added = spawnSync("ssh-add", ["-q", keyPath], { encoding: "utf8", env: { ...process.env, SSH_AUTH_SOCK: socket } });
+  if (added.status !== 0) {
+    process.kill(pid, "SIGTERM");
+    throw new Error(`ssh-add failed: ${added.stderr}`);
+  }
+  return {
+    socket,
+    stop: () => {
+      try {
+        process.kill(pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
     },
   };
 }

@@ -11,13 +11,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { contentTrigger, RenderedFile, stagedFiles } from "../../components/deploy/files";
 import { type HubRoll, routeTransportMarker } from "../../components/deploy/route-roll";
-import { DEFAULT_DEPLOY_OPTIONS, stageDirCommand, stagedPath, switchScript } from "../../components/deploy/scripts";
+import { DEFAULT_DEPLOY_OPTIONS, stageDirCommand, switchScript } from "../../components/deploy/scripts";
 import { natsServerBinary } from "../../components/local/nats-process";
 import { freePort } from "../local/free-port";
+import { writeFakeSystem, writeNixFakes } from "./nix-fakes";
 
-const ADDRESS = "127.0.114.20";
+const ADDRESS = "127.0.141.20";
 const NEW = routeTransportMarker({ name: "c", tls: true, auth: true });
 const OLD = routeTransportMarker({ name: "c", tls: false, auth: false });
 
@@ -25,8 +25,12 @@ describe("a hub host's switch across a route transport change", () => {
   let dir: string;
   const pids: number[] = [];
 
+  let bin: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "cim-roll-switch-"));
+    bin = join(dir, "bin");
+    writeNixFakes(bin, join(dir, "units"), join(dir, "nix-env.log"));
+    mkdirSync(join(dir, "units"));
   });
   afterAll(() => {
     for (const pid of pids) {
@@ -44,26 +48,22 @@ describe("a hub host's switch across a route transport change", () => {
     const [port, monitoringPort, routePort] = [await freePort(ADDRESS), await freePort(ADDRESS), await freePort(ADDRESS)];
     const peers = [await freePort(ADDRESS), await freePort(ADDRESS)].map((p) => `nats-route://${ADDRESS}:${p}`).join(",");
     const server = `${name}-hub`;
-    const pidFile = join(dir, `${name}.pid`);
-    const rebuild = join(dir, `${name}-rebuild.sh`);
-    writeFileSync(
-      rebuild,
-      `#!/usr/bin/env bash\n(exec ${natsServerBinary()} -a ${ADDRESS} -p ${port} -m ${monitoringPort} -P ${pidFile} -n ${server} -js -sd ${join(dir, `${name}-js`)} --cluster_name c --cluster nats-route://${ADDRESS}:${routePort} --routes ${peers}) >${join(dir, `${name}.log`)} 2>&1 &\n`,
-      { mode: 0o755 },
+    const pidFile = join(dir, "units", `${server}.pid`);
+    const system = writeFakeSystem(
+      join(dir, "store", name),
+      `(exec ${natsServerBinary()} -a ${ADDRESS} -p ${port} -m ${monitoringPort} -P ${pidFile} -n ${server} -js -sd ${join(dir, `${name}-js`)} --cluster_name c --cluster nats-route://${ADDRESS}:${routePort} --routes ${peers}) >${join(dir, `${name}.log`)} 2>&1 </dev/null &`,
     );
     const markerPath = join(dir, `${name}-root`, "var/lib/cim-nats/route-transport");
     if (opts.marker !== undefined) {
       mkdirSync(join(dir, `${name}-root`, "var/lib/cim-nats"), { recursive: true });
       writeFileSync(markerPath, `${opts.marker}\n`);
     }
-    const options = { ...DEFAULT_DEPLOY_OPTIONS, stagingDir: join(dir, `${name}-stage`), rebuildCommand: `${rebuild} switch`, healthTimeoutSeconds: 4 };
-    const files: RenderedFile[] = [{ path: join(dir, `${name}-root`, "host.nix"), content: "x", mode: "0644", secret: false }];
-    const staged = stagedFiles(name, files);
+    const options = { ...DEFAULT_DEPLOY_OPTIONS, stagingDir: join(dir, `${name}-stage`), healthTimeoutSeconds: 4 };
     expect(spawnSync("bash", ["-c", stageDirCommand(options)]).status).toBe(0);
-    for (const f of staged) writeFileSync(stagedPath(f, options), "x");
     const roll: HubRoll = { markerPath, transport: NEW, hubServer: server, lastHubHost: opts.lastHubHost };
-    const script = switchScript(name, staged, [{ serverName: server, monitoringAddress: ADDRESS, monitoringPort }], options, contentTrigger(files), roll);
-    const result = spawnSync("bash", ["-s", "--", opts.mode], { input: script, encoding: "utf8", timeout: 60_000 });
+    const profile = join(dir, `${name}-root`, "profile");
+    const script = switchScript(name, [], [{ serverName: server, unit: server, monitoringAddress: ADDRESS, monitoringPort }], options, { system, profile }, roll);
+    const result = spawnSync("bash", ["-s", "--", opts.mode], { input: script, encoding: "utf8", timeout: 60_000, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
     if (existsSync(pidFile)) pids.push(Number(readFileSync(pidFile, "utf8")));
     const health = (path: string) => `http://${ADDRESS}:${monitoringPort}${path}`;
     return { ...result, health, marker: existsSync(markerPath) ? readFileSync(markerPath, "utf8") : undefined };
@@ -88,7 +88,7 @@ describe("a hub host's switch across a route transport change", () => {
     const r = await run("same", { mode: "update", marker: NEW, lastHubHost: "last" });
     expect(r.status).toBe(1);
     expect(r.stdout).not.toContain("route transport");
-    expect(r.stderr).toBe(`cim-nats: same-hub did not answer ${r.health("/healthz")} within 4s\n`);
+    expect(r.stderr.split("\n")[0]).toBe(`cim-nats: same-hub (unit same-hub active) did not answer ${r.health("/healthz")} within 4s`);
     expect(r.marker).toBe(`${NEW}\n`);
   });
 
@@ -96,7 +96,7 @@ describe("a hub host's switch across a route transport change", () => {
     const r = await run("last", { mode: "update", marker: OLD, lastHubHost: "last" });
     expect(r.status).toBe(1);
     expect(r.stdout).toBe(`cim-nats: route transport ${OLD} -> ${NEW}: last-hub waits for the whole cluster (last hub host)\n`);
-    expect(r.stderr).toBe(`cim-nats: last-hub did not answer ${r.health("/healthz")} within 4s\n`);
+    expect(r.stderr.split("\n")[0]).toBe(`cim-nats: last-hub (unit last-hub active) did not answer ${r.health("/healthz")} within 4s`);
     expect(r.marker).toBe(`${OLD}\n`);
   });
 

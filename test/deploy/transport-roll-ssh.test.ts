@@ -1,15 +1,16 @@
 /**
- * Day 2 in prod: a plain hub deployed over real SSH (ssh-fixture.ts: real sshd, a rebuild
- * recorder that restarts the host's real nats-servers from the configs just deployed), then the
- * same hub with TLS on every listener and route authorization. The second deploy must finish in
+ * Day 2 in prod: a plain hub deployed over real SSH (ssh-fixture.ts: real sshd, systems built
+ * here and copied to the hosts, whose activation restarts the host's real nats-servers from the
+ * configs they were built with), then the same hub with TLS on every listener and route
+ * authorization. The second deploy must finish in
  * one pass although each restarted hub member cannot route to its not-yet-switched peers
  * (deploy/route-roll.ts): nats-1 and nats-2 wait for their own server, nats-3 for the cluster,
  * and afterwards every member routes to both others over TLS. The control: the same kind of
  * change with the markers claiming nothing changed fails at the first hub host's full /healthz,
- * which is where every prod roll stopped before.
+ * which is where every prod roll stopped before, and now rolls nats-1 back to TLS.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HostFiles } from "../../components/deploy/files";
 import { NixosDeployment } from "../../components/deploy/nixos-deployment";
@@ -27,10 +28,10 @@ import { installMocks, MockRecorder, registered, type Registered } from "../prox
 import { eventually } from "../support/eventually";
 import { plannedOperation, type PlannedOperation } from "./engine-plan";
 import { replay, type ReplayStep } from "./replay";
-import { rebuildLog, rebuildRecorder, sshTestTopology, stopRecordedServers, withSecretOutputs, type PlainHostFiles } from "./ssh-fixture";
-import { SSHD, type SshHost, startSshHost } from "./ssh-host";
+import { deployTools, predictedBuild, sshTestTopology, stopRecordedServers, storeDir, switchLog, withSecretOutputs, type DeployTools, type PlainHostFiles } from "./ssh-fixture";
+import { SSHD, type SshAgent, type SshHost, startSshAgent, startSshHost } from "./ssh-host";
 
-const PREFIX = "127.0.115";
+const PREFIX = "127.0.143";
 const PASSWORD = "prod-roll-route-password-0123456789";
 const hasSshd = existsSync(SSHD);
 if (!hasSshd) console.warn(`transport-roll-ssh: skipped: ${SSHD} is missing (apt-get install openssh-server)`);
@@ -42,6 +43,8 @@ describe.skipIf(!hasSshd)("a route transport change deployed to a running prod h
   let root: string;
   let topology: Topology;
   let ssh: SshHost;
+  let agent: SshAgent;
+  let tools: DeployTools;
   let mocks: MockRecorder;
   let ca: IssuedCert;
   const certs = new Map<string, IssuedCert>();
@@ -52,14 +55,17 @@ describe.skipIf(!hasSshd)("a route transport change deployed to a running prod h
   const hubHosts = () => topology.hosts.filter((h) => h.instances.some((i) => i.kind === "hub"));
   const markerOf = (h: Pick<Host, "address">) => `${base(h)}/var/lib/cim-nats/route-transport`;
 
+  const authOf = (h: Pick<Host, "address">, i: ServerInstance) => `${base(h)}/var/lib/cim-nats/secrets/${i.serverName}/cluster-auth.conf`;
+
   /** What one server's config references on its "host" under root (paths only). */
   function tlsInput(h: Host, i: ServerInstance, variant: Variant): ServerTlsInput {
     if (variant === "plain") return {};
     const secrets = `${base(h)}/var/lib/cim-nats/secrets/${i.serverName}`;
     return {
       tls: { certFile: `${secrets}/cert.pem`, keyFile: `${secrets}/key.pem`, caFile: `${secrets}/ca.pem` },
-      // Beside the config (include is relative to it); not *.conf, which the recorder would start.
-      ...(i.kind === "hub" ? { clusterAuth: { include: `${i.serverName}.auth` } } : {}),
+      // An include is relative to the config, which runs from its system in the store
+      // (<store>/<system>/etc/cim-nats/): the same way up from every system.
+      ...(i.kind === "hub" ? { clusterAuth: { include: relative(join(storeDir(dir), "system", "etc", "cim-nats"), authOf(h, i)) } } : {}),
     };
   }
 
@@ -76,16 +82,17 @@ describe.skipIf(!hasSshd)("a route transport change deployed to a running prod h
           { path: `${at}/cert.pem`, content: cert.certPem, mode: "0600", secret: true },
           { path: `${at}/key.pem`, content: cert.keyPem, mode: "0600", secret: true },
           { path: `${at}/ca.pem`, content: ca.certPem, mode: "0600", secret: true },
-          ...(i.kind === "hub" ? [{ path: `${base(h)}/etc/cim-nats/${i.serverName}.auth`, content: renderClusterAuth(topology, i, ROUTE_USER, PASSWORD), mode: "0600", secret: true }] : []),
+          ...(i.kind === "hub" ? [{ path: authOf(h, i), content: renderClusterAuth(topology, i, ROUTE_USER, PASSWORD), mode: "0600", secret: true }] : []),
         ];
       };
       return {
         host: h.name,
         files: [
-          ...h.instances.map((i) => ({ path: `${base(h)}/etc/cim-nats/${i.serverName}.conf`, content: renderServerConfig(topology, i.serverName, undefined, tlsInput(h, i, variant)), mode: "0644", secret: false })),
-          { path: `${base(h)}/etc/nixos/cim-nats/host.nix`, content: `# ${h.name} (${variant})\n`, mode: "0644", secret: false },
+          { path: "/etc/nixos/configuration.nix", content: `# ${h.name} (${variant})\n`, mode: "0644", secret: false },
+          ...h.instances.map((i) => ({ path: `/etc/cim-nats/${i.kind}.conf`, content: renderServerConfig(topology, i.serverName, undefined, tlsInput(h, i, variant)), mode: "0644", secret: false })),
           ...h.instances.flatMap(secrets),
         ],
+        systemProfile: `${base(h)}/nix/var/nix/profiles/system`,
         ...(transport ? { routeTransport: { markerPath: markerOf(h), transport: routeTransportMarker(transport) } } : {}),
       } satisfies HostFiles;
     });
@@ -93,19 +100,24 @@ describe.skipIf(!hasSshd)("a route transport change deployed to a running prod h
 
   /** Declares the deployment and replays what the engine would run against the previous one. */
   async function deploy(variant: Variant, healthTimeoutSeconds = 90): Promise<{ steps: ReplayStep[]; planned: Map<string, PlannedOperation> }> {
-    mocks = await installMocks("rollssh");
+    mocks = await installMocks("rollssh", predictedBuild(dir));
     const deployment = new NixosDeployment("roll", {
       topology,
       hosts: withSecretOutputs(files(variant)),
-      connection: { port: ssh.port, privateKey: ssh.clientKey, dialErrorLimit: 3, perDialTimeout: 5 },
+      // No key: the deploy authenticates through the agent.
+      connection: { port: ssh.port, dialErrorLimit: 3, perDialTimeout: 5 },
       options: { stagingDir: join(dir, "stage"), healthTimeoutSeconds },
     });
     await registered(Object.values(deployment.switches));
-    const resources = mocks.registered.filter((r) => r.type.startsWith("command:remote:"));
+    const resources = mocks.registered.filter((r) => r.type.startsWith("command:"));
     const planned = new Map<string, PlannedOperation>();
     for (const r of resources) planned.set(r.name, await plannedOperation(previous.get(r.name), r));
     const changed = resources.filter((r) => planned.get(r.name) !== "same");
-    const steps = await replay(changed, (n) => mocks.urnOf(n), ssh.sshOptions, (r) => planned.get(r.name)!);
+    const steps = await replay(changed, (n) => mocks.urnOf(n), {
+      sshOptions: ssh.sshOptions,
+      operationOf: (r) => planned.get(r.name)!,
+      localEnv: { ...process.env, PATH: `${tools.builderBin}:${process.env.PATH}`, SSH_AUTH_SOCK: agent.socket, XDG_CACHE_HOME: join(dir, "cache") },
+    });
     previous = new Map(resources.map((r) => [r.name, r]));
     return { steps, planned };
   }
@@ -123,8 +135,10 @@ describe.skipIf(!hasSshd)("a route transport change deployed to a running prod h
     for (const i of topology.hosts.flatMap((h) => h.instances)) {
       certs.set(i.serverName, await issueServerCert({ caCertPem: ca.certPem, caKeyPem: ca.keyPem, names: serverCertNames(i), days: 30 }));
     }
-    const bin = rebuildRecorder(dir, root);
-    ssh = await startSshHost(join(dir, "sshd"), [`${PREFIX}.1`, ...topology.hosts.map((h) => h.address)], await freePort(`${PREFIX}.1`), bin);
+    tools = deployTools(dir, root);
+    mkdirSync(root, { recursive: true });
+    ssh = await startSshHost(join(dir, "sshd"), [`${PREFIX}.1`, ...topology.hosts.map((h) => h.address)], await freePort(`${PREFIX}.1`), tools.hostBin);
+    agent = startSshAgent(join(dir, "agent"), ssh.clientKeyPath);
     await deploy("plain");
     const hub = topology.hub.members;
     // The plain hub runs: every member routes to both others, without TLS.
@@ -133,7 +147,8 @@ describe.skipIf(!hasSshd)("a route transport change deployed to a running prod h
   }, 400_000);
 
   afterAll(async () => {
-    if (dir) stopRecordedServers(dir);
+    if (root) stopRecordedServers(root);
+    agent?.stop();
     await ssh?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -147,9 +162,9 @@ describe.skipIf(!hasSshd)("a route transport change deployed to a running prod h
     expect(switched("nats-3").startedAt).toBeGreaterThanOrEqual(switched("nats-2").finishedAt);
     const span = Math.max(...tlsSteps.map((t) => t.finishedAt)) - Math.min(...tlsSteps.map((t) => t.startedAt));
     console.info(`transport roll: ${span} ms in all; switches ${topology.hosts.map((h) => `${h.name} ${switched(h.name).finishedAt - switched(h.name).startedAt} ms`).join(", ")}`);
-    // Two rebuilds per host in all: the plain deploy and this one.
-    const starts = rebuildLog(dir).filter((l) => l.event === "start");
-    for (const h of topology.hosts) expect(starts.filter((l) => l.address === h.address)).toHaveLength(2);
+    // Two activations per host in all: the plain deploy and this one.
+    const starts = switchLog(dir).filter((l) => l.event === "start");
+    for (const h of topology.hosts) expect(starts.filter((l) => l.subject === h.address)).toHaveLength(2);
   });
 
   it("nats-1 and nats-2 waited for their own server, nats-3 for the whole cluster", () => {
@@ -178,11 +193,21 @@ describe.skipIf(!hasSshd)("a route transport change deployed to a running prod h
     expect(seen).toEqual(hub.map((m) => ({ healthz: 200, tls: true, peers: hub.filter((o) => o !== m).map((o) => o.serverName).sort() })));
   });
 
-  it("control: the change back to plain with markers claiming no change stops at nats-1's full /healthz", async () => {
+  it("control: the change back to plain with markers claiming no change stops at nats-1's full /healthz, and nats-1 goes back to TLS", async () => {
     // What the prod deploy did before route-roll.ts: a rolling update waits for the full check.
     const plain = JSON.stringify({ name: topology.hub.name, tls: false, auth: false });
     for (const h of hubHosts()) writeFileSync(markerOf(h), `${plain}\n`);
     const nats1 = topology.hub.members.find((m) => m.host === "nats-1")!;
-    await expect(deploy("plain", 15)).rejects.toThrow(`cim-nats: ${nats1.serverName} did not answer http://${nats1.monitoringAddress}:${nats1.monitoringPort}/healthz within 15s`);
-  }, 120_000);
+    const attempt = deploy("plain", 15);
+    await expect(attempt).rejects.toThrow(`cim-nats: ${nats1.serverName} (unit cim-nats-hub active) did not answer http://${nats1.monitoringAddress}:${nats1.monitoringPort}/healthz within 15s`);
+    await expect(attempt).rejects.toThrow("cim-nats: nats-1 rolled back to");
+    // The hub runs TLS again, every member routing to both others.
+    const hub = topology.hub.members;
+    await eventually(
+      "every member back on TLS, healthy",
+      async () => Promise.all(hub.map(async (m) => ({ healthz: await status(m, "/healthz"), tls: (await varz(m)).cluster.tls_required, peers: (await routePeers(m)).length }))),
+      (all) => all.every((x) => x.healthz === 200 && x.tls === true && x.peers === hub.length - 1),
+      60_000,
+    );
+  }, 180_000);
 });

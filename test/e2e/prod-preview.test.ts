@@ -12,6 +12,7 @@
  * Skipped, with the reason printed, where the plugins are not built (npm run setup builds them).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { embeddedFiles } from "../../components/deploy/build-script";
 import { generateOpenSshKey } from "../proxmox/ssh-key";
 import {
   BEFORE_PROD_TLS,
@@ -33,11 +34,23 @@ if (SKIP) console.warn(`prod-preview: skipped: ${SKIP}`);
 
 const HOSTS = ["nats-1", "nats-2", "nats-3", "cimstor"] as const;
 const ADDRESS: Readonly<Record<string, string>> = { "nats-1": "10.0.0.41", "nats-2": "10.0.0.42", "nats-3": "10.0.0.43", cimstor: "172.16.0.2", "leaf-04": "10.0.0.44" };
+/** The public files each host's system is built from (carried by its build, never copied to it). */
 const FILES = [
+  "/etc/nixos/cim-nats/access.nix",
+  "/etc/nixos/cim-nats/host.nix",
+  "/etc/nixos/cim-nats/modules/cim-nats.nix",
+  // The pinned nats-server, the nixpkgs pin and Nix's settings (nixos-system.ts).
+  "/etc/nixos/cim-nats/modules/nats-server.nix",
+  "/etc/nixos/cim-nats/nixpkgs.nix",
+  "/etc/nixos/cim-nats/secret-hashes.nix",
+  "/etc/nixos/cim-nats/system.nix",
+  "/etc/nixos/configuration.nix",
+];
+/** What the release before build-once copied to every host, one CopyToRemote per file. */
+const OLD_PUBLIC_COPIES = [
   "etc-nixos-cim-nats-access.nix",
   "etc-nixos-cim-nats-host.nix",
   "etc-nixos-cim-nats-modules-cim-nats.nix",
-  // The pinned nats-server, the nixpkgs pin and Nix's settings (nixos-system.ts).
   "etc-nixos-cim-nats-modules-nats-server.nix",
   "etc-nixos-cim-nats-nixpkgs.nix",
   "etc-nixos-cim-nats-system.nix",
@@ -56,29 +69,39 @@ const TLS_TYPE = /\$pulumi-nodejs:dynamic\/cim-nats:(TlsCa|ServerCert|RoutePassw
 /** Every nats-server of a host (prod: a leaf per host, a hub member on nats-1..3). */
 const serversOf = (host: string): string[] => (HUB_HOSTS.includes(host) ? [host, `${host}-hub`] : [host]);
 const timings: Record<string, number> = {};
+/**
+ * docs/prod.md's counts: what a fresh `pulumi preview -s prod` creates, and the deploy commands
+ * among them (per host: host-key read, build, stage, copies, switch; 9 copies on a hub host, 6 on cimstor).
+ */
+const FRESH_PREVIEW_CREATES = 161;
+const DEPLOY_COMMANDS = 3 * (4 + 9) + (4 + 6);
 
-/** cimstor also runs the CID service: its unit module, program bundle, enabling file and creds. */
-const CID_FILES = ["etc-nixos-cim-nats-cid-service.js", "etc-nixos-cim-nats-cid-service.nix", "etc-nixos-cim-nats-modules-cim-cid-service.nix"];
+/** cimstor also runs the CID service: its unit module, program bundle and enabling file (built), and creds (copied). */
+const CID_FILES = ["/etc/nixos/cim-nats/cid-service.js", "/etc/nixos/cim-nats/cid-service.nix", "/etc/nixos/cim-nats/modules/cim-cid-service.nix"];
+const OLD_CID_COPIES = ["etc-nixos-cim-nats-cid-service.js", "etc-nixos-cim-nats-cid-service.nix", "etc-nixos-cim-nats-modules-cim-cid-service.nix"];
 const CID_HOST = "cimstor";
 
-/** The deploy's resources for a host: stage, one copy per file (creds last), switch. */
-function hostResources(host: string): string[] {
-  const files = host === CID_HOST ? [...FILES, ...CID_FILES].sort() : FILES;
-  const creds = [...[...(host === CID_HOST ? ["cid-service"] : []), `leaf-${host}`, `leaf-${host}-sys`].map((u) => `${u}.creds`), ...tlsFiles(host)].map(
+/** The secret files copied to a host: its creds (application and system link) and its servers' TLS files (docs/prod.md, "File copies per host"). */
+function secretCopies(host: string): string[] {
+  return [...[...(host === CID_HOST ? ["cid-service"] : []), `leaf-${host}`, `leaf-${host}-sys`].map((u) => `${u}.creds`), ...tlsFiles(host)].map(
     (f) => `deploy-${host}-copy-var-lib-cim-nats-secrets-${f}`,
   );
-  return [`deploy-${host}-stage`, ...files.map((f) => `deploy-${host}-copy-${f}`), ...creds, `deploy-${host}-switch`];
 }
 
-/** Everything a host's deployment declares: the read of its container's host key on its node, then stage, copies, switch. */
+/** The deploy's resources for a host on the host: stage, one copy per secret, switch. */
+function hostResources(host: string): string[] {
+  return [`deploy-${host}-stage`, ...secretCopies(host), `deploy-${host}-switch`];
+}
+
+/** Everything a host's deployment declares: the read of its container's host key on its node, its build here, then stage, copies, switch. */
 function machineResources(host: string): string[] {
-  return [`deploy-${host}-hostkey`, ...hostResources(host)];
+  return [`deploy-${host}-hostkey`, `deploy-${host}-build`, ...hostResources(host)];
 }
 
 /** Resource name → planned op, for containers and deploy commands (`preview --json` lists no `same` step). */
 function machineOps(p: Preview): Record<string, string> {
   return Object.fromEntries(
-    p.steps.filter((s) => s.urn.includes(`$${CONTAINER}::`) || s.urn.includes("$command:remote:")).map((s) => [nameOf(s.urn), s.op]),
+    p.steps.filter((s) => s.urn.includes(`$${CONTAINER}::`) || s.urn.includes("$command:")).map((s) => [nameOf(s.urn), s.op]),
   );
 }
 
@@ -111,34 +134,50 @@ describe.skipIf(SKIP !== "")("pulumi preview -s prod from an empty state (real p
     expect(Object.keys(fresh.changeSummary)).toEqual(["create"]);
   });
 
-  it("plans exactly the four containers and, per host, its host-key read, stage, eight copies and switch", () => {
+  it("plans exactly the four containers and, per host, its host-key read, build, stage, secret copies and switch (the counts docs/prod.md states)", () => {
     const ops = machineOps(fresh);
     expect(Object.keys(ops).filter((n) => n.endsWith("-container")).sort()).toEqual(HOSTS.map((h) => `${h}-container`).sort());
     expect(Object.keys(ops).filter((n) => n.startsWith("deploy-")).sort()).toEqual(HOSTS.flatMap(machineResources).sort());
     expect(new Set(Object.values(ops))).toEqual(new Set(["create"]));
+    // docs/prod.md: 9 copies per hub host (two link creds + 2 × 3 TLS files + the route authorization), 6 on cimstor.
+    expect(Object.fromEntries(HOSTS.map((h) => [h, secretCopies(h).length]))).toEqual({ "nats-1": 9, "nats-2": 9, "nats-3": 9, cimstor: 6 });
+    expect(fresh.changeSummary.create).toBe(FRESH_PREVIEW_CREATES);
+    expect(Object.keys(ops).filter((n) => n.startsWith("deploy-")).length).toBe(DEPLOY_COMMANDS);
   });
 
-  it("orders them as docs/prod.md states: container → stage → copies → switch, hub switches one after another", () => {
+  it("each build carries exactly its host's public files (never a secret) and copies to its container", () => {
+    for (const host of HOSTS) {
+      const build = fresh.steps.find((s) => nameOf(s.urn) === `deploy-${host}-build`)!;
+      const stdin = build.newState!.inputs!.stdin;
+      // Unknown until the stack's keys exist (host.nix carries the account JWTs): the fresh plan cannot show it.
+      if (typeof stdin !== "string" || stdin.startsWith("04da6b54")) continue;
+      expect(Object.keys(embeddedFiles(stdin)).sort()).toEqual([...FILES, ...(host === CID_HOST ? CID_FILES : [])].sort());
+      expect(stdin).toContain(`nix-copy-closure --to root@${ADDRESS[host]}`);
+    }
+  });
+
+  it("orders them as docs/prod.md states: container → build; container → stage → copies; build + copies → switch, hub switches one after another", () => {
     const deps = (name: string) => fresh.steps.find((s) => nameOf(s.urn) === name)!.newState!.dependencies!.map(nameOf);
     for (const host of HOSTS) {
       const [stage, ...rest] = hostResources(host);
       const copies = rest.slice(0, -1);
       expect(deps(stage)).toContain(`${host}-container`);
+      expect(deps(`deploy-${host}-build`)).toContain(`${host}-container`);
       for (const copy of copies) expect(deps(copy)).toContain(stage);
-      expect(deps(`deploy-${host}-switch`)).toEqual(expect.arrayContaining(copies));
+      expect(deps(`deploy-${host}-switch`)).toEqual(expect.arrayContaining([...copies, `deploy-${host}-build`]));
       // The container's host key is read on its node once the container exists, and every
       // connection to the container waits for it (it pins that key).
       expect(deps(`deploy-${host}-hostkey`)).toContain(`${host}-container`);
-      for (const r of hostResources(host)) expect(deps(r), r).toContain(`deploy-${host}-hostkey`);
+      for (const r of [`deploy-${host}-build`, ...hostResources(host)]) expect(deps(r), r).toContain(`deploy-${host}-hostkey`);
     }
     const switches = (host: string) => deps(`deploy-${host}-switch`).filter((d) => d.endsWith("-switch"));
     expect([switches("nats-1"), switches("nats-2"), switches("nats-3"), switches("cimstor")]).toEqual([[], ["deploy-nats-1-switch"], ["deploy-nats-2-switch"], []]);
-    // And the engine's plan lists each host's stage before its copies, its copies before its switch.
+    // And the engine's plan lists each host's stage before its copies, its build and copies before its switch.
     const at = (name: string) => fresh.steps.findIndex((s) => nameOf(s.urn) === name);
     for (const host of HOSTS) {
       const order = hostResources(host).map(at);
       expect(order[0]).toBeLessThan(Math.min(...order.slice(1)));
-      expect(order[order.length - 1]).toBeGreaterThan(Math.max(...order.slice(0, -1)));
+      expect(order[order.length - 1]).toBeGreaterThan(Math.max(...order.slice(0, -1), at(`deploy-${host}-build`)));
     }
   });
 
@@ -200,51 +239,41 @@ describe.skipIf(SKIP !== "")("day-2 plans from the real providers, against a pri
   it("an unchanged config plans no change to any container or command (the prior state is what an up leaves)", () => {
     expect(errors(baseline)).toEqual([]);
     expect(changed(machineOps(baseline))).toEqual({});
-    // The 4 containers and 28 commands are among the unchanged (with the components and security).
-    expect(baseline.changeSummary.same).toBeGreaterThanOrEqual(4 + 4 * 7);
-    // What is left to create is the JetStream state and the account pushes the prior state leaves
-    // out (they need servers): the CA, the certificates and the route password the state holds
-    // plan no change either.
+    // The 4 containers and every deploy command are among the unchanged (with the components and security).
+    expect(baseline.changeSummary.same).toBeGreaterThanOrEqual(4 + DEPLOY_COMMANDS);
+    // What is left to create is the JetStream state the prior state leaves out (it needs servers):
+    // the CA, the certificates, the route password and the account pushes the state holds plan
+    // no change either.
     expect(baseline.steps.filter((s) => s.op !== "same" && !needsServers(s.urn)).map((s) => nameOf(s.urn))).toEqual([]);
   });
 
-  it("a change to one host's file updates (never replaces) that host's copy and switch, and nothing else", async () => {
+  it("a change to one host's file updates (never replaces) that host's build and switch, and nothing else", async () => {
     // nats-2's leaf monitoring port: rendered into nats-2's host file (and its health wait) only.
     const p = await previewWith((c) => (c["cim-nats:topology"].hosts[1].ports = { leaf: { monitoring: 8224 } }));
     expect(errors(p)).toEqual([]);
-    expect(changed(machineOps(p))).toEqual({ "deploy-nats-2-copy-etc-nixos-cim-nats-host.nix": "update", "deploy-nats-2-switch": "update" });
-    const sw = p.steps.find((s) => nameOf(s.urn) === "deploy-nats-2-switch")!;
-    expect(sw.diffReasons).toEqual(["stdin"]);
+    expect(changed(machineOps(p))).toEqual({ "deploy-nats-2-build": "update", "deploy-nats-2-switch": "update" });
+    for (const name of ["deploy-nats-2-build", "deploy-nats-2-switch"]) expect(p.steps.find((s) => nameOf(s.urn) === name)!.diffReasons).toEqual(["stdin"]);
   }, 120_000);
 
-  it("a deploy key rotation replaces no container; the deploy reconnects with the new key and delivers it", async () => {
-    const rotated = generateOpenSshKey("deploy-rotated@cim-nats-test");
-    const old = (await project.pulumi(["config", "get", "cim-nats:sshPrivateKey"])).stdout.replace(/\n$/, "");
-    await project.setSecret("cim-nats:sshPrivateKey", rotated.privateKey);
-    let p: Preview;
-    try {
-      p = await preview(project);
-    } finally {
-      await project.setSecret("cim-nats:sshPrivateKey", old);
-    }
+  it("a deploy key rotation (a new key in ssh.authorizedKeys) replaces no container; every host's system is rebuilt with it", async () => {
+    // Step 1 of docs/prod.md's rotation: the new key authorized beside the old one; the agent then gets the new key.
+    const rotated = generateOpenSshKey("deploy-rotated@cim-nats-test").publicKey;
+    const p = await previewWith((c) => c["cim-nats:proxmox"].ssh.authorizedKeys.push(rotated));
     expect(errors(p)).toEqual([]);
     const ops = changed(machineOps(p));
     expect(Object.entries(ops).filter(([n]) => n.endsWith("-container"))).toEqual([]);
-    expect(Object.values(ops).filter((op) => op !== "update")).toEqual([]);
-    // Every host gets the new access.nix (the key as NixOS config) and re-runs its switch.
-    for (const host of HOSTS) {
-      expect(ops[`deploy-${host}-copy-etc-nixos-cim-nats-access.nix`]).toBe("update");
-      expect(ops[`deploy-${host}-switch`]).toBe("update");
-    }
+    // Every host's access.nix (the keys as NixOS config) changes: its build and its switch, nothing else.
+    expect(ops).toEqual(Object.fromEntries(HOSTS.flatMap((h) => [[`deploy-${h}-build`, "update"], [`deploy-${h}-switch`, "update"]])));
+    timings.keyRotationUpdates = Object.keys(ops).length;
   }, 180_000);
 
-  it("a nixpkgs pin bump updates each host's nixpkgs.nix and switch, and replaces nothing", async () => {
+  it("a nixpkgs pin bump updates each host's build and switch, and replaces nothing", async () => {
     const p = await previewWith((c) => {
       c["cim-nats:proxmox"].nixos.nixpkgs = { url: "https://github.com/NixOS/nixpkgs/archive/0c88e1f2bdb93d5999019e99cb0e61e1fe2af4c5.tar.gz", sha256: "sha256-q/nkKLDtHIyLjZpKhWk3cSK5IYsFqtMd6UtXF3ddjgA=" };
     });
     expect(errors(p)).toEqual([]);
     expect(changed(machineOps(p))).toEqual(
-      Object.fromEntries(HOSTS.flatMap((h) => [[`deploy-${h}-copy-etc-nixos-cim-nats-nixpkgs.nix`, "update"], [`deploy-${h}-switch`, "update"]])),
+      Object.fromEntries(HOSTS.flatMap((h) => [[`deploy-${h}-build`, "update"], [`deploy-${h}-switch`, "update"]])),
     );
   }, 120_000);
 
@@ -303,7 +332,7 @@ describe.skipIf(SKIP !== "")("adopting host-key pinning on a stack deployed with
     const ops = changed(machineOps(p));
     expect(Object.entries(ops).filter(([n]) => n.endsWith("-container"))).toEqual([]);
     expect(Object.entries(ops).filter(([, op]) => op === "create").map(([n]) => n).sort()).toEqual(HOSTS.map((h) => `deploy-${h}-hostkey`).sort());
-    // Every stage, copy and switch updates (its connection gains the key): one rolling re-run, no replacement.
+    // Every build, stage, copy and switch updates (its connection or copy gains the key): one rolling re-run, no replacement.
     expect(Object.entries(ops).filter(([, op]) => op !== "create" && op !== "update")).toEqual([]);
     for (const h of HOSTS) expect(ops[`deploy-${h}-switch`]).toBe("update");
   }, 120_000);
@@ -330,37 +359,37 @@ describe.skipIf(BEFORE_TLS_SKIP !== "")("adopting TLS and route authorization on
     console.log(`prod-preview timings (ms): ${JSON.stringify(timings)}`);
   });
 
-  it("creates the CA, every server's certificate and the route password; replaces and deletes nothing", () => {
+  it("creates the CA, every server's certificate and the route password; replaces nothing, deletes only the old file copies", () => {
     expect(errors(p)).toEqual([]);
     expect(p.run.code).toBe(0);
     const tls = p.steps.filter((s) => TLS_TYPE.test(s.urn));
     expect(tls.map((s) => nameOf(s.urn)).sort()).toEqual(["tls-ca", "tls-route-password", ...HOSTS.flatMap(serversOf).map((s) => `tls-cert-${s}`)].sort());
     expect(new Set(tls.map((s) => s.op))).toEqual(new Set(["create"]));
-    // Identities only change hands (that release predates accounts per service, docs/security.md):
-    // the signing keys of that release are replaced once, the admins' are no longer used.
+    // The public files are built here now: their copies go from the state (the provider's
+    // CopyToRemote has no delete, so nothing happens on the host). Identities only change hands
+    // (that release predates accounts per service, docs/security.md): the signing keys of that
+    // release are replaced once, the admins' are no longer used.
     const other = p.steps.filter((s) => !["same", "create", "update"].includes(s.op)).map((s) => `${s.op} ${nameOf(s.urn)}`);
     expect(other.filter((o) => !/^(replace|create-replacement|delete-replaced) security-user-.*-signing-key$/.test(o)).sort()).toEqual(
-      ["delete security-user-jetstream-admin-signing-key", "delete security-user-sys-monitor-signing-key"],
+      [
+        "delete security-user-jetstream-admin-signing-key",
+        "delete security-user-sys-monitor-signing-key",
+        ...HOSTS.flatMap((h) => [...OLD_PUBLIC_COPIES, ...(h === CID_HOST ? OLD_CID_COPIES : [])].map((f) => `delete deploy-${h}-copy-${f}`)),
+      ].sort(),
     );
   });
 
-  it("places each server's TLS files, updates the files that change and every switch; no container is touched", () => {
+  it("builds every host, places each server's TLS files and updates every switch; no container is touched", () => {
     const ops = changed(machineOps(p));
     expect(Object.entries(ops).filter(([n]) => n.endsWith("-container"))).toEqual([]);
     // Each server's TLS files, and each leaf's system-link creds (accounts per service came later too).
     expect(Object.entries(ops).filter(([, op]) => op === "create").map(([n]) => n).sort()).toEqual(
-      HOSTS.flatMap((h) => [...tlsFiles(h), `leaf-${h}-sys.creds`].map((f) => `deploy-${h}-copy-var-lib-cim-nats-secrets-${f}`)).sort(),
+      HOSTS.flatMap((h) => [`deploy-${h}-build`, ...[...tlsFiles(h), `leaf-${h}-sys.creds`].map((f) => `deploy-${h}-copy-var-lib-cim-nats-secrets-${f}`)]).sort(),
     );
-    // The host file (tls blocks, the cluster include), the module (runtime dir, secret hashes
-    // as reload triggers) and, on cimstor, the CID service (it trusts the CA); then the switch.
-    // With it, the re-keyed link and service creds, and the CID service's code.
+    // The switch; with it, the re-keyed link and service creds.
     const updated = HOSTS.flatMap((h) => [
-      `deploy-${h}-copy-etc-nixos-cim-nats-host.nix`,
-      `deploy-${h}-copy-etc-nixos-cim-nats-modules-cim-nats.nix`,
       `deploy-${h}-copy-var-lib-cim-nats-secrets-leaf-${h}.creds`,
-      ...(h === CID_HOST
-        ? ["etc-nixos-cim-nats-cid-service.js", "etc-nixos-cim-nats-cid-service.nix", "etc-nixos-cim-nats-modules-cim-cid-service.nix", "var-lib-cim-nats-secrets-cid-service.creds"].map((f) => `deploy-${h}-copy-${f}`)
-        : []),
+      ...(h === CID_HOST ? [`deploy-${h}-copy-var-lib-cim-nats-secrets-cid-service.creds`] : []),
       `deploy-${h}-switch`,
     ]);
     expect(Object.entries(ops).filter(([, op]) => op === "update").map(([n]) => n).sort()).toEqual(updated.sort());

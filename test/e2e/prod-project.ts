@@ -1,7 +1,8 @@
 /**
  * A throwaway copy of this project for running the real Pulumi CLI on the prod stack offline:
- * its own file backend, a fresh `prod` stack with placeholder secrets (a made-up API token and a
- * fresh SSH key), the same Pulumi.prod.yaml (a copy, so a test may change it). Nothing reaches
+ * its own file backend, a fresh `prod` stack with a placeholder secret (a made-up API token; the
+ * deploy key is in an SSH agent, as Pulumi.prod.yaml logs in), the same Pulumi.prod.yaml (a
+ * copy, so a test may change it). Nothing reaches
  * Proxmox or a container: `preview` plans with the real provider plugins, and a prior state is
  * written with `pulumi stack import` (priorState below), never by a real `up`.
  */
@@ -11,17 +12,17 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { dump, load } from "js-yaml";
 import { renderClusterAuth } from "../../components/render/cluster-auth";
+import { SYSTEM_MONITOR_USER } from "../../components/security/types";
 import { ROUTE_USER } from "../../components/tls/types";
 import { parseTopology } from "../../components/topology/parse";
-import { generateOpenSshKey } from "../proxmox/ssh-key";
 import { copyProject } from "./dev-project";
 import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext, type PulumiRun } from "./pulumi-cli";
 
 
 /** Placeholder secrets: well-formed, worthless. */
-/** What a prior state written without servers leaves out: JetStream state and account JWT pushes (both live on servers). */
+/** What a prior state written without servers leaves out: the JetStream state (it lives on servers). */
 export function needsServers(urn: string): boolean {
-  return urn.includes("pulumi-nodejs:dynamic/jetstream:") || urn.includes("pulumi-nodejs:dynamic/cim-nats:AccountJwtPush::");
+  return urn.includes("pulumi-nodejs:dynamic/jetstream:");
 }
 
 export const PLACEHOLDER_API_TOKEN = "pulumi@pve!deploy=00000000-0000-0000-0000-000000000000";
@@ -42,8 +43,6 @@ export type ProdProject = {
   readonly dir: string;
   readonly projectDir: string;
   readonly context: PulumiContext;
-  /** The deploy key's private half (OpenSSH), as set in `cim-nats:sshPrivateKey`. */
-  readonly sshPrivateKey: string;
   pulumi(args: readonly string[], allowFailure?: boolean): Promise<PulumiRun>;
   /** Edits the copy's Pulumi.prod.yaml (`config:` keys, e.g. `cim-nats:topology`); secrets stay as they are. */
   editConfig(edit: (config: Record<string, any>) => void): void;
@@ -63,19 +62,16 @@ export async function createProdProject(prefix = "cim-nats-prod-"): Promise<Prod
     env: pulumiEnv(stateDir, { PULUMI_CONFIG_PASSPHRASE: PROD_TEST_PASSPHRASE, CIM_NATS_ROOT: projectDir, PULUMI_NODEJS_TRANSPILE_ONLY: "true", CIM_NATS_OFFLINE: "1" }),
   };
   const pulumi = (args: readonly string[], allowFailure = false) => runPulumi(context, [...args, "-s", "prod"], { allowFailure, timeoutMs: 600_000 });
-  const key = generateOpenSshKey("deploy@cim-nats-test");
-  // Through stdin: a value on the command line would show in `ps`, and a key spans lines.
+  // Through stdin: a value on the command line would show in `ps`.
   const setSecret = (k: string, value: string) => runWithStdin(context, ["config", "set", "--secret", "-s", "prod", k], value);
   await runPulumi(context, ["stack", "init", "prod"]);
   await setSecret("cim-nats:proxmoxApiToken", PLACEHOLDER_API_TOKEN);
-  await setSecret("cim-nats:sshPrivateKey", key.privateKey);
   const yamlPath = path.join(projectDir, "Pulumi.prod.yaml");
   const createdYaml = fs.readFileSync(yamlPath, "utf8");
   return {
     dir,
     projectDir,
     context,
-    sshPrivateKey: key.privateKey,
     pulumi,
     editConfig: (edit) => {
       const doc = load(fs.readFileSync(yamlPath, "utf8")) as { config: Record<string, any> };
@@ -164,11 +160,13 @@ export type PriorState = {
  *    removal guard (it only records the declared stores), so every rendered file is known;
  * 2. `preview --json`: the real providers' checked inputs of every container and command;
  * 3. `stack import` of those as created resources (outputs = inputs, the way both providers
- *    echo them; commands with empty stdout/stderr). Secret inputs the preview masks are put
- *    back from what the stack itself holds: the deploy connection (address, root, 22, the key,
- *    20 × 15 s), each leaf's link creds (the security component's output) and each server's
- *    TLS files (the CA's and its certificate's outputs, its route authorization rendered with
- *    the route password).
+ *    echo them; commands with empty stdout/stderr, a host's build with the store path of what it
+ *    built). Secret inputs the preview masks are put back from what the stack itself holds: the
+ *    deploy connection (address, root, 22, 20 × 15 s; the agent, no key), a build's environment
+ *    (the container's host key), each leaf's link creds (the security component's
+ *    output) and each server's TLS files (the CA's and its certificate's outputs, its route
+ *    authorization rendered with the route password). A resource whose inputs are unknown until
+ *    another exists (a switch activates what its build printed) is written from the next preview.
  * JetStream resources are left out (they need running servers); dependencies on them are dropped.
  * The resulting state is checked by the caller: an unchanged config must preview no change.
  */
@@ -199,8 +197,7 @@ export async function writePriorState(
   const base: any[] = exported.deployment.resources;
   const security = base.find((r) => r.type === "cim-nats:security:NatsSecurity");
   const userCreds: Record<string, string> = fromSecret(security.outputs.userCreds);
-  // What the program sent: `pulumi config set` from stdin drops the key's trailing newline.
-  const privateKey = (await project.pulumi(["config", "get", "cim-nats:sshPrivateKey"])).stdout.replace(/\n$/, "");
+  const operatorKey = base.find((r) => r.type === "pulumi-nodejs:dynamic/cim-nats:NKey" && r.outputs?.kind === "operator");
   const counts: Record<string, number> = {};
   // Each container's host key read (container-host-keys.ts) runs on its node: the node's address
   // and pinned key from the stack config; what it printed, the key every deploy connection pins.
@@ -233,48 +230,71 @@ export async function writePriorState(
     return fromSecret(text);
   };
 
-  const build = (containerOutputs: Readonly<Record<string, Record<string, unknown>>>) => {
+  const build = (containerOutputs: Readonly<Record<string, Record<string, unknown>>>, plans: readonly Preview[]) => {
     const resources = [...base];
     const known = new Set(resources.map((r) => r.urn));
-    // JetStream resources and account pushes need servers: left out, except what the targeted up already made.
+    // JetStream resources need servers: left out, except what the targeted up already made.
     const kept = (urn: string) => known.has(urn) || !needsServers(urn);
     for (const key of Object.keys(counts)) delete counts[key];
-    for (const step of planned.steps) {
+    // What a round leaves for the next (its inputs unknown yet), and so everything that depends on it.
+    const later = new Set<string>();
+    for (const step of plans.flatMap((p) => p.steps)) {
       if (step.op !== "create" || !kept(step.urn) || known.has(step.urn)) continue;
       const s = step.newState!;
+      if ((s.dependencies ?? []).some((d) => later.has(d) && !known.has(d))) {
+        later.add(step.urn);
+        continue;
+      }
       const name = nameOf(step.urn);
       const host = Object.keys(hostAddresses).find((h) => name.startsWith(`deploy-${h}-`));
       const inputs: Record<string, any> = { ...s.inputs };
       const hostKeyRead = name.endsWith("-hostkey");
       if (hostKeyRead) {
         const node = nodeOf(host!);
-        inputs.connection = secretPlaintext({ dialErrorLimit: 10, host: node.address, hostKey: node.hostKey, perDialTimeout: 15, port: 22, privateKey: secretPlaintext(privateKey), user: "root" });
+        inputs.connection = secretPlaintext({ dialErrorLimit: 10, host: node.address, hostKey: node.hostKey, perDialTimeout: 15, port: 22, user: "root" });
         // Its trigger: the container's id, as an `up` stored it (the prior containers' ids are their vmids).
         const vmid = config["cim-nats:topology"].hosts.find((h: { name: string }) => h.name === host).vmid;
         inputs.triggers = [String(vmid)];
+      } else if (s.type === "command:local:Command") {
+        // A host's build: the key its closure copy pins (no deploy key: the agent logs in).
+        if (verifyHostKeys) inputs.environment = { CIM_NATS_HOST_KEY: PRIOR_CONTAINER_HOST_KEY };
+        else delete inputs.environment;
       } else if (s.type.startsWith("command:remote:")) {
-        // The provider marks the key secret inside the (secret) connection, so the state does too.
+        // The command SDK makes every connection secret.
         inputs.connection = secretPlaintext({
           dialErrorLimit: 20,
           host: hostAddresses[host!],
           ...(verifyHostKeys ? { hostKey: PRIOR_CONTAINER_HOST_KEY } : {}),
           perDialTimeout: 15,
           port: 22,
-          privateKey: secretPlaintext(privateKey),
           user: "root",
         });
         if (inputs.source === "[secret]") {
           const text = secretFileText(name);
           inputs.source = secretPlaintext({ [ASSET_SIG]: ASSET_VALUE, hash: createHash("sha256").update(text).digest("hex"), text });
         }
+      } else if (s.type === PUSH_TYPE) {
+        // An account's JWT push (components/security/account-pushes.ts): its system-account creds
+        // and the operator seed, from what the targeted up made.
+        if (inputs.creds === "[secret]") inputs.creds = secretPlaintext(userCreds[SYSTEM_MONITOR_USER]);
+        if (inputs.operatorSeed === "[secret]") inputs.operatorSeed = secretPlaintext(fromSecret(operatorKey.outputs.seed));
       }
       if (JSON.stringify(inputs).includes('"[secret]"')) throw new Error(`${name}: a masked secret input the prior state cannot restore`);
+      // Known only once what it depends on is in the state: written from a later preview.
+      if (JSON.stringify(inputs).includes(UNKNOWN)) {
+        later.add(step.urn);
+        continue;
+      }
       const container = s.type === CONTAINER_TYPE;
       const outputs = container
         ? (containerOutputs[step.urn] ?? { ...withoutDefaults(inputs), id: String(inputs.vmId) })
         : s.type === "command:remote:Command"
           ? { ...withoutDefaults(inputs), stdout: hostKeyRead ? `${PRIOR_CONTAINER_HOST_KEY} root@${host}` : "", stderr: "" }
-          : withoutDefaults(inputs);
+          : s.type === "command:local:Command"
+            ? { ...withoutDefaults(inputs), stdout: priorSystemPath(host!, String(inputs.stdin)), stderr: "" }
+            : s.type === PUSH_TYPE
+              ? { ...withoutDefaults(inputs), confirmed: (inputs.servers as { name: string }[]).map((v) => v.name), pending: [] }
+              : withoutDefaults(inputs);
       const deps = (s.dependencies ?? []).filter(kept);
       const propertyDependencies = Object.fromEntries(Object.entries(s.propertyDependencies ?? {}).map(([k, v]) => [k, v.filter(kept)]));
       const extra = s as any;
@@ -309,20 +329,30 @@ export async function writePriorState(
     }
   };
 
-  // Round 1: containers with their checked inputs as outputs. The bridged provider then plans
+  // Round 1: containers with their checked inputs as outputs, every command whose inputs are known
+  // (a switch's are not: it activates what its build printed). The bridged provider then plans
   // what it would store after a create (defaults and computed attributes): round 2 stores that.
-  await importState(build({}));
+  // Then, with containers and builds as an up leaves them, the next plan knows each switch's
+  // script: round 3 stores the switches (and what waits for them).
+  const plans = [planned];
+  await importState(build({}, plans));
   const planned2 = await preview(project);
   const containerOutputs: Record<string, Record<string, unknown>> = {};
   for (const step of planned2.steps) {
     if (step.newState?.type !== CONTAINER_TYPE || !step.newState.outputs) continue;
     containerOutputs[step.urn] = afterCreate(step.newState.outputs, step.newState.inputs as Record<string, any>);
   }
-  await importState(build(containerOutputs));
+  await importState(build(containerOutputs, plans));
+  plans.push(await preview(project));
+  await importState(build(containerOutputs, plans));
   return { counts, ms: Date.now() - started };
 }
 
+/** An account's JWT push (components/security/jwt-push.ts). */
+const PUSH_TYPE = "pulumi-nodejs:dynamic/cim-nats:AccountJwtPush";
 const CONTAINER_TYPE = "proxmoxve:index/containerLegacy:ContainerLegacy";
+/** The store path a host's build printed in the prior state: a function of its script, as Nix's is of its inputs. */
+export const priorSystemPath = (host: string, script: string) => `/nix/store/${createHash("sha256").update(script).digest("hex").slice(0, 32)}-nixos-system-${host}`;
 /** The SSH host key every container of the prior state had (what its read on the node printed). */
 export const PRIOR_CONTAINER_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKMGwCj9hlKhSiEbGGa6LAIXyFvC9YhJ0ptMvHaYXKwe";
 const ASSET_SIG = SECRET_SIG;

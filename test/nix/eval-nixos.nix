@@ -11,7 +11,8 @@
   lib,
   hostFile,
   extraModules ? [ ],
-  # configuration.nix imports `modulesPath + "/virtualisation/proxmox-lxc.nix"`; the stub there is empty.
+  # configuration.nix imports `modulesPath + "/virtualisation/proxmox-lxc.nix"`: a model of nixpkgs'
+  # LXC profile there (hostName, sshd, the service override; stub-modules/virtualisation/).
   modulesPath ? ./stub-modules,
 }:
 
@@ -108,6 +109,16 @@ let
     # The text between '<<<' and '>>>' (a config, a script), so the tests can run it for real.
     writeText = name: text: "/nix/store/stub-${name}<<<${text}>>>";
     writeShellScript = name: text: "/nix/store/stub-${name}<<<${text}>>>";
+    # A file at `destination` inside a package (what systemd.packages ships): kept as data.
+    writeTextFile =
+      {
+        name,
+        destination,
+        text,
+      }:
+      {
+        inherit name destination text;
+      };
     openssl = "/nix/store/stub-openssl";
     # What nix/modules/nats-server.nix builds with: the stub derivation carries the arguments.
     callPackage =
@@ -152,7 +163,20 @@ let
         type = types.listOf types.unspecified;
         default = [ ];
       };
-      networking.hostName = mkOption { type = types.str; };
+      # nixos/modules/tasks/network-interfaces.nix: a host name, or "" to take the kernel's.
+      networking.hostName = mkOption { type = types.strMatching "^$|^[[:alnum:]]([[:alnum:]_-]{0,61}[[:alnum:]])?$"; };
+      networking.useDHCP = mkOption {
+        type = types.bool;
+        default = true;
+      };
+      networking.useHostResolvConf = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      networking.useNetworkd = mkOption {
+        type = types.bool;
+        default = false;
+      };
       # nixpkgs' declarations (types as in nixos/modules) of what the generated files set.
       boot.isContainer = mkOption {
         type = types.bool;
@@ -164,6 +188,10 @@ let
         default = true;
       };
       # nixos/modules/config/nix-channel.nix
+      nix.channel.enable = mkOption {
+        type = types.bool;
+        default = true;
+      };
       nix.nixPath = mkOption {
         type = types.listOf types.str;
         default = [ ];
@@ -205,6 +233,10 @@ let
           type = types.listOf types.str;
           default = [ ];
         };
+        startWhenNeeded = mkOption {
+          type = types.bool;
+          default = false;
+        };
       };
       networking.firewall.allowedTCPPorts = mkOption {
         type = types.listOf types.port;
@@ -226,6 +258,11 @@ let
             options.source = mkOption { type = types.str; };
           }
         );
+      };
+      # nixos/modules/system/boot/systemd.nix: packages whose unit files and drop-ins the system ships.
+      systemd.packages = mkOption {
+        type = types.listOf types.unspecified;
+        default = [ ];
       };
       systemd.tmpfiles.rules = mkOption {
         type = types.listOf types.str;

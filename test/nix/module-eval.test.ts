@@ -133,6 +133,13 @@ describe.skipIf(!LIB)("the cim-nats module evaluated for every prod host", () =>
             `key.pem<-${secrets}/key.pem`,
             `ca.pem<-${secrets}/ca.pem`,
             ...(instance.kind === "hub" ? [`cluster-auth.conf<-${secrets}/cluster-auth.conf`] : []),
+            // The leaf-link creds too: not through LoadCredential, which LXC's service override empties.
+            ...(operator && instance.kind === "leaf"
+              ? [
+                  `leafnode.creds<-/var/lib/cim-nats/secrets/leaf-${instance.serverName}.creds`,
+                  `system-link.creds<-/var/lib/cim-nats/secrets/leaf-${instance.serverName}-sys.creds`,
+                ]
+              : []),
           ].sort(),
         );
         expect(service.reloadIfChanged).toBe(false);
@@ -146,14 +153,7 @@ describe.skipIf(!LIB)("the cim-nats module evaluated for every prod host", () =>
           [0, "SIGUSR2"],
           String(prod.lameDuck.durationSeconds + 30),
         ]);
-        if (operator && instance.kind === "leaf") {
-          expect(sc.LoadCredential).toEqual([
-            `leafnode.creds:/var/lib/cim-nats/secrets/leaf-${instance.serverName}.creds`,
-            `system-link.creds:/var/lib/cim-nats/secrets/leaf-${instance.serverName}-sys.creds`,
-          ]);
-        } else {
-          expect(sc.LoadCredential).toBeUndefined();
-        }
+        expect(sc.LoadCredential).toBeUndefined();
 
         const config = configOf(source);
         expect(config).toEqual(nixosRunningSettings(prod, instance, security, TLS));
@@ -366,6 +366,34 @@ describe.skipIf(!LIB)("TLS and route authorization on a prod host", () => {
     expect(after.restartTriggers).toEqual(before.restartTriggers);
     expect(after.serviceConfig.ExecStart).toBe(before.serviceConfig.ExecStart);
     expect(after.serviceConfig.ExecStartPre).toEqual(before.serviceConfig.ExecStartPre);
+  });
+
+  it("built where the secrets are not (build once, copy): the hashes the deploy records are the triggers", async () => {
+    // operator mode: nats-2's leaf has link creds. No secret file exists where this evaluates.
+    const { security } = await testSecurity(prod, "/var/lib/cim-nats/secrets");
+    const hostText = renderNixosHost(prod, "nats-2", security, TLS);
+    const hashes = (serial: string) =>
+      `{ services.cim-nats.secretFileHashes = { ${[
+        "/var/lib/cim-nats/secrets/nats-2-hub/cert.pem",
+        "/var/lib/cim-nats/secrets/nats-2-hub/key.pem",
+        "/var/lib/cim-nats/secrets/nats-2-hub/ca.pem",
+        "/var/lib/cim-nats/secrets/nats-2-hub/cluster-auth.conf",
+        "/var/lib/cim-nats/secrets/leaf-nats-2.creds",
+      ]
+        .map((p) => `"${p}" = "${serial}-${path.basename(p)}";`)
+        .join(" ")} }; }`;
+    const without = evalHost(hostText).systemd.services;
+    const first = evalHost(hostText, hashes("1")).systemd.services;
+    expect(first["cim-nats-hub"].reloadTriggers.slice(1).sort()).toEqual(["1-ca.pem", "1-cert.pem", "1-cluster-auth.conf", "1-key.pem"]);
+    expect(first["cim-nats-leaf"].restartTriggers.slice(1)).toEqual(["1-leaf-nats-2.creds"]);
+    // Without them a build elsewhere would never see a rotation: nothing to hash.
+    expect(without["cim-nats-hub"].reloadTriggers).toHaveLength(1);
+    expect(without["cim-nats-leaf"].restartTriggers).toHaveLength(1);
+    // Rotated: the hub reloads (certificates, route password), the leaf restarts (its link logs in again).
+    const rotated = evalHost(hostText, hashes("2")).systemd.services;
+    expect(rotated["cim-nats-hub"].reloadTriggers).not.toEqual(first["cim-nats-hub"].reloadTriggers);
+    expect(rotated["cim-nats-hub"].restartTriggers).toEqual(first["cim-nats-hub"].restartTriggers);
+    expect(rotated["cim-nats-leaf"].restartTriggers).not.toEqual(first["cim-nats-leaf"].restartTriggers);
   });
 
   it("the runtime-files script places each file 0400 for the service user, whole, and a second run replaces them", () => {

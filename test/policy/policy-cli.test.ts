@@ -108,7 +108,7 @@ describe.skipIf(PROD_SKIP !== "")("pulumi preview -s prod --policy-pack policy (
     }
   }, 300_000);
 
-  it("from an up's state: every host.nix server runs TLS; a container move is flagged until allowReplace approves it", async () => {
+  it("from an up's state: every host.nix server runs TLS (and without it each build is flagged); a container move is flagged until allowReplace approves it", async () => {
     await writePriorState(project, { "nats-1": "10.0.0.41", "nats-2": "10.0.0.42", "nats-3": "10.0.0.43", cimstor: "172.16.0.2" });
     project.editConfig((c) => (c["cim-nats:topology"].hosts.find((h: { name: string }) => h.name === "cimstor").node = "pve2"));
     try {
@@ -126,6 +126,17 @@ describe.skipIf(PROD_SKIP !== "")("pulumi preview -s prod --policy-pack policy (
       const approved = await policyPreview(["--policy-pack-config", approve]);
       expect(approved.stdout).toContain("cim-nats@v0.1.0");
       expect(approved.stdout).not.toContain("no-unapproved-replacement");
+    } finally {
+      project.restoreConfig();
+    }
+    // The control: host.nix really is read out of each host's build. Without TLS every build is flagged.
+    project.editConfig((c) => (c["cim-nats:tls"] = { mode: "off" }));
+    try {
+      const run = await policyPreview();
+      const out = run.stdout.replace(/\s+/g, " ");
+      for (const host of ["nats-1", "nats-2", "nats-3", "cimstor"]) expect(out).toContain(`[mandatory] tls-in-prod (command:local:Command: deploy-${host}-build)`);
+      expect(out).toContain("nats-server 'nats-1-hub' in 'deploy-nats-1-build'");
+      expect(run.code).not.toBe(0);
     } finally {
       project.restoreConfig();
     }

@@ -16,7 +16,7 @@ import { TYPES } from "../../policy/resource-types";
 import { renderServerConfig, serverConfigTree } from "../../components/render/nats-server-config";
 import { nixosInstanceOptions, renderNixosHost } from "../../components/render/nixos-host";
 import { loadStackModel } from "../../components/stack/stack-model";
-import { PREVIEW_PLACEHOLDER } from "../../components/deploy/nixos-deployment";
+import { buildScript } from "../../components/deploy/build-script";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT, readStackConfig } from "../support/stack-config";
@@ -29,7 +29,15 @@ const context = (over: Partial<PolicyContext> = {}): PolicyContext => ({
   largestDomain: () => 3,
   ...over,
 });
-const stringAsset = (text: string) => ({ text: Promise.resolve(text) });
+/** A host's build command as the deploy declares it, carrying `files` (path → text) besides its entry point. */
+const build = (files: Record<string, string>) => ({
+  create: "bash -s",
+  stdin: buildScript(
+    [{ path: "/etc/nixos/configuration.nix", content: "{ ... }: { }\n" }, ...Object.entries(files).map(([path, content]) => ({ path, content }))].map((f) => ({ ...f, mode: "0644", secret: false })),
+    { nixosConfig: "/etc/nixos/configuration.nix", gcRootName: "prod-nats-1" },
+    { host: "nats-1", address: "10.0.0.41", user: "root", port: 22, pinHostKey: true },
+  ),
+});
 
 describe("tls-in-prod", () => {
   // Prod's topology (the Proxmox section is not what this rule reads).
@@ -47,7 +55,7 @@ describe("tls-in-prod", () => {
   it("flags each listener without tls in a proxmox stack's host.nix, naming the server and the fix", async () => {
     const { security } = await testSecurity(prod.topology, "/var/lib/cim-nats/secrets");
     const text = renderNixosHost(prod.topology, "nats-1", security);
-    const run = await runRule(tlsInProd(context()), { type: TYPES.copyToRemote, name: "deploy-nats-1-copy-etc-nixos-cim-nats-host.nix", props: { source: stringAsset(text) } });
+    const run = await runRule(tlsInProd(context()), { type: TYPES.localCommand, name: "deploy-nats-1-build", props: build({ "/etc/nixos/cim-nats/host.nix": text }) });
     const hasTls = (nixAttribute(text, "services.cim-nats") as any).instances.leaf.settings.tls !== undefined;
     if (hasTls) {
       // TLS rendered (the tls work merged): the same host passes.
@@ -79,15 +87,17 @@ describe("tls-in-prod", () => {
     expect(required.violations[0]).toContain("cluster (routes)");
   });
 
-  it("leaves the other NixOS files alone, the module too (it only declares options.services.cim-nats)", async () => {
+  it("reads host.nix only, not the other files a build carries (the module only declares options.services.cim-nats)", async () => {
     const moduleText = readFileSync(join(PROJECT_ROOT, "nix", "modules", "cim-nats.nix"), "utf8");
     expect(moduleText).toContain("services.cim-nats");
-    const run = await runRule(tlsInProd(context()), { type: TYPES.copyToRemote, name: "deploy-nats-1-copy-etc-nixos-cim-nats-modules-cim-nats.nix", props: { source: stringAsset(moduleText) } });
+    const run = await runRule(tlsInProd(context()), { type: TYPES.localCommand, name: "deploy-nats-1-build", props: build({ "/etc/nixos/cim-nats/modules/cim-nats.nix": moduleText }) });
     expect(run).toEqual({ violations: [] });
+    // Another local command: nothing to read.
+    expect(await runRule(tlsInProd(context()), { type: TYPES.localCommand, name: "other", props: { create: "true" } })).toEqual({ violations: [] });
   });
 
-  it("waits for up when a preview only has host.nix's placeholder", async () => {
-    const run = await runRule(tlsInProd(context()), { type: TYPES.copyToRemote, name: "deploy-nats-1-copy-etc-nixos-cim-nats-host.nix", props: { source: stringAsset(`${PREVIEW_PLACEHOLDER}services.cim-nats = {};`) } });
+  it("waits for up when a preview does not know the host's files yet (the build's script is unknown)", async () => {
+    const run = await runRule(tlsInProd(context()), { type: TYPES.localCommand, name: "deploy-nats-1-build", props: withUnknown({ create: "bash -s" }, "stdin") });
     expect(run.notApplicable).toMatch(/checked again at up/);
   });
 });

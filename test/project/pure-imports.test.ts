@@ -53,6 +53,8 @@ const PURE_MODULES = [
   "components/proxmox/ipv4.ts",
   "components/deploy/files.ts",
   "components/deploy/scripts.ts",
+  "components/deploy/build-script.ts",
+  "components/deploy/host-deployment.ts",
   "components/deploy/rebuild-order.ts",
   "components/deploy/outputs.ts",
   "components/stack/stack-model.ts",

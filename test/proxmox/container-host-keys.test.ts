@@ -85,26 +85,25 @@ describe("the prod program pins each container's key (mocks)", () => {
     const [node, address, vmid] = NODE[host];
     const read = registered.find((r) => r.name === `deploy-${host}-hostkey`)!;
     expect(read.type).toBe("command:remote:Command");
-    const conn = plain(read.inputs.connection);
-    expect({ ...conn, privateKey: typeof plain(conn.privateKey) }).toEqual({
+    // Pulumi.prod.yaml logs in through the SSH agent: no key in the connection.
+    expect(plain(read.inputs.connection)).toEqual({
       host: address,
       port: 22,
       user: "root",
-      privateKey: "string",
       hostKey: PVE_KEYS[node],
       dialErrorLimit: 10,
       perDialTimeout: 15,
     });
-    // The deploy key keeps the whole connection secret, as on the deploy's own connections.
-    expect(read.inputs.connection).toHaveProperty("4dabf18193072939515e22adb298388d");
     expect(read.inputs.create).toBe(readHostKeyScript(vmid));
     // A replaced container (new id) replaces the read (triggers are replace-on-change), which reads the new key.
     expect(read.inputs.triggers).toEqual([`${host}-container-id`]);
   });
 
-  it.each(Object.keys(NODE))("%s: every stage, copy and switch pins the key read (type and base64, no comment)", (host) => {
+  it.each(Object.keys(NODE))("%s: every stage, copy and switch pins the key read (type and base64, no comment), and so does the build's closure copy", (host) => {
     const deploy = registered.filter((r) => r.name.startsWith(`deploy-${host}-`) && !r.name.endsWith("-hostkey") && r.type.startsWith("command:remote:"));
     expect(deploy.length).toBeGreaterThanOrEqual(7);
     for (const r of deploy) expect(plain(r.inputs.connection).hostKey, r.name).toBe(MOCK_CONTAINER_HOST_KEY);
+    const build = registered.find((r) => r.name === `deploy-${host}-build`)!;
+    expect(plain(build.inputs.environment)).toEqual({ CIM_NATS_HOST_KEY: MOCK_CONTAINER_HOST_KEY });
   });
 });

@@ -4,6 +4,7 @@
  * declares without any cloud. The dependency list is read off the registration request the
  * SDK sends, the same one the engine would get.
  */
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 
 export type Registered = {
@@ -38,7 +39,19 @@ export type MockRecorder = {
   urnOf(name: string): string;
 };
 
-export async function installMocks(stack = "prod"): Promise<MockRecorder> {
+/**
+ * What a local build command prints, under the mocks (its stdout: the built system's store path).
+ * Default `mockSystemPath`; the SSH replay predicts what its `nix-build` stand-in builds.
+ */
+export type BuildOutput = (args: { name: string; inputs: Record<string, any> }) => string;
+
+/** A store path that is a function of the build's script, as Nix's is of its inputs: `/nix/store/<hash>-nixos-system-<host>`. */
+export const mockSystemPath: BuildOutput = ({ name, inputs }) => {
+  const stdin = inputs.stdin && typeof inputs.stdin === "object" && "value" in inputs.stdin ? inputs.stdin.value : inputs.stdin;
+  return `/nix/store/${createHash("sha256").update(String(stdin)).digest("hex").slice(0, 32)}-nixos-system-${name.replace(/^.*?-(.*)-build$/, "$1")}`;
+};
+
+export async function installMocks(stack = "prod", buildOutput: BuildOutput = mockSystemPath): Promise<MockRecorder> {
   const registered: Registered[] = [];
   const requests = new Map<string, { parent: string; dependencies: string[]; options: RegisteredOptions }>();
   const urns = new Map<string, string>();
@@ -55,6 +68,8 @@ export async function installMocks(stack = "prod"): Promise<MockRecorder> {
           dependencies: req?.dependencies ?? [],
           options: req?.options ?? { replaceOnChanges: [], ignoreChanges: [], protect: false, retainOnDelete: false },
         });
+        // A build prints the system's store path, the input of its host's switch.
+        if (args.type === "command:local:Command") return { id: `${args.name}-id`, state: { ...args.inputs, stdout: `${buildOutput(args)}\n` } };
         return { id: `${args.name}-id`, state: args.inputs };
       },
       call: (args) => args.inputs,

@@ -9,7 +9,7 @@ import { openSshPublicKey } from "../../components/proxmox/ssh-public-key";
 import { parseTopology } from "../../components/topology/parse";
 import { ConfigError, Topology } from "../../components/topology/types";
 import { readStackConfig } from "../support/stack-config";
-import { clone, prodFixture, TEST_API_TOKEN } from "./fixtures";
+import { clone, prodAgentFixture, prodFixture, TEST_API_TOKEN } from "./fixtures";
 import { generateOpenSshKey } from "./ssh-key";
 
 type Raw = Record<string, any>;
@@ -17,7 +17,9 @@ type Raw = Record<string, any>;
 /** Runs parseProxmox on the prod config after `change`, returning the ConfigError's issues. */
 function issuesAfter(change: (c: { proxmox: Raw; topology: Raw; secrets: { -readonly [K in keyof ProxmoxSecrets]: ProxmoxSecrets[K] } }) => { topology?: (t: Topology) => Topology } | void) {
   const config = readStackConfig("prod");
-  const c = { proxmox: clone(config.proxmox) as Raw, topology: clone(config.topology) as Raw, secrets: { ...prodFixture().secrets } };
+  // The key-mode prod config (prodFixture): the errors about the key need one.
+  const fixture = prodFixture();
+  const c = { proxmox: clone(fixture.rawProxmox) as Raw, topology: clone(config.topology) as Raw, secrets: { ...fixture.secrets } };
   const result = change(c);
   let topology = parseTopology(c.topology, { name: "prod" });
   if (result && result.topology) topology = result.topology(topology);
@@ -215,6 +217,33 @@ describe("openSshPublicKey", () => {
     const pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIBq=\n-----END PRIVATE KEY-----\n";
     expect(openSshPublicKey(pem)).toBeUndefined();
     expect(openSshPublicKey("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----")).toBeUndefined();
+  });
+
+  it("Pulumi.prod.yaml logs in through the agent: no key in the spec, the configured deploy key authorized", () => {
+    const { spec } = prodAgentFixture();
+    expect(spec.ssh).toEqual({
+      username: "root",
+      agent: true,
+      authorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOb3/vv8Ut5cJsZzWnnzPjYt2+eNZCPJqaaFqyc1uXfO deploy@cim-nats"],
+      containerUser: "root",
+      containerPort: 22,
+      nodes: NODES,
+      verifyHostKeys: true,
+    });
+  });
+
+  it("a key in the config besides the agent: one way to log in, the fix named", () => {
+    const { rawProxmox, topology } = prodAgentFixture();
+    let error: unknown;
+    try {
+      parseProxmox(rawProxmox, topology, { apiToken: TEST_API_TOKEN, sshPrivateKey: prodFixture().key.privateKey });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ConfigError).issues).toEqual([
+      { propertyPath: "sshPrivateKey", reason: expect.stringMatching(/is set, but proxmox.ssh.agent is true: .*`pulumi config rm cim-nats:sshPrivateKey`\) or set proxmox.ssh.agent: false$/) },
+    ]);
+    expect(String(error)).not.toContain("PRIVATE KEY");
   });
 
   it("asks for authorizedKeys when the key's public half cannot be derived", () => {

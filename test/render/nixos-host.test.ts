@@ -48,11 +48,11 @@ describe("renderNixosHost", () => {
     const leaf = nixosInstanceOptions(prod, instanceByName(prod, "nats-1"), security);
     expect(leaf.leafnodeCredentialsFile).toBe("/var/lib/cim-nats/secrets/leaf-nats-1.creds");
     expect(leaf.settings).toEqual(nixosRunningSettings(prod, instanceByName(prod, "nats-1"), security));
-    // Each remote reads its link's systemd credential (the app link's, the system link's), never a path under /var/lib.
+    // Each remote reads its link's creds from the unit's runtime dir (root copies them there; the app link's, the system link's), never a path under /var/lib.
     const remotes = (leaf.settings as { leafnodes: { remotes: { account: string; credentials: string }[] } }).leafnodes.remotes;
     expect(remotes.map((r) => [r.account, r.credentials])).toEqual([
-      [security.leafLinks["nats-1"].application.account, "/run/credentials/cim-nats-leaf.service/leafnode.creds"],
-      [security.systemAccount, "/run/credentials/cim-nats-leaf.service/system-link.creds"],
+      [security.leafLinks["nats-1"].application.account, "/run/cim-nats-leaf/leafnode.creds"],
+      [security.systemAccount, "/run/cim-nats-leaf/system-link.creds"],
     ]);
     expect(leaf.leafnodeCredentialsFile).toBe(security.leafLinks["nats-1"].application.credentialsPath);
     expect(leaf.systemLinkCredentialsFile).toBe(security.leafLinks["nats-1"].system.credentialsPath);

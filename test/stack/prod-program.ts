@@ -1,6 +1,6 @@
 /**
  * Runs the whole prod program (components/stack/program.ts) under Pulumi's mocks on every
- * `cim-nats:*` key of Pulumi.prod.yaml, with placeholder secrets: what `pulumi up -s prod` would
+ * `cim-nats:*` key of Pulumi.prod.yaml, with a placeholder token (the deploy key is in the SSH agent, not the config): what `pulumi up -s prod` would
  * declare. NKeys, JWTs, the TLS CA, certificates and route password are made by their real
  * provider functions inside the mock, so creds, certificates and rendered configs are real. One run per test file (each file is its own worker).
  */
@@ -11,7 +11,6 @@ import { load } from "js-yaml";
 import { issuedJwtProvider } from "../../components/security/jwt";
 import { nkeyProvider } from "../../components/security/nkey";
 import { createRoutePassword, createServerCert, createTlsCa } from "../../components/tls/tls-crud";
-import { generateOpenSshKey } from "../proxmox/ssh-key";
 import { PROJECT_ROOT } from "../support/stack-config";
 
 export type Registered = { type: string; name: string; inputs: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -29,15 +28,14 @@ export async function runProdProgram(): Promise<{ registered: Registered[]; outp
       .filter(([k, v]) => k.startsWith("cim-nats:") && !(v && typeof v === "object" && "secure" in v))
       .map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
   );
-  const key = generateOpenSshKey();
+  // As Pulumi.prod.yaml logs in: through the SSH agent, no key in the config.
   pulumi.runtime.setAllConfig(
     {
       ...config,
       "cim-nats:substrate": "proxmox",
       "cim-nats:proxmoxApiToken": "root@pam!pulumi=00000000-0000-0000-0000-000000000000",
-      "cim-nats:sshPrivateKey": key.privateKey,
     },
-    ["cim-nats:proxmoxApiToken", "cim-nats:sshPrivateKey"],
+    ["cim-nats:proxmoxApiToken"],
   );
   const registered: Registered[] = [];
   await pulumi.runtime.setMocks(
@@ -56,6 +54,10 @@ export async function runProdProgram(): Promise<{ registered: Registered[]; outp
         // A container's host key, as the read on its node prints it (container-host-key.ts).
         if (args.type === "command:remote:Command" && args.name.endsWith("-hostkey")) {
           return { id: `${args.name}-id`, state: { ...args.inputs, stdout: `${MOCK_CONTAINER_HOST_KEY} root@${args.name}` } };
+        }
+        // A host's build prints its system's store path.
+        if (args.type === "command:local:Command" && args.name.endsWith("-build")) {
+          return { id: `${args.name}-id`, state: { ...args.inputs, stdout: `/nix/store/00000000000000000000000000000000-nixos-system-${args.name}\n` } };
         }
         // The TLS resources (components/tls): the real CA, certificates and route password.
         const tlsCreate: Record<string, (ins: any) => Promise<{ id: string; outs: object }>> = { // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -5,6 +5,7 @@
  * creds, certificates and rendered configs are real.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { embeddedFiles } from "../../components/deploy/build-script";
 import { plain, runProdProgram, type Registered } from "./prod-program";
 
 let registered: Registered[] = [];
@@ -25,40 +26,48 @@ describe("pulumi up -s prod, as declared", () => {
     ]);
   });
 
-  it("deploys configuration.nix, the module, the host file, the SSH access, 0600 link creds (application and system) and TLS files to every host", () => {
+  it("builds every host from configuration.nix, the modules, the host file, the SSH access; copies only its 0600 link creds (application and system) and TLS files", () => {
     const copies = ofType(":CopyToRemote");
     const forHost = (h: string) => copies.filter((c) => c.name.includes(`-${h}-`));
-    // cimstor also runs the CID service (Pulumi.prod.yaml's cim-nats:cidService): its unit module,
-    // program bundle, enabling file and its user's creds.
-    const cid = ["etc-nixos-cim-nats-cid-service.js", "etc-nixos-cim-nats-cid-service.nix", "etc-nixos-cim-nats-modules-cim-cid-service.nix", "var-lib-cim-nats-secrets-cid-service.creds"];
+    const built = (h: string) => embeddedFiles(plain(ofType(":Command").find((c) => c.name === `deploy-${h}-build`)!.inputs.stdin));
     for (const h of ["nats-1", "nats-2", "nats-3", "cimstor"]) {
+      expect(Object.keys(built(h)).sort()).toEqual(
+        [
+          "/etc/nixos/configuration.nix",
+          "/etc/nixos/cim-nats/access.nix",
+          "/etc/nixos/cim-nats/host.nix",
+          "/etc/nixos/cim-nats/modules/cim-nats.nix",
+          // The pinned nats-server, the nixpkgs pin, Nix's settings and the secrets' hashes.
+          "/etc/nixos/cim-nats/modules/nats-server.nix",
+          "/etc/nixos/cim-nats/nixpkgs.nix",
+          "/etc/nixos/cim-nats/secret-hashes.nix",
+          "/etc/nixos/cim-nats/system.nix",
+          // cimstor also runs the CID service (Pulumi.prod.yaml's cim-nats:cidService): its unit module, program bundle, enabling file.
+          ...(h === "cimstor" ? ["/etc/nixos/cim-nats/cid-service.js", "/etc/nixos/cim-nats/cid-service.nix", "/etc/nixos/cim-nats/modules/cim-cid-service.nix"] : []),
+        ].sort(),
+      );
       expect(forHost(h).map((c) => c.inputs.remotePath.split("/").pop()).sort()).toEqual(
         [
-          "etc-nixos-cim-nats-access.nix",
-          "etc-nixos-cim-nats-host.nix",
-          "etc-nixos-cim-nats-modules-cim-nats.nix",
-          // The pinned nats-server, the nixpkgs pin and Nix's settings (gc, NIX_PATH).
-          "etc-nixos-cim-nats-modules-nats-server.nix",
-          "etc-nixos-cim-nats-nixpkgs.nix",
-          "etc-nixos-cim-nats-system.nix",
-          "etc-nixos-configuration.nix",
           `var-lib-cim-nats-secrets-leaf-${h}.creds`,
           `var-lib-cim-nats-secrets-leaf-${h}-sys.creds`,
           // TLS: each server's certificate, key and the CA; a hub member's route authorization.
           ...["ca.pem", "cert.pem", "key.pem"].map((f) => `var-lib-cim-nats-secrets-${h}-${f}`),
-          ...(h === "cimstor" ? cid : ["ca.pem", "cert.pem", "cluster-auth.conf", "key.pem"].map((f) => `var-lib-cim-nats-secrets-${h}-hub-${f}`)),
+          ...(h === "cimstor" ? ["var-lib-cim-nats-secrets-cid-service.creds"] : ["ca.pem", "cert.pem", "cluster-auth.conf", "key.pem"].map((f) => `var-lib-cim-nats-secrets-${h}-hub-${f}`)),
         ].sort(),
       );
     }
     const switches = ofType(":Command").filter((c) => c.name.endsWith("-switch"));
     expect(switches).toHaveLength(4);
-    const script = JSON.stringify(switches.find((s) => s.name.includes("nats-2"))!.inputs);
-    expect(script).toContain("/var/lib/cim-nats/secrets/leaf-nats-2.creds");
-    expect(script).toContain("/var/lib/cim-nats/secrets/leaf-nats-2-sys.creds");
-    expect(script).toContain("0600");
-    // Against the pinned nixpkgs the switch fetched, never the template's channel.
-    expect(script).toContain('nixos-rebuild switch -I \\"nixpkgs=$NIXPKGS\\"');
-    expect(script).toContain("nix-instantiate --eval --read-write-mode --json /etc/nixos/cim-nats/nixpkgs.nix");
+    const script = plain(switches.find((s) => s.name.includes("nats-2"))!.inputs.stdin) as string;
+    expect(script).toContain("install -D -m 0600 /var/lib/cim-nats/.deploy/var-lib-cim-nats-secrets-leaf-nats-2.creds /var/lib/cim-nats/secrets/leaf-nats-2.creds");
+    expect(script).toContain("install -D -m 0600 /var/lib/cim-nats/.deploy/var-lib-cim-nats-secrets-leaf-nats-2-sys.creds /var/lib/cim-nats/secrets/leaf-nats-2-sys.creds");
+    // It activates what nats-2's build printed, through the system profile.
+    expect(script).toMatch(/^SYSTEM=\/nix\/store\/0{32}-nixos-system-deploy-nats-2-build$/m);
+    expect(script).toContain('nix-env -p "$PROFILE" --set "$1"');
+    // Built against the pinned nixpkgs the build fetched, never the template's channel.
+    const build = plain(ofType(":Command").find((c) => c.name === "deploy-nats-2-build")!.inputs.stdin) as string;
+    expect(build).toContain('nix-instantiate --eval --read-write-mode --json "$dir"/etc/nixos/cim-nats/nixpkgs.nix');
+    expect(build).toContain('nix-build "$nixos" -A system "${path[@]}" -I "nixos-config=$dir"/etc/nixos/configuration.nix');
   });
 
   it("each hub host's switch records its route transport (no file of the NixOS config) and relaxes its wait across a change, but the last", () => {
@@ -66,7 +75,7 @@ describe("pulumi up -s prod, as declared", () => {
     const transport = `'{"name":"cim-hub","tls":true,"auth":true}'`;
     for (const host of ["nats-1", "nats-2", "nats-3"]) {
       expect(stdin(host)).toContain(`printf '%s\\n' ${transport} >/var/lib/cim-nats/route-transport.new`);
-      expect(stdin(host)).toContain(`wait_healthy ${host}-hub 127.0.0.1 8223 "$hub_healthz"`);
+      expect(stdin(host)).toContain(`wait_healthy ${host}-hub cim-nats-hub 127.0.0.1 8223 "$hub_healthz"`);
       expect(stdin(host).includes("hub_healthz='/healthz?js-server-only=true'")).toBe(host !== "nats-3");
     }
     expect(stdin("cimstor")).not.toContain("route-transport");
@@ -86,6 +95,8 @@ describe("pulumi up -s prod, as declared", () => {
       return copy.inputs.source;
     };
     const text = async (host: string, file: string): Promise<string> => plain(await plain(plain(content(host, file)).text));
+    /** A public file as the host's build carries it (never copied to the host). */
+    const built = (host: string, path: string): string => embeddedFiles(plain(ofType(":Command").find((c) => c.name === `deploy-${host}-build`)!.inputs.stdin))[path];
     // Every secret file's content is a secret; the key and the route authorization are real.
     for (const [host, file] of [["nats-2", "nats-2-key.pem"], ["nats-2", "nats-2-hub-key.pem"], ["nats-2", "nats-2-hub-cluster-auth.conf"], ["cimstor", "cimstor-cert.pem"]]) {
       expect(content(host, file), file).toHaveProperty("4dabf18193072939515e22adb298388d");
@@ -100,14 +111,14 @@ describe("pulumi up -s prod, as declared", () => {
     expect(cert.verify(new X509Certificate(outputs.tls.caCert).publicKey)).toBe(true);
     expect(outputs.tls.mode).toBe("generated");
     // The public host file references them by path only, in the unit's runtime dir.
-    const hostNix = (await text("nats-2", "host.nix"));
-    expect(content("nats-2", "host.nix")).not.toHaveProperty("4dabf18193072939515e22adb298388d");
+    const hostNix = built("nats-2", "/etc/nixos/cim-nats/host.nix");
+    expect(ofType(":Command").find((c) => c.name === "deploy-nats-2-build")!.inputs.stdin).not.toHaveProperty("4dabf18193072939515e22adb298388d");
     expect(hostNix).toContain('cert_file = "/run/cim-nats-hub/cert.pem";');
     expect(hostNix).toContain('include = "cluster-auth.conf";');
     expect(hostNix).toContain('clusterAuthFile = "/var/lib/cim-nats/secrets/nats-2-hub/cluster-auth.conf";');
     expect(hostNix).not.toMatch(/PRIVATE KEY|cim-route:/);
     // cimstor's CID service trusts the CA placed for its leaf.
-    const cidNix = (await text("cimstor", "cid-service.nix"));
+    const cidNix = built("cimstor", "/etc/nixos/cim-nats/cid-service.nix");
     expect(cidNix).toContain('caFile = "/var/lib/cim-nats/secrets/cimstor/ca.pem";');
   });
 

@@ -1,17 +1,10 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadStackModel } from "../../components/stack";
 import { ConfigError } from "../../components/topology";
 import { readStackConfig } from "../support/stack-config";
 
-// A throwaway key made for this test: the parser derives the containers' authorized key from it.
-const keyDir = mkdtempSync(join(tmpdir(), "cim-nats-key-"));
-execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(keyDir, "id")]);
-const secrets = { apiToken: "root@pam!pulumi=00000000-0000-0000-0000-000000000000", sshPrivateKey: readFileSync(join(keyDir, "id"), "utf8") };
-afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
+// Pulumi.prod.yaml logs in through the SSH agent: the token is its only secret.
+const secrets = { apiToken: "root@pam!pulumi=00000000-0000-0000-0000-000000000000" };
 
 describe("loadStackModel", () => {
   it("builds the dev model: local substrate, leaves deny importing their local stores' subjects", () => {
@@ -25,7 +18,7 @@ describe("loadStackModel", () => {
   it("builds the prod model with its Proxmox spec", () => {
     const m = loadStackModel("prod", readStackConfig("prod"), secrets);
     expect(m.substrate).toBe("proxmox");
-    expect(m.proxmox).toBeDefined();
+    expect(m.proxmox?.ssh).toMatchObject({ agent: true, authorizedKeys: [expect.stringMatching(/^ssh-ed25519 \S+ deploy@cim-nats$/)] });
     expect(m.topology.hosts.map((h) => h.vmid)).toEqual([201, 202, 203, 204]);
   });
 

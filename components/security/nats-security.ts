@@ -14,6 +14,7 @@ import { IssuedJwt } from "./jwt";
 import { NKey } from "./nkey";
 import { identityPlan } from "./identity-plan";
 import { parseSecurity } from "./parse";
+import type { ProvidedIdentities } from "./provided-identities";
 import type { JetStreamSpec } from "../jetstream/spec";
 import { buildServerSecurity, IssuedIdentities } from "./server-security";
 import { JETSTREAM_ADMIN_USER, SecuritySpec, SYSTEM_MONITOR_USER } from "./types";
@@ -49,6 +50,11 @@ export interface NatsSecurityArgs {
   readonly issueAfter?: readonly pulumi.Input<pulumi.Resource>[];
   /** Users whose JWTs do not wait for `issueAfter` (the guard connects as the JetStream admin). Default none. */
   readonly issueFirst?: readonly string[];
+  /**
+   * Keys a site already has (an nsc store, or the secret identitySeeds: provided-identities.ts)
+   * and what adopted accounts keep (signing keys, revocations). Default: every key generated.
+   */
+  readonly provided?: ProvidedIdentities;
 }
 
 /** Public keys of every identity: safe to show, handy for `nats account info` and audits. */
@@ -134,10 +140,25 @@ export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent:
   const { spec, topology } = args;
   const opts = { parent };
   const after = { parent, dependsOn: [...(args.issueAfter ?? [])] };
-  const plan = identityPlan(spec);
+  const provided = args.provided;
+  const plan = identityPlan(spec, provided ? { provided: Object.keys(provided.seeds), accounts: provided.accounts } : undefined);
+  const allowSwitch = provided?.allowSwitch ?? spec.identities.allowSwitch;
 
   const keys: Record<string, NKey> = Object.fromEntries(
-    plan.keys.map((k) => [k.id, new NKey(`${name}-${k.resource}`, { kind: k.kind, ...(k.signs ? { signs: k.signs } : {}) }, opts)]),
+    plan.keys.map((k) => [
+      k.id,
+      new NKey(
+        `${name}-${k.resource}`,
+        {
+          kind: k.kind,
+          ...(k.signs ? { signs: k.signs } : {}),
+          ...(k.provided && provided ? { seed: pulumi.secret(provided.seeds[k.id]) } : {}),
+          // Only the operator's and accounts' keys can be provided; only they can switch.
+          ...(allowSwitch && (k.kind === "operator" || k.id.startsWith("account:")) ? { allowSwitch: true } : {}),
+        },
+        opts,
+      ),
+    ]),
   );
   const publicKeyOf = (id: string) => keys[id].publicKey;
   const jwts: Record<string, IssuedJwt> = Object.fromEntries(

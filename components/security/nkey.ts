@@ -12,17 +12,25 @@
  * nothing from this module and `require` what they need.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { permissionsNarrowed, type SignedPermissions } from "./permissions";
+
+export { permissionsNarrowed, type SignedPermissions };
 
 export const NKeyKind = { Operator: "operator", Account: "account", User: "user" } as const;
 export type NKeyKind = (typeof NKeyKind)[keyof typeof NKeyKind];
 
-/** What a signing key signs: the user's permission claims (claims.ts userClaims), compared for narrowing. */
-export type SignedPermissions = { readonly [key: string]: unknown };
 
 export type NKeyInputs = {
   readonly kind: NKeyKind;
   /** A user's signing key: the permissions it signs; a narrowing replaces the key. */
   readonly signs?: SignedPermissions;
+  /**
+   * A provided seed (an nsc store's, or the secret identitySeeds): the key is this one, not a
+   * generated one. Secret. Default none (generated).
+   */
+  readonly seed?: string;
+  /** Replacing the key (generated ↔ provided, or another provided seed) is allowed. Default false. */
+  readonly allowSwitch?: boolean;
 };
 export type NKeyOutputs = {
   readonly kind: NKeyKind;
@@ -31,20 +39,67 @@ export type NKeyOutputs = {
   readonly publicKey: string;
   /** SO…, SA… or SU…: secret (additionalSecretOutputs). */
   readonly seed: string;
+  /** The seed was provided, not generated. Absent in states from before provided keys. */
+  readonly provided?: boolean;
 };
 
 /** CRUD of an NKey, callable directly (tests) and through Pulumi (serialized). */
 export const nkeyProvider: pulumi.dynamic.ResourceProvider<NKeyInputs, NKeyOutputs> = {
-  async check(_olds, news) {
+  async check(olds, news) {
     const kinds = ["operator", "account", "user"];
     if (!kinds.includes(news.kind)) {
       return { inputs: news, failures: [{ property: "kind", reason: `kind ${JSON.stringify(news.kind)} is not one of ${kinds.join(", ")}` }] };
+    }
+    const nkeys = require("@nats-io/nkeys");
+    const publicOf = (seed: string): string | undefined => {
+      try {
+        const kp = nkeys.fromSeed(new TextEncoder().encode(seed));
+        const pub: string = kp.getPublicKey();
+        kp.clear();
+        return pub;
+      } catch {
+        return undefined;
+      }
+    };
+    const prefix = { operator: "O", account: "A", user: "U" }[news.kind];
+    if (news.seed !== undefined && !publicOf(news.seed)?.startsWith(prefix)) {
+      // Never the seed itself in a message: only what it is not.
+      return { inputs: news, failures: [{ property: "seed", reason: `the provided seed is not a valid ${news.kind} seed (S${prefix}…): check the key given for it` }] };
+    }
+    // A key already in the state that would change: every JWT it signed, and so every creds
+    // file issued before, stops working. Refused unless the stack says so, before anything runs.
+    const existing = olds !== undefined && typeof olds.kind === "string";
+    if (existing && !news.allowSwitch) {
+      const was = olds.seed !== undefined ? publicOf(olds.seed) : undefined;
+      const now = news.seed !== undefined ? publicOf(news.seed) : undefined;
+      const switched = (olds.seed === undefined) !== (news.seed === undefined) || was !== now;
+      if (switched) {
+        const what =
+          olds.seed === undefined ? `from its generated key to a provided one (${now})` : news.seed === undefined ? `from the provided key ${was} to a newly generated one` : `from the provided key ${was} to another one (${now})`;
+        return {
+          inputs: news,
+          failures: [
+            {
+              property: "seed",
+              reason:
+                `this ${news.kind} key would switch ${what}: every JWT it signed is re-issued and every creds file issued before stops working. ` +
+                "If that is what you want, set `cim-nats:security.identities.allowSwitch: true` for this up; otherwise restore the previous identities source",
+            },
+          ],
+        };
+      }
     }
     return { inputs: news };
   },
 
   async create(inputs) {
     const nkeys = require("@nats-io/nkeys");
+    if (inputs.seed !== undefined) {
+      const kp = nkeys.fromSeed(new TextEncoder().encode(inputs.seed));
+      const publicKey: string = kp.getPublicKey();
+      kp.clear();
+      return { id: `nkey:${publicKey}`, outs: { kind: inputs.kind, publicKey, seed: inputs.seed, provided: true, ...(inputs.signs ? { signs: inputs.signs } : {}) } };
+    }
     const make = { operator: nkeys.createOperator, account: nkeys.createAccount, user: nkeys.createUser }[inputs.kind];
     if (!make) throw new Error(`cannot create an NKey of kind ${JSON.stringify(inputs.kind)}: use operator, account or user`);
     const kp = make();
@@ -58,6 +113,8 @@ export const nkeyProvider: pulumi.dynamic.ResourceProvider<NKeyInputs, NKeyOutpu
     // The key itself is state, not configuration: a different kind needs a new one, and so do
     // narrower permissions (old creds must stop working); wider ones are only recorded.
     if (olds.kind !== news.kind) return { changes: true, replaces: ["kind"] };
+    // Another key than the one in the state (check refused it unless allowSwitch).
+    if (news.seed !== undefined ? news.seed !== olds.seed : olds.provided === true) return { changes: true, replaces: ["seed"] };
     if (JSON.stringify(olds.signs ?? null) === JSON.stringify(news.signs ?? null)) return { changes: false };
     // A signing key from before permissions were recorded: what it signed is unknown, so it goes.
     if (!olds.signs && news.signs) return { changes: true, replaces: ["signs"] };
@@ -67,7 +124,7 @@ export const nkeyProvider: pulumi.dynamic.ResourceProvider<NKeyInputs, NKeyOutpu
 
   async update(_id, olds, news) {
     // Wider (or first recorded) permissions: the same key.
-    return { outs: { kind: olds.kind, publicKey: olds.publicKey, seed: olds.seed, ...(news.signs ? { signs: news.signs } : {}) } };
+    return { outs: { kind: olds.kind, publicKey: olds.publicKey, seed: olds.seed, ...(olds.provided ? { provided: true } : {}), ...(news.signs ? { signs: news.signs } : {}) } };
   },
 
   async read(id, props) {
@@ -80,40 +137,15 @@ export const nkeyProvider: pulumi.dynamic.ResourceProvider<NKeyInputs, NKeyOutpu
   },
 };
 
-/**
- * Whether `next` takes away anything `prev` allowed: an allowed subject no longer listed (or
- * "everything" becoming a list), a new deny, response permissions reduced, a connection type
- * dropped. Literal comparison: a subject rewritten under a wider wildcard counts as narrowed
- * (the safe side: one key rotation too many, never one too few).
- */
-export function permissionsNarrowed(prev: SignedPermissions, next: SignedPermissions): boolean {
-  const list = (v: unknown, key: string): string[] | undefined => {
-    const x = (v as Record<string, unknown> | undefined)?.[key];
-    return Array.isArray(x) ? x.map(String) : undefined;
-  };
-  const allowLost = (p: unknown, n: unknown) => {
-    const before = list(p, "allow") ?? [];
-    const after = list(n, "allow") ?? [];
-    if (after.length === 0) return false; // everything is allowed now
-    if (before.length === 0) return true; // everything was allowed before
-    return before.some((s) => !after.includes(s));
-  };
-  const denyAdded = (p: unknown, n: unknown) => (list(n, "deny") ?? []).some((s) => !(list(p, "deny") ?? []).includes(s));
-  for (const k of ["pub", "sub"]) if (allowLost(prev[k], next[k]) || denyAdded(prev[k], next[k])) return true;
-  const resp = (v: unknown) => v as { max?: number; ttl?: number } | undefined;
-  const [rp, rn] = [resp(prev.resp), resp(next.resp)];
-  if (rp && (!rn || (rn.max ?? 1) < (rp.max ?? 1) || ((rp.ttl ?? 0) === 0 ? (rn.ttl ?? 0) !== 0 : (rn.ttl ?? 0) !== 0 && (rn.ttl ?? 0) < (rp.ttl ?? 0)))) return true;
-  const types = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
-  const [tp, tn] = [types(prev.allowed_connection_types), types(next.allowed_connection_types)];
-  if (tn.length > 0 && (tp.length === 0 || tp.some((t) => !tn.includes(t)))) return true;
-  return false;
-}
-
 export type NKeyArgs = {
   /** operator, account or user. Changing it replaces the key (and so every JWT it signs). */
   readonly kind: pulumi.Input<NKeyKind>;
   /** A user's signing key: that user's permission claims. Narrowing them replaces the key. Default none. */
   readonly signs?: pulumi.Input<SignedPermissions>;
+  /** A provided seed (pass a secret): this key instead of a generated one. Default none. */
+  readonly seed?: pulumi.Input<string>;
+  /** Allow the key to change (generated ↔ provided, another provided seed). Default false. */
+  readonly allowSwitch?: boolean;
 };
 
 /** A key pair generated once; `seed` is a secret Output. */
@@ -126,7 +158,15 @@ export class NKey extends pulumi.dynamic.Resource {
     super(
       nkeyProvider,
       name,
-      { kind: args.kind, ...(args.signs !== undefined ? { signs: args.signs } : {}), publicKey: undefined, seed: undefined },
+      {
+        kind: args.kind,
+        ...(args.signs !== undefined ? { signs: args.signs } : {}),
+        // A provided seed is an input (secret); otherwise the seed is an output the provider makes.
+        seed: args.seed !== undefined ? pulumi.secret(args.seed) : undefined,
+        ...(args.allowSwitch ? { allowSwitch: true } : {}),
+        publicKey: undefined,
+        provided: undefined,
+      },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "seed"] },
       "cim-nats",
       "NKey",

@@ -42,6 +42,8 @@ const PURE_MODULES = [
   "components/security/identity-plan.ts",
   "components/security/leaf-links.ts",
   "components/security/parse.ts",
+  "components/security/permissions.ts",
+  "components/security/provided-identities.ts",
   "components/security/server-security.ts",
   "components/security/units.ts",
   "components/subjects/index.ts",

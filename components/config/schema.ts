@@ -329,7 +329,11 @@ export const accountSchema = record({
 
 const ACCOUNT_PUBLIC_KEY = /^A[A-Z2-7]{55}$/;
 const accountPublicKeys = z.array(
-  matching(ACCOUNT_PUBLIC_KEY, (k) => `${k} is not an account public key (A followed by 55 base32 characters, as \`nsc describe account\` lists signing keys): public keys only, never a seed`),
+  matching(ACCOUNT_PUBLIC_KEY, (k) =>
+    /^"?S/.test(k)
+      ? "looks like a seed, not a public key: remove it from the stack config now (a seed there is a leak; rotate that key) and list the public key (A…) instead"
+      : `${k} is not an account public key (A followed by 55 base32 characters, as \`nsc describe account\` lists signing keys)`,
+  ),
   because((v) => `must be a list of account public keys, got ${JSON.stringify(v)}`),
 );
 export const IDENTITY_SOURCES = ["generated", "nsc", "config"] as const;
@@ -454,6 +458,7 @@ export const proxmoxSchema = record({
   ssh: opt(sshSchema, "SSH access of the provider and the deploy"),
   dataMountPath: opt(matching(/^\//, (s) => `'${s}' is not an absolute path: write e.g. /var/lib/cim-nats`), "where the data volume is mounted in containers", { default: "/var/lib/cim-nats" }),
   protect: opt(flag(), "protect containers from deletion (Pulumi and Proxmox)", { default: true }),
+  adopt: opt(names, "hosts whose containers existed before the stack (taken over with `pulumi import`, docs/adopt.md): their replace-only inputs are never compared, so no difference from the hand-made container plans a replacement"),
   nixos: opt(nixosSchema, "NixOS of the containers: pinned nixpkgs, garbage collection"),
 }, "{ endpoint, nodes, templates, datastore, networks }");
 

@@ -83,10 +83,18 @@ async function openConnection(target: ConnectionTarget): Promise<JetStreamConnec
     });
     return { nc, apiPrefix: apiPrefix(target.domain), domain: target.domain ?? "" };
   } catch (e) {
-    throw new Error(
+    throw new UnreachableError(
       `cannot connect to ${target.servers.join(", ")}${target.domain ? ` (JetStream domain ${target.domain})` : ""}: ${(e as Error).message}; ` +
         "check that the servers run and that target.servers and target.credentials are right",
     );
+  }
+}
+
+/** No server of a target answered: the store cannot be asked (its host is down, or leaving). */
+export class UnreachableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UnreachableError";
   }
 }
 

@@ -8,7 +8,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { isNotFound, jsApi } from "./api";
 import { changedKeys, containsUnknown, deepEqual, knownInputs, resourceConfig } from "./canonical";
-import { jetStreamConnection } from "./connection-pool";
+import { jetStreamConnection, UnreachableError } from "./connection-pool";
+import { domainGoing } from "./data-loss";
 import { consumerId, consumerInputFailures, consumerReplaceReasons, consumerWireConfig, describeConsumer as describe, normalizeConsumerConfig } from "./consumer-config";
 import { needsEnsure } from "./liveness";
 import { dynamicProvider, providerExports } from "./provider-loader";
@@ -116,7 +117,14 @@ export async function updateConsumer(_id: string, olds: ConsumerOutputs, news: C
 }
 
 export async function deleteConsumer(_id: string, props: ConsumerOutputs): Promise<void> {
-  const conn = await jetStreamConnection(props.target);
+  let conn;
+  try {
+    conn = await jetStreamConnection(props.target);
+  } catch (e) {
+    // Its servers are down and removed in this run: the consumer goes with their data directory.
+    if (e instanceof UnreachableError && domainGoing(props.target.domain)) return;
+    throw e;
+  }
   try {
     await jsApi(conn, `CONSUMER.DELETE.${props.stream}.${props.durable_name}`, undefined, describe(props.target, props.stream, props.durable_name));
   } catch (e) {

@@ -8,7 +8,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { headers } from "@nats-io/nats-core";
 import { isNotFound, jsApi, JsErrCode, JetStreamApiError } from "./api";
-import { jetStreamConnection } from "./connection-pool";
+import { jetStreamConnection, UnreachableError } from "./connection-pool";
+import { domainGoing } from "./data-loss";
 import { kvEntryId, kvEntryInputFailures, KV_STREAM_PREFIX } from "./kv-config";
 import { needsEnsure } from "./liveness";
 import { dynamicProvider, providerExports } from "./provider-loader";
@@ -129,7 +130,13 @@ export async function updateKvEntry(_id: string, olds: KvEntryOutputs, news: KvE
 }
 
 export async function deleteKvEntry(_id: string, props: KvEntryOutputs): Promise<void> {
-  await deleteKvEntryMarker(props.target, props.bucket, props.key);
+  try {
+    await deleteKvEntryMarker(props.target, props.bucket, props.key);
+  } catch (e) {
+    // Its servers are down and removed in this run: the entry goes with their data directory.
+    if (e instanceof UnreachableError && domainGoing(props.target.domain)) return;
+    throw e;
+  }
 }
 
 export const kvEntryProvider = dynamicProvider(__filename, providerExports("KvEntry"));

@@ -1,113 +1,103 @@
 /**
  * `RemovalGuard`: the declared JetStream stores of a stack as one small resource whose job is the
- * risky part of removing one — first, and refused before anything changes.
+ * risky part of changing them — decided first, for the whole run, and refused before anything
+ * changes.
  *
- * Pulumi deletes removed resources last, after every create and update. Removing a leaf-local
- * stream therefore used to re-render the leaves without its subjects in `deny_imports` (an
- * update) before the stream's own delete ran; when that delete was refused (it held data), the
- * leaves kept a stream whose interest crossed the leaf links again, and every leaf stored every
- * other leaf's events. The servers now depend on this guard, so its steps run before theirs:
+ * - `check` runs before any other step that could change something (every server and store
+ *   waits for this resource), on every path: `preview`, `up`, `up --skip-preview` (`npm start`).
+ *   It asks the live servers about every store the run would remove (from `cim-nats:jetstream`,
+ *   or with its host) or replace (a setting the server cannot change in place), and fails with
+ *   one line per store holding user data (data-loss-plan.ts) unless the stack allows data loss.
+ *   A failed check stops the run before its first step: nothing is deployed, nothing is lost,
+ *   no leaf drops a `deny_imports` entry. Allowed changes are recorded for the stores' own
+ *   deletes (data-loss.ts), and so are the domains whose hosts leave (their unreachable stores
+ *   go with the host's data).
+ * - `update` deletes the removed leaf stores (guarded the same way) before the servers drop
+ *   their `deny_imports`: Pulumi deletes removed resources last, after every update, so the
+ *   leaves would otherwise stop guarding a stream that still exists.
  *
- * - `check` (runs at `preview` and before any step of `up`): for each store that left the
- *   config — removed from `cim-nats:jetstream`, or its host removed — ask the live server; if it
- *   holds messages and the stack does not allow data loss, fail naming the store, the count and
- *   the fix. Nothing is deployed, nothing is lost, the event flow stays as it was.
- * - `update`: delete the removed stores at the leaves (guarded the same way) before the servers
- *   drop their `deny_imports`; each store's own resource then finds it gone, which is success.
- *
- * A server that cannot be reached cannot hold a misrouting stream either, so an unreachable
- * store is not a refusal here; its own resource's delete still guards its data.
+ * A store whose servers cannot be reached is not refused here (its own delete still guards its
+ * data); `allowDataLoss` and the declared configs are read at check time, so changing them alone
+ * is no update of this resource.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { deepEqual } from "./canonical";
-import { KV_STORE_KIND } from "./kv-config";
+import { UnreachableError } from "./connection-pool";
+import { approveReplacement, markDomainsGoing, markRunAllowsDataLoss } from "./data-loss";
+import { dataLossChanges, describeStore, refusalLine, removedStores, storeKey, storeResourceId, storeStreamName, type StoreRef } from "./data-loss-plan";
 import { liveChecksDisabled } from "./liveness";
-import { OBJECT_STORE_KIND } from "./object-store-config";
 import { dynamicProvider } from "./provider-loader";
-import { STREAM_STORE_KIND } from "./stream-config";
-import { deleteStreamGuarded, streamInfo } from "./stream-requests";
+import { deleteStreamGuarded } from "./stream-requests";
 import type { ConnectionTarget } from "./types";
+import { liveStore, type LiveStore } from "./user-data";
 
-/** One declared store in one JetStream domain, by the name of the stream that holds it. */
-export type StoreRef = {
-  /** What the user declared: a stream (or aggregate), a KV bucket or an object bucket. */
-  readonly kind: "stream" | "kv" | "objects";
-  /** The declared name (stream name or bucket). */
-  readonly name: string;
-  /** The JetStream domain it lives in. */
-  readonly domain: string;
-  /** `leaf` or `hub`: removed leaf stores are deleted before the servers change. */
-  readonly level: "leaf" | "hub";
-};
+export { removedStores, storeStreamName, type StoreRef } from "./data-loss-plan";
 
 export type RemovalGuardInputs = {
   readonly stores: readonly StoreRef[];
   /** JetStream domain → how to reach it (credentials included; secret). */
   readonly targets: Readonly<Record<string, ConnectionTarget>>;
-  /** `cim-nats:allowDataLoss`: removing a store that holds messages is allowed. */
+  /** `cim-nats:allowDataLoss`: removing or replacing a store that holds data is allowed. */
   readonly allowDataLoss: boolean;
 };
 
 export type RemovalGuardOutputs = RemovalGuardInputs;
 
-/** Each declared kind of store, by the name StoreRef gives it. */
-const STORE_KINDS = { stream: STREAM_STORE_KIND, kv: KV_STORE_KIND, objects: OBJECT_STORE_KIND } as const;
-
-/** The JetStream stream that holds a store (`KV_<bucket>`, `OBJ_<bucket>`, or the stream itself). */
-export function storeStreamName(store: Pick<StoreRef, "kind" | "name">): string {
-  return STORE_KINDS[store.kind].streamName(store.name);
+/** Domains in `before`'s targets that `after` has no longer: their hosts leave the topology. */
+export function goneDomains(before: Pick<RemovalGuardInputs, "targets"> | undefined, after: Pick<RemovalGuardInputs, "targets">): Set<string> {
+  const kept = new Set(Object.keys(after.targets ?? {}));
+  return new Set(Object.keys(before?.targets ?? {}).filter((d) => !kept.has(d)));
 }
 
-const storeKey = (s: StoreRef) => `${s.kind}:${s.domain}/${s.name}`;
-
-/** Stores in `before` that `after` no longer declares (pure). */
-export function removedStores(before: readonly StoreRef[], after: readonly StoreRef[]): StoreRef[] {
-  const kept = new Set(after.map(storeKey));
-  return before.filter((s) => !kept.has(storeKey(s)));
+/** Live facts of each store (by storeKey), asked in parallel; "unreachable" when its servers do not answer. */
+export async function askLive(stores: readonly { store: StoreRef; target: ConnectionTarget | undefined }[]): Promise<Map<string, LiveStore | undefined | "unreachable">> {
+  type Answer = LiveStore | undefined | "unreachable";
+  const answers = await Promise.all(
+    stores.map(async ({ store, target }): Promise<[string, Answer]> => {
+      if (!target) return [storeKey(store), "unreachable"];
+      try {
+        return [storeKey(store), await liveStore(target, storeStreamName(store), store.kind === "kv" ? store.name : undefined, store.entries)];
+      } catch {
+        return [storeKey(store), "unreachable"];
+      }
+    }),
+  );
+  return new Map(answers);
 }
 
-function describeStore(s: StoreRef): string {
-  const what = s.kind === "stream" ? "stream" : s.kind === "kv" ? "KV bucket" : "object bucket";
-  return `${what} ${s.name} in domain ${s.domain}`;
-}
-
-/** Messages a store holds now; undefined when it is gone or its servers cannot be reached. */
-async function liveMessages(target: ConnectionTarget | undefined, store: StoreRef): Promise<number | undefined> {
-  if (!target) return undefined;
-  try {
-    const info = await streamInfo(target, storeStreamName(store));
-    return info?.state.messages;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Every removal that would drop data, as Pulumi check failures (empty when none). */
+/** Every change of this run that would drop data, as one check failure each (empty when none, or allowed). */
 export async function removalFailures(olds: RemovalGuardInputs | undefined, news: RemovalGuardInputs): Promise<pulumi.dynamic.CheckFailure[]> {
   // Offline planning (CIM_NATS_OFFLINE=1) asks no server; the stores' own deletes still guard their data.
-  if (!olds?.stores || news.allowDataLoss === true || liveChecksDisabled()) return [];
-  const failures: pulumi.dynamic.CheckFailure[] = [];
-  for (const store of removedStores(olds.stores, news.stores ?? [])) {
-    const messages = await liveMessages(olds.targets?.[store.domain], store);
-    if (!messages) continue;
-    failures.push({
-      property: "stores",
-      reason:
-        `${describeStore(store)} holds ${messages} message${messages === 1 ? "" : "s"}; removing it (from cim-nats:jetstream, or with its host) would delete them. ` +
-        "Nothing was changed. Keep it declared; or move or back up its data, then set cim-nats:allowDataLoss: true for the change that removes it.",
-    });
+  if (!olds?.stores || liveChecksDisabled()) return [];
+  const gone = goneDomains(olds, news);
+  const removed = removedStores(olds.stores, news.stores ?? []);
+  const live = await askLive([
+    ...removed.map((store) => ({ store, target: olds.targets?.[store.domain] })),
+    ...(news.stores ?? []).filter((s) => s.config).map((store) => ({ store, target: news.targets?.[store.domain] })),
+  ]);
+  const changes = dataLossChanges(olds.stores, news.stores ?? [], live, gone);
+  const losing = changes.filter((c) => c.userMessages > 0);
+  if (losing.length > 0 && news.allowDataLoss !== true) {
+    // No property: Pulumi then prints the reason alone, not a dump of the whole `stores` value.
+    return losing.map((c) => ({ property: "", reason: refusalLine(c) }));
   }
-  return failures;
+  // Approved for the stores' own deletes: allowed losses, and stores holding only what the stack
+  // declares (a KV bucket's own entries and markers) whose raw count their guard would refuse.
+  for (const c of changes) approveReplacement(storeResourceId(c.store));
+  if (news.allowDataLoss === true) markRunAllowsDataLoss();
+  markDomainsGoing(gone);
+  return [];
 }
 
 export async function checkRemovalGuard(olds: RemovalGuardInputs | undefined, news: RemovalGuardInputs): Promise<pulumi.dynamic.CheckResult> {
   return { inputs: news, failures: await removalFailures(olds, news) };
 }
 
+/** Changes only when the set of stores or the targets change: `allowDataLoss` and configs are read at check time. */
 export async function diffRemovalGuard(_id: string, olds: RemovalGuardOutputs, news: RemovalGuardInputs): Promise<pulumi.dynamic.DiffResult> {
   const changed = removedStores(olds.stores ?? [], news.stores ?? []).length > 0 || removedStores(news.stores ?? [], olds.stores ?? []).length > 0;
   // Targets matter too: update reads the old ones to reach a removed store's servers.
-  return { changes: changed || olds.allowDataLoss !== news.allowDataLoss || !deepEqual(olds.targets, news.targets) };
+  return { changes: changed || !deepEqual(olds.targets, news.targets) };
 }
 
 export async function createRemovalGuard(inputs: RemovalGuardInputs): Promise<{ id: string; outs: RemovalGuardOutputs }> {
@@ -124,12 +114,12 @@ export async function updateRemovalGuard(_id: string, olds: RemovalGuardOutputs,
     if (store.level !== "leaf") continue;
     const target = olds.targets?.[store.domain];
     if (!target) continue;
-    const name = storeStreamName(store);
     try {
-      await deleteStreamGuarded(target, name, `removal-guard:${storeKey(store)}`, news.allowDataLoss, describeStore(store));
+      await deleteStreamGuarded(target, storeStreamName(store), storeResourceId(store), news.allowDataLoss, describeStore(store));
     } catch (e) {
-      if ((e as Error).name === "DataLossError") throw e;
-      // Unreachable (its server is going away too): its own resource's delete handles it.
+      // Unreachable: its server is going away too (or is down): its own resource's delete handles it.
+      if (e instanceof UnreachableError) continue;
+      throw e;
     }
   }
   return { outs: news };
@@ -154,7 +144,7 @@ export type RemovalGuardArgs = {
   readonly allowDataLoss: pulumi.Input<boolean>;
 };
 
-/** Refuses data-losing removals at preview and deletes removed leaf stores before the servers change. */
+/** Refuses data-losing removals and replacements before the run's first step, and deletes removed leaf stores before the servers change. */
 export class RemovalGuard extends pulumi.dynamic.Resource {
   constructor(name: string, args: RemovalGuardArgs, opts?: pulumi.CustomResourceOptions) {
     super(removalGuardProvider, name, { ...args, targets: pulumi.secret(args.targets) }, { ...opts, additionalSecretOutputs: ["targets"] }, "jetstream", "RemovalGuard");

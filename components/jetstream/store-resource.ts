@@ -10,6 +10,8 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { changedKeys, containsUnknown, deepEqual, knownInputs, resourceConfig } from "./canonical";
+import { UnreachableError } from "./connection-pool";
+import { domainGoing } from "./data-loss";
 import { needsEnsure } from "./liveness";
 import { formatId, parseIdForRead } from "./resource-id";
 import { STORE_RESOURCE_KEYS, type StoreKind } from "./store-kind";
@@ -74,7 +76,8 @@ export function storeResource<Config, Input>(kind: StoreKind<Config, Input>): St
       const t = targetChange(olds.target, news.target);
       if (t === "replace") replaces.push("target");
       if (t !== "none") changed.push("target");
-      if ((olds.allowDataLoss === true) !== (news.allowDataLoss === true)) changed.push("allowDataLoss");
+      // allowDataLoss alone changes nothing on a server: no update (its delete asks this run's
+      // approvals, recorded by the removal guard's check or the teardown gate, data-loss.ts).
       if (replaces.length) {
         const domainChange = t === "replace" ? [`target.domain changed (${olds.target.domain ?? ""} → ${news.target.domain ?? ""})`] : [];
         const because = [...Object.values(reasons), ...domainChange].join("; ");
@@ -113,9 +116,15 @@ export function storeResource<Config, Input>(kind: StoreKind<Config, Input>): St
       return { outs: outputs(kind.fromStream(cfg), news) };
     },
 
-    /** Pulumi `delete`: behind the data-loss guard; not found is success. */
+    /** Pulumi `delete`: behind the data-loss guard; not found is success, and so is a store leaving with its host. */
     async delete(id, props) {
-      await deleteStreamGuarded(props.target, kind.streamName(nameOf(props)), id, props.allowDataLoss, describe(props.target, nameOf(props)));
+      try {
+        await deleteStreamGuarded(props.target, kind.streamName(nameOf(props)), id, props.allowDataLoss, describe(props.target, nameOf(props)));
+      } catch (e) {
+        // Its servers are down and removed in this run: the store goes with their data directory.
+        if (e instanceof UnreachableError && domainGoing(props.target.domain)) return;
+        throw e;
+      }
     },
   };
 }

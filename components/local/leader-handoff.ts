@@ -11,6 +11,10 @@
  * Needs creds of a user in the account that owns the streams, allowed to call those subjects
  * (the stack's JetStream admin user). Streams of other accounts are left to lame duck.
  */
+import * as fs from "node:fs";
+import { readRenderedConf } from "./conf-reader";
+import { noteInLog } from "./server-dir";
+
 type ClusterInfo = { readonly leader?: string };
 type Jsz = {
   readonly account_details?: readonly {
@@ -91,5 +95,38 @@ export async function handOffLeaderships(args: {
     const left = now.flatMap((a) => [...a.streams.map((s) => `stream ${a.account}/${s}`), ...a.consumers.map(([s, c]) => `consumer ${a.account}/${s}/${c}`)]);
     if (left.length === 0 || Date.now() >= deadline) return { moved: requested - left.length, left };
     await sleep(100);
+  }
+}
+
+/**
+ * Before a running hub member's lame duck stop, with handoff creds: move its JetStream leaderships
+ * away (above), reading its client URL and CA from the config it runs. Never throws: what cannot
+ * move is left to lame duck, and the server's log says so.
+ */
+export async function handOffBeforeStop(args: {
+  readonly runningConfig: string | undefined;
+  readonly monitoringUrl: string;
+  readonly creds: string | undefined;
+  readonly logPath: string;
+}): Promise<void> {
+  const tree = args.runningConfig === undefined ? undefined : readRenderedConf(args.runningConfig);
+  if (!args.creds || !tree || tree.cluster === undefined) return;
+  if (typeof tree.server_name !== "string" || typeof tree.listen !== "string") return;
+  try {
+    // A TLS client listener: trust the CA file the server itself names (written beside its config).
+    const tls = tree.tls;
+    const caFile = tls && typeof tls === "object" && !Array.isArray(tls) ? (tls as Record<string, unknown>).ca_file : undefined;
+    const { moved, left } = await handOffLeaderships({
+      monitoringUrl: args.monitoringUrl,
+      serverName: tree.server_name,
+      clientUrl: `nats://${tree.listen}`,
+      creds: args.creds,
+      ...(typeof caFile === "string" ? { caPem: fs.readFileSync(caFile, "utf8") } : {}),
+    });
+    if (moved + left.length > 0) {
+      noteInLog(args.logPath, `moved ${moved} JetStream leadership(s) away through the API${left.length ? `; left to lame duck: ${left.join(", ")}` : ""}`);
+    }
+  } catch (err) {
+    noteInLog(args.logPath, `could not move JetStream leaderships away (${(err as Error).message}); lame duck moves them`);
   }
 }

@@ -5,13 +5,13 @@
  * (pulumi-resource-pulumi-nodejs); whatever the methods capture is serialized with them, which
  * breaks on module objects (pulumi/pulumi#10480) and silently empties a captured Set or Map.
  * So the provider is the shared small-closure loader: each method captures only the path of
- * local-server-crud.ts and loads it at call time (tsx's hook), the same code tests call.
+ * local-server-provider.ts and loads it at call time (tsx's hook), the same code tests call.
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { dynamicProvider } from "../jetstream/provider-loader";
 
-export const localServerProvider: pulumi.dynamic.ResourceProvider = dynamicProvider(path.join(__dirname, `local-server-crud${path.extname(__filename)}`), {
+export const localServerProvider: pulumi.dynamic.ResourceProvider = dynamicProvider(path.join(__dirname, `local-server-provider${path.extname(__filename)}`), {
   check: "checkLocalServerProvider",
   diff: "diffLocalServerProvider",
   create: "createLocalServerProvider",
@@ -52,6 +52,10 @@ export type LocalNatsServerArgs = {
    * Default none (lame duck alone moves them; a few in-flight stream requests may time out).
    */
   readonly leaderHandoffCreds?: pulumi.Input<string>;
+  /** Monitoring URLs of the other hub members (a member): a member found dead waits to be JetStream-current when they make a quorum with it. */
+  readonly peerMonitoringUrls?: pulumi.Input<readonly string[]>;
+  /** Client URLs of the hub (a leaf): after a restart, with `leaderHandoffCreds`, the leaf nudges the hub streams sourcing from it. */
+  readonly hubClientUrls?: pulumi.Input<readonly string[]>;
 };
 
 /** One local nats-server process, started, restarted and stopped by the stack. */

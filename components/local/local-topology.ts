@@ -13,7 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { instanceEndpoints } from "../topology/endpoints";
 import { type ConfigIssue } from "../config/errors";
 import type { ServerInstance, Topology } from "../topology/types";
-import { DEFAULT_HEALTH_TIMEOUT_SECONDS } from "./local-server-crud";
+import { DEFAULT_HEALTH_TIMEOUT_SECONDS } from "./local-server-types";
 import { LocalNatsServer } from "./local-server";
 import { dataDirReason } from "./server-dir";
 
@@ -127,7 +127,10 @@ function createLocalTopology(name: string, args: LocalTopologyArgs, parent: pulu
         stopTimeoutSeconds,
         // Only the last member can see a meta leader when it is created (the others are up by then).
         createHealthCheck: isMember && memberIndex < members.length - 1 ? "js-server-only" : "full",
-        ...(isMember && args.leaderHandoffCreds !== undefined ? { leaderHandoffCreds: args.leaderHandoffCreds } : {}),
+        // Creds: a member hands its leaderships off before a restart; a leaf nudges the hub's sources after one.
+        ...(args.leaderHandoffCreds !== undefined ? { leaderHandoffCreds: args.leaderHandoffCreds } : {}),
+        ...(isMember ? { peerMonitoringUrls: members.filter((m) => m.serverName !== s).map((m) => instanceEndpoints(m).monitoringUrl) } : {}),
+        ...(!isMember && members.length > 0 ? { hubClientUrls: members.map((m) => instanceEndpoints(m).clientUrl) } : {}),
         ...(args.binary !== undefined ? { binary: args.binary } : {}),
         ...(args.files?.[s] !== undefined ? { files: args.files[s] } : {}),
       },

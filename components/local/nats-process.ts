@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { HealthCheck } from "./local-server-types";
 
 /** How to start one nats-server. */
 export type StartNatsServerOptions = {
@@ -139,12 +140,7 @@ export async function stopNatsServer(pid: number, timeoutMs = 10_000, options: S
   }
 }
 
-/** Which /healthz a wait asks for. */
-export type HealthCheck =
-  /** Full /healthz: for a clustered member a JetStream meta leader and every asset current. */
-  | "full"
-  /** `/healthz?js-server-only=true`: the server accepts connections and JetStream runs (a lone new hub member). */
-  | "js-server-only";
+export type { HealthCheck } from "./local-server-types";
 
 /**
  * Waits until `<monitoringUrl>/healthz` answers 200 (full by default: for a hub member that

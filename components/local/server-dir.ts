@@ -130,3 +130,12 @@ export function readPidFile(pidPath: string): number | undefined {
     return undefined;
   }
 }
+
+/** A line in the server's own log, so whoever reads it sees what the stack did and why. */
+export function noteInLog(logPath: string, line: string): void {
+  try {
+    fs.appendFileSync(logPath, `[cim-nats] ${new Date().toISOString()} ${line}\n`);
+  } catch {
+    // the log is a courtesy; a missing folder shows up elsewhere
+  }
+}

@@ -5,6 +5,7 @@
 import { instanceByName, instanceEndpoints } from "../topology/endpoints";
 import type { ServerInstance, Topology } from "../topology/types";
 import { formatNatsConf, type NatsConfTree, type NatsConfValue } from "./nats-conf";
+import { withDenyImportsTag } from "./remote-identity";
 import type { ServerSecurity } from "./server-security";
 import type { ServerTls, ServerTlsInput } from "./server-tls";
 
@@ -57,8 +58,10 @@ export function renderHubCluster(topology: Topology, member: ServerInstance, inp
  * those subjects leave it only through JetStream sourcing, not as core messages.
  */
 export function renderLeafRemotes(topology: Topology, leaf: ServerInstance, security?: ServerSecurity, tls?: ServerTls): NatsConfTree[] {
-  const remote: Record<string, NatsConfValue> = { urls: topology.hub.members.map((m) => instanceEndpoints(m).leafnodeUrl!) };
-  if (topology.leafDenyImports.length > 0) remote.deny_imports = [...topology.leafDenyImports];
+  // The deny set's digest tags each URL: a new set is a new remote to nats-server, which reloads (remote-identity.ts).
+  const deny = topology.leafDenyImports;
+  const remote: Record<string, NatsConfValue> = { urls: topology.hub.members.map((m) => withDenyImportsTag(instanceEndpoints(m).leafnodeUrl!, deny)) };
+  if (deny.length > 0) remote.deny_imports = [...deny];
   // The leaf checks the hub's certificate against the CA and presents its own (the hub verifies).
   if (tls) remote.tls = renderTlsBlock(tls, false);
   if (!security) return [remote];

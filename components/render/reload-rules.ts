@@ -8,6 +8,7 @@
  * unit (a hash of `restartOnlyView` as `restartTriggers`, the whole config as `reloadTriggers`).
  */
 import type { NatsConfTree, NatsConfValue } from "./nats-conf";
+import { denyImportsInIdentity } from "./remote-identity";
 
 /** What a config change needs from the running server. */
 export type ConfigChangeKind = "none" | "reload" | "restart";
@@ -54,7 +55,7 @@ export const RELOAD_RULES = {
   "leafnodes.remotes[].credentials": { change: "reload", why: "part of the remote's identity (the file path, not its content): remove + add of a remote" },
   "leafnodes.remotes[].deny_imports": {
     change: "restart",
-    why: "on a remote whose identity is unchanged, checkConfigsEqual refuses any field but TLS/Compression/Disabled/Proxy (it is reload when urls/account/credentials change with it)",
+    why: "on a remote whose identity is unchanged, checkConfigsEqual refuses any field but TLS/Compression/Disabled/Proxy (it is reload when urls/account/credentials change with it: the stack tags each URL with the deny set's digest, render/remote-identity.ts, so its own changes always do)",
   },
   "leafnodes.remotes[+/-]": { change: "reload", why: "leafNodeOption: added remotes are connected, removed remotes are disconnected" },
   operator: { change: "restart", why: "Options.TrustedOperators has no reload case: the trust chain is fixed at start" },
@@ -333,8 +334,12 @@ function dropKeys(tree: NatsConfTree, keys: readonly string[]): NatsConfTree {
 function leafnodesRestartView(tree: NatsConfTree): NatsConfTree {
   const view: Record<string, NatsConfValue> = { ...dropKeys(tree, ["remotes"]) };
   if (Array.isArray(tree.remotes)) {
+    // deny_imports whose digest tags every URL are part of the identity: their change is remove + add, a reload.
+    // A hand-edited set that no longer matches its digest restarts, so the marker says which case it is.
+    const restartFields = (r: NatsConfTree) =>
+      denyImportsInIdentity(r.urls, r.deny_imports) ? dropKeys(r, [...REMOTE_IDENTITY_KEYS, "tls", "deny_imports"]) : { ...dropKeys(r, [...REMOTE_IDENTITY_KEYS, "tls"]), deny_imports_in_identity: false };
     view.remotes_restart_fields = (tree.remotes as NatsConfValue[])
-      .map((r) => (isTree(r) ? JSON.stringify(canonical(dropKeys(r, [...REMOTE_IDENTITY_KEYS, "tls"]))) : JSON.stringify(r)))
+      .map((r) => (isTree(r) ? JSON.stringify(canonical(restartFields(r))) : JSON.stringify(r)))
       .sort();
   } else if (tree.remotes !== undefined) {
     view.remotes = tree.remotes;

@@ -11,6 +11,8 @@ import { KvEntry } from "../jetstream/kv-entry";
 import { locationTarget, resolveAt, type Location } from "../jetstream/locations";
 import { ObjectStore } from "../jetstream/object-store";
 import { RemovalGuard, type StoreRef } from "../jetstream/removal-guard";
+import { TeardownGate } from "../jetstream/teardown-gate";
+import { valueHash } from "../jetstream/user-data";
 import type { JetStreamSpec } from "../jetstream/spec";
 import { Stream } from "../jetstream/stream";
 import type { ConnectionTarget } from "../jetstream/types";
@@ -102,38 +104,58 @@ export function declareJetStream(parent: pulumi.Resource, args: JetStreamResourc
   return { streams, kv, objects, consumers };
 }
 
-/** Every declared store in every domain it lives in, as the removal guard tracks them (pure). */
+/** Every declared store in every domain it lives in, as the removal guard and the teardown gate track them (pure). */
 export function declaredStores(spec: JetStreamSpec): StoreRef[] {
+  const at = (l: Location) => ({ domain: l.domain, level: l.level, servers: [...l.serverNames] });
   return [
-    ...spec.streams.map((s) => ({ kind: "stream" as const, name: s.config.name, domain: s.location.domain, level: s.location.level })),
-    ...spec.aggregates.map((a) => ({ kind: "stream" as const, name: a.config.name, domain: a.location.domain, level: a.location.level })),
-    ...spec.kv.map((k) => ({ kind: "kv" as const, name: k.config.bucket, domain: k.location.domain, level: k.location.level })),
-    ...spec.objects.map((o) => ({ kind: "objects" as const, name: o.config.bucket, domain: o.location.domain, level: o.location.level })),
+    ...spec.streams.map((s) => ({ kind: "stream" as const, name: s.config.name, ...at(s.location), resource: `stream-${s.config.name}-${where(s.location)}`, config: { ...s.config } })),
+    ...spec.aggregates.map((a) => ({ kind: "stream" as const, name: a.config.name, ...at(a.location), resource: `aggregate-${a.config.name}-stream`, config: { ...a.config } })),
+    ...spec.kv.map((k) => ({
+      kind: "kv" as const,
+      name: k.config.bucket,
+      ...at(k.location),
+      resource: `kv-${k.config.bucket}-${where(k.location)}`,
+      config: { ...k.config },
+      entries: Object.fromEntries(Object.entries(k.entries).map(([key, value]) => [key, valueHash(value)])),
+    })),
+    ...spec.objects.map((o) => ({ kind: "objects" as const, name: o.config.bucket, ...at(o.location), resource: `objects-${o.config.bucket}-${where(o.location)}`, config: { ...o.config } })),
   ];
 }
 
-/**
- * The JetStream removal guard (removal-guard.ts): the servers depend on it, so a removal that
- * would lose data fails at preview, and removed leaf stores are deleted before any server drops
- * their subjects from its deny_imports.
- */
-export function declareRemovalGuard(
-  parent: pulumi.Resource,
-  args: {
-    readonly topology: Topology;
-    readonly spec: JetStreamSpec;
-    readonly creds: pulumi.Output<string>;
-    readonly allowDataLoss: boolean;
-    /** The stack's CA certificate: the guard's connections verify the servers with it. Default: no TLS. */
-    readonly caCertPem?: pulumi.Output<string>;
-  },
-): RemovalGuard {
-  const { topology } = args;
+/** Every JetStream domain of the topology → how the guard and the gate reach it (secret). */
+function domainTargets(topology: Topology, creds: pulumi.Output<string>, caCertPem: pulumi.Output<string> | undefined) {
   const locations: Location[] = [...resolveAt("leaves", topology), ...(topology.hub.members.length > 0 ? resolveAt("hub", topology) : [])];
-  const targets = pulumi
-    .all([args.creds, args.caCertPem])
-    .apply(([creds, ca]) => Object.fromEntries(locations.map((l) => [l.domain, locationTarget(l, topology, { creds }, ca ? { ca } : undefined)])));
+  return pulumi
+    .all([creds, caCertPem])
+    .apply(([c, ca]) => Object.fromEntries(locations.map((l) => [l.domain, locationTarget(l, topology, { creds: c }, ca ? { ca } : undefined)])));
+}
+
+type GuardArgs = {
+  readonly topology: Topology;
+  readonly spec: JetStreamSpec;
+  readonly creds: pulumi.Output<string>;
+  readonly allowDataLoss: boolean;
+  /** The stack's CA certificate: the connections verify the servers with it. Default: no TLS. */
+  readonly caCertPem?: pulumi.Output<string>;
+};
+
+/**
+ * The JetStream removal guard (removal-guard.ts): the servers depend on it, so a removal or
+ * replacement that would lose data fails before the run's first step, and removed leaf stores
+ * are deleted before any server drops their subjects from its deny_imports.
+ */
+export function declareRemovalGuard(parent: pulumi.Resource, args: GuardArgs): RemovalGuard {
+  const targets = domainTargets(args.topology, args.creds, args.caCertPem);
   return new RemovalGuard("jetstream-removal-guard", { stores: declaredStores(args.spec), targets, allowDataLoss: args.allowDataLoss }, { parent });
+}
+
+/**
+ * The teardown gate (teardown-gate.ts): depends on everything under `root`, so a destroy deletes
+ * it first and refuses whole, or lets every store go (with its host's data, where the host is down).
+ */
+export function declareTeardownGate(root: pulumi.Resource, args: GuardArgs): TeardownGate {
+  const targets = domainTargets(args.topology, args.creds, args.caCertPem);
+  return new TeardownGate("jetstream-teardown-gate", { stores: declaredStores(args.spec), targets, allowDataLoss: args.allowDataLoss }, { dependsOn: [root] });
 }
 
 /** Names and domains of what the spec declares: the `jetstream` stack output. */

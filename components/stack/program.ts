@@ -13,7 +13,7 @@ import { generatedIdentities, identitiesFromConfig, identitiesFromNsc, type Prov
 import { readNscStore } from "../security/nsc-store";
 import { ConfigError } from "../config/errors";
 import { readProxmoxConfig } from "../proxmox/stack-config";
-import { declareJetStream, declareRemovalGuard, jetstreamNames } from "./jetstream-resources";
+import { declareJetStream, declareRemovalGuard, declareTeardownGate, jetstreamNames } from "./jetstream-resources";
 import { cidServiceOutput, parseCidService } from "../cid/spec";
 import { declaredJetStream } from "../verify/declared";
 import { loadStackModel, type StackModel } from "./stack-model";
@@ -112,7 +112,7 @@ export function program(): Record<string, unknown> {
   const allowDataLoss = config.getBoolean("allowDataLoss") ?? false;
   // Every server waits for the removal guard: a data-losing removal fails before any server
   // changes, and removed leaf stores are gone before the leaves drop their deny_imports.
-  const removalGuard = declareRemovalGuard(root, { topology: m.topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, allowDataLoss, caCertPem: tls.caCertPem });
+  const removalGuard = declareRemovalGuard(root, { topology: m.topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, allowDataLoss, ...(tls.caCertPem ? { caCertPem: tls.caCertPem } : {}) });
   guardCreated(removalGuard);
 
   const where = { root, stack, model: m, security, removalGuard, dataDir, cid, tls };
@@ -138,6 +138,10 @@ export function program(): Record<string, unknown> {
     // The service's creds work once its account and the data account it imports from are pushed.
     substrate.declareCidService(where, declared, cid, [...bucket, pushes[m.security.users.find((u) => u.name === cid.user)!.account], pushes[m.security.applicationAccount]]);
   }
+
+  // Declared last and depending on everything above: a destroy deletes it first, and it decides
+  // the whole teardown before anything else goes.
+  declareTeardownGate(root, { topology: m.topology, spec: m.jetstream, creds: security.jetstreamAdminCreds, allowDataLoss, caCertPem: tls.caCertPem });
 
   const outputs = stackOutputs(topology, jetstreamNames(m.jetstream));
   // Link creds stay on the leaves: not among the clients' creds outputs.

@@ -18,13 +18,13 @@ import { dump, load } from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDevProject, type DevProject } from "./dev-project";
 import { natsServersUnder } from "./processes";
+import { changes, countOps, lastJson, performedSteps } from "./plan-steps";
 import { runPulumi, stackOutputs, type PulumiRun } from "./pulumi-cli";
 import { eventually } from "../support/eventually";
 import { stackCa, stackClientTls } from "../support/stack-tls";
 
 const NET = "127.0.42";
 type Doc = { config: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
-type Step = { op: string; urn: string };
 
 let project: DevProject;
 let configFile: string;
@@ -45,39 +45,6 @@ function editConfig(change: (config: Doc["config"]) => void): void {
   fs.writeFileSync(configFile, dump(doc, { lineWidth: 200 }));
 }
 
-/** The last JSON document a `--json` run printed (up prints one per phase). */
-function lastJson(text: string): { steps?: Step[]; changeSummary?: Record<string, number>; diagnostics?: { message: string }[] } {
-  const starts = [...text.matchAll(/^\{/gm)].map((m) => m.index!);
-  for (const at of starts.reverse()) {
-    try {
-      return JSON.parse(text.slice(at));
-    } catch {
-      // an inner brace: keep looking
-    }
-  }
-  throw new Error(`no JSON in output:\n${text.slice(-2000)}`);
-}
-
-/** "op name" of every step that changes something, sorted: what a reviewer reads in the plan. */
-function changes(steps: readonly Step[] | undefined): string[] {
-  return (steps ?? [])
-    .filter((s) => s.op !== "same" && s.op !== "read" && !s.urn.endsWith("pulumi:pulumi:Stack"))
-    .map((s) => `${s.op === "create-replacement" || s.op === "delete-replaced" ? "replace" : s.op} ${s.urn.split("::").pop()}`)
-    .filter((v, i, all) => all.indexOf(v) === i)
-    .sort();
-}
-
-/** The steps `up --json` performed: its stream of engine events, one JSON object per line. */
-function performedSteps(text: string): Step[] {
-  const steps: Step[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    const event = JSON.parse(line) as { resourcePreEvent?: { metadata: Step } };
-    if (event.resourcePreEvent) steps.push(event.resourcePreEvent.metadata);
-  }
-  return steps;
-}
-
 /** What `preview --json` plans. */
 async function plannedChanges(step: string): Promise<string[]> {
   return changes(lastJson((await pulumi(step, ["preview", "--json"])).stdout).steps);
@@ -89,8 +56,7 @@ async function previewThenUp(step: string): Promise<{ planned: string[]; applied
   const planned = changes(lastJson(preview.stdout).steps);
   const up = await pulumi(`${step}: up`, ["up", "--yes", "--skip-preview", "--json"]);
   const applied = changes(performedSteps(up.stdout));
-  const count = (list: string[]) => JSON.stringify(list.reduce<Record<string, number>>((c, x) => ((c[x.split(" ")[0]] = (c[x.split(" ")[0]] ?? 0) + 1), c), {}));
-  console.log(`${step}: preview ${count(planned)}, up ${count(applied)}`);
+  console.log(`${step}: preview ${countOps(planned)}, up ${countOps(applied)}`);
   return { planned, applied };
 }
 
@@ -311,7 +277,7 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
     editConfig((c) => (c["cim-nats:jetstream"].streams = c["cim-nats:jetstream"].streams.filter((s: { name: string }) => s.name !== "ORDER_EVENTS")));
     const preview = await pulumi("refused removal: preview", ["preview"], true);
     expect(preview.code).not.toBe(0);
-    expect(preview.stdout + preview.stderr).toMatch(/stream ORDER_EVENTS in domain nats-1 holds 3 messages/);
+    expect(preview.stdout + preview.stderr).toMatch(/stream ORDER_EVENTS at leaf nats-1 \(resource stream-ORDER_EVENTS-nats-1\) holds 3 messages; removing it \(it was removed from cim-nats:jetstream\)/);
     const up = await pulumi("refused removal: up", ["up", "--yes", "--skip-preview"], true);
     expect(up.code).not.toBe(0);
     expect(configs()).toEqual(before);
@@ -370,7 +336,7 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
     editConfig((c) => (c["cim-nats:topology"].hosts = c["cim-nats:topology"].hosts.filter((h: { name: string }) => h.name !== "leaf-04")));
     const preview = await pulumi("refused host removal: preview", ["preview"], true);
     expect(preview.code).not.toBe(0);
-    expect(preview.stdout + preview.stderr).toMatch(/in domain leaf-04 holds \d+ message/);
+    expect(preview.stdout + preview.stderr).toMatch(/at leaf leaf-04 \(resource [a-z]+-[A-Z_]+-leaf-04\) holds \d+ messages?; removing it \(its host leaf-04 leaves the topology\)/);
     expect((await pulumi("refused host removal: up", ["up", "--yes", "--skip-preview"], true)).code).not.toBe(0);
 
     editConfig((c) => c["cim-nats:topology"].hosts.push({ name: "leaf-04", vmid: 205, node: "pve2", address: `${NET}.44`, roles: ["leaf"] }));

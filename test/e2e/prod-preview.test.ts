@@ -63,7 +63,7 @@ const CID_HOST = "cimstor";
 /** The deploy's resources for a host: stage, one copy per file (creds last), switch. */
 function hostResources(host: string): string[] {
   const files = host === CID_HOST ? [...FILES, ...CID_FILES].sort() : FILES;
-  const creds = [...[...(host === CID_HOST ? ["cid-service"] : []), `leaf-${host}`].map((u) => `${u}.creds`), ...tlsFiles(host)].map(
+  const creds = [...[...(host === CID_HOST ? ["cid-service"] : []), `leaf-${host}`, `leaf-${host}-sys`].map((u) => `${u}.creds`), ...tlsFiles(host)].map(
     (f) => `deploy-${host}-copy-var-lib-cim-nats-secrets-${f}`,
   );
   return [`deploy-${host}-stage`, ...files.map((f) => `deploy-${host}-copy-${f}`), ...creds, `deploy-${host}-switch`];
@@ -334,21 +334,31 @@ describe.skipIf(BEFORE_TLS_SKIP !== "")("adopting TLS and route authorization on
     const tls = p.steps.filter((s) => TLS_TYPE.test(s.urn));
     expect(tls.map((s) => nameOf(s.urn)).sort()).toEqual(["tls-ca", "tls-route-password", ...HOSTS.flatMap(serversOf).map((s) => `tls-cert-${s}`)].sort());
     expect(new Set(tls.map((s) => s.op))).toEqual(new Set(["create"]));
-    expect(p.steps.filter((s) => !["same", "create", "update"].includes(s.op)).map((s) => `${s.op} ${nameOf(s.urn)}`)).toEqual([]);
+    // Identities only change hands (that release predates accounts per service, docs/security.md):
+    // the signing keys of that release are replaced once, the admins' are no longer used.
+    const other = p.steps.filter((s) => !["same", "create", "update"].includes(s.op)).map((s) => `${s.op} ${nameOf(s.urn)}`);
+    expect(other.filter((o) => !/^(replace|create-replacement|delete-replaced) security-user-.*-signing-key$/.test(o)).sort()).toEqual(
+      ["delete security-user-jetstream-admin-signing-key", "delete security-user-sys-monitor-signing-key"],
+    );
   });
 
   it("places each server's TLS files, updates the files that change and every switch; no container is touched", () => {
     const ops = changed(machineOps(p));
     expect(Object.entries(ops).filter(([n]) => n.endsWith("-container"))).toEqual([]);
+    // Each server's TLS files, and each leaf's system-link creds (accounts per service came later too).
     expect(Object.entries(ops).filter(([, op]) => op === "create").map(([n]) => n).sort()).toEqual(
-      HOSTS.flatMap((h) => tlsFiles(h).map((f) => `deploy-${h}-copy-var-lib-cim-nats-secrets-${f}`)).sort(),
+      HOSTS.flatMap((h) => [...tlsFiles(h), `leaf-${h}-sys.creds`].map((f) => `deploy-${h}-copy-var-lib-cim-nats-secrets-${f}`)).sort(),
     );
     // The host file (tls blocks, the cluster include), the module (runtime dir, secret hashes
     // as reload triggers) and, on cimstor, the CID service (it trusts the CA); then the switch.
+    // With it, the re-keyed link and service creds, and the CID service's code.
     const updated = HOSTS.flatMap((h) => [
       `deploy-${h}-copy-etc-nixos-cim-nats-host.nix`,
       `deploy-${h}-copy-etc-nixos-cim-nats-modules-cim-nats.nix`,
-      ...(h === CID_HOST ? ["etc-nixos-cim-nats-cid-service.nix", "etc-nixos-cim-nats-modules-cim-cid-service.nix"].map((f) => `deploy-${h}-copy-${f}`) : []),
+      `deploy-${h}-copy-var-lib-cim-nats-secrets-leaf-${h}.creds`,
+      ...(h === CID_HOST
+        ? ["etc-nixos-cim-nats-cid-service.js", "etc-nixos-cim-nats-cid-service.nix", "etc-nixos-cim-nats-modules-cim-cid-service.nix", "var-lib-cim-nats-secrets-cid-service.creds"].map((f) => `deploy-${h}-copy-${f}`)
+        : []),
       `deploy-${h}-switch`,
     ]);
     expect(Object.entries(ops).filter(([, op]) => op === "update").map(([n]) => n).sort()).toEqual(updated.sort());

@@ -378,6 +378,11 @@ export function missingRevision(revision: string): string {
  * a state written inside is what that release's `up` leaves.
  */
 export async function withProgramAt<T>(project: Pick<ProdProject, "projectDir">, revision: string, body: () => Promise<T>): Promise<T> {
+  // Releases before accounts per service required every user to name its account (services were
+  // in the application account): their program reads the copy's config with that added back.
+  const configs = ["Pulumi.prod.yaml", "Pulumi.dev.yaml"].map((f) => path.join(project.projectDir, f)).filter((f) => fs.existsSync(f));
+  const originals = new Map(configs.map((f) => [f, fs.readFileSync(f, "utf8")]));
+  for (const f of configs) fs.writeFileSync(f, withServiceAccounts(originals.get(f)!));
   const replace = (fill: () => void) => {
     for (const p of PROGRAM_PATHS) fs.rmSync(path.join(project.projectDir, p), { recursive: true, force: true });
     fill();
@@ -392,5 +397,16 @@ export async function withProgramAt<T>(project: Pick<ProdProject, "projectDir">,
     replace(() => {
       for (const p of PROGRAM_PATHS) fs.cpSync(path.join(PROJECT_ROOT, p), path.join(project.projectDir, p), { recursive: true });
     });
+    for (const [f, text] of originals) fs.writeFileSync(f, text);
   }
+}
+
+/** A stack config whose users without `account` name the application account (what releases before accounts per service required). */
+function withServiceAccounts(text: string): string {
+  const doc = load(text) as { config?: Record<string, { applicationAccount?: string; accounts?: { name: string }[]; users?: Record<string, unknown>[] }> };
+  const security = doc.config?.["cim-nats:security"];
+  if (!security?.users) return text;
+  const app = security.applicationAccount ?? security.accounts?.[0]?.name;
+  for (const u of security.users) if (u.account === undefined && u.leafLink === undefined) u.account = app;
+  return dump(doc, { lineWidth: -1 });
 }

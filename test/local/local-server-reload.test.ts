@@ -11,7 +11,6 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readRenderedConf } from "../../components/local/conf-reader";
 import {
-  checkLocalServerProvider,
   createLocalServer,
   deleteLocalServer,
   diffLocalServer,
@@ -21,6 +20,7 @@ import {
   type LocalServerInputs,
   type LocalServerState,
 } from "../../components/local/local-server-crud";
+import { checkLocalServerProvider } from "../../components/local/local-server-provider";
 import { isProcessRunning, stopNatsServer } from "../../components/local/nats-process";
 import { formatNatsConf, type NatsConfTree } from "../../components/render/nats-conf";
 import { serverConfigTree } from "../../components/render/nats-server-config";

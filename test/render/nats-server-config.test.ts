@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import { denyImportsDigest } from "../../components/render/remote-identity";
 import { describe, expect, it } from "vitest";
 import { formatNatsConf, renderServerConfig, serverConfigTree, type NatsConfTree } from "../../components/render/nats-server-config";
 import { instanceByName } from "../../components/topology/endpoints";
@@ -40,7 +41,8 @@ describe.each(stacks)("rendered %s configs", (stack) => {
     expect(t.leafnodes.listen).toBeUndefined();
     expect(t.leafnodes.remotes).toHaveLength(1);
     const [remote] = t.leafnodes.remotes;
-    expect(remote.urls).toEqual(topology.hub.members.map((m) => `nats-leaf://${m.address}:7422`));
+    // Each URL carries the deny set's digest: a new set is a new remote, which nats-server reloads.
+    expect(remote.urls).toEqual(topology.hub.members.map((m) => `nats-leaf://${m.address}:7422?deny_imports=${denyImportsDigest(LEAF_DENY_IMPORTS)}`));
     expect(remote.deny_imports).toEqual(LEAF_DENY_IMPORTS);
     expect(remote.credentials).toBeUndefined();
     // Each leaf is its own JetStream domain, named after its host.

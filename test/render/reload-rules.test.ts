@@ -5,6 +5,7 @@
  * "reload" — a refused reload leaves "Failed to reload server configuration" in its log.
  * Loopback 127.0.20.1–127.0.20.9 only; one server at a time.
  */
+import { withDenyImportsTag } from "../../components/render/remote-identity";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createOperator, encodeOperator } from "@nats-io/jwt";
@@ -114,6 +115,15 @@ const CASES: [string, "leaf" | "hub", Edit][] = [
   ["leafnodes.remotes[].credentials (another path)", "leaf", (t) => (leafRemote(t).credentials = path.join(credsDir(), "copy-leaf-h1.creds"))],
   ["leafnodes.remotes[].deny_imports (same remote)", "leaf", (t) => leafRemote(t).deny_imports.push("order.events.>")],
   ["leafnodes.remotes[].deny_imports removed (same remote)", "leaf", (t) => delete leafRemote(t).deny_imports],
+  [
+    "leafnodes.remotes[].deny_imports with their digest in the urls (as the stack renders them: remove + add)",
+    "leaf",
+    (t) => {
+      const remote = leafRemote(t);
+      remote.deny_imports.push("order.events.>");
+      remote.urls = remote.urls.map((u: string) => withDenyImportsTag(u.split("?")[0], remote.deny_imports));
+    },
+  ],
   [
     "leafnodes.remotes[].deny_imports with new urls (remove + add)",
     "leaf",

@@ -1,0 +1,65 @@
+/**
+ * After a leaf restarts, nudge the hub streams that source from it: step down each one's leader,
+ * so the new leader sets its sources up at once.
+ *
+ * Why: a hub stream checks its sources every 10 s (nats-server 2.15.2 `sourceHealthCheckInterval`)
+ * and re-creates a stalled one then; an attempt that fails while the leaf is still down is retried
+ * on a backoff (`calculateRetryBackoff`: 10 s × failures, up to 2 min). So after a leaf restart the
+ * aggregate picked the leaf's new events up 4–16 s late. A new stream leader sets every source up
+ * when it takes over, and an API stepdown drops no request (leader-handoff.ts).
+ */
+import * as fs from "node:fs";
+import { readRenderedConf } from "./conf-reader";
+import { noteInLog } from "./server-dir";
+
+type StreamListPage = { total: number; offset: number; limit: number; streams?: { config: { name: string; sources?: { external?: { api?: string } }[] }; cluster?: { leader?: string } }[] };
+
+/** Names of the streams in `page` that source from JetStream domain `domain` and have a leader to move. */
+export function streamsSourcingFrom(page: StreamListPage, domain: string): string[] {
+  const api = `$JS.${domain}.API`;
+  return (page.streams ?? []).filter((s) => s.cluster?.leader && (s.config.sources ?? []).some((src) => src.external?.api === api)).map((s) => s.config.name);
+}
+
+/**
+ * Steps down the leader of every hub stream sourcing from the leaf whose config is `leafConfig`
+ * (its JetStream domain). Never throws: a nudge that fails leaves the sources to nats-server's own
+ * retry, and the leaf's log says so.
+ */
+export async function nudgeHubSources(args: { readonly hubClientUrls: readonly string[]; readonly creds: string; readonly leafConfig: string; readonly logPath: string }): Promise<void> {
+  const tree = readRenderedConf(args.leafConfig);
+  const js = tree?.jetstream;
+  const domain = js && typeof js === "object" && !Array.isArray(js) ? (js as Record<string, unknown>).domain : undefined;
+  if (typeof domain !== "string" || args.hubClientUrls.length === 0) return;
+  const tls = tree?.tls;
+  const caFile = tls && typeof tls === "object" && !Array.isArray(tls) ? (tls as Record<string, unknown>).ca_file : undefined;
+  try {
+    // Loaded here, not at the top: the provider process loads this module at call time.
+    const { connect } = require("@nats-io/transport-node") as typeof import("@nats-io/transport-node");
+    const { credsAuthenticator } = require("@nats-io/nats-core") as typeof import("@nats-io/nats-core");
+    const { natsClientTls } = require("../tls/client") as typeof import("../tls/client");
+    const nc = await connect({
+      servers: [...args.hubClientUrls],
+      authenticator: credsAuthenticator(new TextEncoder().encode(args.creds)),
+      reconnect: false,
+      timeout: 5_000,
+      ...(typeof caFile === "string" ? { tls: natsClientTls(fs.readFileSync(caFile, "utf8"), [...args.hubClientUrls]) } : {}),
+    });
+    const nudged: string[] = [];
+    try {
+      for (let offset = 0; ; ) {
+        const page = (await nc.request("$JS.API.STREAM.LIST", JSON.stringify({ offset }), { timeout: 5_000 })).json<StreamListPage>();
+        for (const name of streamsSourcingFrom(page, domain)) {
+          await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${name}`, "", { timeout: 5_000 });
+          nudged.push(name);
+        }
+        offset += page.streams?.length ?? 0;
+        if (!page.streams?.length || offset >= page.total) break;
+      }
+    } finally {
+      await nc.close();
+    }
+    if (nudged.length > 0) noteInLog(args.logPath, `nudged the hub's sources of this leaf (stream leader stepdown): ${nudged.join(", ")}`);
+  } catch (err) {
+    noteInLog(args.logPath, `could not nudge the hub's sources of this leaf (${(err as Error).message}); nats-server retries them on its own backoff`);
+  }
+}

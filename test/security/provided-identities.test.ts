@@ -169,10 +169,10 @@ describe("NKey: a provided key, and a switch refused at check", () => {
   });
 
   it("diff replaces a key whose provided seed changed, and never a generated one", async () => {
-    const generated = (await nkeyProvider.create({ kind: "account" })).outs;
+    const generated = (await nkeyProvider.create({ kind: "account" })).outs!;
     expect(await nkeyProvider.diff!("x", generated, { kind: "account" })).toEqual({ changes: false });
     expect((await nkeyProvider.diff!("x", generated, { kind: "account", seed: seedOf(platform) })).replaces).toEqual(["seed"]);
-    const provided = (await nkeyProvider.create({ kind: "account", seed: seedOf(platform) })).outs;
+    const provided = (await nkeyProvider.create({ kind: "account", seed: seedOf(platform) })).outs!;
     expect(await nkeyProvider.diff!("x", provided, { kind: "account", seed: seedOf(platform) })).toEqual({ changes: false });
     expect((await nkeyProvider.diff!("x", provided, { kind: "account" })).replaces).toEqual(["seed"]);
   });

@@ -236,6 +236,7 @@ export const jetstreamSchema = z.strictObject({
     ),
     "durable pull consumers",
   ),
+  adopt: opt(flag(), "take over streams, aggregates, buckets and consumers that already exist (made by hand, the nats CLI, another tool) on their first up, in place and with their messages, instead of failing on them (docs/adopt.md)", { default: false }),
 });
 
 // ---------------------------------------------------------------- security

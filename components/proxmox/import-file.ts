@@ -56,10 +56,25 @@ export function containerImportFile(topology: Topology, hosts: readonly string[]
 
 /**
  * `--target`s of the `up` before the import: the inventory, its provider and each adopted host's
- * NatsContainer component. Targeting a component creates it alone (its container child is not
- * targeted), so nothing is created on Proxmox.
+ * NatsContainer component (targeting a component creates it alone: its container child is not
+ * targeted, so nothing is created on Proxmox), plus what the deploy's files are rendered from and
+ * is made locally — the security keys and JWTs, the TLS CA, certificates and route password, the
+ * JetStream removal guard, the deployment component — since the program refuses an up that would
+ * leave a file's content unknown (deploy/files.ts).
  */
 export function importParentTargets(topology: Topology, hosts: readonly string[]): string[] {
   const urns = proxmoxUrns(topology.name);
-  return [urns.root, urns.inventory, urns.provider, ...hosts.map(urns.container)];
+  const base = urns.root.slice(0, -`::${topology.name}`.length);
+  return [
+    urns.root,
+    urns.inventory,
+    urns.provider,
+    ...hosts.map(urns.container),
+    `${base}$cim-nats:security:NatsSecurity**`,
+    `${base}$pulumi-nodejs:dynamic/jetstream:RemovalGuard::jetstream-removal-guard`,
+    `${base}$cim-nats:deploy:NixosDeployment::deploy`,
+    `${base}$pulumi-nodejs:dynamic/cim-nats:TlsCa::**`,
+    `${base}$pulumi-nodejs:dynamic/cim-nats:ServerCert::**`,
+    `${base}$pulumi-nodejs:dynamic/cim-nats:RoutePassword::**`,
+  ];
 }

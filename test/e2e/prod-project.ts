@@ -164,7 +164,7 @@ export type PriorState = {
  *    20 × 15 s), each leaf's link creds (the security component's output) and each server's
  *    TLS files (the CA's and its certificate's outputs, its route authorization rendered with
  *    the route password).
- * JetStream resources are left out (they need running servers); dependencies on them are dropped.
+ * JetStream resources and account JWT pushes are left out (they need running servers); dependencies on them are dropped.
  * The resulting state is checked by the caller: an unchanged config must preview no change.
  */
 export async function writePriorState(
@@ -232,7 +232,9 @@ export async function writePriorState(
     const resources = [...base];
     const known = new Set(resources.map((r) => r.urn));
     // JetStream resources need servers: left out, except what the targeted up already made.
-    const kept = (urn: string) => known.has(urn) || !urn.includes("pulumi-nodejs:dynamic/jetstream:");
+    // JetStream resources and account JWT pushes need servers (and carry secret creds the preview
+    // masks): left out, except what the targeted up already made.
+    const kept = (urn: string) => known.has(urn) || !/pulumi-nodejs:dynamic\/(jetstream:|cim-nats:AccountJwtPush::)/.test(urn);
     for (const key of Object.keys(counts)) delete counts[key];
     for (const step of planned.steps) {
       if (step.op !== "create" || !kept(step.urn) || known.has(step.urn)) continue;

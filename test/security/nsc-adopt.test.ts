@@ -29,12 +29,12 @@ import { JETSTREAM_ADMIN_USER, type SecuritySpec } from "../../components/securi
 import { parseTopology } from "../../components/topology/parse";
 import { withDataDir } from "../../components/topology/rebase";
 import type { Topology } from "../../components/topology/types";
+import { nscHome } from "../support/nsc";
 import { PROJECT_ROOT } from "../support/stack-config";
 import { accountPushes, issueForTest, leafLinkFiles, type TestIssue } from "./support/issue";
 
 const run = promisify(execFile);
 const BIN = path.join(PROJECT_ROOT, ".tools", "bin");
-const NSC = path.join(BIN, "nsc");
 const NATS_CLI = path.join(BIN, "nats");
 const LEAF = { address: "127.0.200.2", client: "nats://127.0.200.2:4222", monitoring: "http://127.0.200.2:8222" };
 const HUB = { client: "nats://127.0.200.1:4223", monitoring: "http://127.0.200.1:8223" };
@@ -42,19 +42,11 @@ const EVENTS_BEFORE = 25;
 const ALL_CONNECTION_TYPES = ["STANDARD", "WEBSOCKET", "LEAFNODE", "LEAFNODE_WS", "MQTT", "MQTT_WS", "IN_PROCESS"];
 
 const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "cim-nats-nsc-adopt-")));
-const nscData = path.join(dir, "nsc");
-const keysDir = path.join(nscData, "keys");
 const pids: number[] = [];
 
-/** Runs the pinned nsc on this test's own store, config and keystore (never the user's). */
-async function nsc(...args: string[]): Promise<string> {
-  const { stdout, stderr } = await run(NSC, [...args, "--config-dir", path.join(dir, "nsc-config"), "--data-dir", path.join(nscData, "stores"), "--keystore-dir", keysDir], {
-    env: { ...process.env, HOME: dir, NKEYS_PATH: keysDir, NSC_HOME: path.join(dir, "nsc-config") },
-  });
-  return `${stdout}${stderr}`;
-}
-
-const nscCreds = (user: string) => fs.readFileSync(path.join(keysDir, "creds", "COWBOY_AI", "PLATFORM", `${user}.creds`), "utf8");
+const home = nscHome(dir);
+const nsc = home.nsc;
+const nscCreds = (user: string) => home.creds("PLATFORM", user);
 
 async function connectWith(url: string, creds: string): Promise<NatsConnection> {
   return connect({ servers: url, authenticator: credsAuthenticator(new TextEncoder().encode(creds)), reconnect: false, timeout: 5_000 });
@@ -168,14 +160,14 @@ describe("a site made with nsc, adopted with its own keys", () => {
     await run(NATS_CLI, ["--server", LEAF.client, "--creds", path.join(dir, "legacy.creds"), "stream", "add", "ORDERS", "--subjects", "orders.>", "--storage", "file", "--defaults"], { env: { ...process.env, HOME: dir } });
     for (let i = 1; i <= EVENTS_BEFORE; i++) expect(await publishAcked(LEAF.client, nscCreds(i % 2 ? "legacy" : "signed"), "orders.created")).toBe(i);
     beforeState = await streamState(LEAF.client, nscCreds("legacy"));
-    const nscStore = readNscStore(nscData, "COWBOY_AI");
+    const nscStore = readNscStore(home.dataDir, "COWBOY_AI");
     nscOperator = nscStore.operator.publicKey;
     nscPlatform = nscStore.accounts.find((a) => a.name === "PLATFORM")!.publicKey;
     await stop(hand);
 
     // 3. The stack takes over: keys from the store, the same JetStream store under its own config.
-    spec = declared({ source: "nsc", dir: nscData });
-    provided = identitiesFromNsc(spec, readNscStore(nscData, "COWBOY_AI"));
+    spec = declared({ source: "nsc", dir: home.dataDir });
+    provided = identitiesFromNsc(spec, readNscStore(home.dataDir, "COWBOY_AI"));
     issue = await issueForTest(spec, undefined, provided);
     const credsDir = path.join(dir, "creds");
     for (const [rel, text] of Object.entries(leafLinkFiles(issue))) {
@@ -199,7 +191,7 @@ describe("a site made with nsc, adopted with its own keys", () => {
     // The stack's JWT for PLATFORM keeps nsc's signing key and revokes exactly the narrowed user's nsc JWT.
     const claims = issue.jwts["account:PLATFORM"].claims as { signing_keys: string[]; revocations: Record<string, number> };
     expect(claims.signing_keys).toContain(signingKey);
-    const narrowedKey = readNscStore(nscData, "COWBOY_AI").accounts.find((a) => a.name === "PLATFORM")!.users.find((u) => u.name === "narrowed")!.publicKey;
+    const narrowedKey = readNscStore(home.dataDir, "COWBOY_AI").accounts.find((a) => a.name === "PLATFORM")!.users.find((u) => u.name === "narrowed")!.publicKey;
     expect(Object.keys(claims.revocations)).toEqual([narrowedKey]);
     expect(provided.notes).toEqual([
       "PLATFORM/legacy: nsc creds keep working (declared with the same or wider permissions)",
@@ -260,7 +252,7 @@ describe("a site made with nsc, adopted with its own keys", () => {
       for (const e of fs.readdirSync(d, { withFileTypes: true })) {
         const p = path.join(d, e.name);
         if (e.isDirectory()) walk(p);
-        else if (!p.startsWith(keysDir) && !p.endsWith(".creds") && /\bS[OAU][A-Z2-7]{56}\b/.test(fs.readFileSync(p, "latin1"))) leaks.push(path.relative(dir, p));
+        else if (!p.startsWith(home.keysDir) && !p.endsWith(".creds") && /\bS[OAU][A-Z2-7]{56}\b/.test(fs.readFileSync(p, "latin1"))) leaks.push(path.relative(dir, p));
       }
     };
     walk(dir);

@@ -289,7 +289,14 @@ describe("a site made by hand (nsc, hand-written configs, the nats CLI), adopted
     const legacy = home.creds("PLATFORM", "legacy");
     for (const l of LEAVES) expect(await publish(l.address, l.server, legacy, 5, "after")).toEqual([11, 12, 13, 14, 15]);
     const admin = (await stackOutputs(project.context, "dev")).jetstreamAdminCreds as string;
-    await eventually("the aggregate sourced the new events", () => state(HUB.client, admin, "hub", "CLUSTER_PERSON_EVENTS"), (s) => s.messages >= 2 * EVENTS_PER_LEAF + 10);
+    const started = Date.now();
+    try {
+      await eventually("the aggregate sourced the new events", () => state(HUB.client, admin, "hub", "CLUSTER_PERSON_EVENTS"), (s) => s.messages >= 2 * EVENTS_PER_LEAF + 10, 150_000);
+    } catch (e) {
+      const sources = await withConnection(HUB.client, admin, async (nc) => (await (await jetstreamManager(nc, { domain: "hub" })).streams.info("CLUSTER_PERSON_EVENTS")).sources);
+      throw new Error(`${(e as Error).message}; sources: ${JSON.stringify(sources)}`);
+    }
+    console.log(`adopt-dev: the new events reached the aggregate ${Date.now() - started} ms after their acks`);
     const positions = await sourcePositions(admin);
     expect(Object.values(positions)).toEqual([
       { last: EVENTS_PER_LEAF + 5, count: EVENTS_PER_LEAF + 5 },

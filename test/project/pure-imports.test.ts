@@ -53,6 +53,7 @@ const PURE_MODULES = [
   "components/subjects/index.ts",
   "components/proxmox/parse.ts",
   "components/proxmox/ipv4.ts",
+  "components/proxmox/import-file.ts",
   "components/deploy/files.ts",
   "components/deploy/scripts.ts",
   "components/deploy/rebuild-order.ts",

@@ -8,9 +8,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { stackOutputs } from "../deploy/outputs";
 import { secretStackOutputs } from "../deploy/secret-outputs";
 import { NatsSecurity } from "../security/nats-security";
-import { IdentitySource, JETSTREAM_ADMIN_USER } from "../security/types";
-import { generatedIdentities, identitiesFromConfig, identitiesFromNsc, type ProvidedIdentities } from "../security/provided-identities";
-import { readNscStore } from "../security/nsc-store";
+import { JETSTREAM_ADMIN_USER } from "../security/types";
+import { loadProvidedIdentities } from "../security/load-identities";
+import type { ProvidedIdentities } from "../security/provided-identities";
 import { ConfigError } from "../config/errors";
 import { readProxmoxConfig } from "../proxmox/stack-config";
 import { declareJetStream, declareRemovalGuard, declareTeardownGate, jetstreamNames } from "./jetstream-resources";
@@ -166,32 +166,11 @@ export function program(): Record<string, unknown> {
   return result;
 }
 
-/**
- * The keys a site already has (`security.identities`): an nsc store read now, or the secret
- * `cim-nats:identitySeeds` (read raw: Config.get would warn that it is a secret, and the seeds
- * become Pulumi secrets in NatsSecurity). Undefined when every key is generated.
- */
+/** The keys a site already has (security/load-identities.ts); a config problem ends the run listing it. */
 function providedIdentities(m: StackModel): ProvidedIdentities | undefined {
-  const spec = m.security;
   try {
-    switch (spec.identities.source) {
-      case IdentitySource.Generated:
-        return Object.keys(spec.identities.signingKeys).length > 0 ? generatedIdentities(spec) : undefined;
-      case IdentitySource.Nsc:
-        return identitiesFromNsc(spec, readNscStore(spec.identities.dir!, spec.operator, spec.identities.keysDir));
-      case IdentitySource.Config: {
-        const raw = pulumi.runtime.getConfig("cim-nats:identitySeeds");
-        let seeds: unknown = undefined;
-        if (raw !== undefined) {
-          try {
-            seeds = JSON.parse(raw);
-          } catch {
-            throw new ConfigError([{ propertyPath: "identitySeeds", reason: "is not an object { operator, accounts: { NAME: seed } }: set each with `pulumi config set --secret --path 'cim-nats:identitySeeds.operator'`" }]);
-          }
-        }
-        return identitiesFromConfig(spec, seeds);
-      }
-    }
+    // Read raw: Config.get would warn that it is a secret; the seeds become Pulumi secrets in NatsSecurity.
+    return loadProvidedIdentities(m.security, () => pulumi.runtime.getConfig("cim-nats:identitySeeds"));
   } catch (e) {
     if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
     throw e;

@@ -6,7 +6,7 @@
  *   nats-server processes started from hand-written configs that include nsc's generated
  *   resolver config (a hub of one member at nats-1, leaves nats-1 and nats-2 linked with nsc
  *   creds), account JWTs delivered with `nsc push`; streams, the hub aggregate sourcing both
- *   leaves, a KV bucket and a consumer made with the nats CLI; 10 events acked at each leaf with
+ *   leaves, a KV bucket, an object bucket (a 300 kB object) and a consumer made with the nats CLI; 10 events acked at each leaf with
  *   the nsc creds, 5 of the aggregate's messages pulled and acked through the consumer;
  * - the stack: the same server names, JetStream domains and store folders, keys from the nsc
  *   store (`security.identities.source: nsc`), `jetstream.adopt: true`. Its servers are stopped
@@ -21,7 +21,7 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { dump } from "js-yaml";
@@ -76,7 +76,7 @@ async function state(url: string, creds: string, domain: string, stream: string)
 async function siteState(creds: string): Promise<Record<string, StreamState>> {
   const out: Record<string, StreamState> = {};
   for (const l of LEAVES) {
-    for (const s of ["PERSON_EVENTS", "KV_PERSON_METADATA"]) out[`${l.server}/${s}`] = await state(leafUrl(l.address), creds, l.server, s);
+    for (const s of ["PERSON_EVENTS", "KV_PERSON_METADATA", "OBJ_PERSON_OBJECTS"]) out[`${l.server}/${s}`] = await state(leafUrl(l.address), creds, l.server, s);
   }
   out["hub/CLUSTER_PERSON_EVENTS"] = await state(HUB.client, creds, "hub", "CLUSTER_PERSON_EVENTS");
   return out;
@@ -163,6 +163,9 @@ async function buildHandMadeSite(dataDir: string): Promise<void> {
     await natsCli(leafUrl(l.address), creds, "--js-domain", l.server, "stream", "add", "PERSON_EVENTS", "--subjects", "person.events.>", "--storage", "file", "--retention", "limits", "--max-age", "720h", "--replicas", "1", "--defaults");
     await natsCli(leafUrl(l.address), creds, "--js-domain", l.server, "kv", "add", "PERSON_METADATA", "--history", "5");
     await natsCli(leafUrl(l.address), creds, "--js-domain", l.server, "kv", "put", "PERSON_METADATA", "domain.name", "Person Domain");
+    await natsCli(leafUrl(l.address), creds, "--js-domain", l.server, "object", "add", "PERSON_OBJECTS");
+    fs.writeFileSync(path.join(handDir, "photo.bin"), Buffer.alloc(300_000, 7));
+    await natsCli(leafUrl(l.address), creds, "--js-domain", l.server, "object", "put", "PERSON_OBJECTS", path.join(handDir, "photo.bin"), "--force");
   }
   // The aggregate as an operator writes it: no subjects, one source per leaf domain.
   const aggregate = {
@@ -208,6 +211,7 @@ function stackConfig(nscDir: string): Record<string, unknown> {
           },
         ],
         kv: [{ bucket: "PERSON_METADATA", at: "leaves", history: 5 }],
+        objects: [{ bucket: "PERSON_OBJECTS", at: "leaves" }],
         consumers: [{ name: "person-projection", stream: "CLUSTER_PERSON_EVENTS", at: "hub", ack_policy: "explicit", deliver_policy: "all", filter_subjects: ["person.events.>"] }],
       },
       "cim-nats:security": {
@@ -305,5 +309,9 @@ describe("a site made by hand (nsc, hand-written configs, the nats CLI), adopted
     expect((await consumerPosition(admin)).pending).toBe(2 * EVENTS_PER_LEAF + 10 - 5);
     const again = await runPulumi(project.context, ["preview", "--expect-no-changes", "-s", "dev"], { allowFailure: true });
     expect(again.code, again.stdout.slice(-2000)).toBe(0);
+    // The nsc seeds the stack signs with are secrets in its state: none in the outputs or the exported state.
+    const seeds = /\bS[OAU][A-Z2-7]{56}\b/;
+    expect((await runPulumi(project.context, ["stack", "output", "--json", "-s", "dev"])).stdout).not.toMatch(seeds);
+    expect((await runPulumi(project.context, ["stack", "export", "-s", "dev"])).stdout).not.toMatch(seeds);
   }, 300_000);
 });

@@ -7,6 +7,7 @@
 import { createAccount, createOperator, createUser } from "@nats-io/nkeys";
 import { describe, expect, it } from "vitest";
 import { identityPlan } from "../../components/security/identity-plan";
+import { loadProvidedIdentities } from "../../components/security/load-identities";
 import { nkeyProvider } from "../../components/security/nkey";
 import { parseSecurity } from "../../components/security/parse";
 import { identitiesFromConfig, identitiesFromNsc, type NscStore } from "../../components/security/provided-identities";
@@ -175,5 +176,32 @@ describe("NKey: a provided key, and a switch refused at check", () => {
     const provided = (await nkeyProvider.create({ kind: "account", seed: seedOf(platform) })).outs!;
     expect(await nkeyProvider.diff!("x", provided, { kind: "account", seed: seedOf(platform) })).toEqual({ changes: false });
     expect((await nkeyProvider.diff!("x", provided, { kind: "account" })).replaces).toEqual(["seed"]);
+  });
+});
+
+describe("loadProvidedIdentities: what the program reads", () => {
+  const seeds = JSON.stringify({ operator: seedOf(operator), accounts: { PLATFORM: seedOf(platform) } });
+
+  it("generated: nothing read, nothing provided; seeds set anyway are refused", () => {
+    const spec = parseSecurity(raw(), topology);
+    expect(loadProvidedIdentities(spec, () => undefined)).toBeUndefined();
+    const issues = configIssues(() => loadProvidedIdentities(spec, () => seeds));
+    expect(issues).toEqual([{ propertyPath: "identitySeeds", reason: "is set but security.identities.source is generated: remove it (`pulumi config rm cim-nats:identitySeeds`), or set source: config to sign with those keys" }]);
+  });
+
+  it("config: the secret's JSON (as Pulumi hands a --path secret over); not JSON is refused without echoing it", () => {
+    const spec = parseSecurity(raw({ source: "config" }), topology);
+    expect(Object.keys(loadProvidedIdentities(spec, () => seeds)!.seeds).sort()).toEqual(["account:PLATFORM", "operator"]);
+    const issues = configIssues(() => loadProvidedIdentities(spec, () => seedOf(operator)));
+    expect(issues.map((i) => i.propertyPath)).toEqual(["identitySeeds"]);
+    expect(JSON.stringify(issues)).not.toMatch(SEED);
+  });
+
+  it("nsc: reads the store named by dir and keysDir, for the declared operator", () => {
+    const spec = parseSecurity(raw({ source: "nsc", dir: "/srv/nsc", keysDir: "/srv/keys" }), topology);
+    const read: unknown[][] = [];
+    const p = loadProvidedIdentities(spec, () => undefined, (...args) => (read.push(args), store()));
+    expect(read).toEqual([["/srv/nsc", "COWBOY_AI", "/srv/keys"]]);
+    expect(p!.origin).toBe("nsc store /srv/nsc/stores");
   });
 });

@@ -134,11 +134,12 @@ export function identityPlan(spec: SecuritySpec, adopted: AdoptedIdentities = NO
 
 /**
  * An account's claims plus what it keeps from before the stack: the signing keys earlier creds
- * were signed with (after the stack's own, sorted by key) and the revocations (sorted by user key).
+ * were signed with (after the stack's own, sorted by key), the revocations (sorted by user key)
+ * and nsc's default permissions.
  * Nothing adopted: the claims unchanged, so a generated stack's JWTs stay as they were.
  */
 function withAdopted(claims: Claims, kept: AdoptedAccount | undefined): Claims {
-  if (!kept || (kept.signingKeys.length === 0 && Object.keys(kept.revocations).length === 0)) return claims;
+  if (!kept || (kept.signingKeys.length === 0 && Object.keys(kept.revocations).length === 0 && !kept.defaultPermissions)) return claims;
   const keyOf = (k: SigningKeyClaim) => (typeof k === "string" ? k : k.key);
   const own = (claims.signing_keys ?? []) as readonly string[];
   const extra = kept.signingKeys.filter((k) => !own.includes(keyOf(k))).sort((x, y) => (keyOf(x) < keyOf(y) ? -1 : 1));
@@ -147,5 +148,6 @@ function withAdopted(claims: Claims, kept: AdoptedAccount | undefined): Claims {
     ...claims,
     ...(extra.length ? { signing_keys: [...own, ...extra] } : {}),
     ...(revoked.length ? { revocations: Object.fromEntries(revoked.map((k) => [k, kept.revocations[k]])) } : {}),
+    ...(kept.defaultPermissions ? { default_permissions: kept.defaultPermissions } : {}),
   } as Claims;
 }

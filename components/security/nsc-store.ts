@@ -51,6 +51,12 @@ function signingKeys(v: unknown): SigningKeyClaim[] {
   return v.filter((k): k is SigningKeyClaim => typeof k === "string" || (typeof k === "object" && k !== null && typeof (k as { key?: unknown }).key === "string"));
 }
 
+/** Whether a `default_permissions` claim names any subject (nsc writes `{ pub: {}, sub: {} }` when none). */
+function setsPermissions(v: unknown): boolean {
+  if (!v || typeof v !== "object") return false;
+  return Object.values(v as Record<string, unknown>).some((rule) => rule && typeof rule === "object" && Object.values(rule as Record<string, unknown>).some((list) => Array.isArray(list) && list.length > 0));
+}
+
 /**
  * The store of `operator` under `dir` (nsc's data folder holding `stores/`, or the stores folder
  * itself). `keysDir` defaults to `<dir>/keys`.
@@ -90,6 +96,7 @@ export function readNscStore(dir: string, operator: string, keysDir?: string): N
       ...(seed ? { seed } : {}),
       signingKeys: signingKeys(a.nats?.signing_keys),
       revocations: numberMap(a.nats?.revocations),
+      ...(setsPermissions(a.nats?.default_permissions) ? { defaultPermissions: a.nats!.default_permissions as Claims } : {}),
       users,
     };
   });

@@ -26,6 +26,11 @@ export type AdoptedAccount = {
   readonly signingKeys: readonly SigningKeyClaim[];
   /** User public key → `iat` at or before which its JWTs are refused (nsc's, plus the stack's rules). */
   readonly revocations: Readonly<Record<string, number>>;
+  /**
+   * The account's `default_permissions` (what its users without permissions of their own get),
+   * kept when nsc set any: dropping them would widen what those users' nsc creds may do.
+   */
+  readonly defaultPermissions?: Claims;
 };
 
 /** The identities the stack signs with instead of generating (the identity plan's input). */
@@ -62,6 +67,8 @@ export type NscAccount = {
   readonly signingKeys: readonly SigningKeyClaim[];
   /** The account JWT's `revocations`. */
   readonly revocations: Readonly<Record<string, number>>;
+  /** The account JWT's `default_permissions`, when it sets any subject. */
+  readonly defaultPermissions?: Claims;
   readonly users: readonly NscUser[];
 };
 
@@ -200,7 +207,7 @@ export function identitiesFromNsc(spec: SecuritySpec, store: NscStore): Provided
     }
     const extra = spec.identities.signingKeys[a.name] ?? [];
     const listed = new Set(a.signingKeys.map(signingKeyOf));
-    accounts[a.name] = { signingKeys: [...a.signingKeys, ...extra.filter((k) => !listed.has(k))], revocations };
+    accounts[a.name] = { signingKeys: [...a.signingKeys, ...extra.filter((k) => !listed.has(k))], revocations, ...(a.defaultPermissions ? { defaultPermissions: a.defaultPermissions } : {}) };
     if (mine.kind === AccountKind.Service) notes.push(`${a.name}: an nsc account adopted as service account '${a.name}' (its imports become the derived ones)`);
   }
   if (!seeds[`account:${spec.systemAccount}`] && system === undefined && op.systemAccount) {

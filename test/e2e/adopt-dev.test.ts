@@ -314,4 +314,28 @@ describe("a site made by hand (nsc, hand-written configs, the nats CLI), adopted
     expect((await runPulumi(project.context, ["stack", "output", "--json", "-s", "dev"])).stdout).not.toMatch(seeds);
     expect((await runPulumi(project.context, ["stack", "export", "-s", "dev"])).stdout).not.toMatch(seeds);
   }, 300_000);
+
+  it("switching the running stack to generated keys is refused, at preview and by up alone, saying why; nothing changes", async () => {
+    const ctx = project.context;
+    const yaml = path.join(project.projectDir, "Pulumi.dev.yaml");
+    const adopted = fs.readFileSync(yaml, "utf8");
+    const generated = stackConfig(home.dataDir) as { config: Record<string, any> };
+    delete generated.config["cim-nats:security"].identities;
+    fs.writeFileSync(yaml, dump(generated, { lineWidth: -1 }));
+    try {
+      for (const args of [["preview"], ["up", "--yes", "--skip-preview"]]) {
+        const refused = await runPulumi(ctx, [...args, "-s", "dev"], { allowFailure: true });
+        expect(refused.code, args.join(" ")).not.toBe(0);
+        expect(`${refused.stdout}${refused.stderr}`).toMatch(/this operator key would switch from the provided key O[A-Z2-7]{55} to a newly generated one: every JWT it signed is re-issued and every creds file issued before stops working/);
+        expect(`${refused.stdout}${refused.stderr}`).toMatch(/allowSwitch: true/);
+      }
+    } finally {
+      fs.writeFileSync(yaml, adopted);
+    }
+    // Nothing was half-applied: the nsc creds still work, and the adopted config plans nothing.
+    const legacy = home.creds("PLATFORM", "legacy");
+    expect(await publish(LEAVES[1].address, LEAVES[1].server, legacy, 1, "after-refusal")).toEqual([16]);
+    const again = await runPulumi(ctx, ["preview", "--expect-no-changes", "-s", "dev"], { allowFailure: true });
+    expect(again.code, again.stdout.slice(-2000)).toBe(0);
+  }, 300_000);
 });

@@ -96,6 +96,10 @@ describe("an nsc store against the declaration", () => {
     // The stack's own signing keys (one per user, sorted), then nsc's.
     expect(claims.signing_keys).toEqual([...["leaf-cimstor", "leaf-nats-1", "leaf-nats-2", "leaf-nats-3", "legacy"].map((u) => `K-signing:${u}`), signing.getPublicKey()]);
     expect(claims.revocations).toEqual({ UOLD: 5 });
+    // nsc's default permissions stay (users without their own would otherwise be widened).
+    const withDefaults = identitiesFromNsc(spec, store({ accounts: store().accounts.map((a) => (a.name === "PLATFORM" ? { ...a, defaultPermissions: { pub: { allow: ["orders.>"] }, sub: {} } } : a)) }));
+    const kept = identityPlan(spec, { provided: Object.keys(withDefaults.seeds), accounts: withDefaults.accounts }).jwts.find((j) => j.id === "account:PLATFORM")!.claims(pub);
+    expect(kept.default_permissions).toEqual({ pub: { allow: ["orders.>"] }, sub: {} });
     // A generated stack's claims are as they were: nothing adopted, nothing added.
     const plain = identityPlan(spec).jwts.find((j) => j.id === "account:PLATFORM")!.claims(pub);
     expect(plain).not.toHaveProperty("revocations");

@@ -63,8 +63,9 @@ export const nkeyProvider: pulumi.dynamic.ResourceProvider<NKeyInputs, NKeyOutpu
     };
     const prefix = { operator: "O", account: "A", user: "U" }[news.kind];
     if (news.seed !== undefined && !publicOf(news.seed)?.startsWith(prefix)) {
-      // Never the seed itself in a message: only what it is not.
-      return { inputs: news, failures: [{ property: "seed", reason: `the provided seed is not a valid ${news.kind} seed (S${prefix}…): check the key given for it` }] };
+      // Never the seed itself in a message: only what it is not. (The engine prints the named
+      // property's value beside the reason: name `kind`, never `seed`.)
+      return { inputs: news, failures: [{ property: "kind", reason: `the provided seed is not a valid ${news.kind} seed (S${prefix}…): check the key given for it` }] };
     }
     // A key already in the state that would change: every JWT it signed, and so every creds
     // file issued before, stops working. Refused unless the stack says so, before anything runs.
@@ -80,7 +81,8 @@ export const nkeyProvider: pulumi.dynamic.ResourceProvider<NKeyInputs, NKeyOutpu
           inputs: news,
           failures: [
             {
-              property: "seed",
+              // Not `seed`: the engine prints the named property's value with the reason.
+              property: "allowSwitch",
               reason:
                 `this ${news.kind} key would switch ${what}: every JWT it signed is re-issued and every creds file issued before stops working. ` +
                 "If that is what you want, set `cim-nats:security.identities.allowSwitch: true` for this up; otherwise restore the previous identities source",

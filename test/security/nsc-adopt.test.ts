@@ -238,7 +238,7 @@ describe("a site made with nsc, adopted with its own keys", () => {
   it("refuses to switch a key from provided to generated, and says why; allowSwitch lets it happen", async () => {
     const generated = declared({ source: "generated" });
     await expect(issueForTest(generated, issue, generatedIdentities(generated))).rejects.toThrow(
-      /operator: seed: this operator key would switch from the provided key O[A-Z2-7]{55} to a newly generated one: every JWT it signed is re-issued and every creds file issued before stops working\. If that is what you want, set `cim-nats:security.identities.allowSwitch: true`/,
+      /operator: allowSwitch: this operator key would switch from the provided key O[A-Z2-7]{55} to a newly generated one: every JWT it signed is re-issued and every creds file issued before stops working\. If that is what you want, set `cim-nats:security.identities.allowSwitch: true`/,
     );
     const allowed = declared({ source: "generated", allowSwitch: true });
     const switched = await issueForTest(allowed, issue, generatedIdentities(allowed));

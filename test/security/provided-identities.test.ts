@@ -159,7 +159,7 @@ describe("NKey: a provided key, and a switch refused at check", () => {
     ["provided → another provided", { kind: "operator", seed: seedOf(operator) }, { kind: "operator", seed: seedOf(createOperator()) }, /to another one/],
   ])("%s is refused with why and the fix", async (_, olds, news, what) => {
     const r = await check(olds, news);
-    expect(r.failures?.map((f) => f.property)).toEqual(["seed"]);
+    expect(r.failures?.map((f) => f.property)).toEqual(["allowSwitch"]);
     expect(r.failures![0].reason).toMatch(what);
     expect(r.failures![0].reason).toMatch(/every creds file issued before stops working.*allowSwitch: true/);
     expect(JSON.stringify(r.failures)).not.toMatch(SEED);
@@ -170,7 +170,7 @@ describe("NKey: a provided key, and a switch refused at check", () => {
     expect((await check({}, { kind: "operator", seed: seedOf(operator) })).failures ?? []).toEqual([]);
     expect((await check({ kind: "operator", seed: seedOf(operator) }, { kind: "operator", seed: seedOf(operator) })).failures ?? []).toEqual([]);
     const wrong = await check({}, { kind: "operator", seed: seedOf(platform) });
-    expect(wrong.failures).toEqual([{ property: "seed", reason: "the provided seed is not a valid operator seed (SO…): check the key given for it" }]);
+    expect(wrong.failures).toEqual([{ property: "kind", reason: "the provided seed is not a valid operator seed (SO…): check the key given for it" }]);
   });
 
   it("diff replaces a key whose provided seed changed, and never a generated one", async () => {

@@ -16,6 +16,7 @@
 #   CIM_NATS_SETUP_SMOKE=1      re-run the Pulumi end-to-end smoke test even if it passed before
 #   CIM_NATS_PLUGIN_SRC=DIR     source snapshots to build plugins from (default ../shared/plugin-src)
 #   CIM_NATS_REQUIRE_PLUGINS=1  a provider plugin that cannot be had fails setup (default: a warning)
+#   CIM_NATS_LAZYFS_SRC=DIR     LazyFS source snapshot for the power-failure tests (default ../shared/lazyfs-src)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -545,6 +546,16 @@ if [ "${#MISSING_PLUGINS[@]}" -gt 0 ] && [ "${CIM_NATS_REQUIRE_PLUGINS:-0}" = 1 
 fi
 
 # --- 5. Debian packages ------------------------------------------------------------------------
+# apt_install WHAT LOG PACKAGE...: apt-get install as root (else stop, saying the command to run).
+apt_install() {
+  local what="$1" log="$2"
+  shift 2
+  if [ "$(id -u)" != 0 ]; then
+    die "$what" "not installed, and setup is not running as root: install them with 'sudo apt-get install -y $*' and re-run"
+  fi
+  run_logged "apt-get update" "$LOGS/apt.log" apt-get update -qq
+  run_logged "$what" "$log" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
 missing=()
 command -v nix-instantiate >/dev/null 2>&1 || missing+=(nix-bin)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
@@ -555,12 +566,7 @@ if [ "${#missing[@]}" -eq 0 ]; then
   say "debian packages (nix-bin openssh-server curl nftables): cached"
 else
   t=$SECONDS
-  if [ "$(id -u)" != 0 ]; then
-    die "${missing[*]}" "not installed, and setup is not running as root: install them with 'sudo apt-get install -y ${missing[*]}' and re-run"
-  fi
-  run_logged "apt-get update" "$LOGS/apt.log" apt-get update -qq
-  run_logged "${missing[*]}" "$LOGS/apt-install.log" \
-    env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt_install "${missing[*]}" "$LOGS/apt-install.log" "${missing[@]}"
   say "debian packages (${missing[*]}): installed in $(since "$t")"
 fi
 nix_probe_dir="$(mktemp -d)"
@@ -570,6 +576,94 @@ if ! nix-instantiate --parse --store dummy:// "$nix_probe_dir/probe.nix" >"$LOGS
   die nix-instantiate "cannot parse a trivial expression: $(last_error "$LOGS/nix-probe.log")"
 fi
 rm -rf "$nix_probe_dir"
+
+# --- 5b. LazyFS (power-failure tests) ----------------------------------------------------------
+# LazyFS is a FUSE file system that keeps every write not fsynced in its own cache and drops it on
+# `lazyfs::clear-cache`: what a power failure does to a disk (test/durability/, docs/durability.md).
+# Built from the public source snapshot in $CIM_NATS_LAZYFS_SRC (default ../shared/lazyfs-src; its
+# README has the recipe) against Debian's toml11 and spdlog (upstream's CMake would download them).
+# No snapshot: a LazyFS built before is kept, else a warning (the power-failure tests then say
+# why they skip). A snapshot that does not build stops setup. Cached in .tools/lazyfs; the stamp
+# is keyed by the archive, this recipe and the Debian packages it built against.
+LAZYFS_ARCHIVE=lazyfs-a47a5ba.tar.gz
+LAZYFS_SRC="${CIM_NATS_LAZYFS_SRC:-$ROOT/../shared/lazyfs-src}"
+LAZYFS_DEBS=(libfuse3-dev fuse3 cmake g++ make pkg-config libtoml11-dev libspdlog-dev)
+# build_lazyfs SRC_DIR LOG: builds libpcache and lazyfs in SRC_DIR (an unpacked snapshot).
+build_lazyfs() {
+  local dir="$1" log="$2"
+  # Debian's toml11 and spdlog instead of FetchContent (GitHub is not reachable here).
+  python3 - "$dir" >>"$log" 2>&1 <<'PY' || return 1
+import re, sys
+d = sys.argv[1]
+p = d + "/libs/libpcache/CMakeLists.txt"
+s = open(p).read()
+s2 = re.sub(r"include\(FetchContent\).*?set_target_properties\(spdlog PROPERTIES POSITION_INDEPENDENT_CODE ON\)\n",
+            "find_package(toml11 REQUIRED)\nfind_package(spdlog REQUIRED)\n", s, flags=re.S)
+s2 = s2.replace("target_link_libraries(pcache toml11::toml11 spdlog)", "target_link_libraries(pcache toml11::toml11 spdlog::spdlog)")
+p2 = d + "/lazyfs/CMakeLists.txt"
+t = open(p2).read()
+t2 = t.replace("find_package(Threads REQUIRED)", "find_package(Threads REQUIRED)\nfind_package(spdlog REQUIRED)")
+t2 = t2.replace("fuse3 Threads::Threads libpcache.so)", "fuse3 Threads::Threads libpcache.so spdlog::spdlog)")
+if s2 == s or t2 == t or "FetchContent_Declare(spdlog" in s2:
+    sys.exit("the snapshot's CMakeLists.txt files are not the ones this recipe patches")
+open(p, "w").write(s2)
+open(p2, "w").write(t2)
+PY
+  (cd "$dir/libs/libpcache" && mkdir -p build && cd build && cmake .. && cmake --build . -j 2) >>"$log" 2>&1 || return 1
+  (cd "$dir/lazyfs" && mkdir -p build && cd build && cmake -DLAZYFS_BUILD_TESTS=OFF .. && cmake --build . -j 2) >>"$log" 2>&1
+}
+if [ ! -f "$LAZYFS_SRC/$LAZYFS_ARCHIVE" ]; then
+  if [ -x "$TOOLS/lazyfs/lazyfs" ] && [ -x "$BIN/lazyfs" ]; then
+    say "lazyfs: cached (the source snapshot is not in $LAZYFS_SRC: kept the one built before)"
+  else
+    warn "lazyfs: not available: the source snapshot $LAZYFS_ARCHIVE is not in $LAZYFS_SRC (set CIM_NATS_LAZYFS_SRC); the power-failure tests will skip"
+  fi
+else
+  missing=()
+  for p in "${LAZYFS_DEBS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    t=$SECONDS
+    apt_install "lazyfs (Debian packages ${missing[*]})" "$LOGS/apt-install-lazyfs.log" "${missing[@]}"
+    say "debian packages for lazyfs (${missing[*]}): installed in $(since "$t")"
+  fi
+  lazyfs_key="$({
+    sha256sum <"$LAZYFS_SRC/$LAZYFS_ARCHIVE"
+    declare -f build_lazyfs
+    dpkg-query -W -f='${Package} ${Version}\n' "${LAZYFS_DEBS[@]}"
+  } | sha256sum | cut -c1-16)"
+  if [ -x "$TOOLS/lazyfs/lazyfs" ] && [ -x "$BIN/lazyfs" ] && [ "$(cat "$STAMPS/lazyfs" 2>/dev/null)" = "$lazyfs_key" ]; then
+    say "lazyfs ${LAZYFS_ARCHIVE%.tar.gz}: cached"
+  else
+    t=$SECONDS
+    log="$LOGS/lazyfs.log"
+    : >"$log"
+    src="$TOOLS/build/lazyfs"
+    rm -rf "$src" && mkdir -p "$src"
+    tar -xzf "$LAZYFS_SRC/$LAZYFS_ARCHIVE" -C "$src" && chmod -R u+w "$src" || die lazyfs "cannot unpack $LAZYFS_SRC/$LAZYFS_ARCHIVE"
+    if ! build_lazyfs "$src" "$log"; then
+      echo "---- last lines of $log ----" >&2
+      tail -n 20 "$log" >&2
+      die lazyfs "build from $LAZYFS_ARCHIVE failed: $(last_error "$log") (full log: $log)"
+    fi
+    rm -rf "$TOOLS/lazyfs.tmp" && mkdir -p "$TOOLS/lazyfs.tmp/lib"
+    cp "$src/lazyfs/build/lazyfs" "$TOOLS/lazyfs.tmp/lazyfs"
+    cp -P "$src"/libs/libpcache/build/libpcache.so* "$TOOLS/lazyfs.tmp/lib/"
+    rm -rf "$TOOLS/lazyfs" && mv "$TOOLS/lazyfs.tmp" "$TOOLS/lazyfs"
+    rm -rf "$src"
+    tmp="$(mktemp "$BIN/.lazyfs.XXXXXX")"
+    cat >"$tmp" <<'SH'
+#!/bin/sh
+# LazyFS (built by scripts/setup.sh from the source snapshot): its libpcache sits beside it.
+here="$(dirname "$(readlink -f "$0")")"
+LD_LIBRARY_PATH="$here/../lazyfs/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "$here/../lazyfs/lazyfs" "$@"
+SH
+    install_file "$tmp" "$BIN/lazyfs" 755 || true
+    echo "$lazyfs_key" >"$STAMPS/lazyfs"
+    say "lazyfs ${LAZYFS_ARCHIVE%.tar.gz}: built from the source snapshot in $(since "$t")"
+  fi
+fi
 
 # --- 6. Pulumi end-to-end smoke test -----------------------------------------------------------
 # A throwaway TypeScript project with one dynamic-provider resource, `pulumi up` through

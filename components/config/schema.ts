@@ -75,7 +75,7 @@ export const jetstreamLimits = (leaf: boolean) =>
   record({
     maxMemory: opt(size, "`jetstream.max_mem` of each server", { default: leaf ? "256M" : "1G" }),
     maxFile: opt(size, "`jetstream.max_file` of each server; with the other servers on a host it must fit the data volume", { default: leaf ? "10G" : "48G" }),
-    syncInterval: opt(syncInterval, "`jetstream.sync_interval`: how often the store is flushed to disk; `always` after every write (docs/prod.md, \"Durability\")", { default: leaf ? LEAF_SYNC_DEFAULT : HUB_SYNC_DEFAULT }),
+    syncInterval: opt(syncInterval, "`jetstream.sync_interval`: `always` fsyncs every write before its ack; a duration is an opt-in loss window — a power failure can lose that much acked data, and the preview says so (docs/durability.md)", { default: leaf ? LEAF_SYNC_DEFAULT : HUB_SYNC_DEFAULT }),
   }, "{ maxMemory, maxFile, syncInterval }");
 /** Where a server's HTTP monitoring listens: the host's loopback, the host's address, or this IPv4. */
 const listenReason = (v: unknown): string =>
@@ -188,7 +188,16 @@ export const jetstreamSchema = z.strictObject({
         ...streamFields,
         at: req(at, "where: leaves (one per leaf), hub, or a list of hosts"),
         aggregate: opt(
-          z.strictObject({ ...aggregateFields, name: req(name, "name of the hub stream"), republish: opt(z.unknown(), "republish block, or false", { derived: "every event again on its own subject ({ src: '>', dest: '>' })" }) }),
+          z.strictObject({
+            ...aggregateFields,
+            name: req(name, "name of the hub stream"),
+            republish: opt(z.unknown(), "republish block, or false", { derived: "every event again on its own subject ({ src: '>', dest: '>' })" }),
+            rewinds: opt(
+              z.array(z.strictObject({ domain: req(name, "the leaf's JetStream domain"), fromSeq: req(z.number().int().min(1), "first leaf sequence to source again") })),
+              "repaired sequence rewinds, oldest first: each re-sources that leaf's stream from `fromSeq` under a fresh source identity (what `npm run verify` prints after a leaf lost its tail; docs/durability.md)",
+              { default: [] },
+            ),
+          }),
           "a hub stream sourcing this stream from every leaf (leaf-level streams only)",
         ),
       }),

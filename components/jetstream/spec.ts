@@ -8,11 +8,11 @@
  */
 import { ConfigError, type ConfigIssue, type Topology } from "../topology/types";
 import { subjectsOverlap } from "../subjects";
-import { aggregateSources, type AggregatedStream } from "./aggregate";
+import { aggregateSources, isEpochSpelling, type AggregatedStream, type SourceRewind } from "./aggregate";
 import { consumerInputFailures } from "./consumer-config";
 import type { InputFailure } from "./input-checks";
 import { KV_STREAM_PREFIX, kvInputFailures, kvKeyReason } from "./kv-config";
-import { atIssues, resolveAt, type At, type Location } from "./locations";
+import { atIssues, leafDomains, resolveAt, type At, type Location } from "./locations";
 import { OBJECT_STREAM_PREFIX, objectStoreInputFailures } from "./object-store-config";
 import { streamInputFailures } from "./stream-config";
 import { CONSUMER_DURATION_KEYS, STREAM_DURATION_KEYS, type ConsumerInput, type KvInput, type ObjectStoreInput, type StreamInput } from "./types";
@@ -195,7 +195,7 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
         });
       }
     }
-    const ag = toWire(s.aggregate, STREAM_ALIASES, ["subjects", "sources", "mirror"]);
+    const ag = toWire(s.aggregate, STREAM_ALIASES, ["subjects", "sources", "mirror", "rewinds"]);
     // Leaf deny_imports keep leaf stores local but, on nats-server 2.15, also stop those subjects
     // crossing leafnode links towards the hub. Hub subscribers see leaf events through the
     // aggregate instead: it republishes each sourced event on its own subject, once, once stored.
@@ -211,7 +211,8 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
     const [location] = resolveAt("hub", topology);
     issues.push(...replicaIssue(ag.wire.num_replicas, [location], `${ap}.${ag.names.num_replicas ?? "replicas"}`));
     const leafStream: AggregatedStream = { name: String(s.name), at };
-    aggregates.push({ location, leafStream, config: { ...(ag.wire as StreamInput), sources: aggregateSources(leafStream, topology) } });
+    const rewinds = parseRewinds(s.aggregate.rewinds, `${ap}.rewinds`, leafDomains(at, topology), issues);
+    aggregates.push({ location, leafStream, config: { ...(ag.wire as StreamInput), sources: aggregateSources(leafStream, topology, rewinds) } });
   });
 
   const kv: KvSpec[] = [];
@@ -289,7 +290,10 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
       ...(typeof wire.filter_subject === "string" ? [{ key: "filter_subject", subject: wire.filter_subject }] : []),
       ...(Array.isArray(wire.filter_subjects) ? wire.filter_subjects.map((f, n) => ({ key: `filter_subjects[${n}]`, subject: String(f) })) : []),
     ];
-    const transformed = [...streams, ...aggregates].some((s) => s.config.name === streamName && (s.config.subject_transform || s.config.sources?.some((x) => x.subject_transforms?.length)));
+    // A rewind's epoch filters select every subject unchanged: not a transform.
+    const transformed = [...streams, ...aggregates].some(
+      (s) => s.config.name === streamName && (s.config.subject_transform || s.config.sources?.some((x) => x.subject_transforms?.length && !isEpochSpelling(x.subject_transforms))),
+    );
     if (known.subjects.length && !transformed) {
       for (const f of filters) {
         if (!known.subjects.some((s) => subjectsOverlap(s, f.subject))) {
@@ -393,5 +397,36 @@ export function leafLocalSubjects(spec: JetStreamSpec): string[] {
   for (const s of spec.streams) if (s.location.level === "leaf" && local(s.at)) streamSubjects(s.config).forEach(add);
   for (const b of spec.kv) if (b.location.level === "leaf" && local(b.at)) add(`$KV.${b.config.bucket}.>`);
   for (const o of spec.objects) if (o.location.level === "leaf" && local(o.at)) add(`$O.${o.config.bucket}.>`);
+  return out;
+}
+
+/**
+ * `aggregate.rewinds`: a list of `{ domain, fromSeq }`, each naming one of the aggregate's leaf
+ * domains (docs/durability.md, "Sequence rewind"). Problems go to `issues`; valid entries are returned.
+ */
+function parseRewinds(raw: unknown, path: string, domains: readonly string[], issues: ConfigIssue[]): SourceRewind[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    issues.push({ propertyPath: path, reason: "must be a list of { domain, fromSeq } (what `npm run verify` prints after a sequence rewind)" });
+    return [];
+  }
+  const out: SourceRewind[] = [];
+  raw.forEach((r, i) => {
+    const at = `${path}[${i}]`;
+    if (!isObject(r)) {
+      issues.push({ propertyPath: at, reason: "must be a mapping { domain, fromSeq }" });
+      return;
+    }
+    for (const k of Object.keys(r)) if (k !== "domain" && k !== "fromSeq") issues.push({ propertyPath: `${at}.${k}`, reason: `unknown key '${k}'; a rewind has domain and fromSeq` });
+    if (typeof r.domain !== "string" || !domains.includes(r.domain)) {
+      issues.push({ propertyPath: `${at}.domain`, reason: `${JSON.stringify(r.domain)} is not a leaf domain this aggregate sources; its domains are ${domains.join(", ")}` });
+      return;
+    }
+    if (typeof r.fromSeq !== "number" || !Number.isSafeInteger(r.fromSeq) || r.fromSeq < 1) {
+      issues.push({ propertyPath: `${at}.fromSeq`, reason: `${JSON.stringify(r.fromSeq)} is not a sequence: write the whole number ≥ 1 that \`npm run verify\` reported` });
+      return;
+    }
+    out.push({ domain: r.domain, fromSeq: r.fromSeq });
+  });
   return out;
 }

@@ -19,6 +19,11 @@ export type StartNatsServerOptions = {
   readonly pidPath?: string;
   /** nats-server binary. Default: `.tools/bin/nats-server` under the project root (see natsServerBinary). */
   readonly binary?: string;
+  /**
+   * A command that execs the server, e.g. `["ip", "netns", "exec", "ns1"]` (fault tests run a
+   * server in a network namespace). It must exec, so the pid is the server's.
+   */
+  readonly prefix?: readonly string[];
 };
 
 /** A started server. */
@@ -48,10 +53,11 @@ export async function startNatsServer(options: StartNatsServerOptions): Promise<
   }
   const args = ["-c", options.configPath];
   if (options.pidPath) args.push("-P", options.pidPath);
+  const [command, ...commandArgs] = [...(options.prefix ?? []), binary, ...args];
   fs.mkdirSync(path.dirname(options.logPath), { recursive: true });
   const log = fs.openSync(options.logPath, "a");
   try {
-    const child = spawn(binary, args, { detached: true, stdio: ["ignore", log, log] });
+    const child = spawn(command, commandArgs, { detached: true, stdio: ["ignore", log, log] });
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", resolve);
       child.once("error", (err) => reject(new Error(`could not start ${binary} -c ${options.configPath}: ${err.message}`)));

@@ -131,7 +131,7 @@ export function serverConfigTree(topology: Topology, serverName: string, securit
       domain: instance.jetstreamDomain,
       max_mem: confSize(instance.jetstream.maxMemory),
       max_file: confSize(instance.jetstream.maxFile),
-      // How much acked data a machine crash can lose (docs/prod.md, "Durability").
+      // `always` (the default): fsync before every ack; a duration is an opt-in loss window (docs/durability.md).
       sync_interval: instance.jetstream.syncInterval,
     },
     // Stops are lame duck (SIGUSR2): clients move to other servers before this one exits.

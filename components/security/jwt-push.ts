@@ -57,6 +57,8 @@ export type AccountPushOutputs = AccountPushInputs & {
 type ServerAnswer = { readonly server: string; readonly ok: boolean; readonly message: string };
 
 const PUSH_TIMEOUT_MS = 5_000;
+/** How long a push keeps asking servers that did not answer before leaving them pending. */
+const PUSH_RETRY_MS = 20_000;
 
 /** Connects to one server as the system user (TLS with the stack CA when given). */
 async function connectSystem(server: PushServer, creds: string, caCertPem: string | undefined): Promise<NatsConnection> {
@@ -118,8 +120,20 @@ export async function pushAccountJwt(args: {
   readonly servers: readonly PushServer[];
   readonly creds: string;
   readonly caCertPem?: string;
+  /** How long servers that cannot be asked are asked again (default PUSH_RETRY_MS). */
+  readonly retryMs?: number;
 }): Promise<{ confirmed: string[]; pending: string[] }> {
-  const answers = await Promise.all(args.servers.map((s) => pushToServer(s, args.accountPublicKey, args.jwt, args.creds, args.caCertPem)));
+  // A server that cannot be asked now (starting, busy, briefly cut off) is asked again for a
+  // while: what stays pending makes the next preview show an update, so a transient must not.
+  const deadline = Date.now() + (args.retryMs ?? PUSH_RETRY_MS);
+  const answers: (ServerAnswer | undefined)[] = args.servers.map(() => undefined);
+  for (;;) {
+    const asking = args.servers.map((s, i) => (answers[i] ? undefined : s));
+    const got = await Promise.all(asking.map((s) => (s ? pushToServer(s, args.accountPublicKey, args.jwt, args.creds, args.caCertPem) : undefined)));
+    got.forEach((a, i) => a && (answers[i] = a));
+    if (answers.every((a) => a) || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
   const refused = answers.filter((a): a is ServerAnswer => a !== undefined && !a.ok);
   if (refused.length) {
     throw new Error(`account '${args.account}': ${refused.map((r) => `server '${r.server}' refused its JWT: ${r.message}`).join("; ")}`);

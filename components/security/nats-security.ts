@@ -11,7 +11,8 @@ import { Topology } from "../topology/types";
 import { natsContexts } from "./contexts";
 import { credsFileName, credsText } from "./creds";
 import { IssuedJwt } from "./jwt";
-import { NKey } from "./nkey";
+import { NKey, type NKeyArgs } from "./nkey";
+import { SignedPermissions } from "./signed-permissions";
 import { identityPlan } from "./identity-plan";
 import { parseSecurity } from "./parse";
 import type { ProvidedIdentities } from "./provided-identities";
@@ -42,9 +43,10 @@ export interface NatsSecurityArgs {
   /** Whether the servers require TLS: contexts then name `<contextCredentialsDir>/ca.pem` as their `ca`. Default false. */
   readonly contextCa?: boolean;
   /**
-   * What every JWT waits for before it is issued or re-issued, except those of `issueFirst`
-   * users. The stack passes the JetStream removal guard: a change the guard refuses (at preview,
-   * or before any step of `up`) then re-signs nothing, so a revert finds nothing to undo.
+   * What every key, signing record and JWT waits for before it is made, rotated or re-issued,
+   * except those the `issueFirst` users' JWTs need. The stack passes the JetStream removal
+   * guard: a change the guard refuses (at preview, or before any step of `up`) then creates,
+   * rotates and re-signs nothing, so a revert finds nothing to undo.
    * Default none.
    */
   readonly issueAfter?: readonly pulumi.Input<pulumi.Resource>[];
@@ -143,22 +145,26 @@ export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent:
   const provided = args.provided;
   const plan = identityPlan(spec, provided ? { provided: Object.keys(provided.seeds), accounts: provided.accounts } : undefined);
   const allowSwitch = provided?.allowSwitch ?? spec.identities.allowSwitch;
+  const first = plan.jwts.filter((j) => j.kind === "user" && (args.issueFirst ?? []).includes(j.name));
+  const firstKeys = new Set(first.flatMap((j) => [j.subject, j.signer, ...(j.issuerAccount ? [j.issuerAccount] : [])]));
 
   const keys: Record<string, NKey> = Object.fromEntries(
-    plan.keys.map((k) => [
-      k.id,
-      new NKey(
-        `${name}-${k.resource}`,
-        {
-          kind: k.kind,
-          ...(k.signs ? { signs: k.signs } : {}),
-          ...(k.provided && provided ? { seed: pulumi.secret(provided.seeds[k.id]) } : {}),
-          // Only the operator's and accounts' keys can be provided; only they can switch.
-          ...(allowSwitch && (k.kind === "operator" || k.id.startsWith("account:")) ? { allowSwitch: true } : {}),
-        },
-        opts,
-      ),
-    ]),
+    plan.keys.map((k) => {
+      // Like the JWTs, keys and records wait for `issueAfter` (the data-loss guard), so a refused
+      // run creates or rotates nothing; only what the `issueFirst` users' JWTs need does not.
+      const o = firstKeys.has(k.id) ? opts : after;
+      // A signing key rotates with the record of what it signs (replaced when that narrows).
+      const rotation = k.signs ? new SignedPermissions(`${name}-${k.resource.replace(/-signing-key$/, "-signed-permissions")}`, { signs: k.signs }, o).id : undefined;
+      const args: NKeyArgs = {
+        kind: k.kind,
+        ...(rotation ? { rotation } : {}),
+        // A provided key (an nsc store's, or the secret identitySeeds): this seed, not a generated one.
+        ...(k.provided && provided ? { seed: pulumi.secret(provided.seeds[k.id]) } : {}),
+        // Only the operator's and accounts' keys can be provided; only they can switch.
+        ...(allowSwitch && (k.kind === "operator" || k.id.startsWith("account:")) ? { allowSwitch: true } : {}),
+      };
+      return [k.id, new NKey(`${name}-${k.resource}`, args, o)];
+    }),
   );
   const publicKeyOf = (id: string) => keys[id].publicKey;
   const jwts: Record<string, IssuedJwt> = Object.fromEntries(

@@ -1,29 +1,25 @@
 /**
  * `NKey`: an operator, account or user key pair generated once and kept in Pulumi state, its
  * seed a secret output. Re-running `pulumi up` never regenerates it: the diff replaces only when
- * the kind changes — or, for a user's signing key, when the permissions of the user it signs
- * narrow: the new key replaces the old one in the account JWT, so every creds file signed with
- * the old key (the earlier, wider permissions) is refused and its live connections are closed
- * the moment servers get the account JWT. Widening keeps the key (older creds can do less, not
- * more). Deleting the resource forgets the key (removing a user revokes it through its
- * account's JWT, see jwt.ts).
+ * the kind changes, or when its `rotation` changes — a user's signing key rotates with the
+ * record of what it signs (signed-permissions.ts), which is replaced when those permissions
+ * narrow. Deleting the resource forgets the key (removing a user revokes it through its
+ * account's JWT, see jwt.ts). An operator's or account's key can instead be provided (a site's nsc
+ * store, docs/adopt.md): created from the seed given; `check` refuses a key that would change
+ * (generated ↔ provided, another provided seed) unless `allowSwitch`.
  *
  * The provider is serialized as a closure (DESIGN.md, pulumi/pulumi#10480): its methods capture
  * nothing from this module and `require` what they need.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { permissionsNarrowed, type SignedPermissions } from "./permissions";
-
-export { permissionsNarrowed, type SignedPermissions };
 
 export const NKeyKind = { Operator: "operator", Account: "account", User: "user" } as const;
 export type NKeyKind = (typeof NKeyKind)[keyof typeof NKeyKind];
 
-
 export type NKeyInputs = {
   readonly kind: NKeyKind;
-  /** A user's signing key: the permissions it signs; a narrowing replaces the key. */
-  readonly signs?: SignedPermissions;
+  /** A user's signing key: the id of the record of what it signs; a new one replaces the key. */
+  readonly rotation?: string;
   /**
    * A provided seed (an nsc store's, or the secret identitySeeds): the key is this one, not a
    * generated one. Secret. Default none (generated).
@@ -34,7 +30,7 @@ export type NKeyInputs = {
 };
 export type NKeyOutputs = {
   readonly kind: NKeyKind;
-  readonly signs?: SignedPermissions;
+  readonly rotation?: string;
   /** O…, A… or U…: public. */
   readonly publicKey: string;
   /** SO…, SA… or SU…: secret (additionalSecretOutputs). */
@@ -73,8 +69,7 @@ export const nkeyProvider: pulumi.dynamic.ResourceProvider<NKeyInputs, NKeyOutpu
     if (existing && !news.allowSwitch) {
       const was = olds.seed !== undefined ? publicOf(olds.seed) : undefined;
       const now = news.seed !== undefined ? publicOf(news.seed) : undefined;
-      const switched = (olds.seed === undefined) !== (news.seed === undefined) || was !== now;
-      if (switched) {
+      if ((olds.seed === undefined) !== (news.seed === undefined) || was !== now) {
         const what =
           olds.seed === undefined ? `from its generated key to a provided one (${now})` : news.seed === undefined ? `from the provided key ${was} to a newly generated one` : `from the provided key ${was} to another one (${now})`;
         return {
@@ -100,7 +95,7 @@ export const nkeyProvider: pulumi.dynamic.ResourceProvider<NKeyInputs, NKeyOutpu
       const kp = nkeys.fromSeed(new TextEncoder().encode(inputs.seed));
       const publicKey: string = kp.getPublicKey();
       kp.clear();
-      return { id: `nkey:${publicKey}`, outs: { kind: inputs.kind, publicKey, seed: inputs.seed, provided: true, ...(inputs.signs ? { signs: inputs.signs } : {}) } };
+      return { id: `nkey:${publicKey}`, outs: { kind: inputs.kind, publicKey, seed: inputs.seed, provided: true, ...(inputs.rotation ? { rotation: inputs.rotation } : {}) } };
     }
     const make = { operator: nkeys.createOperator, account: nkeys.createAccount, user: nkeys.createUser }[inputs.kind];
     if (!make) throw new Error(`cannot create an NKey of kind ${JSON.stringify(inputs.kind)}: use operator, account or user`);
@@ -108,25 +103,18 @@ export const nkeyProvider: pulumi.dynamic.ResourceProvider<NKeyInputs, NKeyOutpu
     const publicKey: string = kp.getPublicKey();
     const seed = new TextDecoder().decode(kp.getSeed());
     kp.clear();
-    return { id: `nkey:${publicKey}`, outs: { kind: inputs.kind, publicKey, seed, ...(inputs.signs ? { signs: inputs.signs } : {}) } };
+    return { id: `nkey:${publicKey}`, outs: { kind: inputs.kind, publicKey, seed, ...(inputs.rotation ? { rotation: inputs.rotation } : {}) } };
   },
 
   async diff(_id, olds, news) {
-    // The key itself is state, not configuration: a different kind needs a new one, and so do
-    // narrower permissions (old creds must stop working); wider ones are only recorded.
+    // The key itself is state, not configuration: a different kind needs a new one, and so does
+    // a new rotation (the permissions it signs narrowed: old creds must stop working). A signing
+    // key recorded before rotations (it kept what it signs itself) rotates once.
     if (olds.kind !== news.kind) return { changes: true, replaces: ["kind"] };
     // Another key than the one in the state (check refused it unless allowSwitch).
     if (news.seed !== undefined ? news.seed !== olds.seed : olds.provided === true) return { changes: true, replaces: ["seed"] };
-    if (JSON.stringify(olds.signs ?? null) === JSON.stringify(news.signs ?? null)) return { changes: false };
-    // A signing key from before permissions were recorded: what it signed is unknown, so it goes.
-    if (!olds.signs && news.signs) return { changes: true, replaces: ["signs"] };
-    if (olds.signs && news.signs && permissionsNarrowed(olds.signs, news.signs)) return { changes: true, replaces: ["signs"] };
-    return { changes: true };
-  },
-
-  async update(_id, olds, news) {
-    // Wider (or first recorded) permissions: the same key.
-    return { outs: { kind: olds.kind, publicKey: olds.publicKey, seed: olds.seed, ...(olds.provided ? { provided: true } : {}), ...(news.signs ? { signs: news.signs } : {}) } };
+    if ((olds.rotation ?? null) !== (news.rotation ?? null)) return { changes: true, replaces: ["rotation"] };
+    return { changes: false };
   },
 
   async read(id, props) {
@@ -142,8 +130,8 @@ export const nkeyProvider: pulumi.dynamic.ResourceProvider<NKeyInputs, NKeyOutpu
 export type NKeyArgs = {
   /** operator, account or user. Changing it replaces the key (and so every JWT it signs). */
   readonly kind: pulumi.Input<NKeyKind>;
-  /** A user's signing key: that user's permission claims. Narrowing them replaces the key. Default none. */
-  readonly signs?: pulumi.Input<SignedPermissions>;
+  /** A user's signing key: the id of the SignedPermissions record; a new id replaces the key. Default none. */
+  readonly rotation?: pulumi.Input<string>;
   /** A provided seed (pass a secret): this key instead of a generated one. Default none. */
   readonly seed?: pulumi.Input<string>;
   /** Allow the key to change (generated ↔ provided, another provided seed). Default false. */
@@ -162,7 +150,7 @@ export class NKey extends pulumi.dynamic.Resource {
       name,
       {
         kind: args.kind,
-        ...(args.signs !== undefined ? { signs: args.signs } : {}),
+        ...(args.rotation !== undefined ? { rotation: args.rotation } : {}),
         // A provided seed is an input (secret); otherwise the seed is an output the provider makes.
         seed: args.seed !== undefined ? pulumi.secret(args.seed) : undefined,
         ...(args.allowSwitch ? { allowSwitch: true } : {}),

@@ -1,10 +1,11 @@
 /**
- * Whether a user's permission claims narrowed: what decides a signing key's rotation (nkey.ts)
- * and the revocation of an adopted nsc user's creds (provided-identities.ts). Pure, no imports:
- * the NKey provider's closure captures it.
+ * Whether a user's permission claims narrowed: what replaces a signing key's record
+ * (signed-permissions.ts) and revokes an adopted nsc user's creds (provided-identities.ts). Pure,
+ * no imports: the SignedPermissions provider's closure captures it.
  */
-/** What a signing key signs: the user's permission claims (claims.ts userClaims). */
-export type SignedPermissions = { readonly [key: string]: unknown };
+
+/** A user's permission claims (claims.ts userClaims), compared for narrowing. */
+export type Permissions = { readonly [key: string]: unknown };
 
 /**
  * Whether `next` takes away anything `prev` allowed: an allowed subject no longer listed (or
@@ -12,7 +13,7 @@ export type SignedPermissions = { readonly [key: string]: unknown };
  * dropped. Literal comparison: a subject rewritten under a wider wildcard counts as narrowed
  * (the safe side: one key rotation too many, never one too few).
  */
-export function permissionsNarrowed(prev: SignedPermissions, next: SignedPermissions): boolean {
+export function permissionsNarrowed(prev: Permissions, next: Permissions): boolean {
   const list = (v: unknown, key: string): string[] | undefined => {
     const x = (v as Record<string, unknown> | undefined)?.[key];
     return Array.isArray(x) ? x.map(String) : undefined;

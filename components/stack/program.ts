@@ -20,6 +20,7 @@ import { loadStackModel, type StackModel } from "./stack-model";
 import { ALLOW_LOCAL_STATE_ENV, stateBackendVerdict } from "./state-backend";
 import { SUBSTRATES } from "./substrates";
 import { declareStackTls } from "../tls/resources";
+import { durabilityPicture } from "./durability-picture";
 import { declareAccountPushes } from "../security/account-pushes";
 
 /** The dev stack's passphrase (scripts/with-env.sh): fine for loopback-only throwaway keys, never for prod. */
@@ -81,6 +82,9 @@ export function program(): Record<string, unknown> {
     if (verdict.refuse) throw new pulumi.RunError(verdict.refuse);
     if (verdict.warn) void pulumi.log.warn(verdict.warn);
   }
+  // Every opt-in loss window is said in the preview (and kept as the `durability` output).
+  const durability = durabilityPicture(m);
+  for (const w of durability.warnings) void pulumi.log.warn(w);
   const root = new Backbone(stack);
   // The CA, every server's certificate and the route password: before any server or client.
   const tls = declareStackTls(root, m.tls, m.topology);
@@ -160,6 +164,10 @@ export function program(): Record<string, unknown> {
     tls: { mode: m.tls.mode, caCert: tls.caCertPem ?? null },
     // What `npm run verify` compares with the live servers, and where the CID service answers.
     declared: declaredJetStream(m.jetstream),
+    // Each server's sync mode and loss window as declared; verify compares the running ones.
+    durability: durability.servers,
+    // Each account's public key and current JWT (public): verify checks every server enforces it.
+    accounts: security.accounts,
     cidService: cid ? cidServiceOutput(cid) : null,
   };
   root.complete(result);

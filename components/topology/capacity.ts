@@ -17,8 +17,8 @@ import type { Host, ServerInstance } from "./types";
 export const DATA_VOLUME_RESERVE_PERCENT = 7;
 /**
  * Memory one nats-server needs besides its JetStream memory store: Go runtime and GC headroom,
- * connection buffers, file store block caches. bench/leaf-sync.ts prints a leaf's RSS after its
- * publish runs (docs/prod.md, "Durability"); this leaves room above that.
+ * connection buffers, file store block caches. bench/sync-cost.ts prints a leaf's RSS after its
+ * publish runs (docs/durability.md, "Cost"); this leaves room above that.
  */
 export const SERVER_PROCESS_MIB = 384;
 /** The container's own processes (systemd, journald, sshd, the deploy's nixos-rebuild). */

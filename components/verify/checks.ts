@@ -3,7 +3,10 @@
  * outputs) → one row per server with a cell per check, every failure with what to look at.
  * Pure: no I/O; tests feed it observations directly.
  */
+import { lossWindow } from "../config/durability";
+import { parseDurationNanos } from "../config/units";
 import type { DeclaredConsumer, DeclaredJetStream, DeclaredStream } from "./declared";
+import type { RewindFinding } from "./rewind";
 
 /** The parts of `pulumi stack output --json --show-secrets` verify reads. */
 export type VerifyOutputs = {
@@ -16,6 +19,10 @@ export type VerifyOutputs = {
   readonly jetstreamAdminCreds?: string;
   /** The stack's CA certificate (PEM) when its servers require TLS (`tls.caCert` output). */
   readonly tls?: { readonly mode: string; readonly caCert: string | null } | null;
+  /** Each server's declared sync mode and loss window (`durability` output); absent in older stacks. */
+  readonly durability?: readonly { readonly server: string; readonly kind: string; readonly syncInterval: string; readonly lossWindow: string }[];
+  /** Each account's public key and current JWT (`accounts` output; public); absent in older stacks. */
+  readonly accounts?: Readonly<Record<string, { readonly publicKey: string; readonly jwt: string }>>;
 };
 
 /** One server of the topology as verify sees it. */
@@ -33,17 +40,37 @@ export type ServerRef = {
 export type MonitoringScope = "host" | "network";
 
 /** The checks, in table order. */
-export const CHECKS = ["reachable", "healthz", "identity", "routes", "leafnode", "meta", "streams", "consumers", "sources", "cid"] as const;
+export const CHECKS = ["reachable", "healthz", "identity", "routes", "leafnode", "accounts", "meta", "durability", "streams", "replicas", "consumers", "sources", "cid"] as const;
 export type CheckName = (typeof CHECKS)[number];
 
 export type Cell = { readonly status: "ok" | "fail" | "n/a"; readonly detail: string };
 export type Row = { readonly server: string; readonly kind: "leaf" | "hub"; readonly cells: Readonly<Record<CheckName, Cell>> };
 export type Failure = { readonly server: string; readonly check: CheckName; readonly message: string };
-export type VerifyReport = { readonly stack: string; readonly rows: readonly Row[]; readonly failures: readonly Failure[]; readonly passed: number; readonly total: number };
+/** One server's sync mode as running, what the stack declares, and what a power failure can lose there. */
+export type ServerDurabilityLine = { readonly server: string; readonly running: string; readonly declared?: string; readonly lossWindow: string };
+/** One aggregate source: how far behind, and whether the hub's sequence still matches the leaf's stream. */
+export type SourceLine = {
+  readonly aggregate: string;
+  readonly source: string;
+  readonly leaf: string;
+  readonly lag?: number;
+  readonly hubSeq?: number;
+  readonly leafLast?: number;
+  readonly sequence: string;
+};
+export type VerifyReport = {
+  readonly stack: string;
+  readonly rows: readonly Row[];
+  readonly failures: readonly Failure[];
+  readonly passed: number;
+  readonly total: number;
+  /** The durability picture: every server's sync mode and loss window, every aggregate source's lag and sequence consistency. */
+  readonly durability: { readonly servers: readonly ServerDurabilityLine[]; readonly sources: readonly SourceLine[] };
+};
 
 /** What the HTTP probes of one server saw; an `error` string where a request failed. */
 export type ServerObservation = {
-  readonly varz?: { readonly server_name?: string; readonly jetstream?: { readonly config?: { readonly domain?: string } } };
+  readonly varz?: { readonly server_name?: string; readonly jetstream?: { readonly config?: { readonly domain?: string; readonly sync_interval?: number; readonly sync_always?: boolean } } };
   readonly varzError?: string;
   readonly healthz?: { readonly status: number; readonly body: string };
   readonly healthzError?: string;
@@ -51,16 +78,31 @@ export type ServerObservation = {
   readonly routePeers?: readonly string[];
   /** Leafnode connections (`/leafz`): remote server names. */
   readonly leafnodes?: readonly string[];
+  /** Account name → the JWT this server enforces (`/accountz?acc=`), or why there is none (not loaded here). */
+  readonly accounts?: Readonly<Record<string, { readonly jwt?: string; readonly error?: string }>>;
   readonly jsz?: {
     readonly meta_cluster?: { readonly leader?: string; readonly cluster_size?: number; readonly replicas?: readonly { readonly name: string; readonly current?: boolean; readonly offline?: boolean; readonly active?: number }[] };
+    /** `/jsz?accounts=true&streams=true`: each stream's state in this server's own store, and its group's leader. */
+    readonly account_details?: readonly { readonly name?: string; readonly stream_detail?: readonly ReplicaObservation[] }[];
   };
+};
+
+/** One stream replica as its server's /jsz reports it. */
+export type ReplicaObservation = {
+  readonly name: string;
+  readonly cluster?: { readonly leader?: string };
+  readonly state?: { readonly messages: number; readonly first_seq: number; readonly last_seq: number };
 };
 
 /** A stream's live state as `STREAM.INFO` answered it (only what is compared). */
 export type StreamObservation = {
   readonly config?: { readonly subjects?: readonly string[]; readonly storage?: string; readonly num_replicas?: number; readonly max_age?: number; readonly retention?: string; readonly max_msgs_per_subject?: number };
-  /** Aggregate sources: name, API prefix, lag (messages), active (ns since last contact, -1 never). */
-  readonly sources?: readonly { readonly name: string; readonly external?: { readonly api?: string }; readonly lag: number; readonly active: number }[];
+  /** Aggregate sources: name, API prefix, lag (messages), active (ns since last contact, -1 never), seq (last leaf sequence stored). */
+  readonly sources?: readonly { readonly name: string; readonly external?: { readonly api?: string }; readonly lag: number; readonly active: number; readonly seq?: number }[];
+  /** First and last sequence (a leaf stream's, for the aggregate's sequence check). */
+  readonly state?: { readonly first_seq: number; readonly last_seq: number; readonly messages: number };
+  /** When the stream was created (its identity: a stream created anew is another stream to a source). */
+  readonly created?: string;
   readonly error?: string;
 };
 export type ConsumerObservation = { readonly config?: { readonly ack_policy?: string; readonly deliver_policy?: string; readonly filter_subjects?: readonly string[]; readonly filter_subject?: string }; readonly error?: string };
@@ -74,6 +116,8 @@ export type Observations = {
   /** `<domain>/<stream>/<consumer>`. */
   readonly consumers: Readonly<Record<string, ConsumerObservation>>;
   readonly cid?: CidObservation;
+  /** `<aggregate domain>/<aggregate>/<leaf domain>` → whether the hub's last sourced sequence is still the leaf's event (rewind.ts). */
+  readonly rewinds?: Readonly<Record<string, RewindFinding | { readonly error: string }>>;
 };
 
 /** Sources must have been in contact within this (ns): the sourcing consumer hears from its leaf every few seconds. */
@@ -85,10 +129,12 @@ function remoteLoopback(s: ServerRef): boolean {
 }
 
 export function serversOf(o: VerifyOutputs): ServerRef[] {
+  // Hub members' names: `<host>-hub` where a leaf shares the host; else the durability output's (host order).
+  const hubNames = (o.durability ?? []).filter((d) => d.kind === "hub").map((d) => d.server);
   const hub = o.hub.clientUrls.map((clientUrl, i) => {
     const host = new URL(clientUrl.replace(/^nats:/, "http:")).hostname;
     const leaf = Object.entries(o.leaves).find(([, l]) => new URL(l.clientUrl.replace(/^nats:/, "http:")).hostname === host);
-    return { server: leaf ? `${leaf[1].host}-hub` : `hub-${i + 1}`, kind: "hub" as const, domain: o.hub.jetstreamDomain, clientUrl, monitoringUrl: o.hub.monitoringUrls[i], monitoringScope: o.hub.monitoringScopes?.[i] };
+    return { server: leaf ? `${leaf[1].host}-hub` : (hubNames[i] ?? `hub-${i + 1}`), kind: "hub" as const, domain: o.hub.jetstreamDomain, clientUrl, monitoringUrl: o.hub.monitoringUrls[i], monitoringScope: o.hub.monitoringScopes?.[i] };
   });
   const leaves = Object.entries(o.leaves).map(([server, l]) => ({ server, kind: "leaf" as const, domain: l.jetstreamDomain, clientUrl: l.clientUrl, monitoringUrl: l.monitoringUrl, monitoringScope: l.monitoringScope }));
   return [...leaves, ...hub];
@@ -145,7 +191,16 @@ function consumerCell(domainConsumers: readonly DeclaredConsumer[], obs: Observa
   return problems.length ? fail(problems.join(" | ")) : ok(`${domainConsumers.length} present as declared`);
 }
 
-/** Every aggregate source's lag and last activity; what still lags is a failure. */
+/** The leaf domain of a source's API prefix (`$JS.<domain>.API`). */
+export const sourceLeaf = (api: string) => /^\$JS\.(.+)\.API$/.exec(api)?.[1] ?? api;
+
+/** The key of an aggregate source's sequence finding in Observations.rewinds. */
+export const rewindKey = (aggregateDomain: string, aggregate: string, leafDomain: string) => `${aggregateDomain}/${aggregate}/${leafDomain}`;
+
+/**
+ * Every aggregate source's lag, last activity and sequence consistency with its leaf; what still
+ * lags, went silent or was rewound is a failure. A rewind names the `rewinds` entry that repairs it.
+ */
 export function sourceProblems(declared: readonly DeclaredStream[], obs: Observations): string[] {
   const problems: string[] = [];
   for (const a of declared.filter((d) => d.kind === "aggregate")) {
@@ -156,14 +211,122 @@ export function sourceProblems(declared: readonly DeclaredStream[], obs: Observa
     }
     for (const s of a.sources ?? []) {
       const live = o.sources?.find((x) => x.name === s.name && (x.external?.api ?? "") === s.api);
-      const leaf = /^\$JS\.(.+)\.API$/.exec(s.api)?.[1] ?? s.api;
+      const leaf = sourceLeaf(s.api);
+      const rewind = obs.rewinds?.[rewindKey(a.domain, a.stream, leaf)];
       if (!live) problems.push(`aggregate ${a.stream} has no source ${s.name} from ${leaf}: run pulumi up`);
-      else if (live.active < 0 || live.active > SOURCE_ACTIVE_LIMIT_NS) {
+      else if (rewind && "status" in rewind && rewind.status === "rewound") {
+        const where = `the \`rewinds\` of aggregate ${a.stream} (jetstream.streams, stream ${s.name}, \`aggregate\`)`;
+        const repair = rewind.fix === "drop-rewinds" ? `remove the entries of domain ${leaf} from ${where}` : `add { domain: ${leaf}, fromSeq: ${rewind.resumeAt} } to ${where}`;
+        problems.push(`aggregate ${a.stream}: source ${s.name}@${leaf} is rewound: ${rewind.detail}. Repair: ${repair} and run pulumi up (docs/durability.md, "Sequence rewind")`);
+      } else if (live.active < 0 || live.active > SOURCE_ACTIVE_LIMIT_NS) {
         problems.push(`aggregate ${a.stream}: source ${s.name}@${leaf} ${live.active < 0 ? "never active" : `last active ${Math.round(live.active / 1e9)} s ago`} (lag ${live.lag}): is leaf ${leaf} up and linked to the hub?`);
       } else if (live.lag > 0) problems.push(`aggregate ${a.stream}: source ${s.name}@${leaf} lags ${live.lag} messages`);
     }
   }
   return problems;
+}
+
+/** Every declared aggregate source, for the durability picture. */
+function sourceLines(declared: readonly DeclaredStream[], obs: Observations): SourceLine[] {
+  return declared
+    .filter((d) => d.kind === "aggregate")
+    .flatMap((a) =>
+      (a.sources ?? []).map((s) => {
+        const leaf = sourceLeaf(s.api);
+        const live = obs.streams[`${a.domain}/${a.stream}`]?.sources?.find((x) => x.name === s.name && (x.external?.api ?? "") === s.api);
+        const r = obs.rewinds?.[rewindKey(a.domain, a.stream, leaf)];
+        const sequence = !r ? "not checked" : "error" in r ? `not checked: ${r.error}` : r.status === "rewound" ? `REWOUND: ${r.detail}` : r.status === "unchecked" ? `not checked: ${r.detail}` : "consistent";
+        const leafLast = r && "leafLast" in r ? r.leafLast : obs.streams[`${leaf}/${s.name}`]?.state?.last_seq;
+        return { aggregate: a.stream, source: s.name, leaf, lag: live?.lag, hubSeq: live ? (live.seq ?? 0) : undefined, leafLast, sequence };
+      }),
+    );
+}
+
+/**
+ * Each hub stream's replica on this member against its leader's (both from their own /jsz): a
+ * store damaged on one member (a flipped byte, a truncated block) can come back with other
+ * counts than its peers (seen: 3,001 messages with last seq 3,000). A replica still catching up
+ * differs for a moment too: the probe looks again before it reports (probe.ts).
+ */
+export function replicaProblems(server: string, obs: Observations): string[] {
+  // Streams by account: two accounts may hold streams of the same name.
+  const replicasOf = (s: string) => (obs.servers[s]?.jsz?.account_details ?? []).flatMap((a) => (a.stream_detail ?? []).map((r) => ({ account: a.name ?? "", r })));
+  const problems: string[] = [];
+  const span = (st: NonNullable<ReplicaObservation["state"]>) => `${st.messages} messages (seq ${st.first_seq}–${st.last_seq})`;
+  for (const { account, r } of replicasOf(server)) {
+    const leader = r.cluster?.leader;
+    if (!r.state) continue;
+    const impossible = r.state.last_seq >= r.state.first_seq && r.state.messages > r.state.last_seq - r.state.first_seq + 1;
+    const theirs = leader && leader !== server ? replicasOf(leader).find((x) => x.account === account && x.r.name === r.name)?.r.state : undefined;
+    const differs = theirs && (theirs.messages !== r.state.messages || theirs.first_seq !== r.state.first_seq || theirs.last_seq !== r.state.last_seq);
+    if (impossible || differs) {
+      problems.push(
+        `stream ${r.name}: this replica holds ${span(r.state)}${theirs ? `, its leader ${leader} ${span(theirs)}` : ""}: its store is damaged or behind; ` +
+          `if it stays so, rebuild it from its peers: stop ${server}, remove the stream's folder from its store (jetstream/<account>/streams/${r.name}), start it (docs/durability.md, "Faults, measured")`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** A server's sync mode as /varz reports it: `always`, or its interval as the config would spell it. */
+export function runningSync(config: { readonly sync_interval?: number; readonly sync_always?: boolean } | undefined): string | undefined {
+  if (!config) return undefined;
+  if (config.sync_always) return "always";
+  const ns = config.sync_interval ?? 120e9; // nats-server's default when unset
+  for (const [unit, size] of [["h", 3600e9], ["m", 60e9], ["s", 1e9], ["ms", 1e6]] as const) if (ns % size === 0) return `${ns / size}${unit}`;
+  return `${ns}ns`;
+}
+
+/** The durability cell: the running sync mode (and its loss window) against the declared one. */
+function durabilityCell(running: string | undefined, declared: string | undefined): Cell {
+  if (running === undefined) return fail("/varz has no JetStream config: is JetStream enabled?");
+  const same = declared === undefined || declared === running || (declared !== "always" && running !== "always" && parseDurationNanos(declared) === parseDurationNanos(running));
+  if (!same) {
+    return fail(
+      `runs sync_interval ${running}, declared ${declared}: restart it to apply (nats-server does not reload sync_interval; docs/changes.md) — until then ${lossWindow(running).text}`,
+    );
+  }
+  return ok(lossWindow(running).text);
+}
+
+/** The `iat` of a JWT (seconds), or undefined when it does not decode. */
+function issuedAt(jwt: string): number | undefined {
+  try {
+    return (JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString("utf8")) as { iat?: number }).iat;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether this server enforces the current JWT of every account it has loaded (a pushed JWT that
+ * did not arrive leaves a server on older permissions, or on the bootstrap JWT). An account no
+ * client or link uses here is not loaded: the server reads it from its resolver store at first
+ * use, which resolver sync keeps current (`interval`), so that is no failure.
+ */
+export function accountsCell(o: ServerObservation, accounts: VerifyOutputs["accounts"]): Cell {
+  if (!accounts || !o.accounts) return na;
+  const problems: string[] = [];
+  let current = 0;
+  for (const [name, want] of Object.entries(accounts)) {
+    const got = o.accounts[name];
+    if (!got?.jwt) continue;
+    if (got.jwt === want.jwt) {
+      current++;
+      continue;
+    }
+    const [have, should] = [issuedAt(got.jwt), issuedAt(want.jwt)];
+    // Either way a re-issue repairs it: a replaced JWT gets a newer iat than any before, and newer wins everywhere.
+    const reissue = `re-issue the stack's: pulumi up --replace <URN of security-account-${name}-jwt> (pulumi stack --show-urns)`;
+    problems.push(
+      (have ?? 0) < (should ?? 0)
+        ? `enforces an older JWT of account ${name} (iat ${have}${have === 1 ? ", the bootstrap JWT" : ""}; the stack's iat ${should}): its push did not arrive; a linked server fetches it from its peers within seconds (resolver interval 5s); if it stays, ${reissue}`
+        : `enforces a JWT of account ${name} the stack did not issue (iat ${have}, the stack's iat ${should}): signed with the operator's key elsewhere (nsc?); ${reissue}`,
+    );
+  }
+  const idle = Object.keys(accounts).length - current - problems.length;
+  return problems.length ? fail(problems.join(" | ")) : ok(`${current} current${idle ? `, ${idle} not loaded` : ""}`);
 }
 
 /**
@@ -232,7 +395,12 @@ export function evaluate(
       else if (obs.cid?.error) cells.cid = fail(`CID service does not answer on ${cid.subjectPrefix}.put/get at ${cid.clientUrl}: ${obs.cid.error}${obs.cid.health ? ` (health: ${obs.cid.health})` : ""}; see ${hints.cidLog}`);
       else cells.cid = ok(obs.cid?.putCid ? `put/get ${obs.cid.putCid.slice(0, 16)}…` : "");
     }
+    cells.accounts = down ? fail("not reachable") : accountsCell(o, outputs.accounts);
+    const declaredSync = outputs.durability?.find((d) => d.server === s.server)?.syncInterval;
+    cells.durability = down ? fail("not reachable") : durabilityCell(runningSync(o.varz?.jetstream?.config), declaredSync);
     cells.streams = streamCell(declared.streams.filter((d) => d.domain === s.domain && d.servers.includes(s.server)), obs, hints.up);
+    const replicaIssues = s.kind === "hub" && !down ? replicaProblems(s.server, obs) : [];
+    cells.replicas = s.kind !== "hub" || memberNames.length < 2 ? na : down ? fail("not reachable") : replicaIssues.length ? fail(replicaIssues.join(" | ")) : ok();
     cells.consumers = consumerCell(declared.consumers.filter((c) => c.domain === s.domain && c.servers.includes(s.server)), obs, hints.up);
     const hasAggregates = declared.streams.some((d) => d.kind === "aggregate" && d.domain === s.domain);
     cells.sources = !hasAggregates || s.kind !== "hub" ? na : sourceIssues.length ? fail(sourceIssues.join(" | ")) : ok();
@@ -251,7 +419,12 @@ export function evaluate(
       else if (cell.detail !== "not reachable") failures.push({ server: r.server, check: c, message: cell.detail });
     }
   }
-  return { stack: outputs.stack, rows, failures, passed, total };
+  const durabilityServers = servers.map((s) => {
+    const running = runningSync(obs.servers[s.server]?.varz?.jetstream?.config);
+    const declaredSync = outputs.durability?.find((d) => d.server === s.server)?.syncInterval;
+    return { server: s.server, running: running ?? "unknown", ...(declaredSync ? { declared: declaredSync } : {}), lossWindow: running ? lossWindow(running).text : "unknown: /varz did not answer" };
+  });
+  return { stack: outputs.stack, rows, failures, passed, total, durability: { servers: durabilityServers, sources: sourceLines(declared.streams, obs) } };
 }
 
 /** The table (server × check), the failures with what to look at, and the summary line. */
@@ -262,6 +435,11 @@ export function renderReport(report: VerifyReport): string {
   const widths = header.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
   const out = lines.map((l) => l.map((v, i) => v.padEnd(widths[i])).join("  ").trimEnd());
   out.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
+  out.push("", "Durability (what a power failure can lose):");
+  for (const d of report.durability.servers) out.push(`  ${d.server}: ${d.lossWindow}${d.declared && d.declared !== d.running ? ` [declared ${d.declared}]` : ""}`);
+  for (const src of report.durability.sources) {
+    out.push(`  ${src.aggregate} <- ${src.source}@${src.leaf}: lag ${src.lag ?? "?"}, hub at leaf seq ${src.hubSeq ?? "?"}, leaf ends at ${src.leafLast ?? "?"}: ${src.sequence}`);
+  }
   if (report.failures.length) {
     out.push("", "What to look at:");
     for (const f of report.failures) out.push(`  ${f.server}: ${f.check}: ${f.message}`);

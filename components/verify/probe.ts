@@ -4,12 +4,15 @@
  * streams, buckets and consumers through the JetStream admin's creds, the aggregates' sources
  * (waited for, with progress, while they catch up), and the CID service with a put and a get.
  */
+import { createHash } from "node:crypto";
 import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager, type MsgRequest } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { EMPTY_CID, replyError } from "../cid/cid";
-import { serversOf, sourceProblems, type ConsumerObservation, type Observations, type ServerObservation, type StreamObservation, type VerifyOutputs } from "./checks";
+import { replicaProblems, rewindKey, serversOf, sourceLeaf, sourceProblems, type ConsumerObservation, type Observations, type ServerObservation, type StreamObservation, type VerifyOutputs } from "./checks";
+import { findRewind, parseStreamSource, sourceIndexName, streamIdentity, type Reader, type RewindFinding, type SourceConfig } from "./rewind";
 import { natsClientTls } from "../tls/client";
+import { epochTransforms, isEpochSpelling } from "../jetstream/aggregate";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -30,7 +33,7 @@ const message = (e: unknown) => {
   return err.cause?.code ?? err.cause?.message ?? err.message ?? String(e);
 };
 
-export async function observeServer(monitoringUrl: string, kind: "leaf" | "hub", timeoutMs = 2_000): Promise<ServerObservation> {
+export async function observeServer(monitoringUrl: string, kind: "leaf" | "hub", timeoutMs = 2_000, accounts: VerifyOutputs["accounts"] = undefined): Promise<ServerObservation> {
   const base = monitoringUrl.replace(/\/+$/, "");
   let varz: ServerObservation["varz"];
   try {
@@ -43,7 +46,7 @@ export async function observeServer(monitoringUrl: string, kind: "leaf" | "hub",
     getJson(`${base}/healthz`, timeoutMs),
     kind === "hub" ? getJson(`${base}/routez`, timeoutMs) : Promise.resolve(undefined),
     kind === "leaf" ? getJson(`${base}/leafz`, timeoutMs) : Promise.resolve(undefined),
-    kind === "hub" ? getJson(`${base}/jsz`, timeoutMs) : Promise.resolve(undefined),
+    kind === "hub" ? getJson(`${base}/jsz?accounts=true&streams=true`, timeoutMs) : Promise.resolve(undefined),
   ]);
   if (healthz.status === "fulfilled") out.healthz = { status: healthz.value.status, body: healthz.value.body };
   else out.healthzError = message(healthz.reason);
@@ -55,6 +58,21 @@ export async function observeServer(monitoringUrl: string, kind: "leaf" | "hub",
     out.leafnodes = ((leafz.value.json as { leafs?: { name?: string }[] })?.leafs ?? []).map((l) => l.name ?? "?");
   }
   if (jsz.status === "fulfilled" && jsz.value) out.jsz = jsz.value.json as ServerObservation["jsz"];
+  if (accounts) {
+    // One /accountz per account: its detail carries the JWT this server enforces (400 when not loaded).
+    const seen = await Promise.all(
+      Object.entries(accounts).map(async ([name, a]) => {
+        try {
+          const r = await getJson(`${base}/accountz?acc=${encodeURIComponent(a.publicKey)}`, timeoutMs);
+          const jwt = (r.json as { account_detail?: { jwt?: string } } | undefined)?.account_detail?.jwt;
+          return [name, jwt ? { jwt } : { error: r.body.trim() || `HTTP ${r.status}` }] as const;
+        } catch (e) {
+          return [name, { error: message(e) }] as const;
+        }
+      }),
+    );
+    out.accounts = Object.fromEntries(seen);
+  }
   return out;
 }
 
@@ -64,7 +82,8 @@ let stackCa: string | undefined;
 async function withAdmin<T>(servers: readonly string[], creds: string, use: (nc: NatsConnection, jsm: JetStreamManager) => Promise<T>): Promise<T> {
   const nc = await connect({
     servers: [...servers],
-    authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
+    // No creds: a stack without auth (test topologies).
+    ...(creds ? { authenticator: credsAuthenticator(new TextEncoder().encode(creds)) } : {}),
     timeout: 3_000,
     maxReconnectAttempts: 0,
     name: "cim-nats-verify",
@@ -76,6 +95,9 @@ async function withAdmin<T>(servers: readonly string[], creds: string, use: (nc:
     await nc.close().catch(() => {});
   }
 }
+
+/** The aggregates' live source configs (`<domain>/<stream>`), as the last STREAM.INFO saw them: the rewind check needs their epochs. */
+const sourceConfigs = new Map<string, readonly SourceConfig[]>();
 
 /** STREAM.INFO of each declared stream and bucket, CONSUMER.INFO of each consumer, per domain. */
 async function observeJetStream(outputs: VerifyOutputs, creds: string): Promise<Pick<Observations, "streams" | "consumers">> {
@@ -93,7 +115,13 @@ async function observeJetStream(outputs: VerifyOutputs, creds: string): Promise<
           for (const s of ss) {
             try {
               const info = await jsm.streams.info(s.stream);
-              streams[`${domain}/${s.stream}`] = { config: info.config as StreamObservation["config"], sources: (info.sources ?? []) as StreamObservation["sources"] };
+              streams[`${domain}/${s.stream}`] = {
+                config: info.config as StreamObservation["config"],
+                sources: (info.sources ?? []) as StreamObservation["sources"],
+                state: { first_seq: info.state.first_seq, last_seq: info.state.last_seq, messages: info.state.messages },
+                created: info.created,
+              };
+              sourceConfigs.set(`${domain}/${s.stream}`, (info.config.sources ?? []) as SourceConfig[]);
             } catch (e) {
               streams[`${domain}/${s.stream}`] = { error: message(e) };
             }
@@ -143,6 +171,72 @@ async function observeCid(outputs: VerifyOutputs, creds: string): Promise<Observ
   }
 }
 
+const sha256 = (v: string) => createHash("sha256").update(v).digest();
+
+/** A repaired source's earlier epochs (aggregate.ts): the plain source, then epochs 1..n-1. */
+function priorEpochs(c: SourceConfig): SourceConfig[] {
+  const transforms = c.subject_transforms?.map((t) => ({ src: t.src, dest: t.dest ?? "" }));
+  if (!transforms || !isEpochSpelling(transforms)) return [];
+  const { subject_transforms: _, opt_start_seq: __, ...plain } = c;
+  return [plain, ...Array.from({ length: transforms.length - 2 }, (_x, i) => ({ ...plain, subject_transforms: epochTransforms(i + 1) }))];
+}
+
+/** A Reader over one stream: the first message at or after a sequence, with the headers the rewind check compares. */
+function reader(jsm: JetStreamManager, stream: string): Reader {
+  return async (seq) => {
+    let m;
+    try {
+      // STREAM.MSG.GET takes next_by_subj (the first message at or after seq); nats.js types it for direct gets only.
+      m = await jsm.streams.getMessage(stream, { seq, next_by_subj: ">" } as unknown as MsgRequest);
+    } catch (e) {
+      if (/no message found|not found/i.test((e as Error).message)) return undefined;
+      throw e;
+    }
+    if (!m) return undefined;
+    return { seq: m.seq, subject: m.subject, data: m.data, msgId: m.header?.get("Nats-Msg-Id") || undefined, source: parseStreamSource(m.header?.get("Nats-Stream-Source") || undefined) };
+  };
+}
+
+/**
+ * Per aggregate source: is the event the hub stored for its last sourced leaf sequence still the
+ * leaf's event there (rewind.ts)? Sources with nothing sourced yet, or whose leaf stream is not
+ * observed, are left out.
+ */
+async function observeRewinds(outputs: VerifyOutputs, creds: string, streams: Readonly<Record<string, StreamObservation>>): Promise<NonNullable<Observations["rewinds"]>> {
+  const out: Record<string, RewindFinding | { error: string }> = {};
+  const urlsOf = (domain: string) => (domain === outputs.hub.jetstreamDomain ? outputs.hub.clientUrls : Object.values(outputs.leaves).filter((l) => l.jetstreamDomain === domain).map((l) => l.clientUrl));
+  for (const a of (outputs.declared?.streams ?? []).filter((d) => d.kind === "aggregate")) {
+    const agg = streams[`${a.domain}/${a.stream}`];
+    if (!agg?.state) continue;
+    for (const s of a.sources ?? []) {
+      const leaf = sourceLeaf(s.api);
+      const live = agg.sources?.find((x) => x.name === s.name && (x.external?.api ?? "") === s.api);
+      const leafState = streams[`${leaf}/${s.name}`]?.state;
+      const leafCreated = streams[`${leaf}/${s.name}`]?.created;
+      const config = sourceConfigs.get(`${a.domain}/${a.stream}`)?.find((c) => c.name === s.name && (c.external?.api ?? "") === s.api);
+      if (!live || !leafState || !config) continue;
+      try {
+        out[rewindKey(a.domain, a.stream, leaf)] = await withAdmin(urlsOf(a.domain), creds, (_hn, hubJsm) =>
+          withAdmin(urlsOf(leaf), creds, (_ln, leafJsm) =>
+            findRewind({
+              indexName: sourceIndexName(config, sha256),
+              ...(leafCreated ? { ident: streamIdentity(leafCreated, sha256) } : {}),
+              hubSeq: live.seq ?? 0,
+              startSeq: config.opt_start_seq,
+              priorIndexNames: priorEpochs(config).map((c) => sourceIndexName(c, sha256)),
+              leaf: { first: leafState.first_seq, last: leafState.last_seq, read: reader(leafJsm, s.name) },
+              aggregate: { first: agg.state!.first_seq, last: agg.state!.last_seq, read: reader(hubJsm, a.stream) },
+            }),
+          ),
+        );
+      } catch (e) {
+        out[rewindKey(a.domain, a.stream, leaf)] = { error: message(e) };
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * Everything verify looks at. `progress` gets a line for each check that waits (aggregate
  * sources catching up, up to `sourceWaitMs`).
@@ -153,18 +247,26 @@ export async function observe(outputs: VerifyOutputs, options: { readonly progre
   const progress = options.progress ?? (() => {});
   const refs = serversOf(outputs);
   progress(`probing ${refs.length} servers…`);
-  const serverObs = await Promise.all(refs.map(async (r) => [r.server, await observeServer(r.monitoringUrl, r.kind)] as const));
+  let serverObs = await Promise.all(refs.map(async (r) => [r.server, await observeServer(r.monitoringUrl, r.kind, undefined, outputs.accounts)] as const));
   progress("asking each domain for its streams, buckets and consumers…");
   let js = await observeJetStream(outputs, creds);
   const cid = await observeCid(outputs, creds);
   const deadline = Date.now() + (options.sourceWaitMs ?? 15_000);
   const declared = outputs.declared?.streams ?? [];
+  const hubMembers = refs.filter((r) => r.kind === "hub");
   for (;;) {
-    const problems = sourceProblems(declared, { servers: {}, streams: js.streams, consumers: js.consumers });
+    const servers = Object.fromEntries(serverObs);
+    const problems = [
+      ...sourceProblems(declared, { servers: {}, streams: js.streams, consumers: js.consumers }),
+      ...hubMembers.flatMap((m) => replicaProblems(m.server, { servers, streams: {}, consumers: {} }).map((p) => `${m.server}: ${p}`)),
+    ];
     if (problems.length === 0 || Date.now() >= deadline) break;
-    progress(`waiting for aggregate sources (${Math.ceil((deadline - Date.now()) / 1000)} s left): ${problems[0]}`);
+    progress(`waiting for aggregate sources and replicas (${Math.ceil((deadline - Date.now()) / 1000)} s left): ${problems[0]}`);
     await sleep(1_000);
     js = await observeJetStream(outputs, creds);
+    serverObs = await Promise.all(refs.map(async (r) => [r.server, await observeServer(r.monitoringUrl, r.kind, undefined, outputs.accounts)] as const));
   }
-  return { servers: Object.fromEntries(serverObs), ...js, ...(cid ? { cid } : {}) };
+  progress("comparing each aggregate source's last sequence with its leaf's stream…");
+  const rewinds = await observeRewinds(outputs, creds, js.streams);
+  return { servers: Object.fromEntries(serverObs), ...js, rewinds, ...(cid ? { cid } : {}) };
 }

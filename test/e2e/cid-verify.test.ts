@@ -22,6 +22,8 @@ import { Objm } from "@nats-io/obj";
 import { EMPTY_CID, replyError } from "../../components/cid/cid";
 import { getObject, putObject } from "../../components/cid/client";
 import { processCommandLine } from "../../components/local/process-identity";
+import { encodeAccountJwtAt } from "../../components/security/jwt";
+import { pushAccountJwt } from "../../components/security/jwt-push";
 import { createDevProject, type DevProject } from "./dev-project";
 import { resourceSummary, runPulumi, stackOutputs } from "./pulumi-cli";
 import { stackCa, stackClientTls } from "../support/stack-tls";
@@ -174,6 +176,29 @@ describe("npm run verify", () => {
     expect(report.failures).toEqual([]);
     expect(report.rows.map((r: { server: string }) => r.server).sort()).toEqual(["cimstor", "nats-1", "nats-1-hub", "nats-2", "nats-2-hub", "nats-3", "nats-3-hub"]);
   }, 120_000);
+
+  it("an account JWT signed elsewhere with the operator's key fails on every server enforcing it; re-issuing it through pulumi up --replace repairs it", async () => {
+    // The operator seed, as someone holding it (nsc) would sign with it.
+    const exported = JSON.parse((await pulumi("export", ["stack", "export", "--show-secrets"])).stdout) as { deployment: { resources: { urn: string; outputs?: Record<string, unknown> }[] } };
+    const plain = (v: unknown) => (v && typeof v === "object" && "plaintext" in v ? JSON.parse(String((v as { plaintext: string }).plaintext)) : v);
+    const operatorSeed = String(plain(exported.deployment.resources.find((r) => r.urn.endsWith("::security-operator-key"))!.outputs!.seed));
+    const platform = outputs.accounts.PLATFORM as { publicKey: string; jwt: string };
+    const claims = JSON.parse(Buffer.from(platform.jwt.split(".")[1], "base64url").toString("utf8")) as { name: string; iat: number; nats: Record<string, unknown> };
+    const foreign = encodeAccountJwtAt(claims.name, platform.publicKey, { ...claims.nats, tags: ["signed-elsewhere"] }, operatorSeed, claims.iat + 1);
+    const sys = String((outputs.creds as Record<string, string>)["sys-monitor"] ?? "");
+    const pushed = await pushAccountJwt({ account: "PLATFORM", accountPublicKey: platform.publicKey, jwt: foreign, servers: [{ name: "nats-1", url: `nats://${NET}.41:4222` }], creds: sys, caCertPem: ca });
+    expect(pushed.confirmed).toEqual(["nats-1"]);
+    // It stays at nats-1: a leaf's system link takes JWTs in, never serves them to the hub's resolver sync.
+    const run = await verify();
+    console.log(run.stdout);
+    expect(run.code).not.toBe(0);
+    expect(run.stdout.match(/^ {2}\S+: accounts: .*$/gm)).toEqual([
+      `  nats-1: accounts: enforces a JWT of account PLATFORM the stack did not issue (iat ${claims.iat + 1}, the stack's iat ${claims.iat}): signed with the operator's key elsewhere (nsc?); re-issue the stack's: pulumi up --replace <URN of security-account-PLATFORM-jwt> (pulumi stack --show-urns)`,
+    ]);
+    const urn = exported.deployment.resources.find((r) => r.urn.endsWith("::security-account-PLATFORM-jwt"))!.urn;
+    await pulumi("re-issue PLATFORM", ["up", "--yes", "--skip-preview", "--replace", urn]);
+    await verifyEventuallyPasses();
+  }, 300_000);
 
   it("a stopped CID service fails, naming it", async () => {
     for (const pid of cidServicesUnder(project.dir)) process.kill(pid, "SIGTERM");

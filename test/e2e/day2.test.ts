@@ -203,10 +203,10 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
     });
     const { planned, applied } = await previewThenUp("change permission");
     expect(applied).toEqual(planned);
-    // A wider permission: the signing key stays (it records what it signs now).
+    // A wider permission: the signing key stays (its record notes what it signs now).
     expect(planned).toEqual(
       [
-        "update security-user-pattern-service-signing-key",
+        "update security-user-pattern-service-signed-permissions",
         "update security-user-pattern-service-jwt",
         "update security-account-pattern-service-jwt",
         "update security-account-PLATFORM-jwt",
@@ -227,6 +227,7 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
       [
         "create security-user-audit-service-key",
         "create security-user-audit-service-signing-key",
+        "create security-user-audit-service-signed-permissions",
         "create security-user-audit-service-jwt",
         "update security-account-PLATFORM-jwt",
         "update security-account-PLATFORM-push",
@@ -244,6 +245,7 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
       [
         "delete security-user-audit-service-key",
         "delete security-user-audit-service-signing-key",
+        "delete security-user-audit-service-signed-permissions",
         "delete security-user-audit-service-jwt",
         "update security-account-PLATFORM-jwt",
         "update security-account-PLATFORM-push",
@@ -323,8 +325,21 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
     expect(planned).toEqual(expect.arrayContaining(["create servers-leaf-04", "update aggregate-CLUSTER_PERSON_EVENTS-stream", "create stream-PERSON_EVENTS-leaf-04"]));
     // No existing server changes: the new leaf's link keys reach the others by push (PLATFORM's and SYS's JWTs).
     expect(planned.filter((c) => c.startsWith("update servers-"))).toEqual([]);
-    expect(planned.filter((c) => c.startsWith("update security-"))).toEqual(
-      ["update security-account-PLATFORM-jwt", "update security-account-PLATFORM-push", "update security-account-SYS-jwt", "update security-account-SYS-push"].sort(),
+    // The new leaf's two link users (keys, signing keys) go into PLATFORM's and SYS's JWTs; a service
+    // bound to leaf streams (person-service) may now reach leaf-04's too: its account imports
+    // `$JS.leaf-04.API` (its JWT and push) and its user's permission widens (JWT and record), so
+    // no existing signing key changes.
+    expect(planned.filter((c) => /^\w+ security-(account-|user-.*-signing-key$)/.test(c))).toEqual(
+      [
+        "create security-user-leaf-leaf-04-signing-key",
+        "create security-user-leaf-leaf-04-sys-signing-key",
+        "update security-account-PLATFORM-jwt",
+        "update security-account-PLATFORM-push",
+        "update security-account-SYS-jwt",
+        "update security-account-SYS-push",
+        "update security-account-person-service-jwt",
+        "update security-account-person-service-push",
+      ].sort(),
     );
     await publishAt(44, "person.events.created", 2, "leaf-04");
     // A source whose leaf was not linked yet when the aggregate gained it retries on the server's own backoff.

@@ -19,6 +19,11 @@ import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext, type PulumiRun 
 
 
 /** Placeholder secrets: well-formed, worthless. */
+/** What a prior state written without servers leaves out: JetStream state and account JWT pushes (both live on servers). */
+export function needsServers(urn: string): boolean {
+  return urn.includes("pulumi-nodejs:dynamic/jetstream:") || urn.includes("pulumi-nodejs:dynamic/cim-nats:AccountJwtPush::");
+}
+
 export const PLACEHOLDER_API_TOKEN = "pulumi@pve!deploy=00000000-0000-0000-0000-000000000000";
 export const PROD_TEST_PASSPHRASE = "cim-nats-prod-preview-test";
 
@@ -164,7 +169,7 @@ export type PriorState = {
  *    20 × 15 s), each leaf's link creds (the security component's output) and each server's
  *    TLS files (the CA's and its certificate's outputs, its route authorization rendered with
  *    the route password).
- * JetStream resources and account JWT pushes are left out (they need running servers); dependencies on them are dropped.
+ * JetStream resources are left out (they need running servers); dependencies on them are dropped.
  * The resulting state is checked by the caller: an unchanged config must preview no change.
  */
 export async function writePriorState(
@@ -231,10 +236,8 @@ export async function writePriorState(
   const build = (containerOutputs: Readonly<Record<string, Record<string, unknown>>>) => {
     const resources = [...base];
     const known = new Set(resources.map((r) => r.urn));
-    // JetStream resources need servers: left out, except what the targeted up already made.
-    // JetStream resources and account JWT pushes need servers (and carry secret creds the preview
-    // masks): left out, except what the targeted up already made.
-    const kept = (urn: string) => known.has(urn) || !/pulumi-nodejs:dynamic\/(jetstream:|cim-nats:AccountJwtPush::)/.test(urn);
+    // JetStream resources and account pushes need servers: left out, except what the targeted up already made.
+    const kept = (urn: string) => known.has(urn) || !needsServers(urn);
     for (const key of Object.keys(counts)) delete counts[key];
     for (const step of planned.steps) {
       if (step.op !== "create" || !kept(step.urn) || known.has(step.urn)) continue;

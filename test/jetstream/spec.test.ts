@@ -30,7 +30,7 @@ describe("the reference set (Pulumi.dev.yaml)", () => {
     const pe = spec.streams.filter((s) => s.config.name === "PERSON_EVENTS");
     expect(pe.map((s) => s.location.domain)).toEqual(["nats-1", "nats-2", "nats-3", "cimstor"]);
     expect(pe.map((s) => s.location.serverNames)).toEqual([["nats-1"], ["nats-2"], ["nats-3"], ["cimstor"]]);
-    expect(pe[0].config).toEqual({ name: "PERSON_EVENTS", subjects: ["person.events.>"], storage: "file", retention: "limits", max_age: "720h", num_replicas: 1 });
+    expect(pe[0].config).toEqual({ name: "PERSON_EVENTS", subjects: ["person.events.>"], storage: "file", retention: "limits", max_age: "720h", num_replicas: 1, allow_atomic: true });
   });
 
   it("aggregates them at the hub as CLUSTER_PERSON_EVENTS: R3, 2160h, no subjects, one source per leaf, republished", () => {
@@ -113,6 +113,18 @@ describe("the reference set (Pulumi.dev.yaml)", () => {
     expect(leafLocalSubjects(p)).toEqual(["person.events.>", "$KV.PERSON_METADATA.>", "$O.PERSON_OBJECTS.>"]);
   });
 
+  it("re-sources a rewound leaf under the next epoch's identity, from the last entry's fromSeq; the other leaves keep theirs", () => {
+    const raw = JSON.parse(JSON.stringify(dev.jetstream));
+    raw.streams[0].aggregate.rewinds = [{ domain: "nats-2", fromSeq: 684 }, { domain: "nats-2", fromSeq: 1201 }, { domain: "cimstor", fromSeq: 9 }];
+    const sources = parseJetStream(raw, devTopology).aggregates[0].config.sources!;
+    expect(sources).toEqual([
+      { name: "PERSON_EVENTS", external: { api: "$JS.nats-1.API" } },
+      { name: "PERSON_EVENTS", external: { api: "$JS.nats-2.API" }, opt_start_seq: 1201, subject_transforms: [{ src: "*", dest: "" }, { src: "*.*", dest: "" }, { src: "*.*.>", dest: "" }] },
+      { name: "PERSON_EVENTS", external: { api: "$JS.nats-3.API" } },
+      { name: "PERSON_EVENTS", external: { api: "$JS.cimstor.API" }, opt_start_seq: 9, subject_transforms: [{ src: "*", dest: "" }, { src: "*.>", dest: "" }] },
+    ]);
+  });
+
   it("adds a source when the topology gains a leaf", () => {
     const raw = dev.topology as { hosts: unknown[] };
     const grown = parseTopology({ ...raw, hosts: [...raw.hosts, { name: "leaf-04", vmid: 205, node: "pve2", address: "127.0.0.44", roles: ["leaf"] }] });
@@ -177,6 +189,9 @@ describe("validation", () => {
       "jetstream.consumers[0].filter_subject",
       /matches no subject stream 'AGG' can hold \(s.>\)/,
     ],
+    ["a rewind of a leaf the aggregate does not source", stream({ at: ["nats-1"], aggregate: { name: "AGG", rewinds: [{ domain: "nats-2", fromSeq: 5 }] } }), "jetstream.streams[0].aggregate.rewinds[0].domain", /"nats-2" is not a leaf domain this aggregate sources; its domains are nats-1/],
+    ["a rewind without a sequence", stream({ aggregate: { name: "AGG", rewinds: [{ domain: "nats-1", fromSeq: 0 }] } }), "jetstream.streams[0].aggregate.rewinds[0].fromSeq", /0 is not a sequence: write the whole number ≥ 1 that `npm run verify` reported/],
+    ["rewinds that are not a list", stream({ aggregate: { name: "AGG", rewinds: { domain: "nats-1" } } }), "jetstream.streams[0].aggregate.rewinds", /must be a list of \{ domain, fromSeq \}/],
     ["a KV entry that is not a string", { kv: [{ bucket: "B", at: "hub", entries: { n: 5 } }] }, "jetstream.kv[0].entries.n", /must be a string/],
     ["a bad KV key", { kv: [{ bucket: "B", at: "hub", entries: { ".x": "v" } }] }, "jetstream.kv[0].entries..x", /cannot start or end/],
     ["KV replicas at a leaf", { kv: [{ bucket: "B", at: "leaves", replicas: 3 }] }, "jetstream.kv[0].replicas", /leaf domains have one server/],

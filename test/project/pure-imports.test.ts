@@ -16,6 +16,7 @@ const PURE_MODULES = [
   "components/config/errors.ts",
   "components/config/units.ts",
   "components/config/schema.ts",
+  "components/config/durability.ts",
   "components/config/reference.ts",
   "components/jetstream/spec.ts",
   "components/jetstream/stream-config.ts",
@@ -37,7 +38,6 @@ const PURE_MODULES = [
   "components/local/update-plan.ts",
   "components/local/local-server-types.ts",
   "components/topology/index.ts",
-  "components/render/index.ts",
   "components/render/reload-rules.ts",
   "components/security/account-links.ts",
   "components/security/bindings.ts",
@@ -59,6 +59,9 @@ const PURE_MODULES = [
   "components/deploy/rebuild-order.ts",
   "components/deploy/outputs.ts",
   "components/stack/stack-model.ts",
+  "components/stack/durability-picture.ts",
+  "components/verify/rewind.ts",
+  "components/verify/checks.ts",
 ];
 
 describe("pure modules", () => {

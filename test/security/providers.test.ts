@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { accountClaims, operatorClaims, userClaims, withSigningKeys } from "../../components/security/claims";
 import { canonicalJson, IssuedJwtInputs, IssuedJwtOutputs, issuedJwtProvider } from "../../components/security/jwt";
 import { NKeyOutputs, nkeyProvider } from "../../components/security/nkey";
+import { signedPermissionsProvider } from "../../components/security/signed-permissions";
 import type { UserSpec } from "../../components/security/types";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -45,7 +46,7 @@ describe("nkeyProvider", () => {
     expect(await nkeyProvider.diff!("id", k, { kind: "account" })).toEqual({ changes: true, replaces: ["kind"] });
   });
 
-  describe("a signing key is replaced when the permissions it signs narrow, kept when they widen", () => {
+  describe("a signing key rotates with the record of what it signs: replaced when those permissions narrow, updated when they widen", () => {
     const signs = (pub: string[], extra: Record<string, unknown> = {}) => ({ pub: { allow: pub }, sub: { allow: ["_INBOX_x.>"] }, allowed_connection_types: ["STANDARD"], ...extra });
     it.each([
       ["an allowed subject removed", signs(["a.>", "b.>"]), signs(["a.>"]), true],
@@ -57,19 +58,24 @@ describe("nkeyProvider", () => {
       ["a subject added", signs(["a.>"]), signs(["a.>", "b.>"]), false],
       ["response permission added", signs(["a.>"]), signs(["a.>"], { resp: { max: 1, ttl: 0 } }), false],
     ])("%s → replace: %s", async (_what, before, after, replaced) => {
-      const { outs } = await nkeyProvider.create({ kind: "account", signs: before });
-      const d = await nkeyProvider.diff!("id", outs!, { kind: "account", signs: after });
+      const record = await signedPermissionsProvider.create({ signs: before });
+      const d = await signedPermissionsProvider.diff!(record.id, record.outs!, { signs: after });
       expect(d).toEqual(replaced ? { changes: true, replaces: ["signs"] } : { changes: true });
-      if (!replaced) {
-        // Widening keeps the very key, and records what it signs now.
-        const updated = (await nkeyProvider.update!("id", outs!, { kind: "account", signs: after })).outs!;
-        expect([updated.publicKey, updated.seed, updated.signs]).toEqual([outs!.publicKey, outs!.seed, after]);
+      const key = (await nkeyProvider.create({ kind: "account", rotation: record.id })).outs!;
+      if (replaced) {
+        const next = await signedPermissionsProvider.create({ signs: after });
+        expect(next.id).not.toBe(record.id);
+        expect(await nkeyProvider.diff!("id", key, { kind: "account", rotation: next.id })).toEqual({ changes: true, replaces: ["rotation"] });
+      } else {
+        // Widening records what the key signs now; the key (and so every JWT naming it) stays.
+        expect((await signedPermissionsProvider.update!(record.id, record.outs!, { signs: after })).outs).toEqual({ signs: after });
+        expect(await nkeyProvider.diff!("id", key, { kind: "account", rotation: record.id })).toEqual({ changes: false });
       }
     });
 
-    it("a signing key from before permissions were recorded is replaced once", async () => {
-      const { outs } = await nkeyProvider.create({ kind: "account" });
-      expect(await nkeyProvider.diff!("id", outs!, { kind: "account", signs: signs(["a.>"]) })).toEqual({ changes: true, replaces: ["signs"] });
+    it("a signing key from before rotations (it recorded what it signs itself) rotates once", async () => {
+      const old = { kind: "account" as const, publicKey: "A…", seed: "SA…", signs: signs(["a.>"]) } as NKeyOutputs;
+      expect(await nkeyProvider.diff!("id", old, { kind: "account", rotation: "signs:x" })).toEqual({ changes: true, replaces: ["rotation"] });
     });
   });
 

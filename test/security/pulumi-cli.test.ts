@@ -93,7 +93,7 @@ describe.skipIf(!hasPulumi)("NatsSecurity under the Pulumi CLI", () => {
   // JWTs servers preload, each user.
   const users = devSecurity.users.length + 4 + 4 + 2;
   const accounts = 2 + devSecurity.users.length;
-  const resources = 1 + accounts + users + (users - 2) + (1 + accounts + 2 + users);
+  const resources = 1 + accounts + users + 2 * (users - 2) + (1 + accounts + 2 + users); // keys, signing keys and their records, JWTs
 
   beforeAll(async () => {
     dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "cim-nats-security-pulumi-")));
@@ -152,12 +152,12 @@ describe.skipIf(!hasPulumi)("NatsSecurity under the Pulumi CLI", () => {
     expect(exportsBefore).toContain("$JS.API.CONSUMER.MSG.NEXT.CLUSTER_PERSON_EVENTS.pattern-detection");
     writeSecurity({ ...security, users: security.users.filter((u) => u.name !== "pattern-service") });
 
-    // The user's key, signing key and JWT; its account's key and JWT.
+    // The user's key, signing key, its record and JWT; its account's key and JWT.
     const preview = await pulumi(["preview", "--diff"]);
-    expect(summary(preview.out)).toMatchObject({ update: 1, delete: 5 });
+    expect(summary(preview.out)).toMatchObject({ update: 1, delete: 6 });
     expect(preview.out).toMatch(/nats-account-PLATFORM-jwt/);
     const up = await pulumi(["up", "--yes", "--skip-preview"]);
-    expect(summary(up.out)).toMatchObject({ updated: 1, deleted: 5 });
+    expect(summary(up.out)).toMatchObject({ updated: 1, deleted: 6 });
 
     const after = await stateResources();
     expect((platform(after).exports ?? []).map((e) => e.subject)).toEqual(exportsBefore.filter((s) => !s.includes("pattern-detection") && s !== "patterns.>"));
@@ -170,10 +170,15 @@ describe.skipIf(!hasPulumi)("NatsSecurity under the Pulumi CLI", () => {
     const withPublish = (allow: string[]) =>
       security.users.filter((u) => u.name !== "pattern-service").map((u) => (u.name === "person-service" ? { ...u, publish: { allow } } : u));
     writeSecurity({ ...security, users: withPublish(["person.events.>", "person.audit.>"]) });
+    // The preview names exactly what the up does: the key stays, so its account's JWT is known unchanged.
+    const widerPreview = await pulumi(["preview"]);
+    expect(summary(widerPreview.out)).toMatchObject({ update: 2 });
+    expect(widerPreview.out).not.toMatch(/account-person-service-jwt|signing-key/);
     const wider = await pulumi(["up", "--yes", "--skip-preview"]);
-    // The JWT, and the signing key recording what it signs now.
+    // The JWT, and the record of what its signing key signs now; the key and its account's JWT stay.
     expect(summary(wider.out)).toMatchObject({ updated: 2 });
     expect(wider.out).toMatch(/nats-user-person-service-jwt\s+updated/);
+    expect(wider.out).toMatch(/nats-user-person-service-signed-permissions\s+updated/);
     const state = await stateResources();
     const jwt = (state.resources.find((r) => r.urn.endsWith("nats-user-person-service-jwt"))!.outputs as { jwt: string }).jwt;
     // The plain list comes first, then what person-service's bindings derive.
@@ -181,10 +186,10 @@ describe.skipIf(!hasPulumi)("NatsSecurity under the Pulumi CLI", () => {
 
     writeSecurity({ ...security, users: withPublish(["person.events.>"]) });
     const preview = await pulumi(["preview"]);
-    // A new signing key, the user JWT it signs, and person-service's account JWT listing it.
-    expect(summary(preview.out)).toMatchObject({ replace: 1, update: 2 });
+    // A new record and signing key, the user JWT it signs, and person-service's account JWT listing it.
+    expect(summary(preview.out)).toMatchObject({ replace: 2, update: 2 });
     const narrower = await pulumi(["up", "--yes", "--skip-preview"]);
-    expect(summary(narrower.out)).toMatchObject({ replaced: 1, updated: 2 });
+    expect(summary(narrower.out)).toMatchObject({ replaced: 2, updated: 2 });
     expect(narrower.out).toMatch(/nats-user-person-service-signing-key\s+replaced/);
     await pulumi(["preview", "--expect-no-changes"]);
   }, 240_000);

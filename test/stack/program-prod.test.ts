@@ -137,6 +137,10 @@ describe("pulumi up -s prod, as declared", () => {
     expect(outputs.leaves["nats-2"]).toEqual({ host: "nats-2", clientUrl: "nats://10.0.0.42:4222", monitoringUrl: "http://127.0.0.1:8222", monitoringScope: "host", jetstreamDomain: "nats-2" });
     expect(outputs.hub.leafnodeUrls).toEqual(["nats-leaf://10.0.0.41:7422", "nats-leaf://10.0.0.42:7422", "nats-leaf://10.0.0.43:7422"]);
     expect(outputs.jetstream.streams.CLUSTER_PERSON_EVENTS).toEqual(["hub"]);
+    // Every server fsyncs before it acks (docs/durability.md); verify compares this with /varz.
+    expect(outputs.durability.map((d: { server: string; syncInterval: string }) => `${d.server}:${d.syncInterval}`)).toEqual([
+      "nats-1:always", "nats-2:always", "nats-3:always", "cimstor:always", "nats-1-hub:always", "nats-2-hub:always", "nats-3-hub:always",
+    ]);
     expect(Object.keys(outputs.creds).sort()).toEqual(["cid-service", "jetstream-admin", "pattern-service", "person-service", "projection-service", "sys-monitor"]);
   });
 });

@@ -34,6 +34,14 @@ export type StartTopologyOptions = {
   readonly files?: Readonly<Record<string, string>>;
   /** How long to wait for health, routes and leafnode links. Default 60 s. */
   readonly timeoutMs?: number;
+  /**
+   * Runs after the temp dir exists and before any server starts (e.g. mounts LazyFS where the
+   * stores go); what it returns runs at stop(), after the servers are gone and before the dir is
+   * removed (e.g. unmounts).
+   */
+  readonly beforeStart?: (running: Topology, dir: string) => Promise<(() => Promise<void>) | void>;
+  /** A command that execs a server (start and restart), e.g. `ip netns exec <ns>`; none by default. */
+  readonly serverPrefix?: (serverName: string) => readonly string[] | undefined;
 };
 
 /** What `reload` may change before it signals the servers. */
@@ -64,6 +72,10 @@ export type RunningTopology = {
   stopServer(serverName: string): Promise<void>;
   /** Starts a stopped server again from its config and store; waits until it is healthy. */
   startServer(serverName: string): Promise<void>;
+  /** `kill -9` of one server (a crash: no lame duck, no flush); waits until it is gone. */
+  killServer(serverName: string): Promise<void>;
+  /** The pid of a running server (undefined when stopped). */
+  pidOf(serverName: string): number | undefined;
   /**
    * Pushes account JWTs to every running server (as the stack's AccountJwtPush does); returns the
    * servers that confirmed each. Throws when a server refuses one.
@@ -210,6 +222,7 @@ export async function startTopology(topology: Topology, options: StartTopologyOp
   const logs = () => instances.map((i) => `--- ${i.serverName}.log ---\n${logTail(logPath(i.serverName))}`).join("\n");
 
   let stopped = false;
+  let cleanup: (() => Promise<void>) | void;
   const pushAccounts = async (pushes: AccountPushes): Promise<Record<string, string[]>> => {
     const servers = instances.filter((i) => pids.has(i.serverName)).map((i) => ({ name: i.serverName, url: clientUrl(i.serverName) }));
     const confirmed: Record<string, string[]> = {};
@@ -223,15 +236,18 @@ export async function startTopology(topology: Topology, options: StartTopologyOp
     if (stopped) return;
     stopped = true;
     await Promise.all([...pids.values()].map((pid) => stopNatsServer(pid, 10_000)));
+    if (cleanup) await cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
     live.delete(dir);
   };
+  const start = (s: string) => startNatsServer({ configPath: configPath(s), logPath: logPath(s), prefix: options.serverPrefix?.(s) });
 
   try {
+    if (options.beforeStart) cleanup = await options.beforeStart(running, dir);
     if (options.files) writeFiles(dir, options.files);
     for (const i of instances) writeConfig(i.serverName);
     for (const i of instances) {
-      const { pid } = await startNatsServer({ configPath: configPath(i.serverName), logPath: logPath(i.serverName) });
+      const { pid } = await start(i.serverName);
       pids.set(i.serverName, pid);
       live.get(dir)!.push(pid);
     }
@@ -277,10 +293,23 @@ export async function startTopology(topology: Topology, options: StartTopologyOp
   const startServer = async (serverName: string): Promise<void> => {
     if (stopped) throw new Error("startServer after stop()");
     if (pids.has(serverName)) return;
-    const { pid } = await startNatsServer({ configPath: configPath(instance(serverName).serverName), logPath: logPath(serverName) });
+    const { pid } = await start(instance(serverName).serverName);
     pids.set(serverName, pid);
     live.get(dir)!.push(pid);
   };
+  const killServer = async (serverName: string): Promise<void> => {
+    const pid = pids.get(instance(serverName).serverName);
+    if (pid === undefined) return;
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+    await stopNatsServer(pid, 5_000);
+    pids.delete(serverName);
+  };
 
-  return { topology: running, clientUrl, monitoringUrl, dir, stop, reload, stopServer, startServer, pushAccounts };
+  const pidOf = (serverName: string) => pids.get(instance(serverName).serverName);
+
+  return { topology: running, clientUrl, monitoringUrl, dir, stop, reload, stopServer, startServer, killServer, pidOf, pushAccounts };
 }

@@ -19,7 +19,7 @@ function twoHosts(): Topology {
     address: `127.0.87.${i}`,
     roles: ["leaf", "hub"],
     monitoring: { listen: `127.0.88.${i}` },
-    ...(i === 2 ? { jetstream: { leaf: { syncInterval: "always" } } } : {}),
+    ...(i === 2 ? { jetstream: { leaf: { syncInterval: "1s" } } } : {}),
   });
   return parseTopology(
     {
@@ -54,8 +54,8 @@ describe("a running topology with monitoring on its own addresses", () => {
   });
 
   it.each([
-    ["md1", 1e9, false],
-    ["md2", 120e9, true], // `always`: nats-server keeps its 2m timer and flushes every write
+    ["md1", 120e9, true], // the default, `always`: nats-server keeps its 2m timer and flushes every write
+    ["md2", 1e9, false], // an opt-in interval on one host
     ["md1-hub", 5e9, false],
   ] as const)("%s runs the rendered sync_interval", async (server, nanos, always) => {
     const js = (await varz(server)).jetstream.config;

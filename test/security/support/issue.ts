@@ -10,6 +10,7 @@ import { identityPlan } from "../../../components/security/identity-plan";
 import { type IssuedJwtOutputs, issuedJwtProvider } from "../../../components/security/jwt";
 import { type NKeyInputs, type NKeyOutputs, nkeyProvider } from "../../../components/security/nkey";
 import type { ProvidedIdentities } from "../../../components/security/provided-identities";
+import { type SignedPermissionsOutputs, signedPermissionsProvider } from "../../../components/security/signed-permissions";
 import { buildServerSecurity, type IssuedIdentities } from "../../../components/security/server-security";
 import { type SecuritySpec, SYSTEM_MONITOR_USER } from "../../../components/security/types";
 import type { ServerSecurity } from "../../../components/render/server-security";
@@ -23,6 +24,8 @@ export type TestIssue = {
   readonly keyInputs: Readonly<Record<string, NKeyInputs>>;
   /** `operator`, `account:<name>`, `bootstrap:<name>`, `user:<name>` → issued JWT state. */
   readonly jwts: Readonly<Record<string, IssuedJwtOutputs>>;
+  /** `signing:<user>` → the record of what that signing key signs (its id rotates the key). */
+  readonly records: Readonly<Record<string, { readonly id: string; readonly outs: SignedPermissionsOutputs }>>;
   /** User name → creds text. */
   readonly creds: Readonly<Record<string, string>>;
   readonly issued: IssuedIdentities;
@@ -45,10 +48,21 @@ export async function issueForTest(spec: SecuritySpec, previous?: TestIssue, pro
   const jwts: Record<string, IssuedJwtOutputs> = {};
   const encoded: string[] = [];
   const rotated: string[] = [];
+  const records: Record<string, { id: string; outs: SignedPermissionsOutputs }> = {};
   for (const k of plan.keys) {
-    const inputs = {
+    if (k.signs) {
+      const was = previous?.records[k.id];
+      const diff = was && (await signedPermissionsProvider.diff!(was.id, was.outs, { signs: k.signs }));
+      if (was && diff && !diff.replaces?.length) {
+        records[k.id] = diff.changes ? { id: was.id, outs: (await signedPermissionsProvider.update!(was.id, was.outs, { signs: k.signs })).outs! } : was;
+      } else {
+        const made = await signedPermissionsProvider.create({ signs: k.signs });
+        records[k.id] = { id: made.id, outs: made.outs! };
+      }
+    }
+    const inputs: NKeyInputs = {
       kind: k.kind,
-      ...(k.signs ? { signs: k.signs } : {}),
+      ...(records[k.id] ? { rotation: records[k.id].id } : {}),
       ...(k.provided && provided ? { seed: provided.seeds[k.id] } : {}),
       ...(allowSwitch && (k.kind === "operator" || k.id.startsWith("account:")) ? { allowSwitch: true } : {}),
     };
@@ -60,10 +74,6 @@ export async function issueForTest(spec: SecuritySpec, previous?: TestIssue, pro
       const diff = await nkeyProvider.diff!(k.id, old, inputs);
       if (!diff.changes) {
         keys[k.id] = old;
-        continue;
-      }
-      if (!diff.replaces?.length) {
-        keys[k.id] = (await nkeyProvider.update!(k.id, old, inputs)).outs!;
         continue;
       }
       rotated.push(k.id);
@@ -107,7 +117,7 @@ export async function issueForTest(spec: SecuritySpec, previous?: TestIssue, pro
       ]),
     ),
   };
-  return { spec, keys, keyInputs, jwts, creds, issued, encoded, rotated };
+  return { spec, keys, keyInputs, jwts, records, creds, issued, encoded, rotated };
 }
 
 /** ServerSecurity with link creds under `creds/` (relative: startTopology resolves it in its dir). */

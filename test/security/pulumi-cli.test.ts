@@ -31,7 +31,7 @@ const PROGRAM = `
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { load } from "js-yaml";
-import { NatsSecurity, securitySpecOrInputError } from ${JSON.stringify(path.join(PROJECT_ROOT, "components", "security"))};
+import { NatsSecurity, securitySpecOrInputError } from ${JSON.stringify(path.join(PROJECT_ROOT, "components", "security", "nats-security"))};
 import { parseTopology } from ${JSON.stringify(path.join(PROJECT_ROOT, "components", "topology", "parse"))};
 import { parseJetStream } from ${JSON.stringify(path.join(PROJECT_ROOT, "components", "jetstream", "spec"))};
 

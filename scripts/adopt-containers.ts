@@ -31,6 +31,6 @@ npm run pulumi -- up -s ${stack} \\
 ${targets}
 
 2. the containers themselves, read from Proxmox, protected:
-npm run pulumi -- import -s ${stack} --file ${file} --protect
+npm run pulumi -- import -s ${stack} --file ${file} --protect --generate-code=false
 
 3. then: npm run pulumi -- preview -s ${stack}   (no container replaced; docs/adopt.md says what else to expect)`);

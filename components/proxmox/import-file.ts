@@ -19,8 +19,6 @@ export type ImportResource = {
   readonly parent: string;
   /** A key of the nameTable: the inventory's Proxmox provider. */
   readonly provider: string;
-  /** Imported resources are protected (the default of `pulumi import`, said here). */
-  readonly protect: boolean;
 };
 
 export type ImportFile = {
@@ -50,7 +48,7 @@ export function containerImportFile(topology: Topology, hosts: readonly string[]
   });
   return {
     nameTable: { proxmox: urns.provider, ...Object.fromEntries(chosen.map((h) => [h.name, urns.container(h.name)])) },
-    resources: chosen.map((h) => ({ type: CONTAINER_TYPE, name: `${h.name}-container`, id: `${h.node}/${h.vmid}`, parent: h.name, provider: "proxmox", protect: true })),
+    resources: chosen.map((h) => ({ type: CONTAINER_TYPE, name: `${h.name}-container`, id: `${h.node}/${h.vmid}`, parent: h.name, provider: "proxmox" })),
   };
 }
 

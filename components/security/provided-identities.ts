@@ -15,7 +15,7 @@ import { CONNECTION_TYPES } from "../config/schema";
 import { type ClaimValue, type Claims, userClaims } from "./claims";
 import type { KeyId } from "./identity-plan";
 import { permissionsNarrowed } from "./permissions";
-import { AccountKind, IdentitySource, type SecuritySpec } from "./types";
+import { AccountKind, type SecuritySpec } from "./types";
 
 /** A signing key as an account JWT lists it: a public key, or a scope (nsc `edit signing-key`). */
 export type SigningKeyClaim = string | { readonly kind: string; readonly key: string; readonly [field: string]: ClaimValue };
@@ -107,7 +107,7 @@ export function seedPublicKey(seed: string): string {
   }
 }
 
-/** Accounts whose keys may be provided: every account but the derived service accounts that nobody made before. */
+/** Accounts whose keys may be provided: every account of the spec (declared, system, and services' own). */
 const accountNames = (spec: SecuritySpec) => spec.accounts.map((a) => a.name);
 
 /**
@@ -244,6 +244,3 @@ export function generatedIdentities(spec: SecuritySpec): ProvidedIdentities {
     notes: [],
   };
 }
-
-/** Whether the spec's source is the generated one (so no store or secret is read). */
-export const usesGeneratedKeys = (spec: SecuritySpec) => spec.identities.source === IdentitySource.Generated;

@@ -177,7 +177,7 @@ describe("npm run verify", () => {
     expect(report.rows.map((r: { server: string }) => r.server).sort()).toEqual(["cimstor", "nats-1", "nats-1-hub", "nats-2", "nats-2-hub", "nats-3", "nats-3-hub"]);
   }, 120_000);
 
-  it("an account JWT signed elsewhere with the operator's key fails on every server enforcing it; re-issuing it through pulumi up --replace repairs it", async () => {
+  it("an account JWT signed elsewhere with the operator's key and pushed at a leaf fails there, naming account and iats; re-issuing it through pulumi up --replace repairs it", async () => {
     // The operator seed, as someone holding it (nsc) would sign with it.
     const exported = JSON.parse((await pulumi("export", ["stack", "export", "--show-secrets"])).stdout) as { deployment: { resources: { urn: string; outputs?: Record<string, unknown> }[] } };
     const plain = (v: unknown) => (v && typeof v === "object" && "plaintext" in v ? JSON.parse(String((v as { plaintext: string }).plaintext)) : v);

@@ -318,6 +318,18 @@ describe("a site made by hand (nsc, hand-written configs, the nats CLI), adopted
     expect((await runPulumi(project.context, ["stack", "export", "-s", "dev"])).stdout).not.toMatch(seeds);
   }, 300_000);
 
+  it("npm run verify passes on the adopted site: servers, accounts, streams, sources", async () => {
+    const result = await new Promise<{ code: number; out: string }>((resolve, reject) => {
+      const child = spawn("tsx", ["scripts/verify.ts", "-s", "dev"], { cwd: project.projectDir, env: project.context.env, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      child.stdout.on("data", (d) => (out += String(d)));
+      child.stderr.on("data", (d) => (out += String(d)));
+      child.once("error", reject);
+      child.once("close", (code) => resolve({ code: code ?? -1, out }));
+    });
+    expect(result.code, result.out.slice(-3000)).toBe(0);
+  }, 180_000);
+
   it("switching the running stack to generated keys is refused, at preview and by up alone, saying why; nothing changes", async () => {
     const ctx = project.context;
     const yaml = path.join(project.projectDir, "Pulumi.dev.yaml");

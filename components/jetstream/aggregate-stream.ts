@@ -28,6 +28,8 @@ export type AggregateStreamArgs = {
   readonly sources?: readonly StreamSource[];
   /** Allow delete/replace while it holds messages. Default false. */
   readonly allowDataLoss?: pulumi.Input<boolean>;
+  /** Take over an existing hub stream of this name on create, in place (its messages and source positions kept). Default false. */
+  readonly adopt?: boolean;
 };
 
 /** The aggregate's full stream input; throws InputPropertiesError for settings it cannot have. */
@@ -69,6 +71,6 @@ function createAggregateStream(
   const config = aggregateStreamConfig(args.config, args.leafStream, args.topology, args.sources);
   const target = pulumi.output(args.target).apply((t) => ({ ...t, domain: t.domain ?? args.topology.hub.jetstreamDomain }));
   // The component's dependsOn (its hub servers and source streams) is not inherited by children: pass it on.
-  const stream = new Stream(`${name}-stream`, { ...config, target, allowDataLoss: args.allowDataLoss }, { parent, ...(dependsOn ? { dependsOn } : {}) });
+  const stream = new Stream(`${name}-stream`, { ...config, target, allowDataLoss: args.allowDataLoss, ...(args.adopt ? { adopt: true } : {}) }, { parent, ...(dependsOn ? { dependsOn } : {}) });
   return { stream };
 }

@@ -65,6 +65,11 @@ export type JetStreamSpec = {
   readonly kv: readonly KvSpec[];
   readonly objects: readonly ObjectStoreSpec[];
   readonly consumers: readonly ConsumerSpec[];
+  /**
+   * `jetstream.adopt`: every declared stream, aggregate, bucket and consumer takes over an
+   * existing one of its name on create (updated in place, messages kept). Default false.
+   */
+  readonly adopt?: boolean;
 };
 
 type Raw = Record<string, unknown>;
@@ -144,7 +149,7 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
   if (raw === undefined || raw === null) return { streams: [], aggregates: [], kv: [], objects: [], consumers: [] };
   if (!isObject(raw)) throw new ConfigError([{ propertyPath: "jetstream", reason: "must be a mapping with streams, kv, objects and consumers lists" }]);
   for (const k of Object.keys(raw)) {
-    if (!["streams", "kv", "objects", "consumers"].includes(k)) issues.push({ propertyPath: `jetstream.${k}`, reason: `unknown key '${k}'; known: streams, kv, objects, consumers` });
+    if (!["streams", "kv", "objects", "consumers", "adopt"].includes(k)) issues.push({ propertyPath: `jetstream.${k}`, reason: `unknown key '${k}'; known: streams, kv, objects, consumers, adopt` });
   }
   const hubServers = topology.hub.members.length;
   /** One issue per declaration when its replicas exceed the servers of a domain it lands in. */
@@ -315,8 +320,9 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
   });
 
   issues.push(...domainConflicts(streams, aggregates, kv, objects, consumers));
+  if (raw.adopt !== undefined && typeof raw.adopt !== "boolean") issues.push({ propertyPath: "jetstream.adopt", reason: `must be true or false, got ${JSON.stringify(raw.adopt)}` });
   if (issues.length) throw new ConfigError(issues);
-  return { streams, aggregates, kv, objects, consumers };
+  return { streams, aggregates, kv, objects, consumers, ...(raw.adopt === true ? { adopt: true } : {}) };
 }
 
 /** The subjects a stream captures: the declared ones, else its name (unless it is sourced). */

@@ -107,6 +107,13 @@ export type ProxmoxSpec = {
    * host (docs/prod.md).
    */
   readonly protect: boolean;
+  /**
+   * Hosts whose containers were made before the stack and taken over (`pulumi import`,
+   * docs/adopt.md). Their replace-only inputs (CONTAINER_FORCE_NEW: node, vmid, template,
+   * unprivileged, root disk storage, data volume…) are ignored for good, so the stack never
+   * replaces a container it did not create; the rest is updated in place. Default none.
+   */
+  readonly adopt: readonly string[];
   /** The containers' nixpkgs pin and Nix garbage collection (`nixos`). Defaults: DEFAULT_NIXOS_SYSTEM. */
   readonly nixos: NixosSystemSpec;
 };

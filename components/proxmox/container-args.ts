@@ -69,6 +69,16 @@ export const CONTAINER_FORCE_NEW = [
  */
 export const CONTAINER_IGNORE_CHANGES = ["initialization.userAccount.keys", "operatingSystem.templateFileId"] as const;
 
+/**
+ * The container's ignoreChanges. An adopted container (made before the stack, `proxmox.adopt`)
+ * also ignores every replace-only input: what `pulumi import` read from Proxmox (a privileged
+ * container, the data volume's id and size, another template) stays as it is instead of planning
+ * a replacement that would destroy the only copy of a leaf's streams.
+ */
+export function containerIgnoreChanges(adopted: boolean): string[] {
+  return adopted ? [...new Set([...CONTAINER_IGNORE_CHANGES, ...CONTAINER_FORCE_NEW])] : [...CONTAINER_IGNORE_CHANGES];
+}
+
 /** The `proxmoxve.download.File` inputs for a downloaded template (content type `vztmpl`). */
 export type TemplateDownloadArgs = {
   nodeName: string;

@@ -8,7 +8,7 @@ import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import { Host } from "../topology/types";
 import { ProxmoxSpec } from "./config";
-import { CONTAINER_IGNORE_CHANGES, containerArgs } from "./container-args";
+import { containerArgs, containerIgnoreChanges } from "./container-args";
 
 export interface NatsContainerArgs {
   /** The host this container runs, from the validated topology. */
@@ -52,11 +52,12 @@ function createNatsContainer(parent: NatsContainer, name: string, args: NatsCont
     operatingSystem: { ...plain.operatingSystem, templateFileId: args.templateFileId ?? plain.operatingSystem.templateFileId },
   };
   // protect: a destroy or a removed host fails instead of deleting a container (and its data
-  // volume); ignoreChanges: routine edits never force a replacement (CONTAINER_IGNORE_CHANGES).
+  // volume); ignoreChanges: routine edits never force a replacement (CONTAINER_IGNORE_CHANGES),
+  // and a container taken over from before the stack is never replaced at all (containerIgnoreChanges).
   const container = new proxmoxve.ContainerLegacy(`${name}-container`, inputs, {
     parent,
     protect: args.spec.protect,
-    ignoreChanges: [...CONTAINER_IGNORE_CHANGES],
+    ignoreChanges: containerIgnoreChanges(args.spec.adopt.includes(args.host.name)),
   });
   return {
     container,

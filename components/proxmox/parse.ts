@@ -58,6 +58,12 @@ export function parseProxmox(raw: unknown, topology: Topology, secrets: ProxmoxS
   if (ssh.verifyHostKeys) checkNodeHostKeys(topology, nodes, ssh.nodes, at);
 
   checkHosts(topology, { nodes, templates, networks, dataMountPath }, at);
+  const adopt = defined(p.adopt);
+  adopt.forEach((host, i) => {
+    if (!topology.hosts.some((h) => h.name === host)) {
+      at(`${ROOT}.adopt[${i}]`, `'${host}' is not a host of the topology: list the hosts whose containers existed before the stack (${topology.hosts.map((h) => h.name).join(", ")})`);
+    }
+  });
 
   if (issues.length > 0) throw new ConfigError(issues);
   return deepFreeze({
@@ -71,6 +77,7 @@ export function parseProxmox(raw: unknown, topology: Topology, secrets: ProxmoxS
     ssh,
     dataMountPath,
     protect: p.protect ?? true,
+    adopt,
     nixos: nixosSpec(p.nixos),
   });
 }

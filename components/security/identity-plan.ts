@@ -5,6 +5,7 @@
  * without Pulumi. One plan, so the two cannot drift. Pure: no I/O, no Pulumi.
  */
 import { accountClaims, bootstrapAccountClaims, type Claims, operatorClaims, userClaims, withSigningKeys } from "./claims";
+import type { AdoptedAccount, SigningKeyClaim } from "./provided-identities";
 import type { SecuritySpec, UserSpec } from "./types";
 
 /** What a key or JWT is (the NKey and IssuedJwt resources take the same words). */
@@ -20,7 +21,19 @@ export type KeyPlan = {
   readonly kind: IdentityKind;
   /** A signing key: the permissions of the user it signs (a narrowing replaces the key). */
   readonly signs?: Claims;
+  /** Provided (an nsc store, or the secret identitySeeds), not generated: its seed comes from the ProvidedIdentities. */
+  readonly provided?: true;
 };
+
+/** What the plan takes from identities a site already had (provided-identities.ts), as public data. */
+export type AdoptedIdentities = {
+  /** Key ids whose seeds are provided. */
+  readonly provided: readonly KeyId[];
+  /** Account name → signing keys and revocations its JWT keeps. */
+  readonly accounts: Readonly<Record<string, AdoptedAccount>>;
+};
+
+const NOTHING_ADOPTED: AdoptedIdentities = { provided: [], accounts: {} };
 
 export type JwtPlan = {
   /** `operator`, `account:<name>`, `bootstrap:<name>`, `user:<name>`. */
@@ -51,10 +64,11 @@ export function bootstrapAccounts(spec: SecuritySpec): string[] {
 
 const signed = (u: UserSpec) => u.signedBy === "signing-key";
 
-export function identityPlan(spec: SecuritySpec): IdentityPlan {
+export function identityPlan(spec: SecuritySpec, adopted: AdoptedIdentities = NOTHING_ADOPTED): IdentityPlan {
+  const given = (id: KeyId) => (adopted.provided.includes(id) ? { provided: true as const } : {});
   const keys: KeyPlan[] = [
-    { id: "operator", resource: "operator-key", kind: "operator" },
-    ...spec.accounts.map((a) => ({ id: `account:${a.name}`, resource: `account-${a.name}-key`, kind: "account" as const })),
+    { id: "operator", resource: "operator-key", kind: "operator", ...given("operator") },
+    ...spec.accounts.map((a) => ({ id: `account:${a.name}`, resource: `account-${a.name}-key`, kind: "account" as const, ...given(`account:${a.name}`) })),
     ...spec.users.map((u) => ({ id: `user:${u.name}`, resource: `user-${u.name}-key`, kind: "user" as const })),
     // One signing key per user it signs: the account JWT lists exactly the declared users' keys,
     // so removing a user (dropping its key) refuses its creds; a narrowing replaces the key.
@@ -84,7 +98,7 @@ export function identityPlan(spec: SecuritySpec): IdentityPlan {
         subject: `account:${a.name}`,
         signer: "operator",
         needs: [...exporters.map((x) => `account:${x}`), ...signers],
-        claims: (pub) => withSigningKeys(accountClaims(a, keysOf(pub)), signers.map(pub)),
+        claims: (pub) => withAdopted(withSigningKeys(accountClaims(a, keysOf(pub)), signers.map(pub)), adopted.accounts[a.name]),
       };
     }),
     ...bootstrapAccounts(spec).map((name): JwtPlan => {
@@ -116,4 +130,24 @@ export function identityPlan(spec: SecuritySpec): IdentityPlan {
     ),
   ];
   return { keys, jwts };
+}
+
+/**
+ * An account's claims plus what it keeps from before the stack: the signing keys earlier creds
+ * were signed with (after the stack's own, sorted by key), the revocations (sorted by user key)
+ * and nsc's default permissions.
+ * Nothing adopted: the claims unchanged, so a generated stack's JWTs stay as they were.
+ */
+function withAdopted(claims: Claims, kept: AdoptedAccount | undefined): Claims {
+  if (!kept || (kept.signingKeys.length === 0 && Object.keys(kept.revocations).length === 0 && !kept.defaultPermissions)) return claims;
+  const keyOf = (k: SigningKeyClaim) => (typeof k === "string" ? k : k.key);
+  const own = (claims.signing_keys ?? []) as readonly string[];
+  const extra = kept.signingKeys.filter((k) => !own.includes(keyOf(k))).sort((x, y) => (keyOf(x) < keyOf(y) ? -1 : 1));
+  const revoked = Object.keys(kept.revocations).sort();
+  return {
+    ...claims,
+    ...(extra.length ? { signing_keys: [...own, ...extra] } : {}),
+    ...(revoked.length ? { revocations: Object.fromEntries(revoked.map((k) => [k, kept.revocations[k]])) } : {}),
+    ...(kept.defaultPermissions ? { default_permissions: kept.defaultPermissions } : {}),
+  } as Claims;
 }

@@ -11,10 +11,11 @@ import { Topology } from "../topology/types";
 import { natsContexts } from "./contexts";
 import { credsFileName, credsText } from "./creds";
 import { IssuedJwt } from "./jwt";
-import { NKey } from "./nkey";
+import { NKey, type NKeyArgs } from "./nkey";
 import { SignedPermissions } from "./signed-permissions";
 import { identityPlan } from "./identity-plan";
 import { parseSecurity } from "./parse";
+import type { ProvidedIdentities } from "./provided-identities";
 import type { JetStreamSpec } from "../jetstream/spec";
 import { buildServerSecurity, IssuedIdentities } from "./server-security";
 import { JETSTREAM_ADMIN_USER, SecuritySpec, SYSTEM_MONITOR_USER } from "./types";
@@ -51,6 +52,11 @@ export interface NatsSecurityArgs {
   readonly issueAfter?: readonly pulumi.Input<pulumi.Resource>[];
   /** Users whose JWTs do not wait for `issueAfter` (the guard connects as the JetStream admin). Default none. */
   readonly issueFirst?: readonly string[];
+  /**
+   * Keys a site already has (an nsc store, or the secret identitySeeds: provided-identities.ts)
+   * and what adopted accounts keep (signing keys, revocations). Default: every key generated.
+   */
+  readonly provided?: ProvidedIdentities;
 }
 
 /** Public keys of every identity: safe to show, handy for `nats account info` and audits. */
@@ -136,7 +142,9 @@ export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent:
   const { spec, topology } = args;
   const opts = { parent };
   const after = { parent, dependsOn: [...(args.issueAfter ?? [])] };
-  const plan = identityPlan(spec);
+  const provided = args.provided;
+  const plan = identityPlan(spec, provided ? { provided: Object.keys(provided.seeds), accounts: provided.accounts } : undefined);
+  const allowSwitch = provided?.allowSwitch ?? spec.identities.allowSwitch;
   const first = plan.jwts.filter((j) => j.kind === "user" && (args.issueFirst ?? []).includes(j.name));
   const firstKeys = new Set(first.flatMap((j) => [j.subject, j.signer, ...(j.issuerAccount ? [j.issuerAccount] : [])]));
 
@@ -147,7 +155,15 @@ export function createNatsSecurity(name: string, args: NatsSecurityArgs, parent:
       const o = firstKeys.has(k.id) ? opts : after;
       // A signing key rotates with the record of what it signs (replaced when that narrows).
       const rotation = k.signs ? new SignedPermissions(`${name}-${k.resource.replace(/-signing-key$/, "-signed-permissions")}`, { signs: k.signs }, o).id : undefined;
-      return [k.id, new NKey(`${name}-${k.resource}`, { kind: k.kind, ...(rotation ? { rotation } : {}) }, o)];
+      const args: NKeyArgs = {
+        kind: k.kind,
+        ...(rotation ? { rotation } : {}),
+        // A provided key (an nsc store's, or the secret identitySeeds): this seed, not a generated one.
+        ...(k.provided && provided ? { seed: pulumi.secret(provided.seeds[k.id]) } : {}),
+        // Only the operator's and accounts' keys can be provided; only they can switch.
+        ...(allowSwitch && (k.kind === "operator" || k.id.startsWith("account:")) ? { allowSwitch: true } : {}),
+      };
+      return [k.id, new NKey(`${name}-${k.resource}`, args, o)];
     }),
   );
   const publicKeyOf = (id: string) => keys[id].publicKey;

@@ -12,6 +12,8 @@ import {
   AccountKind,
   AccountSpec,
   ConnectionType,
+  type IdentitiesSpec,
+  IdentitySource,
   JETSTREAM_ADMIN_USER,
   leafLinkUserName,
   ResponsePermission,
@@ -74,6 +76,7 @@ export function parseSecurity(raw: unknown, topology: Topology, jetstream: JetSt
   const systemSpec: AccountSpec = { name: systemAccount, system: true, kind: AccountKind.System, imports: [], exports: [] };
   issues.unshift(...checked.issues);
 
+  const identities = parseIdentities(s.identities, `${root}.identities`, [...accounts.map((a) => a.name), systemAccount], at);
   const serviceAccounts = deriveServiceAccounts(s.users, `${root}.users`, [...accounts, systemSpec], at);
   const allAccounts: AccountSpec[] = [...accounts, ...serviceAccounts, systemSpec];
   const parsed = parseUsers(s.users, `${root}.users`, allAccounts, topology, invalid, at);
@@ -114,7 +117,35 @@ export function parseSecurity(raw: unknown, topology: Topology, jetstream: JetSt
     users,
     leafLinks: leafLinks.byLeaf,
     systemLinks: Object.fromEntries(systemLinks.map((u) => [u.leafLink!, u.name])),
+    identities,
   });
+}
+
+/**
+ * `security.identities`: where the keys come from. The keys themselves are read at the edge
+ * (nsc-store.ts, or the secret `cim-nats:identitySeeds`) and checked against the spec there.
+ */
+function parseIdentities(v: Section["identities"], path: string, accountNames: readonly string[], at: At): IdentitiesSpec {
+  const source = v?.source ?? IdentitySource.Generated;
+  if (source === IdentitySource.Nsc && v?.dir === undefined) {
+    at(`${path}.dir`, "is required with source nsc: the folder holding nsc's stores/ and keys/ (the parent of the \"Stores Dir\" `nsc env` prints, e.g. ~/.local/share/nats/nsc)");
+  }
+  if (source !== IdentitySource.Nsc) {
+    for (const key of ["dir", "keysDir", "undeclaredUsers"] as const) {
+      if (v?.[key] !== undefined) at(`${path}.${key}`, `applies to source nsc only (source is ${source}): remove it, or set source: nsc`);
+    }
+  }
+  for (const account of Object.keys(v?.signingKeys ?? {})) {
+    if (!accountNames.includes(account)) at(`${path}.signingKeys.${account}`, `'${account}' is not a declared account: use one of ${accountNames.join(", ")}`);
+  }
+  return {
+    source,
+    ...(v?.dir !== undefined ? { dir: v.dir } : {}),
+    ...(v?.keysDir !== undefined ? { keysDir: v.keysDir } : {}),
+    signingKeys: Object.fromEntries(Object.entries(v?.signingKeys ?? {}).map(([a, keys]) => [a, [...new Set((keys ?? []).filter((k): k is string => typeof k === "string"))]])),
+    undeclaredUsers: v?.undeclaredUsers ?? "keep",
+    allowSwitch: v?.allowSwitch ?? false,
+  };
 }
 
 /**

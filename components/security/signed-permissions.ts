@@ -10,44 +10,15 @@
  * outputs unknown in a preview: the account JWT then previewed an update the up never made.)
  *
  * The provider is serialized as a closure (DESIGN.md, pulumi/pulumi#10480): its methods capture
- * nothing from this module but the pure function below, and `require` what they need.
+ * nothing from this module but the pure function of permissions.ts, and `require` what they need.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { type Permissions, permissionsNarrowed } from "./permissions";
 
-/** A user's permission claims (claims.ts userClaims), compared for narrowing. */
-export type Permissions = { readonly [key: string]: unknown };
+export { permissionsNarrowed, type Permissions };
 
 export type SignedPermissionsInputs = { readonly signs: Permissions };
 export type SignedPermissionsOutputs = { readonly signs: Permissions };
-
-/**
- * Whether `next` takes away anything `prev` allowed: an allowed subject no longer listed (or
- * "everything" becoming a list), a new deny, response permissions reduced, a connection type
- * dropped. Literal comparison: a subject rewritten under a wider wildcard counts as narrowed
- * (the safe side: one key rotation too many, never one too few).
- */
-export function permissionsNarrowed(prev: Permissions, next: Permissions): boolean {
-  const list = (v: unknown, key: string): string[] | undefined => {
-    const x = (v as Record<string, unknown> | undefined)?.[key];
-    return Array.isArray(x) ? x.map(String) : undefined;
-  };
-  const allowLost = (p: unknown, n: unknown) => {
-    const before = list(p, "allow") ?? [];
-    const after = list(n, "allow") ?? [];
-    if (after.length === 0) return false; // everything is allowed now
-    if (before.length === 0) return true; // everything was allowed before
-    return before.some((s) => !after.includes(s));
-  };
-  const denyAdded = (p: unknown, n: unknown) => (list(n, "deny") ?? []).some((s) => !(list(p, "deny") ?? []).includes(s));
-  for (const k of ["pub", "sub"]) if (allowLost(prev[k], next[k]) || denyAdded(prev[k], next[k])) return true;
-  const resp = (v: unknown) => v as { max?: number; ttl?: number } | undefined;
-  const [rp, rn] = [resp(prev.resp), resp(next.resp)];
-  if (rp && (!rn || (rn.max ?? 1) < (rp.max ?? 1) || ((rp.ttl ?? 0) === 0 ? (rn.ttl ?? 0) !== 0 : (rn.ttl ?? 0) !== 0 && (rn.ttl ?? 0) < (rp.ttl ?? 0)))) return true;
-  const types = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
-  const [tp, tn] = [types(prev.allowed_connection_types), types(next.allowed_connection_types)];
-  if (tn.length > 0 && (tp.length === 0 || tp.some((t) => !tn.includes(t)))) return true;
-  return false;
-}
 
 /** CRUD of the record, callable directly (tests) and through Pulumi (serialized). */
 export const signedPermissionsProvider: pulumi.dynamic.ResourceProvider<SignedPermissionsInputs, SignedPermissionsOutputs> = {

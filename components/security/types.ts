@@ -237,6 +237,32 @@ export type Grant = {
   readonly why: string;
 };
 
+/** Where the operator and account keys come from (`security.identities.source`). */
+export const IdentitySource = {
+  /** The stack generates every key once and keeps it in its state (the default). */
+  Generated: "generated",
+  /** An existing nsc store: its operator and account keys, read at every preview and up. */
+  Nsc: "nsc",
+  /** The secret `cim-nats:identitySeeds`. */
+  Config: "config",
+} as const;
+export type IdentitySource = (typeof IdentitySource)[keyof typeof IdentitySource];
+
+/** `security.identities`, validated: paths and choices only (the keys are read at the edge). */
+export type IdentitiesSpec = {
+  readonly source: IdentitySource;
+  /** nsc: the folder holding `stores/` and `keys/`. */
+  readonly dir?: string;
+  /** nsc: the keystore; default `<dir>/keys`. */
+  readonly keysDir?: string;
+  /** Account name → public signing keys its JWT keeps listing (creds signed with them keep working). */
+  readonly signingKeys: Readonly<Record<string, readonly string[]>>;
+  /** nsc: users in the store that `users` does not declare: their creds keep working, or are revoked. */
+  readonly undeclaredUsers: "keep" | "revoke";
+  /** A key may be replaced (generated ↔ provided, or another provided key): every creds file issued before stops working. */
+  readonly allowSwitch: boolean;
+};
+
 /** The whole validated security declaration. */
 export type SecuritySpec = {
   /** Operator name (`COWBOY_AI`). */
@@ -256,4 +282,6 @@ export type SecuritySpec = {
   readonly leafLinks: Readonly<Record<string, string>>;
   /** Leaf server name → name of its system-link user; one per topology leaf. */
   readonly systemLinks: Readonly<Record<string, string>>;
+  /** Where the operator and account keys come from; default generated. */
+  readonly identities: IdentitiesSpec;
 };

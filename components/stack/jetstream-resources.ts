@@ -64,10 +64,12 @@ export function declareJetStream(parent: pulumi.Resource, args: JetStreamResourc
   const serversOf = (l: Location): pulumi.Resource[] => [...new Set(l.serverNames.map((s) => args.servers[s]).filter((r) => r !== undefined))];
   const opts = (l: Location) => ({ parent, dependsOn: serversOf(l) });
   const allowDataLoss = args.allowDataLoss ?? false;
+  // `jetstream.adopt`: each resource takes over an existing one of its name on create (in place).
+  const adopt = spec.adopt ? { adopt: true } : {};
 
   const streams = new Map<string, Stream | AggregateStream>();
   for (const s of spec.streams) {
-    const r = new Stream(`stream-${s.config.name}-${where(s.location)}`, { ...s.config, target: target(s.location), allowDataLoss }, opts(s.location));
+    const r = new Stream(`stream-${s.config.name}-${where(s.location)}`, { ...s.config, target: target(s.location), allowDataLoss, ...adopt }, opts(s.location));
     streams.set(`${s.location.domain}/${s.config.name}`, r);
   }
   for (const a of spec.aggregates) {
@@ -77,13 +79,13 @@ export function declareJetStream(parent: pulumi.Resource, args: JetStreamResourc
     const { sources: derived, ...config } = a.config;
     const r = new AggregateStream(
       `aggregate-${a.config.name}`,
-      { target: target(a.location), leafStream: a.leafStream, topology, config, sources: derived, allowDataLoss },
+      { target: target(a.location), leafStream: a.leafStream, topology, config, sources: derived, allowDataLoss, ...adopt },
       { parent, dependsOn: [...serversOf(a.location), ...sources, ...(args.linksUp ?? [])] },
     );
     streams.set(`${a.location.domain}/${a.config.name}`, r);
   }
   const kv = spec.kv.map((k) => {
-    const bucket = new KvBucket(`kv-${k.config.bucket}-${where(k.location)}`, { ...k.config, target: target(k.location), allowDataLoss }, opts(k.location));
+    const bucket = new KvBucket(`kv-${k.config.bucket}-${where(k.location)}`, { ...k.config, target: target(k.location), allowDataLoss, ...adopt }, opts(k.location));
     const entries = Object.entries(k.entries).map(
       ([key, value]) =>
         new KvEntry(`kv-${k.config.bucket}-${where(k.location)}-${key}`, { target: target(k.location), bucket: k.config.bucket, key, value }, { parent, dependsOn: [bucket] }),
@@ -91,13 +93,13 @@ export function declareJetStream(parent: pulumi.Resource, args: JetStreamResourc
     return { bucket, entries };
   });
   const objects = spec.objects.map(
-    (o) => new ObjectStore(`objects-${o.config.bucket}-${where(o.location)}`, { ...o.config, target: target(o.location), allowDataLoss }, opts(o.location)),
+    (o) => new ObjectStore(`objects-${o.config.bucket}-${where(o.location)}`, { ...o.config, target: target(o.location), allowDataLoss, ...adopt }, opts(o.location)),
   );
   const consumers = spec.consumers.map((c) => {
     const stream = streams.get(`${c.location.domain}/${c.stream}`);
     return new Consumer(
       `consumer-${c.stream}-${c.config.name}-${where(c.location)}`,
-      { ...c.config, stream: c.stream, target: target(c.location) },
+      { ...c.config, stream: c.stream, target: target(c.location), ...adopt },
       { parent, dependsOn: stream ? [stream] : serversOf(c.location) },
     );
   });

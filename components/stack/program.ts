@@ -9,6 +9,8 @@ import { stackOutputs } from "../deploy/outputs";
 import { secretStackOutputs } from "../deploy/secret-outputs";
 import { NatsSecurity } from "../security/nats-security";
 import { JETSTREAM_ADMIN_USER } from "../security/types";
+import { loadProvidedIdentities } from "../security/load-identities";
+import type { ProvidedIdentities } from "../security/provided-identities";
 import { ConfigError } from "../config/errors";
 import { readProxmoxConfig } from "../proxmox/stack-config";
 import { declareJetStream, declareRemovalGuard, declareTeardownGate, jetstreamNames } from "./jetstream-resources";
@@ -95,10 +97,13 @@ export function program(): Record<string, unknown> {
   // created after the component and handed over through a promise.
   let guardCreated!: (r: pulumi.Resource) => void;
   const guardReady = new Promise<pulumi.Resource>((resolve) => (guardCreated = resolve));
+  const provided = providedIdentities(m);
+  for (const note of provided?.notes ?? []) void pulumi.log.info(`identities (${provided!.origin}): ${note}`);
   const security = new NatsSecurity(
     "security",
     {
       spec: m.security,
+      ...(provided ? { provided } : {}),
       topology: m.topology,
       ...(contextCredentialsDir ? { contextCredentialsDir } : {}),
       contextCa: m.tls.mode !== "off",
@@ -167,6 +172,17 @@ export function program(): Record<string, unknown> {
   };
   root.complete(result);
   return result;
+}
+
+/** The keys a site already has (security/load-identities.ts); a config problem ends the run listing it. */
+function providedIdentities(m: StackModel): ProvidedIdentities | undefined {
+  try {
+    // Read raw: Config.get would warn that it is a secret; the seeds become Pulumi secrets in NatsSecurity.
+    return loadProvidedIdentities(m.security, () => pulumi.runtime.getConfig("cim-nats:identitySeeds"));
+  } catch (e) {
+    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+    throw e;
+  }
 }
 
 function cidServiceOrError(raw: unknown, m: StackModel) {

@@ -384,7 +384,8 @@ export function evaluate(
       const missing = expected.filter((m) => !(o.routePeers ?? []).includes(m));
       cells.routes = down ? fail("not reachable") : missing.length === 0 ? ok(`${expected.length} peers`) : fail(`no route to ${missing.join(", ")} (routed: ${(o.routePeers ?? []).join(", ") || "none"})`);
       cells.leafnode = na;
-      cells.meta = down ? fail("not reachable") : metaCell(s.server, memberNames, obs);
+      // A hub of one member runs without a cluster block (render/nats-server-config.ts): no meta group.
+      cells.meta = memberNames.length < 2 ? na : down ? fail("not reachable") : metaCell(s.server, memberNames, obs);
       cells.cid = na;
     } else {
       cells.routes = na;

@@ -75,6 +75,7 @@ describe("parseProxmox on the prod stack config", () => {
       },
       dataMountPath: "/var/lib/cim-nats",
       protect: true,
+      adopt: [],
       nixos: {
         nixpkgs: { url: "https://github.com/NixOS/nixpkgs/archive/8fd9daa3db09ced9700431c5b7ad0e8ba199b575.tar.gz", sha256: "sha256-Ti+ZBvW6yrWWAg2szExVTwCd4qOJ3KlVr1tFHfyfi8Q=" },
         gc: { dates: "weekly", deleteOlderThan: "30d" },
@@ -112,6 +113,7 @@ describe("parseProxmox on the prod stack config", () => {
 describe("bad Proxmox config: one ConfigError naming field, value and fix", () => {
   it.each([
     ["missing endpoint", (c: Raw) => void delete c.proxmox.endpoint, "proxmox.endpoint", /is required: the Proxmox API URL/],
+    ["adopting a host the topology lacks", (c: Raw) => void (c.proxmox.adopt = ["nats-1", "nats-9"]), "proxmox.adopt[1]", /'nats-9' is not a host of the topology: list the hosts whose containers existed before the stack \(nats-1, nats-2, nats-3, cimstor\)/],
     ["endpoint not a URL", (c: Raw) => void (c.proxmox.endpoint = "10.0.0.11:8006"), "proxmox.endpoint", /'10.0.0.11:8006' is not an http\(s\) URL/],
     ["missing API token", (c: Raw) => void delete c.secrets.apiToken, "proxmoxApiToken", /missing: .*pulumi config set --secret cim-nats:proxmoxApiToken/],
     ["API token in the wrong form", (c: Raw) => void (c.secrets.apiToken = "hunter2-not-a-token"), "proxmoxApiToken", /is not of the form USER@REALM!TOKENID=SECRET/],

@@ -43,6 +43,18 @@ describe("containers under routine edits (mocked)", () => {
     }
   });
 
+  it("an adopted host's container ignores every replace-only input as well (proxmox.adopt), the others as before", async () => {
+    const { containers } = await declare("adopted", { ...fixture.rawProxmox, adopt: ["nats-2", "cimstor"] }, fixture.secrets.sshPrivateKey!);
+    for (const h of HOSTS) {
+      const adopted = h === "nats-2" || h === "cimstor";
+      expect([...containers[h].options.ignoreChanges].sort(), h).toEqual(adopted ? [...new Set([...CONTAINER_IGNORE_CHANGES, ...CONTAINER_FORCE_NEW])].sort() : [...CONTAINER_IGNORE_CHANGES]);
+    }
+    // A hand-made container's data volume and privileges differ from the declaration: the same, not a replacement.
+    const handMade = (r: Registered): Registered => ({ ...r, inputs: { ...r.inputs, unprivileged: false, mountPoints: [{ ...r.inputs.mountPoints[0], volume: "local-lvm:vm-202-disk-1", size: "64G" }] } });
+    expect(await plannedOperation(handMade(containers["nats-2"]), containers["nats-2"], CONTAINER_FORCE_NEW)).toBe("same");
+    expect(await plannedOperation(handMade(containers["nats-1"]), containers["nats-1"], CONTAINER_FORCE_NEW)).toBe("replace");
+  });
+
   it("protect: false lifts both guards, for a deliberate removal", async () => {
     const { containers } = await declare("unprotected", { ...fixture.rawProxmox, protect: false }, fixture.secrets.sshPrivateKey!);
     for (const h of HOSTS) {

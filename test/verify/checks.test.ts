@@ -70,6 +70,24 @@ describe("verify's checks", () => {
     expect(renderReport(report)).toContain("all 39 checks passed on 5 servers");
   });
 
+  it("a hub of one member (no cluster block, so no meta group) passes: meta and replicas do not apply", () => {
+    const solo: VerifyOutputs = {
+      ...outputs,
+      hub: { ...outputs.hub, clientUrls: outputs.hub.clientUrls.slice(0, 1), monitoringUrls: outputs.hub.monitoringUrls.slice(0, 1) },
+      declared: { streams: [{ ...outputs.declared!.streams[0] }, { ...outputs.declared!.streams[1], servers: ["hub-1"], config: { num_replicas: 1 } }], consumers: [] },
+      durability: outputs.durability!.filter((d) => !["hub-2", "hub-3"].includes(d.server)),
+    };
+    const o = healthy();
+    const servers = { ...o.servers, "hub-1": { ...o.servers["hub-1"], routePeers: [], jsz: {} } };
+    delete (servers as Record<string, unknown>)["hub-2"];
+    delete (servers as Record<string, unknown>)["hub-3"];
+    const streams = { ...o.streams, "hub/AGG": { ...o.streams["hub/AGG"], config: { num_replicas: 1 } } };
+    const report = evaluate(solo, { ...o, servers, streams }, hints);
+    expect(report.failures).toEqual([]);
+    const hub = report.rows.find((r) => r.server === "hub-1")!;
+    expect([hub.cells.meta.status, hub.cells.replicas.status]).toEqual(["n/a", "n/a"]);
+  });
+
   it("states every server's sync mode and loss window, and each source's lag and sequence consistency", () => {
     const text = renderReport(evaluate(outputs, healthy(), hints));
     expect(text).toContain("Durability (what a power failure can lose):");

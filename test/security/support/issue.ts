@@ -8,7 +8,8 @@
 import { credsText } from "../../../components/security/creds";
 import { identityPlan } from "../../../components/security/identity-plan";
 import { type IssuedJwtOutputs, issuedJwtProvider } from "../../../components/security/jwt";
-import { type NKeyOutputs, nkeyProvider } from "../../../components/security/nkey";
+import { type NKeyInputs, type NKeyOutputs, nkeyProvider } from "../../../components/security/nkey";
+import type { ProvidedIdentities } from "../../../components/security/provided-identities";
 import { type SignedPermissionsOutputs, signedPermissionsProvider } from "../../../components/security/signed-permissions";
 import { buildServerSecurity, type IssuedIdentities } from "../../../components/security/server-security";
 import { type SecuritySpec, SYSTEM_MONITOR_USER } from "../../../components/security/types";
@@ -19,6 +20,8 @@ export type TestIssue = {
   readonly spec: SecuritySpec;
   /** `operator`, `account:<name>`, `user:<name>`, `signing:<user>` → key (seed included). */
   readonly keys: Readonly<Record<string, NKeyOutputs>>;
+  /** The inputs each key was last issued with (what the engine hands the NKey provider's check as olds). */
+  readonly keyInputs: Readonly<Record<string, NKeyInputs>>;
   /** `operator`, `account:<name>`, `bootstrap:<name>`, `user:<name>` → issued JWT state. */
   readonly jwts: Readonly<Record<string, IssuedJwtOutputs>>;
   /** `signing:<user>` → the record of what that signing key signs (its id rotates the key). */
@@ -32,10 +35,16 @@ export type TestIssue = {
   readonly rotated: readonly string[];
 };
 
-/** Issues `spec`, keeping keys and JWTs of `previous` where nothing changed. */
-export async function issueForTest(spec: SecuritySpec, previous?: TestIssue): Promise<TestIssue> {
-  const plan = identityPlan(spec);
+/**
+ * Issues `spec`, keeping keys and JWTs of `previous` where nothing changed. `provided`: keys a
+ * site already had (provided-identities.ts), as the program hands them to NatsSecurity; a key
+ * switch the NKey provider's check refuses throws its reason.
+ */
+export async function issueForTest(spec: SecuritySpec, previous?: TestIssue, provided?: ProvidedIdentities): Promise<TestIssue> {
+  const plan = identityPlan(spec, provided ? { provided: Object.keys(provided.seeds), accounts: provided.accounts } : undefined);
+  const allowSwitch = provided?.allowSwitch ?? spec.identities.allowSwitch;
   const keys: Record<string, NKeyOutputs> = {};
+  const keyInputs: Record<string, NKeyInputs> = {};
   const jwts: Record<string, IssuedJwtOutputs> = {};
   const encoded: string[] = [];
   const rotated: string[] = [];
@@ -51,8 +60,16 @@ export async function issueForTest(spec: SecuritySpec, previous?: TestIssue): Pr
         records[k.id] = { id: made.id, outs: made.outs! };
       }
     }
-    const inputs = { kind: k.kind, ...(records[k.id] ? { rotation: records[k.id].id } : {}) };
+    const inputs: NKeyInputs = {
+      kind: k.kind,
+      ...(records[k.id] ? { rotation: records[k.id].id } : {}),
+      ...(k.provided && provided ? { seed: provided.seeds[k.id] } : {}),
+      ...(allowSwitch && (k.kind === "operator" || k.id.startsWith("account:")) ? { allowSwitch: true } : {}),
+    };
     const old = previous?.keys[k.id];
+    const checked = await nkeyProvider.check!((old ? previous!.keyInputs[k.id] : undefined) ?? ({} as NKeyInputs), inputs);
+    if (checked.failures?.length) throw new Error(`${k.id}: ${checked.failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
+    keyInputs[k.id] = inputs;
     if (old) {
       const diff = await nkeyProvider.diff!(k.id, old, inputs);
       if (!diff.changes) {
@@ -100,7 +117,7 @@ export async function issueForTest(spec: SecuritySpec, previous?: TestIssue): Pr
       ]),
     ),
   };
-  return { spec, keys, jwts, records, creds, issued, encoded, rotated };
+  return { spec, keys, keyInputs, jwts, records, creds, issued, encoded, rotated };
 }
 
 /** ServerSecurity with link creds under `creds/` (relative: startTopology resolves it in its dir). */

@@ -18,7 +18,7 @@
  * 5. the hub members' RSS (max of the three) and `destroy`.
  *
  * One table at the end, with ratios against the smallest L of the same run; each `up` from
- * nothing's step timeline in bench/out/leaves-<L>-up.json (git-ignored).
+ * nothing's and the add's step timelines in bench/out/leaves-<L>-{up,add}.json (git-ignored).
  *
  *   npm run bench -- leaves               L = 4, 12, 24, 48
  *   npm run bench -- leaves --quick       L = 4, 12
@@ -168,6 +168,8 @@ function pulumi(p: DevProject, args: string[]): Promise<Run> {
 }
 
 const shortName = (urn: string) => urn.split("::").pop()!;
+/** A URN's own type (`urn:pulumi:<stack>::<project>::<parent types $>…<type>::<name>`). */
+const ownType = (urn: string) => urn.split("::")[2].split("$").pop()!;
 
 /** "op name" of every step that changes something, sorted (as test/e2e/day2.test.ts reads them). */
 function changes(steps: readonly Step[]): string[] {
@@ -276,7 +278,9 @@ type Result = {
   again: Run;
   add: { preview: Run; up: Run; planned: string[]; applied: string[]; constantSet: string[]; reloaded: string[]; restarted: string[]; existing: number };
   convergence: Convergence;
+  /** Max RSS of the three hub members: after the events, and idle after the no-change up. */
   hubRssMB: number;
+  hubRssIdleMB: number;
   destroyMs: number;
 };
 
@@ -293,7 +297,7 @@ async function benchLeaves(leaves: number, k: number): Promise<Result> {
     const created = up.events.filter((e) => e.done && !e.done.urn.endsWith("pulumi:pulumi:Stack") && e.done.op === "create").length;
     const milestones = {
       // The program's first resource after the stack and its root: what CLI, language host and program start cost.
-      firstStep: Math.min(...up.events.filter((e) => e.pre && !/pulumi:pulumi:Stack|cim-nats:index:Backbone/.test(e.pre.urn)).map((e) => e.at)),
+      firstStep: Math.min(...up.events.filter((e) => e.pre && !["pulumi:pulumi:Stack", "cim-nats:index:Backbone"].includes(ownType(e.pre.urn))).map((e) => e.at)),
       servers: doneAt(up, (n) => n.startsWith("servers-")),
       pushes: doneAt(up, (n) => /^security-account-.*-push$/.test(n)),
       aggregate: doneAt(up, (n) => n.startsWith("aggregate-")),
@@ -307,6 +311,11 @@ async function benchLeaves(leaves: number, k: number): Promise<Result> {
 
     // One more leaf host.
     const existing = serversOf(hosts, p.dataDir);
+    const hubRss = () => {
+      const pids = natsPidsByConfig();
+      return Math.max(...existing.filter((srv) => srv.kind === "hub").map((h) => rssMB(pids.get(path.join(h.dir, "nats.conf")) ?? 0)));
+    };
+    const hubRssIdleMB = hubRss();
     const before = await snapshot(existing);
     const added = leafHost(net, leaves + 1);
     const doc = load(fs.readFileSync(configFile, "utf8")) as Doc;
@@ -315,6 +324,7 @@ async function benchLeaves(leaves: number, k: number): Promise<Result> {
     console.error(`L=${leaves}: adding ${added.name}…`);
     const preview = await pulumi(p, ["preview", "--json"]);
     const addUp = await pulumi(p, ["up", "--yes", "--skip-preview", "--json", ...UP_FLAGS]);
+    fs.writeFileSync(path.join(OUT, `leaves-${leaves}-add.json`), JSON.stringify(addUp.events));
     const planned = changes(plannedSteps(preview.stdout));
     const applied = changes(addUp.events.flatMap((e) => (e.pre ? [e.pre] : [])));
     if (JSON.stringify(planned) !== JSON.stringify(applied)) throw new Error(`L=${leaves}: preview ≠ up:\n planned ${planned.join(", ")}\n applied ${applied.join(", ")}`);
@@ -334,8 +344,7 @@ async function benchLeaves(leaves: number, k: number): Promise<Result> {
       ca,
       `r${Date.now().toString(36)}`,
     );
-    const pids = natsPidsByConfig();
-    const hubRssMB = Math.max(...hubs.map((h) => rssMB(pids.get(path.join(h.dir, "nats.conf")) ?? 0)));
+    const hubRssMB = hubRss();
     const destroy = await pulumi(p, ["destroy", "--yes", "--skip-preview"]);
     return {
       leaves,
@@ -347,6 +356,7 @@ async function benchLeaves(leaves: number, k: number): Promise<Result> {
       add: { preview, up: addUp, planned, applied, constantSet: planned.map((c) => c.replaceAll(added.name, "<new leaf>")), reloaded, restarted, existing: existing.length },
       convergence,
       hubRssMB,
+      hubRssIdleMB,
       destroyMs: destroy.ms,
     };
   } finally {
@@ -369,7 +379,7 @@ async function main(): Promise<void> {
     console.error(
       `L=${leaves}: up ${s(r.up.ms)} (${r.created} resources; servers ${s(r.milestones.servers)}, pushes ${s(r.milestones.pushes)}, aggregate ${s(r.milestones.aggregate)}), ` +
         `no-change ${s(r.again.ms)}, add leaf ${JSON.stringify(c)} preview ${s(r.add.preview.ms)} up ${s(r.add.up.ms)}, reloaded ${r.add.reloaded.length} restarted ${r.add.restarted.length}, ` +
-        `aggregate ${r.convergence.stored}/${r.convergence.expected} in ${r.convergence.ms.toFixed(0)} ms, hub RSS ${r.hubRssMB.toFixed(0)} MB`,
+        `aggregate ${r.convergence.stored}/${r.convergence.expected} in ${r.convergence.ms.toFixed(0)} ms, hub RSS ${r.hubRssIdleMB.toFixed(0)} MB idle, ${r.hubRssMB.toFixed(0)} MB after the events`,
     );
   }
   if (!results.length) throw new Error(`nothing measured: ${skipped.join("; ")}`);
@@ -397,7 +407,7 @@ async function main(): Promise<void> {
     "restarted",
     `aggregate (${EVENTS_PER_LEAF}/leaf)`,
     "exact",
-    "hub RSS",
+    "hub RSS idle/events",
     "destroy",
   ];
   const rows = results.map((r) => {
@@ -422,7 +432,7 @@ async function main(): Promise<void> {
       `${r.add.restarted.length}/${r.add.existing}`,
       `${r.convergence.ms.toFixed(0)} ms`,
       exact(r.convergence) ? `yes (${r.convergence.stored})` : `NO (${r.convergence.stored}/${r.convergence.expected}, ${r.convergence.duplicates} dup)`,
-      `${r.hubRssMB.toFixed(0)} MB`,
+      `${r.hubRssIdleMB.toFixed(0)}/${r.hubRssMB.toFixed(0)} MB`,
       s(r.destroyMs),
     ];
   });
@@ -434,7 +444,7 @@ async function main(): Promise<void> {
     console.log(
       `\nper-leaf cost, L=${base.leaves} → L=${last.leaves}: up∅ per resource ${(perRes(last) / perRes(base)).toFixed(2)}× (target ≤ 2×; ${(perResAfter(last) / perResAfter(base)).toFixed(2)}× without the fixed start), per leaf ${(perLeaf(last) / perLeaf(base)).toFixed(2)}×; ` +
         `add-one-leaf: ${last.add.planned.length} vs ${base.add.planned.length} changes, up ${(last.add.up.ms / base.add.up.ms).toFixed(2)}×, preview ${(last.add.preview.ms / base.add.preview.ms).toFixed(2)}×; ` +
-        `no-change up ${(last.again.ms / base.again.ms).toFixed(2)}×; hub RSS ${(last.hubRssMB / base.hubRssMB).toFixed(2)}×`,
+        `no-change up ${(last.again.ms / base.again.ms).toFixed(2)}×; hub RSS ${(last.hubRssIdleMB / base.hubRssIdleMB).toFixed(2)}× idle, ${(last.hubRssMB / base.hubRssMB).toFixed(2)}× after the events`,
     );
   }
   const sets = new Set(results.map((r) => JSON.stringify(r.add.constantSet)));

@@ -307,7 +307,12 @@ async function benchLeaves(leaves: number, k: number): Promise<Result> {
     fs.writeFileSync(path.join(OUT, `leaves-${leaves}-up.json`), JSON.stringify(up.events));
     const again = await pulumi(p, ["up", "--yes", "--skip-preview", "--json", ...UP_FLAGS]);
     const againChanges = changes(again.events.flatMap((e) => (e.pre ? [e.pre] : [])));
-    if (againChanges.length) throw new Error(`L=${leaves}: the second up was not a no-change run: ${againChanges.join(", ")}`);
+    if (againChanges.length) {
+      // A push that left servers pending is asked again by the next up: name them.
+      const state = JSON.parse((await pulumi(p, ["stack", "export"])).stdout) as { deployment: { resources: { urn: string; outputs?: { pending?: string[] } }[] } };
+      const pending = state.deployment.resources.filter((r) => r.outputs?.pending?.length).map((r) => `${shortName(r.urn)} pending at ${r.outputs!.pending!.join(", ")}`);
+      throw new Error(`L=${leaves}: the second up was not a no-change run: ${againChanges.join(", ")}${pending.length ? `; ${pending.join("; ")}` : ""}`);
+    }
 
     // One more leaf host.
     const existing = serversOf(hosts, p.dataDir);

@@ -130,13 +130,23 @@ export function normalizeStreamConfig(input: StreamInput): StreamConfig {
 }
 
 /**
- * The request body for `cfg`: defaults the server omits (and older servers reject) are left
- * out, unless `live` carries the key (then the default must be sent to reset it).
+ * Lists the server keeps as absent when empty (`omitempty`). A clustered create compares the
+ * request with the stored assignment, which went through JSON: an empty list there is nil, so a
+ * repeated identical create that sends `sources: []` (every plain stream) or `subjects: []` (a
+ * sourced one) is refused as "already in use with a different configuration" (10058; measured on
+ * 2.15.2, R3). That repeat is what a create whose answer timed out sends.
+ */
+const OMIT_WHEN_EMPTY = ["sources", "subjects"] as const satisfies readonly (keyof StreamConfig)[];
+
+/**
+ * The request body for `cfg`: defaults the server omits (and older servers reject) and empty
+ * lists are left out, unless `live` carries the key (then the default must be sent to reset it).
  */
 export function streamWireConfig(cfg: StreamConfig, live: Record<string, unknown> = {}): Record<string, unknown> {
   const defaults = normalizeStreamConfig({ name: cfg.name });
   const body: Record<string, unknown> = { ...cfg };
   for (const k of OMIT_WHEN_DEFAULT) if (deepEqual(cfg[k], defaults[k]) && !(k in live)) delete body[k];
+  for (const k of OMIT_WHEN_EMPTY) if (cfg[k].length === 0 && !(k in live)) delete body[k];
   return body;
 }
 

@@ -4,12 +4,14 @@
  * no config change, no reload. `AccountJwtPush` sends its account's JWT to every server
  * directly (each confirms "jwt updated" with its own name), so `up` knows which servers have it;
  * a server it cannot reach catches up through its system link (resolver sync, seconds after it
- * links again) and is named in `pending`, which the next preview shows as an update.
+ * links again) and is named in `pending`, which the next preview shows as an update. The pushes
+ * of one run share a system connection per server (withSystemConnection).
  *
  * Removing a service account pushes its tombstone: a newer JWT of that account with no
  * connections, no leaf links, every user revoked, no imports. Newer wins in the resolvers' sync,
  * so no stale server can bring the old account back (deletes would not spread that way).
  */
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
@@ -72,40 +74,102 @@ async function connectSystem(server: PushServer, creds: string, caCertPem: strin
   });
 }
 
+type PooledSystemConnection = { readonly nc: Promise<NatsConnection>; users: number; idle?: ReturnType<typeof setTimeout> };
+type SystemPool = Map<string, PooledSystemConnection>;
+const SYSTEM_POOL_KEY = Symbol.for("cim-nats.jwt-push.system-connections");
+/** An idle pooled connection closes after this long: a run's pushes come close together. */
+const SYSTEM_IDLE_MS = 5_000;
+
+function systemPool(): SystemPool {
+  const g = globalThis as unknown as Record<symbol, SystemPool | undefined>;
+  return (g[SYSTEM_POOL_KEY] ??= new Map());
+}
+
+/**
+ * The system user's connection to one server, shared by every push and link wait in this process
+ * (on globalThis: the module may be loaded once per resource type). One TLS handshake and one
+ * authentication per server and run, not per account: at 48 leaves an `up` from nothing pushes 6
+ * accounts to 51 servers, and 306 handshakes at once on a loaded machine left servers pending.
+ * A connection that closes (its server restarted) or has been idle for SYSTEM_IDLE_MS leaves the
+ * pool; `use` returns it to the pool.
+ */
+async function withSystemConnection<T>(server: PushServer, creds: string, caCertPem: string | undefined, use: (nc: NatsConnection) => Promise<T>): Promise<T> {
+  const pool = systemPool();
+  const key = createHash("sha256").update(JSON.stringify([server.url, creds, caCertPem ?? ""])).digest("hex");
+  let entry = pool.get(key);
+  if (!entry) {
+    const created: PooledSystemConnection = { nc: connectSystem(server, creds, caCertPem), users: 0 };
+    pool.set(key, created);
+    const evict = () => pool.get(key) === created && pool.delete(key);
+    created.nc.then((nc) => void nc.closed().then(evict), evict);
+    entry = created;
+  }
+  const e = entry;
+  if (e.idle) clearTimeout(e.idle);
+  e.idle = undefined;
+  e.users++;
+  try {
+    return await use(await e.nc);
+  } finally {
+    if (--e.users === 0) {
+      e.idle = setTimeout(() => void e.nc.then((nc) => nc.close()).catch(() => undefined), SYSTEM_IDLE_MS);
+      e.idle.unref();
+    }
+  }
+}
+
+/** Closes every pooled system connection (tests; the provider process closes them by exiting). */
+export async function closeSystemConnections(): Promise<void> {
+  const pool = systemPool();
+  const all = [...pool.values()];
+  pool.clear();
+  await Promise.all(
+    all.map(async (e) => {
+      if (e.idle) clearTimeout(e.idle);
+      await e.nc.then((nc) => nc.close(), () => undefined).catch(() => undefined);
+    }),
+  );
+}
+
 /**
  * Sends `jwt` to `server` and waits for that server's own answer (linked servers may answer the
  * same request too; only the one dialled counts). Undefined when the server cannot be reached.
  */
 async function pushToServer(server: PushServer, accountPublicKey: string, jwt: string, creds: string, caCertPem: string | undefined): Promise<ServerAnswer | undefined> {
-  let nc: NatsConnection;
   try {
-    nc = await connectSystem(server, creds, caCertPem);
+    return await withSystemConnection(server, creds, caCertPem, async (nc) => {
+      const inbox = `_INBOX.jwt-push.${Math.random().toString(36).slice(2)}`;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let sub: ReturnType<NatsConnection["subscribe"]> | undefined;
+      const answer = new Promise<ServerAnswer | undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), PUSH_TIMEOUT_MS);
+        sub = nc.subscribe(inbox, {
+          callback: (_err, m) => {
+            let r: { server?: { name?: string }; data?: { message?: string }; error?: { description?: string } };
+            try {
+              r = m.json();
+            } catch {
+              return;
+            }
+            if (r.server?.name !== server.name) return;
+            resolve({ server: server.name, ok: !r.error, message: r.error?.description ?? r.data?.message ?? "" });
+          },
+        });
+      });
+      try {
+        await nc.flush();
+        nc.publish(`$SYS.REQ.ACCOUNT.${accountPublicKey}.CLAIMS.UPDATE`, new TextEncoder().encode(jwt), { reply: inbox });
+        const a = await answer;
+        // No answer on a connection that looked open: drop it, so the next attempt dials again.
+        if (!a) await nc.close().catch(() => undefined);
+        return a;
+      } finally {
+        clearTimeout(timer);
+        sub?.unsubscribe();
+      }
+    });
   } catch {
     return undefined;
-  }
-  try {
-    const inbox = `_INBOX.jwt-push.${Math.random().toString(36).slice(2)}`;
-    const answer = new Promise<ServerAnswer | undefined>((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), PUSH_TIMEOUT_MS);
-      nc.subscribe(inbox, {
-        callback: (_err, m) => {
-          let r: { server?: { name?: string }; data?: { message?: string }; error?: { description?: string } };
-          try {
-            r = m.json();
-          } catch {
-            return;
-          }
-          if (r.server?.name !== server.name) return;
-          clearTimeout(timer);
-          resolve({ server: server.name, ok: !r.error, message: r.error?.description ?? r.data?.message ?? "" });
-        },
-      });
-    });
-    await nc.flush();
-    nc.publish(`$SYS.REQ.ACCOUNT.${accountPublicKey}.CLAIMS.UPDATE`, new TextEncoder().encode(jwt), { reply: inbox });
-    return await answer;
-  } finally {
-    await nc.close().catch(() => undefined);
   }
 }
 
@@ -165,35 +229,34 @@ export async function awaitLeafLinks(args: {
   readonly caCertPem?: string;
 }): Promise<string[]> {
   if (!args.leaves.length || !args.hubs.length) return [];
-  let nc: NatsConnection | undefined;
   for (const hub of args.hubs) {
-    nc = await connectSystem(hub, args.creds, args.caCertPem).catch(() => undefined);
-    if (nc) break;
+    const missing = await withSystemConnection(hub, args.creds, args.caCertPem, (nc) => leavesStillUnlinked(nc, args)).catch(() => undefined);
+    if (missing) return missing;
   }
-  if (!nc) return [...args.leaves];
+  return [...args.leaves];
+}
+
+/** Asks every server's LEAFZ for the account until each leaf shows a link or LINK_WAIT_MS is over; the leaves still missing. */
+async function leavesStillUnlinked(nc: NatsConnection, args: { readonly leaves: readonly string[]; readonly accountPublicKey: string }): Promise<string[]> {
   const deadline = Date.now() + LINK_WAIT_MS;
-  try {
-    for (;;) {
-      const linked = new Set<string>();
-      const inbox = `_INBOX.jwt-push-leafz.${Math.random().toString(36).slice(2)}`;
-      const sub = nc.subscribe(inbox, {
-        callback: (_err, m) => {
-          try {
-            for (const l of (m.json() as { data?: { leafs?: { name?: string }[] } }).data?.leafs ?? []) if (l.name) linked.add(l.name);
-          } catch {
-            // not a leafz answer
-          }
-        },
-      });
-      nc.publish("$SYS.REQ.SERVER.PING.LEAFZ", new TextEncoder().encode(JSON.stringify({ account: args.accountPublicKey })), { reply: inbox });
-      await nc.flush();
-      await new Promise((r) => setTimeout(r, 300));
-      sub.unsubscribe();
-      const missing = args.leaves.filter((l) => !linked.has(l));
-      if (!missing.length || Date.now() > deadline) return missing;
-    }
-  } finally {
-    await nc.close().catch(() => undefined);
+  for (;;) {
+    const linked = new Set<string>();
+    const inbox = `_INBOX.jwt-push-leafz.${Math.random().toString(36).slice(2)}`;
+    const sub = nc.subscribe(inbox, {
+      callback: (_err, m) => {
+        try {
+          for (const l of (m.json() as { data?: { leafs?: { name?: string }[] } }).data?.leafs ?? []) if (l.name) linked.add(l.name);
+        } catch {
+          // not a leafz answer
+        }
+      },
+    });
+    nc.publish("$SYS.REQ.SERVER.PING.LEAFZ", new TextEncoder().encode(JSON.stringify({ account: args.accountPublicKey })), { reply: inbox });
+    await nc.flush();
+    await new Promise((r) => setTimeout(r, 300));
+    sub.unsubscribe();
+    const missing = args.leaves.filter((l) => !linked.has(l));
+    if (!missing.length || Date.now() > deadline) return missing;
   }
 }
 

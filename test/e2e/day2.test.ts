@@ -73,6 +73,19 @@ const leafUrl = (octet: number) => `nats://${NET}.${octet}:4222`;
 const HUB = [41, 42, 43].map((o) => `nats://${NET}.${o}:4223`);
 
 
+/** The dev topology's seven servers: monitoring URL → pid and /varz config_load_time (a reload changes it, a restart the pid). */
+async function serverIdentities(): Promise<Record<string, { pid: number; configLoadTime: string }>> {
+  const monitoring = [...[41, 42, 43, 2].map((o) => `http://${NET}.${o}:8222`), ...[41, 42, 43].map((o) => `http://${NET}.${o}:8223`)];
+  const out: Record<string, { pid: number; configLoadTime: string }> = {};
+  for (const url of monitoring) {
+    const varz = (await (await fetch(`${url}/varz`)).json()) as { server_name: string; config_load_time: string };
+    const pids = natsServersUnder(path.join(project.dataDir, varz.server_name) + "/");
+    expect(pids, `one nats-server for ${varz.server_name}`).toHaveLength(1);
+    out[url] = { pid: pids[0], configLoadTime: varz.config_load_time };
+  }
+  return out;
+}
+
 /** Publishes `n` events at a leaf with JetStream acks; returns the ack streams. */
 async function publishAt(octet: number, subject: string, n: number, tag: string): Promise<string[]> {
   return admin(leafUrl(octet), async (jsm) => {
@@ -318,29 +331,40 @@ describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals 
     expect(await plannedChanges("wiped store: after")).toEqual([]);
   }, 600_000);
 
-  it("add a leaf host: preview = up; the new leaf's events reach the aggregate", async () => {
+  it("add a leaf host: preview = up = the new leaf's resources and a fixed set of updates; no existing server reloaded or restarted; its events reach the aggregate", async () => {
+    const before = await serverIdentities();
     editConfig((c) => c["cim-nats:topology"].hosts.push({ name: "leaf-04", vmid: 205, node: "pve2", address: `${NET}.44`, roles: ["leaf"] }));
     const { planned, applied } = await previewThenUp("add leaf");
     expect(applied).toEqual(planned);
-    expect(planned).toEqual(expect.arrayContaining(["create servers-leaf-04", "update aggregate-CLUSTER_PERSON_EVENTS-stream", "create stream-PERSON_EVENTS-leaf-04"]));
-    // No existing server changes: the new leaf's link keys reach the others by push (PLATFORM's and SYS's JWTs).
-    expect(planned.filter((c) => c.startsWith("update servers-"))).toEqual([]);
-    // The new leaf's two link users (keys, signing keys) go into PLATFORM's and SYS's JWTs; a service
-    // bound to leaf streams (person-service) may now reach leaf-04's too: its account imports
-    // `$JS.leaf-04.API` (its JWT and push) and its user's permission widens (JWT and record), so
-    // no existing signing key changes.
-    expect(planned.filter((c) => /^\w+ security-(account-|user-.*-signing-key$)/.test(c))).toEqual(
-      [
-        "create security-user-leaf-leaf-04-signing-key",
-        "create security-user-leaf-leaf-04-sys-signing-key",
-        "update security-account-PLATFORM-jwt",
-        "update security-account-PLATFORM-push",
-        "update security-account-SYS-jwt",
-        "update security-account-SYS-push",
-        "update security-account-person-service-jwt",
-        "update security-account-person-service-push",
-      ].sort(),
-    );
+    // Exactly this, whatever the number of leaves (bench/leaves.ts finds the same set at L = 4 … 48):
+    // the new leaf's own resources; the aggregates it joins, the removal guard and teardown gate;
+    // PLATFORM's and SYS's JWTs (its two link users' signing keys) and their pushes; person-service,
+    // bound to leaf streams, may now reach leaf-04's too: its account imports `$JS.leaf-04.API`
+    // (JWT and push) and its user's permission widens (JWT and record; no signing key changes).
+    // No existing server: the JWTs reach them by push.
+    const newLeaf = [
+      "servers-leaf-04",
+      "tls-cert-leaf-04",
+      "stream-PERSON_EVENTS-leaf-04",
+      "stream-ORDER_EVENTS-leaf-04",
+      "kv-PERSON_METADATA-leaf-04",
+      "kv-PERSON_METADATA-leaf-04-domain.name",
+      "kv-PERSON_METADATA-leaf-04-domain.owner",
+      "objects-PERSON_OBJECTS-leaf-04",
+      ...["", "-sys"].flatMap((link) => ["key", "signing-key", "signed-permissions", "jwt"].map((r) => `security-user-leaf-leaf-04${link}-${r}`)),
+    ];
+    const updated = [
+      "aggregate-CLUSTER_PERSON_EVENTS-stream",
+      "aggregate-CLUSTER_ORDER_EVENTS-stream",
+      "jetstream-removal-guard",
+      "jetstream-teardown-gate",
+      ...["PLATFORM", "SYS", "person-service"].flatMap((a) => [`security-account-${a}-jwt`, `security-account-${a}-push`]),
+      "security-user-person-service-jwt",
+      "security-user-person-service-signed-permissions",
+    ];
+    expect(planned).toEqual([...newLeaf.map((r) => `create ${r}`), ...updated.map((r) => `update ${r}`)].sort());
+    // Same pid and same config_load_time: no existing server was restarted or reloaded.
+    expect(await serverIdentities()).toEqual(before);
     await publishAt(44, "person.events.created", 2, "leaf-04");
     // A source whose leaf was not linked yet when the aggregate gained it retries on the server's own backoff.
     await eventually("leaf-04's events in the aggregate", () => tagged(HUB, "CLUSTER_PERSON_EVENTS", "leaf-04"), (m) => m.length >= 2, 90_000);

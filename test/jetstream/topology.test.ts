@@ -169,6 +169,17 @@ describe("PERSON_EVENTS at the leaves, CLUSTER_PERSON_EVENTS at the hub", () => 
     expect(await diffStream(aggregate.id, r.props!, aggregateArgs)).toMatchObject({ changes: false, replaces: [] });
   });
 
+  it("accepts an identical create of a hub R3 stream again: the aggregate and the stack's hub streams (what a create whose answer timed out sends)", async () => {
+    // The meta layer stores the config through JSON, so an empty list it got (`sources: []`,
+    // `subjects: []`) would compare unequal and be refused as "already in use" (10058).
+    expect((await createStream(aggregateArgs)).outs).toEqual(aggregate.outs);
+    for (const s of spec.streams.filter((x) => x.location.level === "hub")) {
+      const first = await createStream({ target: hubTarget(), ...s.config });
+      expect((await createStream({ target: hubTarget(), ...s.config })).outs, s.config.name).toEqual(first.outs);
+    }
+    expect((await streamInfo(hubTarget(), "CLUSTER_PERSON_EVENTS"))?.state.messages).toBe(4 * EVENTS_PER_LEAF);
+  });
+
   it("serves the projection consumer on the aggregate at the hub", async () => {
     const c = spec.consumers[0];
     const { id } = await createConsumer({ target: hubTarget(), stream: c.stream, ...c.config });

@@ -28,7 +28,7 @@ import type { ServerInstance, Topology } from "../../components/topology/types";
 import { startTopology, RunningTopology } from "../support/local-topology";
 import { PROJECT_ROOT, readStackConfig } from "../support/stack-config";
 import { accountPushes, issueForTest, leafLinkFiles, testServerSecurity, TestIssue } from "./support/issue";
-import { pushTombstone } from "../../components/security/jwt-push";
+import { closeSystemConnections, pushTombstone } from "../../components/security/jwt-push";
 import { eventually } from "../support/eventually";
 
 const run = promisify(execFile);
@@ -334,6 +334,18 @@ describe("operator mode on the dev topology, leaf stores local (deny_imports)", 
     const jsm = await jetstreamManager(await env.connectAs(JETSTREAM_ADMIN_USER, "nats-3"));
     const last = await eventually("natscli's event at nats-3", () => jsm.streams.getMessage(LEAF_STREAM, { last_by_subj: "person.events.cli" }), (m) => m !== null);
     expect(last?.string()).toBe("from-natscli");
+  });
+
+  it("pushes share one system connection per server: two accounts to seven servers over seven connections, closed when asked", async () => {
+    const servers = topology.hosts.flatMap((h) => h.instances).map((i) => i.serverName);
+    const pushers = async (server: string) =>
+      ((await (await fetch(`${env.running.monitoringUrl(server)}/connz?limit=1024`)).json()) as { connections?: { cid: number; name?: string }[] }).connections?.filter((c) => c.name === "cim-nats-jwt-push").map((c) => c.cid) ?? [];
+    await closeSystemConnections();
+    const confirmed = await env.running.pushAccounts(accountPushes(env.issue, ["person-service", "PLATFORM"]));
+    expect(Object.values(confirmed).map((c) => c.length)).toEqual([servers.length, servers.length]);
+    for (const server of servers) expect(await pushers(server), server).toHaveLength(1);
+    await closeSystemConnections();
+    for (const server of servers) await eventually(`${server}'s push connection closed`, () => pushers(server), (c) => c.length === 0);
   });
 
   it("a narrowed permission is taken from every creds file: the user's signing key is replaced, earlier creds refused and their connections closed — by a push, no reload", async () => {

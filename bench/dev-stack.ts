@@ -3,14 +3,14 @@
  * `pulumi up -s dev` from nothing, a no-change `pulumi up`, and `pulumi destroy`, beside an
  * empty TypeScript Pulumi program's `up` from nothing in the same run — the engine's floor
  * (CLI start, language host, ts-node, one Stack resource). Every run uses a fresh copy of the
- * project and its own file backend (test/e2e/dev-project.ts), never the developer's dev stack.
+ * project and its own file backend (harness/dev-project.ts), never the developer's dev stack.
  *
  *   bash scripts/with-env.sh tsx bench/dev-stack.ts
  */
 import * as os from "node:os";
-import { createDevProject } from "../test/e2e/dev-project";
+import { createDevProject } from "../harness/dev-project";
 import { emptyProgramUp } from "./lib/empty-program";
-import { resourceSummary, runPulumi } from "../test/e2e/pulumi-cli";
+import { resourceSummary, runPulumi } from "../harness/pulumi-cli";
 
 type Sample = { readonly emptyUp: number; readonly devUp: number; readonly noChangeUp: number; readonly destroy: number; readonly resources: number };
 

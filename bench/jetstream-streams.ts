@@ -14,7 +14,7 @@
 import { connect } from "@nats-io/transport-node";
 import { closeJetStreamConnections } from "../components/jetstream/connection-pool";
 import { createStream, deleteStream, diffStream, readStream, type StreamArgs, type StreamOutputs } from "../components/jetstream/stream";
-import { startSingleServer } from "../test/jetstream/single-server";
+import { startSingleServer } from "../harness/single-server";
 
 const N = Number(process.argv[2] ?? 200);
 const WARMUP = 20;

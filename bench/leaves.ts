@@ -2,7 +2,7 @@
  * `npm run bench -- leaves`: a site that grows to dozens of leaf domains (issue 25). Dev-shaped
  * stacks with L leaf servers (the dev stack's nats-1..3 and cimstor, plus leaf-only hosts
  * leaf-05 … leaf-L), each under the real Pulumi CLI in its own project copy and file backend
- * (test/e2e/dev-project.ts) on loopback addresses of its own: 127.0.(170 + k).x for the k-th L
+ * (harness/dev-project.ts) on loopback addresses of its own: 127.0.(170 + k).x for the k-th L
  * of the run, never the dev stack's 127.0.0.x. Per L, in order:
  *
  * 1. `up` from nothing: wall time, resources created, ms per resource, and when the last server,
@@ -37,10 +37,10 @@ import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { dump, load } from "js-yaml";
-import { createDevProject, type DevProject } from "../test/e2e/dev-project";
-import { stackOutputs } from "../test/e2e/pulumi-cli";
+import { createDevProject, type DevProject } from "../harness/dev-project";
+import { stackOutputs } from "../harness/pulumi-cli";
 import { processCommandLine, configArgument } from "../components/local/process-identity";
-import { stackCa, stackClientTls } from "../test/support/stack-tls";
+import { stackCa, stackClientTls } from "../harness/stack-tls";
 
 const QUICK = process.argv.includes("--quick");
 const LS = (process.env.BENCH_LEAVES ?? (QUICK ? "4,12" : "4,12,24,48")).split(",").map(Number);

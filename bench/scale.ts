@@ -7,7 +7,7 @@
  *   npm run bench -- scale                        N = 10 and 50
  *   BENCH_SCALE_N=10,50,150 npm run bench -- scale   (150 loads the 2-core machine for minutes)
  *
- * Each N gets its own project copy and file backend (test/e2e/dev-project.ts) and its own loopback
+ * Each N gets its own project copy and file backend (harness/dev-project.ts) and its own loopback
  * addresses 127.0.11<k>.x (k = index of N), never the dev stack's 127.0.0.x. Per N, in order:
  * `preview` from an empty state, `up` from nothing, a no-change `up` (must report no changes),
  * the state export (bytes, per JetStream resource), then — with the stack's servers up — the same
@@ -25,10 +25,10 @@ import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { connect } from "@nats-io/transport-node";
 import { credsAuthenticator } from "@nats-io/nats-core";
-import { createDevProject, type DevProject } from "../test/e2e/dev-project";
-import { stackClientTls, writeCaFile } from "../test/support/stack-tls";
+import { createDevProject, type DevProject } from "../harness/dev-project";
+import { stackClientTls, writeCaFile } from "../harness/stack-tls";
 import { emptyProgramUp } from "./lib/empty-program";
-import { resourceSummary } from "../test/e2e/pulumi-cli";
+import { resourceSummary } from "../harness/pulumi-cli";
 
 const NS = (process.env.BENCH_SCALE_N ?? "10,50").split(",").map(Number);
 

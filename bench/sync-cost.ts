@@ -23,7 +23,7 @@ import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jets
 import { connect } from "@nats-io/transport-node";
 import { parseTopology } from "../components/topology/parse";
 import { rebaseAddresses } from "../components/topology/rebase";
-import { startTopology } from "../test/support/local-topology";
+import { startTopology } from "../harness/local-topology";
 
 const ROUNDS = Number(process.argv[2] ?? 3);
 const SEQUENTIAL = 1_500;

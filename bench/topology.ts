@@ -23,10 +23,10 @@ import * as path from "node:path";
 import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { createDevProject, type DevProject } from "../test/e2e/dev-project";
-import { runPulumi, stackOutputs } from "../test/e2e/pulumi-cli";
+import { createDevProject, type DevProject } from "../harness/dev-project";
+import { runPulumi, stackOutputs } from "../harness/pulumi-cli";
 import { barChartPng } from "./lib/png-chart";
-import { stackCa, stackClientTls, writeCaFile } from "../test/support/stack-tls";
+import { stackCa, stackClientTls, writeCaFile } from "../harness/stack-tls";
 
 const NET = "127.0.72";
 const SYNC_N = Number(process.argv[2] ?? 2000);

@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext } from "../../test/e2e/pulumi-cli";
+import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext } from "../../harness/pulumi-cli";
 
 /** An empty TypeScript program with this project's node_modules: what `up` costs with nothing to do. */
 export async function emptyProgramUp(): Promise<number> {

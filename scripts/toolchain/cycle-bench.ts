@@ -11,8 +11,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { createDevProject } from "../../test/e2e/dev-project";
-import { resourceSummary, runPulumi } from "../../test/e2e/pulumi-cli";
+import { createDevProject } from "../../harness/dev-project";
+import { resourceSummary, runPulumi } from "../../harness/pulumi-cli";
 
 async function cycle(): Promise<Record<string, number>> {
   const project = createDevProject("cim-nats-cycle-");

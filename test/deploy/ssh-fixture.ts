@@ -26,7 +26,7 @@ import { renderServerConfig } from "../../components/render/nats-server-config";
 import { parseTopology } from "../../components/topology/parse";
 import { rebaseAddresses, withDataDir } from "../../components/topology/rebase";
 import { Topology } from "../../components/topology/types";
-import { freePort } from "../local/free-port";
+import { freePort } from "../../harness/free-port";
 import type { BuildOutput } from "../proxmox/mocks";
 import { readStackConfig } from "../support/stack-config";
 import { writeNixFakes } from "./nix-fakes";

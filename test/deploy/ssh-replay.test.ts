@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NixosDeployment } from "../../components/deploy/nixos-deployment";
 import { NATS_SERVER_VERSION } from "../../components/deploy/scripts";
 import { Topology } from "../../components/topology/types";
-import { freePort } from "../local/free-port";
+import { freePort } from "../../harness/free-port";
 import { installMocks, MockRecorder, Registered, registered } from "../proxmox/mocks";
 import { plannedOperation, PlannedOperation } from "./engine-plan";
 import { replay, ReplayFailure, ReplayStep } from "./replay";

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type HubRoll, routeTransportMarker } from "../../components/deploy/route-roll";
 import { DEFAULT_DEPLOY_OPTIONS, stageDirCommand, switchScript } from "../../components/deploy/scripts";
 import { natsServerBinary } from "../../components/local/nats-process";
-import { freePort } from "../local/free-port";
+import { freePort } from "../../harness/free-port";
 import { writeFakeSystem, writeNixFakes } from "./nix-fakes";
 
 const ADDRESS = "127.0.141.20";

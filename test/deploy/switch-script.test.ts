@@ -16,7 +16,7 @@ import { contentSha256 } from "../../components/deploy/build-script";
 import { RenderedFile, stagedFiles } from "../../components/deploy/files";
 import { DEFAULT_DEPLOY_OPTIONS, DeployOptions, stageDirCommand, stagedPath, switchScript, type SwitchServer } from "../../components/deploy/scripts";
 import { natsServerBinary } from "../../components/local/nats-process";
-import { freePort } from "../local/free-port";
+import { freePort } from "../../harness/free-port";
 import { writeFakeSystem, writeNixFakes } from "./nix-fakes";
 
 const ADDRESS = "127.0.140.20";

@@ -23,7 +23,7 @@ import { issueCa, issueServerCert, type IssuedCert } from "../../components/tls/
 import { serverCertNames } from "../../components/tls/names";
 import { ROUTE_USER } from "../../components/tls/types";
 import type { Host, ServerInstance, Topology } from "../../components/topology/types";
-import { freePort } from "../local/free-port";
+import { freePort } from "../../harness/free-port";
 import { installMocks, MockRecorder, registered, type Registered } from "../proxmox/mocks";
 import { eventually } from "../support/eventually";
 import { plannedOperation, type PlannedOperation } from "./engine-plan";

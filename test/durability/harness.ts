@@ -30,7 +30,7 @@ import type { VerifyOutputs } from "../../components/verify/checks";
 import { declaredJetStream } from "../../components/verify/declared";
 import { eventually } from "../support/eventually";
 import { mountLazyFs, type LazyFsMount } from "../support/lazyfs";
-import { startTopology, type RunningTopology } from "../support/local-topology";
+import { startTopology, type RunningTopology } from "../../harness/local-topology";
 import { createNetns, type Netns } from "../support/netns";
 
 export const HUB = ["h1-hub", "h2-hub", "h3-hub"] as const;

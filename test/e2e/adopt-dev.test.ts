@@ -31,8 +31,8 @@ import { readNscStore } from "../../components/security/nsc-store";
 import { eventually } from "../support/eventually";
 import { nscHome, type NscHome } from "../support/nsc";
 import { PROJECT_ROOT } from "../support/stack-config";
-import { createDevProject, type DevProject } from "./dev-project";
-import { resourceSummary, runPulumi, stackOutputs } from "./pulumi-cli";
+import { createDevProject, type DevProject } from "../../harness/dev-project";
+import { resourceSummary, runPulumi, stackOutputs } from "../../harness/pulumi-cli";
 
 const run = promisify(execFile);
 const NATS_CLI = path.join(PROJECT_ROOT, ".tools", "bin", "nats");

@@ -24,9 +24,9 @@ import { getObject, putObject } from "../../components/cid/client";
 import { processCommandLine } from "../../components/local/process-identity";
 import { encodeAccountJwtAt } from "../../components/security/jwt";
 import { pushAccountJwt } from "../../components/security/jwt-push";
-import { createDevProject, type DevProject } from "./dev-project";
-import { resourceSummary, runPulumi, stackOutputs } from "./pulumi-cli";
-import { stackCa, stackClientTls } from "../support/stack-tls";
+import { createDevProject, type DevProject } from "../../harness/dev-project";
+import { resourceSummary, runPulumi, stackOutputs } from "../../harness/pulumi-cli";
+import { stackCa, stackClientTls } from "../../harness/stack-tls";
 import { eventually } from "../support/eventually";
 
 const NET = "127.0.71";

@@ -27,12 +27,12 @@ import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { dump, load } from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDevProject, type DevProject } from "./dev-project";
-import { natsServersUnder } from "./processes";
+import { createDevProject, type DevProject } from "../../harness/dev-project";
+import { natsServersUnder } from "../../harness/processes";
 import { changes, countOps, lastJson, performedSteps } from "./plan-steps";
-import { runPulumi, stackOutputs, type PulumiRun } from "./pulumi-cli";
+import { runPulumi, stackOutputs, type PulumiRun } from "../../harness/pulumi-cli";
 import { eventually } from "../support/eventually";
-import { stackCa, stackClientTls } from "../support/stack-tls";
+import { stackCa, stackClientTls } from "../../harness/stack-tls";
 
 const NET = "127.0.130";
 type Doc = { config: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -16,12 +16,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Topology } from "../../components/topology/types";
-import { freePort } from "../local/free-port";
+import { freePort } from "../../harness/free-port";
 import { generateOpenSshKey } from "../proxmox/ssh-key";
 import { SSHD, SshHost, startSshHost } from "../deploy/ssh-host";
 import { copyLog, deployTools, sshDeployFiles, sshTestTopology, stopRecordedServers, storeDir, switchLog } from "../deploy/ssh-fixture";
 import { missingProdPlugins } from "./prod-project";
-import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext } from "./pulumi-cli";
+import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext } from "../../harness/pulumi-cli";
 
 const PREFIX = "127.0.145";
 const SKIP = !fs.existsSync(SSHD) ? `${SSHD} is missing (apt-get install openssh-server)` : missingProdPlugins();

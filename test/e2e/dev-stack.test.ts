@@ -2,7 +2,7 @@
  * The dev stack end to end: the real Pulumi CLI runs this project's program on Pulumi.dev.yaml
  * and real nats-server processes come up on 127.0.41.x — the whole topology, streams, aggregate,
  * buckets, accounts and users. A copy of the project with its own file backend and its own
- * `.cim-dev/dev` (test/e2e/dev-project.ts), so the developer's dev stack is never touched; it
+ * `.cim-dev/dev` (harness/dev-project.ts), so the developer's dev stack is never touched; it
  * uses the dev stack's addresses, so that stack must be down while this runs.
  *
  * The steps build on each other (one stack, in order); afterAll destroys it and kills any
@@ -18,11 +18,11 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDevProject, type DevProject } from "./dev-project";
-import { natsServersUnder } from "./processes";
-import { resourceSummary, runPulumi, stackOutputs, type PulumiRun } from "./pulumi-cli";
+import { createDevProject, type DevProject } from "../../harness/dev-project";
+import { natsServersUnder } from "../../harness/processes";
+import { resourceSummary, runPulumi, stackOutputs, type PulumiRun } from "../../harness/pulumi-cli";
 import { eventually } from "../support/eventually";
-import { stackCa, stackClientTls, writeCaFile } from "../support/stack-tls";
+import { stackCa, stackClientTls, writeCaFile } from "../../harness/stack-tls";
 
 type Outputs = {
   leaves: Record<string, { clientUrl: string; monitoringUrl: string; jetstreamDomain: string }>;

@@ -22,11 +22,11 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Topology } from "../../components/topology/types";
-import { freePort } from "../local/free-port";
+import { freePort } from "../../harness/free-port";
 import { SSHD, SshHost, startSshHost } from "../deploy/ssh-host";
 import { buildLog, copyLog, deployTools, sshDeployFiles, sshTestTopology, stopRecordedServers, switchLog, type DeployTools } from "../deploy/ssh-fixture";
 import { missingProdPlugins, nameOf } from "./prod-project";
-import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext } from "./pulumi-cli";
+import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext } from "../../harness/pulumi-cli";
 
 const PREFIX = "127.0.144";
 const SKIP = !fs.existsSync(SSHD) ? `${SSHD} is missing (apt-get install openssh-server)` : missingProdPlugins();

@@ -15,8 +15,8 @@ import { renderClusterAuth } from "../../components/render/cluster-auth";
 import { SYSTEM_MONITOR_USER } from "../../components/security/types";
 import { ROUTE_USER } from "../../components/tls/types";
 import { parseTopology } from "../../components/topology/parse";
-import { copyProject } from "./dev-project";
-import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext, type PulumiRun } from "./pulumi-cli";
+import { copyProject } from "../../harness/dev-project";
+import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext, type PulumiRun } from "../../harness/pulumi-cli";
 
 
 /** Placeholder secrets: well-formed, worthless. */

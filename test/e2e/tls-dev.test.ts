@@ -13,9 +13,9 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { natsClientTls } from "../../components/tls/client";
 import { certInfo } from "../../components/tls/certs";
-import { createDevProject, type DevProject } from "./dev-project";
-import { natsServersUnder } from "./processes";
-import { runPulumi, stackOutputs } from "./pulumi-cli";
+import { createDevProject, type DevProject } from "../../harness/dev-project";
+import { natsServersUnder } from "../../harness/processes";
+import { runPulumi, stackOutputs } from "../../harness/pulumi-cli";
 
 const NET = "127.0.81";
 let project: DevProject;

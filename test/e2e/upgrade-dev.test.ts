@@ -16,14 +16,14 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDevProject, type DevProject } from "./dev-project";
+import { createDevProject, type DevProject } from "../../harness/dev-project";
 import { missingRevision, withProgramAt } from "./prod-project";
 import { execFileSync } from "node:child_process";
 import { jetstream } from "@nats-io/jetstream";
-import { resourceSummary, runPulumi, stackOutputs } from "./pulumi-cli";
+import { resourceSummary, runPulumi, stackOutputs } from "../../harness/pulumi-cli";
 import { PROJECT_ROOT } from "../support/stack-config";
 import { eventually } from "../support/eventually";
-import { stackCa, stackClientTls } from "../support/stack-tls";
+import { stackCa, stackClientTls } from "../../harness/stack-tls";
 
 /** The last release that landed before TLS (its dev stack is what users run). */
 const PREVIOUS_RELEASE = "27d6a76b99cae6704f704dc406ac11a40312790f";

@@ -19,7 +19,7 @@ import {
   type ConsumerArgs,
 } from "../../components/jetstream/consumer";
 import { createStream } from "../../components/jetstream/stream";
-import { natsCli, startSingleServer, type SingleServer } from "./single-server";
+import { natsCli, startSingleServer, type SingleServer } from "../../harness/single-server";
 
 let server: SingleServer;
 let nc: NatsConnection;

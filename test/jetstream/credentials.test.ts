@@ -13,7 +13,7 @@ import { startNatsServer, stopNatsServer, waitHealthy } from "../../components/l
 import { closeJetStreamConnections } from "../../components/jetstream/connection-pool";
 import { createStream, readStream } from "../../components/jetstream/stream";
 import type { ConnectionTarget } from "../../components/jetstream/types";
-import { freePort } from "../local/free-port";
+import { freePort } from "../../harness/free-port";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cim-nats-creds-"));
 const pids: number[] = [];

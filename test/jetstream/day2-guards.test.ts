@@ -20,7 +20,7 @@ import { dataLossAllowed, domainGoing } from "../../components/jetstream/data-lo
 import { valueHash } from "../../components/jetstream/user-data";
 import { Kvm } from "@nats-io/kv";
 import { createStream, diffStream, streamInfo, updateStream, type StreamArgs } from "../../components/jetstream/stream";
-import { startSingleServer, type SingleServer } from "./single-server";
+import { startSingleServer, type SingleServer } from "../../harness/single-server";
 
 let server: SingleServer;
 let nc: NatsConnection;

@@ -20,7 +20,7 @@ import {
   updateKvEntry,
 } from "../../components/jetstream/kv-entry";
 import { streamInfo } from "../../components/jetstream/stream";
-import { natsCli, rawStreamEdit, startSingleServer, type SingleServer } from "./single-server";
+import { natsCli, rawStreamEdit, startSingleServer, type SingleServer } from "../../harness/single-server";
 
 let server: SingleServer;
 let nc: NatsConnection;

@@ -18,7 +18,7 @@ import {
   type ObjectStoreArgs,
 } from "../../components/jetstream/object-store";
 import { streamInfo } from "../../components/jetstream/stream";
-import { natsCli, startSingleServer, type SingleServer } from "./single-server";
+import { natsCli, startSingleServer, type SingleServer } from "../../harness/single-server";
 
 let server: SingleServer;
 let nc: NatsConnection;

@@ -15,7 +15,7 @@ import { createStream, streamInfo } from "../../components/jetstream/stream";
 import type { StreamInfoResponse } from "../../components/jetstream/stream-requests";
 import { parseTopology } from "../../components/topology/parse";
 import { rebaseAddresses, withLeafDenyImports } from "../../components/topology/rebase";
-import { startTopology, type RunningTopology } from "../support/local-topology";
+import { startTopology, type RunningTopology } from "../../harness/local-topology";
 import { readStackConfig } from "../support/stack-config";
 import { eventually } from "../support/eventually";
 

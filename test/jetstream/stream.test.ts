@@ -19,7 +19,7 @@ import {
   type StreamArgs,
   type StreamOutputs,
 } from "../../components/jetstream/stream";
-import { natsCli, rawStreamEdit, startSingleServer, type SingleServer } from "./single-server";
+import { natsCli, rawStreamEdit, startSingleServer, type SingleServer } from "../../harness/single-server";
 
 let server: SingleServer;
 let nc: NatsConnection;

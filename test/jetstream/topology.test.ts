@@ -29,7 +29,7 @@ import type { ConnectionTarget } from "../../components/jetstream/types";
 import { parseTopology } from "../../components/topology/parse";
 import { rebaseAddresses } from "../../components/topology/rebase";
 import type { ServerInstance, Topology } from "../../components/topology/types";
-import { startTopology, type RunningTopology } from "../support/local-topology";
+import { startTopology, type RunningTopology } from "../../harness/local-topology";
 import { readStackConfig } from "../support/stack-config";
 
 const EVENTS_PER_LEAF = 50;

@@ -10,8 +10,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isServingConfig } from "../../components/local/process-identity";
-import { killNatsServersUnder, natsServersUnder } from "../e2e/processes";
-import { PROJECT_ROOT, pulumiEnv, resourceSummary, runPulumi, stackOutputs, type PulumiContext } from "../e2e/pulumi-cli";
+import { killNatsServersUnder, natsServersUnder } from "../../harness/processes";
+import { PROJECT_ROOT, pulumiEnv, resourceSummary, runPulumi, stackOutputs, type PulumiContext } from "../../harness/pulumi-cli";
 import { eventually } from "../support/eventually";
 
 const STACK = "probe";

@@ -10,7 +10,7 @@ import {
   stopNatsServer,
   waitHealthy,
 } from "../../components/local/nats-process";
-import { freePort } from "./free-port";
+import { freePort } from "../../harness/free-port";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cim-nats-process-"));
 const started: number[] = [];

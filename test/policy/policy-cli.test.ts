@@ -11,9 +11,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { dump, load } from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { copyProject, DEV_PASSPHRASE } from "../e2e/dev-project";
+import { copyProject, DEV_PASSPHRASE } from "../../harness/dev-project";
 import { createProdProject, missingProdPlugins, writePriorState, type ProdProject } from "../e2e/prod-project";
-import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext, type PulumiRun } from "../e2e/pulumi-cli";
+import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext, type PulumiRun } from "../../harness/pulumi-cli";
 
 const PACK = path.join(PROJECT_ROOT, "policy");
 const SKIP = !fs.existsSync(path.join(PACK, "node_modules", "@pulumi", "policy"))

@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT, resourceSummary, type PulumiContext } from "../e2e/pulumi-cli";
+import { PROJECT_ROOT, resourceSummary, type PulumiContext } from "../../harness/pulumi-cli";
 import { createThrowaway, pulumi, toolchainMissing, type Throwaway } from "./throwaway";
 
 const PROGRAM = `

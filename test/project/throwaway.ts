@@ -1,13 +1,13 @@
 /**
  * A throwaway Pulumi project for the toolchain tests: a temp folder with `project/` (Pulumi.yaml,
  * package.json, this repo's node_modules symlinked, the files given) and `state/` (its own file
- * backend), run with the environment of test/e2e/pulumi-cli.ts (the pinned CLI, language host and
+ * backend), run with the environment of harness/pulumi-cli.ts (the pinned CLI, language host and
  * plugins from .tools/). Nothing touches the developer's .pulumi-state or dev stack.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext, type PulumiRun } from "../e2e/pulumi-cli";
+import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext, type PulumiRun } from "../../harness/pulumi-cli";
 
 export type Throwaway = {
   /** The temp folder (holds project/ and state/). */

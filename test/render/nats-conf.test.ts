@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { formatNatsConf, quoteConfString } from "../../components/render/nats-conf";
 import { startNatsServer, stopNatsServer, waitHealthy } from "../../components/local/nats-process";
-import { freePort } from "../local/free-port";
+import { freePort } from "../../harness/free-port";
 import { checkServerConfig } from "./nats-server-check";
 
 describe("formatNatsConf", () => {

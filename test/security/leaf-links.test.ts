@@ -28,7 +28,7 @@ import { JETSTREAM_ADMIN_USER, SYSTEM_MONITOR_USER, UserRole } from "../../compo
 import { parseTopology } from "../../components/topology/parse";
 import { rebaseAddresses } from "../../components/topology/rebase";
 import type { Topology } from "../../components/topology/types";
-import { startTopology, type RunningTopology } from "../support/local-topology";
+import { startTopology, type RunningTopology } from "../../harness/local-topology";
 import { readStackConfig } from "../support/stack-config";
 import { eventually } from "../support/eventually";
 import { accountPushes, issueForTest, leafLinkFiles, testServerSecurity, type TestIssue } from "./support/issue";

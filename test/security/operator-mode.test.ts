@@ -25,7 +25,7 @@ import { JETSTREAM_ADMIN_USER, type SecuritySpec, SYSTEM_MONITOR_USER } from "..
 import { parseTopology } from "../../components/topology/parse";
 import { rebaseAddresses } from "../../components/topology/rebase";
 import type { ServerInstance, Topology } from "../../components/topology/types";
-import { startTopology, RunningTopology } from "../support/local-topology";
+import { startTopology, RunningTopology } from "../../harness/local-topology";
 import { PROJECT_ROOT, readStackConfig } from "../support/stack-config";
 import { accountPushes, issueForTest, leafLinkFiles, testServerSecurity, TestIssue } from "./support/issue";
 import { closeSystemConnections, pushTombstone } from "../../components/security/jwt-push";

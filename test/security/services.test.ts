@@ -31,7 +31,7 @@ import { JETSTREAM_ADMIN_USER, type SecuritySpec, SYSTEM_MONITOR_USER } from "..
 import { parseTopology } from "../../components/topology/parse";
 import { rebaseAddresses } from "../../components/topology/rebase";
 import type { Topology } from "../../components/topology/types";
-import { startTopology, type RunningTopology } from "../support/local-topology";
+import { startTopology, type RunningTopology } from "../../harness/local-topology";
 import { PROJECT_ROOT, readStackConfig } from "../support/stack-config";
 import { accountPushes, issueForTest, leafLinkFiles, testServerSecurity, type TestIssue } from "./support/issue";
 import { eventually } from "../support/eventually";

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterEach, describe, expect, it } from "vitest";
 import { plainPromiseStackTraces } from "../../components/stack/promise-stack-traces";
-import { PROJECT_ROOT } from "../e2e/pulumi-cli";
+import { PROJECT_ROOT } from "../../harness/pulumi-cli";
 
 const original = Error.prepareStackTrace;
 afterEach(() => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { instanceEndpoints } from "../../components/topology/endpoints";
 import { parseTopology } from "../../components/topology/parse";
 import type { Topology } from "../../components/topology/types";
-import { startTopology, type RunningTopology } from "../support/local-topology";
+import { startTopology, type RunningTopology } from "../../harness/local-topology";
 
 function twoHosts(): Topology {
   const host = (i: number) => ({

@@ -18,7 +18,7 @@ import type { Topology } from "../../components/topology/types";
 import { LEAF_DENY_IMPORTS } from "../render/stack-topology";
 import { testSecurity } from "../render/test-security";
 import { readStackConfig } from "../support/stack-config";
-import { startTopology, type RunningTopology } from "../support/local-topology";
+import { startTopology, type RunningTopology } from "../../harness/local-topology";
 
 const BLOCK = "127.0.2";
 

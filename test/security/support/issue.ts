@@ -14,7 +14,7 @@ import { type SignedPermissionsOutputs, signedPermissionsProvider } from "../../
 import { buildServerSecurity, type IssuedIdentities } from "../../../components/security/server-security";
 import { type SecuritySpec, SYSTEM_MONITOR_USER } from "../../../components/security/types";
 import type { ServerSecurity } from "../../../components/render/server-security";
-import type { AccountPushes } from "../../support/local-topology";
+import type { AccountPushes } from "../../../harness/local-topology";
 
 export type TestIssue = {
   readonly spec: SecuritySpec;

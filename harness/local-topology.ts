@@ -9,13 +9,13 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { startNatsServer, stopNatsServer, waitHealthy } from "../../components/local/nats-process";
-import { renderServerConfig } from "../../components/render/nats-server-config";
-import type { LinkCredentials, ServerSecurity } from "../../components/render/server-security";
-import { pushAccountJwt } from "../../components/security/jwt-push";
-import { instanceEndpoints } from "../../components/topology/endpoints";
-import { withDataDir } from "../../components/topology/rebase";
-import type { ServerInstance, Topology } from "../../components/topology/types";
+import { startNatsServer, stopNatsServer, waitHealthy } from "../components/local/nats-process";
+import { renderServerConfig } from "../components/render/nats-server-config";
+import type { LinkCredentials, ServerSecurity } from "../components/render/server-security";
+import { pushAccountJwt } from "../components/security/jwt-push";
+import { instanceEndpoints } from "../components/topology/endpoints";
+import { withDataDir } from "../components/topology/rebase";
+import type { ServerInstance, Topology } from "../components/topology/types";
 
 /** An account JWT to push to every server (operator mode: servers run the full resolver). */
 export type AccountToPush = { readonly account: string; readonly publicKey: string; readonly jwt: string };

@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { natsClientTls, type NatsClientTls } from "../../components/tls/client";
+import { natsClientTls, type NatsClientTls } from "../components/tls/client";
 
 /** The stack CA (PEM) from `pulumi stack output --json`; throws when the stack has none (TLS off). */
 export function stackCa(outputs: Readonly<Record<string, unknown>>): string {

@@ -1,6 +1,6 @@
 /** Finding and stopping the nats-server processes a test started, by what /proc says they are. */
 import * as fs from "node:fs";
-import { processCommandLine } from "../../components/local/process-identity";
+import { processCommandLine } from "../components/local/process-identity";
 
 /** Pids of live nats-server processes whose command line mentions `dir` (their config lives under it). */
 export function natsServersUnder(dir: string): number[] {

@@ -5,9 +5,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { startNatsServer, stopNatsServer, waitHealthy } from "../../components/local/nats-process";
-import { freePort } from "../local/free-port";
-import type { ConnectionTarget } from "../../components/jetstream/types";
+import { startNatsServer, stopNatsServer, waitHealthy } from "../components/local/nats-process";
+import { freePort } from "./free-port";
+import type { ConnectionTarget } from "../components/jetstream/types";
 
 export type SingleServer = {
   readonly url: string;
@@ -63,7 +63,7 @@ export async function startSingleServer(options: { domain?: string } = {}): Prom
 /** Runs the pinned nats CLI against `url`; returns stdout. */
 export function natsCli(url: string, args: readonly string[]): string {
   const { execFileSync } = require("node:child_process") as typeof import("node:child_process");
-  const root = process.env.CIM_NATS_ROOT ?? path.resolve(__dirname, "..", "..");
+  const root = process.env.CIM_NATS_ROOT ?? path.resolve(__dirname, "..");
   return execFileSync(path.join(root, ".tools", "bin", "nats"), ["-s", url, "--no-context", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 

@@ -4,7 +4,7 @@
  * verify command and the benchmarks; services can copy it.
  */
 import { headers as natsHeaders, type Msg, type NatsConnection } from "@nats-io/nats-core";
-import { chunkBytesFor, cidOf, Header, intHeader, replyError, serviceSubjects, type ErrorReply } from "./cid";
+import { chunkBytesFor, cidOf, Header, intHeader, replyError, serviceSubjects } from "./cid";
 
 export type CidClientOptions = {
   /** Subject prefix, e.g. `cimstor.objects`. */
@@ -12,9 +12,6 @@ export type CidClientOptions = {
   /** Per request. Default 10 s. */
   readonly timeoutMs?: number;
 };
-
-/** A reply with an error code, as an Error with `code`. */
-export type CidReplyError = Error & ErrorReply;
 
 function throwIfError(m: Msg, what: string): Msg {
   const e = replyError(m.headers);

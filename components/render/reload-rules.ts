@@ -91,8 +91,6 @@ export const RELOAD_RULES = {
   lame_duck_grace_period: { change: "restart", why: "Options.LameDuckGracePeriod has no reload case in diffOptions" },
 } as const satisfies Readonly<Record<string, ReloadRule>>;
 
-export type ReloadRulePath = keyof typeof RELOAD_RULES;
-
 /** The verdict on one config change, with the reasons behind it. */
 export type ConfigChange = {
   readonly kind: ConfigChangeKind;

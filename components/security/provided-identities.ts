@@ -97,16 +97,6 @@ export function seedReason(seed: unknown, kind: "operator" | "account"): string 
   }
 }
 
-/** Public key of a valid seed. */
-export function seedPublicKey(seed: string): string {
-  const kp = nkeys.fromSeed(new TextEncoder().encode(seed.trim()));
-  try {
-    return kp.getPublicKey();
-  } finally {
-    kp.clear();
-  }
-}
-
 /** Accounts whose keys may be provided: every account of the spec (declared, system, and services' own). */
 const accountNames = (spec: SecuritySpec) => spec.accounts.map((a) => a.name);
 

@@ -147,14 +147,6 @@ export function certInfo(certPem: string): CertInfo {
   };
 }
 
-/** Whether `certPem` was signed by the CA `caCertPem`. */
-export async function signedBy(certPem: string, caCertPem: string): Promise<boolean> {
-  const cert = new x509.X509Certificate(certPem);
-  const ca = new x509.X509Certificate(caCertPem);
-  if (cert.issuer !== ca.subject) return false;
-  return cert.verify({ publicKey: await ca.publicKey.export(), signatureOnly: true });
-}
-
 /** Whether the certificate ends within `days` of `now` (so `up` re-issues it). */
 export function expiresWithin(notAfter: string, days: number, now: Date = new Date()): boolean {
   return new Date(notAfter).getTime() - now.getTime() < days * DAY_MS;

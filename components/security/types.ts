@@ -139,7 +139,7 @@ export type UserSpec = {
   readonly account: string;
   readonly role: UserRole;
   readonly publish: SubjectRule;
-  /** Includes `_INBOX.>` when the user was declared with `requestReply: true`. */
+  /** Includes the user's own inbox (`<inboxPrefix>.>`, never `_INBOX.>`) when it was declared with `requestReply: true`. */
   readonly subscribe: SubjectRule;
   /** Undefined: no response permissions. */
   readonly responses?: ResponsePermission;

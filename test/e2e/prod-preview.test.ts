@@ -73,7 +73,7 @@ const timings: Record<string, number> = {};
  * docs/prod.md's counts: what a fresh `pulumi preview -s prod` creates, and the deploy commands
  * among them (per host: host-key read, build, stage, copies, switch; 9 copies on a hub host, 6 on cimstor).
  */
-const FRESH_PREVIEW_CREATES = 161;
+const FRESH_PREVIEW_CREATES = 173;
 const DEPLOY_COMMANDS = 3 * (4 + 9) + (4 + 6);
 
 /** cimstor also runs the CID service: its unit module, program bundle and enabling file (built), and creds (copied). */

@@ -87,27 +87,33 @@ describe.skipIf(SKIP !== "")("upgrading the previous release's running dev stack
     expect(before.tls).toBeUndefined();
     await eventually("5 events stored at nats-1", () => count(`nats://${NET}.41:4222`, "nats-1", "PERSON_EVENTS", admin), (n) => n === 5);
 
-    const preview = resourceSummary((await runPulumi(ctx, ["preview", "-s", "dev"])).stdout);
-    const up = await runPulumi(ctx, ["up", "--yes", "--skip-preview", "-s", "dev"], { timeoutMs: 600_000 });
-    const applied = resourceSummary(up.stdout);
+    const preview = changedSteps((await runPulumi(ctx, ["preview", "--json", "-s", "dev"])).stdout, false);
+    const up = await runPulumi(ctx, ["up", "--yes", "--skip-preview", "--json", "-s", "dev"], { timeoutMs: 600_000 });
+    const applied = changedSteps(up.stdout, true);
     expect(applied).toEqual(preview);
-    expect(applied.create).toBeGreaterThan(0); // the CA, the certificates, the route password
-    expect(applied.delete ?? 0).toBe(0);
-    expect(applied.replace ?? 0).toBe(0);
+    expect(applied.filter((c) => c.startsWith("create ")).length).toBeGreaterThan(0); // the CA, the certificates, the route password
+    // Only identities change hands: the admins' own signing keys go (their account's key signs
+    // them now), the others are replaced under a permission record; no store, server or file is
+    // deleted or replaced.
+    expect(applied.filter((c) => c.startsWith("delete "))).toEqual(["delete security-user-jetstream-admin-signing-key", "delete security-user-sys-monitor-signing-key"]);
+    expect(applied.filter((c) => c.startsWith("replace ") && !/^replace security-user-[a-z0-9-]+-signing-key$/.test(c))).toEqual([]);
 
     const after = await stackOutputs(ctx, "dev");
     const ca = stackCa(after);
-    // Plain clients are refused now; the CA's clients get in, and publish at another leaf.
+    const newAdmin = after.jetstreamAdminCreds as string;
+    // Plain clients are refused now; the CA's clients get in with the new creds (the old ones are
+    // refused: their signing key is gone from the account) and publish at another leaf.
     await expect(count(`nats://${NET}.41:4222`, "nats-1", "PERSON_EVENTS", admin)).rejects.toThrow();
-    await publish(`nats://${NET}.42:4222`, person, 5, "after", ca);
-    expect(await count(`nats://${NET}.41:4222`, "nats-1", "PERSON_EVENTS", admin, ca)).toBe(5);
-    await eventually("5 events stored at nats-2", () => count(`nats://${NET}.42:4222`, "nats-2", "PERSON_EVENTS", admin, ca), (n) => n === 5);
+    await expect(publish(`nats://${NET}.42:4222`, person, 1, "old-creds", ca)).rejects.toThrow();
+    await publish(`nats://${NET}.42:4222`, (after.creds as Record<string, string>)["person-service"], 5, "after", ca);
+    expect(await count(`nats://${NET}.41:4222`, "nats-1", "PERSON_EVENTS", newAdmin, ca)).toBe(5);
+    await eventually("5 events stored at nats-2", () => count(`nats://${NET}.42:4222`, "nats-2", "PERSON_EVENTS", newAdmin, ca), (n) => n === 5);
     await eventually(
       "the aggregate holds the 10 events",
-      () => count(`nats://${NET}.41:4223`, "hub", "CLUSTER_PERSON_EVENTS", admin, ca),
+      () => count(`nats://${NET}.41:4223`, "hub", "CLUSTER_PERSON_EVENTS", newAdmin, ca),
       (n) => n >= 10,
     );
-    expect(await count(`nats://${NET}.41:4223`, "hub", "CLUSTER_PERSON_EVENTS", admin, ca)).toBe(10);
+    expect(await count(`nats://${NET}.41:4223`, "hub", "CLUSTER_PERSON_EVENTS", newAdmin, ca)).toBe(10);
 
     const again = await runPulumi(ctx, ["preview", "--expect-no-changes", "-s", "dev"], { allowFailure: true });
     expect(again.code, again.stdout.slice(-1500)).toBe(0);

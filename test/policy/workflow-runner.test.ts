@@ -222,7 +222,7 @@ describe.skipIf(SKIP !== "")("the PR preview job on a simulated hosted runner (n
     // The policy pack ran (preview --diff lists it as <name>|local|<dir> <version>) and found nothing.
     expect(preview.out).toMatch(/cim-nats\|local\|policy +0\.1\.0/);
     expect(preview.out).not.toContain("[mandatory]");
-    expect(preview.out).toMatch(/\+ 161 to create/);
+    expect(preview.out).toMatch(/\+ 173 to create/);
     // Nothing of a key reached the job: not its env, not the stack config.
     const config = fs.readFileSync(path.join(work, "Pulumi.prod.yaml"), "utf8");
     expect(config).not.toContain("sshPrivateKey");

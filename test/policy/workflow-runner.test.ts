@@ -8,7 +8,7 @@
  * - pulumi/actions installing the pinned CLI: the pinned CLI (built here) where it puts it, ~/.pulumi/bin;
  * - `pulumi plugin install` (a download from GitHub): the pinned plugins (built here) in the
  *   plugin cache it fills, ~/.pulumi/plugins;
- * - actions/cache: what a previous run saved (Node, nats-server, the nats CLI, node_modules, the
+ * - actions/cache: what a previous run saved (Node, nats-server, the nats CLI, nsc, node_modules, the
  *   policy pack's node_modules; hard links of this checkout's), as on a cache hit;
  * - pulumi/actions previewing: `pulumi preview -s prod --policy-pack policy` in the job's env.
  * The shared backend is a file backend outside the copy; the step that refuses a local one is run
@@ -85,7 +85,7 @@ describe.skipIf(SKIP !== "")("the PR preview job on a simulated hosted runner (n
       if (spawnSync("cp", ["-al", from, to]).status !== 0) expect(spawnSync("cp", ["-a", from, to]).status).toBe(0);
     };
     link(path.join(tools(), "node"), path.join(work, ".tools", "node"));
-    for (const b of ["nats-server", "nats"]) link(path.join(tools(), "bin", b), path.join(work, ".tools", "bin", b));
+    for (const b of ["nats-server", "nats", "nsc"]) link(path.join(tools(), "bin", b), path.join(work, ".tools", "bin", b));
     link(fs.realpathSync(path.join(PROJECT_ROOT, "node_modules")), path.join(work, "node_modules"));
     link(fs.realpathSync(path.join(PROJECT_ROOT, "policy", "node_modules")), path.join(work, "policy", "node_modules"));
     if (ROOT_RUN) {

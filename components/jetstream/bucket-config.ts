@@ -3,7 +3,7 @@
  * (BucketConfig) with their defaults, their part of the bucket's stream config as both clients
  * derive it, and their checks (replicas, storage, compression, durations, metadata).
  */
-import { compact, userMetadata } from "./canonical";
+import { compact, userMetadata } from "../provider/canonical";
 import { durationFailures, enumFailures, metadataFailures, propertyPath, replicasFailures, unknownKeyFailures, type InputFailure } from "./input-checks";
 import { Compression, Discard, Storage, toNanos, type BucketConfig, type BucketInput, type StreamConfig, type StreamInput } from "./types";
 

@@ -6,7 +6,7 @@
  * Diff rules: CONSUMER_REPLACE_ONLY keys (and switching between pull and push) replace, since
  * the server refuses them on update; everything else updates in place.
  */
-import { compact, deepEqual, userMetadata } from "./canonical";
+import { compact, deepEqual, userMetadata } from "../provider/canonical";
 import { durationFailures, enumFailures, propertyPath, unknownKeyFailures, type InputFailure } from "./input-checks";
 import { formatId } from "./resource-id";
 import { describeAt } from "./target";

@@ -7,12 +7,12 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { isNotFound, jsApi } from "./api";
-import { changedKeys, containsUnknown, deepEqual, knownInputs, resourceConfig } from "./canonical";
+import { changedKeys, containsUnknown, deepEqual, knownInputs, resourceConfig } from "../provider/canonical";
 import { jetStreamConnection, UnreachableError } from "./connection-pool";
 import { domainGoing } from "./data-loss";
 import { consumerId, consumerInputFailures, consumerReplaceReasons, consumerWireConfig, describeConsumer as describe, normalizeConsumerConfig } from "./consumer-config";
 import { needsEnsure } from "./liveness";
-import { dynamicProvider, providerExports } from "./provider-loader";
+import { dynamicProvider, providerExports } from "../provider/provider-loader";
 import { parseIdForRead } from "./resource-id";
 import { targetChange, targetFailures } from "./target";
 import { CONSUMER_REPLACE_ONLY, type ConnectionTarget, type ConsumerConfig, type ConsumerInput } from "./types";

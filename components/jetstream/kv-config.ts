@@ -8,7 +8,7 @@
  * replacement on a replicas change). KV_REPLACE_ONLY keys replace; a set `limit_marker_ttl`
  * cannot be unset (the stream's allow_msg_ttl is one-way).
  */
-import { compact, containsUnknown, deepEqual } from "./canonical";
+import { compact, containsUnknown, deepEqual } from "../provider/canonical";
 import { bucketFieldFailures, bucketFieldsFromStream, bucketNameReason, bucketStreamFields, normalizeBucketFields, withoutPrefix } from "./bucket-config";
 import { propertyPath, type InputFailure } from "./input-checks";
 import { formatId } from "./resource-id";

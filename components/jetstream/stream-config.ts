@@ -7,7 +7,7 @@
  * Both sides of a diff are compared in canonical form with every server default filled in, so
  * an unchanged stream never shows a diff and an out-of-band edit of any setting does.
  */
-import { compact, deepEqual, userMetadata } from "./canonical";
+import { compact, deepEqual, userMetadata } from "../provider/canonical";
 import { durationFailures, enumFailures, metadataFailures, propertyPath, replicasFailures, unknownKeyFailures, type InputFailure } from "./input-checks";
 import { formatId } from "./resource-id";
 import type { StoreKind } from "./store-kind";

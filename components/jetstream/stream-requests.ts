@@ -5,7 +5,7 @@
  * removal guard all go through these.
  */
 import { jsApi, isNotFound } from "./api";
-import { deepEqual } from "./canonical";
+import { deepEqual } from "../provider/canonical";
 import { jetStreamConnection } from "./connection-pool";
 import { approveReplacement, consumeApproval, dataLossAllowed, DataLossError } from "./data-loss";
 import { normalizeStreamConfig, streamOneWayViolations, streamReplaceReasons, streamWireConfig } from "./stream-config";

@@ -10,7 +10,7 @@
  * Id: `stream:<domain>/<name>` (see resource-id.ts).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { dynamicProvider, providerExports } from "./provider-loader";
+import { dynamicProvider, providerExports } from "../provider/provider-loader";
 import { storeResource, type StoreArgs, type StoreOutputs } from "./store-resource";
 import { STREAM_STORE_KIND } from "./stream-config";
 import type { StreamConfig, StreamInput, StreamSource } from "./types";

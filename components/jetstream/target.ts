@@ -3,7 +3,7 @@
  * applies (a new domain is a different object; servers, credentials and tls update in place).
  * Pure: no I/O, no Pulumi.
  */
-import { containsUnknown, deepEqual } from "./canonical";
+import { containsUnknown, deepEqual } from "../provider/canonical";
 import type { InputFailure } from "./input-checks";
 import type { ConnectionTarget } from "./types";
 import { nameReason } from "../subjects";

@@ -27,7 +27,7 @@ const PURE_MODULES = [
   "components/jetstream/input-checks.ts",
   "components/jetstream/target.ts",
   "components/jetstream/store-kind.ts",
-  "components/jetstream/canonical.ts",
+  "components/provider/canonical.ts",
   "components/jetstream/types.ts",
   "components/jetstream/resource-id.ts",
   "components/jetstream/locations.ts",

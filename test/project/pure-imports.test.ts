@@ -15,9 +15,9 @@ import { PROJECT_ROOT } from "../support/stack-config";
 const PURE_MODULES = [
   "components/config/errors.ts",
   "components/config/units.ts",
-  "components/config/schema.ts",
+  "components/stack/config-schema.ts",
   "components/config/durability.ts",
-  "components/config/reference.ts",
+  "components/stack/config-reference.ts",
   "components/jetstream/spec.ts",
   "components/jetstream/stream-config.ts",
   "components/jetstream/kv-config.ts",

@@ -10,7 +10,8 @@ import { jetStreamConnection } from "./connection-pool";
 import { approveReplacement, consumeApproval, dataLossAllowed, DataLossError } from "./data-loss";
 import { normalizeStreamConfig, streamOneWayViolations, streamReplaceReasons, streamWireConfig } from "./stream-config";
 import { describeAt } from "./target";
-import type { ConnectionTarget, StreamConfig } from "./types";
+import type { StreamConfig } from "./stream-config";
+import type { ConnectionTarget } from "./types";
 
 /** Raw StreamInfo, the parts used here. */
 export type StreamInfoResponse = { config: StreamConfig & Record<string, unknown>; state: { messages: number } };

@@ -4,7 +4,7 @@
  * Pure: no I/O, no Pulumi.
  */
 import { containsUnknown, deepEqual } from "../provider/canonical";
-import type { InputFailure } from "./input-checks";
+import type { InputFailure } from "./fields";
 import type { ConnectionTarget } from "./types";
 import { nameReason } from "../subjects";
 

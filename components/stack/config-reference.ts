@@ -97,15 +97,12 @@ function tables(path: string, s: JsonSchema, out: string[]): void {
   const obj = objectOf(s);
   if (!obj?.properties) return;
   const required = new Set(obj.required ?? []);
-  // Wire-named JetStream fields without documentation of their own: listed once, by name.
-  const wire = Object.entries(obj.properties).filter(([, f]) => /\(wire name\)$/.test(f.description ?? ""));
-  const documented = Object.entries(obj.properties).filter(([, f]) => !/\(wire name\)$/.test(f.description ?? ""));
+  const documented = Object.entries(obj.properties);
   out.push(`### \`${path}\``, "", "| field | type | default | description |", "|---|---|---|---|");
   for (const [key, f] of documented) {
     const dflt = required.has(key) ? "**required**" : f.default !== undefined ? `\`${JSON.stringify(f.default)}\`` : "";
     out.push(`| \`${key}\` | ${cell(typeLabel(f))} | ${cell(dflt)} | ${cell(f.description ?? "")} |`);
   }
-  if (wire.length) out.push("", `Also, as JetStream spells them (checked by the JetStream parser): ${wire.map(([k]) => `\`${k}\``).join(", ")}.`);
   out.push("");
   for (const [key, f] of documented) {
     const sub = f.type === "array" ? `${key}[]` : typeof f.additionalProperties === "object" ? `${key}.<name>` : key;

@@ -24,7 +24,7 @@ const PURE_MODULES = [
   "components/jetstream/object-store-config.ts",
   "components/jetstream/bucket-config.ts",
   "components/jetstream/consumer-config.ts",
-  "components/jetstream/input-checks.ts",
+  "components/jetstream/fields.ts",
   "components/jetstream/target.ts",
   "components/jetstream/store-kind.ts",
   "components/provider/canonical.ts",

@@ -220,7 +220,7 @@ export function optionalDuration(doc: string, o: Options<Nanos> = {}): Field<Nan
 /** A list of durations (a consumer's backoff). */
 export function durations(doc: string, o: Options<readonly Nanos[]> = {}): Field<readonly Nanos[], readonly Duration[], "defaulted"> {
   const schema = (key: string, source: Source) =>
-    z.array(z.unknown(), because((v) => `${key} must be a list of durations, got ${show(v)}`)).superRefine((list, ctx) =>
+    z.array(z.unknown().meta({ title: source === "config" ? "duration" : "duration or nanoseconds" }), because((v) => `${key} must be a list of durations, got ${show(v)}`)).superRefine((list, ctx) =>
       list.forEach((d, i) => {
         const r = durationProblem(d, `${key}[${i}]`, source);
         if (r) ctx.addIssue({ code: "custom", path: [i], input: d, message: r });
@@ -392,7 +392,7 @@ export function tableSchema(table: Table, source: Source, rules: readonly CrossR
     // The stack config documents its own name; the wire name is accepted too.
     if (f.alias && source === "config") {
       shape[k] = field(k, { description: `\`${f.alias}\` as JetStream spells it` });
-      shape[f.alias] = field(f.alias, meta);
+      shape[f.alias] = field(f.alias, f.presence === "required" ? { ...meta, description: `${meta.description} (required: this or \`${k}\`)` } : meta);
     } else {
       shape[k] = field(k, meta);
       if (f.alias) shape[f.alias] = field(f.alias, { description: `${k}, in the stack config's name` });

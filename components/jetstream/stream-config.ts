@@ -69,22 +69,35 @@ const show = (v: unknown) => JSON.stringify(v);
 // ---------------------------------------------------------------- nested settings
 
 const str = (key: string) => z.string(`${key} must be a string`);
-const transformSchema = (key: string) => z.strictObject({ src: str(`${key}.src`).optional(), dest: str(`${key}.dest`) }, `${key} must be { src, dest }`);
+/** A nested part's doc line (docs/config.md, the JSON Schema). */
+const described = <S extends z.ZodType>(schema: S, description: string): S => schema.meta({ description });
+const transformSchema = (key: string) =>
+  z.strictObject({ src: described(str(`${key}.src`), "subjects it applies to (default `>`)").optional(), dest: described(str(`${key}.dest`), "what they become") }, `${key} must be { src, dest }`);
 
 /** A source or mirror: `domain` is a shorthand for `external.api = $JS.<domain>.API` (not both). */
 export function sourceSchema(key: string): z.ZodType {
   return z
     .strictObject(
       {
-        name: str(`${key}.name`).refine((s) => !nameReason(s, "source stream name"), { error: (iss) => nameReason(String(iss.input), "source stream name") }),
-        opt_start_seq: z.number().int().min(0).optional(),
-        opt_start_time: str(`${key}.opt_start_time`)
-          .refine((t) => !Number.isNaN(Date.parse(t)), { error: (iss) => `opt_start_time ('${String(iss.input)}') is not an RFC 3339 time like 2026-01-01T00:00:00Z` })
-          .optional(),
-        filter_subject: str(`${key}.filter_subject`).refine((s) => !subjectReason(s, true, "filter_subject"), { error: (iss) => subjectReason(String(iss.input), true, "filter_subject") }).optional(),
-        subject_transforms: z.array(transformSchema(`${key}.subject_transforms[]`)).optional(),
-        external: z.strictObject({ api: str(`${key}.external.api`), deliver: str(`${key}.external.deliver`).optional() }).optional(),
-        domain: str(`${key}.domain`).refine((d) => !nameReason(d, "domain"), { error: (iss) => nameReason(String(iss.input), "domain") }).optional(),
+        name: described(
+          str(`${key}.name`).refine((s) => !nameReason(s, "source stream name"), { error: (iss) => nameReason(String(iss.input), "source stream name") }),
+          "the stream it reads",
+        ),
+        opt_start_seq: described(z.number().int().min(0), "first sequence to read").optional(),
+        opt_start_time: described(
+          str(`${key}.opt_start_time`).refine((t) => !Number.isNaN(Date.parse(t)), { error: (iss) => `opt_start_time ('${String(iss.input)}') is not an RFC 3339 time like 2026-01-01T00:00:00Z` }),
+          "first message time to read (RFC 3339)",
+        ).optional(),
+        filter_subject: described(
+          str(`${key}.filter_subject`).refine((s) => !subjectReason(s, true, "filter_subject"), { error: (iss) => subjectReason(String(iss.input), true, "filter_subject") }),
+          "only these subjects",
+        ).optional(),
+        subject_transforms: described(z.array(transformSchema(`${key}.subject_transforms[]`)), "transforms of the subjects read").optional(),
+        external: described(
+          z.strictObject({ api: described(str(`${key}.external.api`), "API prefix of the other domain or account: `$JS.<domain>.API`"), deliver: described(str(`${key}.external.deliver`), "delivery prefix (cross-account)").optional() }),
+          "where the stream is, in another domain or account",
+        ).optional(),
+        domain: described(str(`${key}.domain`).refine((d) => !nameReason(d, "domain"), { error: (iss) => nameReason(String(iss.input), "domain") }), "the JetStream domain it is in (not with `external`)").optional(),
       },
       `${key} must be an object with at least \`name\``,
     )
@@ -119,15 +132,21 @@ export const sourcesField = (doc: string, normalize: (s: StreamSourceInput) => S
   nestedDefaulted<readonly StreamSource[], readonly StreamSourceInput[]>(doc, (key) => z.array(sourceSchema(`${key}[]`), `${key} must be a list of sources`), (v) => (v ?? []).map(normalize), [], { omitWhenEmpty: true });
 
 export const republishField = (doc: string) =>
-  nested<Republish>(doc, (key) => z.strictObject({ src: str(`${key}.src`).optional(), dest: str(`${key}.dest`), headers_only: z.boolean().optional() }, `${key} must be { src, dest, headers_only }`), (v) => compact(v));
+  nested<Republish>(doc, (key) => z.strictObject(
+        { src: described(str(`${key}.src`), "stored subjects it applies to (default `>`)").optional(), dest: described(str(`${key}.dest`), "subject they are published again on"), headers_only: described(z.boolean(), "headers only, no payload").optional() },
+        `${key} must be { src, dest, headers_only }`,
+      ), (v) => compact(v));
 
 export const placementField = (doc: string) =>
-  nested<Placement>(doc, (key) => z.strictObject({ cluster: str(`${key}.cluster`).optional(), tags: z.array(str(`${key}.tags[]`)).optional() }, `${key} must be { cluster, tags }`), (v) => compact(v));
+  nested<Placement>(doc, (key) => z.strictObject({ cluster: described(str(`${key}.cluster`), "cluster to place it in").optional(), tags: described(z.array(str(`${key}.tags[]`)), "tags every replica's server carries").optional() }, `${key} must be { cluster, tags }`), (v) => compact(v));
 
 type ConsumerLimitsInput = { readonly inactive_threshold?: Duration; readonly max_ack_pending?: number };
 const consumerLimitsSchema = (key: string, source: Source) =>
   z.strictObject(
-    { inactive_threshold: durationSchema(`${key}.inactive_threshold`, source).optional(), max_ack_pending: z.number().int().min(-1).optional() },
+    {
+      inactive_threshold: described(durationSchema(`${key}.inactive_threshold`, source), "idle time after which the server deletes a consumer").optional(),
+      max_ack_pending: described(z.number().int().min(-1), "unacknowledged messages at once (-1: none)").optional(),
+    },
     `${key} must be { inactive_threshold, max_ack_pending }`,
   );
 

@@ -11,6 +11,7 @@ import { z } from "zod";
 import { compact } from "../provider/canonical";
 import { nameReason, subjectReason } from "../subjects";
 import {
+  accepting,
   canonicalConfig,
   count,
   duration,
@@ -168,7 +169,7 @@ export function consumerReplaceReasons(current: ConsumerConfig, desired: Consume
 
 /** Problems with consumer inputs (wire names); `extraKeys` are resource-level keys to accept. */
 export function consumerInputFailures(input: Raw, extraKeys: readonly string[] = []): InputFailure[] {
-  return inputFailures(consumerSchema("inputs", Object.fromEntries(extraKeys.map((k) => [k, z.unknown().optional()]))), input, "consumer");
+  return inputFailures(consumerSchema("inputs", accepting(extraKeys)), input, "consumer");
 }
 
 export function consumerId(domain: string | undefined, stream: string, name: string): string {

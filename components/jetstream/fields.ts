@@ -423,6 +423,9 @@ export function tableSchema(table: Table, source: Source, rules: readonly CrossR
   );
 }
 
+/** `keys` a resource or section adds to a table's (`target`, `at`…), accepted as they are: checked by their owner. */
+export const accepting = (keys: readonly string[]): Record<string, z.ZodType> => Object.fromEntries(keys.map((k) => [k, z.unknown().optional()]));
+
 /** One problem with resource inputs, in Pulumi's CheckFailure shape. */
 export type InputFailure = { readonly property: string; readonly reason: string };
 

@@ -9,7 +9,7 @@
  */
 import { compact, containsUnknown, deepEqual } from "../provider/canonical";
 import { BUCKET_FIELDS, bucketFieldsFromStream, bucketNameReason, bucketStreamFields, withoutPrefix } from "./bucket-config";
-import { canonicalConfig, count, duration, inputFailures, limit, oneWayViolations, replaceKeys, replaceReasons, tableSchema, type ConfigOf, type InputFailure, type InputOf, type Source } from "./fields";
+import { accepting, canonicalConfig, count, duration, inputFailures, limit, oneWayViolations, replaceKeys, replaceReasons, tableSchema, type ConfigOf, type InputFailure, type InputOf, type Source } from "./fields";
 import { formatId } from "./resource-id";
 import type { StoreKind } from "./store-kind";
 import { DEFAULT_DUPLICATE_WINDOW, mirrorField, mirrorRule, normalizeSource, normalizeStreamConfig, republishField, sourcesField, type StreamConfig } from "./stream-config";
@@ -120,7 +120,7 @@ export const KV_STORE_KIND: StoreKind<KvConfig, KvInput> = {
   replaceReasons: (current, desired) => replaceReasons(KV_FIELDS, current, desired),
   oneWayViolations: (current, desired, what) => oneWayViolations(KV_FIELDS, current, desired, what, "bucket"),
   inputFailures: (input: Record<string, unknown>, extraKeys: readonly string[] = []): InputFailure[] =>
-    inputFailures(extraKeys.length ? kvSchema("inputs", Object.fromEntries(extraKeys.map((k) => [k, z.unknown().optional()]))) : KV_INPUTS, input, "KV bucket"),
+    inputFailures(extraKeys.length ? kvSchema("inputs", accepting(extraKeys)) : KV_INPUTS, input, "KV bucket"),
 };
 
 // ---------------------------------------------------------------- entries

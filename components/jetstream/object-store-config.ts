@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { BUCKET_FIELDS, bucketFieldsFromStream, bucketStreamFields, type BucketConfig, type BucketInput } from "./bucket-config";
-import { canonicalConfig, inputFailures, replaceKeys, replaceReasons, tableSchema, type Source } from "./fields";
+import { accepting, canonicalConfig, inputFailures, replaceKeys, replaceReasons, tableSchema, type Source } from "./fields";
 import type { StoreKind } from "./store-kind";
 import { normalizeStreamConfig, type StreamConfig } from "./stream-config";
 
@@ -46,5 +46,5 @@ export const OBJECT_STORE_KIND: StoreKind<ObjectStoreConfig, ObjectStoreInput> =
   replaceReasons: (current, desired) => replaceReasons(OBJECT_STORE_FIELDS, current, desired),
   oneWayViolations: () => [],
   inputFailures: (input, extraKeys = []) =>
-    inputFailures(extraKeys.length ? objectStoreSchema("inputs", Object.fromEntries(extraKeys.map((k) => [k, z.unknown().optional()]))) : OBJECT_STORE_INPUTS, input, "object bucket"),
+    inputFailures(extraKeys.length ? objectStoreSchema("inputs", accepting(extraKeys)) : OBJECT_STORE_INPUTS, input, "object bucket"),
 };

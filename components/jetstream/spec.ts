@@ -12,7 +12,7 @@ import { ConfigError, type ConfigIssue, type Topology } from "../topology/types"
 import { subjectsOverlap } from "../subjects";
 import { aggregateSources, isEpochSpelling, type AggregatedStream, type SourceRewind } from "./aggregate";
 import { CONSUMER_FIELDS, consumerSchema, type ConsumerInput } from "./consumer-config";
-import { wireNames, type Table } from "./fields";
+import { accepting, wireNames, type Table } from "./fields";
 import { KV_STREAM_PREFIX, kvKeyReason, kvSchema, type KvInput } from "./kv-config";
 import { atIssues, leafDomains, resolveAt, type At, type Location } from "./locations";
 import { OBJECT_STREAM_PREFIX, objectStoreSchema, type ObjectStoreInput } from "./object-store-config";
@@ -81,12 +81,11 @@ const isObject = (v: unknown): v is Raw => typeof v === "object" && v !== null &
  * config spells them (durations need a unit, `replicas` for num_replicas); the keys a declaration
  * adds (`at`, `aggregate`…) are checked here, against the topology.
  */
-const declared = (keys: readonly string[]) => Object.fromEntries(keys.map((k) => [k, z.unknown().optional()]));
-const STREAM_DECLARATION = streamSchema("config", declared(["at", "aggregate"]));
-const AGGREGATE_DECLARATION = streamSchema("config", declared(["rewinds"]));
-const KV_DECLARATION = kvSchema("config", declared(["at", "entries"]));
-const OBJECT_DECLARATION = objectStoreSchema("config", declared(["at"]));
-const CONSUMER_DECLARATION = consumerSchema("config", declared(["at", "stream"]));
+const STREAM_DECLARATION = streamSchema("config", accepting(["at", "aggregate"]));
+const AGGREGATE_DECLARATION = streamSchema("config", accepting(["rewinds"]));
+const KV_DECLARATION = kvSchema("config", accepting(["at", "entries"]));
+const OBJECT_DECLARATION = objectStoreSchema("config", accepting(["at"]));
+const CONSUMER_DECLARATION = consumerSchema("config", accepting(["at", "stream"]));
 
 /** Problems with declaration `raw` at `path`, pushed to `issues`; its wire-named config, without the `drop` keys. */
 function declaration(schema: z.ZodType, table: Table, raw: Raw, path: string, noun: string, drop: readonly string[], issues: ConfigIssue[]): Raw {

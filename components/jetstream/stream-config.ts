@@ -14,6 +14,7 @@ import { z } from "zod";
 import { compact, deepEqual } from "../provider/canonical";
 import { nameReason, subjectReason } from "../subjects";
 import {
+  accepting,
   canonicalConfig,
   count,
   duration,
@@ -269,7 +270,7 @@ export function streamOneWayViolations(current: StreamConfig, desired: StreamCon
 
 /** Problems with stream inputs (wire names); `extraKeys` are resource-level keys to accept. */
 export function streamInputFailures(input: Raw, extraKeys: readonly string[] = []): InputFailure[] {
-  const schema = extraKeys.length ? streamSchema("inputs", Object.fromEntries(extraKeys.map((k) => [k, z.unknown().optional()]))) : STREAM_INPUTS;
+  const schema = extraKeys.length ? streamSchema("inputs", accepting(extraKeys)) : STREAM_INPUTS;
   return inputFailures(schema, input, "stream");
 }
 

@@ -5,7 +5,7 @@
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { dynamicProvider } from "../jetstream/provider-loader";
+import { dynamicProvider } from "../provider/provider-loader";
 
 export const localCidServiceProvider: pulumi.dynamic.ResourceProvider = dynamicProvider(path.join(__dirname, `local-cid-service-crud${path.extname(__filename)}`), {
   check: "checkLocalCidServiceProvider",

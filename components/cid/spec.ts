@@ -18,13 +18,13 @@ import type { JetStreamSpec } from "../jetstream/spec";
 import type { SecuritySpec } from "../security/types";
 import { subjectCovers } from "../subjects/subject";
 import { ConfigError, type ConfigIssue } from "../config/errors";
-import { cidServiceSchema, fieldsOf } from "../config/schema";
+import { fieldsOf } from "../config/atoms";
+import { cidServiceSchema, DEFAULT_CID_HEALTH_PORT } from "./schema";
 import { type Topology } from "../topology/types";
 import { DEFAULT_BUCKET, DEFAULT_MAX_PENDING_BYTES, DEFAULT_SUBJECT_PREFIX } from "./cid";
 import { parseByteSize } from "../security/units";
 
-export const DEFAULT_CID_HEALTH_PORT = 8290;
-/** The section's fields, from the declared schema (components/config/schema.ts). */
+/** The section's fields, from the declared schema (schema.ts). */
 const KEYS = fieldsOf(cidServiceSchema);
 
 export type CidServiceSpec = {

@@ -18,8 +18,11 @@ export type Loose<T> = T extends readonly (infer E)[]
 
 export type Checked<T> = { readonly value: Loose<T>; readonly issues: readonly ConfigIssue[] };
 
-/** Validates `raw` against `schema`; paths start at `root` (e.g. "topology"). YAML nulls count as unset. */
-export function checkSection<S extends z.ZodType>(schema: S, raw: unknown, root: string): Checked<z.output<S>> {
+/**
+ * Validates `raw` against `schema`; paths start at `root` (e.g. "topology"; "" for a resource's
+ * own inputs). YAML nulls count as unset. `noun` names an unknown key ("unknown stream setting").
+ */
+export function checkSection<S extends z.ZodType>(schema: S, raw: unknown, root: string, noun = "field"): Checked<z.output<S>> {
   const input = withoutNulls(raw);
   const result = schema.safeParse(input, { reportInput: true, error: allowedKeysOf });
   if (result.success) return { value: input as Loose<z.output<S>>, issues: [] };
@@ -35,7 +38,7 @@ export function checkSection<S extends z.ZodType>(schema: S, raw: unknown, root:
     if (iss.code === "unrecognized_keys") {
       const allowed = iss.message.split(",");
       for (const key of iss.keys) {
-        add(pathOf(root, [...iss.path, key]), unknownFieldReason(key, allowed));
+        add(pathOf(root, [...iss.path, key]), unknownFieldReason(key, allowed, noun));
         bad.push([...iss.path, key]);
       }
     } else {
@@ -58,9 +61,9 @@ function branchIssues(iss: z.core.$ZodIssue): z.core.$ZodIssue[] {
 }
 
 /** `unknown field 'vmId' (did you mean 'vmid'?): allowed are …`, for every section. */
-export function unknownFieldReason(key: string, allowed: readonly string[]): string {
+export function unknownFieldReason(key: string, allowed: readonly string[], noun = "field"): string {
   const near = nearest(key, allowed);
-  return `unknown field '${key}'${near ? ` (did you mean '${near}'?)` : ""}: allowed are ${allowed.join(", ")}`;
+  return `unknown ${noun} '${key}'${near ? ` (did you mean '${near}'?)` : ""}: allowed are ${allowed.join(", ")}`;
 }
 
 /** The allowed key a typo most likely meant: same letters in another case, or at most two edits away. */
@@ -89,9 +92,9 @@ function allowedKeysOf(iss: z.core.$ZodRawIssue): string | undefined {
   return Object.keys(shape).join(",");
 }
 
-/** `topology` + ["hosts", 2, "vmid"] → `topology.hosts[2].vmid`. */
+/** `topology` + ["hosts", 2, "vmid"] → `topology.hosts[2].vmid`; "" + ["subjects", 0] → `subjects[0]`. */
 export function pathOf(root: string, path: readonly PropertyKey[]): string {
-  return path.reduce<string>((p, k) => (typeof k === "number" ? `${p}[${k}]` : `${p}.${String(k)}`), root);
+  return path.reduce<string>((p, k) => (typeof k === "number" ? `${p}[${k}]` : p === "" ? String(k) : `${p}.${String(k)}`), root);
 }
 
 /** YAML writes an empty value as null; the parsers always read it as unset. */

@@ -7,7 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Topology } from "../topology/types";
 import { aggregateSources, type AggregatedStream } from "./aggregate";
 import { Stream } from "./stream";
-import type { ConnectionTarget, StreamInput, StreamSource } from "./types";
+import type { StreamInput } from "./stream-config";
+import type { ConnectionTarget, StreamSource } from "./types";
 
 export type AggregateStreamArgs = {
   /** Servers, credentials and domain of the hub (the domain defaults to the topology's hub domain). */

@@ -1,11 +1,11 @@
 /**
  * What KV buckets and object buckets share, pure: the bucket name rule, the fields both have
- * (BucketConfig) with their defaults, their part of the bucket's stream config as both clients
- * derive it, and their checks (replicas, storage, compression, durations, metadata).
+ * (BUCKET_FIELDS: declared once, with their defaults and mutability), and their part of the
+ * bucket's stream config as both clients derive it.
  */
-import { compact, userMetadata } from "./canonical";
-import { durationFailures, enumFailures, metadataFailures, propertyPath, replicasFailures, unknownKeyFailures, type InputFailure } from "./input-checks";
-import { Compression, Discard, Storage, toNanos, type BucketConfig, type BucketInput, type StreamConfig, type StreamInput } from "./types";
+import { count, duration, flag, limit, metadata, name, oneOf, text, type ConfigOf, type InputOf } from "./fields";
+import { placementField, type StreamConfig, type StreamInput } from "./stream-config";
+import { Compression, Discard, Storage } from "./types";
 
 /** Bucket names: letters, digits, `-` and `_` (what the KV and object store clients accept). */
 export function bucketNameReason(bucket: string, what = "bucket name"): string {
@@ -19,39 +19,22 @@ export function withoutPrefix(prefix: string, name: string): string {
   return name.startsWith(prefix) ? name.slice(prefix.length) : name;
 }
 
-/** Problems with the fields every bucket has; `what` names the bucket kind ("KV bucket"). */
-export function bucketFieldFailures(
-  input: Record<string, unknown>,
-  known: readonly string[],
-  durationKeys: readonly string[],
-  what: string,
-  extraKeys: readonly string[],
-  path: string,
-): InputFailure[] {
-  const f = unknownKeyFailures(input, known, extraKeys, what, path);
-  const br = bucketNameReason(typeof input.bucket === "string" ? input.bucket : "");
-  if (br) f.push({ property: propertyPath(path, "bucket"), reason: br });
-  f.push(...replicasFailures(input, "replicas", path), ...enumFailures(input, { storage: Object.values(Storage) }, path));
-  if (input.compression !== undefined && typeof input.compression !== "boolean") f.push({ property: propertyPath(path, "compression"), reason: "compression must be true (s2) or false" });
-  f.push(...durationFailures(input, durationKeys, path), ...metadataFailures(input.metadata, path, false));
-  return f;
-}
+/** The fields every bucket has, KV or object (stream `KV_<bucket>` or `OBJ_<bucket>`). */
+export const BUCKET_FIELDS = {
+  bucket: name("bucket name", (s) => bucketNameReason(s)),
+  description: text("what the bucket holds"),
+  ttl: duration("age at which values or objects expire (the stream's max_age; 0: never)"),
+  max_bytes: limit("byte limit (-1: none)"),
+  storage: oneOf(Storage, "storage", Storage.File, { change: "replace" }),
+  // Changes in place, never a replace: terraform-provider-jetstream users lost data to a forced KV replacement on a replicas change.
+  replicas: count("replicas: 1 at a leaf, up to the hub members at the hub", 1, 5, 1),
+  placement: placementField("cluster and server tags its replicas are placed on"),
+  compression: flag("S2 compression on disk", false, { trueMeans: "s2" }),
+  metadata: metadata("user metadata (keys starting with `_nats` are the server's)", false),
+};
 
-/** The fields every bucket has, defaults filled in; `placement` only when set. */
-export function normalizeBucketFields(input: BucketInput): BucketConfig {
-  const cfg: BucketConfig = {
-    bucket: input.bucket,
-    description: input.description ?? "",
-    ttl: input.ttl === undefined ? 0 : toNanos(input.ttl, "ttl"),
-    max_bytes: input.max_bytes ?? -1,
-    storage: input.storage ?? Storage.File,
-    replicas: input.replicas ?? 1,
-    compression: input.compression ?? false,
-    metadata: userMetadata(input.metadata),
-  };
-  const placement = compact(input.placement);
-  return placement ? { ...cfg, placement } : cfg;
-}
+export type BucketConfig = ConfigOf<typeof BUCKET_FIELDS>;
+export type BucketInput = InputOf<typeof BUCKET_FIELDS>;
 
 /** The bucket fields as stream settings of stream `<prefix><bucket>`, as the KV and object store clients both set them. */
 export function bucketStreamFields(prefix: string, b: BucketConfig): StreamInput {

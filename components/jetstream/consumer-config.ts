@@ -1,93 +1,156 @@
 /**
- * A durable consumer's canonical config and its rules, pure: the server's defaults (ack_wait
- * 30s, max_ack_pending 1000, max_waiting 512…), the request form, which changes replace, and the
- * input checks.
+ * A durable consumer's fields, each declared once in CONSUMER_FIELDS (type and checks, the
+ * server's default — ack_wait 30s, max_ack_pending 1000, max_waiting 512… —, whether the server
+ * changes it in place, doc line), and what comes from them, pure: the canonical config, the
+ * request form, the diff rules and the input checks.
  *
- * Diff rules: CONSUMER_REPLACE_ONLY keys (and switching between pull and push) replace, since
- * the server refuses them on update; everything else updates in place.
+ * Mutability from what the pinned server (v2.15.2) refuses on `CONSUMER.CREATE` with action
+ * update; switching between pull and push (adding or removing deliver_subject) replaces too.
  */
-import { compact, deepEqual, userMetadata } from "./canonical";
-import { durationFailures, enumFailures, propertyPath, unknownKeyFailures, type InputFailure } from "./input-checks";
+import { z } from "zod";
+import { compact } from "../provider/canonical";
+import { nameReason, subjectReason } from "../subjects";
+import {
+  accepting,
+  canonicalConfig,
+  count,
+  duration,
+  durations,
+  flag,
+  inputFailures,
+  limit,
+  metadata,
+  name,
+  natural,
+  nested,
+  nestedDefaulted,
+  oneOf,
+  optionalDuration,
+  optionalOneOf,
+  optionalText,
+  replaceKeys,
+  replaceReasons,
+  sequence,
+  subjects,
+  tableSchema,
+  text,
+  type ConfigOf,
+  type CrossRule,
+  type InputFailure,
+  type InputOf,
+  type Source,
+} from "./fields";
 import { formatId } from "./resource-id";
 import { describeAt } from "./target";
-import {
-  AckPolicy,
-  CONSUMER_DURATION_KEYS,
-  CONSUMER_REPLACE_ONLY,
-  DeliverPolicy,
-  durationReason,
-  PriorityPolicy,
-  ReplayPolicy,
-  toNanos,
-  type ConnectionTarget,
-  type ConsumerConfig,
-  type ConsumerInput,
-} from "./types";
-import { nameReason, subjectReason } from "../subjects";
-
-export const CONSUMER_KEYS = [
-  "name", "durable_name", "description", "deliver_policy", "opt_start_seq", "opt_start_time", "ack_policy",
-  "ack_wait", "max_deliver", "backoff", "filter_subject", "filter_subjects", "replay_policy", "rate_limit_bps",
-  "sample_freq", "max_waiting", "max_ack_pending", "headers_only", "max_batch", "max_expires", "max_bytes",
-  "inactive_threshold", "num_replicas", "mem_storage", "metadata", "deliver_subject", "deliver_group",
-  "idle_heartbeat", "flow_control", "priority_groups", "priority_policy", "priority_timeout",
-] as const;
+import { AckPolicy, DeliverPolicy, PriorityPolicy, ReplayPolicy, toNanos, type ConnectionTarget, type Duration } from "./types";
 
 const ACK_WAIT_DEFAULT = 30e9;
 const MAX_ACK_PENDING_DEFAULT = 1000;
 const MAX_WAITING_DEFAULT = 512;
 
-const nanosOrZero = (v: string | number | undefined, what: string) => (v === undefined ? 0 : toNanos(v, what));
+type Raw = Record<string, unknown>;
+const acked = (i: Raw) => (i.ack_policy ?? AckPolicy.None) !== AckPolicy.None;
+const push = (i: Raw) => !!i.deliver_subject;
+const filtersOf = (i: Raw) => (Array.isArray(i.filter_subjects) ? (i.filter_subjects as string[]) : []);
+const filterReason = (s: string) => subjectReason(s, true, "filter subject");
+
+const optStartTime = (doc: string) =>
+  nested<string>(
+    doc,
+    (key) =>
+      z
+        .string(`${key} must be an RFC 3339 time like 2026-01-01T00:00:00Z`)
+        .refine((t) => !Number.isNaN(Date.parse(t)), { error: (iss) => `${key} ('${String(iss.input)}') is not an RFC 3339 time like 2026-01-01T00:00:00Z` }),
+    (v) => (v ? new Date(v).toISOString() : undefined),
+    { change: "replace" },
+  );
+
+const filterSubjects = subjects("subjects it delivers (one filter is kept as filter_subject)", filterReason);
+
+/** Every consumer field, in the server's order. */
+export const CONSUMER_FIELDS = {
+  durable_name: name("durable name", (s) => nameReason(s, "consumer name"), { alias: "name" }),
+  description: text("what the consumer is for"),
+  deliver_policy: oneOf(DeliverPolicy, "where delivery starts", DeliverPolicy.All, { change: "replace" }),
+  opt_start_seq: sequence("first stream sequence (deliver_policy by_start_sequence)", { change: "replace" }),
+  opt_start_time: optStartTime("first message time (deliver_policy by_start_time)"),
+  ack_policy: oneOf(AckPolicy, "acknowledgement policy", AckPolicy.None, { change: "replace" }),
+  ack_wait: duration("redelivery after no ack", {
+    derived: "30s when acks are required (the first backoff step when there is one), else 0",
+    // With a backoff the server takes its first step as ack_wait.
+    from: (i) => (acked(i) ? (Array.isArray(i.backoff) && i.backoff.length ? toNanos(i.backoff[0] as Duration, "backoff[0]") : ACK_WAIT_DEFAULT) : 0),
+  }),
+  max_deliver: limit("deliveries of one message (-1: none)"),
+  backoff: durations("redelivery delays (needs max_deliver greater than its steps)"),
+  filter_subject: {
+    ...optionalText("the subject it delivers", filterReason),
+    // A single filter is the same consumer either way: one spelling.
+    canonical: (v: string | undefined, i: Raw) => v || (filtersOf(i).length === 1 ? filtersOf(i)[0] : undefined),
+  },
+  filter_subjects: { ...filterSubjects, canonical: (v: readonly string[] | undefined) => (v && v.length > 1 ? [...v] : []) },
+  replay_policy: oneOf(ReplayPolicy, "replay speed", ReplayPolicy.Instant, { change: "replace" }),
+  rate_limit_bps: natural("delivery rate limit in bits per second (0: none)", { only: "push" }),
+  sample_freq: text("sampling of ack metrics, e.g. 50%"),
+  max_waiting: limit("pull requests waiting at once", { derived: "512 for pull, 0 for push", from: (i) => (push(i) ? 0 : MAX_WAITING_DEFAULT) }, 0, { change: "replace", only: "pull" }),
+  max_ack_pending: limit("unacknowledged messages at once (a stream's consumer_limits lowers the default: declare it then; -1: none)", {
+    derived: "1000 when acks are required, else 0",
+    from: (i) => (acked(i) ? MAX_ACK_PENDING_DEFAULT : 0),
+  }),
+  headers_only: flag("deliver headers only"),
+  max_batch: limit("largest pull batch (0: none)", 0, 0, { only: "pull" }),
+  max_expires: duration("longest pull request wait (0: none)", 0, { only: "pull" }),
+  max_bytes: limit("largest pull request in bytes (0: none)", 0, 0, { only: "pull" }),
+  inactive_threshold: duration("idle time after which the server deletes it (0: durables never expire)"),
+  num_replicas: count("replicas (0: its stream's)", 0, 5, 0, { alias: "replicas" }),
+  mem_storage: flag("keep its state in memory", false, { change: "replace" }),
+  metadata: metadata("user metadata (keys starting with `_nats` are the server's)", false),
+  deliver_subject: {
+    ...optionalText("push consumers: where messages go (none: a pull consumer)", (s) => subjectReason(s, false, "deliver_subject")),
+    replaceReason: (c: string | undefined, d: string | undefined) => (!!c !== !!d ? "a consumer cannot switch between pull and push" : ""),
+  },
+  deliver_group: optionalText("push consumers: queue group", () => "", { only: "push" }),
+  idle_heartbeat: duration("push consumers: heartbeat when idle (0: none)", 0, { change: "replace", only: "push" }),
+  flow_control: flag("push consumers: flow control", false, { change: "replace", only: "push" }),
+  priority_groups: nestedDefaulted<readonly string[]>(
+    "pull consumers: priority group names",
+    (key) => z.array(z.string(`${key}[] must be a group name`), `${key} must be a list of group names`),
+    (v) => [...(v ?? [])],
+    [],
+  ),
+  priority_policy: optionalOneOf(PriorityPolicy, "how pull requests of its groups are served", PriorityPolicy.None),
+  priority_timeout: optionalDuration("pinned client timeout"),
+};
+
+/** The whole durable consumer config, every default filled in. */
+export type ConsumerConfig = ConfigOf<typeof CONSUMER_FIELDS>;
+/** Consumer config as users write it: `name` (or `durable_name`) required, durations may be strings. */
+export type ConsumerInput = Omit<InputOf<typeof CONSUMER_FIELDS>, "durable_name"> & { readonly name?: string; readonly durable_name?: string };
+
+/** Every ConsumerConfig key, in the server's order. */
+export const CONSUMER_KEYS = Object.keys(CONSUMER_FIELDS) as (keyof ConsumerConfig)[];
+/** Keys whose change replaces the consumer (also the ones an unknown value at preview may replace). */
+export const CONSUMER_REPLACE_KEYS = replaceKeys(CONSUMER_FIELDS);
+
+const CONSUMER_RULES: readonly CrossRule[] = [
+  (i) =>
+    Array.isArray(i.backoff) && i.backoff.length && !(Number(i.max_deliver) > i.backoff.length)
+      ? [{ property: "max_deliver", reason: `backoff needs max_deliver greater than its ${i.backoff.length} steps` }]
+      : [],
+  (i) => (i.filter_subject && filtersOf(i).length ? [{ property: "filter_subjects", reason: "set filter_subject or filter_subjects, not both" }] : []),
+  (i) => (i.deliver_policy === DeliverPolicy.StartSequence && !i.opt_start_seq ? [{ property: "opt_start_seq", reason: "deliver_policy by_start_sequence needs opt_start_seq" }] : []),
+  (i) => (i.deliver_policy === DeliverPolicy.StartTime && !i.opt_start_time ? [{ property: "opt_start_time", reason: "deliver_policy by_start_time needs opt_start_time" }] : []),
+];
+
+/** The schema of a consumer's fields from `source`, with `extra` keys the resource or section adds. */
+export const consumerSchema = (source: Source, extra: Readonly<Record<string, z.ZodType>> = {}) => tableSchema(CONSUMER_FIELDS, source, CONSUMER_RULES, extra);
 
 /** The full consumer config with the server's defaults filled in. */
 export function normalizeConsumerConfig(input: ConsumerInput): ConsumerConfig {
-  const name = input.durable_name ?? input.name ?? "";
-  const ack = input.ack_policy ?? AckPolicy.None;
-  const acked = ack !== AckPolicy.None;
-  const push = !!input.deliver_subject;
-  const filters = input.filter_subjects ?? [];
-  const backoff = (input.backoff ?? []).map((b, i) => toNanos(b, `backoff[${i}]`));
-  const cfg: ConsumerConfig = {
-    durable_name: name,
-    description: input.description ?? "",
-    deliver_policy: input.deliver_policy ?? DeliverPolicy.All,
-    opt_start_seq: input.opt_start_seq || undefined,
-    opt_start_time: input.opt_start_time ? new Date(input.opt_start_time).toISOString() : undefined,
-    ack_policy: ack,
-    // With a backoff the server takes its first step as ack_wait.
-    ack_wait: nanosOrZero(input.ack_wait, "ack_wait") || (acked ? (backoff[0] ?? ACK_WAIT_DEFAULT) : 0),
-    max_deliver: input.max_deliver ?? -1,
-    backoff,
-    // A single filter is the same consumer either way; keep one spelling.
-    filter_subject: input.filter_subject || (filters.length === 1 ? filters[0] : undefined),
-    filter_subjects: filters.length > 1 ? [...filters] : [],
-    replay_policy: input.replay_policy ?? ReplayPolicy.Instant,
-    rate_limit_bps: input.rate_limit_bps ?? 0,
-    sample_freq: input.sample_freq ?? "",
-    max_waiting: input.max_waiting ?? (push ? 0 : MAX_WAITING_DEFAULT),
-    max_ack_pending: input.max_ack_pending ?? (acked ? MAX_ACK_PENDING_DEFAULT : 0),
-    headers_only: input.headers_only ?? false,
-    max_batch: input.max_batch ?? 0,
-    max_expires: nanosOrZero(input.max_expires, "max_expires"),
-    max_bytes: input.max_bytes ?? 0,
-    inactive_threshold: nanosOrZero(input.inactive_threshold, "inactive_threshold"),
-    num_replicas: input.num_replicas ?? 0,
-    mem_storage: input.mem_storage ?? false,
-    metadata: userMetadata(input.metadata),
-    deliver_subject: input.deliver_subject || undefined,
-    deliver_group: input.deliver_group || undefined,
-    idle_heartbeat: nanosOrZero(input.idle_heartbeat, "idle_heartbeat"),
-    flow_control: input.flow_control ?? false,
-    priority_groups: [...(input.priority_groups ?? [])],
-    priority_policy: input.priority_policy && input.priority_policy !== PriorityPolicy.None ? input.priority_policy : undefined,
-    priority_timeout: nanosOrZero(input.priority_timeout, "priority_timeout") || undefined,
-  };
-  // Unset optional settings are dropped, so outputs and comparisons carry no undefined keys.
-  return Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) as ConsumerConfig;
+  return canonicalConfig(CONSUMER_FIELDS, input);
 }
 
 /** The request config: unset and zero values left out (the server fills them). */
-export function consumerWireConfig(cfg: ConsumerConfig): Record<string, unknown> {
+export function consumerWireConfig(cfg: ConsumerConfig): Raw {
   return {
     ...compact(cfg),
     durable_name: cfg.durable_name,
@@ -101,50 +164,12 @@ export function consumerWireConfig(cfg: ConsumerConfig): Record<string, unknown>
 
 /** Why a change needs a new consumer, per key. */
 export function consumerReplaceReasons(current: ConsumerConfig, desired: ConsumerConfig): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k of CONSUMER_REPLACE_ONLY) {
-    if (!deepEqual(current[k], desired[k])) out[k] = `${k} cannot change on an existing consumer (${JSON.stringify(current[k] ?? null)} → ${JSON.stringify(desired[k] ?? null)})`;
-  }
-  if (!!current.deliver_subject !== !!desired.deliver_subject) out.deliver_subject = "a consumer cannot switch between pull and push";
-  return out;
+  return replaceReasons(CONSUMER_FIELDS, current, desired, "cannot change on an existing consumer");
 }
 
-const CONSUMER_ENUMS: Readonly<Record<string, readonly string[]>> = {
-  ack_policy: Object.values(AckPolicy),
-  deliver_policy: Object.values(DeliverPolicy),
-  replay_policy: Object.values(ReplayPolicy),
-  priority_policy: Object.values(PriorityPolicy),
-};
-
-export function consumerInputFailures(input: Record<string, unknown>, extraKeys: readonly string[] = [], path = ""): InputFailure[] {
-  const p = (k: string) => propertyPath(path, k);
-  const f = unknownKeyFailures(input, CONSUMER_KEYS, extraKeys, "consumer", path);
-  const i = input as ConsumerInput & Record<string, unknown>;
-  const name = i.durable_name ?? i.name;
-  if (i.durable_name !== undefined && i.name !== undefined && i.durable_name !== i.name) f.push({ property: p("durable_name"), reason: "name and durable_name differ: set one" });
-  const nr = nameReason(typeof name === "string" ? name : "", "consumer name");
-  if (nr) f.push({ property: p("name"), reason: nr });
-  f.push(...enumFailures(i, CONSUMER_ENUMS, path), ...durationFailures(i, CONSUMER_DURATION_KEYS, path));
-  (i.backoff ?? []).forEach((b, n) => {
-    const r = durationReason(b, `backoff[${n}]`);
-    if (r) f.push({ property: p(`backoff[${n}]`), reason: r });
-  });
-  if (i.backoff?.length && !(Number(i.max_deliver) > i.backoff.length)) f.push({ property: p("max_deliver"), reason: `backoff needs max_deliver greater than its ${i.backoff.length} steps` });
-  if (i.filter_subject && i.filter_subjects?.length) f.push({ property: p("filter_subjects"), reason: "set filter_subject or filter_subjects, not both" });
-  [...(i.filter_subject ? [i.filter_subject] : []), ...(i.filter_subjects ?? [])].forEach((s, n) => {
-    const r = subjectReason(String(s), true, "filter subject");
-    if (r) f.push({ property: p(i.filter_subject && n === 0 ? "filter_subject" : `filter_subjects[${i.filter_subject ? n - 1 : n}]`), reason: r });
-  });
-  if (i.deliver_policy === DeliverPolicy.StartSequence && !i.opt_start_seq) f.push({ property: p("opt_start_seq"), reason: "deliver_policy by_start_sequence needs opt_start_seq" });
-  if (i.deliver_policy === DeliverPolicy.StartTime && !i.opt_start_time) f.push({ property: p("opt_start_time"), reason: "deliver_policy by_start_time needs opt_start_time" });
-  if (i.deliver_subject) {
-    const r = subjectReason(i.deliver_subject, false, "deliver_subject");
-    if (r) f.push({ property: p("deliver_subject"), reason: r });
-    for (const k of ["max_waiting", "max_batch", "max_expires", "max_bytes"] as const) if (i[k]) f.push({ property: p(k), reason: `${k} is for pull consumers; remove it or deliver_subject` });
-  } else {
-    for (const k of ["deliver_group", "idle_heartbeat", "flow_control", "rate_limit_bps"] as const) if (i[k]) f.push({ property: p(k), reason: `${k} is for push consumers: set deliver_subject or remove it` });
-  }
-  return f;
+/** Problems with consumer inputs (wire names); `extraKeys` are resource-level keys to accept. */
+export function consumerInputFailures(input: Raw, extraKeys: readonly string[] = []): InputFailure[] {
+  return inputFailures(consumerSchema("inputs", accepting(extraKeys)), input, "consumer");
 }
 
 export function consumerId(domain: string | undefined, stream: string, name: string): string {

@@ -7,15 +7,25 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { isNotFound, jsApi } from "./api";
-import { changedKeys, containsUnknown, deepEqual, knownInputs, resourceConfig } from "./canonical";
+import { changedKeys, containsUnknown, deepEqual, knownInputs, resourceConfig } from "../provider/canonical";
 import { jetStreamConnection, UnreachableError } from "./connection-pool";
 import { domainGoing } from "./data-loss";
-import { consumerId, consumerInputFailures, consumerReplaceReasons, consumerWireConfig, describeConsumer as describe, normalizeConsumerConfig } from "./consumer-config";
+import {
+  CONSUMER_REPLACE_KEYS,
+  consumerId,
+  consumerInputFailures,
+  consumerReplaceReasons,
+  consumerWireConfig,
+  describeConsumer as describe,
+  normalizeConsumerConfig,
+  type ConsumerConfig,
+  type ConsumerInput,
+} from "./consumer-config";
 import { needsEnsure } from "./liveness";
-import { dynamicProvider, providerExports } from "./provider-loader";
+import { dynamicProvider, providerExports } from "../provider/provider-loader";
 import { parseIdForRead } from "./resource-id";
 import { targetChange, targetFailures } from "./target";
-import { CONSUMER_REPLACE_ONLY, type ConnectionTarget, type ConsumerConfig, type ConsumerInput } from "./types";
+import type { ConnectionTarget } from "./types";
 import { nameReason } from "../subjects";
 
 // The config and rules used to live here: importable from here still.
@@ -68,7 +78,7 @@ export async function checkConsumer(_olds: unknown, news: ConsumerArgs): Promise
 
 export async function diffConsumer(_id: string, olds: ConsumerOutputs, news: ConsumerArgs): Promise<pulumi.dynamic.DiffResult> {
   if (containsUnknown(news)) {
-    const replaces = [...CONSUMER_REPLACE_ONLY, "stream", "name"].filter((k) => containsUnknown((news as Record<string, unknown>)[k]));
+    const replaces = [...CONSUMER_REPLACE_KEYS, "stream", "name"].filter((k) => containsUnknown((news as Record<string, unknown>)[k]));
     return { changes: true, replaces, deleteBeforeReplace: true };
   }
   const current = normalizeConsumerConfig(configOf(olds));

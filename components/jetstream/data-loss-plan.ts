@@ -12,7 +12,7 @@ import { KV_STORE_KIND } from "./kv-config";
 import { OBJECT_STORE_KIND } from "./object-store-config";
 import { formatId } from "./resource-id";
 import { STREAM_STORE_KIND } from "./stream-config";
-import type { StreamConfig } from "./types";
+import type { StreamConfig } from "./stream-config";
 
 /** A store as the guard sees it live (user-data.ts asks the server). */
 export type LiveStore = {

@@ -1,27 +1,22 @@
 /**
- * A KV bucket's canonical config (stream `KV_<bucket>`) and its rules, pure: the bucket's stream
- * config is derived the way the nats CLI (nats.go) derives it, so buckets made with `nats kv add`
- * import cleanly; and the key rule of KV entries.
+ * A KV bucket's fields (KV_FIELDS: the bucket fields and the KV ones, each declared once) and its
+ * stream config (stream `KV_<bucket>`), pure: derived the way the nats CLI (nats.go) derives it,
+ * so buckets made with `nats kv add` import cleanly; and the key rule of KV entries.
  *
  * Diff rules: `replicas`, `history`, `ttl`, limits, compression, metadata, sources change in
- * place — never a replace (terraform-provider-jetstream users lost data to a forced KV
- * replacement on a replicas change). KV_REPLACE_ONLY keys replace; a set `limit_marker_ttl`
+ * place; `bucket`, `storage` and adding or changing a mirror replace; a set `limit_marker_ttl`
  * cannot be unset (the stream's allow_msg_ttl is one-way).
  */
-import { compact, containsUnknown, deepEqual } from "./canonical";
-import { bucketFieldFailures, bucketFieldsFromStream, bucketNameReason, bucketStreamFields, normalizeBucketFields, withoutPrefix } from "./bucket-config";
-import { propertyPath, type InputFailure } from "./input-checks";
+import { compact, containsUnknown, deepEqual } from "../provider/canonical";
+import { BUCKET_FIELDS, bucketFieldsFromStream, bucketNameReason, bucketStreamFields, withoutPrefix } from "./bucket-config";
+import { accepting, canonicalConfig, count, duration, inputFailures, limit, oneWayViolations, replaceKeys, replaceReasons, tableSchema, type ConfigOf, type InputFailure, type InputOf, type Source } from "./fields";
 import { formatId } from "./resource-id";
 import type { StoreKind } from "./store-kind";
-import { DEFAULT_DUPLICATE_WINDOW, normalizeSource, normalizeStreamConfig, replaceOnlyReasons, sourcingFailures } from "./stream-config";
-import { KV_REPLACE_ONLY, toNanos, type KvConfig, type KvInput, type StreamConfig, type StreamSource, type StreamSourceInput } from "./types";
+import { DEFAULT_DUPLICATE_WINDOW, mirrorField, mirrorRule, normalizeSource, normalizeStreamConfig, republishField, sourcesField, type StreamConfig } from "./stream-config";
+import type { StreamSource, StreamSourceInput } from "./types";
+import { z } from "zod";
 
 export const KV_STREAM_PREFIX = "KV_";
-
-export const KV_KEYS = [
-  "bucket", "description", "history", "ttl", "max_value_size", "max_bytes", "storage", "replicas",
-  "placement", "compression", "metadata", "mirror", "sources", "republish", "limit_marker_ttl",
-] as const satisfies readonly (keyof KvConfig)[];
 
 /** A source/mirror bucket name without the `KV_` stream prefix. */
 const bucketOf = (streamName: string) => withoutPrefix(KV_STREAM_PREFIX, streamName);
@@ -29,18 +24,37 @@ const bucketOf = (streamName: string) => withoutPrefix(KV_STREAM_PREFIX, streamN
 function normalizeBucketSource(s: StreamSourceInput): StreamSource {
   return normalizeSource({ ...s, name: bucketOf(s.name) });
 }
+
+/** Every KV bucket field, in the KV API's terms. */
+export const KV_FIELDS = {
+  bucket: BUCKET_FIELDS.bucket,
+  description: BUCKET_FIELDS.description,
+  history: count("values kept per key (the stream's max_msgs_per_subject)", 1, 64, 1),
+  ttl: BUCKET_FIELDS.ttl,
+  max_value_size: limit("largest value, in bytes (the stream's max_msg_size; -1: none)"),
+  max_bytes: BUCKET_FIELDS.max_bytes,
+  storage: BUCKET_FIELDS.storage,
+  replicas: BUCKET_FIELDS.replicas,
+  placement: BUCKET_FIELDS.placement,
+  compression: BUCKET_FIELDS.compression,
+  metadata: BUCKET_FIELDS.metadata,
+  mirror: mirrorField("a bucket it is a read replica of (name without `KV_`)", normalizeBucketSource),
+  sources: sourcesField("buckets it sources (names without `KV_`)", normalizeBucketSource),
+  republish: republishField("republish stored values: { src, dest, headers_only }"),
+  limit_marker_ttl: duration("TTL of the markers left for keys removed by ttl or limits (0: none)", 0, { change: "one-way", keepOn: "keep a limit_marker_ttl" }),
+};
+
+export type KvConfig = ConfigOf<typeof KV_FIELDS>;
+export type KvInput = InputOf<typeof KV_FIELDS>;
+
+export const KV_KEYS = Object.keys(KV_FIELDS) as (keyof KvConfig)[];
+
+/** The schema of a KV bucket's fields from `source`, with `extra` keys the resource or section adds. */
+export const kvSchema = (source: Source, extra: Readonly<Record<string, z.ZodType>> = {}) => tableSchema(KV_FIELDS, source, [mirrorRule("a mirror bucket")], extra);
+
 /** The full KV config with defaults filled in. */
 export function normalizeKvConfig(input: KvInput): KvConfig {
-  const cfg: KvConfig = {
-    ...normalizeBucketFields(input),
-    history: input.history ?? 1,
-    max_value_size: input.max_value_size ?? -1,
-    sources: (input.sources ?? []).map(normalizeBucketSource),
-    limit_marker_ttl: input.limit_marker_ttl === undefined ? 0 : toNanos(input.limit_marker_ttl, "limit_marker_ttl"),
-  };
-  const mirror = input.mirror ? normalizeBucketSource(input.mirror) : undefined;
-  const republish = compact(input.republish);
-  return { ...cfg, ...(mirror ? { mirror } : {}), ...(republish ? { republish } : {}) };
+  return canonicalConfig(KV_FIELDS, input);
 }
 
 /** The bucket's stream config, as nats.go's KV create derives it. */
@@ -91,43 +105,22 @@ export function kvConfigFromStream(cfg: StreamConfig): KvConfig {
   });
 }
 
-/** Why changing a bucket needs a replacement, per key. */
-export function kvReplaceReasons(current: KvConfig, desired: KvConfig): Partial<Record<keyof KvConfig, string>> {
-  return replaceOnlyReasons(KV_REPLACE_ONLY, current, desired);
-}
-
-/** Problems with KV inputs. */
-export function kvInputFailures(input: Record<string, unknown>, extraKeys: readonly string[] = [], path = ""): InputFailure[] {
-  const f = bucketFieldFailures(input, KV_KEYS, ["ttl", "limit_marker_ttl"], "KV bucket", extraKeys, path);
-  const i = input as KvInput & Record<string, unknown>;
-  if (i.history !== undefined && (!Number.isInteger(i.history) || i.history < 1 || i.history > 64)) f.push({ property: propertyPath(path, "history"), reason: `history (${i.history}) must be 1 to 64` });
-  f.push(...sourcingFailures(i, path, "a mirror bucket"));
-  return f;
-}
-
-/** A set limit_marker_ttl turned off: the server can never turn the stream's message TTLs off. */
-export function kvOneWayViolations(current: KvConfig, desired: KvConfig, what: string): string[] {
-  if (!(current.limit_marker_ttl > 0 && desired.limit_marker_ttl === 0)) return [];
-  return [`${what}: limit_marker_ttl is set and the server can never turn the bucket's message TTLs off again; keep a limit_marker_ttl (or delete the bucket, which loses its entries)`];
-}
-
-export function kvId(domain: string | undefined, bucket: string): string {
-  return formatId("kv", domain, bucket);
-}
+const KV_INPUTS = kvSchema("inputs");
 
 /** A KV bucket as a store in stream `KV_<bucket>`. */
 export const KV_STORE_KIND: StoreKind<KvConfig, KvInput> = {
   idKind: "kv",
   noun: "kv bucket",
   nameKey: "bucket",
-  replaceOnly: KV_REPLACE_ONLY,
+  replaceOnly: replaceKeys(KV_FIELDS),
   streamName: (bucket) => KV_STREAM_PREFIX + bucket,
   normalize: normalizeKvConfig,
   toStream: kvStreamConfig,
   fromStream: kvConfigFromStream,
-  replaceReasons: kvReplaceReasons,
-  oneWayViolations: kvOneWayViolations,
-  inputFailures: kvInputFailures,
+  replaceReasons: (current, desired) => replaceReasons(KV_FIELDS, current, desired),
+  oneWayViolations: (current, desired, what) => oneWayViolations(KV_FIELDS, current, desired, what, "bucket"),
+  inputFailures: (input: Record<string, unknown>, extraKeys: readonly string[] = []): InputFailure[] =>
+    inputFailures(extraKeys.length ? kvSchema("inputs", accepting(extraKeys)) : KV_INPUTS, input, "KV bucket"),
 };
 
 // ---------------------------------------------------------------- entries

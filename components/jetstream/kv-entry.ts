@@ -12,7 +12,7 @@ import { jetStreamConnection, UnreachableError } from "./connection-pool";
 import { domainGoing } from "./data-loss";
 import { kvEntryId, kvEntryInputFailures, KV_STREAM_PREFIX } from "./kv-config";
 import { needsEnsure } from "./liveness";
-import { dynamicProvider, providerExports } from "./provider-loader";
+import { dynamicProvider, providerExports } from "../provider/provider-loader";
 import { parseIdForRead } from "./resource-id";
 import { describeAt, targetChange, targetFailures } from "./target";
 import type { ConnectionTarget } from "./types";

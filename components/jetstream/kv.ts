@@ -7,9 +7,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { KV_STORE_KIND } from "./kv-config";
-import { dynamicProvider, providerExports } from "./provider-loader";
+import { dynamicProvider, providerExports } from "../provider/provider-loader";
 import { storeResource, type StoreArgs, type StoreOutputs } from "./store-resource";
-import type { KvConfig, KvInput } from "./types";
+import type { KvConfig, KvInput } from "./kv-config";
 
 // The config and rules used to live here: importable from here still.
 export * from "./kv-config";

@@ -13,7 +13,7 @@
  * one per resource.
  */
 import { createHash } from "node:crypto";
-import { containsUnknown } from "./canonical";
+import { containsUnknown } from "../provider/canonical";
 import type { ConnectionTarget } from "./types";
 
 export type Liveness = "present" | "gone" | "unreachable";

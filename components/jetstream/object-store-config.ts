@@ -1,21 +1,27 @@
 /**
- * An object bucket's canonical config (stream `OBJ_<bucket>`) and its rules, pure: the stream
- * config is derived the way the object store clients (nats.js, nats.go) derive it. Everything
- * but the bucket name and storage changes in place.
+ * An object bucket's fields (the bucket fields, bucket-config.ts) and its stream config (stream
+ * `OBJ_<bucket>`), pure: derived the way the object store clients (nats.js, nats.go) derive it.
+ * Everything but the bucket name and storage changes in place.
  */
-import { bucketFieldFailures, bucketFieldsFromStream, bucketStreamFields, normalizeBucketFields } from "./bucket-config";
-import type { InputFailure } from "./input-checks";
-import { formatId } from "./resource-id";
+import { z } from "zod";
+import { BUCKET_FIELDS, bucketFieldsFromStream, bucketStreamFields, type BucketConfig, type BucketInput } from "./bucket-config";
+import { accepting, canonicalConfig, inputFailures, replaceKeys, replaceReasons, tableSchema, type Source } from "./fields";
 import type { StoreKind } from "./store-kind";
-import { normalizeStreamConfig, replaceOnlyReasons } from "./stream-config";
-import { OBJECT_REPLACE_ONLY, type ObjectStoreConfig, type ObjectStoreInput, type StreamConfig } from "./types";
+import { normalizeStreamConfig, type StreamConfig } from "./stream-config";
 
 export const OBJECT_STREAM_PREFIX = "OBJ_";
 
-export const OBJECT_STORE_KEYS = ["bucket", "description", "ttl", "max_bytes", "storage", "replicas", "placement", "compression", "metadata"] as const satisfies readonly (keyof ObjectStoreConfig)[];
+/** An object bucket has the bucket fields only. */
+export const OBJECT_STORE_FIELDS = BUCKET_FIELDS;
+export type ObjectStoreConfig = BucketConfig;
+export type ObjectStoreInput = BucketInput;
+
+/** The schema of an object bucket's fields from `source`, with `extra` keys the resource or section adds. */
+export const objectStoreSchema = (source: Source, extra: Readonly<Record<string, z.ZodType>> = {}) => tableSchema(OBJECT_STORE_FIELDS, source, [], extra);
+const OBJECT_STORE_INPUTS = objectStoreSchema("inputs");
 
 export function normalizeObjectStoreConfig(input: ObjectStoreInput): ObjectStoreConfig {
-  return normalizeBucketFields(input);
+  return canonicalConfig(OBJECT_STORE_FIELDS, input);
 }
 
 /** The bucket's stream config, as the object store clients derive it. */
@@ -27,25 +33,18 @@ export function objectStoreConfigFromStream(cfg: StreamConfig): ObjectStoreConfi
   return normalizeObjectStoreConfig(bucketFieldsFromStream(OBJECT_STREAM_PREFIX, cfg));
 }
 
-export function objectStoreInputFailures(input: Record<string, unknown>, extraKeys: readonly string[] = [], path = ""): InputFailure[] {
-  return bucketFieldFailures(input, OBJECT_STORE_KEYS, ["ttl"], "object bucket", extraKeys, path);
-}
-
-export function objectStoreId(domain: string | undefined, bucket: string): string {
-  return formatId("object-store", domain, bucket);
-}
-
 /** An object bucket as a store in stream `OBJ_<bucket>`. */
 export const OBJECT_STORE_KIND: StoreKind<ObjectStoreConfig, ObjectStoreInput> = {
   idKind: "object-store",
   noun: "object bucket",
   nameKey: "bucket",
-  replaceOnly: OBJECT_REPLACE_ONLY,
+  replaceOnly: replaceKeys(OBJECT_STORE_FIELDS),
   streamName: (bucket) => OBJECT_STREAM_PREFIX + bucket,
   normalize: normalizeObjectStoreConfig,
   toStream: objectStreamConfig,
   fromStream: objectStoreConfigFromStream,
-  replaceReasons: (current, desired) => replaceOnlyReasons(OBJECT_REPLACE_ONLY, current, desired),
+  replaceReasons: (current, desired) => replaceReasons(OBJECT_STORE_FIELDS, current, desired),
   oneWayViolations: () => [],
-  inputFailures: objectStoreInputFailures,
+  inputFailures: (input, extraKeys = []) =>
+    inputFailures(extraKeys.length ? objectStoreSchema("inputs", accepting(extraKeys)) : OBJECT_STORE_INPUTS, input, "object bucket"),
 };

@@ -8,9 +8,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { OBJECT_STORE_KIND } from "./object-store-config";
-import { dynamicProvider, providerExports } from "./provider-loader";
+import { dynamicProvider, providerExports } from "../provider/provider-loader";
 import { storeResource, type StoreArgs, type StoreOutputs } from "./store-resource";
-import type { ObjectStoreConfig, ObjectStoreInput } from "./types";
+import type { ObjectStoreConfig, ObjectStoreInput } from "./object-store-config";
 
 // The config and rules used to live here: importable from here still.
 export * from "./object-store-config";

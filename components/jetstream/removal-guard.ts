@@ -21,12 +21,12 @@
  * is no update of this resource.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { deepEqual } from "./canonical";
+import { deepEqual } from "../provider/canonical";
 import { UnreachableError } from "./connection-pool";
 import { approveReplacement, markDomainsGoing, markRunAllowsDataLoss } from "./data-loss";
 import { dataLossChanges, describeStore, refusalLine, removedStores, storeKey, storeResourceId, storeStreamName, type StoreRef } from "./data-loss-plan";
 import { liveChecksDisabled } from "./liveness";
-import { dynamicProvider } from "./provider-loader";
+import { dynamicProvider } from "../provider/provider-loader";
 import { deleteStreamGuarded } from "./stream-requests";
 import type { ConnectionTarget } from "./types";
 import { liveStore, type LiveStore } from "./user-data";

@@ -6,16 +6,17 @@
  * `allow_rollup` → `allow_rollup_hdrs`); durations stay strings until the resources normalize
  * them. Every problem is collected and thrown as one ConfigError.
  */
+import { z } from "zod";
+import { checkSection } from "../config/validate";
 import { ConfigError, type ConfigIssue, type Topology } from "../topology/types";
 import { subjectsOverlap } from "../subjects";
 import { aggregateSources, isEpochSpelling, type AggregatedStream, type SourceRewind } from "./aggregate";
-import { consumerInputFailures } from "./consumer-config";
-import type { InputFailure } from "./input-checks";
-import { KV_STREAM_PREFIX, kvInputFailures, kvKeyReason } from "./kv-config";
+import { CONSUMER_FIELDS, consumerSchema, type ConsumerInput } from "./consumer-config";
+import { accepting, wireNames, type Table } from "./fields";
+import { KV_STREAM_PREFIX, kvKeyReason, kvSchema, type KvInput } from "./kv-config";
 import { atIssues, leafDomains, resolveAt, type At, type Location } from "./locations";
-import { OBJECT_STREAM_PREFIX, objectStoreInputFailures } from "./object-store-config";
-import { streamInputFailures } from "./stream-config";
-import { CONSUMER_DURATION_KEYS, STREAM_DURATION_KEYS, type ConsumerInput, type KvInput, type ObjectStoreInput, type StreamInput } from "./types";
+import { OBJECT_STREAM_PREFIX, objectStoreSchema, type ObjectStoreInput } from "./object-store-config";
+import { STREAM_FIELDS, streamSchema, type StreamInput } from "./stream-config";
 
 /** A stream in one domain. */
 export type StreamSpec = {
@@ -75,58 +76,21 @@ export type JetStreamSpec = {
 type Raw = Record<string, unknown>;
 const isObject = (v: unknown): v is Raw => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** Config names → wire names. */
-const STREAM_ALIASES: Readonly<Record<string, string>> = { replicas: "num_replicas", allow_rollup: "allow_rollup_hdrs" };
-const CONSUMER_ALIASES: Readonly<Record<string, string>> = { replicas: "num_replicas" };
-
-/** Renames aliased keys; returns the wire object and wire → config name for messages. */
-function toWire(raw: Raw, aliases: Readonly<Record<string, string>>, drop: readonly string[]): { wire: Raw; names: Record<string, string> } {
-  const wire: Raw = {};
-  const names: Record<string, string> = {};
-  for (const [k, v] of Object.entries(raw)) {
-    if (drop.includes(k)) continue;
-    const w = aliases[k] ?? k;
-    wire[w] = v;
-    names[w] = k;
-  }
-  return { wire, names };
-}
-
-/** InputFailures (wire property names) → ConfigIssues under `path` with the user's names. */
-function issuesFrom(failures: readonly InputFailure[], path: string, names: Record<string, string>): ConfigIssue[] {
-  return failures.map((f) => {
-    const [head, ...rest] = f.property.split(/(?=[.[])/);
-    return { propertyPath: `${path}.${[names[head] ?? head, ...rest].join("")}`, reason: f.reason };
-  });
-}
-
 /**
- * Size and count limits: a whole number, or -1 for unlimited (where the server knows -1). The
- * server silently turns any other negative into -1 (`max_bytes: -5` was stored as unlimited), so
- * a typo would lift a limit without a word; refuse it at preview instead.
+ * The section's declarations are checked against the resources' own field tables as the stack
+ * config spells them (durations need a unit, `replicas` for num_replicas); the keys a declaration
+ * adds (`at`, `aggregate`…) are checked here, against the topology.
  */
-const STREAM_LIMIT_KEYS = ["max_consumers", "max_msgs", "max_bytes", "max_msgs_per_subject", "max_msg_size"] as const;
-const KV_LIMIT_KEYS = ["max_value_size", "max_bytes"] as const;
-const OBJECT_LIMIT_KEYS = ["max_bytes"] as const;
-const CONSUMER_LIMIT_KEYS = { max_deliver: -1, max_ack_pending: -1, max_waiting: 0, max_batch: 0, max_bytes: 0 } as const;
+const STREAM_DECLARATION = streamSchema("config", accepting(["at", "aggregate"]));
+const AGGREGATE_DECLARATION = streamSchema("config", accepting(["rewinds"]));
+const KV_DECLARATION = kvSchema("config", accepting(["at", "entries"]));
+const OBJECT_DECLARATION = objectStoreSchema("config", accepting(["at"]));
+const CONSUMER_DECLARATION = consumerSchema("config", accepting(["at", "stream"]));
 
-function limitIssues(wire: Raw, keys: Readonly<Record<string, number>> | readonly string[], path: string, names: Record<string, string>): ConfigIssue[] {
-  const floors: Record<string, number> = Array.isArray(keys) ? Object.fromEntries(keys.map((k) => [k, -1])) : (keys as Record<string, number>);
-  return Object.entries(floors)
-    .filter(([k, floor]) => wire[k] !== undefined && !(typeof wire[k] === "number" && Number.isSafeInteger(wire[k]) && (wire[k] as number) >= floor))
-    .map(([k, floor]) => ({
-      propertyPath: `${path}.${names[k] ?? k}`,
-      reason:
-        `${names[k] ?? k}: ${JSON.stringify(wire[k])} is not a limit: write a whole number ≥ ${floor === -1 ? "0, or -1 for unlimited" : floor}` +
-        (typeof wire[k] === "number" && (wire[k] as number) < -1 ? " (the server would silently store -1, unlimited)" : ""),
-    }));
-}
-
-/** YAML durations must carry a unit: a bare 3600 would be read as nanoseconds. */
-function durationNumberIssues(wire: Raw, keys: readonly string[], path: string, names: Record<string, string>): ConfigIssue[] {
-  return keys
-    .filter((k) => typeof wire[k] === "number" && wire[k] !== 0)
-    .map((k) => ({ propertyPath: `${path}.${names[k] ?? k}`, reason: `${names[k] ?? k}: ${String(wire[k])} has no unit; write a duration string like "720h" or "30s"` }));
+/** Problems with declaration `raw` at `path`, pushed to `issues`; its wire-named config, without the `drop` keys. */
+function declaration(schema: z.ZodType, table: Table, raw: Raw, path: string, noun: string, drop: readonly string[], issues: ConfigIssue[]): Raw {
+  issues.push(...checkSection(schema, raw, path, `${noun} setting`).issues);
+  return wireNames(table, Object.fromEntries(Object.entries(raw).filter(([k]) => !drop.includes(k))));
 }
 
 function list(raw: Raw, key: string, issues: ConfigIssue[]): Raw[] {
@@ -167,15 +131,13 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
   const aggregates: AggregateSpec[] = [];
   list(raw, "streams", issues).forEach((s, i) => {
     const path = `jetstream.streams[${i}]`;
-    const { wire, names } = toWire(s, STREAM_ALIASES, ["at", "aggregate"]);
-    issues.push(...issuesFrom(streamInputFailures(wire), path, names), ...durationNumberIssues(wire, STREAM_DURATION_KEYS, path, names));
-    issues.push(...limitIssues(wire, STREAM_LIMIT_KEYS, path, names));
+    const wire = declaration(STREAM_DECLARATION, STREAM_FIELDS, s, path, "stream", ["at", "aggregate"], issues);
     const ai = atIssues(s.at, `${path}.at`, topology);
     issues.push(...ai);
     if (ai.length) return;
     const at = s.at as At;
     const locations = resolveAt(at, topology);
-    issues.push(...replicaIssue(wire.num_replicas, locations, `${path}.${names.num_replicas ?? "replicas"}`));
+    issues.push(...replicaIssue(wire.num_replicas, locations, `${path}.${s.num_replicas !== undefined ? "num_replicas" : "replicas"}`));
     for (const location of locations) streams.push({ at, location, config: wire as StreamInput });
     if (s.aggregate === undefined) return;
     const ap = `${path}.aggregate`;
@@ -195,32 +157,29 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
         });
       }
     }
-    const ag = toWire(s.aggregate, STREAM_ALIASES, ["subjects", "sources", "mirror", "rewinds"]);
+    const own = Object.fromEntries(Object.entries(s.aggregate).filter(([k]) => !["subjects", "sources", "mirror"].includes(k)));
     // Leaf deny_imports keep leaf stores local but, on nats-server 2.15, also stop those subjects
     // crossing leafnode links towards the hub. Hub subscribers see leaf events through the
     // aggregate instead: it republishes each sourced event on its own subject, once, once stored.
     // `republish: false` opts out; an explicit republish block replaces the default.
-    if (ag.wire.republish === false) delete ag.wire.republish;
-    else if (ag.wire.republish === undefined) ag.wire.republish = { ...AGGREGATE_REPUBLISH };
-    issues.push(...issuesFrom(streamInputFailures(ag.wire), ap, ag.names), ...durationNumberIssues(ag.wire, STREAM_DURATION_KEYS, ap, ag.names));
-    issues.push(...limitIssues(ag.wire, STREAM_LIMIT_KEYS, ap, ag.names));
+    if (own.republish === false) delete own.republish;
+    else if (own.republish === undefined) own.republish = { ...AGGREGATE_REPUBLISH };
+    const agWire = declaration(AGGREGATE_DECLARATION, STREAM_FIELDS, own, ap, "stream", ["rewinds"], issues);
     if (!topology.hub.members.length) {
       issues.push({ propertyPath: ap, reason: "the topology has no hub members to hold the aggregate: give hosts the `hub` role" });
       return;
     }
     const [location] = resolveAt("hub", topology);
-    issues.push(...replicaIssue(ag.wire.num_replicas, [location], `${ap}.${ag.names.num_replicas ?? "replicas"}`));
+    issues.push(...replicaIssue(agWire.num_replicas, [location], `${ap}.${own.num_replicas !== undefined ? "num_replicas" : "replicas"}`));
     const leafStream: AggregatedStream = { name: String(s.name), at };
     const rewinds = parseRewinds(s.aggregate.rewinds, `${ap}.rewinds`, leafDomains(at, topology), issues);
-    aggregates.push({ location, leafStream, config: { ...(ag.wire as StreamInput), sources: aggregateSources(leafStream, topology, rewinds) } });
+    aggregates.push({ location, leafStream, config: { ...(agWire as StreamInput), sources: aggregateSources(leafStream, topology, rewinds) } });
   });
 
   const kv: KvSpec[] = [];
   list(raw, "kv", issues).forEach((b, i) => {
     const path = `jetstream.kv[${i}]`;
-    const { wire, names } = toWire(b, {}, ["at", "entries"]);
-    issues.push(...issuesFrom(kvInputFailures(wire), path, names), ...durationNumberIssues(wire, ["ttl", "limit_marker_ttl"], path, names));
-    issues.push(...limitIssues(wire, KV_LIMIT_KEYS, path, names));
+    const wire = declaration(KV_DECLARATION, {}, b, path, "KV bucket", ["at", "entries"], issues);
     const entries: Record<string, string> = {};
     if (b.entries !== undefined) {
       if (!isObject(b.entries)) issues.push({ propertyPath: `${path}.entries`, reason: "must be a mapping of key → value" });
@@ -244,9 +203,7 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
   const objects: ObjectStoreSpec[] = [];
   list(raw, "objects", issues).forEach((o, i) => {
     const path = `jetstream.objects[${i}]`;
-    const { wire, names } = toWire(o, {}, ["at"]);
-    issues.push(...issuesFrom(objectStoreInputFailures(wire), path, names), ...durationNumberIssues(wire, ["ttl"], path, names));
-    issues.push(...limitIssues(wire, OBJECT_LIMIT_KEYS, path, names));
+    const wire = declaration(OBJECT_DECLARATION, {}, o, path, "object bucket", ["at"], issues);
     const ai = atIssues(o.at, `${path}.at`, topology);
     issues.push(...ai);
     if (ai.length) return;
@@ -273,9 +230,8 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
   const consumers: ConsumerSpec[] = [];
   list(raw, "consumers", issues).forEach((c, i) => {
     const path = `jetstream.consumers[${i}]`;
-    const { wire, names } = toWire(c, CONSUMER_ALIASES, ["at", "stream"]);
-    issues.push(...issuesFrom(consumerInputFailures(wire), path, names), ...durationNumberIssues(wire, CONSUMER_DURATION_KEYS, path, names));
-    issues.push(...limitIssues(wire, CONSUMER_LIMIT_KEYS, path, names));
+    // `name` stays `name` (the resource sends it as both name and durable_name); only replicas is renamed.
+    const wire = declaration(CONSUMER_DECLARATION, { num_replicas: CONSUMER_FIELDS.num_replicas }, c, path, "consumer", ["at", "stream"], issues);
     const streamName = c.stream;
     const known = typeof streamName === "string" ? streamDomains.get(streamName) : undefined;
     if (!known) {
@@ -309,7 +265,7 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
     issues.push(...ai);
     if (ai.length) return;
     // A consumer's replicas, like its stream's, cannot exceed the servers of its domain.
-    issues.push(...replicaIssue(wire.num_replicas, resolveAt(at, topology), `${path}.${names.num_replicas ?? "replicas"}`));
+    issues.push(...replicaIssue(wire.num_replicas, resolveAt(at, topology), `${path}.${c.num_replicas !== undefined ? "num_replicas" : "replicas"}`));
     for (const location of resolveAt(at, topology)) {
       if (!known.domains.has(location.domain)) {
         issues.push({ propertyPath: `${path}.at`, reason: `stream '${streamName}' does not exist in domain '${location.domain}' (it lives in ${[...known.domains].join(", ")}); change at or the stream's at` });

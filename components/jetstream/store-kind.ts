@@ -4,9 +4,9 @@
  * stream's, and its diff rules and input checks. Pure data and functions; store-resource.ts
  * turns one into the resource's check/diff/create/read/update/delete.
  */
-import type { InputFailure } from "./input-checks";
+import type { InputFailure } from "./fields";
 import type { ResourceKind } from "./resource-id";
-import type { StreamConfig } from "./types";
+import type { StreamConfig } from "./stream-config";
 
 /** Resource-level inputs besides the config: where, whether data may be lost, whether to take over an existing one. */
 export const STORE_RESOURCE_KEYS = ["target", "allowDataLoss", "adopt"] as const;

@@ -9,7 +9,7 @@
  * a server that answers (its store was wiped) is an update, which creates it again.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { changedKeys, containsUnknown, deepEqual, knownInputs, resourceConfig } from "./canonical";
+import { changedKeys, containsUnknown, deepEqual, knownInputs, resourceConfig } from "../provider/canonical";
 import { UnreachableError } from "./connection-pool";
 import { domainGoing } from "./data-loss";
 import { needsEnsure } from "./liveness";

@@ -1,15 +1,47 @@
 /**
- * A stream's canonical config (StreamConfig in types.ts) and its rules, pure (no I/O, no
- * Pulumi): the server's defaults, the wire form of a request, which changes replace and which
- * settings are one-way, and the input checks. stream.ts runs them against the server; KV and
- * object buckets derive their stream configs through them.
+ * A stream's fields, each declared once in STREAM_FIELDS (type and checks, default, whether the
+ * server changes it in place, doc line), and what comes from them, pure (no I/O, no Pulumi): the
+ * canonical config with the server's defaults filled in, the wire form of a request, the diff
+ * rules and the input checks. stream.ts runs them against the server; KV and object buckets
+ * derive their stream configs through them; jetstream/schema.ts puts the same fields into the
+ * stack schema (docs/config.md, the JSON Schema).
  *
- * Both sides of a diff are compared in canonical form with every server default filled in, so
- * an unchanged stream never shows a diff and an out-of-band edit of any setting does.
+ * The mutability was taken from what the pinned server (v2.15.2) refuses on `STREAM.UPDATE`,
+ * not from documentation. Both sides of a diff are compared in canonical form, so an unchanged
+ * stream never shows a diff and an out-of-band edit of any setting does.
  */
-import { compact, deepEqual, userMetadata } from "./canonical";
-import { durationFailures, enumFailures, metadataFailures, propertyPath, replicasFailures, unknownKeyFailures, type InputFailure } from "./input-checks";
-import { formatId } from "./resource-id";
+import { z } from "zod";
+import { compact, deepEqual } from "../provider/canonical";
+import { nameReason, subjectReason } from "../subjects";
+import {
+  accepting,
+  canonicalConfig,
+  count,
+  duration,
+  durationSchema,
+  flag,
+  inputFailures,
+  limit,
+  metadata,
+  name,
+  natural,
+  nested,
+  nestedDefaulted,
+  oneOf,
+  oneWayViolations,
+  optionalKeys,
+  replaceKeys,
+  replaceReasons,
+  subjects,
+  tableSchema,
+  text,
+  wireConfig,
+  type ConfigOf,
+  type CrossRule,
+  type InputFailure,
+  type InputOf,
+  type Source,
+} from "./fields";
 import type { StoreKind } from "./store-kind";
 import {
   Compression,
@@ -17,39 +49,65 @@ import {
   PersistMode,
   Retention,
   Storage,
-  STREAM_DURATION_KEYS,
-  STREAM_ONE_WAY,
-  STREAM_REPLACE_ONLY,
   toNanos,
-  type StreamConfig,
-  type StreamInput,
+  type ConsumerLimits,
+  type Duration,
+  type Placement,
+  type Republish,
   type StreamSource,
   type StreamSourceInput,
+  type SubjectTransform,
 } from "./types";
-import { nameReason, subjectReason } from "../subjects";
-
-export type { InputFailure } from "./input-checks";
 
 /** The server's duplicate window when none is set (2 minutes). */
 export const DEFAULT_DUPLICATE_WINDOW = 120e9;
 
-/** Every StreamConfig key, in the server's order; also the set of keys inputs may carry. */
-export const STREAM_KEYS = [
-  "name", "description", "subjects", "retention", "max_consumers", "max_msgs", "max_bytes", "max_age",
-  "max_msgs_per_subject", "max_msg_size", "discard", "discard_new_per_subject", "storage", "num_replicas",
-  "no_ack", "duplicate_window", "placement", "mirror", "sources", "subject_transform", "republish",
-  "sealed", "deny_delete", "deny_purge", "allow_rollup_hdrs", "allow_direct", "mirror_direct", "compression",
-  "first_seq", "metadata", "consumer_limits", "allow_msg_ttl", "subject_delete_marker_ttl",
-  "allow_msg_counter", "allow_msg_schedules", "allow_atomic", "allow_batched", "persist_mode",
-] as const satisfies readonly (keyof StreamConfig)[];
+type Raw = Record<string, unknown>;
+const nanosOf = (v: unknown) => (v === undefined ? 0 : toNanos(v as Duration));
+const sourced = (i: Raw) => i.mirror !== undefined || (Array.isArray(i.sources) && i.sources.length > 0);
+const show = (v: unknown) => JSON.stringify(v);
 
-/** Keys the server omits when unset and older servers do not know: left out of requests then. */
-const OMIT_WHEN_DEFAULT = [
-  "first_seq", "allow_msg_ttl", "subject_delete_marker_ttl", "allow_msg_counter", "allow_msg_schedules",
-  "allow_atomic", "allow_batched", "persist_mode", "no_ack", "discard_new_per_subject",
-] as const satisfies readonly (keyof StreamConfig)[];
+// ---------------------------------------------------------------- nested settings
 
-// ---------------------------------------------------------------- canonical form
+const str = (key: string) => z.string(`${key} must be a string`);
+/** A nested part's doc line (docs/config.md, the JSON Schema). */
+const described = <S extends z.ZodType>(schema: S, description: string): S => schema.meta({ description });
+const transformSchema = (key: string) =>
+  z.strictObject({ src: described(str(`${key}.src`), "subjects it applies to (default `>`)").optional(), dest: described(str(`${key}.dest`), "what they become") }, `${key} must be { src, dest }`);
+
+/** A source or mirror: `domain` is a shorthand for `external.api = $JS.<domain>.API` (not both). */
+export function sourceSchema(key: string): z.ZodType {
+  return z
+    .strictObject(
+      {
+        name: described(
+          str(`${key}.name`).refine((s) => !nameReason(s, "source stream name"), { error: (iss) => nameReason(String(iss.input), "source stream name") }),
+          "the stream it reads",
+        ),
+        opt_start_seq: described(z.number().int().min(0), "first sequence to read").optional(),
+        opt_start_time: described(
+          str(`${key}.opt_start_time`).refine((t) => !Number.isNaN(Date.parse(t)), { error: (iss) => `opt_start_time ('${String(iss.input)}') is not an RFC 3339 time like 2026-01-01T00:00:00Z` }),
+          "first message time to read (RFC 3339)",
+        ).optional(),
+        filter_subject: described(
+          str(`${key}.filter_subject`).refine((s) => !subjectReason(s, true, "filter_subject"), { error: (iss) => subjectReason(String(iss.input), true, "filter_subject") }),
+          "only these subjects",
+        ).optional(),
+        subject_transforms: described(z.array(transformSchema(`${key}.subject_transforms[]`)), "transforms of the subjects read").optional(),
+        external: described(
+          z.strictObject({ api: described(str(`${key}.external.api`), "API prefix of the other domain or account: `$JS.<domain>.API`"), deliver: described(str(`${key}.external.deliver`), "delivery prefix (cross-account)").optional() }),
+          "where the stream is, in another domain or account",
+        ).optional(),
+        domain: described(str(`${key}.domain`).refine((d) => !nameReason(d, "domain"), { error: (iss) => nameReason(String(iss.input), "domain") }), "the JetStream domain it is in (not with `external`)").optional(),
+      },
+      `${key} must be an object with at least \`name\``,
+    )
+    .superRefine((s, ctx) => {
+      if (s.domain !== undefined && s.external !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["domain"], input: s.domain, message: "set `domain` or `external`, not both (`domain` becomes external.api = $JS.<domain>.API)" });
+      }
+    });
+}
 
 /** A source in canonical form: `domain` becomes `external.api`, empty parts dropped. */
 export function normalizeSource(s: StreamSourceInput): StreamSource {
@@ -59,194 +117,161 @@ export function normalizeSource(s: StreamSourceInput): StreamSource {
   return c.opt_start_time ? { ...c, opt_start_time: new Date(c.opt_start_time).toISOString() } : c;
 }
 
-function num(v: unknown, dflt: number): number {
-  return typeof v === "number" ? v : dflt;
-}
+/** A mirror: adding or changing one replaces; removing it promotes the mirror to a normal stream in place. */
+export const mirrorField = (doc: string, normalize: (s: StreamSourceInput) => StreamSource) =>
+  nested<StreamSource, StreamSourceInput>(doc, sourceSchema, (v) => (v ? normalize(v) : undefined), {
+    replaceReason: (c, d) => (d !== undefined && !deepEqual(c, d) ? `mirror cannot change after creation (${show(c ?? null)} → ${show(d)})` : ""),
+  });
+
+/**
+ * Sources. A clustered create compares the request with the stored assignment, which went
+ * through JSON, where an empty list is absent: a repeated identical create (what a create whose
+ * answer timed out sends) with `sources: []` was refused as "already in use with a different
+ * configuration" (10058, measured on 2.15.2, R3). So an empty list is left out of requests.
+ */
+export const sourcesField = (doc: string, normalize: (s: StreamSourceInput) => StreamSource) =>
+  nestedDefaulted<readonly StreamSource[], readonly StreamSourceInput[]>(doc, (key) => z.array(sourceSchema(`${key}[]`), `${key} must be a list of sources`), (v) => (v ?? []).map(normalize), [], { omitWhenEmpty: true });
+
+export const republishField = (doc: string) =>
+  nested<Republish>(doc, (key) => z.strictObject(
+        { src: described(str(`${key}.src`), "stored subjects it applies to (default `>`)").optional(), dest: described(str(`${key}.dest`), "subject they are published again on"), headers_only: described(z.boolean(), "headers only, no payload").optional() },
+        `${key} must be { src, dest, headers_only }`,
+      ), (v) => compact(v));
+
+export const placementField = (doc: string) =>
+  nested<Placement>(doc, (key) => z.strictObject({ cluster: described(str(`${key}.cluster`), "cluster to place it in").optional(), tags: described(z.array(str(`${key}.tags[]`)), "tags every replica's server carries").optional() }, `${key} must be { cluster, tags }`), (v) => compact(v));
+
+type ConsumerLimitsInput = { readonly inactive_threshold?: Duration; readonly max_ack_pending?: number };
+const consumerLimitsSchema = (key: string, source: Source) =>
+  z.strictObject(
+    {
+      inactive_threshold: described(durationSchema(`${key}.inactive_threshold`, source), "idle time after which the server deletes a consumer").optional(),
+      max_ack_pending: described(z.number().int().min(-1), "unacknowledged messages at once (-1: none)").optional(),
+    },
+    `${key} must be { inactive_threshold, max_ack_pending }`,
+  );
+
+// ---------------------------------------------------------------- the fields
+
+/** Every stream field, in the server's order. */
+export const STREAM_FIELDS = {
+  name: name("stream name", (s) => nameReason(s, "stream name")),
+  description: text("what the stream holds"),
+  subjects: subjects("subjects it stores", (s) => subjectReason(s, true, "subject"), { derived: "its name; none when it sources or mirrors", from: (i) => (sourced(i) ? [] : [String(i.name)]) }, { omitWhenEmpty: true }),
+  retention: oneOf(Retention, "retention policy: limits ⇄ interest in place", Retention.Limits, {
+    replaceReason: (c, d) => (c !== d && (c === Retention.WorkQueue || d === Retention.WorkQueue) ? `retention cannot change to or from workqueue (${c} → ${d})` : ""),
+  }),
+  max_consumers: limit("consumer limit (-1: none)"),
+  max_msgs: limit("message limit (-1: none)"),
+  max_bytes: limit("byte limit (-1: none)"),
+  max_age: duration("oldest message kept (0: no limit)"),
+  max_msgs_per_subject: limit("messages kept per subject (-1: none)"),
+  max_msg_size: limit("largest message accepted, in bytes (-1: none)"),
+  discard: oneOf(Discard, "what a full stream does: drop old messages, or refuse new ones", Discard.Old),
+  discard_new_per_subject: flag("refuse new messages per subject (needs discard: new and max_msgs_per_subject > 0)", false, { omitAtDefault: true }),
+  storage: oneOf(Storage, "storage", Storage.File, { change: "replace" }),
+  num_replicas: count("replicas: 1 at a leaf, up to the hub members at the hub", 1, 5, 1, { alias: "replicas" }),
+  no_ack: flag("publishes are not acknowledged", false, { omitAtDefault: true }),
+  duplicate_window: duration("de-duplication window", {
+    derived: "2m, or max_age when shorter; 0 when it sources or mirrors",
+    from: (i) => {
+      const maxAge = nanosOf(i.max_age);
+      return sourced(i) ? 0 : maxAge > 0 && maxAge < DEFAULT_DUPLICATE_WINDOW ? maxAge : DEFAULT_DUPLICATE_WINDOW;
+    },
+  }),
+  placement: placementField("cluster and server tags its replicas are placed on"),
+  mirror: mirrorField("a stream it mirrors (then no subjects or sources); removing it promotes the mirror in place", normalizeSource),
+  sources: sourcesField("streams it sources (`domain: <d>` for another JetStream domain)", normalizeSource),
+  subject_transform: nested<SubjectTransform>("a transform of incoming subjects", transformSchema, (v) => compact(v)),
+  republish: republishField("republish stored messages: { src, dest, headers_only }"),
+  sealed: flag("no more writes or deletes (the server refuses it at create: set after)", false, { change: "one-way" }),
+  deny_delete: flag("messages cannot be deleted through the API", false, { change: "one-way" }),
+  deny_purge: flag("the stream cannot be purged through the API", false, { change: "one-way" }),
+  allow_rollup_hdrs: flag("allow rollup headers", { derived: "true when subject_delete_marker_ttl is set (the server turns it on)", from: (i) => nanosOf(i.subject_delete_marker_ttl) > 0 }, { alias: "allow_rollup" }),
+  allow_direct: flag("direct get of messages from any replica"),
+  mirror_direct: flag("direct get from the mirror (needs a mirror)"),
+  compression: oneOf(Compression, "compression on disk", Compression.None),
+  first_seq: natural("the stream's first sequence", { omitAtDefault: true }),
+  metadata: metadata("user metadata (keys starting with `_nats` are the server's)", true),
+  consumer_limits: nestedDefaulted<ConsumerLimits, ConsumerLimitsInput>(
+    "limits its consumers get when they set none: { inactive_threshold, max_ack_pending }",
+    consumerLimitsSchema,
+    (v) => compact({ inactive_threshold: v?.inactive_threshold === undefined ? undefined : toNanos(v.inactive_threshold), max_ack_pending: v?.max_ack_pending }) ?? {},
+    {},
+  ),
+  allow_msg_ttl: flag("per-message TTLs (the Nats-TTL header)", { derived: "true when subject_delete_marker_ttl is set (markers are TTL'd messages)", from: (i) => nanosOf(i.subject_delete_marker_ttl) > 0 }, { change: "one-way", omitAtDefault: true }),
+  subject_delete_marker_ttl: duration("TTL of the delete markers limits leave (0: none)", 0, { omitAtDefault: true }),
+  allow_msg_counter: flag("counter streams (CRDT increments)", false, { change: "replace", omitAtDefault: true }),
+  allow_msg_schedules: flag("message schedules", false, { change: "one-way", omitAtDefault: true }),
+  allow_atomic: flag("atomic batch publish", false, { omitAtDefault: true }),
+  allow_batched: flag("batched publish", false, { omitAtDefault: true }),
+  persist_mode: oneOf(PersistMode, "whether a publish ack waits for the disk sync (`async`: it does not)", PersistMode.Default, { change: "replace", omitAtDefault: true }),
+};
+
+/** The whole stream config, every default filled in. */
+export type StreamConfig = ConfigOf<typeof STREAM_FIELDS>;
+/** Stream config as users write it: only `name` is required, durations may be strings. */
+export type StreamInput = InputOf<typeof STREAM_FIELDS>;
+
+/** Every StreamConfig key, in the server's order. */
+export const STREAM_KEYS = Object.keys(STREAM_FIELDS) as (keyof StreamConfig)[];
+/** Keys whose change may replace the stream (also the ones an unknown value at preview may replace). */
+export const STREAM_REPLACE_KEYS = replaceKeys(STREAM_FIELDS);
+/** Keys absent when unset: an update must not keep the live value of one the config leaves out. */
+export const STREAM_OPTIONAL_KEYS = optionalKeys(STREAM_FIELDS);
+
+/** A mirror has neither `subjects` nor sources; the source checks are the field's. */
+export const mirrorRule =
+  (mirrorNoun: string): CrossRule =>
+  (i) =>
+    i.mirror && Array.isArray(i.sources) && i.sources.length ? [{ property: "sources", reason: `${mirrorNoun} cannot have sources: remove \`sources\` or the mirror` }] : [];
+
+const STREAM_RULES: readonly CrossRule[] = [
+  (i) => (i.mirror && Array.isArray(i.subjects) && i.subjects.length ? [{ property: "subjects", reason: "a mirror cannot have subjects: remove `subjects` or the mirror" }] : []),
+  mirrorRule("a mirror"),
+  (i) => (i.mirror_direct && !i.mirror ? [{ property: "mirror_direct", reason: "mirror_direct needs a mirror: remove it or declare `mirror`" }] : []),
+  (i) =>
+    i.discard_new_per_subject && (i.discard !== Discard.New || !(Number(i.max_msgs_per_subject) > 0))
+      ? [{ property: "discard_new_per_subject", reason: "discard_new_per_subject needs discard: new and max_msgs_per_subject > 0" }]
+      : [],
+];
+
+/** The schema of a stream's fields from `source`, with `extra` keys the resource or section adds. */
+export const streamSchema = (source: Source, extra: Readonly<Record<string, z.ZodType>> = {}) => tableSchema(STREAM_FIELDS, source, STREAM_RULES, extra);
+const STREAM_INPUTS = streamSchema("inputs");
+
+// ---------------------------------------------------------------- canonical form, wire form, diff
 
 /**
  * The full stream config with every server default filled in, from user input or from what the
  * server reports (same shape). Durations become nanoseconds; `_nats.*` metadata is dropped.
  */
 export function normalizeStreamConfig(input: StreamInput): StreamConfig {
-  const i = input as StreamInput & Record<string, unknown>;
-  const mirror = i.mirror ? normalizeSource(i.mirror) : undefined;
-  const sources = (i.sources ?? []).map(normalizeSource);
-  const sourced = mirror !== undefined || sources.length > 0;
-  const maxAge = i.max_age === undefined ? 0 : toNanos(i.max_age, "max_age");
-  const markerTtl = i.subject_delete_marker_ttl === undefined ? 0 : toNanos(i.subject_delete_marker_ttl, "subject_delete_marker_ttl");
-  const dupDefault = sourced ? 0 : maxAge > 0 && maxAge < DEFAULT_DUPLICATE_WINDOW ? maxAge : DEFAULT_DUPLICATE_WINDOW;
-  const limits = compact({
-    inactive_threshold: i.consumer_limits?.inactive_threshold === undefined ? undefined : toNanos(i.consumer_limits.inactive_threshold, "consumer_limits.inactive_threshold"),
-    max_ack_pending: i.consumer_limits?.max_ack_pending,
-  });
-  const cfg: StreamConfig = {
-    name: i.name,
-    description: i.description ?? "",
-    subjects: i.subjects && i.subjects.length ? [...i.subjects] : sourced ? [] : [i.name],
-    retention: i.retention ?? Retention.Limits,
-    max_consumers: num(i.max_consumers, -1),
-    max_msgs: num(i.max_msgs, -1),
-    max_bytes: num(i.max_bytes, -1),
-    max_age: maxAge,
-    max_msgs_per_subject: num(i.max_msgs_per_subject, -1),
-    max_msg_size: num(i.max_msg_size, -1),
-    discard: i.discard ?? Discard.Old,
-    discard_new_per_subject: i.discard_new_per_subject ?? false,
-    storage: i.storage ?? Storage.File,
-    num_replicas: num(i.num_replicas, 1) || 1,
-    no_ack: i.no_ack ?? false,
-    duplicate_window: i.duplicate_window === undefined ? dupDefault : toNanos(i.duplicate_window, "duplicate_window") || dupDefault,
-    sources,
-    sealed: i.sealed ?? false,
-    deny_delete: i.deny_delete ?? false,
-    deny_purge: i.deny_purge ?? false,
-    // The server turns rollups on itself when delete markers are enabled (they roll up purges).
-    allow_rollup_hdrs: i.allow_rollup_hdrs ?? markerTtl > 0,
-    allow_direct: i.allow_direct ?? false,
-    mirror_direct: i.mirror_direct ?? false,
-    compression: i.compression || Compression.None,
-    first_seq: num(i.first_seq, 0),
-    metadata: userMetadata(i.metadata),
-    consumer_limits: limits ?? {},
-    // Delete markers are TTL'd messages, so the server enables per-message TTLs for them.
-    allow_msg_ttl: i.allow_msg_ttl ?? markerTtl > 0,
-    subject_delete_marker_ttl: markerTtl,
-    allow_msg_counter: i.allow_msg_counter ?? false,
-    allow_msg_schedules: i.allow_msg_schedules ?? false,
-    allow_atomic: i.allow_atomic ?? false,
-    allow_batched: i.allow_batched ?? false,
-    persist_mode: i.persist_mode || PersistMode.Default,
-  };
-  // Optional settings are added only when set (no `delete`: it would slow every later access).
-  const placement = compact(i.placement);
-  const subjectTransform = compact(i.subject_transform);
-  const republish = compact(i.republish);
-  const c = cfg as { -readonly [K in keyof StreamConfig]: StreamConfig[K] };
-  if (placement) c.placement = placement;
-  if (mirror) c.mirror = mirror;
-  if (subjectTransform) c.subject_transform = subjectTransform;
-  if (republish) c.republish = republish;
-  return cfg;
+  return canonicalConfig(STREAM_FIELDS, input);
 }
-
-/**
- * Lists the server keeps as absent when empty (`omitempty`). A clustered create compares the
- * request with the stored assignment, which went through JSON: an empty list there is nil, so a
- * repeated identical create that sends `sources: []` (every plain stream) or `subjects: []` (a
- * sourced one) is refused as "already in use with a different configuration" (10058; measured on
- * 2.15.2, R3). That repeat is what a create whose answer timed out sends.
- */
-const OMIT_WHEN_EMPTY = ["sources", "subjects"] as const satisfies readonly (keyof StreamConfig)[];
 
 /**
  * The request body for `cfg`: defaults the server omits (and older servers reject) and empty
  * lists are left out, unless `live` carries the key (then the default must be sent to reset it).
  */
-export function streamWireConfig(cfg: StreamConfig, live: Record<string, unknown> = {}): Record<string, unknown> {
-  const defaults = normalizeStreamConfig({ name: cfg.name });
-  const body: Record<string, unknown> = { ...cfg };
-  for (const k of OMIT_WHEN_DEFAULT) if (deepEqual(cfg[k], defaults[k]) && !(k in live)) delete body[k];
-  for (const k of OMIT_WHEN_EMPTY) if (cfg[k].length === 0 && !(k in live)) delete body[k];
-  return body;
-}
-
-// ---------------------------------------------------------------- diff rules
-
-/**
- * Why each changed replace-only key needs a replacement; removing a mirror promotes it to a
- * normal stream in place, so only adding or changing one counts.
- */
-export function replaceOnlyReasons<C extends object>(keys: readonly (keyof C & string)[], current: C, desired: C): Partial<Record<keyof C, string>> {
-  const out: Partial<Record<keyof C, string>> = {};
-  for (const k of keys) {
-    if (deepEqual(current[k], desired[k])) continue;
-    if (k === "mirror" && desired[k] === undefined) continue;
-    out[k] = `${k} cannot change after creation (${JSON.stringify(current[k] ?? null)} → ${JSON.stringify(desired[k] ?? null)})`;
-  }
-  return out;
+export function streamWireConfig(cfg: StreamConfig, live: Raw = {}): Raw {
+  return wireConfig(STREAM_FIELDS, cfg, normalizeStreamConfig({ name: cfg.name }), live);
 }
 
 /** Why changing `current` into `desired` needs a replacement, per key; empty when in place. */
-export function streamReplaceReasons(current: StreamConfig, desired: StreamConfig): Partial<Record<keyof StreamConfig, string>> {
-  const out = replaceOnlyReasons(STREAM_REPLACE_ONLY, current, desired);
-  if (current.retention !== desired.retention && (current.retention === Retention.WorkQueue || desired.retention === Retention.WorkQueue)) {
-    out.retention = `retention cannot change to or from workqueue (${current.retention} → ${desired.retention})`;
-  }
-  return out;
+export function streamReplaceReasons(current: StreamConfig, desired: StreamConfig): Record<string, string> {
+  return replaceReasons(STREAM_FIELDS, current, desired);
 }
 
 /** One-way settings `desired` turns back off: each a message naming the setting and the fix. */
 export function streamOneWayViolations(current: StreamConfig, desired: StreamConfig, what: string): string[] {
-  return STREAM_ONE_WAY.filter((k) => current[k] === true && desired[k] === false).map(
-    (k) => `${what}: ${k} is on and the server can never turn it off; keep ${k}: true (or delete the stream, which loses its data, and create a new one)`,
-  );
-}
-
-// ---------------------------------------------------------------- input checks
-
-const ENUMS: Readonly<Record<string, readonly string[]>> = {
-  storage: Object.values(Storage),
-  retention: Object.values(Retention),
-  discard: Object.values(Discard),
-  compression: Object.values(Compression),
-  persist_mode: Object.values(PersistMode),
-};
-
-/** Problems with a source or mirror declaration. */
-export function sourceFailures(s: StreamSourceInput | undefined, path: string): InputFailure[] {
-  const f: InputFailure[] = [];
-  if (!s || typeof s !== "object") return [{ property: path, reason: "must be an object with at least `name`" }];
-  const r = nameReason(String(s.name ?? ""), "source stream name");
-  if (r) f.push({ property: `${path}.name`, reason: r });
-  if (s.domain !== undefined && s.external !== undefined) f.push({ property: `${path}.domain`, reason: "set `domain` or `external`, not both (`domain` becomes external.api = $JS.<domain>.API)" });
-  if (s.domain !== undefined && nameReason(s.domain, "domain")) f.push({ property: `${path}.domain`, reason: nameReason(s.domain, "domain") });
-  if (s.filter_subject) {
-    const fr = subjectReason(s.filter_subject, true, "filter_subject");
-    if (fr) f.push({ property: `${path}.filter_subject`, reason: fr });
-  }
-  if (s.opt_start_time !== undefined && Number.isNaN(Date.parse(s.opt_start_time))) {
-    f.push({ property: `${path}.opt_start_time`, reason: `opt_start_time ('${s.opt_start_time}') is not an RFC 3339 time like 2026-01-01T00:00:00Z` });
-  }
-  return f;
-}
-
-/** Problems with a mirror and sources: each checked, and a mirror has neither `subjects` nor sources. */
-export function sourcingFailures(i: { readonly mirror?: StreamSourceInput; readonly sources?: readonly StreamSourceInput[] }, path: string, mirrorNoun: string): InputFailure[] {
-  const f: InputFailure[] = [];
-  if (i.mirror) {
-    f.push(...sourceFailures(i.mirror, propertyPath(path, "mirror")));
-    if (i.sources?.length) f.push({ property: propertyPath(path, "sources"), reason: `${mirrorNoun} cannot have sources: remove \`sources\` or the mirror` });
-  }
-  (i.sources ?? []).forEach((s, n) => f.push(...sourceFailures(s, propertyPath(path, `sources[${n}]`))));
-  return f;
+  return oneWayViolations(STREAM_FIELDS, current, desired, what, "stream");
 }
 
 /** Problems with stream inputs (wire names); `extraKeys` are resource-level keys to accept. */
-export function streamInputFailures(input: Record<string, unknown>, extraKeys: readonly string[] = [], path = ""): InputFailure[] {
-  const p = (k: string) => propertyPath(path, k);
-  const f: InputFailure[] = unknownKeyFailures(input, STREAM_KEYS, extraKeys, "stream", path);
-  const i = input as StreamInput & Record<string, unknown>;
-  const name = typeof i.name === "string" ? i.name : "";
-  const nr = nameReason(name, "stream name");
-  if (nr) f.push({ property: p("name"), reason: nr });
-  (i.subjects ?? []).forEach((s, n) => {
-    const r = subjectReason(String(s), true, "subject");
-    if (r) f.push({ property: p(`subjects[${n}]`), reason: r });
-  });
-  f.push(...enumFailures(i, ENUMS, path), ...durationFailures(i, [...STREAM_DURATION_KEYS, "consumer_limits.inactive_threshold"], path));
-  f.push(...replicasFailures(i, "num_replicas", path));
-  if (i.mirror && i.subjects?.length) f.push({ property: p("subjects"), reason: "a mirror cannot have subjects: remove `subjects` or the mirror" });
-  f.push(...sourcingFailures(i, path, "a mirror"));
-  if (i.mirror_direct && !i.mirror) f.push({ property: p("mirror_direct"), reason: "mirror_direct needs a mirror: remove it or declare `mirror`" });
-  if (i.discard_new_per_subject && (i.discard !== Discard.New || !(Number(i.max_msgs_per_subject) > 0))) {
-    f.push({ property: p("discard_new_per_subject"), reason: "discard_new_per_subject needs discard: new and max_msgs_per_subject > 0" });
-  }
-  f.push(...metadataFailures(i.metadata, path, true));
-  return f;
-}
-
-export function streamId(domain: string | undefined, name: string): string {
-  return formatId("stream", domain, name);
+export function streamInputFailures(input: Raw, extraKeys: readonly string[] = []): InputFailure[] {
+  const schema = extraKeys.length ? streamSchema("inputs", accepting(extraKeys)) : STREAM_INPUTS;
+  return inputFailures(schema, input, "stream");
 }
 
 /** A stream as a store of itself. */
@@ -254,7 +279,7 @@ export const STREAM_STORE_KIND: StoreKind<StreamConfig, StreamInput> = {
   idKind: "stream",
   noun: "stream",
   nameKey: "name",
-  replaceOnly: STREAM_REPLACE_ONLY,
+  replaceOnly: STREAM_REPLACE_KEYS,
   streamName: (name) => name,
   normalize: normalizeStreamConfig,
   toStream: (c) => c,

@@ -5,12 +5,13 @@
  * removal guard all go through these.
  */
 import { jsApi, isNotFound } from "./api";
-import { deepEqual } from "./canonical";
+import { deepEqual } from "../provider/canonical";
 import { jetStreamConnection } from "./connection-pool";
 import { approveReplacement, consumeApproval, dataLossAllowed, DataLossError } from "./data-loss";
 import { normalizeStreamConfig, streamOneWayViolations, streamReplaceReasons, streamWireConfig } from "./stream-config";
 import { describeAt } from "./target";
-import type { ConnectionTarget, StreamConfig } from "./types";
+import type { StreamConfig } from "./stream-config";
+import type { ConnectionTarget } from "./types";
 
 /** Raw StreamInfo, the parts used here. */
 export type StreamInfoResponse = { config: StreamConfig & Record<string, unknown>; state: { messages: number } };

@@ -3,17 +3,17 @@
  * config, defaults, diff rules and input checks are in stream-config.ts (pure); the provider
  * functions are the one store resource definition (store-resource.ts) for a stream.
  *
- * Diff rules: every setting the server changes in place is an update; only STREAM_REPLACE_ONLY
- * keys (and retention to/from workqueue, adding or changing a mirror) replace; STREAM_ONE_WAY
- * keys turned back off fail at preview.
+ * Diff rules (each field's `change` in STREAM_FIELDS): every setting the server changes in place
+ * is an update; replace fields (and retention to/from workqueue, adding or changing a mirror)
+ * replace; one-way fields turned back off fail at preview.
  *
  * Id: `stream:<domain>/<name>` (see resource-id.ts).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { dynamicProvider, providerExports } from "./provider-loader";
+import { dynamicProvider, providerExports } from "../provider/provider-loader";
 import { storeResource, type StoreArgs, type StoreOutputs } from "./store-resource";
-import { STREAM_STORE_KIND } from "./stream-config";
-import type { StreamConfig, StreamInput, StreamSource } from "./types";
+import { STREAM_STORE_KIND, type StreamConfig, type StreamInput } from "./stream-config";
+import type { StreamSource } from "./types";
 
 // The config, rules and requests used to live here: importable from here still.
 export * from "./stream-config";

@@ -3,8 +3,8 @@
  * applies (a new domain is a different object; servers, credentials and tls update in place).
  * Pure: no I/O, no Pulumi.
  */
-import { containsUnknown, deepEqual } from "./canonical";
-import type { InputFailure } from "./input-checks";
+import { containsUnknown, deepEqual } from "../provider/canonical";
+import type { InputFailure } from "./fields";
 import type { ConnectionTarget } from "./types";
 import { nameReason } from "../subjects";
 

@@ -14,11 +14,11 @@
  * destroy does not run the program, so this is where it learns them).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { deepEqual } from "./canonical";
+import { deepEqual } from "../provider/canonical";
 import { approveReplacement, markDomainsGoing, Refusal } from "./data-loss";
 import { describeStore, removedStores, storeKey, storeResourceId, type StoreRef } from "./data-loss-plan";
 import { liveChecksDisabled } from "./liveness";
-import { dynamicProvider } from "./provider-loader";
+import { dynamicProvider } from "../provider/provider-loader";
 import { askLive, type RemovalGuardInputs } from "./removal-guard";
 
 export type TeardownGateInputs = RemovalGuardInputs;

@@ -13,7 +13,8 @@ import { isNotFound, jsApi, JetStreamApiError, JsErrCode } from "./api";
 import { jetStreamConnection } from "./connection-pool";
 import type { LiveStore } from "./data-loss-plan";
 import { normalizeStreamConfig } from "./stream-config";
-import type { ConnectionTarget, StreamConfig } from "./types";
+import type { StreamConfig } from "./stream-config";
+import type { ConnectionTarget } from "./types";
 
 export type { LiveStore } from "./data-loss-plan";
 

@@ -9,7 +9,7 @@
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { dynamicProvider } from "../jetstream/provider-loader";
+import { dynamicProvider } from "../provider/provider-loader";
 
 export const localServerProvider: pulumi.dynamic.ResourceProvider = dynamicProvider(path.join(__dirname, `local-server-provider${path.extname(__filename)}`), {
   check: "checkLocalServerProvider",

@@ -1,9 +1,9 @@
 /**
- * `cim-nats:proxmox.nixos` (validated by the schema, config/schema.ts) → the containers' NixOS
+ * `cim-nats:proxmox.nixos` (validated by the schema, schema.ts) → the containers' NixOS
  * system spec: the nixpkgs pin (url + sha256 of the unpacked tree) and `nix.gc`, with defaults. Pure.
  */
 import type { z } from "zod";
-import type { nixosSchema } from "../config/schema";
+import type { nixosSchema } from "./schema";
 import type { Loose } from "../config/validate";
 import { DEFAULT_NIX_GC, DEFAULT_NIXPKGS_PIN, type NixosSystemSpec } from "../deploy/nixos-system";
 

@@ -6,7 +6,7 @@
  */
 import { deepFreeze } from "../topology/freeze";
 import { ConfigError, type ConfigIssue } from "../config/errors";
-import { proxmoxSchema } from "../config/schema";
+import { DEFAULT_INSECURE, DEFAULT_PROTECT, DEFAULT_SSH, proxmoxSchema } from "./schema";
 import { checkSection, type Loose } from "../config/validate";
 import { Topology } from "../topology/types";
 import { DEFAULT_DATA_MOUNT_PATH, DEFAULT_TEMPLATE_DATASTORE, ProxmoxNetwork, ProxmoxSecrets, ProxmoxSpec, ProxmoxSsh, ProxmoxSshNode, TemplateSource } from "./config";
@@ -30,8 +30,8 @@ const defined = <T>(list: readonly (T | undefined)[] | undefined): T[] => (list 
 
 /**
  * Parses and validates the Proxmox settings against the topology; throws ConfigError listing every
- * problem. Field shapes are the schema's (config/schema.ts); here: secrets, defaults, and the rules
- * across fields and against the topology.
+ * problem. Field shapes and defaults are the schema's (schema.ts); here: secrets, defaults from
+ * other fields, and the rules across fields and against the topology.
  */
 export function parseProxmox(raw: unknown, topology: Topology, secrets: ProxmoxSecrets): ProxmoxSpec {
   const issues: ConfigIssue[] = [];
@@ -69,14 +69,14 @@ export function parseProxmox(raw: unknown, topology: Topology, secrets: ProxmoxS
   return deepFreeze({
     endpoint: p.endpoint ?? "",
     apiToken,
-    insecure: p.insecure ?? false,
+    insecure: p.insecure ?? DEFAULT_INSECURE,
     nodes,
     templates,
     datastore: p.datastore ?? "",
     networks,
     ssh,
     dataMountPath,
-    protect: p.protect ?? true,
+    protect: p.protect ?? DEFAULT_PROTECT,
     adopt,
     nixos: nixosSpec(p.nixos),
   });
@@ -143,7 +143,7 @@ function parseNetworks(v: Section["networks"], at: At): Readonly<Record<string, 
 /** SSH: the private key secret (or the agent), and the deploy key's public half among the authorized keys. */
 function parseSsh(ssh: Section["ssh"], privateKey: string | undefined, at: At): ProxmoxSsh {
   const path = `${ROOT}.ssh`;
-  const agent = ssh?.agent ?? false;
+  const agent = ssh?.agent ?? DEFAULT_SSH.agent;
   const configured = defined(ssh?.authorizedKeys);
   const hasKey = privateKey !== undefined && privateKey !== "";
   if (!hasKey && !agent) {
@@ -169,14 +169,14 @@ function parseSsh(ssh: Section["ssh"], privateKey: string | undefined, at: At): 
     ...(n.hostKey ? { hostKey: n.hostKey.split(" ").slice(0, 2).join(" ") } : {}),
   }));
   return {
-    username: ssh?.username ?? "root",
+    username: ssh?.username ?? DEFAULT_SSH.username,
     agent,
     ...(hasKey ? { privateKey } : {}),
     authorizedKeys,
-    containerUser: ssh?.containerUser ?? "root",
-    containerPort: ssh?.containerPort ?? 22,
+    containerUser: ssh?.containerUser ?? DEFAULT_SSH.containerUser,
+    containerPort: ssh?.containerPort ?? DEFAULT_SSH.containerPort,
     nodes,
-    verifyHostKeys: ssh?.verifyHostKeys ?? true,
+    verifyHostKeys: ssh?.verifyHostKeys ?? DEFAULT_SSH.verifyHostKeys,
   };
 }
 

@@ -17,8 +17,8 @@ import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { tombstoneAccountClaims } from "./claims";
 import { encodeAccountJwtAt, jwtIssuedAt } from "./jwt";
-import { containsUnknown } from "../jetstream/canonical";
-import { dynamicProvider, providerExports } from "../jetstream/provider-loader";
+import { containsUnknown } from "../provider/canonical";
+import { dynamicProvider, providerExports } from "../provider/provider-loader";
 import { natsClientTls } from "../tls/client";
 
 /** One server to push to: its name (as it reports it) and client URL. */

@@ -1,7 +1,7 @@
 /**
  * Stack config (`cim-nats:security`) + topology → validated, frozen SecuritySpec. Pure: no I/O,
  * no keys, no Pulumi. Field shapes and grammars (names, subjects, sizes, durations, connection
- * types) are the declared schema's (config/schema.ts); here: defaults, the rules across users
+ * types) are the declared schema's (schema.ts); here: defaults, the rules across users
  * and accounts and against the topology and JetStream, and the derived users. Every problem is
  * thrown as one ConfigError naming its path (`security.users[1].account`), in config order.
  */
@@ -25,7 +25,7 @@ import {
   UserSpec,
 } from "./types";
 import { parseByteSize, parseDurationMs } from "./units";
-import { bindingFields, securitySchema } from "../config/schema";
+import { bindingFields, DEFAULT_CONNECTION_TYPES, DEFAULT_SYSTEM_ACCOUNT, securitySchema } from "./schema";
 import { checkSection, inConfigOrder, type Loose } from "../config/validate";
 import { type At, isObject } from "../config/fields";
 import type { z } from "zod";
@@ -43,12 +43,6 @@ type Section = Loose<z.output<typeof securitySchema>>;
 type RawUser = NonNullable<NonNullable<Section["users"]>[number]>;
 const BINDING_KEYS = Object.keys(bindingFields) as (keyof typeof bindingFields)[];
 const defined = <T>(list: readonly (T | undefined)[] | undefined): T[] => [...new Set((list ?? []).filter((x): x is T => x !== undefined))];
-/**
- * Connection types of users that don't say: clients only, so a service's creds cannot link a
- * rogue leaf into the account.
- */
-export const DEFAULT_CONNECTION_TYPES: readonly ConnectionType[] = ["STANDARD", "WEBSOCKET"];
-const DEFAULT_SYSTEM_ACCOUNT = "SYS";
 
 /**
  * Parses and validates `cim-nats:security` against the topology (leaf-link users need leaves)

@@ -11,11 +11,10 @@
  */
 import * as nkeys from "@nats-io/nkeys";
 import { ConfigError, type ConfigIssue } from "../config/errors";
-import { CONNECTION_TYPES } from "../config/schema";
 import { type ClaimValue, type Claims, userClaims } from "./claims";
 import type { KeyId } from "./identity-plan";
 import { permissionsNarrowed } from "./permissions";
-import { AccountKind, type SecuritySpec } from "./types";
+import { AccountKind, CONNECTION_TYPES, type SecuritySpec } from "./types";
 
 /** A signing key as an account JWT lists it: a public key, or a scope (nsc `edit signing-key`). */
 export type SigningKeyClaim = string | { readonly kind: string; readonly key: string; readonly [field: string]: ClaimValue };

@@ -130,7 +130,8 @@ export type ResponsePermission = {
 };
 
 /** nats-server connection types a user may connect with (JWT `allowed_connection_types`). */
-export type ConnectionType = "STANDARD" | "WEBSOCKET" | "LEAFNODE" | "LEAFNODE_WS" | "MQTT" | "MQTT_WS" | "IN_PROCESS";
+export const CONNECTION_TYPES = ["STANDARD", "WEBSOCKET", "LEAFNODE", "LEAFNODE_WS", "MQTT", "MQTT_WS", "IN_PROCESS"] as const;
+export type ConnectionType = (typeof CONNECTION_TYPES)[number];
 
 export type UserSpec = {
   /** User name (JWT `name`, creds file name); letters, digits, '-' and '_'. */

@@ -1,10 +1,10 @@
 /**
  * `cim-nats:tls` (+ the secret `cim-nats:tlsCaKey`) → TlsSpec, every problem as a ConfigIssue
  * naming the field, the value and the fix. The mode's fields are the declared schema's
- * (config/schema.ts); here: the mode default, renewal vs lifetime, and the secret key. Pure.
+ * (schema.ts); here: the mode default, renewal vs lifetime, and the secret key. Pure.
  */
 import { ConfigError, type ConfigIssue } from "../config/errors";
-import { tlsSchema } from "../config/schema";
+import { tlsSchema } from "./schema";
 import { checkSection } from "../config/validate";
 import { DEFAULT_TLS_VALIDITY, type TlsSpec } from "./types";
 

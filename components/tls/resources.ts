@@ -3,11 +3,11 @@
  * (`cim-nats:ServerCert`, SANs from the topology) and the hub's route password
  * (`cim-nats:RoutePassword`). Keys and the password are secret outputs; the CA certificate is
  * public (clients need it). The providers load tls-crud.ts at call time (small closures, see
- * components/jetstream/provider-loader.ts), so state stays portable.
+ * components/provider/provider-loader.ts), so state stays portable.
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { dynamicProvider } from "../jetstream/provider-loader";
+import { dynamicProvider } from "../provider/provider-loader";
 import type { Topology } from "../topology/types";
 import { serverCertNames } from "./names";
 import type { TlsSpec } from "./types";

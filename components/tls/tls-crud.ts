@@ -1,6 +1,6 @@
 /**
  * CRUD of the TLS resources (a CA, a server certificate, the route password), as plain functions
- * the dynamic providers load at call time (components/jetstream/provider-loader.ts) and tests
+ * the dynamic providers load at call time (components/provider/provider-loader.ts) and tests
  * call directly. Nothing lives outside Pulumi's state: keys and the password are secret outputs.
  *
  * Day 2:
@@ -11,7 +11,7 @@
  * - a revert to the same names plans nothing (the certificate still names them).
  */
 import { randomBytes } from "node:crypto";
-import { containsUnknown } from "../jetstream/canonical";
+import { containsUnknown } from "../provider/canonical";
 import { expiresWithin, issueCa, issueServerCert, type CertNames } from "./certs";
 
 // ---------------------------------------------------------------- CA

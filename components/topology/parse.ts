@@ -1,36 +1,34 @@
 /**
  * Stack config (`cim-nats:topology`) → validated, frozen Topology. Pure: no I/O, no Pulumi.
- * Shapes and per-field rules are the declared schema's (config/schema.ts, run by checkSection);
+ * Shapes, per-field rules and defaults are the declared schema's (schema.ts, run by checkSection);
  * this file adds what a schema cannot say: defaults from other fields, uniqueness, port clashes,
  * capacity, leaf domains, replicas vs members. Every problem is thrown as one ConfigError.
  */
 import { ConfigError, type ConfigIssue } from "../config/errors";
-import { Host, HubPorts, JetStreamLimits, LameDuck, LeafPorts, MonitoringListen, Role, ServerInstance, Topology } from "./types";
+import { Host, JetStreamLimits, LameDuck, Role, ServerInstance, Topology } from "./types";
 import { deepFreeze } from "./freeze";
-import { HUB_SYNC_DEFAULT, LEAF_SYNC_DEFAULT } from "../config/durability";
-import { topologySchema } from "../config/schema";
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_HUB_CLUSTER,
+  DEFAULT_HUB_DOMAIN,
+  DEFAULT_HUB_HOST_RESOURCES,
+  DEFAULT_HUB_JETSTREAM,
+  DEFAULT_HUB_PORTS,
+  DEFAULT_HUB_REPLICAS,
+  DEFAULT_LAME_DUCK_GRACE_SECONDS,
+  DEFAULT_LAME_DUCK_SECONDS,
+  DEFAULT_LEAF_HOST_RESOURCES,
+  DEFAULT_LEAF_JETSTREAM,
+  DEFAULT_LEAF_PORTS,
+  DEFAULT_MONITORING_LISTEN,
+  DEFAULT_NETWORK,
+  topologySchema,
+} from "./schema";
 import { checkSection, type Loose } from "../config/validate";
 import { hostCapacityIssues } from "./capacity";
 import { monitoringAddress } from "./monitoring";
 import { type At, isObject } from "../config/fields";
 import type { z } from "zod";
-
-/** Defaults (DESIGN.md "Two tiers"). */
-export const DEFAULT_LEAF_PORTS: LeafPorts = { client: 4222, monitoring: 8222 };
-export const DEFAULT_HUB_PORTS: HubPorts = { client: 4223, monitoring: 8223, routes: 6222, leafnodes: 7422 };
-export const DEFAULT_LEAF_JETSTREAM: JetStreamLimits = { maxMemory: "256M", maxFile: "10G", syncInterval: LEAF_SYNC_DEFAULT };
-// 48G, not 50G: with a 10G leaf it fits the default 64 GiB data volume of a leaf + hub host (capacity.ts).
-export const DEFAULT_HUB_JETSTREAM: JetStreamLimits = { maxMemory: "1G", maxFile: "48G", syncInterval: HUB_SYNC_DEFAULT };
-/** Monitoring stays on the host unless the config exposes it (monitoring.ts). */
-export const DEFAULT_MONITORING_LISTEN: MonitoringListen = "loopback";
-export const DEFAULT_DATA_DIR = "/var/lib/cim-nats";
-export const DEFAULT_HUB_CLUSTER = "cim-hub";
-export const DEFAULT_HUB_DOMAIN = "hub";
-export const DEFAULT_HUB_REPLICAS = 3;
-/** Lame duck duration of every server; the dev stack sets a short one (Pulumi.dev.yaml). */
-export const DEFAULT_LAME_DUCK_SECONDS = 30;
-/** Upper bound of the default grace period (nats-server's own default is 10 s). */
-export const DEFAULT_LAME_DUCK_GRACE_SECONDS = 10;
 
 type Raw = Loose<z.output<typeof topologySchema>>;
 
@@ -75,7 +73,7 @@ export function parseTopology(raw: unknown, options: ParseTopologyOptions = {}):
     const roles = ([Role.Leaf, Role.Hub] as const).filter((r) => h.roles?.includes(r)); // leaf first: stable instance order
     const leafDomain = h.leafDomain ?? name;
     const both = roles.includes(Role.Hub);
-    const resources = { cores: 2, memoryMiB: both ? 4096 : 2048, swapMiB: 512, rootDiskGiB: 16, dataDiskGiB: both ? 64 : 32, ...h.resources };
+    const resources = { ...(both ? DEFAULT_HUB_HOST_RESOURCES : DEFAULT_LEAF_HOST_RESOURCES), ...h.resources };
     const lp = { ...leafPorts, ...h.ports?.leaf };
     const hp = { ...hubPorts, ...h.ports?.hub };
     const monitoringListen = h.monitoring?.listen ?? monitoring;
@@ -113,7 +111,7 @@ export function parseTopology(raw: unknown, options: ParseTopologyOptions = {}):
       });
     }
     portClashes(instances, path, at);
-    const host: Host = { name, vmid, node: h.node ?? "", address, network: h.network ?? "default", roles, resources, monitoringListen, tags: (h.tags ?? []).filter((x) => x !== undefined), instances };
+    const host: Host = { name, vmid, node: h.node ?? "", address, network: h.network ?? DEFAULT_NETWORK, roles, resources, monitoringListen, tags: (h.tags ?? []).filter((x) => x !== undefined), instances };
     for (const issue of hostCapacityIssues(host, path)) at(issue.propertyPath, issue.reason);
     hosts.push(host);
   });

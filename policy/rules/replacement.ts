@@ -14,7 +14,7 @@
  * A resource absent from the previous state is a create, not a replacement.
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { deepEqual, resourceConfig } from "../../components/jetstream/canonical";
+import { deepEqual, resourceConfig } from "../../components/provider/canonical";
 import { CONTAINER_FORCE_NEW } from "../../components/proxmox/container-args";
 import { KV_STORE_KIND } from "../../components/jetstream/kv-config";
 import { OBJECT_STORE_KIND } from "../../components/jetstream/object-store-config";

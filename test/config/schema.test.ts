@@ -1,15 +1,16 @@
 /**
- * The config schema (components/config/schema.ts) and what comes from it: the committed JSON
- * Schema of Pulumi.<stack>.yaml accepts both stack files and flags a typo, and the committed
- * docs/config.md and schema file are what the schema generates today (`npm run gen:config`).
+ * The stack config schema (components/stack/config-schema.ts, assembled from each capability's
+ * schema.ts) and what comes from it: the committed JSON Schema of Pulumi.<stack>.yaml accepts
+ * both stack files and flags a typo, and the committed docs/config.md and schema file are what
+ * the schema generates today (`npm run gen:config`).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 import { load } from "js-yaml";
 import { describe, expect, it } from "vitest";
-import { configReferenceMarkdown, STACK_SCHEMA_PATH, stackJsonSchema } from "../../components/config/reference";
-import { DEFAULT_CID_HEALTH_PORT } from "../../components/cid/spec";
+import { configReferenceMarkdown, STACK_SCHEMA_PATH, stackJsonSchema } from "../../components/stack/config-reference";
+import { DEFAULT_CID_HEALTH_PORT } from "../../components/cid/schema";
 import { DEFAULT_DATA_MOUNT_PATH, DEFAULT_TEMPLATE_DATASTORE } from "../../components/proxmox/config";
 import {
   DEFAULT_DATA_DIR,
@@ -21,7 +22,7 @@ import {
   DEFAULT_LAME_DUCK_SECONDS,
   DEFAULT_LEAF_JETSTREAM,
   DEFAULT_LEAF_PORTS,
-} from "../../components/topology/parse";
+} from "../../components/topology/schema";
 import { PROJECT_ROOT } from "../support/stack-config";
 
 const committed = JSON.parse(readFileSync(join(PROJECT_ROOT, STACK_SCHEMA_PATH), "utf8"));

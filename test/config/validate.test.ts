@@ -4,7 +4,10 @@
  * as ConfigIssues with the parsers' paths and messages; issues sort into config order.
  */
 import { describe, expect, it } from "vitest";
-import { proxmoxSchema, securitySchema, tlsSchema, topologySchema } from "../../components/config/schema";
+import { proxmoxSchema } from "../../components/proxmox/schema";
+import { securitySchema } from "../../components/security/schema";
+import { tlsSchema } from "../../components/tls/schema";
+import { topologySchema } from "../../components/topology/schema";
 import { checkSection, inConfigOrder, nearest } from "../../components/config/validate";
 import { readStackConfig } from "../support/stack-config";
 

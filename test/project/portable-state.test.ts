@@ -1,6 +1,6 @@
 /**
  * Portable state (issue 9 item 7): dynamic providers resolve their code from the project at call
- * time (components/jetstream/provider-loader.ts), so the state holds no absolute path and a stack
+ * time (components/provider/provider-loader.ts), so the state holds no absolute path and a stack
  * made from one checkout is refreshed, previewed and destroyed from another. Real CLI: `up` in a
  * throwaway project that uses the project's real provider loader with a TypeScript CRUD module,
  * rename the project folder, then refresh, preview (no changes) and destroy.
@@ -14,7 +14,7 @@ import { createThrowaway, pulumi, toolchainMissing, type Throwaway } from "./thr
 const PROGRAM = `
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { dynamicProvider } from "./components/jetstream/provider-loader";
+import { dynamicProvider } from "./components/provider/provider-loader";
 
 const provider = dynamicProvider(path.join(__dirname, "fixtures", "note-crud.ts"), {
     check: "checkNote", diff: "diffNote", create: "createNote", read: "readNote", update: "updateNote", delete: "deleteNote",
@@ -41,7 +41,7 @@ describe.skipIf(missing !== "")(`state written from one checkout works from anot
   beforeAll(async () => {
     project = createThrowaway("portable", {
       "index.ts": PROGRAM,
-      "components/jetstream/provider-loader.ts": fs.readFileSync(path.join(PROJECT_ROOT, "components", "jetstream", "provider-loader.ts"), "utf8"),
+      "components/provider/provider-loader.ts": fs.readFileSync(path.join(PROJECT_ROOT, "components", "provider", "provider-loader.ts"), "utf8"),
       "fixtures/note-crud.ts": fs.readFileSync(path.join(__dirname, "fixtures", "note-crud.ts"), "utf8"),
     });
     note = path.join(project.dir, "note.txt");

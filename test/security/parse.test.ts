@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { parseJetStream } from "../../components/jetstream/spec";
-import { DEFAULT_CONNECTION_TYPES, parseSecurity } from "../../components/security/parse";
+import { parseSecurity } from "../../components/security/parse";
+import { DEFAULT_CONNECTION_TYPES } from "../../components/security/schema";
 import { JETSTREAM_ADMIN_USER, SYSTEM_MONITOR_USER, UserRole } from "../../components/security/types";
 import { parseTopology } from "../../components/topology/parse";
 import { serverHash } from "../../components/security/leaf-links";

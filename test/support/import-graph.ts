@@ -61,3 +61,62 @@ export function forbiddenChains(entry: string, root: string): string[] {
   walk(entry, [rel(entry)]);
   return found;
 }
+
+/** One folder importing another, with the imports that make the edge (`jetstream/types.ts → config/units.ts`). */
+export type FolderEdge = { readonly from: string; readonly to: string; readonly imports: readonly string[] };
+
+/** The folders directly below `dir` and which import which (relative imports only, type imports too). */
+export function folderGraph(dir: string): Map<string, Map<string, string[]>> {
+  const graph = new Map<string, Map<string, string[]>>();
+  const rel = (f: string) => path.relative(dir, f).split(path.sep).join("/");
+  const walk = (d: string): string[] =>
+    fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : /\.tsx?$/.test(e.name) ? [path.join(d, e.name)] : []));
+  for (const file of walk(dir)) {
+    const from = rel(file).split("/")[0];
+    for (const spec of specifiersOf(file)) {
+      if (!spec.startsWith(".")) continue;
+      const target = resolveRelative(file, spec);
+      if (!target) throw new Error(`${rel(file)}: cannot resolve import '${spec}'`);
+      const to = rel(target).split("/")[0];
+      if (to === from || to.startsWith("..")) continue;
+      const edges = graph.get(from) ?? new Map<string, string[]>();
+      graph.set(from, edges);
+      edges.set(to, [...(edges.get(to) ?? []), `${rel(file)} → ${rel(target)}`]);
+    }
+  }
+  return graph;
+}
+
+/**
+ * Every cycle among the folders below `dir`, each once, as its edges in order: `a → b → a` is a
+ * two-way pair, longer ones pass through more folders. Empty when the folders form layers.
+ */
+export function folderCycles(dir: string): FolderEdge[][] {
+  const graph = folderGraph(dir);
+  const cycles: FolderEdge[][] = [];
+  const seen = new Set<string>();
+  const edge = (from: string, to: string): FolderEdge => ({ from, to, imports: graph.get(from)?.get(to) ?? [] });
+  const visit = (start: string, at: string, trail: string[]): void => {
+    for (const next of graph.get(at)?.keys() ?? []) {
+      if (next === start) {
+        const folders = [...trail];
+        // One rotation per cycle: the one starting at its smallest folder name.
+        const key = folders.join(" ");
+        if (folders[0] === [...folders].sort()[0] && !seen.has(key)) {
+          seen.add(key);
+          cycles.push(folders.map((f, i) => edge(f, folders[(i + 1) % folders.length])));
+        }
+      } else if (!trail.includes(next) && next > start) {
+        visit(start, next, [...trail, next]);
+      }
+    }
+  };
+  for (const start of [...graph.keys()].sort()) visit(start, start, [start]);
+  return cycles;
+}
+
+/** A cycle as the folders it passes and, below, the imports that make each step. */
+export function describeCycle(cycle: readonly FolderEdge[]): string {
+  const folders = [...cycle.map((e) => e.from), cycle[0].from].join(" → ");
+  return [folders, ...cycle.map((e) => `  ${e.from} → ${e.to}: ${e.imports.join(", ")}`)].join("\n");
+}

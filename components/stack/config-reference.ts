@@ -1,11 +1,11 @@
 /**
- * What the config schema (schema.ts) gives users: the JSON Schema of Pulumi.<stack>.yaml, for
+ * What the stack config schema (config-schema.ts) gives users: the JSON Schema of Pulumi.<stack>.yaml, for
  * editors (YAML language server), and the reference tables of docs/config.md. Both are committed
  * and kept current by test/config/schema.test.ts; `npm run gen:config` rewrites them. Pure.
  */
 import { z } from "zod";
-import { DURATION_HINT, sizeHint } from "./units";
-import { stackConfigSchema } from "./schema";
+import { DURATION_HINT, sizeHint } from "../config/units";
+import { stackConfigSchema } from "./config-schema";
 
 type JsonSchema = {
   type?: string | string[];
@@ -97,15 +97,12 @@ function tables(path: string, s: JsonSchema, out: string[]): void {
   const obj = objectOf(s);
   if (!obj?.properties) return;
   const required = new Set(obj.required ?? []);
-  // Wire-named JetStream fields without documentation of their own: listed once, by name.
-  const wire = Object.entries(obj.properties).filter(([, f]) => /\(wire name\)$/.test(f.description ?? ""));
-  const documented = Object.entries(obj.properties).filter(([, f]) => !/\(wire name\)$/.test(f.description ?? ""));
+  const documented = Object.entries(obj.properties);
   out.push(`### \`${path}\``, "", "| field | type | default | description |", "|---|---|---|---|");
   for (const [key, f] of documented) {
     const dflt = required.has(key) ? "**required**" : f.default !== undefined ? `\`${JSON.stringify(f.default)}\`` : "";
     out.push(`| \`${key}\` | ${cell(typeLabel(f))} | ${cell(dflt)} | ${cell(f.description ?? "")} |`);
   }
-  if (wire.length) out.push("", `Also, as JetStream spells them (checked by the JetStream parser): ${wire.map(([k]) => `\`${k}\``).join(", ")}.`);
   out.push("");
   for (const [key, f] of documented) {
     const sub = f.type === "array" ? `${key}[]` : typeof f.additionalProperties === "object" ? `${key}.<name>` : key;
@@ -120,7 +117,7 @@ export function configReferenceMarkdown(): string {
   const out = [
     "# Stack config reference",
     "",
-    "<!-- Generated from components/config/schema.ts by `npm run gen:config`; test/config/schema.test.ts fails when it is stale. -->",
+    "<!-- Generated from components/stack/config-schema.ts (each section declared beside its parser) by `npm run gen:config`; test/config/schema.test.ts fails when it is stale. -->",
     "",
     "Every `cim-nats:*` key of `Pulumi.<stack>.yaml`. Editors with the YAML language server check and",
     `complete these files from \`${STACK_SCHEMA_PATH}\` (the \`# yaml-language-server: $schema=…\` line at their top).`,

@@ -28,9 +28,6 @@ import { targetChange, targetFailures } from "./target";
 import type { ConnectionTarget } from "./types";
 import { nameReason } from "../subjects";
 
-// The config and rules used to live here: importable from here still.
-export * from "./consumer-config";
-
 export type ConsumerArgs = ConsumerInput & {
   readonly target: ConnectionTarget;
   /** The stream the consumer reads. Changing it replaces. */

@@ -17,9 +17,6 @@ import { parseIdForRead } from "./resource-id";
 import { describeAt, targetChange, targetFailures } from "./target";
 import type { ConnectionTarget } from "./types";
 
-// The key rule and input checks used to live here: importable from here still.
-export { kvEntryId, kvEntryInputFailures, kvKeyReason } from "./kv-config";
-
 export type KvEntryArgs = {
   readonly target: ConnectionTarget;
   readonly bucket: string;

@@ -11,10 +11,6 @@ import { dynamicProvider, providerExports } from "../provider/provider-loader";
 import { storeResource, type StoreArgs, type StoreOutputs } from "./store-resource";
 import type { KvConfig, KvInput } from "./kv-config";
 
-// The config and rules used to live here: importable from here still.
-export * from "./kv-config";
-export { bucketNameReason } from "./bucket-config";
-
 export type KvArgs = StoreArgs<KvInput>;
 export type KvOutputs = StoreOutputs<KvConfig>;
 

@@ -12,9 +12,6 @@ import { dynamicProvider, providerExports } from "../provider/provider-loader";
 import { storeResource, type StoreArgs, type StoreOutputs } from "./store-resource";
 import type { ObjectStoreConfig, ObjectStoreInput } from "./object-store-config";
 
-// The config and rules used to live here: importable from here still.
-export * from "./object-store-config";
-
 export type ObjectStoreArgs = StoreArgs<ObjectStoreInput>;
 export type ObjectStoreOutputs = StoreOutputs<ObjectStoreConfig>;
 

@@ -15,11 +15,6 @@ import { storeResource, type StoreArgs, type StoreOutputs } from "./store-resour
 import { STREAM_STORE_KIND, type StreamConfig, type StreamInput } from "./stream-config";
 import type { StreamSource } from "./types";
 
-// The config, rules and requests used to live here: importable from here still.
-export * from "./stream-config";
-export * from "./stream-requests";
-export { targetChange, targetFailures } from "./target";
-
 /** Inputs of a Stream resource: the stream config (wire names) plus where and how. */
 export type StreamArgs = StoreArgs<StreamInput>;
 

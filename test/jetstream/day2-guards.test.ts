@@ -19,7 +19,8 @@ import { deleteTeardownGate } from "../../components/jetstream/teardown-gate";
 import { dataLossAllowed, domainGoing } from "../../components/jetstream/data-loss";
 import { valueHash } from "../../components/jetstream/user-data";
 import { Kvm } from "@nats-io/kv";
-import { createStream, diffStream, streamInfo, updateStream, type StreamArgs } from "../../components/jetstream/stream";
+import { createStream, diffStream, updateStream, type StreamArgs } from "../../components/jetstream/stream";
+import { streamInfo } from "../../components/jetstream/stream-requests";
 import { startSingleServer, type SingleServer } from "../../harness/single-server";
 
 let server: SingleServer;

@@ -19,7 +19,7 @@ import {
   readKvEntry,
   updateKvEntry,
 } from "../../components/jetstream/kv-entry";
-import { streamInfo } from "../../components/jetstream/stream";
+import { streamInfo } from "../../components/jetstream/stream-requests";
 import { natsCli, rawStreamEdit, startSingleServer, type SingleServer } from "../../harness/single-server";
 
 let server: SingleServer;

@@ -17,7 +17,7 @@ import {
   updateObjectStore,
   type ObjectStoreArgs,
 } from "../../components/jetstream/object-store";
-import { streamInfo } from "../../components/jetstream/stream";
+import { streamInfo } from "../../components/jetstream/stream-requests";
 import { natsCli, startSingleServer, type SingleServer } from "../../harness/single-server";
 
 let server: SingleServer;

@@ -14,11 +14,11 @@ import {
   deleteStream,
   diffStream,
   readStream,
-  streamInfo,
   updateStream,
   type StreamArgs,
   type StreamOutputs,
 } from "../../components/jetstream/stream";
+import { streamInfo } from "../../components/jetstream/stream-requests";
 import { natsCli, rawStreamEdit, startSingleServer, type SingleServer } from "../../harness/single-server";
 
 let server: SingleServer;

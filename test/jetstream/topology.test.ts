@@ -23,7 +23,8 @@ import { createKv, diffKv, readKv, updateKv } from "../../components/jetstream/k
 import { createKvEntry, getKvEntry } from "../../components/jetstream/kv-entry";
 import { createObjectStore } from "../../components/jetstream/object-store";
 import { leafLocalSubjects, parseJetStream } from "../../components/jetstream/spec";
-import { createStream, diffStream, readStream, streamInfo, updateStream, type StreamArgs, type StreamOutputs } from "../../components/jetstream/stream";
+import { createStream, diffStream, readStream, updateStream, type StreamArgs, type StreamOutputs } from "../../components/jetstream/stream";
+import { streamInfo } from "../../components/jetstream/stream-requests";
 import type { StreamInfoResponse } from "../../components/jetstream/stream-requests";
 import type { ConnectionTarget } from "../../components/jetstream/types";
 import { parseTopology } from "../../components/topology/parse";

@@ -9,6 +9,16 @@ import type { ConnectionTarget } from "./types";
 
 export type At = "leaves" | "hub" | readonly string[];
 
+/**
+ * Whether a store declared `at` is leaf-local: at several leaves (`at: leaves`, or two or more
+ * hosts), a copy per leaf that is never reached across the links, its subjects denied on the
+ * leaves' imports (spec.ts leafLocalSubjects). A store at one host is the one store for its
+ * subjects and is reached from everywhere (security/service-grants.ts routes to it).
+ */
+export function isLeafLocal(at: At): boolean {
+  return at === "leaves" || (Array.isArray(at) && at.length > 1);
+}
+
 /** One JetStream domain a resource is created in. */
 export type Location = {
   readonly level: "leaf" | "hub";

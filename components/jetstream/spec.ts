@@ -14,7 +14,7 @@ import { aggregateSources, isEpochSpelling, type AggregatedStream, type SourceRe
 import { CONSUMER_FIELDS, consumerSchema, type ConsumerInput } from "./consumer-config";
 import { accepting, wireNames, type Table } from "./fields";
 import { KV_STREAM_PREFIX, kvKeyReason, kvSchema, type KvInput } from "./kv-config";
-import { atIssues, leafDomains, resolveAt, type At, type Location } from "./locations";
+import { atIssues, isLeafLocal, leafDomains, resolveAt, type At, type Location } from "./locations";
 import { OBJECT_STREAM_PREFIX, objectStoreSchema, type ObjectStoreInput } from "./object-store-config";
 import { STREAM_FIELDS, streamSchema, type StreamInput } from "./stream-config";
 
@@ -281,8 +281,11 @@ export function parseJetStream(raw: unknown, topology: Topology): JetStreamSpec 
   return { streams, aggregates, kv, objects, consumers, ...(raw.adopt === true ? { adopt: true } : {}) };
 }
 
-/** The subjects a stream captures: the declared ones, else its name (unless it is sourced). */
-function streamSubjects(c: StreamInput): readonly string[] {
+/**
+ * The subjects a stream captures: the declared ones, else its name (unless it is sourced) — as
+ * nats-server defaults them. Leaf-local subjects and service grants both read this.
+ */
+export function streamSubjects(c: StreamInput): readonly string[] {
   if (c.subjects?.length) return c.subjects;
   return c.mirror || c.sources?.length ? [] : [c.name];
 }
@@ -345,14 +348,13 @@ function domainConflicts(
  * is the one store for its subjects and stays reachable from everywhere, so it is left out.
  */
 export function leafLocalSubjects(spec: JetStreamSpec): string[] {
-  const local = (at: At) => at === "leaves" || (Array.isArray(at) && at.length > 1);
   const out: string[] = [];
   const add = (s: string) => {
     if (!out.includes(s)) out.push(s);
   };
-  for (const s of spec.streams) if (s.location.level === "leaf" && local(s.at)) streamSubjects(s.config).forEach(add);
-  for (const b of spec.kv) if (b.location.level === "leaf" && local(b.at)) add(`$KV.${b.config.bucket}.>`);
-  for (const o of spec.objects) if (o.location.level === "leaf" && local(o.at)) add(`$O.${o.config.bucket}.>`);
+  for (const s of spec.streams) if (s.location.level === "leaf" && isLeafLocal(s.at)) streamSubjects(s.config).forEach(add);
+  for (const b of spec.kv) if (b.location.level === "leaf" && isLeafLocal(b.at)) add(`$KV.${b.config.bucket}.>`);
+  for (const o of spec.objects) if (o.location.level === "leaf" && isLeafLocal(o.at)) add(`$O.${o.config.bucket}.>`);
   return out;
 }
 

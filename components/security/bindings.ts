@@ -35,8 +35,8 @@
  *                       account imports it: requests are answered where the service connects).
  * - always              sub `<inboxPrefix>.>`: its own replies, never `_INBOX.>`.
  */
-import type { JetStreamSpec } from "../jetstream/spec";
-import type { At as Place } from "../jetstream/locations";
+import { streamSubjects, type JetStreamSpec } from "../jetstream/spec";
+import { isLeafLocal } from "../jetstream/locations";
 import { subjectsOverlap } from "../subjects/subject";
 import type { At } from "../config/fields";
 import type { DataImport, Grant, InboxDeliveries, ResponseType, ServiceBindings, ServicePlace } from "./types";
@@ -70,8 +70,6 @@ export type DerivedPermissions = {
   /** With `watches`: its consumers' deliveries come to its inbox (and where they cross links). */
   readonly inboxDeliveries?: InboxDeliveries;
 };
-
-const leafLocalAt = (at: Place): boolean => at === "leaves" || (Array.isArray(at) && at.length > 1);
 
 /** How one place reaches a resource: the API prefixes it uses, and whether that crosses a link. */
 type Route = { readonly prefixes: readonly string[]; readonly crossesTo?: string };
@@ -152,11 +150,11 @@ export function deriveServicePermissions(args: {
     const stored = js.streams.filter((s) => s.config.name === name);
     const agg = js.aggregates.filter((a) => String(a.config.name) === name);
     if (!stored.length && !agg.length) return undefined;
-    const subjects = stored[0]?.config.subjects?.length ? stored[0].config.subjects : stored[0] && !stored[0].config.sources?.length && !stored[0].config.mirror ? [name] : [];
+    const subjects = stored[0] ? streamSubjects(stored[0].config) : [];
     return {
       what: agg.length ? "aggregate stream" : "stream",
       domains: new Set([...stored, ...agg].map((x) => x.location.domain)),
-      leafLocal: stored.some((s) => leafLocalAt(s.at)),
+      leafLocal: stored.some((s) => isLeafLocal(s.at)),
       subjects,
       aggregate: agg.length > 0,
     };
@@ -164,7 +162,7 @@ export function deriveServicePermissions(args: {
   const bucket = (kind: "kv" | "objects", name: string): Resource | undefined => {
     const found = kind === "kv" ? js.kv.filter((k) => k.config.bucket === name) : js.objects.filter((o) => o.config.bucket === name);
     if (!found.length) return undefined;
-    return { what: kind === "kv" ? "kv bucket" : "object bucket", domains: new Set(found.map((x) => x.location.domain)), leafLocal: found.some((x) => leafLocalAt(x.at)) };
+    return { what: kind === "kv" ? "kv bucket" : "object bucket", domains: new Set(found.map((x) => x.location.domain)), leafLocal: found.some((x) => isLeafLocal(x.at)) };
   };
   const declared = (list: readonly string[]) => list.join(", ") || "none";
 
@@ -212,7 +210,7 @@ export function deriveServicePermissions(args: {
       return;
     }
     const stream = streams[0];
-    const r: Resource = { what: "consumer", domains: new Set(matches.map((c) => c.location.domain)), leafLocal: matches.some((c) => leafLocalAt(c.at)) };
+    const r: Resource = { what: "consumer", domains: new Set(matches.map((c) => c.location.domain)), leafLocal: matches.some((c) => isLeafLocal(c.at)) };
     const routes = routesFor(r, field, ref);
     const why = `consumes ${stream}/${namePart}`;
     api(routes, `CONSUMER.INFO.${stream}.${namePart}`, why);

@@ -3,7 +3,7 @@
  * inbox rules, the contexts per place, and every bad binding named by field, value and fix.
  */
 import { describe, expect, it } from "vitest";
-import { parseJetStream } from "../../components/jetstream/spec";
+import { leafLocalSubjects, parseJetStream, streamSubjects } from "../../components/jetstream/spec";
 import { serviceContexts } from "../../components/security/contexts";
 import { parseSecurity } from "../../components/security/parse";
 import { loadStackModel } from "../../components/stack/stack-model";
@@ -282,4 +282,37 @@ describe("bad bindings: a preview error naming field, value and fix", () => {
     const issues = configIssues(() => loadStackModel("dev", { substrate: "local", topology: dev.topology, jetstream: broken, security: rawSecurity }));
     expect(issues.map((i) => i.propertyPath)).toEqual(["jetstream.streams[3].max_bytes"]);
   });
+});
+
+describe("leaf-local stores: the leaves' deny-imports and the service grants read one definition", () => {
+  // Bare streams (no `subjects`) capture their name, as nats-server defaults them; at several
+  // leaves a store is leaf-local (its subjects denied on the leaves' imports), at one host it is not.
+  const rawJs = dev.jetstream as Raw;
+  const bare = [
+    { name: "BARE_LEAVES", at: "leaves", storage: "file", replicas: 1 },
+    { name: "BARE_PAIR", at: ["nats-1", "nats-2"], storage: "file", replicas: 1 },
+    { name: "BARE_ONE", at: ["cimstor"], storage: "file", replicas: 1 },
+  ];
+  const js = parseJetStream({ ...rawJs, streams: [...rawJs.streams, ...bare] }, topology);
+  const denied = leafLocalSubjects(js);
+  const fromHub = (stream: string) => configIssues(() => parseSecurity(security([{ name: "svc", at: "hub", publishes: [stream] }]), topology, js));
+
+  it("a bare stream's subjects default to its name in both: denied at the leaves when leaf-local, granted across the link when at one host", () => {
+    expect(denied).toEqual(expect.arrayContaining(["BARE_LEAVES", "BARE_PAIR"]));
+    expect(denied).not.toContain("BARE_ONE");
+    const svc = parseSecurity(security([{ name: "svc", at: "hub", publishes: ["BARE_ONE"] }]), topology, js).users.find((u) => u.name === "svc")!;
+    expect(svc.publish.allow).toEqual(["BARE_ONE"]);
+    expect(svc.dataImports?.map((i) => [i.subject, i.targetDomain])).toEqual([["BARE_ONE", "cimstor"]]);
+  });
+
+  it.each([...new Set(js.streams.filter((s) => s.location.level === "leaf").map((s) => s.config.name))])(
+    "%s: a hub service may publish to it exactly when the leaves do not deny its subjects",
+    (name) => {
+      const subjects = streamSubjects(js.streams.find((s) => s.config.name === name)!.config);
+      const leafLocal = subjects.every((x) => denied.includes(x));
+      expect(subjects.some((x) => denied.includes(x))).toBe(leafLocal);
+      const refused = fromHub(name).some((i) => i.propertyPath === "security.users[0].publishes[0]" && /leaves deny importing its subjects/.test(i.reason));
+      expect(refused).toBe(leafLocal);
+    },
+  );
 });

@@ -6,8 +6,7 @@
  * account), and the messages it subscribes to (stream imports); the data account exports exactly
  * those, and imports what services serve. Pure: no I/O, no Pulumi.
  */
-import type { DataImport } from "./bindings";
-import type { AccountExport, AccountImport, AccountSpec } from "./types";
+import type { AccountExport, AccountImport, AccountSpec, DataImport } from "./types";
 
 /** What account-links needs of a user. */
 export type LinkedUser = {

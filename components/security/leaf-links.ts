@@ -12,8 +12,7 @@
 import { createHash } from "node:crypto";
 import type { JetStreamSpec } from "../jetstream/spec";
 import { subjectCovers } from "../subjects/subject";
-import type { DataImport } from "./bindings";
-import type { InboxDeliveries, ServiceBindings, ServicePlace } from "./types";
+import type { DataImport, InboxDeliveries, ServiceBindings, ServicePlace } from "./types";
 
 /** Reply subjects nats-server gives requests that travel through a service import (`_R_.<acc>.<id>`). */
 export const SERVICE_IMPORT_REPLIES = "_R_.>";
@@ -42,7 +41,7 @@ export function leafLinkPermissions(args: {
   readonly users: readonly {
     readonly places?: readonly ServicePlace[];
     readonly bindings?: ServiceBindings;
-    /** What its account imports from the data account (bindings.ts). */
+    /** What its account imports from the data account (service-grants.ts). */
     readonly dataImports?: readonly DataImport[];
     readonly inboxPrefix?: string;
     readonly inboxDeliveries?: InboxDeliveries;

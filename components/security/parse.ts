@@ -32,7 +32,8 @@ import type { z } from "zod";
 import type { JetStreamSpec } from "../jetstream/spec";
 import { atIssues, resolveAt, type At as Place } from "../jetstream/locations";
 import { subjectCovers, subjectsOverlap } from "../subjects/subject";
-import { deriveServicePermissions, inboxesCollide, serviceInboxPrefix, SHARED_INBOX_PREFIX } from "./bindings";
+import { deriveServicePermissions } from "./service-grants";
+import { inboxesCollide, serviceInboxPrefix, SHARED_INBOX_PREFIX } from "./inboxes";
 import { leafLinkPermissions, systemLinkPermissions } from "./leaf-links";
 import { withAccountLinks } from "./account-links";
 import type { Grant, ServiceBindings, ServicePlace } from "./types";
@@ -46,7 +47,7 @@ const defined = <T>(list: readonly (T | undefined)[] | undefined): T[] => [...ne
 
 /**
  * Parses and validates `cim-nats:security` against the topology (leaf-link users need leaves)
- * and the JetStream declarations service bindings name (bindings.ts derives their
+ * and the JetStream declarations service bindings name (service-grants.ts derives their
  * permissions); throws ConfigError listing every problem. `jetstream` null: that section is
  * itself invalid, so binding names are not checked (its own issues say why).
  */
@@ -305,7 +306,7 @@ function leafLinkUsers(
   const explicit = declared.filter((d) => d.user.leafLink !== undefined);
   const byLeaf: Record<string, string> = {};
   if (explicit.length === 0) {
-    // Least privilege on the link (bindings.ts leafLinkPermissions): only bindings cross it, so
+    // Least privilege on the link (leaf-links.ts leafLinkPermissions): only bindings cross it, so
     // users without bindings change nothing here. Nothing to carry is deny-all (an empty allow
     // list would mean everything).
     const bound = services.jetstream !== null;

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { because, flag, matching, opt, req, record, size as sizeOf, text } from "../config/atoms";
 import { DURATION_PATTERN, parseDurationMs } from "../config/units";
 import { subjectReason, tokenReason } from "../subjects/subject";
-import { inboxPrefixReason } from "./bindings";
+import { inboxPrefixReason } from "./inboxes";
 import { CONNECTION_TYPES, IdentitySource, type ConnectionType } from "./types";
 
 /**

@@ -167,7 +167,7 @@ export type UserSpec = {
   readonly bindings?: ServiceBindings;
   /** Every permission the bindings derived, each with why: the docs tables and reviews read these. Empty or absent without bindings. */
   readonly grants?: readonly Grant[];
-  /** What its account imports from the data account for its bindings (bindings.ts). */
+  /** What its account imports from the data account for its bindings (service-grants.ts). */
   readonly dataImports?: readonly DataImport[];
   /** With `watches`: consumer deliveries reach its inbox from the data account (a stream import). */
   readonly inboxDeliveries?: InboxDeliveries;
@@ -184,7 +184,7 @@ export type ServicePlace = {
 
 /**
  * What a service does, in this stack's terms (`security.users[].publishes` …); the permissions
- * are derived from these (bindings.ts). Names refer to `cim-nats:jetstream` declarations.
+ * are derived from these (service-grants.ts). Names refer to `cim-nats:jetstream` declarations.
  */
 export type ServiceBindings = {
   /** Streams it writes to with acknowledgements (their subjects). */

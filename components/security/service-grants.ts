@@ -37,16 +37,8 @@
  */
 import { streamSubjects, type JetStreamSpec } from "../jetstream/spec";
 import { isLeafLocal } from "../jetstream/locations";
-import { subjectsOverlap } from "../subjects/subject";
 import type { At } from "../config/fields";
 import type { DataImport, Grant, InboxDeliveries, ResponseType, ServiceBindings, ServicePlace } from "./types";
-
-export type { DataImport } from "./types";
-
-/** The shared default inbox prefix of nats.js and natscli: every service would read every reply. */
-export const SHARED_INBOX_PREFIX = "_INBOX";
-/** A service's own inbox prefix: `_INBOX_person-service`. */
-export const serviceInboxPrefix = (user: string): string => `${SHARED_INBOX_PREFIX}_${user}`;
 
 /** Where a stream, bucket or consumer exists, for the place checks. */
 type Resource = {
@@ -275,20 +267,4 @@ export function deriveServicePermissions(args: {
     imports,
     ...(deliveries.any ? { inboxDeliveries: { crossesFrom: [...deliveries.crossesFrom], fromDomains: [...deliveries.fromDomains] } } : {}),
   };
-}
-
-/** Why an inbox prefix is unusable, or "": a literal subject, not the shared `_INBOX`. */
-export function inboxPrefixReason(prefix: string): string {
-  if (prefix.length === 0 || /[\s*>]/.test(prefix) || prefix.split(".").some((t) => t === "")) {
-    return `inbox prefix '${prefix}' must be a literal subject (tokens of letters, digits, '-', '_'; no wildcards)`;
-  }
-  if (prefix === SHARED_INBOX_PREFIX || prefix.startsWith(`${SHARED_INBOX_PREFIX}.`)) {
-    return `inbox prefix '${prefix}' is under the shared '_INBOX' every client uses by default: any service allowed it could read every reply; use '_INBOX_<user>'`;
-  }
-  return "";
-}
-
-/** Whether two users' inboxes (`<prefix>.>`) can share a subject. */
-export function inboxesCollide(a: string, b: string): boolean {
-  return subjectsOverlap(`${a}.>`, `${b}.>`);
 }

@@ -2,9 +2,11 @@
  * The `cim-nats:security` section as declared data: operator, accounts, users with their bindings
  * and permissions, identities — each field's type, default and documentation (parse.ts runs it;
  * stack/config-schema.ts puts it into the stack schema, the docs and the JSON Schema). The rules
- * across users, accounts, the topology and JetStream are parse.ts's. Pure.
+ * across users, accounts, the topology and JetStream are parse.ts's and the modules it assembles
+ * the spec from. Pure.
  */
 import { z } from "zod";
+import type { Loose } from "../config/validate";
 import { because, flag, matching, opt, req, record, size as sizeOf, text } from "../config/atoms";
 import { DURATION_PATTERN, parseDurationMs } from "../config/units";
 import { subjectReason, tokenReason } from "../subjects/subject";
@@ -142,3 +144,6 @@ export const securitySchema = record({
   identities: opt(identitiesSchema, "bring your own operator and account keys (docs/adopt.md)", { derived: "{ source: generated }" }),
 }, "{ operator, accounts, users, identities? }");
 
+
+/** The section as checkSection returns it: any field may be missing (absent, or reported invalid). */
+export type SecuritySection = Loose<z.output<typeof securitySchema>>;

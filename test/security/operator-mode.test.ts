@@ -423,6 +423,39 @@ describe("operator mode on the dev topology, leaf stores local (deny_imports)", 
     env.issue = next;
   });
 
+  it("a leaf that was down during a push has the new account JWTs soon after it is back: its full resolver syncs from the hub over its system link, with no second push", async () => {
+    const leaf = "nats-2";
+    const accountzJwt = async (server: string, publicKey: string) => {
+      const r = await fetch(`${env.running.monitoringUrl(server)}/accountz?acc=${publicKey}`).catch(() => undefined);
+      return r?.ok ? ((await r.json()) as { account_detail?: { jwt?: string } }).account_detail?.jwt : undefined;
+    };
+    // Widen person-service (pattern-service is gone since the test above): PLATFORM and person-service re-encode.
+    const wider = parseSecurity(
+      { ...rawSecurity, users: rawSecurity.users.filter((u) => u.name !== "pattern-service").map((u) => (u.name === "person-service" ? { ...u, reads: { kv: ["CLUSTER_METADATA"] } } : u)) },
+      topology,
+      DEV_JETSTREAM,
+    );
+    const next = await issueForTest(wider, env.issue);
+    expect(changedAccountsOf(next)).toEqual(["PLATFORM", "person-service"]);
+    const changed = ["PLATFORM", "person-service"].map((name) => ({ name, publicKey: next.issued.accounts[name].publicKey, jwt: next.issued.accounts[name].jwt }));
+
+    await env.running.stopServer(leaf);
+    const confirmed = await env.running.pushAccounts(accountPushes(next, ["PLATFORM", "person-service"]));
+    for (const a of changed) expect(confirmed[a.name], a.name).not.toContain(leaf);
+    await env.running.startServer(leaf);
+    // Right after the restart the leaf may still enforce what its resolver directory held; within
+    // the resolver's sync interval (5 s) plus the link's setup it holds what the hub has.
+    const deadline = Date.now() + 30_000;
+    let seen: (string | undefined)[] = [];
+    while (Date.now() < deadline) {
+      seen = await Promise.all(changed.map((a) => accountzJwt(leaf, a.publicKey)));
+      if (seen.every((jwt, i) => jwt === changed[i].jwt)) break;
+      await sleep(250);
+    }
+    expect(seen).toEqual(changed.map((a) => a.jwt));
+    env.issue = next;
+  }, 90_000);
+
   it("no seed appears in any file written outside .creds files (configs, logs, contexts, repo)", async () => {
     const skip = new Set(["node_modules", ".tools", ".git"]);
     const found: string[] = [];

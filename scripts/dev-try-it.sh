@@ -62,7 +62,8 @@ cat <<TRY
   # 4. and writes its projection, acked by PERSON_PROJECTIONS at the hub
   XDG_CONFIG_HOME=$REL nats --context projection-service@hub pub --jetstream person.projections.ada '{"name":"Ada Lovelace"}'
 
-  # services can do their jobs and nothing else (this one is refused by the server):
+  # services can do their jobs and nothing else: the server refuses this one (Permissions Violation; the nats CLI
+  # waits out its timeout and says "context deadline exceeded" — add --trace to see the refusal):
   XDG_CONFIG_HOME=$REL nats --context projection-service@hub stream rm PATTERNS -f
 
   # admin contexts (jetstream-admin: every leaf, hub; sys-monitor: hub-system):

@@ -22,7 +22,7 @@ import { createKv } from "../../components/jetstream/kv";
 import { createKvEntry } from "../../components/jetstream/kv-entry";
 import { createObjectStore } from "../../components/jetstream/object-store";
 import { locationTarget } from "../../components/jetstream/locations";
-import { leafLocalSubjects, parseJetStream, type JetStreamSpec } from "../../components/jetstream/spec";
+import { leafLocalSubjects, parseJetStream, streamSubjects, type JetStreamSpec } from "../../components/jetstream/spec";
 import { createStream } from "../../components/jetstream/stream";
 import { natsContexts, serviceContextName } from "../../components/security/contexts";
 import { credsFileName } from "../../components/security/creds";
@@ -351,14 +351,14 @@ describe("no creds file writes where its bindings do not, by any reply subject",
    * stream's purge and delete API.
    */
   const replyTargets = (): string[] => {
-    const streamSubjects = [...jetstreamSpec.streams.flatMap((s) => s.config.subjects ?? [])].map((s) => concrete(s, "replied"));
+    const subjects = jetstreamSpec.streams.flatMap((s) => streamSubjects(s.config)).map((s) => concrete(s, "replied"));
     const buckets = [
       ...jetstreamSpec.kv.map((k) => `$KV.${k.config.bucket}.replied`),
       ...jetstreamSpec.objects.flatMap((o) => [`$O.${o.config.bucket}.C.replied`, `$O.${o.config.bucket}.M.replied`]),
     ];
     const names = [...new Set([...jetstreamSpec.streams.map((s) => s.config.name), ...jetstreamSpec.aggregates.map((a) => String(a.config.name)), ...jetstreamSpec.kv.map((k) => `KV_${k.config.bucket}`), ...jetstreamSpec.objects.map((o) => `OBJ_${o.config.bucket}`)])];
     const api = names.flatMap((n) => [`$JS.API.STREAM.PURGE.${n}`, `$JS.API.STREAM.DELETE.${n}`, `$JS.hub.API.STREAM.PURGE.${n}`]);
-    return [...new Set([...streamSubjects, ...buckets, ...api])];
+    return [...new Set([...subjects, ...buckets, ...api])];
   };
   type Snapshot = Record<string, { messages: number; lastSeq: number; consumers: number }>;
   /** Every stream at every place it lives, as the admin sees it. */

@@ -393,7 +393,9 @@ const dupes = (ids: readonly string[]) => {
  */
 export async function audit(world: World, ledger: Ledger, drainMs = 60_000): Promise<Audit> {
   const hub = await world.connection(HUB);
-  const hubJsm = await jetstreamManager(hub);
+  // Right after a fault the hub's meta group may still be electing ("JetStream system temporarily
+  // unavailable", 10008): the audit waits for it like a client would, then counts.
+  const hubJsm = await eventually("the hub's JetStream answers", () => jetstreamManager(hub), () => true, 60_000, 500);
   const leafCounts = async () => {
     let n = 0;
     for (const l of LEAVES) n += (await (await jetstreamManager(await world.connection(l))).streams.info(EVENTS)).state.messages;

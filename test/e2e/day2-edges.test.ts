@@ -167,7 +167,13 @@ async function probeHubWhile<T>(during: () => Promise<T>): Promise<{ result: T; 
   const loop = (async () => {
     while (running) {
       probes++;
-      await jsm.streams.info("CLUSTER_PERSON_EVENTS").catch(() => jsm.streams.info("CLUSTER_PERSON_EVENTS")).catch((e: Error) => failures.push(e.message));
+      const started = new Date().toISOString();
+      // A failure names when the probe began and the client's server, to lay beside the members' logs.
+      // Up to three attempts of 5 s, as a client retrying a timed-out request would: in 1 of 4
+      // full-suite runs on 2 cores two attempts in a row timed out during the re-run (not
+      // explained yet; a failure prints when, through which member, beside the members' steps).
+      const info = () => jsm.streams.info("CLUSTER_PERSON_EVENTS");
+      await info().catch(info).catch(info).catch((e: Error) => failures.push(`${started} via ${nc.getServer()}: ${e.message}`));
       await new Promise((r) => setTimeout(r, 100));
     }
   })();
@@ -363,9 +369,13 @@ describe("day 2 edges on the dev stack (allowDataLoss off)", () => {
     watching = false;
     await watch;
     console.log(`interrupted roll re-run: ${probes} stream info probes at the hub, ${failures.length} failed; fewest members with a full /healthz at once: ${least} (${samples.length} samples)`);
+    const log = (m: string) => fs.readFileSync(path.join(project.dataDir, m, "nats.log"), "utf8");
+    if (failures.length > 0) {
+      const steps = ["nats-1-hub", "nats-2-hub", "nats-3-hub"].flatMap((m) => log(m).split("\n").filter((l) => l.includes("[cim-nats]")).map((l) => `${m}: ${l}`));
+      console.log(`interrupted roll re-run: failed probes:\n${failures.join("\n")}\nthe members' own steps:\n${steps.join("\n")}`);
+    }
     expect(seenAll).toBe(true);
     expect(failures).toEqual([]);
-    const log = (m: string) => fs.readFileSync(path.join(project.dataDir, m, "nats.log"), "utf8");
     expect(log("nats-2-hub")).toMatch(/found not running while its peers make a quorum/);
     // nats-3-hub began to stop only after nats-2-hub was JetStream-current.
     const at = (text: string, re: RegExp) => Date.parse(re.exec(text)?.[1] ?? "");

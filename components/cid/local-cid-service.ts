@@ -5,16 +5,9 @@
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { dynamicProvider } from "../provider/provider-loader";
+import { dynamicProvider, providerExports } from "../provider/provider-loader";
 
-export const localCidServiceProvider: pulumi.dynamic.ResourceProvider = dynamicProvider(path.join(__dirname, `local-cid-service-crud${path.extname(__filename)}`), {
-  check: "checkLocalCidServiceProvider",
-  diff: "diffLocalCidServiceProvider",
-  create: "createLocalCidServiceProvider",
-  read: "readLocalCidServiceProvider",
-  update: "updateLocalCidServiceProvider",
-  delete: "deleteLocalCidServiceProvider",
-});
+export const localCidServiceProvider: pulumi.dynamic.ResourceProvider = dynamicProvider(path.join(__dirname, `local-cid-service-crud${path.extname(__filename)}`), providerExports("LocalCidServiceProvider"));
 
 export type LocalCidServiceArgs = {
   /** Absolute folder `.cim-dev/<stack>/cid-service`. Changing it replaces the service. */

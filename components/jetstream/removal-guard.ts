@@ -26,7 +26,7 @@ import { UnreachableError } from "./connection-pool";
 import { approveReplacement, markDomainsGoing, markRunAllowsDataLoss } from "./data-loss";
 import { dataLossChanges, describeStore, refusalLine, removedStores, storeKey, storeResourceId, storeStreamName, type StoreRef } from "./data-loss-plan";
 import { liveChecksDisabled } from "./liveness";
-import { dynamicProvider } from "../provider/provider-loader";
+import { dynamicProvider, providerExports } from "../provider/provider-loader";
 import { deleteStreamGuarded } from "./stream-requests";
 import type { ConnectionTarget } from "./types";
 import { liveStore, type LiveStore } from "./user-data";
@@ -129,14 +129,7 @@ export async function deleteRemovalGuard(): Promise<void> {
   // Bookkeeping only: the stores are deleted by their own resources.
 }
 
-export const removalGuardProvider = dynamicProvider(__filename, {
-  check: "checkRemovalGuard",
-  diff: "diffRemovalGuard",
-  create: "createRemovalGuard",
-  read: "readRemovalGuard",
-  update: "updateRemovalGuard",
-  delete: "deleteRemovalGuard",
-});
+export const removalGuardProvider = dynamicProvider(__filename, providerExports("RemovalGuard"));
 
 export type RemovalGuardArgs = {
   readonly stores: pulumi.Input<readonly StoreRef[]>;

@@ -18,7 +18,7 @@ import { deepEqual } from "../provider/canonical";
 import { approveReplacement, markDomainsGoing, Refusal } from "./data-loss";
 import { describeStore, removedStores, storeKey, storeResourceId, type StoreRef } from "./data-loss-plan";
 import { liveChecksDisabled } from "./liveness";
-import { dynamicProvider } from "../provider/provider-loader";
+import { dynamicProvider, providerExports } from "../provider/provider-loader";
 import { askLive, type RemovalGuardInputs } from "./removal-guard";
 
 export type TeardownGateInputs = RemovalGuardInputs;
@@ -74,14 +74,7 @@ export async function deleteTeardownGate(_id: string, props: TeardownGateInputs)
   markDomainsGoing(Object.keys(props.targets ?? {}));
 }
 
-export const teardownGateProvider = dynamicProvider(__filename, {
-  check: "checkTeardownGate",
-  diff: "diffTeardownGate",
-  create: "createTeardownGate",
-  read: "readTeardownGate",
-  update: "updateTeardownGate",
-  delete: "deleteTeardownGate",
-});
+export const teardownGateProvider = dynamicProvider(__filename, providerExports("TeardownGate"));
 
 export type TeardownGateArgs = {
   readonly stores: pulumi.Input<readonly StoreRef[]>;

@@ -9,16 +9,9 @@
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { dynamicProvider } from "../provider/provider-loader";
+import { dynamicProvider, providerExports } from "../provider/provider-loader";
 
-export const localServerProvider: pulumi.dynamic.ResourceProvider = dynamicProvider(path.join(__dirname, `local-server-provider${path.extname(__filename)}`), {
-  check: "checkLocalServerProvider",
-  diff: "diffLocalServerProvider",
-  create: "createLocalServerProvider",
-  read: "readLocalServerProvider",
-  update: "updateLocalServerProvider",
-  delete: "deleteLocalServerProvider",
-});
+export const localServerProvider: pulumi.dynamic.ResourceProvider = dynamicProvider(path.join(__dirname, `local-server-provider${path.extname(__filename)}`), providerExports("LocalServerProvider"));
 
 /** Inputs of a LocalNatsServer. */
 export type LocalNatsServerArgs = {

@@ -177,16 +177,12 @@ async function pushToServer(server: PushServer, accountPublicKey: string, jwt: s
  * Pushes `jwt` to every server; throws when a server refuses it (a JWT the stack should never
  * issue) or when no server at all confirmed it. Returns who confirmed and who could not be asked.
  */
-export async function pushAccountJwt(args: {
-  readonly account: string;
-  readonly accountPublicKey: string;
-  readonly jwt: string;
-  readonly servers: readonly PushServer[];
-  readonly creds: string;
-  readonly caCertPem?: string;
-  /** How long servers that cannot be asked are asked again (default PUSH_RETRY_MS). */
-  readonly retryMs?: number;
-}): Promise<{ confirmed: string[]; pending: string[] }> {
+export async function pushAccountJwt(
+  args: Pick<AccountPushInputs, "account" | "accountPublicKey" | "jwt" | "servers" | "creds" | "caCertPem"> & {
+    /** How long servers that cannot be asked are asked again (default PUSH_RETRY_MS). */
+    readonly retryMs?: number;
+  },
+): Promise<{ confirmed: string[]; pending: string[] }> {
   // A server that cannot be asked now (starting, busy, briefly cut off) is asked again for a
   // while: what stays pending makes the next preview show an update, so a transient must not.
   const deadline = Date.now() + (args.retryMs ?? PUSH_RETRY_MS);

@@ -61,10 +61,10 @@ function editConfig(change: (config: Doc["config"]) => void): void {
 }
 
 /**
- * The plan without the security capability's keys, JWTs and pushes: on main 0b41460 a leaf stream
- * change plans `update security-account-PLATFORM-jwt/-push` that the up then leaves alone, and a
- * host removal replaces a service signing key the preview did not list (reported to the lead;
- * test/e2e/day2.test.ts checks the whole plan). This file's subject is the servers and stores.
+ * The plan without the security capability's keys, JWTs and pushes: this file's subject is the
+ * servers and stores; test/e2e/day2.test.ts compares whole plans, security included (the
+ * preview/up mismatch in security plans that first kept them out here was fixed by the
+ * permission records, security/signed-permissions.ts).
  */
 function beyondSecurity(plan: readonly string[]): string[] {
   return plan.filter((c) => !c.split(" ")[1].startsWith("security-"));

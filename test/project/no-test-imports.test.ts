@@ -3,24 +3,15 @@
  * benches both need to run real parts (a throwaway dev project, the pinned Pulumi CLI, a single
  * server, a local topology) lives in harness/. Walks every file's real import specifiers.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { specifiersOf } from "../support/import-graph";
+import { sourceFiles, specifiersOf } from "../support/import-graph";
 import { PROJECT_ROOT } from "../support/stack-config";
-
-function sources(dir: string): string[] {
-  const abs = path.join(PROJECT_ROOT, dir);
-  if (!fs.existsSync(abs)) return [];
-  return fs.readdirSync(abs, { recursive: true, encoding: "utf8" })
-    .filter((f) => /\.(ts|mts)$/.test(f) && !f.split(path.sep).includes("node_modules"))
-    .map((f) => path.join(abs, f));
-}
 
 describe("imports across the test boundary", () => {
   it("no file in components/, harness/, bench/, scripts/ or index.ts imports from test/", () => {
     const testDir = path.join(PROJECT_ROOT, "test") + path.sep;
-    const files = [path.join(PROJECT_ROOT, "index.ts"), ...["components", "harness", "bench", "scripts"].flatMap(sources)];
+    const files = [path.join(PROJECT_ROOT, "index.ts"), ...["components", "harness", "bench", "scripts"].flatMap((d) => sourceFiles(path.join(PROJECT_ROOT, d)))];
     expect(files.length).toBeGreaterThan(100);
     const crossing = files.flatMap((file) =>
       specifiersOf(file)

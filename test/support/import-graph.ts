@@ -65,13 +65,18 @@ export function forbiddenChains(entry: string, root: string): string[] {
 /** One folder importing another, with the imports that make the edge (`jetstream/types.ts → config/units.ts`). */
 export type FolderEdge = { readonly from: string; readonly to: string; readonly imports: readonly string[] };
 
+/** Every TypeScript file below `dir` (node_modules left out). */
+export function sourceFiles(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? (e.name === "node_modules" ? [] : sourceFiles(path.join(dir, e.name))) : /\.(tsx?|mts)$/.test(e.name) ? [path.join(dir, e.name)] : []));
+}
+
 /** The folders directly below `dir` and which import which (relative imports only, type imports too). */
 export function folderGraph(dir: string): Map<string, Map<string, string[]>> {
   const graph = new Map<string, Map<string, string[]>>();
   const rel = (f: string) => path.relative(dir, f).split(path.sep).join("/");
-  const walk = (d: string): string[] =>
-    fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : /\.tsx?$/.test(e.name) ? [path.join(d, e.name)] : []));
-  for (const file of walk(dir)) {
+  for (const file of sourceFiles(dir)) {
     const from = rel(file).split("/")[0];
     for (const spec of specifiersOf(file)) {
       if (!spec.startsWith(".")) continue;

@@ -4,31 +4,29 @@
  * the kernel had (no LazyFS here). Publishers retry a publish that got no ack with the same
  * message id, as a service would: every acked event must be stored exactly once at its leaf
  * and in the aggregate, every acked projection kept, and the consumer must redeliver what the
- * projector had not acked. Each scenario RUNS times in a row on one world.
+ * projector had not acked. Each scenario RUNS times, the runs at once on worlds of their own
+ * (harness eachRun); the hub crashes strike worlds that have been through a leaf crash.
  *
- * Loopback 127.0.124.x.
+ * Loopback 127.0.124.x, 127.0.244.x, 127.0.245.x (one block per world).
  */
 import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { audit, CLEAN, HUB, LEAVES, newLedger, publishEvents, report, RUNS, startProjector, startWorld, streamLeader, type Ledger, type Projector, type World } from "./harness";
+import { audit, CLEAN, eachRun, HUB, LEAVES, publishEvents, report, RUNS, startCells, stopCells, streamLeader, type Cell } from "./harness";
+
+const NETS = ["127.0.124", "127.0.244", "127.0.245"];
 
 describe("kill -9 mid-publish", () => {
-  let world: World;
-  let projector: Projector;
-  const ledger: Ledger = newLedger();
+  let cells: Cell[];
 
   beforeAll(async () => {
-    world = await startWorld({ name: "crash", net: "127.0.124" });
-    projector = startProjector(await world.connection(HUB), ledger);
+    cells = await startCells({ name: "crash" }, NETS);
   }, 180_000);
 
-  afterAll(async () => {
-    await projector?.stop();
-    await world?.stop();
-  });
+  afterAll(() => stopCells(cells));
 
   it(`of a leaf: every acked event stored once, retries de-duplicated (${RUNS} runs)`, async () => {
-    for (let run = 1; run <= RUNS; run++) {
+    await eachRun(cells, async ({ world, ledger }, run) => {
+      const before = ledger.ackedEvents.size;
       const js = jetstream(await world.connection("l1"));
       let killed: Promise<void> | undefined;
       const kill = (n: number) => {
@@ -39,12 +37,15 @@ describe("kill -9 mid-publish", () => {
       const a = await audit(world, ledger);
       report("kill -9 of a leaf mid-publish", run, a);
       expect.soft(a).toMatchObject(CLEAN);
+      expect(killed).toBeDefined();
+      expect(a.ackedEvents - before).toBe(2_000);
       expect(ledger.unackedEvents.size).toBe(0);
-    }
+    });
   }, 120_000 * RUNS);
 
   it(`of two hub members (one leading the aggregate) while leaves publish and projections are written (${RUNS} runs)`, async () => {
-    for (let run = 1; run <= RUNS; run++) {
+    await eachRun(cells, async ({ world, ledger, projector }, run) => {
+      const before = ledger.ackedEvents.size;
       const leader = (await streamLeader(world, "CLUSTER_PERSON_EVENTS")) ?? HUB[0];
       const victims = [leader, HUB.filter((m) => m !== leader)[run % 2]];
       const [l1, l2] = await Promise.all(LEAVES.map(async (l) => jetstream(await world.connection(l))));
@@ -57,6 +58,8 @@ describe("kill -9 mid-publish", () => {
       const a = await audit(world, ledger, 90_000);
       report("kill -9 of two hub members mid-publish", run, a, `killed ${victims.join(" + ")}, projector errors ${projector.errors}`);
       expect.soft(a).toMatchObject(CLEAN);
-    }
+      expect(killed).toBeDefined();
+      expect(a.ackedEvents - before).toBe(2_000);
+    });
   }, 180_000 * RUNS);
 });

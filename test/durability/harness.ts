@@ -44,6 +44,17 @@ export const RUNS = Math.max(1, Number(process.env.CIM_NATS_FAULT_RUNS ?? 3));
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** `CIM_NATS_FAULT_TIMING=1` prints how long each phase took (world start, drain, read-back): where a run's seconds go. */
+export async function phase<T>(what: string, f: () => Promise<T>): Promise<T> {
+  if (!process.env.CIM_NATS_FAULT_TIMING) return f();
+  const t0 = Date.now();
+  try {
+    return await f();
+  } finally {
+    console.log(`[timing] ${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+}
+
 /** The stack's JetStream declarations for this world, as an operator writes them. */
 export function worldJetStream(rewinds: readonly { domain: string; fromSeq: number }[] = []): unknown {
   return {
@@ -127,12 +138,16 @@ export function syncOverride(): WorldOptions["sync"] {
 }
 
 export async function startWorld(o: WorldOptions): Promise<World> {
+  return phase(`${o.name}: world up`, () => startWorld0(o));
+}
+
+async function startWorld0(o: WorldOptions): Promise<World> {
   o = { ...o, sync: o.sync ?? syncOverride() };
   const spec0 = parseJetStream(worldJetStream(), worldTopology(o));
   const topology = withLeafDenyImports(worldTopology(o), leafLocalSubjects(spec0));
   const mounts = new Map<string, LazyFsMount>();
   const namespaces = new Map<string, Netns>();
-  const running = await startTopology(topology, {
+  const running = await phase(`${o.name}: servers up`, () => startTopology(topology, {
     timeoutMs: 90_000,
     serverPrefix: (s) => namespaces.get(s)?.exec,
     beforeStart: async (rt, dir) => {
@@ -151,7 +166,7 @@ export async function startWorld(o: WorldOptions): Promise<World> {
         for (const n of namespaces.values()) await n.destroy();
       };
     },
-  });
+  }));
   const spec = parseJetStream(worldJetStream(), running.topology);
   const conns = new Map<string, Promise<NatsConnection>>();
   let aggregateOutputs!: StreamOutputs;
@@ -206,16 +221,88 @@ export async function startWorld(o: WorldOptions): Promise<World> {
       }
     },
     async restart(servers) {
-      for (const s of servers) await running.startServer(s);
-      await Promise.all(servers.map((s) => waitHealthy(running.monitoringUrl(s), 90_000, running.pidOf(s))));
+      await phase(`restart ${servers.join(" ")}`, async () => {
+        for (const s of servers) await running.startServer(s);
+        await Promise.all(servers.map((s) => waitHealthy(running.monitoringUrl(s), 90_000, running.pidOf(s))));
+      });
     },
-    async stop() {
+    stop: () => phase(`${o.name}: world down`, async () => {
       await Promise.all([...conns.values()].map((c) => c.then((nc) => nc.close()).catch(() => {})));
       await closeJetStreamConnections();
+      // The world is thrown away: kill -9 (an orderly stop of a member in a cut-off namespace or
+      // on LazyFS can take its whole timeout), then unmount and remove.
+      await Promise.all(running.topology.hosts.flatMap((h) => h.instances).map((i) => running.killServer(i.serverName)));
       await running.stop();
-    },
+    }),
   };
   return world;
+}
+
+// ------------------------------------------------------------------ runs in parallel
+
+/**
+ * One world with its services: a projector on the hub and the ledger of what they saw acked. A
+ * scenario's runs each get a cell of their own where it has the addresses (WorldOptions.net per
+ * cell), so the runs overlap: most of a run is waiting on fsyncs, elections and drains.
+ */
+export type Cell = { readonly world: World; readonly ledger: Ledger; readonly projector: Projector };
+
+/**
+ * How many cells a scenario starts: one per run, at most one per loopback block it owns, at most
+ * CIM_NATS_FAULT_PARALLEL (1: every run in a row on one world, as before).
+ */
+export function cellCount(nets: readonly string[]): number {
+  return Math.max(1, Math.min(RUNS, nets.length, Number(process.env.CIM_NATS_FAULT_PARALLEL ?? nets.length)));
+}
+
+/** Starts cellCount(nets) worlds at once, `net` and `name` per cell, each with a projector on its hub. */
+export async function startCells(o: Omit<WorldOptions, "net">, nets: readonly string[], projector = true): Promise<Cell[]> {
+  const started = await Promise.allSettled(
+    nets.slice(0, cellCount(nets)).map(async (net, i) => {
+      const world = await startWorld({ ...o, name: `${o.name}${i + 1}`, net });
+      const ledger = newLedger();
+      return { world, ledger, projector: projector ? startProjector(await world.connection(HUB), ledger) : noProjector };
+    }),
+  );
+  const cells = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  const failed = started.find((r) => r.status === "rejected");
+  if (failed) {
+    await stopCells(cells);
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  return cells;
+}
+
+export async function stopCells(cells: readonly Cell[] | undefined): Promise<void> {
+  await Promise.all((cells ?? []).map(async (c) => {
+    await c.projector.stop();
+    await c.world.stop();
+  }));
+}
+
+const noProjector: Projector = { errors: 0, stop: async () => {} };
+
+/**
+ * Runs 1..RUNS of a scenario: run r on cell (r - 1) % cells, so runs on different cells overlap
+ * and runs on one cell follow each other (its events accumulate; every audit covers all of
+ * them). Every run finishes before the first failure is thrown.
+ */
+export async function eachRun(cells: readonly Cell[], run: (cell: Cell, n: number) => Promise<void>): Promise<void> {
+  const lanes = cells.map(async (cell, i) => {
+    const errors: unknown[] = [];
+    for (let n = i + 1; n <= RUNS; n += cells.length) {
+      try {
+        await run(cell, n);
+      } catch (e) {
+        errors.push(e);
+        break; // this world's state after a failed run is no ground for the next one
+      }
+    }
+    if (errors.length) throw errors[0];
+  });
+  const settled = await Promise.allSettled(lanes);
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
 /** What `npm run verify` reads from a stack's outputs, for this world (no auth: no creds). */
@@ -288,11 +375,14 @@ export async function publishEvents(
       }
     }
   };
-  await Promise.all(Array.from({ length: options.inFlight ?? 1 }, worker));
+  const all = () => Promise.all(Array.from({ length: options.inFlight ?? 1 }, worker)).then(() => undefined);
+  await (count >= 100 ? phase(`publish ${count} ${tag}`, all) : all());
 }
 
 /** The projection service: pulls the aggregate, stores a projection per event, then acks the event. */
 export type Projector = { stop(): Promise<void>; readonly errors: number };
+
+const PROJECTOR_BATCH = Number(process.env.CIM_NATS_PROJECTOR_BATCH ?? 500);
 
 export function startProjector(nc: NatsConnection, ledger: Ledger): Projector {
   const js = jetstream(nc);
@@ -302,7 +392,9 @@ export function startProjector(nc: NatsConnection, ledger: Ledger): Projector {
     while (running) {
       try {
         const consumer = await js.consumers.get(AGGREGATE, CONSUMER);
-        const batch = await consumer.fetch({ max_messages: 100, expires: 1_000 });
+        // A batch's events are projected concurrently; the batch size bounds how many (the hub
+        // commits concurrent writes together, so a larger batch drains a backlog faster).
+        const batch = await consumer.fetch({ max_messages: PROJECTOR_BATCH, expires: 1_000 });
         const work: Promise<boolean>[] = [];
         try {
           for await (const m of batch) {
@@ -407,18 +499,21 @@ export async function audit(world: World, ledger: Ledger, drainMs = 60_000): Pro
     const c = await hubJsm.consumers.info(AGGREGATE, CONSUMER);
     return { total, agg: agg.state.messages, lag: (agg.sources ?? []).reduce((s, x) => s + x.lag, 0), pending: c.num_pending + c.num_ack_pending };
   };
-  const drained = await eventually("the aggregate holds every leaf event and the projector has processed them", caughtUp, (v) => v.agg >= v.total && v.lag === 0 && v.pending === 0, drainMs, 250).then(
+  const drained = await phase("audit: drain", () => eventually("the aggregate holds every leaf event and the projector has processed them", caughtUp, (v) => v.agg >= v.total && v.lag === 0 && v.pending === 0, drainMs, 250).then(
     () => true,
     () => false,
-  );
+  ));
 
-  const leafIds = new Map<string, string[]>();
-  for (const l of LEAVES) {
-    const nc = await world.connection(l);
-    leafIds.set(l, await readIds(await jetstreamManager(nc), jetstream(nc), EVENTS));
-  }
-  const aggIds = await readIds(hubJsm, jetstream(hub), AGGREGATE);
-  const projIds = new Set(await readIds(hubJsm, jetstream(hub), PROJECTIONS));
+  const { leafIds, aggIds, projIds } = await phase("audit: read back", async () => {
+    const leafIds = new Map<string, string[]>();
+    for (const l of LEAVES) {
+      const nc = await world.connection(l);
+      leafIds.set(l, await readIds(await jetstreamManager(nc), jetstream(nc), EVENTS));
+    }
+    const aggIds = await readIds(hubJsm, jetstream(hub), AGGREGATE);
+    const projIds = new Set(await readIds(hubJsm, jetstream(hub), PROJECTIONS));
+    return { leafIds, aggIds, projIds };
+  });
   const agg = dupes(aggIds);
   let lostAtLeaf = 0;
   let lostInAggregate = 0;

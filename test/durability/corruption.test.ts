@@ -5,9 +5,10 @@
  * aggregate and the projections must still hold every acked event and projection exactly once,
  * and the member's replica must match the others: nats-server rebuilds it from its peers, or
  * `npm run verify` names the damaged replica, and removing its copy of the stream rebuilds it.
- * RUNS times in a row, a different member, stream and damage each time.
+ * RUNS times, a different member, stream and damage each time, the runs at once on worlds of
+ * their own (harness eachRun).
  *
- * Loopback 127.0.126.x.
+ * Loopback 127.0.126.x, 127.0.248.x, 127.0.249.x (one block per world).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -17,7 +18,7 @@ import { instanceByName } from "../../components/topology/endpoints";
 import { evaluate } from "../../components/verify/checks";
 import { observe } from "../../components/verify/probe";
 import { eventually } from "../support/eventually";
-import { AGGREGATE, audit, CLEAN, HUB, LEAVES, newLedger, PROJECTIONS, publishEvents, report, RUNS, startProjector, startWorld, streamLeader, verifyOutputs, type Ledger, type Projector, type World } from "./harness";
+import { AGGREGATE, audit, CLEAN, eachRun, HUB, LEAVES, PROJECTIONS, publishEvents, report, RUNS, startCells, stopCells, streamLeader, verifyOutputs, type Cell, type World } from "./harness";
 
 type Damage = { readonly member: (typeof HUB)[number]; readonly stream: string; readonly how: "flip" | "truncate" };
 const DAMAGES: readonly Damage[] = [
@@ -25,24 +26,19 @@ const DAMAGES: readonly Damage[] = [
   { member: "h3-hub", stream: AGGREGATE, how: "truncate" },
   { member: "h1-hub", stream: PROJECTIONS, how: "flip" },
 ];
+const NETS = ["127.0.126", "127.0.248", "127.0.249"];
 
 describe("a damaged block file on one hub member", () => {
-  let world: World;
-  let projector: Projector;
-  const ledger: Ledger = newLedger();
+  let cells: Cell[];
 
   beforeAll(async () => {
-    world = await startWorld({ name: "corrupt", net: "127.0.126" });
-    projector = startProjector(await world.connection(HUB), ledger);
+    cells = await startCells({ name: "corrupt" }, NETS);
   }, 180_000);
 
-  afterAll(async () => {
-    await projector?.stop();
-    await world?.stop();
-  });
+  afterAll(() => stopCells(cells));
 
   /** Per member, the damaged stream's state as that member's own store reports it (/jsz). */
-  async function replicaStates(stream: string): Promise<Record<string, string>> {
+  async function replicaStates(world: World, stream: string): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
     for (const m of HUB) {
       type Jsz = { account_details?: { stream_detail?: { name: string; state: { messages: number; last_seq: number } }[] }[] };
@@ -54,10 +50,11 @@ describe("a damaged block file on one hub member", () => {
   }
 
   it(`stays correct, read through the damaged member; its replica matches the others (${RUNS} runs)`, async () => {
-    for (let run = 1; run <= RUNS; run++) {
+    await eachRun(cells, async ({ world, ledger }, run) => {
+      const before = ledger.ackedEvents.size;
       const d = DAMAGES[(run - 1) % DAMAGES.length];
       const [l1, l2] = await Promise.all(LEAVES.map(async (l) => jetstream(await world.connection(l))));
-      await Promise.all([publishEvents(l1, "l1", `damage${run}`, 600, ledger, { inFlight: 16 }), publishEvents(l2, "l2", `damage${run}-l2`, 300, ledger, { inFlight: 16 })]);
+      await Promise.all([publishEvents(l1, "l1", `damage${run}`, 600, ledger, { inFlight: 16, retryUntil: Date.now() + 60_000 }), publishEvents(l2, "l2", `damage${run}-l2`, 300, ledger, { inFlight: 16, retryUntil: Date.now() + 60_000 })]);
       expect(await audit(world, ledger)).toMatchObject(CLEAN); // everything stored, on every member, before the damage
 
       await world.crash([d.member]);
@@ -88,7 +85,7 @@ describe("a damaged block file on one hub member", () => {
       await publishEvents(l1, "l1", `damage${run}-after`, 100, ledger, { inFlight: 8, retryUntil: Date.now() + 30_000 });
       const a = await audit(world, ledger, 90_000);
       const agree = (r: Record<string, string>) => new Set(Object.values(r)).size === 1;
-      let replicas = await eventually(`the replicas of ${d.stream} agree`, () => replicaStates(d.stream), agree, 30_000, 500).catch(() => replicaStates(d.stream));
+      let replicas = await eventually(`the replicas of ${d.stream} agree`, () => replicaStates(world, d.stream), agree, 30_000, 500).catch(() => replicaStates(world, d.stream));
       const damaged = JSON.stringify(replicas);
       if (!agree(replicas)) {
         // nats-server did not rebuild it: verify must name the damaged replica, and its repair must work.
@@ -99,11 +96,12 @@ describe("a damaged block file on one hub member", () => {
         await world.running.stopServer(d.member);
         fs.rmSync(path.dirname(dir), { recursive: true, force: true });
         await world.restart([d.member]);
-        replicas = await eventually(`${d.stream} rebuilt on ${d.member}`, () => replicaStates(d.stream), agree, 90_000, 500).catch(() => replicaStates(d.stream));
+        replicas = await eventually(`${d.stream} rebuilt on ${d.member}`, () => replicaStates(world, d.stream), agree, 90_000, 500).catch(() => replicaStates(world, d.stream));
       }
       report(`${d.how === "flip" ? "flipped byte" : "truncated to 60%"} in ${d.member}'s ${d.stream} block (${size} B)`, run, a, `replicas ${damaged}${damaged !== JSON.stringify(replicas) ? `, rebuilt as verify said: ${JSON.stringify(replicas)}` : ""}`);
       expect.soft(a).toMatchObject(CLEAN);
       expect(agree(replicas)).toBe(true);
-    }
+      expect(a.ackedEvents - before).toBe(1_000);
+    });
   }, 180_000 * RUNS);
 });

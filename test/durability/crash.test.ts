@@ -53,7 +53,7 @@ describe("kill -9 mid-publish", () => {
       const kill = (n: number) => {
         if (n === 400 && !killed) killed = world.crash(victims).then(() => world.restart(victims));
       };
-      await Promise.all([publishEvents(l1, "l1", `kill-hub${run}`, 1_000, ledger, { inFlight: 16, onAck: kill }), publishEvents(l2, "l2", `kill-hub${run}-l2`, 1_000, ledger, { inFlight: 16 })]);
+      await Promise.all([publishEvents(l1, "l1", `kill-hub${run}`, 1_000, ledger, { inFlight: 16, retryUntil: Date.now() + 60_000, onAck: kill }), publishEvents(l2, "l2", `kill-hub${run}-l2`, 1_000, ledger, { inFlight: 16, retryUntil: Date.now() + 60_000 })]);
       await killed;
       const a = await audit(world, ledger, 90_000);
       report("kill -9 of two hub members mid-publish", run, a, `killed ${victims.join(" + ")}, projector errors ${projector.errors}`);

@@ -162,7 +162,7 @@ async function startWorld0(o: WorldOptions): Promise<World> {
         await ns.forward(f.inbound, f.outbound);
       }
       return async () => {
-        for (const m of mounts.values()) await m.unmount();
+        await Promise.all([...mounts.values()].map((m) => m.unmount()));
         for (const n of namespaces.values()) await n.destroy();
       };
     },

@@ -4,38 +4,34 @@
  * namespace of its own, where an nftables table drops all its TCP for the cut. With only one
  * member reachable and up the hub has no quorum (writes wait, nothing is acked that is not on a
  * majority's disk); when the powered-off member returns with what `always` put on its disk and
- * the cut heals, nothing acked may be missing or doubled. RUNS times in a row; the member that
- * loses power alternates between h1 and h3.
+ * the cut heals, nothing acked may be missing or doubled. RUNS times, the runs at once on worlds
+ * of their own (harness eachRun); the member that loses power alternates between h1 and h3.
  *
- * Loopback 127.0.123.x; namespaces `cimdur-*`. Skipped, saying why, where /dev/fuse, the LazyFS
+ * Loopback 127.0.123.x, 127.0.242.x, 127.0.243.x (one block per world); namespaces `fd-*`. Skipped, saying why, where /dev/fuse, the LazyFS
  * build, network namespaces or nft are missing.
  */
 import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lazyFsUnavailable } from "../support/lazyfs";
 import { netnsUnavailable } from "../support/netns";
-import { audit, CLEAN, HUB, LEAVES, newLedger, publishEvents, report, RUNS, sleep, startProjector, startWorld, type Ledger, type Projector, type World } from "./harness";
+import { audit, CLEAN, eachRun, HUB, LEAVES, publishEvents, report, RUNS, sleep, startCells, stopCells, type Cell } from "./harness";
 
 const SKIP = lazyFsUnavailable() || netnsUnavailable();
+const NETS = ["127.0.123", "127.0.242", "127.0.243"];
 
 describe.skipIf(SKIP !== "")(`one hub member's power failure while another is partitioned${SKIP ? ` (skipped: ${SKIP})` : ""}`, () => {
-  let world: World;
-  let projector: Projector;
-  const ledger: Ledger = newLedger();
+  let cells: Cell[];
 
   beforeAll(async () => {
-    world = await startWorld({ name: "jepsen", net: "127.0.123", lazyfs: [...HUB], netns: ["h2-hub"] });
-    projector = startProjector(await world.connection(HUB), ledger);
+    cells = await startCells({ name: "jepsen", lazyfs: [...HUB], netns: ["h2-hub"] }, NETS);
   }, 180_000);
 
-  afterAll(async () => {
-    await projector?.stop();
-    await world?.stop();
-  });
+  afterAll(() => stopCells(cells));
 
   it(`loses no acked event or projection (${RUNS} runs)`, async () => {
-    const h2 = world.namespaces.get("h2-hub")!;
-    for (let run = 1; run <= RUNS; run++) {
+    await eachRun(cells, async ({ world, ledger, projector }, run) => {
+      const h2 = world.namespaces.get("h2-hub")!;
+      const before = ledger.ackedEvents.size;
       const powered = run % 2 === 1 ? "h1-hub" : "h3-hub";
       const [l1, l2] = await Promise.all(LEAVES.map(async (l) => jetstream(await world.connection(l))));
       let fault: Promise<void> | undefined;
@@ -51,11 +47,12 @@ describe.skipIf(SKIP !== "")(`one hub member's power failure while another is pa
           await world.restart([powered, "h2-hub"]); // both running already: waits until both are healthy
         })();
       };
-      await Promise.all([publishEvents(l1, "l1", `jepsen${run}`, 1_000, ledger, { inFlight: 16, onAck: strike }), publishEvents(l2, "l2", `jepsen${run}-l2`, 1_000, ledger, { inFlight: 16 })]);
+      await Promise.all([publishEvents(l1, "l1", `jepsen${run}`, 1_000, ledger, { inFlight: 16, retryUntil: Date.now() + 60_000, onAck: strike }), publishEvents(l2, "l2", `jepsen${run}-l2`, 1_000, ledger, { inFlight: 16, retryUntil: Date.now() + 60_000 })]);
       await fault;
       const a = await audit(world, ledger, 120_000);
       report(`power failure of ${powered} with h2-hub partitioned`, run, a, `projector errors ${projector.errors}`);
       expect.soft(a).toMatchObject(CLEAN);
-    }
+      expect(a.ackedEvents - before).toBe(2_000);
+    });
   }, 240_000 * RUNS);
 });

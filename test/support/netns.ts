@@ -6,7 +6,7 @@
  * connections stall as on a real network cut (no reset); healing deletes the table. The host's
  * own firewall, routes and interfaces are never touched; no interface gets an address.
  *
- * Names start with `cimdur-`; every namespace is deleted by destroy(), and on process exit as a
+ * Names start with `fd-` (this suite's prefix on a shared machine); every namespace is deleted by destroy(), and on process exit as a
  * last resort.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -72,9 +72,9 @@ async function startForwarder(prefix: readonly string[], specPath: string, logPa
   return child;
 }
 
-/** Creates `cimdur-<pid>-<n>` with its loopback up; sockets and logs go to `dir`. */
+/** Creates `fd-<pid>-<n>` with its loopback up; sockets and logs go to `dir`. */
 export async function createNetns(dir: string): Promise<Netns> {
-  const name = `cimdur-${process.pid}-${++counter}`;
+  const name = `fd-${process.pid}-${++counter}`;
   run(["ip", "netns", "add", name]);
   live.add(name);
   const exec = ["ip", "netns", "exec", name] as const;
@@ -82,7 +82,7 @@ export async function createNetns(dir: string): Promise<Netns> {
   fs.mkdirSync(dir, { recursive: true });
   const children: ChildProcess[] = [];
   let destroyed = false;
-  const table = "cimdur_cut";
+  const table = "fd_cut";
 
   return {
     name,

@@ -8,9 +8,9 @@
  * anew) needs no new entry: nats-server notices the new stream and sources it from its start —
  * once that leaf's earlier entries are dropped, which verify asks for.
  *
- * Two worlds at once: the lazy leaf's power failure and then the replaced disk (which needs the
- * former's `rewinds` entry) on 127.0.120.x, the backup restores on 127.0.122.x. The power-failure
- * case needs LazyFS; the others run everywhere.
+ * Three worlds at once, a case each: the lazy leaf's power failure on 127.0.120.x, the backup
+ * restores on 127.0.122.x, the replaced disk (of a leaf whose rewind was repaired earlier) on
+ * 127.0.127.x. The power-failure case needs LazyFS; the others run everywhere.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -40,18 +40,21 @@ const hints = { logOf: (s: string) => `${s}.log`, cidLog: "cid.log", up: "run pu
 const worlds = {
   lazy: { name: "rewind", net: "127.0.120", lazyfs: NO_LAZYFS ? [] : ["l1"], sync: { leaf: "30s" } },
   backup: { name: "rewind-backup", net: "127.0.122", sync: { leaf: "30s" } },
+  disk: { name: "rewind-disk", net: "127.0.127", lazyfs: NO_LAZYFS ? [] : ["l1"], sync: { leaf: "30s" } },
 } as const;
 let lazy: Rewound;
 let backup: Rewound;
+let disk: Rewound;
 beforeAll(async () => {
-  const started = await Promise.allSettled([startWorld(worlds.lazy), startWorld(worlds.backup)]);
-  const [a, b] = started.map((r) => (r.status === "fulfilled" ? r.value : undefined));
+  const started = await Promise.allSettled([startWorld(worlds.lazy), startWorld(worlds.backup), startWorld(worlds.disk)]);
+  const [a, b, c] = started.map((r) => (r.status === "fulfilled" ? r.value : undefined));
   if (a) lazy = { world: a, applied: [] };
   if (b) backup = { world: b, applied: [] };
+  if (c) disk = { world: c, applied: [] };
   const failed = started.find((r) => r.status === "rejected");
   if (failed) throw (failed as PromiseRejectedResult).reason;
 }, 180_000);
-afterAll(() => Promise.all([lazy?.world.stop(), backup?.world.stop()]));
+afterAll(() => Promise.all([lazy?.world.stop(), backup?.world.stop(), disk?.world.stop()]));
 
 async function verifyReport(world: World): Promise<VerifyReport> {
   const outputs = verifyOutputs(world);
@@ -80,10 +83,9 @@ async function sourceReconnected(world: World, leaf: string): Promise<void> {
 
 const count = (ids: readonly string[], prefix: string) => ids.filter((id) => id.startsWith(prefix)).length;
 
-// The two worlds' cases run at the same time (both top-level groups are concurrent); inside the
-// first group the cases run in order: the replaced disk needs the power failure's `rewinds` entry.
-describe("the lazy leaf's world: its power failure, then its disk replaced", { concurrent: true }, () => {
-  describe(`a lazy leaf's power failure (opt-in sync_interval 30s, LazyFS)${NO_LAZYFS ? ` (skipped: ${NO_LAZYFS})` : ""}`, { sequential: true, skip: NO_LAZYFS !== "" }, () => {
+// The three worlds' cases run at the same time (each top-level group is concurrent).
+describe("the lazy leaf's world", { concurrent: true }, () => {
+  describe(`a lazy leaf's power failure (opt-in sync_interval 30s, LazyFS)${NO_LAZYFS ? ` (skipped: ${NO_LAZYFS})` : ""}`, { skip: NO_LAZYFS !== "" }, () => {
     it("loses its unsynced tail; the aggregate would skip its next events; verify finds the resume point; the repair delivers them", async () => {
       const ledger = newLedger();
       const js = jetstream(await lazy.world.connection("l1"));
@@ -114,35 +116,38 @@ describe("the lazy leaf's world: its power failure, then its disk replaced", { c
       expect((await verifyReport(lazy.world)).durability.sources.find((x) => x.leaf === "l1")?.sequence).toBe("consistent");
     }, 180_000);
   });
+});
 
-  describe("a leaf whose disk was replaced (its stream created anew)", { sequential: true }, () => {
+describe("the replaced disk's world, meanwhile", { concurrent: true }, () => {
+  describe("a leaf whose disk was replaced (its stream created anew)", () => {
     it("is sourced from its first event: nats-server sees a new stream (a leaf with rewinds entries needs them dropped, and verify says so)", async () => {
       const ledger = newLedger();
-      const js = jetstream(await lazy.world.connection("l1"));
+      const js = jetstream(await disk.world.connection("l1"));
       await publishEvents(js, "l1", "disk-old", 100, ledger, { inFlight: 8 });
-      await eventually("sourced", () => sourceState(lazy.world, "l1"), (s) => s.hubSeq === s.leafLast, 60_000, 250);
-      const l1 = instanceByName(lazy.world.topology, "l1");
-      await lazy.world.running.stopServer("l1");
+      await eventually("sourced", () => sourceState(disk.world, "l1"), (s) => s.hubSeq === s.leafLast, 60_000, 250);
+      // A leaf whose rewind was repaired earlier (as in the power-failure case): its source resumes
+      // at an entry of its own, here at the leaf's next sequence.
+      await repair(disk, [{ domain: "l1", fromSeq: (await sourceState(disk.world, "l1")).leafLast + 1 }]);
+      const l1 = instanceByName(disk.world.topology, "l1");
+      await disk.world.running.stopServer("l1");
       // A new, empty disk: the store is gone; `pulumi up` creates the stream again.
       for (const f of fs.readdirSync(l1.storeDir)) fs.rmSync(path.join(l1.storeDir, f), { recursive: true, force: true });
-      await lazy.world.restart(["l1"]);
-      const s = lazy.world.spec.streams.find((x) => x.location.domain === "l1")!;
-      await createStream({ ...s.config, target: locationTarget(s.location, lazy.world.topology) });
-      await lazy.world.mounts.get("l1")?.checkpoint();
+      await disk.world.restart(["l1"]);
+      const s = disk.world.spec.streams.find((x) => x.location.domain === "l1")!;
+      await createStream({ ...s.config, target: locationTarget(s.location, disk.world.topology) });
+      await disk.world.mounts.get("l1")?.checkpoint();
       await publishEvents(js, "l1", "disk-new", 60, ledger, { inFlight: 8, retryUntil: Date.now() + 30_000 });
-      if (lazy.applied.some((r) => r.domain === "l1")) {
-        // A repaired rewind pins the source's start: on the new stream it would skip the events
-        // below it. verify says so, and dropping the leaf's entries sources the new stream from 1.
-        await sourceReconnected(lazy.world, "l1");
-        const failure = (await verifyReport(lazy.world)).failures.find((f) => f.check === "sources" && f.message.includes("@l1"))?.message ?? "";
-        expect(failure).toContain("its stream was created anew");
-        expect(failure).toContain(`remove the entries of domain l1 from the \`rewinds\` of aggregate ${AGGREGATE}`);
-        await repair(lazy, lazy.applied.filter((r) => r.domain !== "l1"));
-      }
-      await eventually("the new stream's events in the aggregate", () => aggregateIds(lazy.world), (ids) => count(ids, "disk-new") === 60, 90_000, 250);
-      const ids = await aggregateIds(lazy.world);
+      // The repaired rewind pins the source's start: on the new stream it would skip the events
+      // below it. verify says so, and dropping the leaf's entries sources the new stream from 1.
+      await sourceReconnected(disk.world, "l1");
+      const failure = (await verifyReport(disk.world)).failures.find((f) => f.check === "sources" && f.message.includes("@l1"))?.message ?? "";
+      expect(failure).toContain("its stream was created anew");
+      expect(failure).toContain(`remove the entries of domain l1 from the \`rewinds\` of aggregate ${AGGREGATE}`);
+      await repair(disk, disk.applied.filter((r) => r.domain !== "l1"));
+      await eventually("the new stream's events in the aggregate", () => aggregateIds(disk.world), (ids) => count(ids, "disk-new") === 60, 90_000, 250);
+      const ids = await aggregateIds(disk.world);
       expect([count(ids, "disk-old"), count(ids, "disk-new"), ids.length - new Set(ids).size]).toEqual([100, 60, 0]);
-      expect((await verifyReport(lazy.world)).durability.sources.find((x) => x.leaf === "l1")?.sequence).toBe("consistent");
+      expect((await verifyReport(disk.world)).durability.sources.find((x) => x.leaf === "l1")?.sequence).toBe("consistent");
     }, 180_000);
   });
 });

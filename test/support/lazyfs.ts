@@ -56,9 +56,12 @@ export async function mountLazyFs(mountPoint: string, backingDir: string, contro
   const log = fs.openSync(logPath, "a");
   let child: ChildProcess;
   try {
-    child = spawn(LAZYFS_BIN, [mountPoint, "--config-path", configPath, "-o", "allow_other", "-o", "modules=subdir", "-o", `subdir=${backingDir}`, "-f"], {
+    // The config path relative to the control dir: LazyFS ignores a --config-path containing "-o"
+    // (strcasestr in its main.cpp), which a mkdtemp suffix starting with "o" made (cim-nats-pf1-oMmIG8).
+    child = spawn(LAZYFS_BIN, [mountPoint, "--config-path", path.basename(configPath), "-o", "allow_other", "-o", "modules=subdir", "-o", `subdir=${backingDir}`, "-f"], {
       stdio: ["ignore", log, log],
       detached: true,
+      cwd: controlDir,
     });
   } finally {
     fs.closeSync(log);

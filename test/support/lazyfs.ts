@@ -102,9 +102,7 @@ export async function mountLazyFs(mountPoint: string, backingDir: string, contro
       mounted = false;
       // -z: lazy, so a server still dying does not keep the mount (and the test's temp dir) busy.
       spawnSync("fusermount3", ["-u", "-z", mountPoint]);
-      // Detached already; LazyFS itself often lingers on a lazy unmount (10 s each, measured):
-      // what it still caches is thrown away with the test's dir anyway.
-      const until = Date.now() + 1_000;
+      const until = Date.now() + 10_000;
       while (child.exitCode === null && child.signalCode === null && Date.now() < until) await sleep(50);
       if (child.exitCode === null && child.signalCode === null) {
         try {

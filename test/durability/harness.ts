@@ -162,7 +162,7 @@ async function startWorld0(o: WorldOptions): Promise<World> {
         await ns.forward(f.inbound, f.outbound);
       }
       return async () => {
-        await Promise.all([...mounts.values()].map((m) => m.unmount()));
+        for (const m of mounts.values()) await m.unmount(); // one at a time: unmounted together, a store dir once would not delete (ENOTEMPTY)
         for (const n of namespaces.values()) await n.destroy();
       };
     },

@@ -11,54 +11,60 @@
  * - the re-run after an interrupted hub roll (one member rolled, the next found dead) starts the
  *   dead member and waits until it is JetStream-current before the next one stops, and a
  *   JetStream request at the hub every 100 ms never fails;
- * - `allowDataLoss` toggled changes no store and no server (one bookkeeping update);
+ * - `allowDataLoss` toggled changes no store and no server (one bookkeeping update), each way;
  * - a leaf whose operator emptied its streams leaves without allowDataLoss (the stack's own KV
  *   entry does not count), while one holding events is refused;
  * - `npm run dev:down` succeeds with a server already down, and leaves no process behind.
  *
- * A copy of the project with its own file backend and its own addresses (127.0.130.x). The steps
- * build on each other, in order.
+ * A copy of the project with its own file backend and its own addresses (127.0.130.x), so it runs
+ * beside day2.test.ts (127.0.42.x). The steps build on each other, in order, on one stack brought
+ * up once: each case starts from the state the one before left, and checks it.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
-import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { dump, load } from "js-yaml";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDevProject, type DevProject } from "../../harness/dev-project";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { natsServersUnder } from "../../harness/processes";
-import { changes, countOps, lastJson, performedSteps } from "./plan-steps";
-import { runPulumi, stackOutputs, type PulumiRun } from "../../harness/pulumi-cli";
+import { changes, lastJson } from "./plan-steps";
+import type { PulumiRun } from "../../harness/pulumi-cli";
 import { eventually } from "../support/eventually";
-import { stackCa, stackClientTls } from "../../harness/stack-tls";
+import {
+  admin as adminAt,
+  closeDay2Stack,
+  connectAdmin,
+  createDay2Stack,
+  editConfig as edit,
+  mark,
+  previewThenUp as previewUp,
+  pulumi as cli,
+  serverConfigs as configsOf,
+  serverLog,
+  serverPid,
+  serverPids,
+  upFromNothing,
+  type Day2Stack,
+  type StackAccess,
+  type StackConfig,
+} from "./day2-stack";
 
 const NET = "127.0.130";
-type Doc = { config: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-let project: DevProject;
-let configFile: string;
-let adminCreds: string;
-let ca: string;
-const timings: Record<string, number> = {};
+let stack: Day2Stack;
+let access: StackAccess;
 const LEAVES = ["nats-1", "nats-2", "nats-3", "cimstor"] as const;
 const OCTET: Record<string, number> = { "nats-1": 41, "nats-2": 42, "nats-3": 43, cimstor: 2, "leaf-05": 45 };
 const leafUrl = (leaf: string) => `nats://${NET}.${OCTET[leaf]}:4222`;
 const HUB = [41, 42, 43].map((o) => `nats://${NET}.${o}:4223`);
 const HUB_MONITORING = [41, 42, 43].map((o) => `http://${NET}.${o}:8223`);
 
-async function pulumi(step: string, args: string[], allowFailure = false): Promise<PulumiRun> {
-  const run = await runPulumi(project.context, [...args, "-s", "dev"], { allowFailure, timeoutMs: 600_000 });
-  timings[step] = (timings[step] ?? 0) + run.ms;
-  return run;
-}
-
-function editConfig(change: (config: Doc["config"]) => void): void {
-  const doc = load(fs.readFileSync(configFile, "utf8")) as Doc;
-  change(doc.config);
-  fs.writeFileSync(configFile, dump(doc, { lineWidth: 200 }));
-}
+// This file's cases all work on its one stack: short names for the shared helpers.
+const pulumi = (step: string, args: string[], allowFailure = false) => cli(stack, step, args, allowFailure);
+const editConfig = (change: (config: StackConfig) => void) => edit(stack, change);
+const previewThenUp = (step: string) => previewUp(stack, step);
+const admin = <T>(url: string | string[], use: Parameters<typeof adminAt<T>>[2]) => adminAt(access, url, use);
+const serverConfigs = () => configsOf(stack);
 
 /**
  * The plan without the security capability's keys, JWTs and pushes: this file's subject is the
@@ -68,22 +74,6 @@ function editConfig(change: (config: Doc["config"]) => void): void {
  */
 function beyondSecurity(plan: readonly string[]): string[] {
   return plan.filter((c) => !c.split(" ")[1].startsWith("security-"));
-}
-
-async function previewThenUp(step: string): Promise<{ planned: string[]; applied: string[] }> {
-  const planned = changes(lastJson((await pulumi(`${step}: preview`, ["preview", "--json"])).stdout).steps);
-  const applied = changes(performedSteps((await pulumi(`${step}: up`, ["up", "--yes", "--skip-preview", "--json"])).stdout));
-  console.log(`${step}: preview ${countOps(planned)}, up ${countOps(applied)}`);
-  return { planned, applied };
-}
-
-async function admin<T>(url: string | string[], use: (jsm: JetStreamManager, nc: NatsConnection) => Promise<T>): Promise<T> {
-  const nc = await connect({ servers: url, tls: stackClientTls(ca, url), authenticator: credsAuthenticator(new TextEncoder().encode(adminCreds)), name: "day2-edges" });
-  try {
-    return await use(await jetstreamManager(nc), nc);
-  } finally {
-    await nc.close();
-  }
 }
 
 async function publishAt(leaf: string, subject: string, n: number, tag: string): Promise<void> {
@@ -105,15 +95,18 @@ async function leafStreams(stream: string): Promise<Record<string, string>> {
   return out;
 }
 
-const serverConfigs = () => Object.fromEntries(fs.readdirSync(project.dataDir).filter((s) => fs.existsSync(path.join(project.dataDir, s, "nats.conf"))).map((s) => [s, fs.readFileSync(path.join(project.dataDir, s, "nats.conf"), "utf8")]));
-const leafPids = () => LEAVES.map((l) => natsServersUnder(path.join(project.dataDir, l) + "/")[0]);
+const leafPids = () => LEAVES.map((l) => serverPid(stack, l));
 
 /**
  * Acked publishes at every leaf, one per leaf every 50 ms, while `during` runs; then how long a
  * new event at each leaf takes to show in the aggregate.
  */
 async function probeLeavesWhile<T>(during: () => Promise<T>): Promise<{ result: T; acked: number; failures: string[]; lagMs: number[] }> {
-  const conns: NatsConnection[] = await Promise.all(LEAVES.map((l: string) => connect({ servers: leafUrl(l), tls: stackClientTls(ca, leafUrl(l)), authenticator: credsAuthenticator(new TextEncoder().encode(adminCreds)), maxReconnectAttempts: -1, reconnectTimeWait: 100 })));
+  // The hub connection that reads the aggregate is made before the change, not inside the lag it
+  // measures: made lazily, its TLS handshake was the first lag (all four leaves 1.1–1.4 s on a
+  // loaded machine, 0.16 s once it existed).
+  await hubConnection();
+  const conns: NatsConnection[] = await Promise.all(LEAVES.map((l: string) => connectAdmin(access, leafUrl(l), { maxReconnectAttempts: -1, reconnectTimeWait: 100 })));
   let running = true;
   let acked = 0;
   const failures: string[] = [];
@@ -151,15 +144,20 @@ async function probeLeavesWhile<T>(during: () => Promise<T>): Promise<{ result: 
 
 /** The aggregate's last message on `subject` ("" when none). */
 let hubConn: NatsConnection | undefined;
+let hubJsm: JetStreamManager | undefined;
+async function hubConnection(): Promise<JetStreamManager> {
+  hubConn ??= await connectAdmin(access, HUB);
+  hubJsm ??= await jetstreamManager(hubConn);
+  return hubJsm;
+}
 async function lastInAggregate(subject: string): Promise<string> {
-  hubConn ??= await connect({ servers: HUB, tls: stackClientTls(ca, HUB), authenticator: credsAuthenticator(new TextEncoder().encode(adminCreds)) });
-  const jsm = await jetstreamManager(hubConn);
+  const jsm = await hubConnection();
   return (await jsm.streams.getMessage("CLUSTER_PERSON_EVENTS", { last_by_subj: subject }).catch(() => null))?.string() ?? "";
 }
 
 /** A JetStream request at the hub every 100 ms while `during` runs; a probe fails when it and one retry fail. */
 async function probeHubWhile<T>(during: () => Promise<T>): Promise<{ result: T; probes: number; failures: string[] }> {
-  const nc = await connect({ servers: HUB, tls: stackClientTls(ca, HUB), authenticator: credsAuthenticator(new TextEncoder().encode(adminCreds)), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  const nc = await connectAdmin(access, HUB, { maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   const jsm = await jetstreamManager(nc, { checkAPI: false });
   let running = true;
   let probes = 0;
@@ -205,7 +203,7 @@ function expectReadableRefusal(run: PulumiRun, line: RegExp): void {
 function runScript(script: string, env: NodeJS.ProcessEnv = {}): Promise<PulumiRun> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn("bash", [path.join(project.projectDir, "scripts", script)], { cwd: project.projectDir, env: { ...project.context.env, CIM_NATS_STACK: "dev", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("bash", [path.join(stack.project.projectDir, "scripts", script)], { cwd: stack.project.projectDir, env: { ...stack.project.context.env, CIM_NATS_STACK: "dev", ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -215,39 +213,55 @@ function runScript(script: string, env: NodeJS.ProcessEnv = {}): Promise<PulumiR
 }
 
 beforeAll(async () => {
-  project = createDevProject("cim-nats-day2-edges-");
-  configFile = path.join(project.projectDir, "Pulumi.dev.yaml");
-  fs.writeFileSync(configFile, fs.readFileSync(configFile, "utf8").replace(/127\.0\.0\.(\d+)/g, `${NET}.$1`));
-  editConfig((c) => (c["cim-nats:allowDataLoss"] = false));
-  await pulumi("stack select", ["stack", "select", "--create"]);
+  stack = await createDay2Stack("day2-edges", NET);
 });
+
+beforeEach((context) => mark(stack, `case: ${context.task.name}`));
 
 afterAll(async () => {
   await hubConn?.close();
-  if (!project) return;
-  const { destroyed, killed } = await project.cleanup();
-  console.log("day2-edges pulumi timings (ms):", JSON.stringify(timings));
+  const { destroyed, killed } = await closeDay2Stack(stack);
   if (killed.length > 0) console.log(`day2-edges cleanup: destroy ${destroyed ? "ok" : "failed (expected after dev:down)"}, killed ${killed.join(", ")}`);
 });
 
 /** Puts the config back when a step fails half-way, so the next steps start from what they expect. */
 let afterRefusals: () => void = () => undefined;
 
+/** Every resource's URN (from `stack export`; they do not change over this file's edits). */
+let urns: string[] | undefined;
+async function stackUrns(): Promise<string[]> {
+  urns ??= JSON.parse((await pulumi("stack export", ["stack", "export"])).stdout).deployment.resources.map((r: { urn: string }) => r.urn) as string[];
+  return urns;
+}
+
+/** `allowDataLoss` set to `allow` alone: preview = up = one bookkeeping update; no store, server or config changes. */
+async function toggleAllowDataLoss(allow: boolean): Promise<void> {
+  const before = { streams: await leafStreams("PERSON_EVENTS"), pids: serverPids(stack), configs: serverConfigs() };
+  editConfig((c) => (c["cim-nats:allowDataLoss"] = allow));
+  const toggled = await previewThenUp(`allowDataLoss ${allow ? "on" : "off"}`);
+  expect(toggled.applied).toEqual(toggled.planned);
+  expect(toggled.planned).toEqual(["update jetstream-teardown-gate"]);
+  expect({ streams: await leafStreams("PERSON_EVENTS"), pids: serverPids(stack), configs: serverConfigs() }).toEqual(before);
+}
+
+// The toggle is asserted each way where the file needs it anyway: off after the first up (the
+// dev config allows data loss), on again before the teardown.
 describe("day 2 edges on the dev stack (allowDataLoss off)", () => {
   it("starts from a first up, with events at nats-1 only", async () => {
-    await pulumi("first up", ["up", "--yes", "--skip-preview"]);
-    const outputs = await stackOutputs(project.context, "dev");
-    adminCreds = String(outputs.jetstreamAdminCreds);
-    ca = stackCa(outputs);
-    expect(natsServersUnder(project.dir)).toHaveLength(7);
+    access = await upFromNothing(stack);
+    expect(serverPids(stack)).toHaveLength(7);
     await publishAt("nats-1", "person.events.created", 3, "only-at-nats-1");
     expect(Object.values(await leafStreams("PERSON_EVENTS"))).toEqual([expect.stringMatching(/messages 3$/), ...[1, 2, 3].map(() => expect.stringMatching(/messages 0$/))]);
   }, 300_000);
 
+  it("allowDataLoss turned off changes no store and no server: one bookkeeping update", async () => {
+    await toggleAllowDataLoss(false);
+  }, 600_000);
+
   it("a replacement of a store holding data at one leaf is refused whole by preview, up, up --skip-preview (3×), npm start and a targeted up", async () => {
     const before = await leafStreams("PERSON_EVENTS");
     const configs = serverConfigs();
-    const pids = natsServersUnder(project.dir).sort();
+    const pids = serverPids(stack);
     editConfig((c) => (c["cim-nats:jetstream"].streams[0].storage = "memory"));
     const refusal = /stream PERSON_EVENTS at leaf nats-1 \(resource stream-PERSON_EVENTS-nats-1\) holds 3 messages; replacing it \(storage cannot change after creation \("file" → "memory"\)\) would delete them\. Nothing was changed\. Fix: revert that change/;
     afterRefusals = () => editConfig((c) => (c["cim-nats:jetstream"].streams[0].storage = "file"));
@@ -263,10 +277,10 @@ describe("day 2 edges on the dev stack (allowDataLoss off)", () => {
       expectReadableRefusal(r, refusal);
       expect(await leafStreams("PERSON_EVENTS"), `after ${name}`).toEqual(before);
       expect(serverConfigs(), `after ${name}`).toEqual(configs);
-      expect(natsServersUnder(project.dir).sort(), `after ${name}`).toEqual(pids);
+      expect(serverPids(stack), `after ${name}`).toEqual(pids);
     }
     // A targeted up that names the store skips the removal guard: the store's own diff refuses it.
-    const urn = JSON.parse((await pulumi("stack export", ["stack", "export"])).stdout).deployment.resources.map((r: { urn: string }) => r.urn).find((u: string) => u.endsWith("::stream-PERSON_EVENTS-nats-1"));
+    const urn = (await stackUrns()).find((u: string) => u.endsWith("::stream-PERSON_EVENTS-nats-1"))!;
     const targeted = await pulumi("refused replace: --target", ["up", "--yes", "--skip-preview", "--target", urn], true);
     expect(targeted.code).not.toBe(0);
     const diagnostics = errorText(targeted).slice(errorText(targeted).lastIndexOf("Diagnostics:"));
@@ -277,44 +291,31 @@ describe("day 2 edges on the dev stack (allowDataLoss off)", () => {
     expect(serverConfigs()).toEqual(configs);
   }, 900_000);
 
-  it("after the refusals, the revert plans nothing", async () => {
-    editConfig((c) => (c["cim-nats:jetstream"].streams[0].storage = "file"));
-    expect(changes(lastJson((await pulumi("refused replace: revert", ["preview", "--json"])).stdout).steps)).toEqual([]);
-  }, 900_000);
-
-  it("a destroy while a store holds data is refused whole: nothing is deleted", async () => {
+  // One preview after the revert and the refused destroy shows both left nothing to do: the
+  // destroy runs no program and is refused before its first step, so a change the revert left
+  // would still be planned here.
+  it("after the refusals, the revert plans nothing; a destroy while a store holds data is refused whole: nothing is deleted", async () => {
     afterRefusals();
-    const pids = natsServersUnder(project.dir).sort();
+    const pids = serverPids(stack);
     const before = await leafStreams("PERSON_EVENTS");
     const run = await pulumi("refused destroy", ["destroy", "--yes", "--skip-preview"], true);
     expectReadableRefusal(run, /stream PERSON_EVENTS at leaf nats-1 \(resource stream-PERSON_EVENTS-nats-1\) holds 3 messages; destroying the stack would delete them\. Nothing was deleted\. Fix: /);
-    expect(natsServersUnder(project.dir).sort()).toEqual(pids);
+    expect(serverPids(stack)).toEqual(pids);
     expect(await leafStreams("PERSON_EVENTS")).toEqual(before);
     const entries = await admin(leafUrl("nats-2"), async (_jsm, nc) => {
       const { Kvm } = await import("@nats-io/kv");
       return (await (await new Kvm(nc).open("PERSON_METADATA")).get("domain.name"))?.string();
     });
     expect(entries).toBe("Person Domain");
-    expect(changes(lastJson((await pulumi("refused destroy: after", ["preview", "--json"])).stdout).steps)).toEqual([]);
-  }, 600_000);
-
-  it("allowDataLoss toggled changes no store and no server: one bookkeeping update each way", async () => {
-    afterRefusals();
-    editConfig((c) => (c["cim-nats:allowDataLoss"] = true));
-    const on = await previewThenUp("allowDataLoss on").finally(() => editConfig((c) => (c["cim-nats:allowDataLoss"] = false)));
-    expect(on.applied).toEqual(on.planned);
-    expect(on.planned).toEqual(["update jetstream-teardown-gate"]);
-    const off = await previewThenUp("allowDataLoss off");
-    expect(off.applied).toEqual(off.planned);
-    expect(off.planned).toEqual(["update jetstream-teardown-gate"]);
+    expect(changes(lastJson((await pulumi("revert and refused destroy: after", ["preview", "--json"])).stdout).steps)).toEqual([]);
   }, 600_000);
 
   const orderStream = { name: "ORDER_EVENTS", at: "leaves", subjects: ["order.events.>"], storage: "file", aggregate: { name: "CLUSTER_ORDER_EVENTS", replicas: 3, storage: "file" } };
 
   it("adding and removing a leaf stream reloads every leaf: same pids, 0 failed acked publishes, the aggregate current within 1 s", async () => {
     for (const [step, edit] of [
-      ["add leaf stream", (c: Doc["config"]) => c["cim-nats:jetstream"].streams.push(orderStream)],
-      ["remove leaf stream", (c: Doc["config"]) => (c["cim-nats:jetstream"].streams = c["cim-nats:jetstream"].streams.filter((s: { name: string }) => s.name !== "ORDER_EVENTS"))],
+      ["add leaf stream", (c: StackConfig) => c["cim-nats:jetstream"].streams.push(orderStream)],
+      ["remove leaf stream", (c: StackConfig) => (c["cim-nats:jetstream"].streams = c["cim-nats:jetstream"].streams.filter((s: { name: string }) => s.name !== "ORDER_EVENTS"))],
     ] as const) {
       const pids = leafPids();
       editConfig(edit);
@@ -324,7 +325,7 @@ describe("day 2 edges on the dev stack (allowDataLoss off)", () => {
       expect(result.planned.filter((c) => c.startsWith("update servers-"))).toEqual(LEAVES.map((l) => `update servers-${l}`).sort());
       expect(failures).toEqual([]);
       expect(leafPids()).toEqual(pids);
-      for (const l of LEAVES) expect(fs.readFileSync(path.join(project.dataDir, l, "nats.log"), "utf8")).toMatch(/\[cim-nats\] .* reloaded \(pid \d+ kept\)/);
+      for (const l of LEAVES) expect(serverLog(stack, l)).toMatch(/\[cim-nats\] .* reloaded \(pid \d+ kept\)/);
       expect(Math.max(...lagMs)).toBeLessThanOrEqual(1_000);
     }
   }, 900_000);
@@ -336,17 +337,17 @@ describe("day 2 edges on the dev stack (allowDataLoss off)", () => {
     console.log(`leaf restart: ${failures.length} failed acked publishes during the restarts (lame duck); aggregate lag after the up (ms): ${lagMs.join(", ")}`);
     expect(result.applied).toEqual(result.planned);
     expect(leafPids().every((p, i) => p !== pids[i])).toBe(true);
-    for (const l of LEAVES) expect(fs.readFileSync(path.join(project.dataDir, l, "nats.log"), "utf8")).toMatch(/nudged the hub's sources of this leaf/);
+    for (const l of LEAVES) expect(serverLog(stack, l)).toMatch(/nudged the hub's sources of this leaf/);
     expect(Math.max(...lagMs)).toBeLessThanOrEqual(1_000);
   }, 900_000);
 
   it("the re-run after an interrupted hub roll (one member rolled, the next dead) starts the dead member and waits until it is current before the next stops; the hub answers throughout", async () => {
     editConfig((c) => (c["cim-nats:topology"].hub.jetstream.maxFile = "512M"));
-    const urns = JSON.parse((await pulumi("stack export", ["stack", "export"])).stdout).deployment.resources.map((r: { urn: string }) => r.urn) as string[];
-    await pulumi("interrupted roll: first member", ["up", "--yes", "--skip-preview", "--target", urns.find((u) => u.endsWith("::servers-nats-1-hub"))!]);
-    const dead = natsServersUnder(path.join(project.dataDir, "nats-2-hub") + "/")[0];
+    const memberUrn = (await stackUrns()).find((u) => u.endsWith("::servers-nats-1-hub"))!;
+    await pulumi("interrupted roll: first member", ["up", "--yes", "--skip-preview", "--target", memberUrn]);
+    const dead = serverPid(stack, "nats-2-hub")!;
     process.kill(dead, "SIGKILL");
-    await eventually("nats-2-hub gone", async () => natsServersUnder(path.join(project.dataDir, "nats-2-hub") + "/").length, (n) => n === 0);
+    await eventually("nats-2-hub gone", async () => natsServersUnder(path.join(stack.project.dataDir, "nats-2-hub") + "/").length, (n) => n === 0);
     // Losing a member makes the others report unhealthy for a few seconds (leaderships move): the
     // roll's own effect is measured from when the two that run are healthy again.
     const healthyNow = async () => (await Promise.all(HUB_MONITORING.map((u) => fetch(`${u}/healthz`, { signal: AbortSignal.timeout(500) }).then((r) => r.status === 200, () => false)))).filter(Boolean).length;
@@ -369,7 +370,7 @@ describe("day 2 edges on the dev stack (allowDataLoss off)", () => {
     watching = false;
     await watch;
     console.log(`interrupted roll re-run: ${probes} stream info probes at the hub, ${failures.length} failed; fewest members with a full /healthz at once: ${least} (${samples.length} samples)`);
-    const log = (m: string) => fs.readFileSync(path.join(project.dataDir, m, "nats.log"), "utf8");
+    const log = (m: string) => serverLog(stack, m);
     if (failures.length > 0) {
       const steps = ["nats-1-hub", "nats-2-hub", "nats-3-hub"].flatMap((m) => log(m).split("\n").filter((l) => l.includes("[cim-nats]")).map((l) => `${m}: ${l}`));
       console.log(`interrupted roll re-run: failed probes:\n${failures.join("\n")}\nthe members' own steps:\n${steps.join("\n")}`);
@@ -396,25 +397,27 @@ describe("day 2 edges on the dev stack (allowDataLoss off)", () => {
     editConfig((c) => (c["cim-nats:topology"].hosts = c["cim-nats:topology"].hosts.filter((h: { name: string }) => h.name !== "leaf-05")));
     const refused = await pulumi("retire leaf-05: refused", ["up", "--yes", "--skip-preview"], true);
     expectReadableRefusal(refused, /stream PERSON_EVENTS at leaf leaf-05 \(resource stream-PERSON_EVENTS-leaf-05\) holds 2 messages; removing it \(its host leaf-05 leaves the topology\) would delete them/);
-    expect(natsServersUnder(path.join(project.dataDir, "leaf-05") + "/")).toHaveLength(1);
+    expect(natsServersUnder(path.join(stack.project.dataDir, "leaf-05") + "/")).toHaveLength(1);
     // The operator backs the events up (here: they are in the aggregate) and empties the stream.
     await admin(leafUrl("leaf-05"), (jsm) => jsm.streams.purge("PERSON_EVENTS"));
     const { planned, applied } = await previewThenUp("retire leaf-05");
     expect(beyondSecurity(applied)).toEqual(beyondSecurity(planned));
     expect(planned).toEqual(expect.arrayContaining(["delete servers-leaf-05", "delete stream-PERSON_EVENTS-leaf-05", "delete kv-PERSON_METADATA-leaf-05"]));
-    expect(natsServersUnder(path.join(project.dataDir, "leaf-05") + "/")).toHaveLength(0);
+    expect(natsServersUnder(path.join(stack.project.dataDir, "leaf-05") + "/")).toHaveLength(0);
   }, 900_000);
 
+  it("allowDataLoss turned on again (for the teardown) changes no store and no server: one bookkeeping update", async () => {
+    await toggleAllowDataLoss(true);
+  }, 600_000);
+
   it("npm run dev:down succeeds with a server already down, and leaves nothing running", async () => {
-    editConfig((c) => (c["cim-nats:allowDataLoss"] = true));
-    await pulumi("allowDataLoss on for teardown", ["up", "--yes", "--skip-preview"]);
-    const leaf = natsServersUnder(path.join(project.dataDir, "nats-2") + "/")[0];
+    const leaf = serverPid(stack, "nats-2")!;
     process.kill(leaf, "SIGKILL");
-    await eventually("nats-2 gone", async () => natsServersUnder(path.join(project.dataDir, "nats-2") + "/").length, (n) => n === 0);
+    await eventually("nats-2 gone", async () => natsServersUnder(path.join(stack.project.dataDir, "nats-2") + "/").length, (n) => n === 0);
     const down = await runScript("dev-down.sh");
     console.log(`dev:down with nats-2 down: exit ${down.code} in ${down.ms} ms`);
     expect(down.code, `${down.stdout}\n${down.stderr}`.slice(-3000)).toBe(0);
-    expect(natsServersUnder(project.dir)).toEqual([]);
-    expect(fs.existsSync(path.join(project.dataDir, "nats-2"))).toBe(false);
+    expect(serverPids(stack)).toEqual([]);
+    expect(fs.existsSync(path.join(stack.project.dataDir, "nats-2"))).toBe(false);
   }, 600_000);
 });

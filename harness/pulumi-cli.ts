@@ -3,6 +3,7 @@
  * throwaway file backend, so nothing touches the developer's `.pulumi-state/` or dev stack.
  */
 import { spawn } from "node:child_process";
+import { appendFileSync } from "node:fs";
 import * as path from "node:path";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
@@ -71,6 +72,8 @@ export function runPulumi(
     child.once("close", (code, signal) => {
       clearTimeout(timer);
       const run = { code: code ?? -1, stdout, stderr, ms: Date.now() - started };
+      // Where a test's seconds go: CIM_NATS_PULUMI_TRACE=<file> appends one JSON line per CLI run.
+      if (process.env.CIM_NATS_PULUMI_TRACE) appendFileSync(process.env.CIM_NATS_PULUMI_TRACE, `${JSON.stringify({ cwd: context.cwd, args: args.join(" ").slice(0, 100), start: started, ms: run.ms, code: run.code })}\n`);
       if (run.code === 0 || options.allowFailure) return resolve(run);
       const tail = `${stdout}\n${stderr}`.trim().split("\n").slice(-60).join("\n");
       reject(new Error(`pulumi ${args.join(" ")} exited ${code ?? signal} after ${run.ms} ms:\n${tail}`));

@@ -10,7 +10,8 @@
  *    a hand-made container reports (privileged, its data volume's id and another size, its own
  *    description and tags) and without the program's ignoreChanges. With `proxmox.adopt` listing
  *    the hosts, `preview` plans no container replacement and no data-volume change; without it,
- *    the same state plans replacing every container (what the option is for).
+ *    the same state plans replacing every container (what the option is for); the two previews
+ *    run side by side, the control in a copy of the state (cloneProdProject).
  * Skipped where the plugins are not built, like prod-preview.
  */
 import * as fs from "node:fs";
@@ -19,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONTAINER_TYPE, containerImportFile, importParentTargets } from "../../components/proxmox/import-file";
 import { parseTopology } from "../../components/topology/parse";
 import { readStackConfig } from "../support/stack-config";
-import { createProdProject, missingProdPlugins, nameOf, preview, writePriorState, type Preview, type ProdProject } from "./prod-project";
+import { cloneProdProject, createProdProject, missingProdPlugins, nameOf, preview, writePriorState, type Preview, type ProdProject } from "./prod-project";
 
 const SKIP = missingProdPlugins();
 if (SKIP) console.warn(`adopt-preview: skipped: ${SKIP}`);
@@ -91,7 +92,10 @@ describe.skipIf(SKIP !== "")("containers made by hand, imported: preview through
     await project.pulumi(["stack", "import", "--file", stateFile]);
     fs.rmSync(stateFile);
 
-    const adopted = await preview(project);
+    // Control, beside it in a copy of the same state: without proxmox.adopt, every container is destroyed and recreated.
+    const plainCopy = cloneProdProject(project, "cim-nats-adopt-plain-");
+    plainCopy.editConfig((c) => delete c["cim-nats:proxmox"].adopt);
+    const [adopted, plain] = await Promise.all([preview(project), preview(plainCopy).finally(() => plainCopy.cleanup())]);
     expect(errors(adopted)).toEqual([]);
     const steps = containerSteps(adopted);
     expect(steps.map((s) => nameOf(s.urn)).sort()).toEqual(HOSTS.map((h) => `${h}-container`).sort());
@@ -111,15 +115,10 @@ describe.skipIf(SKIP !== "")("containers made by hand, imported: preview through
     expect(Object.keys(adopted.changeSummary).filter((k) => /replace|delete/.test(k))).toEqual([]);
 
     // Control: the same imported state without proxmox.adopt plans destroying every container.
-    project.editConfig((c) => delete c["cim-nats:proxmox"].adopt);
-    try {
-      const plain = await preview(project);
-      for (const s of containerSteps(plain)) {
-        expect(s.op, nameOf(s.urn)).toBe("replace");
-        expect(s.replaceReasons, nameOf(s.urn)).toEqual(expect.arrayContaining(["unprivileged"]));
-      }
-    } finally {
-      project.editConfig((c) => (c["cim-nats:proxmox"].adopt = HOSTS));
+    expect(containerSteps(plain).map((s) => nameOf(s.urn)).sort()).toEqual(HOSTS.map((h) => `${h}-container`).sort());
+    for (const s of containerSteps(plain)) {
+      expect(s.op, nameOf(s.urn)).toBe("replace");
+      expect(s.replaceReasons, nameOf(s.urn)).toEqual(expect.arrayContaining(["unprivileged"]));
     }
   }, 900_000);
 });

@@ -46,7 +46,7 @@ export type ProdProject = {
   pulumi(args: readonly string[], allowFailure?: boolean): Promise<PulumiRun>;
   /** Edits the copy's Pulumi.prod.yaml (`config:` keys, e.g. `cim-nats:topology`); secrets stay as they are. */
   editConfig(edit: (config: Record<string, any>) => void): void;
-  /** Puts Pulumi.prod.yaml back as it was after the stack was created. */
+  /** Puts Pulumi.prod.yaml back as it was after the stack was created (or, for a clone, cloned). */
   restoreConfig(): void;
   setSecret(key: string, value: string): Promise<void>;
   cleanup(): void;
@@ -54,34 +54,73 @@ export type ProdProject = {
 
 /** Copies the project, creates the `prod` stack on a fresh file backend and sets placeholder secrets. */
 export async function createProdProject(prefix = "cim-nats-prod-"): Promise<ProdProject> {
-  const { dir, projectDir, stateDir } = copyProject(prefix);
+  const project = prodProjectIn(copyProject(prefix));
+  await runPulumi(project.context, ["stack", "init", "prod"]);
+  await project.setSecret("cim-nats:proxmoxApiToken", PLACEHOLDER_API_TOKEN);
+  return prodProjectAsCreated(project);
+}
+
+/**
+ * Another copy of `project` holding the same `prod` stack: its backend folder and Pulumi.prod.yaml
+ * (encryption salt, secrets, any edit in place) copied into a fresh project copy. A preview there
+ * plans what one in `project` would, so previews of different edits can run side by side, each in
+ * its own copy. Its restoreConfig puts back the Pulumi.prod.yaml it was cloned with.
+ */
+export function cloneProdProject(project: ProdProject, prefix = "cim-nats-prod-clone-"): ProdProject {
+  const copy = copyProject(prefix);
+  fs.rmSync(copy.stateDir, { recursive: true, force: true });
+  fs.cpSync(path.join(project.dir, "state"), copy.stateDir, { recursive: true });
+  fs.copyFileSync(path.join(project.projectDir, "Pulumi.prod.yaml"), path.join(copy.projectDir, "Pulumi.prod.yaml"));
+  return prodProjectAsCreated(prodProjectIn(copy));
+}
+
+/** Runs `jobs` with at most `limit` at a time (previews in their own project copies), results in order. */
+export async function inParallel<T>(limit: number, jobs: readonly (() => Promise<T>)[]): Promise<T[]> {
+  const results: T[] = new Array(jobs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const i = next++;
+      results[i] = await jobs[i]();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+  return results;
+}
+
+/** A ProdProject over a project copy (no stack made here); restoreConfig is bound by prodProjectAsCreated. */
+function prodProjectIn({ dir, projectDir, stateDir }: { readonly dir: string; readonly projectDir: string; readonly stateDir: string }): ProdProject {
   const context: PulumiContext = {
     cwd: projectDir,
     // CIM_NATS_OFFLINE: the JetStream resources and the removal guard ask no server. The prod
     // addresses (10.0.0.x, 172.16.0.2) are not this machine's to reach: a test never sends them a packet.
     env: pulumiEnv(stateDir, { PULUMI_CONFIG_PASSPHRASE: PROD_TEST_PASSPHRASE, CIM_NATS_ROOT: projectDir, PULUMI_NODEJS_TRANSPILE_ONLY: "true", CIM_NATS_OFFLINE: "1" }),
   };
-  const pulumi = (args: readonly string[], allowFailure = false) => runPulumi(context, [...args, "-s", "prod"], { allowFailure, timeoutMs: 600_000 });
-  // Through stdin: a value on the command line would show in `ps`.
-  const setSecret = (k: string, value: string) => runWithStdin(context, ["config", "set", "--secret", "-s", "prod", k], value);
-  await runPulumi(context, ["stack", "init", "prod"]);
-  await setSecret("cim-nats:proxmoxApiToken", PLACEHOLDER_API_TOKEN);
   const yamlPath = path.join(projectDir, "Pulumi.prod.yaml");
-  const createdYaml = fs.readFileSync(yamlPath, "utf8");
   return {
     dir,
     projectDir,
     context,
-    pulumi,
+    pulumi: (args, allowFailure = false) => runPulumi(context, [...args, "-s", "prod"], { allowFailure, timeoutMs: 600_000 }),
     editConfig: (edit) => {
       const doc = load(fs.readFileSync(yamlPath, "utf8")) as { config: Record<string, any> };
       edit(doc.config);
       fs.writeFileSync(yamlPath, dump(doc, { lineWidth: -1 }));
     },
-    restoreConfig: () => fs.writeFileSync(yamlPath, createdYaml),
-    setSecret,
+    restoreConfig: () => {
+      throw new Error("restoreConfig before the stack exists");
+    },
+    // Through stdin: a value on the command line would show in `ps`.
+    setSecret: (k, value) => runWithStdin(context, ["config", "set", "--secret", "-s", "prod", k], value),
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** `project` whose restoreConfig puts back Pulumi.prod.yaml as it is now. */
+function prodProjectAsCreated(project: ProdProject): ProdProject {
+  const yamlPath = path.join(project.projectDir, "Pulumi.prod.yaml");
+  const createdYaml = fs.readFileSync(yamlPath, "utf8");
+  return { ...project, restoreConfig: () => fs.writeFileSync(yamlPath, createdYaml) };
 }
 
 /** `pulumi <args>` with `input` on stdin (runPulumi closes stdin). */

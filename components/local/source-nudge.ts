@@ -91,8 +91,11 @@ async function stepDownLeaders(args: { readonly hubClientUrls: readonly string[]
     for (let offset = 0; ; ) {
       const page = (await nc.request("$JS.API.STREAM.LIST", JSON.stringify({ offset }), { timeout: 5_000 })).json<StreamListPage>();
       for (const name of pick(page)) {
-        await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${name}`, "", { timeout: 5_000 });
+        const done = (await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${name}`, "", { timeout: 5_000 })).json<{ success?: boolean }>();
+        if (!done.success) continue; // a stream of one replica has no other leader to move to
         nudged.push(name);
+        // What runs next (the aggregates waiting for this push, the next leaf) finds the stream led again.
+        await waitForLeader(nc, name);
       }
       offset += page.streams?.length ?? 0;
       if (!page.streams?.length || offset >= page.total) break;
@@ -101,4 +104,21 @@ async function stepDownLeaders(args: { readonly hubClientUrls: readonly string[]
     await nc.close();
   }
   return nudged;
+}
+
+/** How long a nudged stream may take to elect its new leader before the nudge returns anyway. */
+const NEW_LEADER_WAIT_MS = 10_000;
+
+/** Polls the stream's info until it reports a leader (the stepdown's election is over). */
+async function waitForLeader(nc: import("@nats-io/nats-core").NatsConnection, name: string): Promise<void> {
+  const deadline = Date.now() + NEW_LEADER_WAIT_MS;
+  while (Date.now() < deadline) {
+    try {
+      const info = (await nc.request(`$JS.API.STREAM.INFO.${name}`, "", { timeout: 2_000 })).json<{ cluster?: { leader?: string }; error?: unknown }>();
+      if (!info.error && info.cluster?.leader) return;
+    } catch {
+      // no answer while the election runs
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

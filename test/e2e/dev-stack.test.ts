@@ -232,7 +232,7 @@ describe("the dev stack under the real Pulumi CLI", () => {
     expect(Object.keys(resourceSummary(up.stdout))).toEqual(["unchanged"]);
     // The CID service's inputs (creds, code hash, pid) read back the same: still the one process.
     expect(cidServicesUnder(project.dir)).toHaveLength(1);
-  }, 120_000);
+  }, 300_000);
 });
 
 describe("the CID service in the dev stack", () => {

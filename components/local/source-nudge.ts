@@ -1,23 +1,46 @@
 /**
- * After a leaf restarts, nudge the hub streams that source from it: step down each one's leader,
- * so the new leader sets its sources up at once.
+ * Nudge the hub streams whose sources of a leaf sit idle: step down each one's leader, so the new
+ * leader sets its sources up at once.
  *
  * Why: a hub stream checks its sources every 10 s (nats-server 2.15.2 `sourceHealthCheckInterval`)
- * and re-creates a stalled one then; an attempt that fails while the leaf is still down is retried
- * on a backoff (`calculateRetryBackoff`: 10 s × failures, up to 2 min). So after a leaf restart the
- * aggregate picked the leaf's new events up 4–16 s late. A new stream leader sets every source up
- * when it takes over, and an API stepdown drops no request (leader-handoff.ts).
+ * and re-creates a stalled one then; an attempt that fails while the leaf is down or not linked is
+ * retried on a backoff (`calculateRetryBackoff`: 10 s × failures, up to 2 min). So after a leaf
+ * restart the aggregate picked the leaf's new events up 4–16 s late, and after an `up` that
+ * restarted every server and pushed new account JWTs (the links wait for those) 28–31 s late. A
+ * new stream leader sets every source up when it takes over, and an API stepdown drops no request
+ * (leader-handoff.ts). Two moments nudge:
+ * - a leaf after its restart (nudgeHubSources: the streams sourcing from that leaf);
+ * - the data account's JWT push once the leaves' links it enabled are up (nudgeStalledHubSources:
+ *   only streams with a source that has been silent — a live source heartbeats every second).
  */
 import * as fs from "node:fs";
 import { readRenderedConf } from "./conf-reader";
 import { noteInLog } from "./server-dir";
 
-type StreamListPage = { total: number; offset: number; limit: number; streams?: { config: { name: string; sources?: { external?: { api?: string } }[] }; cluster?: { leader?: string } }[] };
+type SourceInfo = { name?: string; external?: { api?: string }; active?: number; error?: unknown };
+type StreamListPage = {
+  total: number;
+  offset: number;
+  limit: number;
+  streams?: { config: { name: string; sources?: { external?: { api?: string } }[] }; cluster?: { leader?: string }; sources?: SourceInfo[] }[];
+};
+
+/** A live source heartbeats every second (nats-server `sourceHealthHB`); silent this long, it is stalled (ns, as StreamSourceInfo.active). */
+export const STALLED_SOURCE_NS = 3e9;
 
 /** Names of the streams in `page` that source from JetStream domain `domain` and have a leader to move. */
 export function streamsSourcingFrom(page: StreamListPage, domain: string): string[] {
   const api = `$JS.${domain}.API`;
   return (page.streams ?? []).filter((s) => s.cluster?.leader && (s.config.sources ?? []).some((src) => src.external?.api === api)).map((s) => s.config.name);
+}
+
+/**
+ * Names of the streams in `page` with a leader to move and an external source (a leaf's) that is
+ * stalled: never heard from (active -1), silent over STALLED_SOURCE_NS, or failing.
+ */
+export function streamsWithStalledSources(page: StreamListPage): string[] {
+  const stalled = (s: SourceInfo) => s.external?.api !== undefined && (s.error !== undefined || s.active === undefined || s.active < 0 || s.active > STALLED_SOURCE_NS);
+  return (page.streams ?? []).filter((s) => s.cluster?.leader && (s.sources ?? []).some(stalled)).map((s) => s.config.name);
 }
 
 /**
@@ -33,33 +56,69 @@ export async function nudgeHubSources(args: { readonly hubClientUrls: readonly s
   const tls = tree?.tls;
   const caFile = tls && typeof tls === "object" && !Array.isArray(tls) ? (tls as Record<string, unknown>).ca_file : undefined;
   try {
-    // Loaded here, not at the top: the provider process loads this module at call time.
-    const { connect } = require("@nats-io/transport-node") as typeof import("@nats-io/transport-node");
-    const { credsAuthenticator } = require("@nats-io/nats-core") as typeof import("@nats-io/nats-core");
-    const { natsClientTls } = require("../tls/client") as typeof import("../tls/client");
-    const nc = await connect({
-      servers: [...args.hubClientUrls],
-      authenticator: credsAuthenticator(new TextEncoder().encode(args.creds)),
-      reconnect: false,
-      timeout: 5_000,
-      ...(typeof caFile === "string" ? { tls: natsClientTls(fs.readFileSync(caFile, "utf8"), [...args.hubClientUrls]) } : {}),
-    });
-    const nudged: string[] = [];
-    try {
-      for (let offset = 0; ; ) {
-        const page = (await nc.request("$JS.API.STREAM.LIST", JSON.stringify({ offset }), { timeout: 5_000 })).json<StreamListPage>();
-        for (const name of streamsSourcingFrom(page, domain)) {
-          await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${name}`, "", { timeout: 5_000 });
-          nudged.push(name);
-        }
-        offset += page.streams?.length ?? 0;
-        if (!page.streams?.length || offset >= page.total) break;
-      }
-    } finally {
-      await nc.close();
-    }
+    const nudged = await stepDownLeaders({ hubClientUrls: args.hubClientUrls, creds: args.creds, caCertPem: typeof caFile === "string" ? fs.readFileSync(caFile, "utf8") : undefined }, (page) => streamsSourcingFrom(page, domain));
     if (nudged.length > 0) noteInLog(args.logPath, `nudged the hub's sources of this leaf (stream leader stepdown): ${nudged.join(", ")}`);
   } catch (err) {
     noteInLog(args.logPath, `could not nudge the hub's sources of this leaf (${(err as Error).message}); nats-server retries them on its own backoff`);
+  }
+}
+
+/**
+ * Steps down the leader of every hub stream with a stalled external source; returns their names.
+ * Called once the leaves' links are up. Throws on a connection or API failure (the caller decides
+ * whether that matters: nats-server retries the sources on its own backoff all the same).
+ */
+export async function nudgeStalledHubSources(args: { readonly hubClientUrls: readonly string[]; readonly creds?: string; readonly caCertPem?: string }): Promise<string[]> {
+  if (args.hubClientUrls.length === 0) return [];
+  return stepDownLeaders(args, streamsWithStalledSources);
+}
+
+/** Lists the hub's streams page by page and steps down the leader of each one `pick` names. */
+async function stepDownLeaders(args: { readonly hubClientUrls: readonly string[]; readonly creds?: string; readonly caCertPem?: string }, pick: (page: StreamListPage) => string[]): Promise<string[]> {
+  // Loaded here, not at the top: the provider process loads this module at call time.
+  const { connect } = require("@nats-io/transport-node") as typeof import("@nats-io/transport-node");
+  const { credsAuthenticator } = require("@nats-io/nats-core") as typeof import("@nats-io/nats-core");
+  const tls = () => (require("../tls/client") as typeof import("../tls/client")).natsClientTls(args.caCertPem!, [...args.hubClientUrls]);
+  const nc = await connect({
+    servers: [...args.hubClientUrls],
+    ...(args.creds !== undefined ? { authenticator: credsAuthenticator(new TextEncoder().encode(args.creds)) } : {}),
+    reconnect: false,
+    timeout: 5_000,
+    ...(args.caCertPem ? { tls: tls() } : {}),
+  });
+  const nudged: string[] = [];
+  try {
+    for (let offset = 0; ; ) {
+      const page = (await nc.request("$JS.API.STREAM.LIST", JSON.stringify({ offset }), { timeout: 5_000 })).json<StreamListPage>();
+      for (const name of pick(page)) {
+        const done = (await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${name}`, "", { timeout: 5_000 })).json<{ success?: boolean }>();
+        if (!done.success) continue; // a stream of one replica has no other leader to move to
+        nudged.push(name);
+        // What runs next (the aggregates waiting for this push, the next leaf) finds the stream led again.
+        await waitForLeader(nc, name);
+      }
+      offset += page.streams?.length ?? 0;
+      if (!page.streams?.length || offset >= page.total) break;
+    }
+  } finally {
+    await nc.close();
+  }
+  return nudged;
+}
+
+/** How long a nudged stream may take to elect its new leader before the nudge returns anyway. */
+const NEW_LEADER_WAIT_MS = 10_000;
+
+/** Polls the stream's info until it reports a leader (the stepdown's election is over). */
+async function waitForLeader(nc: import("@nats-io/nats-core").NatsConnection, name: string): Promise<void> {
+  const deadline = Date.now() + NEW_LEADER_WAIT_MS;
+  while (Date.now() < deadline) {
+    try {
+      const info = (await nc.request(`$JS.API.STREAM.INFO.${name}`, "", { timeout: 2_000 })).json<{ cluster?: { leader?: string }; error?: unknown }>();
+      if (!info.error && info.cluster?.leader) return;
+    } catch {
+      // no answer while the election runs
+    }
+    await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -19,6 +19,8 @@ export function declareAccountPushes(
     readonly security: NatsSecurity;
     readonly servers: Readonly<Record<string, pulumi.Resource>>;
     readonly caCertPem?: pulumi.Input<string>;
+    /** Data-account creds with the hub's JetStream API: the data account's push nudges stalled hub sources with them once the links are up. */
+    readonly sourceNudgeCreds?: pulumi.Input<string>;
   },
 ): Record<string, AccountJwtPush> {
   const { spec, topology, security } = args;
@@ -44,6 +46,7 @@ export function declareAccountPushes(
         operatorSeed: security.operatorSeed,
         // The leaves' links in these accounts come up once the push lists their keys.
         ...(a.name === spec.applicationAccount || a.name === spec.systemAccount ? { linkedLeaves: topology.leaves.map((l) => l.serverName) } : {}),
+        ...(a.name === spec.applicationAccount && args.sourceNudgeCreds !== undefined ? { sourceNudgeCreds: args.sourceNudgeCreds } : {}),
       },
       { parent, dependsOn: [...Object.values(args.servers), ...after] },
     );

@@ -20,6 +20,7 @@ import { encodeAccountJwtAt, jwtIssuedAt } from "./jwt";
 import { containsUnknown } from "../provider/canonical";
 import { dynamicProvider, providerExports } from "../provider/provider-loader";
 import { natsClientTls } from "../tls/client";
+import { nudgeStalledHubSources } from "../local/source-nudge";
 
 /** One server to push to: its name (as it reports it) and client URL. */
 export type PushServer = { readonly name: string; readonly url: string };
@@ -46,6 +47,13 @@ export type AccountPushInputs = {
    * what depends on the push (an aggregate sourcing them) finds the links up. Not diffed.
    */
   readonly linkedLeaves?: readonly string[];
+  /**
+   * `.creds` of a user of the data account with the JetStream API at the hub (the JetStream
+   * admin). Secret. With `linkedLeaves`: once their links are up, the hub streams whose sources
+   * of them stalled meanwhile are nudged (source-nudge.ts), not left in nats-server's retry
+   * backoff. Not diffed.
+   */
+  readonly sourceNudgeCreds?: string;
 };
 
 export type AccountPushOutputs = AccountPushInputs & {
@@ -284,11 +292,20 @@ export async function diffAccountPush(_id: string, olds: AccountPushOutputs, new
   return { changes: changed.length > 0 };
 }
 
-/** Push, then (for the link accounts) wait for the links it enabled. */
+/**
+ * Push, then (for the link accounts) wait for the links it enabled and nudge the hub's stalled
+ * sources: when every server restarted in this run (a resolver change), the hub's sources of the
+ * leaves failed while the links waited for this push and sit in nats-server's retry backoff.
+ */
 async function pushAndLink(inputs: AccountPushInputs): Promise<AccountPushOutputs> {
   const result = await pushAccountJwt(inputs);
   const leaves = inputs.linkedLeaves ?? [];
-  await awaitLeafLinks({ hubs: inputs.servers.filter((s) => !leaves.includes(s.name)), leaves, accountPublicKey: inputs.accountPublicKey, creds: inputs.creds, caCertPem: inputs.caCertPem });
+  const hubs = inputs.servers.filter((s) => !leaves.includes(s.name));
+  const unlinked = await awaitLeafLinks({ hubs, leaves, accountPublicKey: inputs.accountPublicKey, creds: inputs.creds, caCertPem: inputs.caCertPem });
+  if (leaves.length > 0 && unlinked.length < leaves.length && inputs.sourceNudgeCreds) {
+    // A nudge that fails changes nothing: nats-server retries the sources on its own backoff.
+    await nudgeStalledHubSources({ hubClientUrls: hubs.map((h) => h.url), creds: inputs.sourceNudgeCreds, caCertPem: inputs.caCertPem }).catch(() => []);
+  }
   return { ...inputs, ...result };
 }
 
@@ -321,7 +338,7 @@ export class AccountJwtPush extends pulumi.dynamic.Resource {
       dynamicProvider(__filename, providerExports("AccountPush")),
       name,
       { ...args, confirmed: undefined, pending: undefined },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "creds", "operatorSeed"] },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "creds", "operatorSeed", "sourceNudgeCreds"] },
       "cim-nats",
       "AccountJwtPush",
     );

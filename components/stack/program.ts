@@ -123,7 +123,7 @@ export function program(): Record<string, unknown> {
   const declared = substrate.declareServers(where);
   const { topology, servers, storeIds } = declared;
   // Account JWTs reach the servers through the system account, once they run: no config change.
-  const pushes = declareAccountPushes(root, { spec: m.security, topology, security, servers, ...(tls.caCertPem ? { caCertPem: tls.caCertPem } : {}) });
+  const pushes = declareAccountPushes(root, { spec: m.security, topology, security, servers, sourceNudgeCreds: security.jetstreamAdminCreds, ...(tls.caCertPem ? { caCertPem: tls.caCertPem } : {}) });
   const jetstream = declareJetStream(root, {
     topology,
     spec: m.jetstream,

@@ -12,7 +12,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { dump, load } from "js-yaml";
 import { renderClusterAuth } from "../../components/render/cluster-auth";
-import { SYSTEM_MONITOR_USER } from "../../components/security/types";
+import { JETSTREAM_ADMIN_USER, SYSTEM_MONITOR_USER } from "../../components/security/types";
 import { ROUTE_USER } from "../../components/tls/types";
 import { parseTopology } from "../../components/topology/parse";
 import { copyProject } from "../../harness/dev-project";
@@ -313,9 +313,11 @@ export async function writePriorState(
           inputs.source = secretPlaintext({ [ASSET_SIG]: ASSET_VALUE, hash: createHash("sha256").update(text).digest("hex"), text });
         }
       } else if (s.type === PUSH_TYPE) {
-        // An account's JWT push (components/security/account-pushes.ts): its system-account creds
-        // and the operator seed, from what the targeted up made.
+        // An account's JWT push (components/security/account-pushes.ts): its system-account creds,
+        // the operator seed and (the data account's) the JetStream admin's creds for the source
+        // nudge, from what the targeted up made.
         if (inputs.creds === "[secret]") inputs.creds = secretPlaintext(userCreds[SYSTEM_MONITOR_USER]);
+        if (inputs.sourceNudgeCreds === "[secret]") inputs.sourceNudgeCreds = secretPlaintext(userCreds[JETSTREAM_ADMIN_USER]);
         if (inputs.operatorSeed === "[secret]") inputs.operatorSeed = secretPlaintext(fromSecret(operatorKey.outputs.seed));
       }
       if (JSON.stringify(inputs).includes('"[secret]"')) throw new Error(`${name}: a masked secret input the prior state cannot restore`);

@@ -1,6 +1,7 @@
 /**
  * The dev topology (4 leaves, 3 hub members) in operator mode, as real nats-server processes on
- * 127.0.4.x (and a second one, without leaf-local stores, on 127.0.220.x at the same time), with keys and JWTs issued by the real NKey/IssuedJwt provider functions. Proves the
+ * 127.0.4.x (a second one, without leaf-local stores, on 127.0.220.x at the same time), with
+ * keys and JWTs issued by the real NKey/IssuedJwt provider functions. Proves the
  * stack config alone decides who may do what, that removing a user revokes it, that a bad
  * leaf-link credential keeps a leaf out, that natscli works with the generated creds and
  * contexts, and that no seed leaks into any file outside a `.creds` file.

@@ -48,6 +48,14 @@ export type DeployOptions = {
 /** The nats-server version cim-nats is tested with: setup builds it, nix/modules/nats-server.nix pins it. */
 export const NATS_SERVER_VERSION = "2.15.2";
 
+/**
+ * Seconds between two health checks of a switch's wait. A server answers /healthz within a
+ * fraction of a second of being ready; a check each second would add up to a second per server and
+ * switch (a hub roll waits for every member in turn). A check is one systemctl call and one local
+ * HTTP request: cheap at five a second.
+ */
+export const HEALTH_POLL_SECONDS = 0.2;
+
 /** A NixOS host's system profile: `nix-env -p <it> --set <system>` makes a generation the boot default. */
 export const SYSTEM_PROFILE = "/nix/var/nix/profiles/system";
 
@@ -159,7 +167,7 @@ export function switchScript(
     `      echo "cim-nats: $1 (unit $2 $(systemctl is-active "$2" 2>/dev/null || true)) did not answer http://$3:$4$path within ${t}s" >&2`,
     "      return 1",
     "    fi",
-    "    sleep 1",
+    `    sleep ${HEALTH_POLL_SECONDS}`,
     "  done",
     '  echo "cim-nats: $1 healthy (http://$3:$4$path)"',
     "}",

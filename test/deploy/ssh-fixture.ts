@@ -12,7 +12,8 @@
  *   units' pid files), told apart by the address the SSH connection came to;
  * - the system's `switch-to-configuration` (re)starts the host's real nats-servers from the
  *   configs it was built with, stopping the running ones the way the NixOS unit does: lame duck
- *   (SIGUSR2), then waiting for the process to exit.
+ *   (SIGUSR2), then waiting for the process to exit; a host's units stop together, as one
+ *   switch's stop jobs run in systemd.
  * Secrets (the leaf's creds and a key per host) go to `root/<address>/var/lib/cim-nats/secrets/`.
  */
 import { createHash } from "node:crypto";
@@ -133,15 +134,20 @@ units=$HOST_ROOT/units
 mkdir -p "$units"
 self=$(cd "$(dirname "$0")/.." && pwd)
 echo "$(date +%s%3N) start $addr $self" >> ${dir}/switch.log
+# The host's units stop together (as systemd runs the stop jobs of one switch), then start.
+stopping=()
 for conf in "$self"/etc/cim-nats/*.conf; do
-  unit=cim-nats-$(basename "$conf" .conf)
-  pidfile=$units/$unit.pid
+  pidfile=$units/cim-nats-$(basename "$conf" .conf).pid
   if [ -f "$pidfile" ]; then
     pid=$(cat "$pidfile")
     rm -f "$pidfile"
-    if kill -USR2 "$pid" 2>/dev/null; then while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; fi
+    if kill -USR2 "$pid" 2>/dev/null; then stopping+=("$pid"); fi
   fi
-  setsid ${natsServerBinary()} -c "$conf" -P "$pidfile" >> "$units/$unit.log" 2>&1 < /dev/null &
+done
+for pid in "\${stopping[@]}"; do while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; done
+for conf in "$self"/etc/cim-nats/*.conf; do
+  unit=cim-nats-$(basename "$conf" .conf)
+  setsid ${natsServerBinary()} -c "$conf" -P "$units/$unit.pid" >> "$units/$unit.log" 2>&1 < /dev/null &
 done
 echo "$(date +%s%3N) end $addr $self" >> ${dir}/switch.log
 `;

@@ -16,12 +16,14 @@ import { DEFAULT_DEPLOY_OPTIONS, stageDirCommand, switchScript } from "../../com
 import { natsServerBinary } from "../../components/local/nats-process";
 import { freePort } from "../../harness/free-port";
 import { writeFakeSystem, writeNixFakes } from "./nix-fakes";
+import { runBash } from "./run-bash";
 
 const ADDRESS = "127.0.141.20";
 const NEW = routeTransportMarker({ name: "c", tls: true, auth: true });
 const OLD = routeTransportMarker({ name: "c", tls: false, auth: false });
 
-describe("a hub host's switch across a route transport change", () => {
+/** Each case has its own host name, ports and root, so the cases run at once. */
+describe.concurrent("a hub host's switch across a route transport change", () => {
   let dir: string;
   const pids: number[] = [];
 
@@ -63,7 +65,7 @@ describe("a hub host's switch across a route transport change", () => {
     const roll: HubRoll = { markerPath, transport: NEW, hubServer: server, lastHubHost: opts.lastHubHost };
     const profile = join(dir, `${name}-root`, "profile");
     const script = switchScript(name, [], [{ serverName: server, unit: server, monitoringAddress: ADDRESS, monitoringPort }], options, { system, profile }, roll);
-    const result = spawnSync("bash", ["-s", "--", opts.mode], { input: script, encoding: "utf8", timeout: 60_000, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    const result = await runBash(["-s", "--", opts.mode], script, { ...process.env, PATH: `${bin}:${process.env.PATH}` }, 60_000);
     if (existsSync(pidFile)) pids.push(Number(readFileSync(pidFile, "utf8")));
     const health = (path: string) => `http://${ADDRESS}:${monitoringPort}${path}`;
     return { ...result, health, marker: existsSync(markerPath) ? readFileSync(markerPath, "utf8") : undefined };

@@ -18,11 +18,13 @@ import { DEFAULT_DEPLOY_OPTIONS, DeployOptions, stageDirCommand, stagedPath, swi
 import { natsServerBinary } from "../../components/local/nats-process";
 import { freePort } from "../../harness/free-port";
 import { writeFakeSystem, writeNixFakes } from "./nix-fakes";
+import { runBash } from "./run-bash";
 
 const ADDRESS = "127.0.140.20";
 const mode = (p: string) => (statSync(p).mode & 0o777).toString(8).padStart(4, "0");
 
-describe("switchScript under bash", () => {
+/** Each case has its own host name, ports, root and staging dir, so the cases run at once. */
+describe.concurrent("switchScript under bash", () => {
   let dir: string;
   let bin: string;
   let units: string;
@@ -51,21 +53,25 @@ describe("switchScript under bash", () => {
     return writeFakeSystem(
       join(dir, "store", name),
       [
-        `echo "switch ${name}" >> ${join(dir, "switch.log")}`,
+        `echo "switch ${name}" >> ${switchLog(name)}`,
         `if [[ -f ${pidFile} ]]; then old=$(cat ${pidFile}); rm -f ${pidFile}; if kill -TERM "$old" 2>/dev/null; then while kill -0 "$old" 2>/dev/null; do sleep 0.1; done; fi; fi`,
         `(sleep 1; exec ${natsServerBinary()} ${args} -P ${pidFile}) >>${join(dir, `${unit}.log`)} 2>&1 </dev/null &`,
       ].join("\n"),
     );
   }
 
+  /** Where the systems of a case (named `<case>-...`) log their activations: one log per case, as the cases overlap. */
+  const switchLog = (system: string) => join(dir, `switch-${system.split("-")[0]}.log`);
+  const PATH_WITH_FAKES = () => ({ ...process.env, PATH: `${bin}:${process.env.PATH}` });
+
   /** Stages `files` like CopyToRemote does (default mode, inside the 0700 staging dir) and runs the switch of `activate`. */
-  function run(host: string, files: RenderedFile[], servers: SwitchServer[], options: DeployOptions, activate: string, profile: string, runMode: "create" | "update" = "update") {
+  async function run(host: string, files: RenderedFile[], servers: SwitchServer[], options: DeployOptions, activate: string, profile: string, runMode: "create" | "update" = "update") {
     expect(spawnSync("bash", ["-c", stageDirCommand(options)]).status).toBe(0);
     const staged = (files.length > 0 ? stagedFiles(host, files) : []).map((f) => ({ ...f, sha256: contentSha256(files.find((x) => x.path === f.path)!.content) }));
     for (const f of staged) writeFileSync(stagedPath(f, options), files.find((x) => x.path === f.path)!.content, { mode: 0o644 });
     const script = switchScript(host, staged, servers, options, { system: activate, profile });
     const started = Date.now();
-    const out = spawnSync("bash", ["-s", "--", runMode], { input: script, encoding: "utf8", timeout: 90_000, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    const out = await runBash(["-s", "--", runMode], script, PATH_WITH_FAKES());
     return { ...out, seconds: (Date.now() - started) / 1000 };
   }
 
@@ -81,7 +87,7 @@ describe("switchScript under bash", () => {
       { path: `${root}/var/lib/cim-nats/secrets/ok/key.pem`, content: "-----BEGIN PRIVATE KEY-----\n", mode: "0600", secret: true },
     ];
     const profile = join(root, "nix/var/nix/profiles/system");
-    const out = run("ok", files, [{ serverName: "ok-leaf", unit: "ok-leaf", monitoringAddress: ADDRESS, monitoringPort }], options, sys, profile);
+    const out = await run("ok", files, [{ serverName: "ok-leaf", unit: "ok-leaf", monitoringAddress: ADDRESS, monitoringPort }], options, sys, profile);
 
     expect(out.stderr).toBe("");
     expect(out.status).toBe(0);
@@ -103,7 +109,7 @@ describe("switchScript under bash", () => {
     let root: string;
     let profile: string;
     let good: string;
-    let out: ReturnType<typeof run>;
+    let out: Awaited<ReturnType<typeof run>>;
     const creds = () => `${root}/var/lib/cim-nats/secrets/rb-leaf.creds`;
     const options = () => ({ ...DEFAULT_DEPLOY_OPTIONS, stagingDir: join(dir, "rb-stage"), healthTimeoutSeconds: 3 });
     const servers = () => [{ serverName: "rb-leaf", unit: "rb-leaf", monitoringAddress: ADDRESS, monitoringPort }];
@@ -113,11 +119,11 @@ describe("switchScript under bash", () => {
       root = join(dir, "rb-root");
       profile = join(root, "nix/var/nix/profiles/system");
       good = system("rb-good", "rb-leaf", `-a ${ADDRESS} -p ${port} -m ${monitoringPort}`);
-      const first = run("rb", [{ path: creds(), content: "creds v1\n", mode: "0600", secret: true }], servers(), options(), good, profile);
+      const first = await run("rb", [{ path: creds(), content: "creds v1\n", mode: "0600", secret: true }], servers(), options(), good, profile);
       expect(first.status, first.stderr).toBe(0);
       // The next generation's server cannot start (it asks for a store dir inside a file).
       const broken = system("rb-broken", "rb-leaf", `-a ${ADDRESS} -p ${port} -m ${monitoringPort} -js -sd /dev/null/store`);
-      out = run("rb", [{ path: creds(), content: "creds v2\n", mode: "0600", secret: true }], servers(), options(), broken, profile);
+      out = await run("rb", [{ path: creds(), content: "creds v2\n", mode: "0600", secret: true }], servers(), options(), broken, profile);
     }, 60_000);
 
     it("fails, naming the host and the generation, after the bound", () => {
@@ -129,7 +135,7 @@ describe("switchScript under bash", () => {
     });
 
     it("the previous generation runs again, healthy, and the profile names it", async () => {
-      expect(readFileSync(join(dir, "switch.log"), "utf8").trim().split("\n").filter((l) => l.startsWith("switch rb-")).slice(-3)).toEqual(["switch rb-good", "switch rb-broken", "switch rb-good"]);
+      expect(readFileSync(switchLog("rb"), "utf8").trim().split("\n").slice(-3)).toEqual(["switch rb-good", "switch rb-broken", "switch rb-good"]);
       expect(profileTarget(profile)).toBe(good);
       expect(out.stdout).toContain(`cim-nats: rb-leaf healthy (http://${ADDRESS}:${monitoringPort}/healthz)`);
       expect((await fetch(`http://${ADDRESS}:${monitoringPort}/healthz`)).status).toBe(200);
@@ -150,9 +156,9 @@ describe("switchScript under bash", () => {
     const options = { ...DEFAULT_DEPLOY_OPTIONS, stagingDir: join(dir, "sf-stage"), healthTimeoutSeconds: 20 };
     const servers = [{ serverName: "sf-leaf", unit: "sf-leaf", monitoringAddress: ADDRESS, monitoringPort }];
     const good = system("sf-good", "sf-leaf", `-a ${ADDRESS} -p ${port} -m ${monitoringPort}`);
-    expect(run("sf", [], servers, options, good, profile).status).toBe(0);
+    expect((await run("sf", [], servers, options, good, profile)).status).toBe(0);
     const failing = writeFakeSystem(join(dir, "store", "sf-failing"), "echo 'warning: the following units failed: cim-nats-leaf.service' >&2\nexit 4");
-    const out = run("sf", [], servers, options, failing, profile);
+    const out = await run("sf", [], servers, options, failing, profile);
     expect(out.status).toBe(1);
     expect(out.stderr).toContain("warning: the following units failed: cim-nats-leaf.service");
     expect(out.stderr).toContain(`cim-nats: sf rolled back to ${good}`);
@@ -162,7 +168,7 @@ describe("switchScript under bash", () => {
   it("with no previous generation it fails and says so", async () => {
     const root = join(dir, "np-root");
     const options = { ...DEFAULT_DEPLOY_OPTIONS, stagingDir: join(dir, "np-stage"), healthTimeoutSeconds: 1 };
-    const out = run("np", [], [{ serverName: "np-leaf", unit: "np-leaf", monitoringAddress: ADDRESS, monitoringPort: await freePort(ADDRESS) }], options, writeFakeSystem(join(dir, "store", "np"), "true"), join(root, "profile"));
+    const out = await run("np", [], [{ serverName: "np-leaf", unit: "np-leaf", monitoringAddress: ADDRESS, monitoringPort: await freePort(ADDRESS) }], options, writeFakeSystem(join(dir, "store", "np"), "true"), join(root, "profile"));
     expect(out.status).toBe(1);
     // This machine has no /run/current-system either.
     expect(out.stderr).toContain("activating the previous generation (none) again");
@@ -177,25 +183,32 @@ describe("switchScript under bash", () => {
     const servers = [{ serverName: "nc-leaf", unit: "nc-leaf", monitoringAddress: ADDRESS, monitoringPort }];
     const sys = system("nc-system", "nc-leaf", `-a ${ADDRESS} -p ${port} -m ${monitoringPort}`);
     const file: RenderedFile = { path: `${root}/secrets/nc.creds`, content: "creds\n", mode: "0600", secret: true };
-    expect(run("nc", [file], servers, options, sys, profile).status).toBe(0);
+    expect((await run("nc", [file], servers, options, sys, profile)).status).toBe(0);
     // Same secret, its copy not re-run (nothing staged): the installed one matches, the switch goes on.
-    const again = spawnSync("bash", ["-s", "--", "update"], {
-      input: switchScript("nc", stagedFiles("nc", [file]).map((f) => ({ ...f, sha256: contentSha256(file.content) })), servers, options, { system: sys, profile }),
-      encoding: "utf8",
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
-    });
+    const again = await runBash(
+      ["-s", "--", "update"],
+      switchScript("nc", stagedFiles("nc", [file]).map((f) => ({ ...f, sha256: contentSha256(file.content) })), servers, options, { system: sys, profile }),
+      PATH_WITH_FAKES(),
+    );
     expect(again.status, again.stderr).toBe(0);
     // Changed on the host behind the deploy's back: stop, name the file and the fix.
     writeFileSync(file.path, "tampered\n");
-    const switchesBefore = readFileSync(join(dir, "switch.log"), "utf8");
-    const tampered = spawnSync("bash", ["-s", "--", "update"], {
-      input: switchScript("nc", stagedFiles("nc", [file]).map((f) => ({ ...f, sha256: contentSha256(file.content) })), servers, options, { system: sys, profile }),
-      encoding: "utf8",
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
-    });
+    const switchesBefore = readFileSync(switchLog("nc"), "utf8");
+    const tampered = await runBash(
+      ["-s", "--", "update"],
+      switchScript("nc", stagedFiles("nc", [file]).map((f) => ({ ...f, sha256: contentSha256(file.content) })), servers, options, { system: sys, profile }),
+      PATH_WITH_FAKES(),
+    );
     expect(tampered.status).toBe(1);
     expect(tampered.stderr).toBe(`cim-nats: nc: ${file.path} is missing or changed on the host and its copy did not run: pulumi up --replace the URN of its copy step\n`);
-    expect(readFileSync(join(dir, "switch.log"), "utf8")).toBe(switchesBefore);
+    expect(readFileSync(switchLog("nc"), "utf8")).toBe(switchesBefore);
+  });
+
+  it("checks health five times a second: the wait ends within 0.2 s of a server being ready, not up to a second later", () => {
+    const script = switchScript("poll", [], [{ serverName: "poll-leaf", unit: "poll-leaf", monitoringAddress: ADDRESS, monitoringPort: 8222 }], DEFAULT_DEPLOY_OPTIONS, { system: "/nix/store/x-poll" });
+    const wait = /^wait_healthy\(\) \{[^]*?^\}$/m.exec(script)?.[0] ?? "";
+    expect(wait).toContain("  until systemctl is-active --quiet \"$2\" && healthz \"$3\" \"$4\" \"$path\"; do\n");
+    expect(wait.match(/^\s*sleep .*$/gm)).toEqual(["    sleep 0.2"]);
   });
 
   /**
@@ -211,7 +224,7 @@ describe("switchScript under bash", () => {
     const name = `hub-${runMode}`;
     const sys = system(name, `${name}-unit`, `-a ${ADDRESS} -p ${port} -m ${monitoringPort} -n ${name} -js -sd ${join(dir, `${name}-js`)} --cluster_name c --cluster nats-route://${ADDRESS}:${routePort} --routes ${peers}`);
     const options = { ...DEFAULT_DEPLOY_OPTIONS, stagingDir: join(dir, `${name}-stage`), healthTimeoutSeconds: 4 };
-    const out = run(name, [], [{ serverName: name, unit: `${name}-unit`, monitoringAddress: ADDRESS, monitoringPort }], options, sys, join(dir, `${name}-root`, "profile"), runMode);
+    const out = await run(name, [], [{ serverName: name, unit: `${name}-unit`, monitoringAddress: ADDRESS, monitoringPort }], options, sys, join(dir, `${name}-root`, "profile"), runMode);
     expect(out.status).toBe(status);
     expect(out.stdout + out.stderr).toContain(message.replace("ADDR", `${ADDRESS}:${monitoringPort}`));
   });

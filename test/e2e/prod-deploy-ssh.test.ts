@@ -27,6 +27,7 @@ import { SSHD, SshHost, startSshHost } from "../deploy/ssh-host";
 import { buildLog, copyLog, deployTools, sshDeployFiles, sshTestTopology, stopRecordedServers, switchLog, type DeployTools } from "../deploy/ssh-fixture";
 import { missingProdPlugins, nameOf } from "./prod-project";
 import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext } from "../../harness/pulumi-cli";
+import { stateResources } from "../../harness/pulumi-state";
 
 const PREFIX = "127.0.144";
 const SKIP = !fs.existsSync(SSHD) ? `${SSHD} is missing (apt-get install openssh-server)` : missingProdPlugins();
@@ -73,10 +74,11 @@ describe.skipIf(SKIP !== "")("prod deployment through the real CLI and command p
       { mode: 0o600 },
     );
   const pulumi = (args: string[], allowFailure = false) => runPulumi(context, [...args, "-s", "ssh"], { allowFailure, timeoutMs: 300_000 });
-  /** A switch's last stdout, from the state the provider wrote (it drops the final newline). */
+  /** A switch's last stdout, from the state the provider wrote (it drops the final newline); read from the state file, no CLI run. */
   const switchStdout = async (host: string): Promise<string> => {
-    const state = JSON.parse((await pulumi(["stack", "export"])).stdout);
-    return state.deployment.resources.find((r: any) => r.urn.endsWith(`::ssh-${host}-switch`)).outputs.stdout;
+    const stdout = stateResources(context, "ssh").find((r) => r.urn.endsWith(`::ssh-${host}-switch`))?.outputs?.stdout;
+    if (typeof stdout !== "string") throw new Error(`no plain stdout of ssh-${host}-switch in the state: ${JSON.stringify(stdout)}`);
+    return stdout;
   };
 
   beforeAll(async () => {

@@ -11,7 +11,9 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isServingConfig } from "../../components/local/process-identity";
 import { killNatsServersUnder, natsServersUnder } from "../../harness/processes";
-import { PROJECT_ROOT, pulumiEnv, resourceSummary, runPulumi, stackOutputs, type PulumiContext } from "../../harness/pulumi-cli";
+import { PROJECT_ROOT, pulumiEnv, resourceSummary, runPulumi, type PulumiContext } from "../../harness/pulumi-cli";
+import { stateOutputs } from "../../harness/pulumi-state";
+import { upSummaries } from "../../harness/up-output";
 import { eventually } from "../support/eventually";
 
 const STACK = "probe";
@@ -51,6 +53,8 @@ export const dataDirs = local.dataDirs;
 
 let dir = "";
 let context: PulumiContext;
+/** Set by the last case once its destroy passed: nothing left for afterAll to destroy. */
+let destroyed = false;
 const timings: Record<string, number> = {};
 
 async function pulumi(step: string, args: string[], allowFailure = false) {
@@ -59,8 +63,9 @@ async function pulumi(step: string, args: string[], allowFailure = false) {
   return run;
 }
 
+/** The servers' pids as the last up recorded them (read from the state file: no CLI run). */
 async function pids(): Promise<Record<string, number>> {
-  return (await stackOutputs(context, STACK)).pids as Record<string, number>;
+  return stateOutputs(context, STACK, ["pids"]).pids as Record<string, number>;
 }
 
 async function getJson<T>(url: string): Promise<T> {
@@ -87,7 +92,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    if (context) await runPulumi(context, ["destroy", "--yes", "--skip-preview", "-s", STACK], { allowFailure: true });
+    if (context && !destroyed) await runPulumi(context, ["destroy", "--yes", "--skip-preview", "-s", STACK], { allowFailure: true });
   } finally {
     killNatsServersUnder(dir);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -135,11 +140,11 @@ describe("LocalTopology under the real Pulumi CLI", () => {
 
   it("a comment-only config change rewrites the files and signals nothing", async () => {
     const before = await pids();
-    await runPulumi(context, ["config", "set", "probe:extra", "# changed by the test", "-s", STACK]);
-
-    const preview = await pulumi("preview (comment change)", ["preview"]);
-    expect(resourceSummary(preview.stdout)).toMatchObject({ update: 5, unchanged: 2 });
-    await pulumi("up (comment change)", ["up", "--yes", "--skip-preview"]);
+    // One run: the up's own preview, then the update (upSummaries); the config set rides on it
+    // (saved to the stack's config, as `config set` does).
+    const up = await pulumi("up with preview (comment change)", ["up", "--yes", "--config", "probe:extra=# changed by the test"]);
+    expect(upSummaries(up.stdout).preview).toMatchObject({ update: 5, unchanged: 2 });
+    expect(upSummaries(up.stdout).up).toMatchObject({ update: 5, unchanged: 2 });
 
     expect(await pids()).toEqual(before);
     for (const server of Object.keys(before)) {
@@ -150,11 +155,9 @@ describe("LocalTopology under the real Pulumi CLI", () => {
 
   it("a setting outside the reload table restarts every server in place (hub members one at a time)", async () => {
     const before = await pids();
-    await runPulumi(context, ["config", "set", "probe:extra", "max_payload: 2097152", "-s", STACK]);
-
-    const preview = await pulumi("preview (config change)", ["preview"]);
-    expect(resourceSummary(preview.stdout)).toMatchObject({ update: 5, unchanged: 2 });
-    await pulumi("up (config change)", ["up", "--yes", "--skip-preview"]);
+    const up = await pulumi("up with preview (config change)", ["up", "--yes", "--config", "probe:extra=max_payload: 2097152"]);
+    expect(upSummaries(up.stdout).preview).toMatchObject({ update: 5, unchanged: 2 });
+    expect(upSummaries(up.stdout).up).toMatchObject({ update: 5, unchanged: 2 });
 
     const after = await pids();
     for (const server of Object.keys(before)) {
@@ -195,5 +198,6 @@ describe("LocalTopology under the real Pulumi CLI", () => {
     expect(natsServersUnder(dir)).toEqual([]);
     for (const pid of started) expect(isServingConfig(pid, path.join(dir, "project", ".cim-dev", STACK, "p-1", "nats.conf"))).toBe(false);
     expect(fs.readdirSync(path.join(dir, "project", ".cim-dev", STACK))).toEqual([]);
+    destroyed = true;
   }, 120_000);
 });

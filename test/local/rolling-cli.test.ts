@@ -19,6 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { killNatsServersUnder } from "../../harness/processes";
 import { PROJECT_ROOT, pulumiEnv, resourceSummary, runPulumi, stackOutputs, type PulumiContext } from "../../harness/pulumi-cli";
 import { reloadSecurity, smallTopology, tempDir, type ReloadSecurity } from "./reload-support";
+import { stateOutputs } from "../../harness/pulumi-state";
+import { upSummaries } from "../../harness/up-output";
 import { stackCa, stackClientTls } from "../../harness/stack-tls";
 import { eventually } from "../support/eventually";
 import { isProcessRunning } from "../../components/local/nats-process";
@@ -115,6 +117,8 @@ let sec: ReloadSecurity;
 /** The stack's CA: every client verifies the servers with it. */
 let ca: string;
 const report: Record<string, unknown> = {};
+/** When the preloaded app account JWT was issued (its iat, in ms). */
+let preloadIssuedAt = 0;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const serverDir = (server: string) => path.join(project, ".cim-dev", STACK, server);
@@ -123,17 +127,33 @@ async function pulumi(args: string[], allowFailure = false) {
   return runPulumi(context, [...args, "-s", STACK], { allowFailure });
 }
 
-async function setConfig(key: string, value: string, secret = false): Promise<void> {
-  await runPulumi(context, ["config", "set", ...(secret ? ["--secret"] : []), "-s", STACK, `roll:${key}`, "--", value]);
-}
 
+/** The servers' pids as the last up recorded them (read from the state file: no CLI run). */
 async function pids(): Promise<Record<string, number>> {
-  return (await stackOutputs(context, STACK)).pids as Record<string, number>;
+  return stateOutputs(context, STACK, ["pids"]).pids as Record<string, number>;
 }
 
 async function as(user: string, servers: string | string[], reconnect = false): Promise<NatsConnection> {
   const creds = new TextEncoder().encode(await sec.creds(user));
   return connect({ servers, tls: stackClientTls(ca, servers), authenticator: credsAuthenticator(creds), reconnect, maxReconnectAttempts: -1, reconnectTimeWait: 50, timeout: 2_000 });
+}
+
+/**
+ * Why the server refused `user`'s connection. A refusal races the client's own writes: the
+ * server's -ERR and close can meet the client mid-handshake (write EPIPE, read ECONNRESET, seen
+ * on a loaded machine), which says nothing about why; such an attempt is made again.
+ */
+async function refusal(user: string, url: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const nc = await as(user, url);
+      await nc.close();
+      return `${user} was let in at ${url}`;
+    } catch (err) {
+      const message = (err as Error).message;
+      if (!/EPIPE|ECONNRESET/.test(message) || attempt === 5) return message;
+    }
+  }
 }
 
 const hubUrls = () => [1, 2, 3].map((i) => `nats://${PREFIX}.${i}:4223`);
@@ -217,24 +237,25 @@ beforeAll(async () => {
   const shape = smallTopology({ prefix: PREFIX, hubs: 1 }, path.join(dir, "unused"));
   sec = await reloadSecurity({ ...shape, leaves: [] }, path.join(dir, "unused"));
   await pulumi(["stack", "init"]);
-  await setConfig("operatorJwt", sec.operatorJwt);
-  await setConfig("systemAccount", sec.systemAccount);
-  await setConfig("appAccount", sec.appAccount);
-  await setConfig("sysJwt", sec.sysJwt);
-  await setConfig("appJwt", await sec.appJwt());
-  await setConfig("leafCreds", await sec.creds("leaf-r-4"), true);
-  await setConfig("leafSysCreds", await sec.systemCreds("leaf-r-4-sys"), true);
-  await setConfig("adminCreds", await sec.creds("admin"), true);
+  const appJwt = await sec.appJwt();
+  preloadIssuedAt = Date.now();
+  // One CLI run for the whole config (a run each cost ~1-4 s).
+  const plain = { operatorJwt: sec.operatorJwt, systemAccount: sec.systemAccount, appAccount: sec.appAccount, sysJwt: sec.sysJwt, appJwt };
+  const secret = { leafCreds: await sec.creds("leaf-r-4"), leafSysCreds: await sec.systemCreds("leaf-r-4-sys"), adminCreds: await sec.creds("admin") };
+  await pulumi([
+    "config",
+    "set-all",
+    ...Object.entries(plain).flatMap(([k, v]) => ["--plaintext", `roll:${k}=${v}`]),
+    ...Object.entries(secret).flatMap(([k, v]) => ["--secret", `roll:${k}=${v}`]),
+  ]);
 });
 
-afterAll(async () => {
-  try {
-    if (context) await pulumi(["destroy", "--yes", "--skip-preview"], true);
-  } finally {
-    killNatsServersUnder(dir);
-    fs.rmSync(dir, { recursive: true, force: true });
-    console.log("rolling-cli report:", JSON.stringify(report, null, 2));
-  }
+// No destroy: what it does to a local stack (every server stopped, folders removed) is
+// local-server-cli.test.ts's last case; here it would only add a CLI run and four lame duck stops.
+afterAll(() => {
+  killNatsServersUnder(dir);
+  fs.rmSync(dir, { recursive: true, force: true });
+  console.log("rolling-cli report:", JSON.stringify(report, null, 2));
 });
 
 describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
@@ -269,10 +290,13 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
     const aliceLeaf = await as("alice", `nats://${PREFIX}.4:4222`);
     const prober = await as("prober", hubUrls(), true);
     const before = await pids();
+    const probeStartedAt = Date.now();
     const probe = startProbe(prober);
-    await probe.answered(3);
-    // JWT iat counts seconds and the resolvers keep the newer: the revocation is issued a second after the preload.
-    await sleep(1_100);
+    // About a second of probes before the push (what a fixed 1.1 s wait gave), counted, not slept.
+    await probe.answered(10);
+    // JWT iat counts seconds and the resolvers keep the newer: the revocation is issued a second
+    // after the preload (long past by now: the up alone takes longer; waits only if not).
+    await sleep(Math.max(0, preloadIssuedAt + 1_100 - Date.now()));
     const servers = [...HUB.map((s, i) => ({ name: s, url: `nats://${PREFIX}.${i + 1}:4223` })), { name: "r-4", url: `nats://${PREFIX}.4:4222` }];
     const pushed = await pushAccountJwt({ account: "PLATFORM", accountPublicKey: sec.appAccount, jwt: await sec.appJwt(["alice"]), servers, creds: await sec.systemCreds("pusher"), caCertPem: ca });
     expect(pushed.confirmed.sort()).toEqual([...HUB, "r-4"].sort());
@@ -283,11 +307,13 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
 
     // Nothing for the stack to do: no config changed.
     expect(resourceSummary((await pulumi(["preview"])).stdout)).toEqual({ unchanged: 15 });
-    expect(await pids()).toEqual(before);
+    // Every server still runs as the same process, started before the push (its own /varz).
+    for (const [server, pid] of Object.entries(before)) expect(isProcessRunning(pid), `${server} (pid ${pid}) still running`).toBe(true);
+    for (const [i, m] of HUB.entries()) expect(await varzStart(i + 1), `${m} not restarted`).toBeLessThan(probeStartedAt);
     // The revoked user: live connections closed, new ones refused, at the hub and at the leaf.
     await Promise.race([Promise.all([aliceHub.closed(), aliceLeaf.closed()]), sleep(5_000).then(() => Promise.reject(new Error("alice still connected")))]);
-    await expect(as("alice", `nats://${PREFIX}.2:4223`)).rejects.toThrow(/authoriz|revoked/i);
-    await expect(as("alice", `nats://${PREFIX}.4:4222`)).rejects.toThrow(/authoriz|revoked/i);
+    await expect(refusal("alice", `nats://${PREFIX}.2:4223`)).resolves.toMatch(/authoriz|revoked/i);
+    await expect(refusal("alice", `nats://${PREFIX}.4:4222`)).resolves.toMatch(/authoriz|revoked/i);
     const bob = await as("bob", `nats://${PREFIX}.3:4223`);
     await bob.close();
 
@@ -300,18 +326,16 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
     const prober = await as("prober", hubUrls(), true);
     const before = await pids();
     const t0 = Date.now();
-    await setConfig("hubMaxFile", "512M");
-
-    const preview = await pulumi(["preview"]);
-    expect(resourceSummary(preview.stdout)).toEqual({ update: 3, unchanged: 12 });
     const probe = startProbe(prober);
     await probe.answered(3);
-    const up = await pulumi(["up", "--yes", "--skip-preview"]);
+    // One run: the up's own preview, then the update (upSummaries); the config set rides on it
+    // (saved to the stack's config, as `config set` does).
+    const up = await pulumi(["up", "--yes", "--config", "roll:hubMaxFile=512M"]);
     await probe.answered(3);
     const probes = await probe.stop();
     await prober.close();
 
-    expect(resourceSummary(up.stdout)).toEqual({ update: 3, unchanged: 12 });
+    expect(upSummaries(up.stdout)).toEqual({ preview: { update: 3, unchanged: 12 }, up: { update: 3, unchanged: 12 } });
     const after = await pids();
     // Every hub member has a new process; the leaf is untouched.
     for (const m of HUB) expect(after[m]).not.toBe(before[m]);
@@ -390,23 +414,27 @@ describe("day-2 changes on the local substrate (real Pulumi CLI)", () => {
   }, 240_000);
 
   it("a leaf whose store was wiped while it was down is seen by plain preview and up: new store id, dependents updated", async () => {
-    const before = (await stackOutputs(context, STACK)).storeIds as Record<string, string>;
-    const leafPid = (await pids())["r-4"];
+    const outsBefore = stateOutputs(context, STACK, ["storeIds", "pids"]);
+    const before = outsBefore.storeIds as Record<string, string>;
+    const leafPid = (outsBefore.pids as Record<string, number>)["r-4"];
     process.kill(leafPid, "SIGKILL");
     await eventually("the leaf gone", async () => isProcessRunning(leafPid), (alive) => !alive, 5_000, 25);
     fs.rmSync(path.join(serverDir("r-4"), "jetstream"), { recursive: true, force: true });
 
+    // A plain `pulumi preview` (the case's subject: no refresh asked for), then the up.
     const preview = await pulumi(["preview"]);
     report.wipedStorePreview = resourceSummary(preview.stdout);
     expect(resourceSummary(preview.stdout)).toEqual({ update: 2, unchanged: 13 });
     const up = await pulumi(["up", "--yes", "--skip-preview"]);
     expect(resourceSummary(up.stdout)).toEqual({ update: 2, unchanged: 13 });
 
-    const after = (await stackOutputs(context, STACK)).storeIds as Record<string, string>;
+    const outsAfter = stateOutputs(context, STACK, ["storeIds", "storeIdUsers"]);
+    const after = outsAfter.storeIds as Record<string, string>;
     expect(after["r-4"]).not.toBe(before["r-4"]);
     expect(after["r-1-hub"]).toBe(before["r-1-hub"]);
-    expect((await stackOutputs(context, STACK)).storeIdUsers).toEqual([after["r-1-hub"], after["r-4"]]);
+    expect(outsAfter.storeIdUsers).toEqual([after["r-1-hub"], after["r-4"]]);
     const again = await pulumi(["preview", "--expect-no-changes"], true);
     expect(again.code).toBe(0);
-  }, 240_000);
+    // Three CLI runs: on a machine at load 50 each took ~80 s (240 s timed out once).
+  }, 360_000);
 });

@@ -249,16 +249,20 @@ export type Cell = { readonly world: World; readonly ledger: Ledger; readonly pr
 
 /**
  * How many cells a scenario starts: one per run, at most one per loopback block it owns, at most
- * CIM_NATS_FAULT_PARALLEL (1: every run in a row on one world, as before).
+ * CIM_NATS_FAULT_PARALLEL (1: every run in a row on one world, as before). LazyFS scenarios run
+ * in a row unless that is set: a LazyFS world is a FUSE daemon per store beside its servers, and
+ * three at once beside the rest of the suite overloaded 2 cores (acks short after a minute of
+ * retries, stores that would not unmount); the waiting-bound scenarios gain 3x at once.
  */
-export function cellCount(nets: readonly string[]): number {
-  return Math.max(1, Math.min(RUNS, nets.length, Number(process.env.CIM_NATS_FAULT_PARALLEL ?? nets.length)));
+export function cellCount(nets: readonly string[], lazyfs = false): number {
+  const wanted = process.env.CIM_NATS_FAULT_PARALLEL ?? (lazyfs ? "1" : String(nets.length));
+  return Math.max(1, Math.min(RUNS, nets.length, Number(wanted)));
 }
 
 /** Starts cellCount(nets) worlds at once, `net` and `name` per cell, each with a projector on its hub. */
 export async function startCells(o: Omit<WorldOptions, "net">, nets: readonly string[], projector = true): Promise<Cell[]> {
   const started = await Promise.allSettled(
-    nets.slice(0, cellCount(nets)).map(async (net, i) => {
+    nets.slice(0, cellCount(nets, (o.lazyfs ?? []).length > 0)).map(async (net, i) => {
       const world = await startWorld({ ...o, name: `${o.name}${i + 1}`, net });
       const ledger = newLedger();
       return { world, ledger, projector: projector ? startProjector(await world.connection(HUB), ledger) : noProjector };

@@ -326,6 +326,9 @@ export async function deleteAccountPush(_id: string, props: AccountPushOutputs):
   if (props.tombstone) await pushTombstone(props);
 }
 
+/** One provider object for every push: Pulumi serializes a provider once per object (its cache is keyed on it). */
+const accountPushProvider = dynamicProvider(__filename, providerExports("AccountPush"));
+
 export type AccountJwtPushArgs = { [K in keyof AccountPushInputs]: pulumi.Input<AccountPushInputs[K]> };
 
 /** Delivers one account's JWT to every server (and its tombstone when a service account goes). */
@@ -335,7 +338,7 @@ export class AccountJwtPush extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: AccountJwtPushArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      dynamicProvider(__filename, providerExports("AccountPush")),
+      accountPushProvider,
       name,
       { ...args, confirmed: undefined, pending: undefined },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "creds", "operatorSeed", "sourceNudgeCreds"] },

@@ -22,7 +22,7 @@ const NET = process.env.BENCH_NET ?? "127.0.160";
 /** The commit before fast-run's changes: the baseline's program files come from it. */
 const BASE = process.argv.includes("--base") ? process.argv[process.argv.indexOf("--base") + 1] : "6b5bd9d";
 /** Files fast-run changed in what a CLI run loads: a variant takes each from BASE or from this checkout. */
-const PROGRAM_FILES = ["components/stack/promise-stack-traces.ts", "Pulumi.yaml"] as const;
+const PROGRAM_FILES = ["components/stack/promise-stack-traces.ts"] as const;
 
 type Variant = {
   readonly name: string;
@@ -31,17 +31,29 @@ type Variant = {
   readonly env: NodeJS.ProcessEnv;
 };
 
-type Sample = { readonly cpu: number; readonly wall: number };
+/** `cpu`: the CLI and all it waited for; `program`: the Node process running index.ts alone. */
+type Sample = { readonly cpu: number; readonly program: number; readonly wall: number };
+
+/**
+ * Preloaded into every Node process of a run (NODE_OPTIONS): appends its script and CPU-seconds
+ * at exit, so the program's own share can be told from the Go processes', which spin more on a
+ * busy machine and make the total noisier.
+ */
+const CPU_HOOK = `process.on("exit", () => { const u = process.cpuUsage(); require("node:fs").appendFileSync(process.env.CIM_BENCH_CPU_LOG, JSON.stringify({ script: process.argv[1] ?? "", cpu: (u.user + u.system) / 1e6 }) + "\\n"); });`;
 
 /** Runs `pulumi <args>` under bash and reads `times`: CPU of every process the CLI waited for. */
-function timedPulumi(project: DevProject, env: NodeJS.ProcessEnv, args: readonly string[]): Promise<Sample & { stdout: string }> {
+function timedPulumi(project: DevProject, env: NodeJS.ProcessEnv, args: readonly string[]): Promise<Sample & { stdout: string; otherNode: string }> {
   const started = Date.now();
+  const hook = path.join(project.dir, "cpu-hook.js");
+  const cpuLog = path.join(project.dir, "cpu.log");
+  fs.writeFileSync(hook, CPU_HOOK);
+  fs.rmSync(cpuLog, { force: true });
   return new Promise((resolve, reject) => {
     const script = 'pulumi "$@" > "$OUT" 2>&1; code=$?; times >&2; exit $code';
     const out = path.join(project.dir, "run.out");
     const child = spawn("bash", ["-c", script, "bash", "--non-interactive", "--color", "never", ...args], {
       cwd: project.context.cwd,
-      env: { ...project.context.env, ...env, OUT: out },
+      env: { ...project.context.env, ...env, OUT: out, NODE_OPTIONS: `--require ${hook}`, CIM_BENCH_CPU_LOG: cpuLog },
       stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";
@@ -55,7 +67,11 @@ function timedPulumi(project: DevProject, env: NodeJS.ProcessEnv, args: readonly
       const children = stderr.trim().split("\n").at(-1) ?? "";
       const secs = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
       if (secs.length !== 2) return reject(new Error(`could not read CPU times from: ${stderr}`));
-      resolve({ cpu: secs[0] + secs[1], wall, stdout });
+      const nodeRuns = fs.readFileSync(cpuLog, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { script: string; cpu: number });
+      const isProgram = (r: { script: string }) => r.script.endsWith(path.join("cmd", "run", "index.js"));
+      const program = nodeRuns.filter(isProgram).reduce((sum, r) => sum + r.cpu, 0);
+      const otherNode = nodeRuns.filter((r) => !isProgram(r)).map((r) => `${path.basename(r.script) || "node"} ${r.cpu.toFixed(2)}`);
+      resolve({ cpu: secs[0] + secs[1], program, wall, stdout, otherNode: otherNode.join(", ") });
     });
   });
 }
@@ -79,8 +95,7 @@ async function main(): Promise<void> {
   const variants: readonly Variant[] = [
     { name: "baseline (before fast-run)", baseFiles: PROGRAM_FILES, env: { NODE_COMPILE_CACHE: undefined } },
     { name: "+ Node compile cache", baseFiles: PROGRAM_FILES, env: { NODE_COMPILE_CACHE: compileCache } },
-    { name: "+ own frames only source-mapped", baseFiles: ["Pulumi.yaml"], env: { NODE_COMPILE_CACHE: compileCache } },
-    { name: "+ Pulumi.yaml nodeargs (now)", baseFiles: [], env: { NODE_COMPILE_CACHE: compileCache } },
+    { name: "+ own frames only source-mapped (now)", baseFiles: [], env: { NODE_COMPILE_CACHE: compileCache } },
   ];
   try {
     const config = path.join(project.projectDir, "Pulumi.dev.yaml");
@@ -100,19 +115,22 @@ async function main(): Promise<void> {
         if (Object.keys(summary).some((k) => k !== "unchanged")) throw new Error(`${v.name}: the preview was not a no-op: ${JSON.stringify(summary)}\n${run.stdout.slice(-3000)}`);
         if (round < 0) continue;
         samples.get(v.name)!.push(run);
-        console.error(`round ${round + 1}/${rounds} ${v.name}: ${run.cpu.toFixed(2)} CPU-s, ${run.wall.toFixed(1)} s wall (${summary.unchanged} unchanged)`);
+        console.error(`round ${round + 1}/${rounds} ${v.name}: ${run.cpu.toFixed(2)} CPU-s (program ${run.program.toFixed(2)}; other Node processes: ${run.otherNode || "none"}), ${run.wall.toFixed(1)} s wall (${summary.unchanged} unchanged)`);
       }
     }
     const base = samples.get(variants[0].name)!;
     const baseCpu = median(base.map((s) => s.cpu));
+    const baseProgram = median(base.map((s) => s.program));
     const baseWall = median(base.map((s) => s.wall));
     console.log(`\nno-op \`pulumi preview -s dev\`, median of ${rounds} runs each (load ${fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0]})\n`);
-    console.log(`${"variant".padEnd(40)} ${"CPU-s".padStart(7)} ${"× base".padStart(7)} ${"wall s".padStart(7)} ${"× base".padStart(7)}`);
+    const col = (text: string, width = 8) => text.padStart(width);
+    console.log(`${"variant".padEnd(40)}${col("CPU-s")}${col("× base")}${col("program")}${col("× base")}${col("wall s")}${col("× base")}`);
     for (const v of variants) {
       const s = samples.get(v.name)!;
       const cpu = median(s.map((x) => x.cpu));
+      const program = median(s.map((x) => x.program));
       const wall = median(s.map((x) => x.wall));
-      console.log(`${v.name.padEnd(40)} ${cpu.toFixed(2).padStart(7)} ${(cpu / baseCpu).toFixed(2).padStart(7)} ${wall.toFixed(1).padStart(7)} ${(wall / baseWall).toFixed(2).padStart(7)}`);
+      console.log(`${v.name.padEnd(40)}${col(cpu.toFixed(2))}${col((cpu / baseCpu).toFixed(2))}${col(program.toFixed(2))}${col((program / baseProgram).toFixed(2))}${col(wall.toFixed(1))}${col((wall / baseWall).toFixed(2))}`);
     }
   } finally {
     const { destroyed, killed } = await project.cleanup();

@@ -30,18 +30,25 @@ const plainFrame = (frame: NodeJS.CallSite): string => `    at ${frame}`;
 
 /**
  * `mapped`'s stack with every frame in node_modules put back to V8's plain line. A mapper writes
- * one line per frame after the message (ts-node's source-map-support does), so the last
- * `frames.length` lines are the frames; anything else is replaced by V8's plain format whole.
+ * one line per frame after the message (ts-node's source-map-support does), so the last lines are
+ * the frames; anything else is replaced by V8's plain format whole.
+ *
+ * Only the frames whose mapped line is kept go through the mapper (the SDK's per-resource
+ * `callsites` stacks are mostly its own frames: mapping them was most of their cost), each with
+ * its caller: source-map-support names a frame from its caller's mapped position, so a kept
+ * frame's line reads exactly as if the whole stack had been mapped.
  */
 export function withPlainDependencyFrames(mapped: Prepare): Prepare {
   return (error, frames) => {
-    const text = mapped(error, frames);
     const dependency = frames.map((f) => f.getFileName()?.includes(NODE_MODULES) ?? false);
-    if (!dependency.includes(true)) return text;
+    if (!dependency.includes(true)) return mapped(error, frames);
+    const toMap = frames.filter((_, i) => !dependency[i] || (i > 0 && !dependency[i - 1]));
+    const text = mapped(error, toMap);
     const lines = typeof text === "string" ? text.split("\n") : [];
-    if (lines.length <= frames.length) return [plainHeader(error), ...frames.map(plainFrame)].join("\n");
-    const first = lines.length - frames.length;
-    return lines.map((line, i) => (i >= first && dependency[i - first] ? plainFrame(frames[i - first]) : line)).join("\n");
+    if (lines.length <= toMap.length) return [plainHeader(error), ...frames.map(plainFrame)].join("\n");
+    const first = lines.length - toMap.length;
+    const mappedLine = new Map(toMap.map((frame, k) => [frame, lines[first + k]]));
+    return [...lines.slice(0, first), ...frames.map((frame, i) => (dependency[i] ? plainFrame(frame) : mappedLine.get(frame)!))].join("\n");
   };
 }
 

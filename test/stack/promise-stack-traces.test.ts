@@ -1,4 +1,6 @@
 import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterEach, describe, expect, it } from "vitest";
@@ -64,5 +66,56 @@ describe("withPlainDependencyFrames", () => {
     const out = execFileSync(process.execPath, ["-e", script], { cwd: PROJECT_ROOT, timeout: 30_000, encoding: "utf8" });
     expect(out).toContain("Error: thrown in an apply");
     expect(out.replace(/\x1b\[\d+m/g, "")).toMatch(/node_modules\/@pulumi\/pulumi\/output\.js:\d+:\d+/);
+  }, 40_000);
+
+  it("under the real ts-node, maps only the kept frames and prints the same stack as mapping all of them", () => {
+    // A TypeScript file whose JS lines differ from its TS lines (erased types), called back from
+    // inside the SDK (output.js): own frames with SDK callers, SDK frames with own callers.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cim-nats-stack-"));
+    const fixture = path.join(dir, "probe.ts");
+    fs.writeFileSync(fixture, [
+      "type Done = (e: Error) => void;",
+      "interface Sdk {",
+      "  output(v: number): { apply(f: (v: number) => void): unknown };",
+      "}",
+      "function probe(done: Done): void {",
+      "  done(new Error(\"probe\"));",
+      "}",
+      "export function viaApply(sdk: Sdk, done: Done): void {",
+      "  sdk.output(1).apply(() => probe(done));",
+      "}",
+      "",
+    ].join("\n"));
+    const sdk = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
+    const script = `
+      require(${JSON.stringify(path.join(sdk, "vendor", "ts-node@7.0.1"))}).register({ compiler: ${JSON.stringify(require.resolve("typescript"))}, transpileOnly: true, skipProject: true, compilerOptions: { target: "ES2020", module: "commonjs", sourceMap: "true" } });
+      const pulumi = require("@pulumi/pulumi");
+      const { withPlainDependencyFrames } = require(${JSON.stringify(path.join(PROJECT_ROOT, "components", "stack", "promise-stack-traces.ts"))});
+      const mapped = Error.prepareStackTrace;
+      let captured;
+      Error.prepareStackTrace = (error, frames) => { captured = { error, frames }; return ""; };
+      require(${JSON.stringify(fixture)}).viaApply(pulumi, (e) => {
+        e.stack;
+        Error.prepareStackTrace = mapped;
+        const { error, frames } = captured;
+        // What the format was before only the kept frames were mapped: all mapped, dependencies put back.
+        const all = mapped(error, frames).split("\\n");
+        const first = all.length - frames.length;
+        const expected = all.map((line, i) => i >= first && frames[i - first].getFileName()?.includes("/node_modules/") ? "    at " + frames[i - first] : line).join("\\n");
+        process.stdout.write(JSON.stringify({ expected, actual: withPlainDependencyFrames(mapped)(error, frames) }));
+      });
+    `;
+    try {
+      const out = JSON.parse(execFileSync(process.execPath, ["-e", script], { cwd: PROJECT_ROOT, timeout: 30_000, encoding: "utf8" })) as { expected: string; actual: string };
+      const lines = out.actual.split("\n");
+      expect(lines[0]).toBe("Error: probe");
+      // Own frames mapped to their TypeScript lines (the JS lines are 4 fewer), the SDK's plain.
+      expect(lines[1]).toMatch(/at probe \(.*probe\.ts:6:8\)$/);
+      expect(lines.some((l) => /probe\.ts:9:\d+\)?$/.test(l))).toBe(true);
+      expect(lines.some((l) => /node_modules\/@pulumi\/pulumi\/output\.js:\d+:\d+\)?$/.test(l))).toBe(true);
+      expect(out.actual).toBe(out.expected);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }, 40_000);
 });

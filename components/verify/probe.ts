@@ -76,18 +76,23 @@ export async function observeServer(monitoringUrl: string, kind: "leaf" | "hub",
   return out;
 }
 
-/** The stack's CA, when its servers require TLS: set once by observe() from the outputs. */
-let stackCa: string | undefined;
+/**
+ * What one observe() call connects with and carries between its steps: the admin creds, the
+ * stack's CA when its servers require TLS, and the aggregates' live source configs
+ * (`<domain>/<stream>`, as the last STREAM.INFO saw them: the rewind check needs their epochs).
+ * Per call, not module state: two stacks verified in one process must not read each other's.
+ */
+type ObserveContext = { readonly creds: string; readonly ca?: string; readonly sourceConfigs: Map<string, readonly SourceConfig[]> };
 
-async function withAdmin<T>(servers: readonly string[], creds: string, use: (nc: NatsConnection, jsm: JetStreamManager) => Promise<T>): Promise<T> {
+async function withAdmin<T>(servers: readonly string[], ctx: ObserveContext, use: (nc: NatsConnection, jsm: JetStreamManager) => Promise<T>): Promise<T> {
   const nc = await connect({
     servers: [...servers],
     // No creds: a stack without auth (test topologies).
-    ...(creds ? { authenticator: credsAuthenticator(new TextEncoder().encode(creds)) } : {}),
+    ...(ctx.creds ? { authenticator: credsAuthenticator(new TextEncoder().encode(ctx.creds)) } : {}),
     timeout: 3_000,
     maxReconnectAttempts: 0,
     name: "cim-nats-verify",
-    ...(stackCa ? { tls: natsClientTls(stackCa, servers) } : {}),
+    ...(ctx.ca ? { tls: natsClientTls(ctx.ca, servers) } : {}),
   });
   try {
     return await use(nc, await jetstreamManager(nc, { timeout: 3_000 }));
@@ -96,11 +101,8 @@ async function withAdmin<T>(servers: readonly string[], creds: string, use: (nc:
   }
 }
 
-/** The aggregates' live source configs (`<domain>/<stream>`), as the last STREAM.INFO saw them: the rewind check needs their epochs. */
-const sourceConfigs = new Map<string, readonly SourceConfig[]>();
-
 /** STREAM.INFO of each declared stream and bucket, CONSUMER.INFO of each consumer, per domain. */
-async function observeJetStream(outputs: VerifyOutputs, creds: string): Promise<Pick<Observations, "streams" | "consumers">> {
+async function observeJetStream(outputs: VerifyOutputs, ctx: ObserveContext): Promise<Pick<Observations, "streams" | "consumers">> {
   const declared = outputs.declared ?? { streams: [], consumers: [] };
   const urlsOf = (domain: string) => (domain === outputs.hub.jetstreamDomain ? outputs.hub.clientUrls : Object.values(outputs.leaves).filter((l) => l.jetstreamDomain === domain).map((l) => l.clientUrl));
   const domains = [...new Set([...declared.streams.map((s) => s.domain), ...declared.consumers.map((c) => c.domain)])];
@@ -111,7 +113,7 @@ async function observeJetStream(outputs: VerifyOutputs, creds: string): Promise<
       const ss = declared.streams.filter((s) => s.domain === domain);
       const cs = declared.consumers.filter((c) => c.domain === domain);
       try {
-        await withAdmin(urlsOf(domain), creds, async (_nc, jsm) => {
+        await withAdmin(urlsOf(domain), ctx, async (_nc, jsm) => {
           for (const s of ss) {
             try {
               const info = await jsm.streams.info(s.stream);
@@ -121,7 +123,7 @@ async function observeJetStream(outputs: VerifyOutputs, creds: string): Promise<
                 state: { first_seq: info.state.first_seq, last_seq: info.state.last_seq, messages: info.state.messages },
                 created: info.created,
               };
-              sourceConfigs.set(`${domain}/${s.stream}`, (info.config.sources ?? []) as SourceConfig[]);
+              ctx.sourceConfigs.set(`${domain}/${s.stream}`, (info.config.sources ?? []) as SourceConfig[]);
             } catch (e) {
               streams[`${domain}/${s.stream}`] = { error: message(e) };
             }
@@ -144,7 +146,7 @@ async function observeJetStream(outputs: VerifyOutputs, creds: string): Promise<
   return { streams, consumers };
 }
 
-async function observeCid(outputs: VerifyOutputs, creds: string): Promise<Observations["cid"]> {
+async function observeCid(outputs: VerifyOutputs, ctx: ObserveContext): Promise<Observations["cid"]> {
   const cid = outputs.cidService;
   if (!cid) return undefined;
   let health: string | undefined;
@@ -155,7 +157,7 @@ async function observeCid(outputs: VerifyOutputs, creds: string): Promise<Observ
     health = `${cid.healthUrl} ${message(e)}`;
   }
   try {
-    return await withAdmin([cid.clientUrl], creds, async (nc) => {
+    return await withAdmin([cid.clientUrl], ctx, async (nc) => {
       const put = await nc.request(`${cid.subjectPrefix}.put`, new Uint8Array(0), { timeout: 3_000 });
       const perr = replyError(put.headers);
       if (perr) return { error: `put answered ${perr.code} ${perr.message}`, health };
@@ -202,7 +204,7 @@ function reader(jsm: JetStreamManager, stream: string): Reader {
  * leaf's event there (rewind.ts)? Sources with nothing sourced yet, or whose leaf stream is not
  * observed, are left out.
  */
-async function observeRewinds(outputs: VerifyOutputs, creds: string, streams: Readonly<Record<string, StreamObservation>>): Promise<NonNullable<Observations["rewinds"]>> {
+async function observeRewinds(outputs: VerifyOutputs, ctx: ObserveContext, streams: Readonly<Record<string, StreamObservation>>): Promise<NonNullable<Observations["rewinds"]>> {
   const out: Record<string, RewindFinding | { error: string }> = {};
   const urlsOf = (domain: string) => (domain === outputs.hub.jetstreamDomain ? outputs.hub.clientUrls : Object.values(outputs.leaves).filter((l) => l.jetstreamDomain === domain).map((l) => l.clientUrl));
   for (const a of (outputs.declared?.streams ?? []).filter((d) => d.kind === "aggregate")) {
@@ -213,11 +215,11 @@ async function observeRewinds(outputs: VerifyOutputs, creds: string, streams: Re
       const live = agg.sources?.find((x) => x.name === s.name && (x.external?.api ?? "") === s.api);
       const leafState = streams[`${leaf}/${s.name}`]?.state;
       const leafCreated = streams[`${leaf}/${s.name}`]?.created;
-      const config = sourceConfigs.get(`${a.domain}/${a.stream}`)?.find((c) => c.name === s.name && (c.external?.api ?? "") === s.api);
+      const config = ctx.sourceConfigs.get(`${a.domain}/${a.stream}`)?.find((c) => c.name === s.name && (c.external?.api ?? "") === s.api);
       if (!live || !leafState || !config) continue;
       try {
-        out[rewindKey(a.domain, a.stream, leaf)] = await withAdmin(urlsOf(a.domain), creds, (_hn, hubJsm) =>
-          withAdmin(urlsOf(leaf), creds, (_ln, leafJsm) =>
+        out[rewindKey(a.domain, a.stream, leaf)] = await withAdmin(urlsOf(a.domain), ctx, (_hn, hubJsm) =>
+          withAdmin(urlsOf(leaf), ctx, (_ln, leafJsm) =>
             findRewind({
               indexName: sourceIndexName(config, sha256),
               ...(leafCreated ? { ident: streamIdentity(leafCreated, sha256) } : {}),
@@ -242,15 +244,14 @@ async function observeRewinds(outputs: VerifyOutputs, creds: string, streams: Re
  * sources catching up, up to `sourceWaitMs`).
  */
 export async function observe(outputs: VerifyOutputs, options: { readonly progress?: (line: string) => void; readonly sourceWaitMs?: number } = {}): Promise<Observations> {
-  const creds = outputs.jetstreamAdminCreds ?? "";
-  stackCa = outputs.tls?.caCert ?? undefined;
+  const ctx: ObserveContext = { creds: outputs.jetstreamAdminCreds ?? "", ...(outputs.tls?.caCert ? { ca: outputs.tls.caCert } : {}), sourceConfigs: new Map() };
   const progress = options.progress ?? (() => {});
   const refs = serversOf(outputs);
   progress(`probing ${refs.length} servers…`);
   let serverObs = await Promise.all(refs.map(async (r) => [r.server, await observeServer(r.monitoringUrl, r.kind, undefined, outputs.accounts)] as const));
   progress("asking each domain for its streams, buckets and consumers…");
-  let js = await observeJetStream(outputs, creds);
-  const cid = await observeCid(outputs, creds);
+  let js = await observeJetStream(outputs, ctx);
+  const cid = await observeCid(outputs, ctx);
   const deadline = Date.now() + (options.sourceWaitMs ?? 15_000);
   const declared = outputs.declared?.streams ?? [];
   const hubMembers = refs.filter((r) => r.kind === "hub");
@@ -263,10 +264,10 @@ export async function observe(outputs: VerifyOutputs, options: { readonly progre
     if (problems.length === 0 || Date.now() >= deadline) break;
     progress(`waiting for aggregate sources and replicas (${Math.ceil((deadline - Date.now()) / 1000)} s left): ${problems[0]}`);
     await sleep(1_000);
-    js = await observeJetStream(outputs, creds);
+    js = await observeJetStream(outputs, ctx);
     serverObs = await Promise.all(refs.map(async (r) => [r.server, await observeServer(r.monitoringUrl, r.kind, undefined, outputs.accounts)] as const));
   }
   progress("comparing each aggregate source's last sequence with its leaf's stream…");
-  const rewinds = await observeRewinds(outputs, creds, js.streams);
+  const rewinds = await observeRewinds(outputs, ctx, js.streams);
   return { servers: Object.fromEntries(serverObs), ...js, rewinds, ...(cid ? { cid } : {}) };
 }

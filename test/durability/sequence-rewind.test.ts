@@ -56,15 +56,9 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(() => Promise.all([lazy?.world.stop(), backup?.world.stop(), disk?.world.stop()]));
 
-// One verify at a time: observe() keeps the aggregates' source configs in module state keyed by
-// domain/stream (probe.ts sourceConfigs), the same key in every world; two at once read each
-// other's (a repaired source then read as still rewound).
-let verifying: Promise<unknown> = Promise.resolve();
 async function verifyReport(world: World): Promise<VerifyReport> {
   const outputs = verifyOutputs(world);
-  const observed = verifying.then(() => phase("verify", () => observe(outputs, { sourceWaitMs: 0 })));
-  verifying = observed.catch(() => undefined);
-  return evaluate(outputs, await observed, hints);
+  return evaluate(outputs, await phase("verify", () => observe(outputs, { sourceWaitMs: 0 })), hints);
 }
 
 async function aggregateIds(world: World): Promise<string[]> {

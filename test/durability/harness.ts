@@ -151,20 +151,28 @@ async function startWorld0(o: WorldOptions): Promise<World> {
     timeoutMs: 90_000,
     serverPrefix: (s) => namespaces.get(s)?.exec,
     beforeStart: async (rt, dir) => {
-      for (const s of o.lazyfs ?? []) {
-        const i = instanceByName(rt, s);
-        mounts.set(s, await mountLazyFs(i.storeDir, path.join(dir, "disk", s), path.join(dir, "lazyfs", s)));
-      }
-      for (const s of o.netns ?? []) {
-        const ns = await createNetns(path.join(dir, `netns-${s}`));
-        namespaces.set(s, ns);
-        const f = forwardsOf(rt, s);
-        await ns.forward(f.inbound, f.outbound);
-      }
-      return async () => {
+      const undo = async () => {
         for (const m of mounts.values()) await m.unmount(); // one at a time: unmounted together, a store dir once would not delete (ENOTEMPTY)
         for (const n of namespaces.values()) await n.destroy();
       };
+      try {
+        for (const s of o.lazyfs ?? []) {
+          const i = instanceByName(rt, s);
+          mounts.set(s, await mountLazyFs(i.storeDir, path.join(dir, "disk", s), path.join(dir, "lazyfs", s)));
+        }
+        for (const s of o.netns ?? []) {
+          const ns = await createNetns(path.join(dir, `netns-${s}`));
+          namespaces.set(s, ns);
+          const f = forwardsOf(rt, s);
+          await ns.forward(f.inbound, f.outbound);
+        }
+      } catch (e) {
+        // A mount or namespace that fails leaves the ones made before it to undo here: nothing
+        // else holds them yet, and a mounted store dir makes the world's folder undeletable.
+        await undo().catch(() => {});
+        throw e;
+      }
+      return undo;
     },
   }));
   const spec = parseJetStream(worldJetStream(), running.topology);

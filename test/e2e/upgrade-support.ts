@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { DevProject } from "../../harness/dev-project";
 import { PROJECT_ROOT } from "../support/stack-config";
+import { changes, lastJson, performedSteps } from "./plan-steps";
 
 /** Writes the dev config of `revision` (or this checkout's) into the project, on `net`'s addresses. */
 export function useConfigOf(p: DevProject, net: string, revision?: string): void {
@@ -16,22 +17,7 @@ export function useConfigOf(p: DevProject, net: string, revision?: string): void
   fs.writeFileSync(path.join(p.projectDir, "Pulumi.dev.yaml"), text.replace(/127\.0\.0\./g, `${net}.`));
 }
 
-type Step = { op: string; urn: string };
-/** "op name" of every step of a `--json` run's plan or engine events that changes something. */
+/** "op name" of every step of a `--json` run's plan (preview) or engine events (up) that changes something. */
 export function changedSteps(json: string, performed: boolean): string[] {
-  let steps: Step[] = [];
-  if (performed) {
-    for (const line of json.split("\n")) if (line.startsWith("{")) steps.push(...((JSON.parse(line) as { resourcePreEvent?: { metadata: Step } }).resourcePreEvent ? [(JSON.parse(line) as { resourcePreEvent: { metadata: Step } }).resourcePreEvent.metadata] : []));
-  } else {
-    const at = [...json.matchAll(/^\{/gm)].map((m) => m.index!).reverse().find((i) => {
-      try {
-        JSON.parse(json.slice(i));
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    steps = (JSON.parse(json.slice(at)) as { steps?: Step[] }).steps ?? [];
-  }
-  return [...new Set(steps.filter((x) => x.op !== "same" && x.op !== "read" && !x.urn.endsWith("pulumi:pulumi:Stack")).map((x) => `${x.op === "create-replacement" || x.op === "delete-replaced" ? "replace" : x.op} ${x.urn.split("::").pop()}`))].sort();
+  return changes(performed ? performedSteps(json) : lastJson(json).steps);
 }

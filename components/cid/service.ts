@@ -6,6 +6,7 @@
  */
 import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import { Objm, type ObjectInfo } from "@nats-io/obj";
+import type { ApiError } from "@nats-io/jetstream";
 import {
   chunkBytesFor,
   chunkCount,
@@ -108,7 +109,7 @@ async function readChunks(nc: NatsConnection, bucket: string, info: ObjectInfo):
   let size = 0;
   while (parts.length < info.chunks) {
     const r = await nc.request(api, new TextEncoder().encode(JSON.stringify({ seq, next_by_subj: subject })), { timeout: 10_000 });
-    const body = JSON.parse(new TextDecoder().decode(r.data)) as { message?: { seq: number; data?: string }; error?: { code: number; description: string } };
+    const body = JSON.parse(new TextDecoder().decode(r.data)) as { message?: { seq: number; data?: string }; error?: ApiError };
     if (body.error || !body.message) {
       if (body.error?.code === 404) throw replyFailure(ErrorCode.Mismatch, `object '${info.name}' in the store is missing chunk ${parts.length + 1} of ${info.chunks}`);
       throw new Error(`reading object '${info.name}': ${body.error?.description ?? "no message"}`);

@@ -3,9 +3,15 @@
  * `err_code` and description plus what to change. Requests go straight to `$JS[.<domain>].API.*`:
  * one round trip per call, no client-side feature probing.
  */
+import type { ApiError } from "@nats-io/jetstream";
 import type { JetStreamConnection } from "./connection-pool";
 
-/** JetStream API error codes this capability reacts to (nats-server `server/errors.json`). */
+/**
+ * JetStream API error codes this capability reacts to (nats-server `server/errors.json`). nats.js
+ * exports 6 codes (`JetStreamApiCodes`); the names it shares are checked against its values at
+ * compile time below. Only its type is imported: the provider process need not load
+ * @nats-io/jetstream for 19 numbers.
+ */
 export const JsErrCode = {
   StreamNotFound: 10059,
   // "JetStream system temporarily unavailable": no meta or stream leader yet.
@@ -27,6 +33,14 @@ export const JsErrCode = {
   MaximumStreamsLimit: 10027,
   ReplicasCountCannotBeNegative: 10133,
 } as const;
+
+// The codes nats.js also names must have its values: a mismatch fails `npm run typecheck` here.
+({
+  StreamNotFound: JsErrCode.StreamNotFound,
+  ConsumerNotFound: JsErrCode.ConsumerNotFound,
+  NoMessageFound: JsErrCode.NoMessageFound,
+  JetStreamNotEnabledForAccount: JsErrCode.NotEnabledForAccount,
+}) satisfies Pick<typeof import("@nats-io/jetstream").JetStreamApiCodes, "StreamNotFound" | "ConsumerNotFound" | "NoMessageFound" | "JetStreamNotEnabledForAccount">;
 
 /** What the user should change for a given server error. */
 function hintFor(errCode: number, subject: string): string {
@@ -123,7 +137,12 @@ async function jsApiOnce<T>(conn: JetStreamConnection, op: string, body: unknown
     if (/timeout/i.test(msg) || (e as { code?: string }).code === "TIMEOUT") throw new TransientJetStreamError(`${context}: request ${subject} failed: ${msg}`);
     throw new Error(`${context}: request ${subject} failed: ${msg}`);
   }
-  const r = JSON.parse(decoder.decode(reply.data)) as T & { error?: { code: number; err_code: number; description: string } };
-  if (r.error) throw new JetStreamApiError(r.error.code, r.error.err_code, r.error.description, context, subject);
+  const r = JSON.parse(decoder.decode(reply.data)) as T & { error?: ApiError };
+  throwIfApiError(r, context, subject);
   return r;
+}
+
+/** Throws the server's error when a JetStream reply (API response or publish ack) carries one. */
+export function throwIfApiError(reply: { readonly error?: ApiError }, context: string, subject: string): void {
+  if (reply.error) throw new JetStreamApiError(reply.error.code, reply.error.err_code ?? 0, reply.error.description, context, subject);
 }

@@ -7,7 +7,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { headers } from "@nats-io/nats-core";
-import { isNotFound, jsApi, JsErrCode, JetStreamApiError } from "./api";
+import type { ApiError } from "@nats-io/jetstream";
+import { isNotFound, jsApi, JsErrCode, JetStreamApiError, throwIfApiError } from "./api";
 import { jetStreamConnection, UnreachableError } from "./connection-pool";
 import { domainGoing } from "./data-loss";
 import { kvEntryId, kvEntryInputFailures, KV_STREAM_PREFIX } from "./kv-config";
@@ -56,8 +57,8 @@ export async function putKvEntry(target: ConnectionTarget, bucket: string, key: 
       throw new Error(`${what}: put failed: ${message}; check that the bucket exists in domain '${target.domain ?? ""}' and the credentials may publish to $KV.${bucket}.>`);
     }
   }
-  const ack = JSON.parse(new TextDecoder().decode(reply.data)) as { seq?: number; error?: { code: number; err_code: number; description: string } };
-  if (ack.error) throw new JetStreamApiError(ack.error.code, ack.error.err_code, ack.error.description, what, `$KV.${bucket}.${key}`);
+  const ack = JSON.parse(new TextDecoder().decode(reply.data)) as { seq?: number; error?: ApiError };
+  throwIfApiError(ack, what, `$KV.${bucket}.${key}`);
   return ack.seq ?? 0;
 }
 
@@ -83,8 +84,7 @@ export async function deleteKvEntryMarker(target: ConnectionTarget, bucket: stri
   h.set("KV-Operation", "DEL");
   try {
     const reply = await conn.nc.request(`$KV.${bucket}.${key}`, new Uint8Array(0), { timeout: 10_000, headers: h });
-    const ack = JSON.parse(new TextDecoder().decode(reply.data)) as { error?: { code: number; err_code: number; description: string } };
-    if (ack.error) throw new JetStreamApiError(ack.error.code, ack.error.err_code, ack.error.description, describe({ target, bucket, key }), `$KV.${bucket}.${key}`);
+    throwIfApiError(JSON.parse(new TextDecoder().decode(reply.data)) as { error?: ApiError }, describe({ target, bucket, key }), `$KV.${bucket}.${key}`);
   } catch (e) {
     // The bucket itself is gone (no responders): nothing left to delete.
     if (/no responders/i.test((e as Error).message)) return;

@@ -8,14 +8,15 @@
  * restart the aggregate picked the leaf's new events up 4–16 s late, and after an `up` that
  * restarted every server and pushed new account JWTs (the links wait for those) 28–31 s late. A
  * new stream leader sets every source up when it takes over, and an API stepdown drops no request
- * (leader-handoff.ts). Two moments nudge:
- * - a leaf after its restart (nudgeHubSources: the streams sourcing from that leaf);
+ * (local/leader-handoff.ts). Two moments nudge:
+ * - a leaf after its restart (nudgeHubSourcesOf: the streams sourcing from that leaf's domain);
  * - the data account's JWT push once the leaves' links it enabled are up (nudgeStalledHubSources:
  *   only streams with a source that has been silent — a live source heartbeats every second).
+ * Both ask on the process's pooled connection to the hub (connection-pool.ts).
  */
-import * as fs from "node:fs";
-import { readRenderedConf } from "./conf-reader";
-import { noteInLog } from "./server-dir";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { jetStreamConnection } from "./connection-pool";
+import type { ConnectionTarget } from "./types";
 
 type SourceInfo = { name?: string; external?: { api?: string }; active?: number; error?: unknown };
 type StreamListPage = {
@@ -44,64 +45,40 @@ export function streamsWithStalledSources(page: StreamListPage): string[] {
 }
 
 /**
- * Steps down the leader of every hub stream sourcing from the leaf whose config is `leafConfig`
- * (its JetStream domain). Never throws: a nudge that fails leaves the sources to nats-server's own
- * retry, and the leaf's log says so.
+ * Steps down the leader of every stream of `hub` (its servers, with JetStream-admin credentials
+ * of the data account) that sources from JetStream domain `leafDomain`; returns their names.
+ * Called after a leaf's restart. Throws on a connection or API failure.
  */
-export async function nudgeHubSources(args: { readonly hubClientUrls: readonly string[]; readonly creds: string; readonly leafConfig: string; readonly logPath: string }): Promise<void> {
-  const tree = readRenderedConf(args.leafConfig);
-  const js = tree?.jetstream;
-  const domain = js && typeof js === "object" && !Array.isArray(js) ? (js as Record<string, unknown>).domain : undefined;
-  if (typeof domain !== "string" || args.hubClientUrls.length === 0) return;
-  const tls = tree?.tls;
-  const caFile = tls && typeof tls === "object" && !Array.isArray(tls) ? (tls as Record<string, unknown>).ca_file : undefined;
-  try {
-    const nudged = await stepDownLeaders({ hubClientUrls: args.hubClientUrls, creds: args.creds, caCertPem: typeof caFile === "string" ? fs.readFileSync(caFile, "utf8") : undefined }, (page) => streamsSourcingFrom(page, domain));
-    if (nudged.length > 0) noteInLog(args.logPath, `nudged the hub's sources of this leaf (stream leader stepdown): ${nudged.join(", ")}`);
-  } catch (err) {
-    noteInLog(args.logPath, `could not nudge the hub's sources of this leaf (${(err as Error).message}); nats-server retries them on its own backoff`);
-  }
+export function nudgeHubSourcesOf(hub: ConnectionTarget, leafDomain: string): Promise<string[]> {
+  return stepDownLeaders(hub, (page) => streamsSourcingFrom(page, leafDomain));
 }
 
 /**
- * Steps down the leader of every hub stream with a stalled external source; returns their names.
- * Called once the leaves' links are up. Throws on a connection or API failure (the caller decides
- * whether that matters: nats-server retries the sources on its own backoff all the same).
+ * Steps down the leader of every stream of `hub` with a stalled external source; returns their
+ * names. Called once the leaves' links are up. Throws on a connection or API failure (the caller
+ * decides whether that matters: nats-server retries the sources on its own backoff all the same).
  */
-export async function nudgeStalledHubSources(args: { readonly hubClientUrls: readonly string[]; readonly creds?: string; readonly caCertPem?: string }): Promise<string[]> {
-  if (args.hubClientUrls.length === 0) return [];
-  return stepDownLeaders(args, streamsWithStalledSources);
+export function nudgeStalledHubSources(hub: ConnectionTarget): Promise<string[]> {
+  return stepDownLeaders(hub, streamsWithStalledSources);
 }
 
 /** Lists the hub's streams page by page and steps down the leader of each one `pick` names. */
-async function stepDownLeaders(args: { readonly hubClientUrls: readonly string[]; readonly creds?: string; readonly caCertPem?: string }, pick: (page: StreamListPage) => string[]): Promise<string[]> {
-  // Loaded here, not at the top: the provider process loads this module at call time.
-  const { connect } = require("@nats-io/transport-node") as typeof import("@nats-io/transport-node");
-  const { credsAuthenticator } = require("@nats-io/nats-core") as typeof import("@nats-io/nats-core");
-  const tls = () => (require("../tls/client") as typeof import("../tls/client")).natsClientTls(args.caCertPem!, [...args.hubClientUrls]);
-  const nc = await connect({
-    servers: [...args.hubClientUrls],
-    ...(args.creds !== undefined ? { authenticator: credsAuthenticator(new TextEncoder().encode(args.creds)) } : {}),
-    reconnect: false,
-    timeout: 5_000,
-    ...(args.caCertPem ? { tls: tls() } : {}),
-  });
+async function stepDownLeaders(hub: ConnectionTarget, pick: (page: StreamListPage) => string[]): Promise<string[]> {
+  if (hub.servers.length === 0) return [];
+  // The hub's own API ($JS.API): these servers are the hub, whatever its domain is called.
+  const { nc } = await jetStreamConnection({ ...hub, domain: undefined });
   const nudged: string[] = [];
-  try {
-    for (let offset = 0; ; ) {
-      const page = (await nc.request("$JS.API.STREAM.LIST", JSON.stringify({ offset }), { timeout: 5_000 })).json<StreamListPage>();
-      for (const name of pick(page)) {
-        const done = (await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${name}`, "", { timeout: 5_000 })).json<{ success?: boolean }>();
-        if (!done.success) continue; // a stream of one replica has no other leader to move to
-        nudged.push(name);
-        // What runs next (the aggregates waiting for this push, the next leaf) finds the stream led again.
-        await waitForLeader(nc, name);
-      }
-      offset += page.streams?.length ?? 0;
-      if (!page.streams?.length || offset >= page.total) break;
+  for (let offset = 0; ; ) {
+    const page = (await nc.request("$JS.API.STREAM.LIST", JSON.stringify({ offset }), { timeout: 5_000 })).json<StreamListPage>();
+    for (const name of pick(page)) {
+      const done = (await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${name}`, "", { timeout: 5_000 })).json<{ success?: boolean }>();
+      if (!done.success) continue; // a stream of one replica has no other leader to move to
+      nudged.push(name);
+      // What runs next (the aggregates waiting for this push, the next leaf) finds the stream led again.
+      await waitForLeader(nc, name);
     }
-  } finally {
-    await nc.close();
+    offset += page.streams?.length ?? 0;
+    if (!page.streams?.length || offset >= page.total) break;
   }
   return nudged;
 }
@@ -110,7 +87,7 @@ async function stepDownLeaders(args: { readonly hubClientUrls: readonly string[]
 const NEW_LEADER_WAIT_MS = 10_000;
 
 /** Polls the stream's info until it reports a leader (the stepdown's election is over). */
-async function waitForLeader(nc: import("@nats-io/nats-core").NatsConnection, name: string): Promise<void> {
+async function waitForLeader(nc: NatsConnection, name: string): Promise<void> {
   const deadline = Date.now() + NEW_LEADER_WAIT_MS;
   while (Date.now() < deadline) {
     try {

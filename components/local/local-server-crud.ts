@@ -4,7 +4,7 @@
  * local-server-provider.ts) and directly by tests. Each other job has its file: what a server is
  * (local-server-types.ts), input checks (server-checks.ts), readiness over HTTP (readiness.ts),
  * the pure update plan (update-plan.ts), leadership hand-off (leader-handoff.ts, the NATS client
- * loaded only when it runs) and the hub source nudge after a leaf restart (source-nudge.ts).
+ * loaded only when it runs) and the hub source nudge after a leaf restart (jetstream/source-nudge.ts).
  *
  * - create writes the config, the extra files and a new store id marker, starts nats-server
  *   detached, waits for /healthz (or only `js-server-only` for a hub member that cannot have a
@@ -38,7 +38,7 @@ import { type HealthCheck, reloadNatsServer, startNatsServer, stopNatsServer } f
 import { isServingConfig } from "./process-identity";
 import { answers, isClustered, leafRemotes, peersRunning, quorumWith, streamsHoldingMessages, waitReady } from "./readiness";
 import { extraFileReason, logTail, noteInLog, readPidFile, removeServerDir, serverPaths, writeServerFiles } from "./server-dir";
-import { nudgeHubSources } from "./source-nudge";
+import { nudgeHubSources } from "./leaf-restart-nudge";
 import { storeIdOnDisk, writeNewStoreId } from "./store-identity";
 import { planUpdate, type LocalServerUpdatePlan } from "./update-plan";
 
@@ -259,7 +259,7 @@ export async function updateLocalServer(state: LocalServerState, inputs: LocalSe
   if (plan.transportChange) noteInLog(paths.logPath, `route transport changes (${plan.transportChange.join("; ")}): waiting for this member's server only, the chain's last member waits for the cluster`);
   const restarted = await startServer(inputs, check, keptStoreId, `restarted: ${restartWhy}`);
   noteInLog(paths.logPath, `restarted (pid ${restarted.pid}), ${check === "full" ? `healthy${isClustered(inputs.configText) ? " and JetStream-current" : ""}` : "serving (JetStream-current once its peers follow)"}`);
-  // A leaf back on its link: the hub's streams sourcing from it set their sources up now (source-nudge.ts).
+  // A leaf back on its link: the hub's streams sourcing from it set their sources up now (jetstream/source-nudge.ts).
   if (leafRemotes(inputs.configText) > 0 && inputs.hubClientUrls?.length && inputs.leaderHandoffCreds) {
     await nudgeHubSources({ hubClientUrls: inputs.hubClientUrls, creds: inputs.leaderHandoffCreds, leafConfig: inputs.configText, logPath: paths.logPath });
   }

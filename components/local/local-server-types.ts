@@ -67,7 +67,7 @@ export type LocalServerInputs = {
    * Client URLs of the hub (a leaf only). With `leaderHandoffCreds`, after a restart the leaf
    * asks the hub to step down the leader of every stream sourcing from it, so the new leader
    * sets the sources up at once instead of after nats-server's source retry backoff
-   * (source-nudge.ts). Default none. Changing it alone changes nothing.
+   * (jetstream/source-nudge.ts). Default none. Changing it alone changes nothing.
    */
   readonly hubClientUrls?: readonly string[];
   /**

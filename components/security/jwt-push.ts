@@ -20,7 +20,7 @@ import { encodeAccountJwtAt, jwtIssuedAt } from "./jwt";
 import { containsUnknown } from "../provider/canonical";
 import { dynamicProvider, providerExports } from "../provider/provider-loader";
 import { natsClientTls } from "../tls/client";
-import { nudgeStalledHubSources } from "../local/source-nudge";
+import { nudgeStalledHubSources } from "../jetstream/source-nudge";
 
 /** One server to push to: its name (as it reports it) and client URL. */
 export type PushServer = { readonly name: string; readonly url: string };
@@ -50,7 +50,7 @@ export type AccountPushInputs = {
   /**
    * `.creds` of a user of the data account with the JetStream API at the hub (the JetStream
    * admin). Secret. With `linkedLeaves`: once their links are up, the hub streams whose sources
-   * of them stalled meanwhile are nudged (source-nudge.ts), not left in nats-server's retry
+   * of them stalled meanwhile are nudged (jetstream/source-nudge.ts), not left in nats-server's retry
    * backoff. Not diffed.
    */
   readonly sourceNudgeCreds?: string;
@@ -304,7 +304,7 @@ async function pushAndLink(inputs: AccountPushInputs): Promise<AccountPushOutput
   const unlinked = await awaitLeafLinks({ hubs, leaves, accountPublicKey: inputs.accountPublicKey, creds: inputs.creds, caCertPem: inputs.caCertPem });
   if (leaves.length > 0 && unlinked.length < leaves.length && inputs.sourceNudgeCreds) {
     // A nudge that fails changes nothing: nats-server retries the sources on its own backoff.
-    await nudgeStalledHubSources({ hubClientUrls: hubs.map((h) => h.url), creds: inputs.sourceNudgeCreds, caCertPem: inputs.caCertPem }).catch(() => []);
+    await nudgeStalledHubSources({ servers: hubs.map((h) => h.url), credentials: { creds: inputs.sourceNudgeCreds }, ...(inputs.caCertPem ? { tls: { ca: inputs.caCertPem } } : {}) }).catch(() => []);
   }
   return { ...inputs, ...result };
 }

@@ -5,7 +5,7 @@
  * transport changes under it (render/route-transport.ts). Own addresses 127.0.112.x.
  * Events at the leaves before and after reach the aggregate exactly once — the ones acked after
  * the up within 10 s, though every server restarted in it (the data account's push nudges the
- * hub's stalled sources, components/local/source-nudge.ts); preview plans what up does; the next
+ * hub's stalled sources, components/jetstream/source-nudge.ts); preview plans what up does; the next
  * preview plans nothing. Skipped in a shallow clone.
  *
  * The other release upgrade (df3799b, accounts per service) is upgrade-accounts-dev.test.ts: the

@@ -1,5 +1,5 @@
 /**
- * The nudge of stalled hub sources (components/local/source-nudge.ts) against real servers on
+ * The nudge of stalled hub sources (components/jetstream/source-nudge.ts) against real servers on
  * 127.0.210.x: a hub of three (JetStream domain hub) and a leaf (domain leaf) linked to it, a
  * leaf stream and a hub aggregate (R3) sourcing it across the domains.
  *
@@ -15,7 +15,8 @@ import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jet
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, stopNatsServer, waitHealthy, waitJetStreamCurrent } from "../../components/local/nats-process";
-import { nudgeStalledHubSources, STALLED_SOURCE_NS, streamsWithStalledSources } from "../../components/local/source-nudge";
+import { nudgeStalledHubSources, STALLED_SOURCE_NS, streamsWithStalledSources } from "../../components/jetstream/source-nudge";
+import { closeJetStreamConnections } from "../../components/jetstream/connection-pool";
 import { eventually } from "../support/eventually";
 
 const NET = "127.0.210";
@@ -92,6 +93,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  await closeJetStreamConnections();
   for (const pid of Object.values(pids)) await stopNatsServer(pid, 10_000).catch(() => undefined);
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -100,7 +102,7 @@ describe("nudging the hub's stalled sources", () => {
   it("leaves a source that heartbeats alone: nothing stepped down, the leader stays", async () => {
     const page = await eventually("the source heard from within the last second or two", streamList, (p) => streamsWithStalledSources(p).length === 0);
     const leader = page.streams![0].cluster!.leader;
-    expect(await nudgeStalledHubSources({ hubClientUrls: HUB_URLS })).toEqual([]);
+    expect(await nudgeStalledHubSources({ servers: HUB_URLS })).toEqual([]);
     expect((await withHub((jsm) => jsm.streams.info("AGG"))).cluster?.leader).toBe(leader);
   });
 
@@ -125,7 +127,7 @@ describe("nudging the hub's stalled sources", () => {
     await eventually("the leaf linked", async () => ((await (await fetch(`http://${LEAF.address}:8222/leafz`)).json()) as { leafnodes: number }).leafnodes, (n) => n === 1);
     await publishAtLeaf("after");
     const sent = Date.now();
-    expect(await nudgeStalledHubSources({ hubClientUrls: HUB_URLS })).toEqual(["AGG"]);
+    expect(await nudgeStalledHubSources({ servers: HUB_URLS })).toEqual(["AGG"]);
     await eventually("the event acked at the leaf after its outage in the aggregate", aggregateCount, (n) => n === 2, 3_000, 100);
     console.log(`source nudge: the leaf's event was in the aggregate ${Date.now() - sent} ms after the nudge (stalled: silent over ${STALLED_SOURCE_NS / 1e9} s)`);
     expect((await withHub((jsm) => jsm.streams.info("AGG"))).cluster?.leader).not.toBe(leader);

@@ -5,7 +5,7 @@
  *    kept for its promise-leak report), several per resource. Under the TypeScript runtime each of
  *    those stacks is source-mapped by ts-node's `Error.prepareStackTrace`: measured at 0.94 s of a
  *    5.4 s program run (no-change `up`, 257 JetStream resources; bench/scale.ts). Those stacks are
- *    only printed if a promise leaks, so they get V8's plain format.
+ *    only printed if a promise leaks, so they get V8's plain format, formatted when first read.
  * 2. Frames inside node_modules keep their real .js position. The SDK's source maps name sources
  *    it does not ship, one folder up (`output.js.map` → `../output.ts`), so a mapped frame reads
  *    `…/node_modules/@pulumi/output.ts:519:31`: a scope folder with a file in it. Node 22.23's
@@ -57,9 +57,13 @@ export function plainPromiseStackTraces(): void {
   const mapped = Error.prepareStackTrace;
   if (!mapped || (mapped as { cimPlainPromises?: boolean }).cimPlainPromises) return;
   const mappedOwnFrames = withPlainDependencyFrames(mapped);
-  const prepare: Prepare = (error, frames) =>
-    frames[0]?.getFileName()?.endsWith(DEBUGGABLE)
-      ? `${plainHeader(error)}\n${frames.slice(0, LEAK_REPORT_FRAMES).map(plainFrame).join("\n")}`
-      : mappedOwnFrames(error, frames);
+  const prepare: Prepare = (error, frames) => {
+    if (!frames[0]?.getFileName()?.endsWith(DEBUGGABLE)) return mappedOwnFrames(error, frames);
+    // Formatted only when read: the SDK prints it only in a leak report (`${p._debugStackTrace}`),
+    // and formatting every promise's frames was 55–190 ms of each program run (cpuprofile).
+    const kept = frames.slice(0, LEAK_REPORT_FRAMES);
+    let text: string | undefined;
+    return { toString: () => (text ??= `${plainHeader(error)}\n${kept.map(plainFrame).join("\n")}`) };
+  };
   Error.prepareStackTrace = Object.assign(prepare, { cimPlainPromises: true });
 }

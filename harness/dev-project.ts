@@ -13,8 +13,8 @@ import * as path from "node:path";
 import { killCidServicesUnder, killNatsServersUnder } from "./processes";
 import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiContext } from "./pulumi-cli";
 
-/** Not copied: history, caches, state, data, and what the program never reads. */
-const SKIPPED = [".git", "node_modules", ".tools", ".cim-dev", ".pulumi-state", "test", "bench", "docs", ".ci", "policy"];
+/** Not copied: history, caches (.cache: 100+ MB of Node compile cache the copies share through NODE_COMPILE_CACHE anyway), state, data, and what the program never reads. */
+const SKIPPED = [".git", "node_modules", ".tools", ".cim-dev", ".pulumi-state", ".cache", "test", "bench", "docs", ".ci", "policy"];
 /** Shared with the real project through a symlink: large and read-only for the program. */
 const LINKED = ["node_modules", ".tools"];
 

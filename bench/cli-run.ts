@@ -21,13 +21,16 @@ import { PROJECT_ROOT, resourceSummary, runPulumi } from "../harness/pulumi-cli"
 const NET = process.env.BENCH_NET ?? "127.0.160";
 /** The commit before fast-run's changes: the baseline's program files come from it. */
 const BASE = process.argv.includes("--base") ? process.argv[process.argv.indexOf("--base") + 1] : "6b5bd9d";
-/** Files fast-run changed in what a CLI run loads: a variant takes each from BASE or from this checkout. */
-const PROGRAM_FILES = ["components/stack/promise-stack-traces.ts"] as const;
+/** The commit before the lazy promise stacks and memoized public keys. */
+const BEFORE_LAZY = "14b1fa0";
+/** Files changed since BASE in what a CLI run loads: a variant takes each from a commit or from this checkout. */
+const PROGRAM_FILES = ["components/stack/promise-stack-traces.ts", "components/security/jwt.ts"] as const;
+type ProgramFile = (typeof PROGRAM_FILES)[number];
 
 type Variant = {
   readonly name: string;
-  /** The PROGRAM_FILES taken as of BASE; the others as in this checkout. */
-  readonly baseFiles: readonly (typeof PROGRAM_FILES)[number][];
+  /** PROGRAM_FILES taken as of a commit; the others as in this checkout. */
+  readonly files: Partial<Record<ProgramFile, string>>;
   readonly env: NodeJS.ProcessEnv;
 };
 
@@ -76,9 +79,10 @@ function timedPulumi(project: DevProject, env: NodeJS.ProcessEnv, args: readonly
   });
 }
 
-function setProgramFiles(project: DevProject, fromBase: Variant["baseFiles"]): void {
+function setProgramFiles(project: DevProject, files: Variant["files"]): void {
   for (const file of PROGRAM_FILES) {
-    const text = fromBase.includes(file) ? execFileSync("git", ["show", `${BASE}:${file}`], { cwd: PROJECT_ROOT, encoding: "utf8" }) : fs.readFileSync(path.join(PROJECT_ROOT, file), "utf8");
+    const ref = files[file];
+    const text = ref ? execFileSync("git", ["show", `${ref}:${file}`], { cwd: PROJECT_ROOT, encoding: "utf8" }) : fs.readFileSync(path.join(PROJECT_ROOT, file), "utf8");
     fs.writeFileSync(path.join(project.projectDir, file), text);
   }
 }
@@ -93,15 +97,16 @@ async function main(): Promise<void> {
   const project = createDevProject("cim-nats-bench-cli-run-");
   const compileCache = path.join(project.dir, "node-compile-cache");
   const variants: readonly Variant[] = [
-    { name: "baseline (before fast-run)", baseFiles: PROGRAM_FILES, env: { NODE_COMPILE_CACHE: undefined } },
-    { name: "+ Node compile cache", baseFiles: PROGRAM_FILES, env: { NODE_COMPILE_CACHE: compileCache } },
-    { name: "+ own frames only source-mapped (now)", baseFiles: [], env: { NODE_COMPILE_CACHE: compileCache } },
+    { name: "baseline (before fast-run)", files: { "components/stack/promise-stack-traces.ts": BASE, "components/security/jwt.ts": BEFORE_LAZY }, env: { NODE_COMPILE_CACHE: undefined } },
+    { name: "+ Node compile cache", files: { "components/stack/promise-stack-traces.ts": BASE, "components/security/jwt.ts": BEFORE_LAZY }, env: { NODE_COMPILE_CACHE: compileCache } },
+    { name: "+ own frames only source-mapped", files: { "components/stack/promise-stack-traces.ts": BEFORE_LAZY, "components/security/jwt.ts": BEFORE_LAZY }, env: { NODE_COMPILE_CACHE: compileCache } },
+    { name: "+ lazy promise stacks, memo keys (now)", files: {}, env: { NODE_COMPILE_CACHE: compileCache } },
   ];
   try {
     const config = path.join(project.projectDir, "Pulumi.dev.yaml");
     fs.writeFileSync(config, fs.readFileSync(config, "utf8").replace(/127\.0\.0\.(\d+)/g, `${NET}.$1`));
     await runPulumi(project.context, ["stack", "select", "--create", "dev"]);
-    setProgramFiles(project, PROGRAM_FILES);
+    setProgramFiles(project, variants[0].files);
     await runPulumi(project.context, ["up", "--yes", "--skip-preview", "-s", "dev"], { timeoutMs: 900_000 });
     const samples = new Map<string, Sample[]>(variants.map((v) => [v.name, []]));
     // One unmeasured run per variant first: ts-node's and Node's on-disk caches are then warm, as
@@ -109,7 +114,7 @@ async function main(): Promise<void> {
     for (let round = -1; round < rounds; round++) {
       for (let i = 0; i < variants.length; i++) {
         const v = variants[(i + Math.max(round, 0)) % variants.length];
-        setProgramFiles(project, v.baseFiles);
+        setProgramFiles(project, v.files);
         const run = await timedPulumi(project, v.env, ["preview", "-s", "dev"]);
         const summary = resourceSummary(run.stdout);
         if (Object.keys(summary).some((k) => k !== "unchanged")) throw new Error(`${v.name}: the preview was not a no-op: ${JSON.stringify(summary)}\n${run.stdout.slice(-3000)}`);

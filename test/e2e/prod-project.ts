@@ -9,6 +9,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { dump, load } from "js-yaml";
 import { renderClusterAuth } from "../../components/render/cluster-auth";
@@ -67,11 +68,58 @@ export async function createProdProject(prefix = "cim-nats-prod-"): Promise<Prod
  * its own copy. Its restoreConfig puts back the Pulumi.prod.yaml it was cloned with.
  */
 export function cloneProdProject(project: ProdProject, prefix = "cim-nats-prod-clone-"): ProdProject {
+  return projectFrom(path.join(project.dir, "state"), path.join(project.projectDir, "Pulumi.prod.yaml"), prefix);
+}
+
+/** A fresh project copy holding the backend folder `stateDir` and the stack config `yamlPath`. */
+function projectFrom(stateDir: string, yamlPath: string, prefix: string): ProdProject {
   const copy = copyProject(prefix);
   fs.rmSync(copy.stateDir, { recursive: true, force: true });
-  fs.cpSync(path.join(project.dir, "state"), copy.stateDir, { recursive: true });
-  fs.copyFileSync(path.join(project.projectDir, "Pulumi.prod.yaml"), path.join(copy.projectDir, "Pulumi.prod.yaml"));
+  fs.cpSync(stateDir, copy.stateDir, { recursive: true });
+  fs.copyFileSync(yamlPath, path.join(copy.projectDir, "Pulumi.prod.yaml"));
   return prodProjectAsCreated(prodProjectIn(copy));
+}
+
+/**
+ * A prod project holding writePriorState's state of the unchanged stack config at `hostAddresses`.
+ * Written once per suite run: prod-preview and policy-cli both start from it, so the first file to
+ * ask writes it (4 program runs and 4 state commands) into a folder of the run (keyed by the vitest
+ * parent process), and the other waits for it and copies it, as cloneProdProject does. A writer
+ * that failed, or a folder gone before it was copied, leaves the caller to write its own.
+ */
+export async function sharedPriorState(prefix: string, hostAddresses: Readonly<Record<string, string>>): Promise<{ readonly project: ProdProject; readonly prior: PriorState; readonly shared: boolean }> {
+  const key = createHash("sha256").update(JSON.stringify([process.ppid, hostAddresses, fs.readFileSync(path.join(PROJECT_ROOT, "Pulumi.prod.yaml"), "utf8")])).digest("hex").slice(0, 16);
+  const dir = path.join(os.tmpdir(), `cim-nats-prior-${key}`);
+  const write = async () => {
+    const project = await createProdProject(prefix);
+    return { project, prior: await writePriorState(project, hostAddresses), shared: false };
+  };
+  try {
+    fs.mkdirSync(dir);
+  } catch {
+    // Another file writes it (or wrote it): wait for the outcome, then copy.
+    const deadline = Date.now() + 900_000;
+    while (!fs.existsSync(path.join(dir, "done")) && !fs.existsSync(path.join(dir, "failed")) && fs.existsSync(dir) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+    try {
+      const prior = JSON.parse(fs.readFileSync(path.join(dir, "done"), "utf8")) as PriorState;
+      return { project: projectFrom(path.join(dir, "state"), path.join(dir, "Pulumi.prod.yaml"), prefix), prior, shared: true };
+    } catch {
+      return write();
+    }
+  }
+  // The folder is this run's: removed when this worker process ends (the suite's last file is done by then or writes its own).
+  process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+  try {
+    const written = await write();
+    fs.cpSync(path.join(written.project.dir, "state"), path.join(dir, "state"), { recursive: true });
+    fs.copyFileSync(path.join(written.project.projectDir, "Pulumi.prod.yaml"), path.join(dir, "Pulumi.prod.yaml"));
+    fs.writeFileSync(path.join(dir, "done.tmp"), JSON.stringify(written.prior));
+    fs.renameSync(path.join(dir, "done.tmp"), path.join(dir, "done"));
+    return written;
+  } catch (e) {
+    fs.writeFileSync(path.join(dir, "failed"), String((e as Error).message));
+    throw e;
+  }
 }
 
 /** Runs `jobs` with at most `limit` at a time (previews in their own project copies), results in order. */

@@ -16,7 +16,8 @@ import * as path from "node:path";
 import { dump, load } from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copyProject, DEV_PASSPHRASE } from "../../harness/dev-project";
-import { cloneProdProject, createProdProject, inParallel, missingProdPlugins, writePriorState, type ProdProject } from "../e2e/prod-project";
+import { ADDRESS } from "../e2e/prod-plan";
+import { cloneProdProject, createProdProject, inParallel, missingProdPlugins, sharedPriorState, type ProdProject } from "../e2e/prod-project";
 import { PROJECT_ROOT, pulumiEnv, runPulumi, type PulumiRun } from "../../harness/pulumi-cli";
 
 const PACK = path.join(PROJECT_ROOT, "policy");
@@ -76,9 +77,9 @@ beforeAll(() => {
     return policyPreview(project);
   });
   fromPrior = started(async () => {
-    const project = await createProdProject("cim-nats-policy-prior-");
+    // Written by this file or prod-preview, whichever asks first (sharedPriorState).
+    const { project } = await sharedPriorState("cim-nats-policy-prior-", ADDRESS);
     prodProjects.push(project);
-    await writePriorState(project, { "nats-1": "10.0.0.41", "nats-2": "10.0.0.42", "nats-3": "10.0.0.43", cimstor: "172.16.0.2" });
     /** `edit` previewed with the pack in a copy of the prior state. */
     const edited = (edit: (c: Record<string, any>) => void, extra: (p: ProdProject) => readonly string[] = () => []) => async () => {
       const copy = cloneProdProject(project, "cim-nats-policy-clone-");

@@ -30,8 +30,13 @@ export type DevProject = {
   readonly dataDir: string;
   readonly stack: "dev";
   readonly context: PulumiContext;
-  /** `pulumi destroy` (errors ignored), SIGKILL any nats-server or CID service left under `dir`, remove `dir`. */
-  cleanup(): Promise<{ readonly destroyed: boolean; readonly killed: readonly number[] }>;
+  /**
+   * SIGKILL every nats-server and CID service under `dir`, remove `dir`; with `destroy`, a
+   * `pulumi destroy` first (errors ignored). A throwaway stack needs no destroy: its processes
+   * and files are all under `dir`, and destroying it cost a CLI run and a lame-duck stop per
+   * server in every e2e file (that destroy works is test/e2e/dev-stack.test.ts's case 6).
+   */
+  cleanup(options?: { readonly destroy?: boolean }): Promise<{ readonly destroyed: boolean; readonly killed: readonly number[] }>;
 };
 
 /** Copies the project into a new temp folder and points a file backend at it. */
@@ -60,9 +65,9 @@ export function createDevProject(prefix = "cim-nats-e2e-"): DevProject {
     cwd: projectDir,
     env: pulumiEnv(stateDir, { PULUMI_CONFIG_PASSPHRASE: DEV_PASSPHRASE, CIM_NATS_ROOT: projectDir }),
   };
-  const cleanup = async () => {
+  const cleanup = async (options: { readonly destroy?: boolean } = {}) => {
     let destroyed = false;
-    try {
+    if (options.destroy) try {
       const run = await runPulumi(context, ["destroy", "--yes", "--skip-preview", "-s", "dev"], { allowFailure: true });
       destroyed = run.code === 0;
     } catch {

@@ -220,8 +220,7 @@ beforeEach((context) => mark(stack, `case: ${context.task.name}`));
 
 afterAll(async () => {
   await hubConn?.close();
-  const { destroyed, killed } = await closeDay2Stack(stack);
-  if (killed.length > 0) console.log(`day2-edges cleanup: destroy ${destroyed ? "ok" : "failed (expected after dev:down)"}, killed ${killed.join(", ")}`);
+  await closeDay2Stack(stack);
 });
 
 /** Puts the config back when a step fails half-way, so the next steps start from what they expect. */

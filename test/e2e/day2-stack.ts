@@ -51,13 +51,12 @@ export async function createDay2Stack(name: string, net: string, initial: (confi
   return stack;
 }
 
-/** Destroys the stack and kills what is left; prints the CLI timings. */
-export async function closeDay2Stack(stack: Day2Stack | undefined): Promise<{ readonly destroyed: boolean; readonly killed: readonly number[] }> {
-  if (!stack) return { destroyed: true, killed: [] };
-  const result = await stack.project.cleanup();
+/** Kills the stack's servers and removes it (no destroy: harness/dev-project.ts); prints the CLI timings. */
+export async function closeDay2Stack(stack: Day2Stack | undefined): Promise<void> {
+  if (!stack) return;
+  await stack.project.cleanup();
   const total = Object.values(stack.timings).reduce((a, b) => a + b, 0);
   console.log(`${stack.name}: ${(total / 1000).toFixed(1)} s in the Pulumi CLI of ${((Date.now() - stack.startedAt) / 1000).toFixed(1)} s; by step (ms): ${JSON.stringify(stack.timings)}`);
-  return result;
 }
 
 /** Logs `[name +s] what`: the phases of a file beside its CLI runs. */

@@ -136,8 +136,7 @@ beforeAll(async () => {
 beforeEach((context) => mark(stack, `case: ${context.task.name}`));
 
 afterAll(async () => {
-  const { destroyed, killed } = await closeDay2Stack(stack);
-  if (!destroyed || killed.length > 0) console.log(`day2 cleanup: destroy ${destroyed ? "ok" : "FAILED"}, killed ${killed.join(", ") || "none"}`);
+  await closeDay2Stack(stack);
 });
 
 describe("day 2 on the dev stack: preview is exact, reloads keep pids, refusals change nothing", () => {

@@ -24,7 +24,7 @@
  * stream at nats-2 (and step 5's at nats-3) would otherwise leave the aggregate ahead of a
  * recreated, empty leaf stream, which verify rightly reports as a rewound source.
  *
- * The steps build on each other (one stack, in order); afterAll destroys it and kills any
+ * The steps build on each other (one stack, in order); case 6 destroys it, and afterAll kills any
  * nats-server left under the temp dir by pid, also when a step failed.
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -164,9 +164,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (!project) return;
-  const { destroyed, killed } = await project.cleanup();
+  // Case 6 destroyed the stack (when it ran): anything killed here was left behind.
+  const { killed } = await project.cleanup();
   console.log("e2e pulumi timings (ms):", JSON.stringify(timings));
-  if (!destroyed || killed.length > 0) console.log(`e2e cleanup: destroy ${destroyed ? "ok" : "FAILED"}, killed leftover pids ${killed.join(", ") || "none"}`);
+  if (killed.length > 0) console.log(`e2e cleanup: killed leftover pids ${killed.join(", ")}`);
 });
 
 describe("the dev stack under the real Pulumi CLI", () => {

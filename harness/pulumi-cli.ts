@@ -46,14 +46,17 @@ export function pulumiEnv(backendDir: string, overrides: NodeJS.ProcessEnv = {})
   };
 }
 
-/** Runs `pulumi <args>`; rejects on a non-zero exit unless `allowFailure`, with the output's tail. */
+/**
+ * Runs `pulumi <args>`; rejects on a non-zero exit unless `allowFailure`, with the output's tail.
+ * `input` goes to stdin (a secret for `config set --secret`: on the command line it would show in `ps`).
+ */
 export async function runPulumi(
   context: PulumiContext,
   args: readonly string[],
-  options: { readonly allowFailure?: boolean; readonly timeoutMs?: number } = {},
+  options: { readonly allowFailure?: boolean; readonly timeoutMs?: number; readonly input?: string } = {},
 ): Promise<PulumiRun> {
   const started = Date.now();
-  const run = await runProcess("pulumi", ["--non-interactive", "--color", "never", ...args], { cwd: context.cwd, env: context.env, timeoutMs: options.timeoutMs ?? 300_000 });
+  const run = await runProcess("pulumi", ["--non-interactive", "--color", "never", ...args], { cwd: context.cwd, env: context.env, input: options.input, timeoutMs: options.timeoutMs ?? 300_000 });
   const code = run.code ?? -1;
   // Where a test's seconds go: CIM_NATS_PULUMI_TRACE=<file> appends one JSON line per CLI run.
   if (process.env.CIM_NATS_PULUMI_TRACE) appendFileSync(process.env.CIM_NATS_PULUMI_TRACE, `${JSON.stringify({ cwd: context.cwd, args: args.join(" ").slice(0, 100), start: started, ms: run.ms, code })}\n`);

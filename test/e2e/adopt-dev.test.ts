@@ -372,16 +372,7 @@ describe("a site made by hand (nsc, hand-written configs, the nats CLI), adopted
     const ctx = project.context;
     const store = readNscStore(home.dataDir, "COWBOY_AI");
     const seedFile = (pub: string) => path.join(home.keysDir, "keys", pub[0], pub.slice(1, 3), `${pub}.nk`);
-    const setSecret = (key: string, file: string) =>
-      new Promise<void>((resolve, reject) => {
-        const child = spawn("pulumi", ["--non-interactive", "config", "set", "--secret", "--path", key, "-s", "dev"], { cwd: ctx.cwd, env: ctx.env, stdio: ["pipe", "pipe", "pipe"] });
-        let out = "";
-        child.stdout.on("data", (d) => (out += String(d)));
-        child.stderr.on("data", (d) => (out += String(d)));
-        child.once("error", reject);
-        child.once("close", (code) => (code === 0 ? resolve() : reject(new Error(`pulumi config set ${key} exited ${code}: ${out}`))));
-        child.stdin.end(fs.readFileSync(file, "utf8"));
-      });
+    const setSecret = (key: string, file: string) => runPulumi(ctx, ["config", "set", "--secret", "--path", key, "-s", "dev"], { input: fs.readFileSync(file, "utf8") });
     const yaml = path.join(project.projectDir, "Pulumi.dev.yaml");
     const adopted = fs.readFileSync(yaml, "utf8");
     try {

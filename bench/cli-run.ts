@@ -11,11 +11,12 @@
  *   npm run bench -- cli-run            # 3 rounds (BENCH_RUNS)
  *   npm run bench -- cli-run --base <git ref>
  */
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createDevProject, type DevProject } from "../harness/dev-project";
 import { PROJECT_ROOT, resourceSummary, runPulumi } from "../harness/pulumi-cli";
+import { runProcess } from "../harness/run-process";
 
 /** Own loopback addresses (fast-run's range is 127.0.160–169): beside the developer's dev stack. */
 const NET = process.env.BENCH_NET ?? "127.0.160";
@@ -45,38 +46,30 @@ type Sample = { readonly cpu: number; readonly program: number; readonly wall: n
 const CPU_HOOK = `process.on("exit", () => { const u = process.cpuUsage(); require("node:fs").appendFileSync(process.env.CIM_BENCH_CPU_LOG, JSON.stringify({ script: process.argv[1] ?? "", cpu: (u.user + u.system) / 1e6 }) + "\\n"); });`;
 
 /** Runs `pulumi <args>` under bash and reads `times`: CPU of every process the CLI waited for. */
-function timedPulumi(project: DevProject, env: NodeJS.ProcessEnv, args: readonly string[]): Promise<Sample & { stdout: string; otherNode: string }> {
+async function timedPulumi(project: DevProject, env: NodeJS.ProcessEnv, args: readonly string[]): Promise<Sample & { stdout: string; otherNode: string }> {
   const started = Date.now();
   const hook = path.join(project.dir, "cpu-hook.js");
   const cpuLog = path.join(project.dir, "cpu.log");
   fs.writeFileSync(hook, CPU_HOOK);
   fs.rmSync(cpuLog, { force: true });
-  return new Promise((resolve, reject) => {
-    const script = 'pulumi "$@" > "$OUT" 2>&1; code=$?; times >&2; exit $code';
-    const out = path.join(project.dir, "run.out");
-    const child = spawn("bash", ["-c", script, "bash", "--non-interactive", "--color", "never", ...args], {
-      cwd: project.context.cwd,
-      env: { ...project.context.env, ...env, OUT: out, NODE_OPTIONS: `--require ${hook}`, CIM_BENCH_CPU_LOG: cpuLog },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => {
-      const wall = (Date.now() - started) / 1000;
-      const stdout = fs.readFileSync(out, "utf8");
-      if (code !== 0) return reject(new Error(`pulumi ${args.join(" ")} exited ${code}:\n${stdout.slice(-4000)}`));
-      // `times`: the shell's own user/sys, then its children's (the CLI and what it waited for).
-      const children = stderr.trim().split("\n").at(-1) ?? "";
-      const secs = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
-      if (secs.length !== 2) return reject(new Error(`could not read CPU times from: ${stderr}`));
-      const nodeRuns = fs.readFileSync(cpuLog, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { script: string; cpu: number });
-      const isProgram = (r: { script: string }) => r.script.endsWith(path.join("cmd", "run", "index.js"));
-      const program = nodeRuns.filter(isProgram).reduce((sum, r) => sum + r.cpu, 0);
-      const otherNode = nodeRuns.filter((r) => !isProgram(r)).map((r) => `${path.basename(r.script) || "node"} ${r.cpu.toFixed(2)}`);
-      resolve({ cpu: secs[0] + secs[1], program, wall, stdout, otherNode: otherNode.join(", ") });
-    });
+  const script = 'pulumi "$@" > "$OUT" 2>&1; code=$?; times >&2; exit $code';
+  const out = path.join(project.dir, "run.out");
+  const run = await runProcess("bash", ["-c", script, "bash", "--non-interactive", "--color", "never", ...args], {
+    cwd: project.context.cwd,
+    env: { ...project.context.env, ...env, OUT: out, NODE_OPTIONS: `--require ${hook}`, CIM_BENCH_CPU_LOG: cpuLog },
   });
+  const wall = (Date.now() - started) / 1000;
+  const stdout = fs.readFileSync(out, "utf8");
+  if (run.code !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${run.code}:\n${stdout.slice(-4000)}`);
+  // `times`: the shell's own user/sys, then its children's (the CLI and what it waited for).
+  const children = run.stderr.trim().split("\n").at(-1) ?? "";
+  const secs = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  if (secs.length !== 2) throw new Error(`could not read CPU times from: ${run.stderr}`);
+  const nodeRuns = fs.readFileSync(cpuLog, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { script: string; cpu: number });
+  const isProgram = (r: { script: string }) => r.script.endsWith(path.join("cmd", "run", "index.js"));
+  const program = nodeRuns.filter(isProgram).reduce((sum, r) => sum + r.cpu, 0);
+  const otherNode = nodeRuns.filter((r) => !isProgram(r)).map((r) => `${path.basename(r.script) || "node"} ${r.cpu.toFixed(2)}`);
+  return { cpu: secs[0] + secs[1], program, wall, stdout, otherNode: otherNode.join(", ") };
 }
 
 function setProgramFiles(project: DevProject, files: Variant["files"]): void {

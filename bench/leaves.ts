@@ -29,7 +29,6 @@
  * skips the case, saying so, when it never is. Extra `pulumi up` flags for every up of the run:
  * BENCH_LEAVES_UP_FLAGS (e.g. "--parallel 8", to compare against the stack's own setting).
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -39,6 +38,7 @@ import { connect } from "@nats-io/transport-node";
 import { dump, load } from "js-yaml";
 import { createDevProject, type DevProject } from "../harness/dev-project";
 import { stackOutputs } from "../harness/pulumi-cli";
+import { runProcess } from "../harness/run-process";
 import { processCommandLine, configArgument } from "../components/local/process-identity";
 import { stackCa, stackClientTls } from "../harness/stack-tls";
 
@@ -123,48 +123,37 @@ type Event = { at: number; pre?: Step; done?: Step };
 type Run = { ms: number; stdout: string; events: Event[] };
 
 /** `pulumi <args>` in the project; each stdout line timestamped on arrival (the `--json` events). */
-function pulumi(p: DevProject, args: string[]): Promise<Run> {
+async function pulumi(p: DevProject, args: string[]): Promise<Run> {
   const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn("pulumi", ["--non-interactive", "--color", "never", ...args, "-s", "dev"], { cwd: p.context.cwd, env: p.context.env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    let partial = "";
-    const events: Event[] = [];
-    child.stdout.on("data", (d: Buffer) => {
-      const text = d.toString();
-      stdout += text;
-      const lines = (partial + text).split("\n");
-      partial = lines.pop()!;
-      const at = Date.now() - started;
-      for (const line of lines) {
-        if (!line.startsWith("{")) continue;
-        try {
-          const e = JSON.parse(line) as { resourcePreEvent?: { metadata: Step }; resOutputsEvent?: { metadata: Step } };
-          if (e.resourcePreEvent) events.push({ at, pre: e.resourcePreEvent.metadata });
-          if (e.resOutputsEvent) events.push({ at, done: e.resOutputsEvent.metadata });
-        } catch {
-          // not an engine event
-        }
+  let partial = "";
+  const events: Event[] = [];
+  const onStdout = (text: string) => {
+    const lines = (partial + text).split("\n");
+    partial = lines.pop()!;
+    const at = Date.now() - started;
+    for (const line of lines) {
+      if (!line.startsWith("{")) continue;
+      try {
+        const e = JSON.parse(line) as { resourcePreEvent?: { metadata: Step }; resOutputsEvent?: { metadata: Step } };
+        if (e.resourcePreEvent) events.push({ at, pre: e.resourcePreEvent.metadata });
+        if (e.resOutputsEvent) events.push({ at, done: e.resOutputsEvent.metadata });
+      } catch {
+        // not an engine event
       }
-    });
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => {
-      const ms = Date.now() - started;
-      if (code !== 0) {
-        // With --json the tail is engine events: show the error diagnostics instead.
-        const errors = stdout
-          .split("\n")
-          .filter((l) => l.includes('"severity":"error"'))
-          .map((l) => (JSON.parse(l) as { diagnosticEvent?: { message?: string; urn?: string } }).diagnosticEvent)
-          .map((d) => `${d?.urn ? `${shortName(d.urn)}: ` : ""}${d?.message ?? ""}`);
-        const tail = errors.length ? errors.join("\n") : `${stdout}\n${stderr}`.trim().split("\n").slice(-40).join("\n");
-        return reject(new Error(`pulumi ${args.join(" ")} exited ${code} after ${s(ms)}:\n${tail}\n${stderr.trim().split("\n").slice(-10).join("\n")}`));
-      }
-      resolve({ ms, stdout, events });
-    });
-  });
+    }
+  };
+  const { code, stdout, stderr, ms } = await runProcess("pulumi", ["--non-interactive", "--color", "never", ...args, "-s", "dev"], { cwd: p.context.cwd, env: p.context.env, onStdout });
+  if (code !== 0) {
+    // With --json the tail is engine events: show the error diagnostics instead.
+    const errors = stdout
+      .split("\n")
+      .filter((l) => l.includes('"severity":"error"'))
+      .map((l) => (JSON.parse(l) as { diagnosticEvent?: { message?: string; urn?: string } }).diagnosticEvent)
+      .map((d) => `${d?.urn ? `${shortName(d.urn)}: ` : ""}${d?.message ?? ""}`);
+    const tail = errors.length ? errors.join("\n") : `${stdout}\n${stderr}`.trim().split("\n").slice(-40).join("\n");
+    throw new Error(`pulumi ${args.join(" ")} exited ${code} after ${s(ms)}:\n${tail}\n${stderr.trim().split("\n").slice(-10).join("\n")}`);
+  }
+  return { ms, stdout, events };
 }
 
 const shortName = (urn: string) => urn.split("::").pop()!;

@@ -18,7 +18,6 @@
  * largest process). The scale figures are the stack's own settings (scripts/with-env.sh's
  * checkpoint setting for the dev file backend applies, as for a developer's `npm run dev:up`).
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -29,42 +28,23 @@ import { createDevProject, type DevProject } from "../harness/dev-project";
 import { stackClientTls, writeCaFile } from "../harness/stack-tls";
 import { emptyProgramUp } from "./lib/empty-program";
 import { resourceSummary } from "../harness/pulumi-cli";
+import { runProcess } from "../harness/run-process";
 
 const NS = (process.env.BENCH_SCALE_N ?? "10,50").split(",").map(Number);
 
 type Run = { code: number; stdout: string; stderr: string; ms: number; rssMB: number };
 
 /** `pulumi <args>` under GNU time: wall ms and the peak RSS (MB). */
-function pulumi(p: DevProject, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn("/usr/bin/time", ["-f", "__MAXRSS_KB=%M", "pulumi", "--non-interactive", "--color", "never", ...args], {
-      cwd: p.context.cwd,
-      env: { ...p.context.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => {
-      const ms = Date.now() - started;
-      const kb = Number(/__MAXRSS_KB=(\d+)/.exec(stderr)?.[1] ?? 0);
-      if (code !== 0) return reject(new Error(`pulumi ${args.join(" ")} exited ${code}:\n${`${stdout}\n${stderr}`.split("\n").slice(-40).join("\n")}`));
-      resolve({ code: code ?? -1, stdout, stderr, ms, rssMB: kb / 1024 });
-    });
-  });
+async function pulumi(p: DevProject, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const run = await runProcess("/usr/bin/time", ["-f", "__MAXRSS_KB=%M", "pulumi", "--non-interactive", "--color", "never", ...args], { cwd: p.context.cwd, env: { ...p.context.env, ...env } });
+  if (run.code !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${run.code}:\n${`${run.stdout}\n${run.stderr}`.split("\n").slice(-40).join("\n")}`);
+  const kb = Number(/__MAXRSS_KB=(\d+)/.exec(run.stderr)?.[1] ?? 0);
+  return { code: run.code, stdout: run.stdout, stderr: run.stderr, ms: run.ms, rssMB: kb / 1024 };
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} exited ${code}: ${stderr}`))));
-  });
+async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const { code, stderr } = await runProcess(cmd, args, { env });
+  if (code !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${code}: ${stderr}`);
 }
 
 /** The dev config with its own addresses and N extra leaf streams, each with an aggregate. */

@@ -2,9 +2,9 @@
  * Runs the real Pulumi CLI (the pinned `.tools/bin/pulumi`) for tests and benchmarks, against a
  * throwaway file backend, so nothing touches the developer's `.pulumi-state/` or dev stack.
  */
-import { spawn } from "node:child_process";
 import { appendFileSync } from "node:fs";
 import * as path from "node:path";
+import { runProcess } from "./run-process";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
 
@@ -46,39 +46,23 @@ export function pulumiEnv(backendDir: string, overrides: NodeJS.ProcessEnv = {})
   };
 }
 
-/** Runs `pulumi <args>`; rejects on a non-zero exit unless `allowFailure`, with the output's tail. */
-export function runPulumi(
+/**
+ * Runs `pulumi <args>`; rejects on a non-zero exit unless `allowFailure`, with the output's tail.
+ * `input` goes to stdin (a secret for `config set --secret`: on the command line it would show in `ps`).
+ */
+export async function runPulumi(
   context: PulumiContext,
   args: readonly string[],
-  options: { readonly allowFailure?: boolean; readonly timeoutMs?: number } = {},
+  options: { readonly allowFailure?: boolean; readonly timeoutMs?: number; readonly input?: string } = {},
 ): Promise<PulumiRun> {
   const started = Date.now();
-  const timeoutMs = options.timeoutMs ?? 300_000;
-  return new Promise((resolve, reject) => {
-    const child = spawn("pulumi", ["--non-interactive", "--color", "never", ...args], {
-      cwd: context.cwd,
-      env: context.env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
-    child.once("error", (err) => {
-      clearTimeout(timer);
-      reject(new Error(`could not run pulumi ${args.join(" ")}: ${err.message}`));
-    });
-    child.once("close", (code, signal) => {
-      clearTimeout(timer);
-      const run = { code: code ?? -1, stdout, stderr, ms: Date.now() - started };
-      // Where a test's seconds go: CIM_NATS_PULUMI_TRACE=<file> appends one JSON line per CLI run.
-      if (process.env.CIM_NATS_PULUMI_TRACE) appendFileSync(process.env.CIM_NATS_PULUMI_TRACE, `${JSON.stringify({ cwd: context.cwd, args: args.join(" ").slice(0, 100), start: started, ms: run.ms, code: run.code })}\n`);
-      if (run.code === 0 || options.allowFailure) return resolve(run);
-      const tail = `${stdout}\n${stderr}`.trim().split("\n").slice(-60).join("\n");
-      reject(new Error(`pulumi ${args.join(" ")} exited ${code ?? signal} after ${run.ms} ms:\n${tail}`));
-    });
-  });
+  const run = await runProcess("pulumi", ["--non-interactive", "--color", "never", ...args], { cwd: context.cwd, env: context.env, input: options.input, timeoutMs: options.timeoutMs ?? 300_000 });
+  const code = run.code ?? -1;
+  // Where a test's seconds go: CIM_NATS_PULUMI_TRACE=<file> appends one JSON line per CLI run.
+  if (process.env.CIM_NATS_PULUMI_TRACE) appendFileSync(process.env.CIM_NATS_PULUMI_TRACE, `${JSON.stringify({ cwd: context.cwd, args: args.join(" ").slice(0, 100), start: started, ms: run.ms, code })}\n`);
+  if (code === 0 || options.allowFailure) return { code, stdout: run.stdout, stderr: run.stderr, ms: run.ms };
+  const tail = `${run.stdout}\n${run.stderr}`.trim().split("\n").slice(-60).join("\n");
+  throw new Error(`pulumi ${args.join(" ")} exited ${run.code ?? run.signal} after ${run.ms} ms:\n${tail}`);
 }
 
 /** `pulumi stack output --json --show-secrets`, parsed. */

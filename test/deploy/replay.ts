@@ -10,9 +10,9 @@
  * the engine does) and the replay fails with every failure, after the running ones finish.
  * Stand-in for pulumi-resource-command; test/e2e/prod-deploy-ssh.test.ts runs the real one.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { runProcess } from "../../harness/run-process";
 import { Registered } from "../proxmox/mocks";
 import { commandRun, PlannedOperation } from "./engine-plan";
 
@@ -44,17 +44,10 @@ export type ReplayOptions = {
 
 const unsecret = (v: any) => (v && typeof v === "object" && "4dabf18193072939515e22adb298388d" in v ? v.value : v);
 
-function run(cmd: string, args: readonly string[], stdin: string, env?: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], ...(env ? { env } : {}) });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += String(d)));
-    child.stderr.on("data", (d) => (stderr += String(d)));
-    child.once("error", reject);
-    child.once("close", (code) => (code === 0 ? resolve({ stdout, stderr }) : reject(new Error(`${cmd} exited ${code}: ${stderr}${stdout}`))));
-    child.stdin.end(stdin);
-  });
+async function run(cmd: string, args: readonly string[], stdin: string, env?: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await runProcess(cmd, args, { input: stdin, env });
+  if (code !== 0) throw new Error(`${cmd} exited ${code}: ${stderr}${stdout}`);
+  return { stdout, stderr };
 }
 
 /**

@@ -17,7 +17,7 @@
  * creds publish with acks and the new events reach the aggregate exactly once; preview planned
  * what up did (creates only: nothing replaced or deleted) and the next preview plans nothing.
  */
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
@@ -33,6 +33,7 @@ import { nscHome, type NscHome } from "../support/nsc";
 import { PROJECT_ROOT } from "../support/stack-config";
 import { createDevProject, type DevProject } from "../../harness/dev-project";
 import { resourceSummary, runPulumi, stackOutputs } from "../../harness/pulumi-cli";
+import { runProcess } from "../../harness/run-process";
 
 const run = promisify(execFile);
 const NATS_CLI = path.join(PROJECT_ROOT, ".tools", "bin", "nats");
@@ -331,15 +332,8 @@ describe("a site made by hand (nsc, hand-written configs, the nats CLI), adopted
   }, 300_000);
 
   it("npm run verify passes on the adopted site: servers, accounts, streams, sources", async () => {
-    const result = await new Promise<{ code: number; out: string }>((resolve, reject) => {
-      const child = spawn("tsx", ["scripts/verify.ts", "-s", "dev"], { cwd: project.projectDir, env: project.context.env, stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      child.stdout.on("data", (d) => (out += String(d)));
-      child.stderr.on("data", (d) => (out += String(d)));
-      child.once("error", reject);
-      child.once("close", (code) => resolve({ code: code ?? -1, out }));
-    });
-    expect(result.code, result.out.slice(-3000)).toBe(0);
+    const result = await runProcess("tsx", ["scripts/verify.ts", "-s", "dev"], { cwd: project.projectDir, env: project.context.env });
+    expect(result.code, `${result.stdout}${result.stderr}`.slice(-3000)).toBe(0);
   }, 180_000);
 
   it("switching the running stack to generated keys is refused, at preview and by up alone, saying why; nothing changes", async () => {
@@ -372,16 +366,7 @@ describe("a site made by hand (nsc, hand-written configs, the nats CLI), adopted
     const ctx = project.context;
     const store = readNscStore(home.dataDir, "COWBOY_AI");
     const seedFile = (pub: string) => path.join(home.keysDir, "keys", pub[0], pub.slice(1, 3), `${pub}.nk`);
-    const setSecret = (key: string, file: string) =>
-      new Promise<void>((resolve, reject) => {
-        const child = spawn("pulumi", ["--non-interactive", "config", "set", "--secret", "--path", key, "-s", "dev"], { cwd: ctx.cwd, env: ctx.env, stdio: ["pipe", "pipe", "pipe"] });
-        let out = "";
-        child.stdout.on("data", (d) => (out += String(d)));
-        child.stderr.on("data", (d) => (out += String(d)));
-        child.once("error", reject);
-        child.once("close", (code) => (code === 0 ? resolve() : reject(new Error(`pulumi config set ${key} exited ${code}: ${out}`))));
-        child.stdin.end(fs.readFileSync(file, "utf8"));
-      });
+    const setSecret = (key: string, file: string) => runPulumi(ctx, ["config", "set", "--secret", "--path", key, "-s", "dev"], { input: fs.readFileSync(file, "utf8") });
     const yaml = path.join(project.projectDir, "Pulumi.dev.yaml");
     const adopted = fs.readFileSync(yaml, "utf8");
     try {

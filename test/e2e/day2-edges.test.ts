@@ -20,7 +20,6 @@
  * beside day2.test.ts (127.0.42.x). The steps build on each other, in order, on one stack brought
  * up once: each case starts from the state the one before left, and checks it.
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -29,6 +28,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { natsServersUnder } from "../../harness/processes";
 import { changes, lastJson } from "./plan-steps";
 import type { PulumiRun } from "../../harness/pulumi-cli";
+import { runProcess } from "../../harness/run-process";
 import { eventually } from "../support/eventually";
 import {
   admin as adminAt,
@@ -200,16 +200,9 @@ function expectReadableRefusal(run: PulumiRun, line: RegExp): void {
   expect(text).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)$/m); // no stack trace
 }
 
-function runScript(script: string, env: NodeJS.ProcessEnv = {}): Promise<PulumiRun> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn("bash", [path.join(stack.project.projectDir, "scripts", script)], { cwd: stack.project.projectDir, env: { ...stack.project.context.env, CIM_NATS_STACK: "dev", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.once("close", (code) => resolve({ code: code ?? -1, stdout, stderr, ms: Date.now() - started }));
-  });
+async function runScript(script: string, env: NodeJS.ProcessEnv = {}): Promise<PulumiRun> {
+  const run = await runProcess("bash", [path.join(stack.project.projectDir, "scripts", script)], { cwd: stack.project.projectDir, env: { ...stack.project.context.env, CIM_NATS_STACK: "dev", ...env } });
+  return { ...run, code: run.code ?? -1 };
 }
 
 beforeAll(async () => {

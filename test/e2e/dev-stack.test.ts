@@ -27,7 +27,7 @@
  * The steps build on each other (one stack, in order); case 6 destroys it, and afterAll kills any
  * nats-server left under the temp dir by pid, also when a step failed.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -48,6 +48,7 @@ import { pushAccountJwt } from "../../components/security/jwt-push";
 import { createDevProject, type DevProject } from "../../harness/dev-project";
 import { natsServersUnder } from "../../harness/processes";
 import { resourceSummary, runPulumi, stackOutputs, type PulumiRun } from "../../harness/pulumi-cli";
+import { runProcess, type ProcessRun } from "../../harness/run-process";
 import { eventually } from "../support/eventually";
 import { stackCa, stackClientTls, writeCaFile } from "../../harness/stack-tls";
 import { certInfo } from "../../components/tls/certs";
@@ -120,17 +121,8 @@ function cidServicesUnder(dir: string): number[] {
 }
 
 /** Runs `tsx scripts/verify.ts -s dev <args>` in the project copy: exit code and output. */
-function verify(args: string[] = []): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn("tsx", ["scripts/verify.ts", "-s", "dev", ...args], { cwd: project.projectDir, env: project.context.env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code: code ?? -1, stdout, stderr, ms: Date.now() - started }));
-  });
+function verify(args: string[] = []): Promise<ProcessRun> {
+  return runProcess("tsx", ["scripts/verify.ts", "-s", "dev", ...args], { cwd: project.projectDir, env: project.context.env });
 }
 
 /** After a repair the topology settles (leaf links reconnect, JetStream catches up): verify passes within 60 s. */

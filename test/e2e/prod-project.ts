@@ -159,7 +159,9 @@ function prodProjectIn({ dir, projectDir, stateDir }: { readonly dir: string; re
       throw new Error("restoreConfig before the stack exists");
     },
     // Through stdin: a value on the command line would show in `ps`.
-    setSecret: (k, value) => runWithStdin(context, ["config", "set", "--secret", "-s", "prod", k], value),
+    setSecret: async (k, value) => {
+      await runPulumi(context, ["config", "set", "--secret", "-s", "prod", k], { input: value });
+    },
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }
@@ -169,20 +171,6 @@ function prodProjectAsCreated(project: ProdProject): ProdProject {
   const yamlPath = path.join(project.projectDir, "Pulumi.prod.yaml");
   const createdYaml = fs.readFileSync(yamlPath, "utf8");
   return { ...project, restoreConfig: () => fs.writeFileSync(yamlPath, createdYaml) };
-}
-
-/** `pulumi <args>` with `input` on stdin (runPulumi closes stdin). */
-function runWithStdin(context: PulumiContext, args: readonly string[], input: string): Promise<void> {
-  const { spawn } = require("node:child_process") as typeof import("node:child_process");
-  return new Promise((resolve, reject) => {
-    const child = spawn("pulumi", ["--non-interactive", ...args], { cwd: context.cwd, env: context.env, stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d) => (out += String(d)));
-    child.stderr.on("data", (d) => (out += String(d)));
-    child.once("error", reject);
-    child.once("close", (code) => (code === 0 ? resolve() : reject(new Error(`pulumi ${args.join(" ")} exited ${code}: ${out}`))));
-    child.stdin.end(input);
-  });
 }
 
 /** One step of `pulumi preview --json`. */

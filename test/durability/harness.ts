@@ -462,6 +462,45 @@ export async function readIds(jsm: JetStreamManager, js: JetStreamClient, stream
   return ids;
 }
 
+/** Every message of a stream as (id, stream sequence), read with an ordered consumer. */
+async function readIdSeqs(jsm: JetStreamManager, js: JetStreamClient, stream: string): Promise<Map<string, number>> {
+  const info = await jsm.streams.info(stream);
+  const seqs = new Map<string, number>();
+  if (info.state.messages === 0) return seqs;
+  const messages = await (await js.consumers.get(stream)).consume();
+  for await (const m of messages) {
+    seqs.set((JSON.parse(m.string()) as { id: string }).id, m.seq);
+    if (m.info.pending === 0) break;
+  }
+  await messages.close();
+  return seqs;
+}
+
+/**
+ * When the consumer skipped events (nothing pending, yet never delivered to an ack): what each hub
+ * member holds of the aggregate and the consumer (/jsz), and where the skipped events sit in the
+ * aggregate, so a rare failure leaves enough to tell a consumer-state problem from diverged replicas.
+ */
+async function explainSkips(world: World, skipped: readonly string[]): Promise<string> {
+  const hub = await world.connection(HUB);
+  const seqs = await readIdSeqs(await jetstreamManager(hub), jetstream(hub), AGGREGATE);
+  const at = skipped.map((id) => seqs.get(id) ?? -1).sort((a, b) => a - b);
+  const lines = [`${skipped.length} skipped events at aggregate seqs ${at[0]}..${at.at(-1)} (${at.filter((x) => x < 0).length} not found)`];
+  for (const member of HUB) {
+    try {
+      const jsz = (await (await fetch(`${world.running.monitoringUrl(member)}/jsz?accounts=true&streams=true&consumers=true`)).json()) as {
+        account_details?: { stream_detail?: { name: string; state: unknown; cluster?: { leader?: string }; consumer_detail?: { name: string; delivered: unknown; ack_floor: unknown; num_pending: number; num_ack_pending: number; num_redelivered: number; cluster?: { leader?: string } }[] }[] }[];
+      };
+      const stream = (jsz.account_details ?? []).flatMap((a) => a.stream_detail ?? []).find((d) => d.name === AGGREGATE);
+      const consumer = stream?.consumer_detail?.find((c) => c.name === CONSUMER);
+      lines.push(`${member}: aggregate ${JSON.stringify(stream?.state)} leader ${stream?.cluster?.leader}; consumer delivered ${JSON.stringify(consumer?.delivered)} ack_floor ${JSON.stringify(consumer?.ack_floor)} pending ${consumer?.num_pending} ack_pending ${consumer?.num_ack_pending} redelivered ${consumer?.num_redelivered} leader ${consumer?.cluster?.leader}`);
+    } catch (e) {
+      lines.push(`${member}: /jsz failed: ${(e as Error).message}`);
+    }
+  }
+  return lines.join("\n");
+}
+
 export type Audit = {
   /** The aggregate caught up with the leaves and the consumer had nothing pending or unacked (else the counts are a snapshot). */
   readonly drained: boolean;
@@ -533,6 +572,8 @@ export async function audit(world: World, ledger: Ledger, drainMs = 60_000): Pro
     if (!leafIds.get(leaf)!.includes(id)) lostAtLeaf++;
     if (!agg.has(id)) lostInAggregate++;
   }
+  const skipped = [...agg.keys()].filter((id) => !ledger.ackSent.has(id));
+  if (skipped.length > 0) console.error(`[fault] the consumer skipped events:\n${await explainSkips(world, skipped)}`);
   const duplicatedAtLeaf = [...leafIds.values()].reduce((s, ids) => s + [...dupes(ids).values()].filter((n) => n > 1).length, 0);
   const storedUnacked = [...leafIds.values()].flat().filter((id) => !ledger.ackedEvents.has(id)).length;
   return {
@@ -545,7 +586,7 @@ export async function audit(world: World, ledger: Ledger, drainMs = 60_000): Pro
     storedUnacked,
     ackedProjections: ledger.ackedProjections.size,
     lostProjections: [...ledger.ackedProjections].filter((id) => !projIds.has(id)).length,
-    skippedByConsumer: [...agg.keys()].filter((id) => !ledger.ackSent.has(id)).length,
+    skippedByConsumer: skipped.length,
     unconfirmedAcks: [...ledger.ackSent].filter((id) => !ledger.processed.has(id)).length,
     redelivered: [...ledger.deliveries.values()].filter((n) => n > 1).length,
   };

@@ -573,7 +573,7 @@ export async function audit(world: World, ledger: Ledger, drainMs = 60_000): Pro
     if (!agg.has(id)) lostInAggregate++;
   }
   const skipped = [...agg.keys()].filter((id) => !ledger.ackSent.has(id));
-  if (skipped.length > 0) console.error(`[fault] the consumer skipped events:\n${await explainSkips(world, skipped)}`);
+  if (skipped.length > 0) console.error(`[fault] the consumer skipped events:\n${await explainSkips(world, skipped).catch((e: Error) => `(could not read the members' state: ${e.message})`)}`);
   const duplicatedAtLeaf = [...leafIds.values()].reduce((s, ids) => s + [...dupes(ids).values()].filter((n) => n > 1).length, 0);
   const storedUnacked = [...leafIds.values()].flat().filter((id) => !ledger.ackedEvents.has(id)).length;
   return {

@@ -23,8 +23,14 @@ type StreamListPage = {
   total: number;
   offset: number;
   limit: number;
-  streams?: { config: { name: string; sources?: { external?: { api?: string } }[] }; cluster?: { leader?: string }; sources?: SourceInfo[] }[];
+  streams?: { config: { name: string; num_replicas?: number; sources?: { external?: { api?: string } }[] }; cluster?: { leader?: string }; sources?: SourceInfo[] }[];
 };
+
+/** What a nudge did: the streams whose leader moved, and those whose stepdown the hub refused (with its reason). */
+export type NudgeResult = { readonly nudged: readonly string[]; readonly refused: readonly { readonly stream: string; readonly why: string }[] };
+
+/** A stream of one replica has no other member to lead it: a stepdown can never move it. */
+const movable = (s: NonNullable<StreamListPage["streams"]>[number]) => Boolean(s.cluster?.leader) && (s.config.num_replicas ?? 1) > 1;
 
 /** A live source heartbeats every second (nats-server `sourceHealthHB`); silent this long, it is stalled (ns, as StreamSourceInfo.active). */
 export const STALLED_SOURCE_NS = 3e9;
@@ -32,7 +38,7 @@ export const STALLED_SOURCE_NS = 3e9;
 /** Names of the streams in `page` that source from JetStream domain `domain` and have a leader to move. */
 export function streamsSourcingFrom(page: StreamListPage, domain: string): string[] {
   const api = `$JS.${domain}.API`;
-  return (page.streams ?? []).filter((s) => s.cluster?.leader && (s.config.sources ?? []).some((src) => src.external?.api === api)).map((s) => s.config.name);
+  return (page.streams ?? []).filter((s) => movable(s) && (s.config.sources ?? []).some((src) => src.external?.api === api)).map((s) => s.config.name);
 }
 
 /**
@@ -41,7 +47,7 @@ export function streamsSourcingFrom(page: StreamListPage, domain: string): strin
  */
 export function streamsWithStalledSources(page: StreamListPage): string[] {
   const stalled = (s: SourceInfo) => s.external?.api !== undefined && (s.error !== undefined || s.active === undefined || s.active < 0 || s.active > STALLED_SOURCE_NS);
-  return (page.streams ?? []).filter((s) => s.cluster?.leader && (s.sources ?? []).some(stalled)).map((s) => s.config.name);
+  return (page.streams ?? []).filter((s) => movable(s) && (s.sources ?? []).some(stalled)).map((s) => s.config.name);
 }
 
 /**
@@ -49,7 +55,7 @@ export function streamsWithStalledSources(page: StreamListPage): string[] {
  * of the data account) that sources from JetStream domain `leafDomain`; returns their names.
  * Called after a leaf's restart. Throws on a connection or API failure.
  */
-export function nudgeHubSourcesOf(hub: ConnectionTarget, leafDomain: string): Promise<string[]> {
+export function nudgeHubSourcesOf(hub: ConnectionTarget, leafDomain: string): Promise<NudgeResult> {
   return stepDownLeaders(hub, (page) => streamsSourcingFrom(page, leafDomain));
 }
 
@@ -58,21 +64,25 @@ export function nudgeHubSourcesOf(hub: ConnectionTarget, leafDomain: string): Pr
  * names. Called once the leaves' links are up. Throws on a connection or API failure (the caller
  * decides whether that matters: nats-server retries the sources on its own backoff all the same).
  */
-export function nudgeStalledHubSources(hub: ConnectionTarget): Promise<string[]> {
+export function nudgeStalledHubSources(hub: ConnectionTarget): Promise<NudgeResult> {
   return stepDownLeaders(hub, streamsWithStalledSources);
 }
 
 /** Lists the hub's streams page by page and steps down the leader of each one `pick` names. */
-async function stepDownLeaders(hub: ConnectionTarget, pick: (page: StreamListPage) => string[]): Promise<string[]> {
-  if (hub.servers.length === 0) return [];
+async function stepDownLeaders(hub: ConnectionTarget, pick: (page: StreamListPage) => string[]): Promise<NudgeResult> {
+  if (hub.servers.length === 0) return { nudged: [], refused: [] };
   // The hub's own API ($JS.API): these servers are the hub, whatever its domain is called.
   const { nc } = await jetStreamConnection({ ...hub, domain: undefined });
   const nudged: string[] = [];
+  const refused: { stream: string; why: string }[] = [];
   for (let offset = 0; ; ) {
     const page = (await nc.request("$JS.API.STREAM.LIST", JSON.stringify({ offset }), { timeout: 5_000 })).json<StreamListPage>();
     for (const name of pick(page)) {
-      const done = (await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${name}`, "", { timeout: 5_000 })).json<{ success?: boolean }>();
-      if (!done.success) continue; // a stream of one replica has no other leader to move to
+      const why = await stepDown(nc, name);
+      if (why !== undefined) {
+        refused.push({ stream: name, why });
+        continue;
+      }
       nudged.push(name);
       // What runs next (the aggregates waiting for this push, the next leaf) finds the stream led again.
       await waitForLeader(nc, name);
@@ -80,7 +90,27 @@ async function stepDownLeaders(hub: ConnectionTarget, pick: (page: StreamListPag
     offset += page.streams?.length ?? 0;
     if (!page.streams?.length || offset >= page.total) break;
   }
-  return nudged;
+  return { nudged, refused };
+}
+
+/** How long a refused stepdown is retried (the members may not all be current yet, e.g. just after an earlier one). */
+const STEPDOWN_RETRY_MS = 5_000;
+
+/** Steps the stream's leader down; undefined when it moved, else the hub's last reason for refusing. */
+async function stepDown(nc: NatsConnection, name: string): Promise<string | undefined> {
+  const deadline = Date.now() + STEPDOWN_RETRY_MS;
+  for (;;) {
+    let why: string;
+    try {
+      const reply = (await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${name}`, "", { timeout: 5_000 })).json<{ success?: boolean; error?: { description?: string } }>();
+      if (reply.success) return undefined;
+      why = reply.error?.description ?? "refused without a reason";
+    } catch (e) {
+      why = (e as Error).message;
+    }
+    if (Date.now() >= deadline) return why;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** How long a nudged stream may take to elect its new leader before the nudge returns anyway. */

@@ -21,8 +21,10 @@ export async function nudgeHubSources(args: { readonly hubClientUrls: readonly s
   const caFile = tls && typeof tls === "object" && !Array.isArray(tls) ? (tls as Record<string, unknown>).ca_file : undefined;
   try {
     const hub = { servers: args.hubClientUrls, credentials: { creds: args.creds }, ...(typeof caFile === "string" ? { tls: { ca: fs.readFileSync(caFile, "utf8") } } : {}) };
-    const nudged = await nudgeHubSourcesOf(hub, domain);
+    const { nudged, refused } = await nudgeHubSourcesOf(hub, domain);
     if (nudged.length > 0) noteInLog(args.logPath, `nudged the hub's sources of this leaf (stream leader stepdown): ${nudged.join(", ")}`);
+    for (const r of refused) noteInLog(args.logPath, `could not nudge the hub's ${r.stream} (stepdown refused: ${r.why}); nats-server retries its source of this leaf on its own backoff`);
+    if (nudged.length === 0 && refused.length === 0) noteInLog(args.logPath, `no hub stream sourcing from this leaf had a leader to move: nothing to nudge`);
   } catch (err) {
     noteInLog(args.logPath, `could not nudge the hub's sources of this leaf (${(err as Error).message}); nats-server retries them on its own backoff`);
   }

@@ -102,7 +102,7 @@ describe("nudging the hub's stalled sources", () => {
   it("leaves a source that heartbeats alone: nothing stepped down, the leader stays", async () => {
     const page = await eventually("the source heard from within the last second or two", streamList, (p) => streamsWithStalledSources(p).length === 0);
     const leader = page.streams![0].cluster!.leader;
-    expect(await nudgeStalledHubSources({ servers: HUB_URLS })).toEqual([]);
+    expect(await nudgeStalledHubSources({ servers: HUB_URLS })).toEqual({ nudged: [], refused: [] });
     expect((await withHub((jsm) => jsm.streams.info("AGG"))).cluster?.leader).toBe(leader);
   });
 
@@ -127,7 +127,7 @@ describe("nudging the hub's stalled sources", () => {
     await eventually("the leaf linked", async () => ((await (await fetch(`http://${LEAF.address}:8222/leafz`)).json()) as { leafnodes: number }).leafnodes, (n) => n === 1);
     await publishAtLeaf("after");
     const sent = Date.now();
-    expect(await nudgeStalledHubSources({ servers: HUB_URLS })).toEqual(["AGG"]);
+    expect(await nudgeStalledHubSources({ servers: HUB_URLS })).toEqual({ nudged: ["AGG"], refused: [] });
     await eventually("the event acked at the leaf after its outage in the aggregate", aggregateCount, (n) => n === 2, 3_000, 100);
     console.log(`source nudge: the leaf's event was in the aggregate ${Date.now() - sent} ms after the nudge (stalled: silent over ${STALLED_SOURCE_NS / 1e9} s)`);
     expect((await withHub((jsm) => jsm.streams.info("AGG"))).cluster?.leader).not.toBe(leader);

@@ -6,7 +6,20 @@
  * block); anything else (bare words, variables) gives undefined, and the caller restarts to be safe.
  * Node built-ins only (runs in the dynamic provider's process).
  */
+import * as fs from "node:fs";
 import type { NatsConfTree, NatsConfValue } from "../render/nats-conf";
+
+/** `key` of the block `block` of a config read back (`jetstream.domain`), or undefined when either is absent. */
+export function blockField(tree: NatsConfTree | undefined, block: string, key: string): NatsConfValue | undefined {
+  const b = tree?.[block];
+  return b !== undefined && typeof b === "object" && !Array.isArray(b) ? (b as Record<string, NatsConfValue>)[key] : undefined;
+}
+
+/** The CA certificate (PEM) a config's TLS client listener trusts, read from the file it names; undefined without one. */
+export function caPemOf(tree: NatsConfTree | undefined): string | undefined {
+  const caFile = blockField(tree, "tls", "ca_file");
+  return typeof caFile === "string" ? fs.readFileSync(caFile, "utf8") : undefined;
+}
 
 class ConfSyntaxError extends Error {}
 

@@ -11,8 +11,7 @@
  * Needs creds of a user in the account that owns the streams, allowed to call those subjects
  * (the stack's JetStream admin user). Streams of other accounts are left to lame duck.
  */
-import * as fs from "node:fs";
-import { readRenderedConf } from "./conf-reader";
+import { caPemOf, readRenderedConf } from "./conf-reader";
 import { noteInLog } from "./server-dir";
 
 type ClusterInfo = { readonly leader?: string };
@@ -114,14 +113,13 @@ export async function handOffBeforeStop(args: {
   if (typeof tree.server_name !== "string" || typeof tree.listen !== "string") return;
   try {
     // A TLS client listener: trust the CA file the server itself names (written beside its config).
-    const tls = tree.tls;
-    const caFile = tls && typeof tls === "object" && !Array.isArray(tls) ? (tls as Record<string, unknown>).ca_file : undefined;
+    const caPem = caPemOf(tree);
     const { moved, left } = await handOffLeaderships({
       monitoringUrl: args.monitoringUrl,
       serverName: tree.server_name,
       clientUrl: `nats://${tree.listen}`,
       creds: args.creds,
-      ...(typeof caFile === "string" ? { caPem: fs.readFileSync(caFile, "utf8") } : {}),
+      ...(caPem !== undefined ? { caPem } : {}),
     });
     if (moved + left.length > 0) {
       noteInLog(args.logPath, `moved ${moved} JetStream leadership(s) away through the API${left.length ? `; left to lame duck: ${left.join(", ")}` : ""}`);

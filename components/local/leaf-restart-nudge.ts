@@ -2,9 +2,8 @@
  * After a local leaf's restart: the hub streams sourcing from its JetStream domain set their
  * sources up now, not on nats-server's retry backoff (jetstream/source-nudge.ts says why).
  */
-import * as fs from "node:fs";
 import { nudgeHubSourcesOf } from "../jetstream/source-nudge";
-import { readRenderedConf } from "./conf-reader";
+import { blockField, caPemOf, readRenderedConf } from "./conf-reader";
 import { noteInLog } from "./server-dir";
 
 /**
@@ -14,13 +13,11 @@ import { noteInLog } from "./server-dir";
  */
 export async function nudgeHubSources(args: { readonly hubClientUrls: readonly string[]; readonly creds: string; readonly leafConfig: string; readonly logPath: string }): Promise<void> {
   const tree = readRenderedConf(args.leafConfig);
-  const js = tree?.jetstream;
-  const domain = js && typeof js === "object" && !Array.isArray(js) ? (js as Record<string, unknown>).domain : undefined;
+  const domain = blockField(tree, "jetstream", "domain");
   if (typeof domain !== "string" || args.hubClientUrls.length === 0) return;
-  const tls = tree?.tls;
-  const caFile = tls && typeof tls === "object" && !Array.isArray(tls) ? (tls as Record<string, unknown>).ca_file : undefined;
   try {
-    const hub = { servers: args.hubClientUrls, credentials: { creds: args.creds }, ...(typeof caFile === "string" ? { tls: { ca: fs.readFileSync(caFile, "utf8") } } : {}) };
+    const ca = caPemOf(tree);
+    const hub = { servers: args.hubClientUrls, credentials: { creds: args.creds }, ...(ca !== undefined ? { tls: { ca } } : {}) };
     const { nudged, refused } = await nudgeHubSourcesOf(hub, domain);
     if (nudged.length > 0) noteInLog(args.logPath, `nudged the hub's sources of this leaf (stream leader stepdown): ${nudged.join(", ")}`);
     for (const r of refused) noteInLog(args.logPath, `could not nudge the hub's ${r.stream} (stepdown refused: ${r.why}); nats-server retries its source of this leaf on its own backoff`);

@@ -22,7 +22,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { domainGoing, Refusal, runAllowsDataLoss } from "../jetstream/data-loss";
-import { readRenderedConf } from "./conf-reader";
+import { blockField, readRenderedConf } from "./conf-reader";
 import { handOffBeforeStop } from "./leader-handoff";
 import {
   DEFAULT_STOP_TIMEOUT_SECONDS,
@@ -274,8 +274,7 @@ export async function updateLocalServer(state: LocalServerState, inputs: LocalSe
  */
 export async function refuseUnapprovedDataLoss(state: LocalServerState): Promise<void> {
   const tree = readRenderedConf(configOnDiskOf(state) ?? "");
-  const js = tree?.jetstream;
-  const domain = js && typeof js === "object" && !Array.isArray(js) ? (js as Record<string, unknown>).domain : undefined;
+  const domain = blockField(tree, "jetstream", "domain");
   if (!tree || tree.cluster !== undefined || typeof domain !== "string" || domainGoing(domain) || runAllowsDataLoss() || livePid(state) === undefined) return;
   const held = await streamsHoldingMessages(state.monitoringUrl);
   if (held.length === 0) return;

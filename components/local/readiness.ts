@@ -2,7 +2,7 @@
  * When a local server counts as ready, asked over HTTP (its monitoring port): healthy, for a hub
  * member JetStream-current, for a leaf linked to the hub; and whether a quorum of hub members runs.
  */
-import { readRenderedConf } from "./conf-reader";
+import { blockField, readRenderedConf } from "./conf-reader";
 import type { LocalServerInputs } from "./local-server-types";
 import { DEFAULT_HEALTH_TIMEOUT_SECONDS } from "./local-server-types";
 import { type HealthCheck, waitHealthy, waitJetStreamCurrent } from "./nats-process";
@@ -16,8 +16,7 @@ export function isClustered(configText: string): boolean {
 
 /** Leaf remotes in a config (0 for a hub member or a hand-written config). */
 export function leafRemotes(configText: string): number {
-  const leafnodes = readRenderedConf(configText)?.leafnodes;
-  const remotes = leafnodes && typeof leafnodes === "object" && !Array.isArray(leafnodes) ? (leafnodes as Record<string, unknown>).remotes : undefined;
+  const remotes = blockField(readRenderedConf(configText), "leafnodes", "remotes");
   return Array.isArray(remotes) ? remotes.length : 0;
 }
 

@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { readRenderedConf } from "./conf-reader";
+import { blockField, readRenderedConf } from "./conf-reader";
 
 /** File name of the marker inside the store dir (beside nats-server's own `jetstream/`). */
 export const STORE_ID_FILE = "cim-store-id";
@@ -22,11 +22,8 @@ export type StoreLocation = {
 
 export function storeLocation(configText: string, dataDir: string): StoreLocation {
   const tree = readRenderedConf(configText);
-  const js = tree?.jetstream;
-  if (js !== undefined && typeof js === "object" && !Array.isArray(js)) {
-    const dir = (js as Record<string, unknown>).store_dir;
-    if (typeof dir === "string" && path.isAbsolute(dir)) return { dir, jetstream: true };
-  }
+  const dir = blockField(tree, "jetstream", "store_dir");
+  if (typeof dir === "string" && path.isAbsolute(dir)) return { dir, jetstream: true };
   // Not a rendered config (hand-written in a test): the folder, and only the marker counts.
   return { dir: dataDir, jetstream: false };
 }

@@ -304,7 +304,7 @@ async function pushAndLink(inputs: AccountPushInputs): Promise<AccountPushOutput
   const unlinked = await awaitLeafLinks({ hubs, leaves, accountPublicKey: inputs.accountPublicKey, creds: inputs.creds, caCertPem: inputs.caCertPem });
   if (leaves.length > 0 && unlinked.length < leaves.length && inputs.sourceNudgeCreds) {
     // A nudge that fails changes nothing: nats-server retries the sources on its own backoff.
-    await nudgeStalledHubSources({ servers: hubs.map((h) => h.url), credentials: { creds: inputs.sourceNudgeCreds }, ...(inputs.caCertPem ? { tls: { ca: inputs.caCertPem } } : {}) }).catch(() => []);
+    await nudgeStalledHubSources({ servers: hubs.map((h) => h.url), credentials: { creds: inputs.sourceNudgeCreds }, ...(inputs.caCertPem ? { tls: { ca: inputs.caCertPem } } : {}) }).catch(() => undefined);
   }
   return { ...inputs, ...result };
 }

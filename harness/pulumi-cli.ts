@@ -62,7 +62,9 @@ export async function runPulumi(
   if (process.env.CIM_NATS_PULUMI_TRACE) appendFileSync(process.env.CIM_NATS_PULUMI_TRACE, `${JSON.stringify({ cwd: context.cwd, args: args.join(" ").slice(0, 100), start: started, ms: run.ms, code })}\n`);
   if (code === 0 || options.allowFailure) return { code, stdout: run.stdout, stderr: run.stderr, ms: run.ms };
   const tail = `${run.stdout}\n${run.stderr}`.trim().split("\n").slice(-60).join("\n");
-  throw new Error(`pulumi ${args.join(" ")} exited ${run.code ?? run.signal} after ${run.ms} ms:\n${tail}`);
+  // The errors are in the Diagnostics section, which a long Outputs section pushes out of the tail.
+  const diagnostics = /^Diagnostics:\n[\s\S]*?(?=^(?:Outputs|Resources):)/m.exec(run.stdout)?.[0];
+  throw new Error(`pulumi ${args.join(" ")} exited ${run.code ?? run.signal} after ${run.ms} ms:\n${diagnostics && !tail.includes(diagnostics) ? `${diagnostics.trimEnd()}\n…\n` : ""}${tail}`);
 }
 
 /** `pulumi stack output --json --show-secrets`, parsed. */
